@@ -1,0 +1,73 @@
+"""The plugin contract: what a plugin declares (PluginSpec), what it is given (RunContext), what
+it returns (StepOutcome). The runner, never the plugin, validates inputs, enforces deadlines,
+maps cancellation and exceptions to statuses and streams output."""
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from plugins.sdk.facts import Platform
+from plugins.sdk.schema import Alias
+from plugins.sdk.status import Status, status_from_exit_code
+
+API_VERSION = 1
+SUPPORTED_APIS = frozenset({1})
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    name: str  # equals the entry-point name
+    version: str
+    api: int
+    summary: str
+    inputs: type  # a frozen dataclass made with plugins.sdk.schema.param
+    platforms: frozenset[Platform]
+    aliases: tuple[Alias, ...] = ()
+    supports_check_mode: bool = False
+    cancel_grace_seconds: float = 10.0
+
+
+class OutputStreamKind(enum.Enum):
+    STDOUT = "stdout"
+    STDERR = "stderr"
+
+
+class OutputSink(Protocol):
+    async def write(self, stream: OutputStreamKind, data: bytes) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    command_id: str
+    node_id: str
+    step_name: str
+    step_index: int
+    check_mode: bool
+    workdir: str
+    output: OutputSink
+    logger: logging.LoggerAdapter
+    cancel_grace_seconds: float
+    environment: Mapping[str, str]  # the base environment for processes the step starts
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: Status
+    exit_code: int = 0
+    error: str = ""
+    changed: bool = True
+
+    @classmethod
+    def from_exit_code(cls, exit_code: int) -> StepOutcome:
+        return cls(status_from_exit_code(exit_code), exit_code,
+                   "" if exit_code == 0 else f"exited with code {exit_code}")
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    spec: ClassVar[PluginSpec]
+
+    async def run(self, ctx: RunContext, inputs: Any) -> StepOutcome: ...

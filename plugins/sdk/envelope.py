@@ -1,0 +1,85 @@
+"""Signed command envelopes: the controller signs, the agent verifies (this module only verifies).
+
+The signature is Ed25519 over the exact serialized ``outpost.v1.Envelope`` bytes that travel
+in ``Command.envelope``; the envelope binds the command id, the node id, the document's sha256
+and a validity window.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from google.protobuf.message import DecodeError
+
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.document import Document, document_from_bytes
+from plugins.sdk.errors import DocumentError, VerificationError
+
+# How far an envelope's issued_at may lie in the future (clock skew between controller and node).
+MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Envelope:
+    command_id: str
+    node_id: str
+    document_sha256: bytes
+    issued_at_ms: int
+    expires_at_ms: int
+    key_id: str
+
+    def to_bytes(self) -> bytes:
+        return pb.Envelope(command_id=self.command_id, node_id=self.node_id,
+                           document_sha256=self.document_sha256, issued_at_ms=self.issued_at_ms,
+                           expires_at_ms=self.expires_at_ms, key_id=self.key_id).SerializeToString()
+
+
+@dataclass(frozen=True)
+class SignedCommand:
+    envelope: bytes
+    signature: bytes
+    document: bytes
+
+
+@dataclass(frozen=True)
+class VerifiedCommand:
+    envelope: Envelope
+    document: Document
+
+
+def key_id_of(public_key_raw: bytes) -> str:
+    return "ed25519:" + hashlib.sha256(public_key_raw).hexdigest()[:16]
+
+
+def verify_command(cmd: SignedCommand, *, public_key_raw: bytes, node_id: str, now_ms: int) -> VerifiedCommand:
+    """Check signature, node binding, validity window and document hash; parse the document.
+
+    Raises :class:`VerificationError` with a code: ``bad_signature``, ``malformed``,
+    ``wrong_node``, ``expired``, ``not_yet_valid``, ``document_mismatch``, ``bad_document``.
+    """
+    key = Ed25519PublicKey.from_public_bytes(public_key_raw)
+    try:
+        key.verify(cmd.signature, cmd.envelope)
+    except InvalidSignature:
+        raise VerificationError("bad_signature", "envelope signature does not verify with the pinned key") from None
+    try:
+        raw = pb.Envelope.FromString(cmd.envelope)
+    except DecodeError as exc:
+        raise VerificationError("malformed", f"envelope does not parse: {exc}") from None
+    env = Envelope(raw.command_id, raw.node_id, raw.document_sha256, raw.issued_at_ms, raw.expires_at_ms,
+                   raw.key_id)
+    if env.node_id != node_id:
+        raise VerificationError("wrong_node", f"envelope is for {env.node_id!r}, this node is {node_id!r}")
+    if now_ms >= env.expires_at_ms:
+        raise VerificationError("expired", f"envelope expired {now_ms - env.expires_at_ms} ms ago")
+    if env.issued_at_ms - MAX_CLOCK_SKEW_MS > now_ms:
+        raise VerificationError("not_yet_valid", "envelope issued in the future beyond the allowed clock skew")
+    if hashlib.sha256(cmd.document).digest() != env.document_sha256:
+        raise VerificationError("document_mismatch", "document sha256 differs from the signed envelope")
+    try:
+        document = document_from_bytes(cmd.document)
+    except DocumentError as exc:
+        raise VerificationError("bad_document", str(exc)) from None
+    return VerifiedCommand(env, document)

@@ -1,0 +1,511 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Platform(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PLATFORM_UNSPECIFIED: _ClassVar[Platform]
+    PLATFORM_LINUX: _ClassVar[Platform]
+    PLATFORM_WINDOWS: _ClassVar[Platform]
+    PLATFORM_MACOS: _ClassVar[Platform]
+
+class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STATUS_UNSPECIFIED: _ClassVar[Status]
+    STATUS_PENDING: _ClassVar[Status]
+    STATUS_IN_PROGRESS: _ClassVar[Status]
+    STATUS_SUCCESS: _ClassVar[Status]
+    STATUS_FAILED: _ClassVar[Status]
+    STATUS_TIMED_OUT: _ClassVar[Status]
+    STATUS_CANCELLED: _ClassVar[Status]
+
+class OutputStream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OUTPUT_STREAM_UNSPECIFIED: _ClassVar[OutputStream]
+    OUTPUT_STREAM_STDOUT: _ClassVar[OutputStream]
+    OUTPUT_STREAM_STDERR: _ClassVar[OutputStream]
+PLATFORM_UNSPECIFIED: Platform
+PLATFORM_LINUX: Platform
+PLATFORM_WINDOWS: Platform
+PLATFORM_MACOS: Platform
+STATUS_UNSPECIFIED: Status
+STATUS_PENDING: Status
+STATUS_IN_PROGRESS: Status
+STATUS_SUCCESS: Status
+STATUS_FAILED: Status
+STATUS_TIMED_OUT: Status
+STATUS_CANCELLED: Status
+OUTPUT_STREAM_UNSPECIFIED: OutputStream
+OUTPUT_STREAM_STDOUT: OutputStream
+OUTPUT_STREAM_STDERR: OutputStream
+
+class PluginInfo(_message.Message):
+    __slots__ = ("name", "version", "aliases")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Facts(_message.Message):
+    __slots__ = ("hostname", "os_name", "os_version", "platform", "architecture", "ip_addresses", "agent_version", "plugins")
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    OS_NAME_FIELD_NUMBER: _ClassVar[int]
+    OS_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    ARCHITECTURE_FIELD_NUMBER: _ClassVar[int]
+    IP_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PLUGINS_FIELD_NUMBER: _ClassVar[int]
+    hostname: str
+    os_name: str
+    os_version: str
+    platform: Platform
+    architecture: str
+    ip_addresses: _containers.RepeatedScalarFieldContainer[str]
+    agent_version: str
+    plugins: _containers.RepeatedCompositeFieldContainer[PluginInfo]
+    def __init__(self, hostname: _Optional[str] = ..., os_name: _Optional[str] = ..., os_version: _Optional[str] = ..., platform: _Optional[_Union[Platform, str]] = ..., architecture: _Optional[str] = ..., ip_addresses: _Optional[_Iterable[str]] = ..., agent_version: _Optional[str] = ..., plugins: _Optional[_Iterable[_Union[PluginInfo, _Mapping]]] = ...) -> None: ...
+
+class Tag(_message.Message):
+    __slots__ = ("key", "value")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: str
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class EnrollRequest(_message.Message):
+    __slots__ = ("activation_id", "activation_code", "csr_pem", "facts")
+    ACTIVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_CODE_FIELD_NUMBER: _ClassVar[int]
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    activation_id: str
+    activation_code: str
+    csr_pem: bytes
+    facts: Facts
+    def __init__(self, activation_id: _Optional[str] = ..., activation_code: _Optional[str] = ..., csr_pem: _Optional[bytes] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ...) -> None: ...
+
+class EnrollResponse(_message.Message):
+    __slots__ = ("node_id", "certificate_pem", "ca_bundle_pem", "signing_public_key", "signing_key_id")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    CA_BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    certificate_pem: bytes
+    ca_bundle_pem: bytes
+    signing_public_key: bytes
+    signing_key_id: str
+    def __init__(self, node_id: _Optional[str] = ..., certificate_pem: _Optional[bytes] = ..., ca_bundle_pem: _Optional[bytes] = ..., signing_public_key: _Optional[bytes] = ..., signing_key_id: _Optional[str] = ...) -> None: ...
+
+class Envelope(_message.Message):
+    __slots__ = ("command_id", "node_id", "document_sha256", "issued_at_ms", "expires_at_ms", "key_id")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    node_id: str
+    document_sha256: bytes
+    issued_at_ms: int
+    expires_at_ms: int
+    key_id: str
+    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., document_sha256: _Optional[bytes] = ..., issued_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., key_id: _Optional[str] = ...) -> None: ...
+
+class Command(_message.Message):
+    __slots__ = ("envelope", "signature", "document")
+    ENVELOPE_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    envelope: bytes
+    signature: bytes
+    document: bytes
+    def __init__(self, envelope: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., document: _Optional[bytes] = ...) -> None: ...
+
+class Cancel(_message.Message):
+    __slots__ = ("command_id",)
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+
+class Ping(_message.Message):
+    __slots__ = ("sent_at_ms",)
+    SENT_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    sent_at_ms: int
+    def __init__(self, sent_at_ms: _Optional[int] = ...) -> None: ...
+
+class ResultAck(_message.Message):
+    __slots__ = ("command_id",)
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+
+class ControllerMessage(_message.Message):
+    __slots__ = ("command", "cancel", "ping", "result_ack")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    PING_FIELD_NUMBER: _ClassVar[int]
+    RESULT_ACK_FIELD_NUMBER: _ClassVar[int]
+    command: Command
+    cancel: Cancel
+    ping: Ping
+    result_ack: ResultAck
+    def __init__(self, command: _Optional[_Union[Command, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ...) -> None: ...
+
+class Hello(_message.Message):
+    __slots__ = ("facts",)
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    facts: Facts
+    def __init__(self, facts: _Optional[_Union[Facts, _Mapping]] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ("command_id", "accepted", "refusal_code", "refusal_detail")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_CODE_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    accepted: bool
+    refusal_code: str
+    refusal_detail: str
+    def __init__(self, command_id: _Optional[str] = ..., accepted: _Optional[bool] = ..., refusal_code: _Optional[str] = ..., refusal_detail: _Optional[str] = ...) -> None: ...
+
+class OutputChunk(_message.Message):
+    __slots__ = ("command_id", "step_name", "stream", "seq", "data")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    step_name: str
+    stream: OutputStream
+    seq: int
+    data: bytes
+    def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., seq: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class StepResult(_message.Message):
+    __slots__ = ("command_id", "step_name", "step_index", "status", "exit_code", "started_at_ms", "ended_at_ms", "error", "action")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    step_name: str
+    step_index: int
+    status: Status
+    exit_code: int
+    started_at_ms: int
+    ended_at_ms: int
+    error: str
+    action: str
+    def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., step_index: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
+
+class InvocationResult(_message.Message):
+    __slots__ = ("command_id", "status", "exit_code", "started_at_ms", "ended_at_ms", "error", "steps")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    status: Status
+    exit_code: int
+    started_at_ms: int
+    ended_at_ms: int
+    error: str
+    steps: _containers.RepeatedCompositeFieldContainer[StepResult]
+    def __init__(self, command_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("sent_at_ms", "running_command_ids")
+    SENT_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_COMMAND_IDS_FIELD_NUMBER: _ClassVar[int]
+    sent_at_ms: int
+    running_command_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sent_at_ms: _Optional[int] = ..., running_command_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AgentMessage(_message.Message):
+    __slots__ = ("hello", "ack", "output", "step_result", "invocation_result", "heartbeat")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    ACK_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    STEP_RESULT_FIELD_NUMBER: _ClassVar[int]
+    INVOCATION_RESULT_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    hello: Hello
+    ack: Ack
+    output: OutputChunk
+    step_result: StepResult
+    invocation_result: InvocationResult
+    heartbeat: Heartbeat
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., step_result: _Optional[_Union[StepResult, _Mapping]] = ..., invocation_result: _Optional[_Union[InvocationResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+
+class CreateActivationRequest(_message.Message):
+    __slots__ = ("tags", "registration_limit", "expires_seconds", "description")
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    registration_limit: int
+    expires_seconds: int
+    description: str
+    def __init__(self, tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., registration_limit: _Optional[int] = ..., expires_seconds: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+
+class Activation(_message.Message):
+    __slots__ = ("activation_id", "tags", "registration_limit", "registrations_count", "created_at_ms", "expires_at_ms", "description")
+    ACTIVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATIONS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    activation_id: str
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    registration_limit: int
+    registrations_count: int
+    created_at_ms: int
+    expires_at_ms: int
+    description: str
+    def __init__(self, activation_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., registration_limit: _Optional[int] = ..., registrations_count: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., description: _Optional[str] = ...) -> None: ...
+
+class CreateActivationResponse(_message.Message):
+    __slots__ = ("activation", "activation_code", "ca_fingerprint")
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_CODE_FIELD_NUMBER: _ClassVar[int]
+    CA_FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    activation: Activation
+    activation_code: str
+    ca_fingerprint: str
+    def __init__(self, activation: _Optional[_Union[Activation, _Mapping]] = ..., activation_code: _Optional[str] = ..., ca_fingerprint: _Optional[str] = ...) -> None: ...
+
+class ListActivationsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListActivationsResponse(_message.Message):
+    __slots__ = ("activations",)
+    ACTIVATIONS_FIELD_NUMBER: _ClassVar[int]
+    activations: _containers.RepeatedCompositeFieldContainer[Activation]
+    def __init__(self, activations: _Optional[_Iterable[_Union[Activation, _Mapping]]] = ...) -> None: ...
+
+class Node(_message.Message):
+    __slots__ = ("node_id", "facts", "tags", "ping_status", "registered_at_ms", "last_seen_at_ms", "activation_id")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    FACTS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    PING_STATUS_FIELD_NUMBER: _ClassVar[int]
+    REGISTERED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    facts: Facts
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    ping_status: str
+    registered_at_ms: int
+    last_seen_at_ms: int
+    activation_id: str
+    def __init__(self, node_id: _Optional[str] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., ping_status: _Optional[str] = ..., registered_at_ms: _Optional[int] = ..., last_seen_at_ms: _Optional[int] = ..., activation_id: _Optional[str] = ...) -> None: ...
+
+class ListNodesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListNodesResponse(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[Node]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
+
+class TagFilter(_message.Message):
+    __slots__ = ("key", "values")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, key: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Targets(_message.Message):
+    __slots__ = ("node_ids", "tags")
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    tags: _containers.RepeatedCompositeFieldContainer[TagFilter]
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[_Union[TagFilter, _Mapping]]] = ...) -> None: ...
+
+class ResolveTargetsRequest(_message.Message):
+    __slots__ = ("targets",)
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    targets: Targets
+    def __init__(self, targets: _Optional[_Union[Targets, _Mapping]] = ...) -> None: ...
+
+class ResolveTargetsResponse(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[Node]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
+
+class SendCommandRequest(_message.Message):
+    __slots__ = ("document", "targets", "comment", "timeout_seconds", "document_name")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    document: bytes
+    targets: Targets
+    comment: str
+    timeout_seconds: int
+    document_name: str
+    def __init__(self, document: _Optional[bytes] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., comment: _Optional[str] = ..., timeout_seconds: _Optional[int] = ..., document_name: _Optional[str] = ...) -> None: ...
+
+class Invocation(_message.Message):
+    __slots__ = ("command_id", "node_id", "status", "status_detail", "exit_code", "started_at_ms", "ended_at_ms", "steps")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    node_id: str
+    status: Status
+    status_detail: str
+    exit_code: int
+    started_at_ms: int
+    ended_at_ms: int
+    steps: _containers.RepeatedCompositeFieldContainer[StepResult]
+    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., status_detail: _Optional[str] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ...) -> None: ...
+
+class CommandInfo(_message.Message):
+    __slots__ = ("command_id", "document_name", "document_sha256", "status", "status_detail", "comment", "requested_by", "created_at_ms", "expires_at_ms", "target_count", "completed_count", "error_count", "targets")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    TARGET_COUNT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    document_name: str
+    document_sha256: bytes
+    status: Status
+    status_detail: str
+    comment: str
+    requested_by: str
+    created_at_ms: int
+    expires_at_ms: int
+    target_count: int
+    completed_count: int
+    error_count: int
+    targets: Targets
+    def __init__(self, command_id: _Optional[str] = ..., document_name: _Optional[str] = ..., document_sha256: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., status_detail: _Optional[str] = ..., comment: _Optional[str] = ..., requested_by: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., target_count: _Optional[int] = ..., completed_count: _Optional[int] = ..., error_count: _Optional[int] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ...) -> None: ...
+
+class SendCommandResponse(_message.Message):
+    __slots__ = ("command", "invocations")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    command: CommandInfo
+    invocations: _containers.RepeatedCompositeFieldContainer[Invocation]
+    def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ..., invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ...) -> None: ...
+
+class ListCommandsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListCommandsResponse(_message.Message):
+    __slots__ = ("commands",)
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedCompositeFieldContainer[CommandInfo]
+    def __init__(self, commands: _Optional[_Iterable[_Union[CommandInfo, _Mapping]]] = ...) -> None: ...
+
+class GetCommandRequest(_message.Message):
+    __slots__ = ("command_id",)
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+
+class GetCommandResponse(_message.Message):
+    __slots__ = ("command", "invocations", "document")
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    command: CommandInfo
+    invocations: _containers.RepeatedCompositeFieldContainer[Invocation]
+    document: bytes
+    def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ..., invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ..., document: _Optional[bytes] = ...) -> None: ...
+
+class GetOutputRequest(_message.Message):
+    __slots__ = ("command_id", "node_id", "step_name")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    node_id: str
+    step_name: str
+    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., step_name: _Optional[str] = ...) -> None: ...
+
+class StepOutput(_message.Message):
+    __slots__ = ("step_name", "stdout", "stderr")
+    STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    step_name: str
+    stdout: bytes
+    stderr: bytes
+    def __init__(self, step_name: _Optional[str] = ..., stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ...) -> None: ...
+
+class GetOutputResponse(_message.Message):
+    __slots__ = ("steps",)
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[StepOutput]
+    def __init__(self, steps: _Optional[_Iterable[_Union[StepOutput, _Mapping]]] = ...) -> None: ...
+
+class WatchCommandRequest(_message.Message):
+    __slots__ = ("command_id",)
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+
+class CommandEvent(_message.Message):
+    __slots__ = ("output", "invocation", "command", "node_id")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    INVOCATION_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    output: OutputChunk
+    invocation: Invocation
+    command: CommandInfo
+    node_id: str
+    def __init__(self, output: _Optional[_Union[OutputChunk, _Mapping]] = ..., invocation: _Optional[_Union[Invocation, _Mapping]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., node_id: _Optional[str] = ...) -> None: ...
