@@ -1,0 +1,83 @@
+"""``outpost agent enroll|run``: the agent's command line (argparse: the agent needs no click).
+
+Reached as ``outpost agent ...`` (the ``outpost`` entry hands ``agent`` over through the
+``outpost.cli`` entry-point group) or as ``outpost-agent ...`` on a node.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.connection import Agent, AgentOptions
+from agent.enroll import default_enrolment_endpoint, enroll
+from agent.runner import RunnerOptions
+from agent.state import StateDir
+from plugins.sdk.errors import OutpostError
+from plugins.sdk.registry import PluginRegistry
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="outpost agent", description="The Outpost agent.")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("enroll", help="register this node with an activation")
+    e.add_argument("--controller", required=True, help="HOST:PORT of the controller's mutual-TLS listener")
+    e.add_argument("--enrolment-endpoint", help="HOST:PORT of the enrolment listener (default: controller port + 1)")
+    e.add_argument("--activation-id", required=True)
+    e.add_argument("--activation-code", required=True)
+    e.add_argument("--ca-fingerprint", required=True, help="sha256:HEX printed with the activation")
+    e.add_argument("--state-dir", required=True, type=Path)
+
+    r = sub.add_parser("run", help="connect to the controller and run commands")
+    r.add_argument("--state-dir", required=True, type=Path)
+    r.add_argument("--heartbeat-seconds", type=float, default=30.0)
+    r.add_argument("--max-concurrent-documents", type=int, default=5)
+    r.add_argument("--backoff-base-seconds", type=float, default=1.0)
+    return p
+
+
+async def _run(state: StateDir, options: AgentOptions) -> None:
+    identity = state.load_identity()
+    agent = Agent(identity, state, PluginRegistry.discover(), options, RunnerOptions())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("agent %s starting; controller %s", identity.node_id, identity.controller)
+    await agent.run(stop)
+    log.info("agent %s stopped", identity.node_id)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "enroll":
+            identity = enroll(controller=args.controller,
+                              endpoint=args.enrolment_endpoint or default_enrolment_endpoint(args.controller),
+                              activation_id=args.activation_id, activation_code=args.activation_code,
+                              ca_fingerprint=args.ca_fingerprint, state=StateDir(args.state_dir),
+                              registry=PluginRegistry.discover())
+            print(f"enrolled: node id {identity.node_id}")
+            return 0
+        options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
+                               max_concurrent_documents=args.max_concurrent_documents,
+                               backoff_base_seconds=args.backoff_base_seconds)
+        asyncio.run(_run(StateDir(args.state_dir), options))
+        return 0
+    except OutpostError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

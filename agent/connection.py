@@ -1,0 +1,203 @@
+"""The agent's life: one outbound mutual-TLS stream to the controller, kept open for good.
+
+It reconnects with exponential backoff and full jitter (the first retry included), verifies
+every command before anything runs, records it in the ledger (fsynced) before the first step,
+runs up to ``max_concurrent_documents`` documents at once and queues the rest in order.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass
+
+import grpc
+
+from agent.facts import gather_facts
+from agent.ledger import Ledger
+from agent.outbox import Outbox
+from agent.runner import Runner, RunnerOptions, now_ms
+from agent.state import AgentIdentity, StateDir
+from outpost.v1 import outpost_pb2 as pb
+from outpost.v1 import outpost_pb2_grpc as pbg
+from plugins.sdk import wire
+from plugins.sdk.envelope import VerifiedCommand, verify_command
+from plugins.sdk.errors import VerificationError
+from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.results import Refusal
+
+log = logging.getLogger(__name__)
+
+# ../shared/reference/grpc-aio.md §3: keep pinging a quiet stream so dead peers are noticed.
+KEEPALIVE_OPTIONS = (
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.initial_reconnect_backoff_ms", 500),
+    ("grpc.max_reconnect_backoff_ms", 30_000),
+)
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    heartbeat_seconds: float = 30.0
+    backoff_base_seconds: float = 1.0
+    backoff_cap_seconds: float = 60.0
+    max_concurrent_documents: int = 5
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full jitter: uniform in [0, min(cap, base * 2**attempt)]; attempt 0 is the first retry."""
+    return rng.uniform(0.0, min(cap, base * (2 ** min(attempt, 30))))
+
+
+def _untrusted_command_id(msg: pb.Command) -> str:
+    """The command id an unverified envelope claims: for the refusal report only, never trusted."""
+    try:
+        return pb.Envelope.FromString(msg.envelope).command_id
+    except Exception:  # noqa: BLE001 - a garbage envelope has no id to report
+        return ""
+
+
+class Agent:
+    def __init__(self, identity: AgentIdentity, state: StateDir, registry: PluginRegistry,
+                 options: AgentOptions, runner_options: RunnerOptions, rng: random.Random | None = None) -> None:
+        self._identity = identity
+        self._registry = registry
+        self._options = options
+        self._rng = rng or random.Random()
+        state.create()
+        self._ledger = Ledger(state.ledger_path)
+        self._outbox = Outbox()
+        self._runner = Runner(registry, identity.node_id, state.work_dir, self._outbox, runner_options)
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancel_requested: set[str] = set()
+        self._slots = asyncio.Semaphore(options.max_concurrent_documents)
+        self._facts = gather_facts(registry.infos())
+
+    @property
+    def node_id(self) -> str:
+        return self._identity.node_id
+
+    # ------------------------------------------------------------------ connection loop
+
+    async def run(self, stop: asyncio.Event) -> None:
+        attempt = 0
+        creds = grpc.ssl_channel_credentials(root_certificates=self._identity.ca_pem,
+                                              private_key=self._identity.key_pem,
+                                              certificate_chain=self._identity.cert_pem)
+        try:
+            while not stop.is_set():
+                got_message = await self._session(creds, stop)
+                if stop.is_set():
+                    break
+                attempt = 0 if got_message else attempt + 1
+                delay = backoff_delay(attempt, self._options.backoff_base_seconds,
+                                      self._options.backoff_cap_seconds, self._rng)
+                log.info("reconnecting to %s in %.2f s", self._identity.controller, delay)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    pass
+        finally:
+            await self._shutdown()
+
+    async def _session(self, creds: grpc.ChannelCredentials, stop: asyncio.Event) -> bool:
+        """One stream; returns whether the controller said anything (a healthy session)."""
+        got_message = False
+        hello = pb.AgentMessage(hello=pb.Hello(facts=wire.facts_to_pb(self._facts)))
+        async with grpc.aio.secure_channel(self._identity.controller, creds, options=KEEPALIVE_OPTIONS) as channel:
+            call = pbg.AgentServiceStub(channel).Connect(self._outbox.stream(hello))
+            heartbeat = asyncio.create_task(self._heartbeats())
+            stopper = asyncio.create_task(stop.wait())
+            try:
+                reader = asyncio.create_task(self._read(call))
+                done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if reader in done:
+                    got_message = reader.result()
+                else:
+                    reader.cancel()
+            except grpc.aio.AioRpcError as exc:
+                log.warning("stream to %s ended: %s %s", self._identity.controller, exc.code().name, exc.details())
+            finally:
+                heartbeat.cancel()
+                stopper.cancel()
+                call.cancel()
+                self._outbox.disconnect()
+        return got_message
+
+    async def _read(self, call: grpc.aio.StreamStreamCall) -> bool:
+        got_message = False
+        try:
+            async for msg in call:
+                if not got_message:
+                    log.info("connected to %s as %s", self._identity.controller, self.node_id)
+                got_message = True
+                kind = msg.WhichOneof("body")
+                if kind == "command":
+                    self._on_command(msg.command)
+                elif kind == "cancel":
+                    self._on_cancel(msg.cancel.command_id)
+                elif kind == "result_ack":
+                    self._outbox.acknowledged(msg.result_ack.command_id)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("stream to %s ended: %s %s", self._identity.controller, exc.code().name, exc.details())
+        return got_message
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self._options.heartbeat_seconds)
+            self._outbox.transient(pb.AgentMessage(heartbeat=pb.Heartbeat(
+                sent_at_ms=now_ms(), running_command_ids=sorted(self._tasks))))
+
+    # ------------------------------------------------------------------ commands
+
+    def _on_command(self, msg: pb.Command) -> None:
+        try:
+            vc = verify_command(wire.command_from_pb(msg), public_key_raw=self._identity.signing_public_key,
+                                node_id=self.node_id, now_ms=now_ms())
+        except VerificationError as exc:
+            self._refuse(Refusal(_untrusted_command_id(msg), exc.code, exc.detail))
+            return
+        cid = vc.envelope.command_id
+        if cid in self._ledger:
+            if cid in self._tasks or self._outbox.holds(cid):
+                log.info("command %s redelivered while still known; not running it again", cid)
+                return
+            self._refuse(Refusal(cid, "replayed", "this command id was already executed on this node"))
+            return
+        self._ledger.record(cid)  # fsynced before the first step can start
+        self._outbox.about(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)))
+        self._tasks[cid] = asyncio.create_task(self._execute(vc))
+
+    def _refuse(self, refusal: Refusal) -> None:
+        log.warning("refused command %s: %s: %s", refusal.command_id or "(unknown)", refusal.code, refusal.detail)
+        msg = pb.AgentMessage(ack=wire.refusal_to_pb(refusal))
+        if refusal.command_id:
+            self._outbox.about(refusal.command_id, msg)
+        else:
+            self._outbox.transient(msg)
+
+    async def _execute(self, vc: VerifiedCommand) -> None:
+        cid = vc.envelope.command_id
+        try:
+            async with self._slots:
+                await self._runner.run(vc, lambda: cid in self._cancel_requested)
+        finally:
+            self._tasks.pop(cid, None)
+            self._cancel_requested.discard(cid)
+
+    def _on_cancel(self, command_id: str) -> None:
+        task = self._tasks.get(command_id)
+        if task is not None:
+            log.info("cancelling command %s", command_id)
+            self._cancel_requested.add(command_id)
+            task.cancel()
+
+    async def _shutdown(self) -> None:
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._ledger.close()

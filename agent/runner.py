@@ -1,0 +1,136 @@
+"""Runs one verified command document, step after step, and reports as it goes.
+
+The runner alone maps what happens to statuses: a plugin's outcome, a deadline (TimedOut), an
+operator's cancel (Cancelled), an input error or a crash (Failed). Plugins never see statuses
+they did not produce, and a crashing plugin never takes the agent down.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.outbox import Outbox
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk import wire
+from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
+from plugins.sdk.envelope import VerifiedCommand
+from plugins.sdk.errors import OutpostError
+from plugins.sdk.logs import BoundLogger, bound
+from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
+from plugins.sdk.status import Status
+
+TRUNCATED_MARKER = b"\n--output truncated--\n"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    default_timeout_seconds: int = 3600  # SSM's default executionTimeout
+    output_cap_bytes: int = 16 * 1024 * 1024  # per step and stream, then truncated with a marker
+
+
+class StepOutput:
+    """The OutputSink of one step: numbers chunks per stream, caps them, hands them to the outbox."""
+
+    def __init__(self, outbox: Outbox, command_id: str, step_name: str, cap_bytes: int) -> None:
+        self._outbox = outbox
+        self._command_id = command_id
+        self._step_name = step_name
+        self._cap = cap_bytes
+        self._seq = {OutputStreamKind.STDOUT: 0, OutputStreamKind.STDERR: 0}
+        self._bytes = {OutputStreamKind.STDOUT: 0, OutputStreamKind.STDERR: 0}
+
+    async def write(self, stream: OutputStreamKind, data: bytes) -> None:
+        used = self._bytes[stream]
+        if used >= self._cap or not data:
+            return
+        if used + len(data) > self._cap:
+            data = data[: self._cap - used] + TRUNCATED_MARKER
+            self._bytes[stream] = self._cap
+        else:
+            self._bytes[stream] = used + len(data)
+        chunk = OutputChunk(self._command_id, self._step_name, stream, self._seq[stream], data)
+        self._seq[stream] += 1
+        self._outbox.about(self._command_id, pb.AgentMessage(output=wire.chunk_to_pb(chunk)))
+
+
+class Runner:
+    def __init__(self, registry: PluginRegistry, node_id: str, work_root: Path, outbox: Outbox,
+                 options: RunnerOptions) -> None:
+        self._registry = registry
+        self._node_id = node_id
+        self._work_root = work_root
+        self._outbox = outbox
+        self._options = options
+
+    async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool]) -> InvocationReport:
+        """Run every step; report each step and the invocation. Cancellation by the operator
+        (``cancel_requested()`` true when the task is cancelled) ends as Cancelled; any other
+        cancellation (agent shutdown) propagates after the running step's processes are gone."""
+        cid = vc.envelope.command_id
+        log = bound(__name__, command=cid, node=self._node_id)
+        workdir = self._work_root / cid
+        workdir.mkdir(parents=True, exist_ok=True)
+        started = now_ms()
+        reports: list[StepReport] = []
+        status = Status.SUCCESS
+        exit_code = 0
+        try:
+            for index, step in enumerate(vc.document.steps):
+                report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested)
+                reports.append(report)
+                self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
+                exit_code = report.exit_code
+                if report.status is Status.SUCCESS or (report.status is Status.FAILED and step.ignore_errors):
+                    continue
+                status = report.status
+                break
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        result = InvocationReport(cid, status, exit_code, started, now_ms(), tuple(reports))
+        self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
+        log.info("finished: %s (exit code %d)", status.value, exit_code)
+        return result
+
+    async def _run_step(self, vc: VerifiedCommand, index: int, workdir: Path, log: BoundLogger,
+                        cancel_requested: Callable[[], bool]) -> StepReport:
+        cid = vc.envelope.command_id
+        step = vc.document.steps[index]
+        started = now_ms()
+        timeout: int | None = None
+        try:
+            bound_step = self._registry.bind(step.action, step.inputs, f"mainSteps[{index}].inputs")
+            timeout = (step.timeout_seconds or getattr(bound_step.inputs, "timeout_seconds", None)
+                       or self._options.default_timeout_seconds)
+            env = dict(os.environ)
+            env.update(OUTPOST_COMMAND_ID=cid, OUTPOST_NODE_ID=self._node_id, OUTPOST_STEP_NAME=step.name)
+            ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
+                             check_mode=False, workdir=str(workdir),
+                             output=StepOutput(self._outbox, cid, step.name, self._options.output_cap_bytes),
+                             logger=log, cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds,
+                             environment=env)
+            log.info("running %s (timeout %ss)", step.action, timeout)
+            outcome = await asyncio.wait_for(bound_step.plugin.run(ctx, bound_step.inputs), timeout)
+        except TimeoutError:
+            outcome = StepOutcome(Status.TIMED_OUT, NO_EXIT_CODE, f"step exceeded its timeout of {timeout} s")
+        except asyncio.CancelledError:
+            if not cancel_requested():
+                raise
+            outcome = StepOutcome(Status.CANCELLED, NO_EXIT_CODE, "cancelled by the operator")
+        except OutpostError as exc:
+            outcome = StepOutcome(Status.FAILED, NO_EXIT_CODE, str(exc))
+        except Exception as exc:  # a crashing plugin fails its step, never the agent
+            log.exception("plugin %s crashed", step.action)
+            outcome = StepOutcome(Status.FAILED, NO_EXIT_CODE, f"plugin {step.action} crashed: {exc!r}")
+        log.info("step %s: %s", step.name, outcome.status.value)
+        return StepReport(cid, index, step.name, step.action, outcome.status, outcome.exit_code,
+                          started, now_ms(), outcome.error)

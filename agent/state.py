@@ -1,0 +1,76 @@
+"""The agent's state directory: its identity (written at enrolment), its ledger and work dirs.
+
+Layout::
+
+    DIR/identity.yaml   node id, controller address, pinned signing key (hex) and key id
+    DIR/ca.pem          the controller's CA bundle (pinned at enrolment by fingerprint)
+    DIR/node.crt        this node's certificate
+    DIR/node.key        this node's private key (0600; made here, never leaves the node)
+    DIR/ledger          executed command ids (append-only, fsynced)
+    DIR/work/           working directories of running commands
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from plugins.sdk.errors import ConfigError
+from plugins.sdk.files import write_private
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    node_id: str
+    controller: str  # host:port of the mutual-TLS listener
+    ca_pem: bytes
+    cert_pem: bytes
+    key_pem: bytes
+    signing_public_key: bytes  # raw Ed25519
+    signing_key_id: str
+
+
+class StateDir:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.path / "ledger"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.path / "work"
+
+    def exists(self) -> bool:
+        return (self.path / "identity.yaml").exists()
+
+    def create(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.work_dir.mkdir(exist_ok=True, mode=0o700)
+
+    def save_identity(self, ident: AgentIdentity) -> None:
+        self.create()
+        write_private(self.path / "node.key", ident.key_pem)
+        write_private(self.path / "node.crt", ident.cert_pem)
+        write_private(self.path / "ca.pem", ident.ca_pem)
+        doc = {"node_id": ident.node_id, "controller": ident.controller,
+               "signing_public_key": ident.signing_public_key.hex(), "signing_key_id": ident.signing_key_id}
+        write_private(self.path / "identity.yaml", yaml.safe_dump(doc, sort_keys=True).encode())
+
+    def load_identity(self) -> AgentIdentity:
+        ident_path = self.path / "identity.yaml"
+        if not ident_path.exists():
+            raise ConfigError(f"{self.path}: not enrolled (no identity.yaml); run `outpost agent enroll` first")
+        try:
+            doc = yaml.safe_load(ident_path.read_text())
+            return AgentIdentity(
+                node_id=str(doc["node_id"]), controller=str(doc["controller"]),
+                ca_pem=(self.path / "ca.pem").read_bytes(), cert_pem=(self.path / "node.crt").read_bytes(),
+                key_pem=(self.path / "node.key").read_bytes(),
+                signing_public_key=bytes.fromhex(str(doc["signing_public_key"])),
+                signing_key_id=str(doc["signing_key_id"]),
+            )
+        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{self.path}: broken agent state: {exc}") from None

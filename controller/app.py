@@ -1,0 +1,107 @@
+"""``outpost controller serve``: builds every part from the controller directory and runs the
+two listeners (mutual TLS for agents and operators, TLS for enrolment) until stopped."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from controller.config import ControllerDir
+from controller.db import Db
+from controller.dispatch import Dispatcher
+from controller.events import EventBus
+from controller.hub import Hub
+from controller.pki import CertificateAuthority
+from controller.server.admin_service import AdminService
+from controller.server.agent_service import AgentStreamService, EnrolmentService
+from controller.signing import DocumentSigner
+from controller.store import Store
+from outpost.v1 import outpost_pb2_grpc as pbg
+from plugins.sdk.errors import ConfigError
+from plugins.sdk.registry import PluginRegistry
+
+log = logging.getLogger(__name__)
+
+# ../shared/reference/grpc-aio.md: raise the pending-call limits (bursts of reconnects), detect
+# dead agents, allow the agents' keepalive pings, and cap streams per connection.
+SERVER_OPTIONS = (
+    ("grpc.server.max_pending_requests", 20_000),
+    ("grpc.server.max_pending_requests_hard_limit", 30_000),
+    ("grpc.keepalive_time_ms", 60_000),
+    ("grpc.keepalive_timeout_ms", 20_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
+    ("grpc.max_concurrent_streams", 16),
+)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    directory: Path
+    listen: str | None = None
+    enrolment_listen: str | None = None
+    database_url: str | None = None
+    heartbeat_timeout_seconds: float = 90.0
+
+
+def _next_port(address: str) -> str:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"listen address {address!r}: expected HOST:PORT")
+    return f"{host}:{int(port) + 1}"
+
+
+async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
+    cdir = ControllerDir(opts.directory)
+    settings = cdir.load_settings()
+    listen = opts.listen or settings.listen
+    enrol_listen = opts.enrolment_listen or _next_port(listen)
+    ca = CertificateAuthority.from_pem(cdir.read("ca.key"), cdir.read("ca.crt"))
+    signer = DocumentSigner.from_pem(cdir.read("signing.key"))
+    chain = cdir.read("server.crt") + ca.cert_pem  # the CA travels in the chain for enrolment discovery
+    server_key = cdir.read("server.key")
+
+    store = Store.open(opts.database_url or settings.database_url)
+    store.migrate()
+    store.mark_all_connection_lost()
+    db = Db(store)
+    hub, events = Hub(), EventBus()
+    dispatcher = Dispatcher(db, signer, hub, events, PluginRegistry.discover())
+
+    mtls = grpc.aio.server(options=SERVER_OPTIONS)
+    pbg.add_AgentServiceServicer_to_server(AgentStreamService(db, hub, dispatcher, opts.heartbeat_timeout_seconds),
+                                           mtls)
+    pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint), mtls)
+    mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
+                                             require_client_auth=True)
+    enrol = grpc.aio.server(options=SERVER_OPTIONS)
+    pbg.add_AgentServiceServicer_to_server(EnrolmentService(db, ca, signer), enrol)
+    enrol_creds = grpc.ssl_server_credentials([(server_key, chain)])
+    try:
+        if not mtls.add_secure_port(listen, mtls_creds):
+            raise ConfigError(f"cannot listen on {listen}")
+        if not enrol.add_secure_port(enrol_listen, enrol_creds):
+            raise ConfigError(f"cannot listen on {enrol_listen}")
+    except RuntimeError as exc:
+        raise ConfigError(f"cannot listen on {listen} / {enrol_listen}: {exc}") from None
+    await mtls.start()
+    await enrol.start()
+    log.info("controller serving on %s (mutual TLS) and %s (enrolment); CA %s", listen, enrol_listen,
+             ca.fingerprint)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("controller stopping")
+        hub.close_all()
+        await enrol.stop(grace=1.0)
+        await mtls.stop(grace=2.0)
+        db.close()
+        log.info("controller stopped")

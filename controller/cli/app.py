@@ -1,0 +1,321 @@
+"""The operator CLI: ``outpost controller|activation|node|playbook|command|plugin ...``."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import grpc
+from rich.console import Console
+
+from controller.cli.apply import ApplyOptions, apply
+from controller.cli.client import AdminClient, rpc_error_message
+from controller.cli.render import (
+    activation_row,
+    command_row,
+    invocation_row,
+    node_row,
+    print_json,
+    print_table,
+)
+from controller.config import DEFAULT_PORT, CliConfig, default_cli_config_path
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.errors import InputError, OutpostError
+from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.schema import describe
+
+OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, where: str) -> int:
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise InputError(where, f"expected a duration such as 90s, 30m, 24h or 7d, got {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_tags(items: Sequence[str], where: str) -> list[pb.Tag]:
+    tags = []
+    for item in (part for text in items for part in text.split(",") if part.strip()):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(where, f"expected KEY=VALUE, got {item!r}")
+        tags.append(pb.Tag(key=key.strip(), value=value.strip()))
+    return tags
+
+
+class Ctx:
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path or default_cli_config_path()
+
+    def client(self) -> AdminClient:
+        return AdminClient(CliConfig.load(self.config_path))
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), envvar="OUTPOST_CONFIG",
+              help="CLI configuration (default ~/.config/outpost/config.yaml)")
+@click.option("--log-level", default="WARNING", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+    """Outpost: run commands on fleets of nodes, SSM-style."""
+    logging.basicConfig(level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Ctx(config_path)
+
+
+# ---------------------------------------------------------------- controller
+
+@cli.group()
+def controller() -> None:
+    """Set up and run the controller."""
+
+
+@controller.command("init")
+@click.option("--dir", "directory", required=True, type=click.Path(path_type=Path))
+@click.option("--hostname", "hostnames", multiple=True, required=True, help="name or address agents dial (repeat)")
+@click.option("--operator", default="admin", show_default=True)
+@click.option("--database-url", default=None, help="default: SQLite in DIR; postgresql+psycopg://... for production")
+@click.option("--port", default=DEFAULT_PORT, show_default=True)
+@click.pass_obj
+def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], operator: str,
+                    database_url: str | None, port: int) -> None:
+    """Create the CA, server certificate, signing key, operator credentials, database and CLI config."""
+    from controller.init import init_controller
+
+    res = init_controller(directory, hostnames, operator=operator, cli_config_path=obj.config_path,
+                          database_url=database_url, port=port)
+    click.echo(f"controller directory: {res.directory}")
+    click.echo(f"CA fingerprint:       {res.ca_fingerprint}")
+    click.echo(f"operator:             {res.operator} (CLI config {res.cli_config})")
+
+
+@controller.command("serve")
+@click.option("--dir", "directory", required=True, type=click.Path(path_type=Path))
+@click.option("--listen", default=None, help="HOST:PORT for mutual TLS (agents and operators)")
+@click.option("--enrolment-listen", default=None, help="HOST:PORT for enrolment (default: listen port + 1)")
+@click.option("--database-url", default=None)
+@click.option("--heartbeat-timeout", default=90.0, show_default=True, help="seconds of silence before a stream is dropped")
+def controller_serve(directory: Path, listen: str | None, enrolment_listen: str | None, database_url: str | None,
+                     heartbeat_timeout: float) -> None:
+    """Run the controller until SIGTERM or SIGINT."""
+    from controller.app import ServeOptions, serve
+
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    asyncio.run(serve(ServeOptions(directory, listen, enrolment_listen, database_url, heartbeat_timeout)))
+
+
+# ---------------------------------------------------------------- activations and nodes
+
+@cli.group()
+def activation() -> None:
+    """Hybrid activations: codes that enrol nodes."""
+
+
+@activation.command("create")
+@click.option("--tags", multiple=True, help="KEY=VALUE[,KEY=VALUE] copied onto enrolled nodes")
+@click.option("--limit", default=1, show_default=True, help="registrations allowed (1..1000)")
+@click.option("--expires", default="24h", show_default=True, help="lifetime, at most 30d")
+@click.option("--description", default="")
+@OUTPUT
+@click.pass_obj
+def activation_create(obj: Ctx, tags: tuple[str, ...], limit: int, expires: str, description: str,
+                      output: str) -> None:
+    """Create an activation; prints its id, its code (shown once) and the CA fingerprint."""
+    req = pb.CreateActivationRequest(tags=parse_tags(tags, "--tags"), registration_limit=limit,
+                                     expires_seconds=parse_duration(expires, "--expires"), description=description)
+    if not 1 <= limit <= 1000:
+        raise InputError("--limit", f"must be 1..1000, got {limit}")
+    with obj.client() as c:
+        r = c.stub.CreateActivation(req, timeout=c.timeout)
+    row = {**activation_row(r.activation), "activation_code": r.activation_code, "ca_fingerprint": r.ca_fingerprint}
+    if output == "json":
+        print_json(row)
+        return
+    click.echo(f"activation id:   {row['activation_id']}")
+    click.echo(f"activation code: {row['activation_code']}   (shown once; it cannot be recovered)")
+    click.echo(f"CA fingerprint:  {row['ca_fingerprint']}")
+    click.echo(f"registrations:   {row['registrations']}, expires {row['expires']}")
+
+
+@activation.command("list")
+@OUTPUT
+@click.pass_obj
+def activation_list(obj: Ctx, output: str) -> None:
+    with obj.client() as c:
+        rows = [activation_row(a) for a in c.stub.ListActivations(pb.ListActivationsRequest(),
+                                                                   timeout=c.timeout).activations]
+    if output == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["activation_id", "registrations", "expires", "tags", "description"])
+
+
+@cli.group()
+def node() -> None:
+    """Managed nodes."""
+
+
+@node.command("list")
+@OUTPUT
+@click.pass_obj
+def node_list(obj: Ctx, output: str) -> None:
+    with obj.client() as c:
+        rows = [node_row(n) for n in c.stub.ListNodes(pb.ListNodesRequest(), timeout=c.timeout).nodes]
+    if output == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version",
+                           "last_seen"])
+
+
+# ---------------------------------------------------------------- playbooks and commands
+
+@cli.group()
+def playbook() -> None:
+    """Ansible-style playbooks."""
+
+
+@playbook.command("apply")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--check", is_flag=True, help="print the plan (documents, resolved nodes); run nothing")
+@click.option("-e", "--extra-vars", "extra", multiple=True, help="KEY=VALUE (repeat)")
+@click.option("--timeout", "timeout_seconds", default=600, show_default=True, help="delivery timeout, seconds")
+@click.option("--comment", default="")
+@OUTPUT
+@click.pass_obj
+def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], timeout_seconds: int, comment: str,
+                   output: str) -> None:
+    """Compile PATH, send each play to its targets, follow them live and summarise."""
+    from controller.compiler import PlaybookError, parse_extra_vars
+
+    try:
+        extra_vars = parse_extra_vars(extra)
+    except PlaybookError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+    opts = ApplyOptions(path, extra_vars, check, output, timeout_seconds, comment)
+    raise SystemExit(apply(obj.client, opts, Console()))
+
+
+@cli.group()
+def command() -> None:
+    """Commands sent to nodes."""
+
+
+@command.command("list")
+@click.option("--limit", default=50, show_default=True)
+@OUTPUT
+@click.pass_obj
+def command_list(obj: Ctx, limit: int, output: str) -> None:
+    with obj.client() as c:
+        rows = [command_row(x) for x in c.stub.ListCommands(pb.ListCommandsRequest(limit=limit),
+                                                            timeout=c.timeout).commands]
+    if output == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["command_id", "document", "status", "targets", "completed", "errors", "requested_by",
+                           "created"])
+
+
+@command.command("show")
+@click.argument("command_id")
+@OUTPUT
+@click.pass_obj
+def command_show(obj: Ctx, command_id: str, output: str) -> None:
+    with obj.client() as c:
+        r = c.stub.GetCommand(pb.GetCommandRequest(command_id=command_id), timeout=c.timeout)
+    row = {**command_row(r.command), "invocations": [invocation_row(i) for i in r.invocations]}
+    if output == "json":
+        print_json(row)
+        return
+    for key in ("command_id", "document", "status", "status_detail", "targets", "completed", "errors",
+                "requested_by", "created", "comment"):
+        click.echo(f"{key.replace('_', ' '):>14}: {row[key]}")
+    print_table(row["invocations"], ["node_id", "status", "exit_code", "duration", "status_detail"])
+
+
+@command.command("output")
+@click.argument("command_id")
+@click.option("--node", "node_id", required=True)
+@click.option("--step", default=None)
+@OUTPUT
+@click.pass_obj
+def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, output: str) -> None:
+    """The full stored output of one node's invocation."""
+    with obj.client() as c:
+        r = c.stub.GetOutput(pb.GetOutputRequest(command_id=command_id, node_id=node_id, step_name=step or ""),
+                             timeout=c.timeout)
+    if output == "json":
+        print_json([{"step": s.step_name, "stdout": s.stdout.decode(errors="replace"),
+                     "stderr": s.stderr.decode(errors="replace")} for s in r.steps])
+        return
+    for s in r.steps:
+        click.echo(f"--- {s.step_name} stdout ---")
+        click.echo(s.stdout.decode(errors="replace"), nl=False)
+        if s.stderr:
+            click.echo(f"--- {s.step_name} stderr ---", err=True)
+            click.echo(s.stderr.decode(errors="replace"), nl=False, err=True)
+
+
+# ---------------------------------------------------------------- plugins
+
+@cli.group()
+def plugin() -> None:
+    """Installed actions and their input schemas."""
+
+
+@plugin.command("list")
+@OUTPUT
+def plugin_list(output: str) -> None:
+    rows = [{"name": s.name, "version": s.version, "aliases": [a.name for a in s.aliases], "summary": s.summary}
+            for s in PluginRegistry.discover().specs()]
+    if output == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["name", "version", "aliases", "summary"])
+
+
+@plugin.command("show")
+@click.argument("name")
+@OUTPUT
+def plugin_show(name: str, output: str) -> None:
+    """One plugin's inputs (and its aliases'), from the schema the validators use."""
+    spec = PluginRegistry.discover().spec(name)
+    schemas = [(spec.name, spec.inputs)] + [(a.name, a.inputs) for a in spec.aliases]
+    doc = {"name": spec.name, "version": spec.version, "api": spec.api, "summary": spec.summary,
+           "platforms": sorted(p.value for p in spec.platforms),
+           "actions": [{"action": action, "inputs": [
+               {"name": f.name, "type": f.type_name, "required": f.required, "default": f.default,
+                "secret": f.meta.secret, "description": f.meta.doc} for f in describe(cls)]}
+               for action, cls in schemas]}
+    if output == "json":
+        print_json(doc)
+        return
+    click.echo(f"{spec.name} {spec.version} (api {spec.api}; {', '.join(doc['platforms'])}): {spec.summary}")
+    for a in doc["actions"]:
+        print_table(a["inputs"], ["name", "type", "required", "default", "description"], title=a["action"])
+
+
+def run(argv: Sequence[str]) -> int:
+    try:
+        cli.main(args=list(argv), prog_name="outpost", standalone_mode=False)
+        return 0
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except click.exceptions.Abort:
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except grpc.RpcError as exc:
+        click.echo(f"error: {rpc_error_message(exc)}", err=True)
+        return 1
+    except OutpostError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1

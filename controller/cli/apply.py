@@ -1,0 +1,139 @@
+"""``outpost playbook apply``: compile, resolve, send each play, follow it live, summarise.
+
+Exit status: 0 when every invocation of every play succeeded, 2 for a compile error (nothing
+is sent), 1 otherwise. Plays run in order; a play with any failed node stops the playbook.
+"""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from controller.cli.client import AdminClient
+from controller.cli.render import command_row, invocation_row, node_row, print_json, print_table
+from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
+from controller.server.convert import targets_to_pb
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk import wire
+from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.status import Status
+
+EXIT_OK, EXIT_FAILED, EXIT_COMPILE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    path: str
+    extra_vars: Mapping[str, str]
+    check: bool
+    output: str  # table | json
+    timeout_seconds: int
+    comment: str
+
+
+class LinePrinter:
+    """Prints each node's output as whole lines, prefixed by the node id."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._partial: dict[tuple[str, str, int], str] = {}
+
+    def feed(self, node_id: str, chunk: pb.OutputChunk) -> None:
+        key = (node_id, chunk.step_name, chunk.stream)
+        text = self._partial.pop(key, "") + chunk.data.decode("utf-8", errors="replace")
+        *lines, rest = text.split("\n")
+        for line in lines:
+            self._emit(node_id, chunk.stream, line)
+        if rest:
+            self._partial[key] = rest
+
+    def flush(self) -> None:
+        for (node_id, _step, stream), rest in sorted(self._partial.items()):
+            self._emit(node_id, stream, rest)
+        self._partial.clear()
+
+    def _emit(self, node_id: str, stream: int, line: str) -> None:
+        style = "red" if stream == pb.OUTPUT_STREAM_STDERR else None
+        self._console.print(f"[bold]{node_id}[/bold] | ", end="", highlight=False, markup=True)
+        self._console.print(line, style=style, highlight=False, markup=False)
+
+
+def _check(client: AdminClient, plan: Plan, opts: ApplyOptions, console: Console) -> int:
+    plays = []
+    for play in plan.plays:
+        reply = client.stub.ResolveTargets(pb.ResolveTargetsRequest(targets=targets_to_pb(play.targets)),
+                                           timeout=client.timeout)
+        nodes = [node_row(n) for n in reply.nodes]
+        plays.append({"name": play.name, "source": play.source, "document": play.document.to_json(),
+                      "document_sha256": play.document.sha256().hex(), "nodes": nodes})
+    if opts.output == "json":
+        print_json({"playbook": plan.path, "check": True, "plays": plays})
+        return EXIT_OK
+    for p in plays:
+        console.print(f"[bold]PLAY[/bold] {p['name']}  ({p['source']})  document sha256 {p['document_sha256']}")
+        for i, step in enumerate(p["document"]["mainSteps"]):
+            console.print(f"  step {i + 1}: {step['name']}  [{step['action']}]  {step['inputs']}", markup=False)
+        print_table(p["nodes"], ["node_id", "hostname", "platform", "ping_status", "tags"],
+                    title=f"{len(p['nodes'])} node(s) would run it", console=console)
+    console.print("check mode: nothing was sent")
+    return EXIT_OK
+
+
+def _run_play(client: AdminClient, play: PlayPlan, opts: ApplyOptions, console: Console) -> pb.GetCommandResponse:
+    sent = client.stub.SendCommand(pb.SendCommandRequest(
+        document=play.document.canonical_bytes(), targets=targets_to_pb(play.targets), comment=opts.comment,
+        timeout_seconds=opts.timeout_seconds, document_name=play.name), timeout=client.timeout)
+    cid = sent.command.command_id
+    live = opts.output != "json"
+    if live:
+        console.print(f"[bold]PLAY[/bold] {play.name}  command {cid}  ({sent.command.target_count} node(s))")
+    lines = LinePrinter(console)
+    statuses: dict[str, Status] = {}
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("[green]{task.fields[ok]} succeeded[/green] [red]{task.fields[bad]} failed[/red]"),
+                  TimeElapsedColumn(), console=console, disable=not live, transient=False) as progress:
+        task = progress.add_task(play.name, total=sent.command.target_count, ok=0, bad=0)
+        if sent.command.target_count:
+            for event in client.stub.WatchCommand(pb.WatchCommandRequest(command_id=cid)):
+                kind = event.WhichOneof("body")
+                if kind == "output" and live:
+                    lines.feed(event.node_id, event.output)
+                elif kind == "invocation":
+                    statuses[event.node_id] = wire.status_from_pb(event.invocation.status)
+                    done = [s for s in statuses.values() if s.terminal]
+                    ok = sum(1 for s in done if s is Status.SUCCESS)
+                    progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
+        if live:
+            lines.flush()
+    return client.stub.GetCommand(pb.GetCommandRequest(command_id=cid), timeout=client.timeout)
+
+
+def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console: Console) -> int:
+    try:
+        plan = compile_playbook(opts.path, PluginRegistry.discover(), opts.extra_vars)
+    except PlaybookError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_COMPILE
+    with client_factory() as client:
+        if opts.check:
+            return _check(client, plan, opts, console)
+        results = []
+        code = EXIT_OK
+        for play in plan.plays:
+            final = _run_play(client, play, opts, console)
+            rows = [invocation_row(i) for i in final.invocations]
+            results.append({"play": play.name, **command_row(final.command), "invocations": rows})
+            if opts.output != "json":
+                print_table(rows, ["node_id", "status", "exit_code", "duration", "status_detail"],
+                            title=f"{play.name}: {final.command.status_detail}", console=console)
+            if wire.status_from_pb(final.command.status) is not Status.SUCCESS:
+                code = EXIT_FAILED
+                break
+        if opts.output == "json":
+            print_json({"playbook": plan.path, "plays": results,
+                        "command_id": results[0]["command_id"] if len(results) == 1 else None})
+        return code
+

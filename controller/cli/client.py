@@ -1,0 +1,34 @@
+"""The operator's connection to the controller: mutual TLS with the operator certificate."""
+from __future__ import annotations
+
+import grpc
+
+from controller.config import CliConfig
+from outpost.v1 import outpost_pb2_grpc as pbg
+
+
+class AdminClient:
+    def __init__(self, config: CliConfig, timeout_seconds: float = 30.0) -> None:
+        ca, key, cert = config.credentials()
+        creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+        self.address = config.controller
+        self.timeout = timeout_seconds
+        self._channel = grpc.secure_channel(config.controller, creds)
+        self.stub = pbg.AdminServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def rpc_error_message(exc: grpc.RpcError) -> str:
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return f"the controller is unavailable: {details}"
+    return details or (code.name if code else "error")

@@ -1,0 +1,328 @@
+"""Plays, targets and tasks: a playbook's YAML tree to a :class:`Plan` of command documents.
+
+Each play compiles to one :class:`~plugins.sdk.document.Document` whose steps are its tasks in
+order. Inputs are templated first, then validated against the action's own schema (so an
+``aws:runShellScript`` step stays an SSM-style step), then bound through the registry so the
+alias conversion runs too. The first error raises; nothing partial is returned.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from controller.compiler.errors import PlaybookError, TemplateError
+from controller.compiler.template import Scope, VarValue, is_identifier
+from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, kind, line_index, load, locate
+from controller.model import TagFilter, Targets
+from plugins.sdk.document import MAX_DOCUMENT_BYTES, Document, Step
+from plugins.sdk.errors import InputError, OutpostError
+from plugins.sdk.identity import is_node_id
+from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.schema import inputs_to_json, parse_inputs
+
+PLAY_KEYS = ("name", "targets", "vars", "tasks")
+TARGET_KEYS = ("node_ids", "tags")
+TASK_KEYWORDS = ("name", "timeout", "ignore_errors")
+
+
+@dataclass(frozen=True)
+class PlayPlan:
+    name: str
+    targets: Targets
+    document: Document
+    source: str  # "site.yml:3": where the play starts
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: str
+    plays: tuple[PlayPlan, ...]
+
+
+def compile_playbook(path: str | os.PathLike[str], registry: PluginRegistry,
+                     extra_vars: Mapping[str, str] = {}) -> Plan:
+    """Read and compile the playbook at ``path``; errors name ``path`` as given."""
+    filename = os.fspath(path)
+    try:
+        with open(filename, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise PlaybookError(f"cannot read the playbook: {exc.strerror or exc}", filename=filename) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PlaybookError("the playbook is not UTF-8 text", filename=filename, line=line) from None
+    return compile_text(text, filename, registry, extra_vars)
+
+
+def compile_text(text: str, filename: str, registry: PluginRegistry,
+                 extra_vars: Mapping[str, str] = {}) -> Plan:
+    """Compile playbook ``text``; ``filename`` is used in messages and in ``PlayPlan.source``."""
+    for key, value in extra_vars.items():
+        if not is_identifier(key):
+            raise PlaybookError(f"extra var {key!r}: not a valid variable name "
+                                "(letters, digits and _, not starting with a digit)")
+        if not isinstance(value, str):
+            raise PlaybookError(f"extra var {key!r}: expected a string value, got {kind(value)}")
+    return _Compiler(filename, registry, dict(extra_vars)).playbook(text)
+
+
+def parse_extra_vars(items: Iterable[str]) -> dict[str, str]:
+    """``["env=prod", "msg=a=b"]`` -> ``{"env": "prod", "msg": "a=b"}``; the last one wins."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise PlaybookError(f"extra var {item!r}: expected key=value")
+        if not is_identifier(key):
+            raise PlaybookError(f"extra var {item!r}: {key!r} is not a valid variable name "
+                                "(letters, digits and _, not starting with a digit)")
+        out[key] = value
+    return out
+
+
+def _unknown_key(key: str, allowed: Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+@dataclass(frozen=True)
+class _Compiler:
+    filename: str
+    registry: PluginRegistry
+    extra_vars: Mapping[str, str]
+
+    def fail(self, line: int, where: str, message: str) -> NoReturn:
+        raise PlaybookError(message, filename=self.filename, line=line, where=where)
+
+    # -- the playbook and its plays -------------------------------------------------------------
+
+    def playbook(self, text: str) -> Plan:
+        root = load(text, self.filename)
+        if root is None:
+            self.fail(1, "", "the playbook is empty; expected a list of plays")
+        if not isinstance(root, YSeq):
+            self.fail(root.line, "", f"expected a list of plays at the top level, got {kind(root)}")
+        if not root.items:
+            self.fail(root.line, "", "the playbook has no plays")
+        return Plan(self.filename, tuple(self.play(node, i) for i, node in enumerate(root.items)))
+
+    def play(self, node: YNode, index: int) -> PlayPlan:
+        if not isinstance(node, YMap):
+            self.fail(node.line, f"plays[{index}]", f"expected a mapping (a play), got {kind(node)}")
+        for entry in node.entries:
+            if entry.key not in PLAY_KEYS:
+                hint = ("; a play selects nodes with targets (node_ids and/or tags)" if entry.key == "hosts"
+                        else _unknown_key(entry.key, PLAY_KEYS))
+                self.fail(entry.key_line, entry.key,
+                          f"unknown play key (allowed: {', '.join(PLAY_KEYS)}){hint}")
+        scope = Scope({**self.variables(node.get("vars")), **self.extra_vars})
+        name = self.name(node, f"plays[{index}]", "", scope)
+        targets = self.targets(self.required(node, "targets", f"plays[{index}]"), scope)
+        tasks = self.required(node, "tasks", f"plays[{index}]")
+        if not isinstance(tasks.value, YSeq):
+            self.fail(tasks.key_line, "tasks", f"expected a non-empty list of tasks, got {kind(tasks.value)}")
+        if not tasks.value.items:
+            self.fail(tasks.key_line, "tasks", "expected a non-empty list of tasks")
+        steps: list[Step] = []
+        seen: dict[str, int] = {}
+        for i, task in enumerate(tasks.value.items):
+            step = self.task(task, i, scope)
+            if step.name in seen:
+                first = seen[step.name]
+                self.fail(self.task_name_line(task), f"tasks[{i}].name",
+                          f"duplicate task name {step.name!r} (tasks[{first}] has it too)")
+            seen[step.name] = i
+            steps.append(step)
+        document = Document(tuple(steps), description=name)
+        size = len(document.canonical_bytes())
+        if size > MAX_DOCUMENT_BYTES:
+            self.fail(node.line, f"plays[{index}]",
+                      f"the play compiles to a {size}-byte document; the limit is {MAX_DOCUMENT_BYTES}")
+        return PlayPlan(name, targets, document, f"{self.filename}:{node.line}")
+
+    def required(self, node: YMap, key: str, where: str) -> YEntry:
+        entry = node.get(key)
+        if entry is None:
+            self.fail(node.line, where, f"missing required key {key!r}")
+        return entry
+
+    def name(self, node: YMap, where: str, prefix: str, scope: Scope) -> str:
+        entry = self.required(node, "name", where)
+        field = f"{prefix}name"
+        if not isinstance(entry.value, YScalar) or not isinstance(entry.value.value, str):
+            self.fail(entry.key_line, field, f"expected a string, got {kind(entry.value)}")
+        name = self.render_str(entry.value, field, scope)
+        if not name.strip():
+            self.fail(entry.key_line, field, "must not be empty")
+        return name
+
+    def task_name_line(self, task: YNode) -> int:
+        entry = task.get("name") if isinstance(task, YMap) else None
+        return entry.key_line if entry is not None else task.line
+
+    # -- vars and templating --------------------------------------------------------------------
+
+    def variables(self, entry: YEntry | None) -> dict[str, VarValue]:
+        if entry is None or (isinstance(entry.value, YScalar) and entry.value.value is None):
+            return {}
+        if not isinstance(entry.value, YMap):
+            self.fail(entry.key_line, "vars", f"expected a mapping of names to values, got {kind(entry.value)}")
+        out: dict[str, VarValue] = {}
+        for var in entry.value.entries:
+            where = f"vars.{var.key}"
+            if not is_identifier(var.key):
+                self.fail(var.key_line, where, "not a valid variable name "
+                                               "(letters, digits and _, not starting with a digit)")
+            if isinstance(var.value, YSeq):
+                out[var.key] = tuple(self.var_scalar(item, f"{where}[{i}]", item.line)
+                                     for i, item in enumerate(var.value.items))
+            else:
+                out[var.key] = self.var_scalar(var.value, where, var.key_line)
+        return out
+
+    def var_scalar(self, node: YNode, where: str, line: int) -> str | int | float | bool:
+        if not isinstance(node, YScalar) or node.value is None:
+            self.fail(line, where, f"expected a string, number, boolean or a list of them, got {kind(node)}")
+        return node.value
+
+    def render(self, node: YNode, where: str, scope: Scope) -> Any:
+        """The plain value of ``node`` with every string templated (mapping keys are not)."""
+        if isinstance(node, YScalar):
+            if not isinstance(node.value, str):
+                return node.value
+            try:
+                value = scope.render(node.value)
+            except TemplateError as exc:
+                self.fail(node.line, where, str(exc))
+            return list(value) if isinstance(value, tuple) else value
+        if isinstance(node, YSeq):
+            return [self.render(item, f"{where}[{i}]", scope) for i, item in enumerate(node.items)]
+        return {e.key: self.render(e.value, f"{where}.{e.key}", scope) for e in node.entries}
+
+    def render_str(self, node: YScalar, where: str, scope: Scope) -> str:
+        value = self.render(node, where, scope)
+        if not isinstance(value, str):
+            self.fail(node.line, where, f"expected a string, got {kind(value)} (from {node.value!r})")
+        return value
+
+    def string_list(self, node: YNode, where: str, line: int, scope: Scope) -> list[tuple[str, int]]:
+        """A list of strings, one string, or one template naming a list: each value with its line."""
+        if isinstance(node, YMap) or (isinstance(node, YScalar) and not isinstance(node.value, str)):
+            quote = " (quote it)" if isinstance(node, YScalar) and node.value is not None else ""
+            self.fail(line, where, f"expected a string or a list of strings, got {kind(node)}{quote}")
+        if isinstance(node, YScalar):
+            value = self.render(node, where, scope)
+            return [(v, line) for v in (value if isinstance(value, list) else [value])]
+        out: list[tuple[str, int]] = []
+        for i, item in enumerate(node.items):
+            at = f"{where}[{i}]"
+            if not isinstance(item, YScalar) or not isinstance(item.value, str):
+                quote = " (quote it)" if isinstance(item, YScalar) and item.value is not None else ""
+                self.fail(item.line, at, f"expected a string, got {kind(item)}{quote}")
+            out.append((self.render_str(item, at, scope), item.line))
+        return out
+
+    # -- targets --------------------------------------------------------------------------------
+
+    def targets(self, entry: YEntry, scope: Scope) -> Targets:
+        node = entry.value
+        if not isinstance(node, YMap):
+            self.fail(entry.key_line, "targets",
+                      f"expected a mapping with node_ids and/or tags, got {kind(node)}")
+        for key in node.entries:
+            if key.key not in TARGET_KEYS:
+                self.fail(key.key_line, f"targets.{key.key}", f"unknown targets key (allowed: "
+                          f"{', '.join(TARGET_KEYS)}){_unknown_key(key.key, TARGET_KEYS)}")
+        node_ids: dict[str, None] = {}
+        ids = node.get("node_ids")
+        if ids is not None:
+            for j, (value, line) in enumerate(self.string_list(ids.value, "targets.node_ids", ids.key_line, scope)):
+                where = f"targets.node_ids[{j}]"
+                if not is_node_id(value):
+                    self.fail(line, where, f"not a node id: {value!r} (expected mi- and 17 lowercase hex digits)")
+                if value in node_ids:
+                    self.fail(line, where, f"duplicate node id {value!r}")
+                node_ids[value] = None
+        filters: list[TagFilter] = []
+        tags = node.get("tags")
+        if tags is not None and not (isinstance(tags.value, YScalar) and tags.value.value is None):
+            if not isinstance(tags.value, YMap):
+                self.fail(tags.key_line, "targets.tags",
+                          f"expected a mapping of tag keys to values, got {kind(tags.value)}")
+            for tag in tags.value.entries:
+                where = f"targets.tags.{tag.key}"
+                if not tag.key.strip():
+                    self.fail(tag.key_line, where, "a tag key must not be empty")
+                values = self.string_list(tag.value, where, tag.key_line, scope)
+                if not values:
+                    self.fail(tag.key_line, where, "expected at least one value")
+                filters.append(TagFilter(tag.key, tuple(dict.fromkeys(v for v, _ in values))))
+        targets = Targets(tuple(node_ids), tuple(filters))
+        if targets.empty:
+            self.fail(entry.key_line, "targets", "selects nothing: give node_ids and/or tags")
+        return targets
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    def task(self, node: YNode, index: int, scope: Scope) -> Step:
+        where = f"tasks[{index}]"
+        if not isinstance(node, YMap):
+            self.fail(node.line, where, f"expected a mapping (a task), got {kind(node)}")
+        known = self.registry.actions()
+        actions: list[YEntry] = []
+        for entry in node.entries:
+            if entry.key in TASK_KEYWORDS:
+                continue
+            if not self.registry.has_action(entry.key):
+                self.fail(entry.key_line, f"{where}.{entry.key}",
+                          f"unknown task key: neither a task keyword ({', '.join(TASK_KEYWORDS)}) nor a "
+                          f"known action ({', '.join(known)})"
+                          f"{_unknown_key(entry.key, (*TASK_KEYWORDS, *known))}")
+            actions.append(entry)
+        name = self.name(node, where, f"{where}.", scope)
+        if not actions:
+            self.fail(node.line, where, f"no action; a task needs exactly one of: {', '.join(known)}")
+        if len(actions) > 1:
+            self.fail(actions[1].key_line, where,
+                      f"more than one action ({', '.join(a.key for a in actions)}); a task runs exactly one")
+        action = actions[0]
+        return Step(name=name, action=action.key, inputs=self.inputs(action, f"{where}.{action.key}", scope),
+                    timeout_seconds=self.timeout(node.get("timeout"), f"{where}.timeout"),
+                    ignore_errors=self.ignore_errors(node.get("ignore_errors"), f"{where}.ignore_errors"))
+
+    def timeout(self, entry: YEntry | None, where: str) -> int | None:
+        if entry is None:
+            return None
+        value = entry.value.value if isinstance(entry.value, YScalar) else None
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value > 0:
+                return value
+            self.fail(entry.key_line, where, f"expected a positive integer (seconds), got {value}")
+        self.fail(entry.key_line, where, f"expected a positive integer (seconds), got {kind(entry.value)}")
+
+    def ignore_errors(self, entry: YEntry | None, where: str) -> bool:
+        if entry is None:
+            return False
+        if not isinstance(entry.value, YScalar) or not isinstance(entry.value.value, bool):
+            self.fail(entry.key_line, where, f"expected a boolean (true or false), got {kind(entry.value)}")
+        return entry.value.value
+
+    def inputs(self, entry: YEntry, where: str, scope: Scope) -> dict[str, Any]:
+        """Template, validate against the action's own schema, and bind (so conversion errors
+        surface). Errors are located at the offending input's line."""
+        raw = self.render(entry.value, where, scope)
+        try:
+            typed = parse_inputs(self.registry.input_schema(entry.key, where), raw, where)
+            self.registry.bind(entry.key, raw, where)
+        except InputError as exc:  # a conversion's error may name its field without our prefix
+            field = exc.where if exc.where.startswith(where) else ".".join(filter(None, (where, exc.where)))
+            index = line_index(entry.value, where, entry.key_line)
+            self.fail(locate(index, field, entry.key_line), field, exc.message)
+        except OutpostError as exc:
+            self.fail(entry.key_line, where, str(exc))
+        return inputs_to_json(typed)

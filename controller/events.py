@@ -1,0 +1,50 @@
+"""Live events per command, for `playbook apply` and `command` watchers (WatchCommand)."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from controller.model import CommandRecord, InvocationRecord
+from plugins.sdk.results import OutputChunk
+
+
+@dataclass(frozen=True)
+class OutputArrived:
+    node_id: str
+    chunk: OutputChunk
+
+
+@dataclass(frozen=True)
+class InvocationChanged:
+    invocation: InvocationRecord
+
+
+@dataclass(frozen=True)
+class CommandChanged:
+    command: CommandRecord
+
+
+CommandEvent = OutputArrived | InvocationChanged | CommandChanged
+
+
+class EventBus:
+    def __init__(self, queue_limit: int = 10_000) -> None:
+        self._subs: dict[str, set[asyncio.Queue[CommandEvent]]] = {}
+        self._limit = queue_limit
+
+    def subscribe(self, command_id: str) -> asyncio.Queue[CommandEvent]:
+        q: asyncio.Queue[CommandEvent] = asyncio.Queue(self._limit)
+        self._subs.setdefault(command_id, set()).add(q)
+        return q
+
+    def unsubscribe(self, command_id: str, q: asyncio.Queue[CommandEvent]) -> None:
+        subs = self._subs.get(command_id)
+        if subs is not None:
+            subs.discard(q)
+            if not subs:
+                del self._subs[command_id]
+
+    def publish(self, command_id: str, event: CommandEvent) -> None:
+        for q in self._subs.get(command_id, ()):
+            if not q.full():  # a watcher too slow to keep up loses live lines, never stalls dispatch
+                q.put_nowait(event)

@@ -1,0 +1,165 @@
+"""AgentService: Enroll (on the enrolment listener, TLS with server authentication only) and
+Connect (on the mutual-TLS listener, node certificates only)."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from typing import NoReturn
+
+import grpc
+
+from controller.db import Db
+from controller.dispatch import Dispatcher, now_ms
+from controller.hub import Hub
+from controller.model import EnrolmentFailure, NodeRecord
+from controller.pki import CertificateAuthority
+from controller.signing import DocumentSigner
+from controller.store import ActivationRefused, NotFound
+from outpost.v1 import outpost_pb2 as pb
+from outpost.v1 import outpost_pb2_grpc as pbg
+from plugins.sdk import wire
+from plugins.sdk.errors import IdentityError
+from plugins.sdk.identity import Role, new_node_id
+from plugins.sdk.wire import WireError
+
+from controller.server.auth import require
+
+log = logging.getLogger(__name__)
+
+HELLO_TIMEOUT_SECONDS = 30.0
+
+
+def hash_activation_code(activation_id: str, code: str) -> bytes:
+    """Codes carry >= 128 random bits, so a keyed SHA-256 is enough (no password stretching needed)."""
+    return hashlib.sha256(f"outpost-activation:{activation_id}:{code}".encode()).digest()
+
+
+class EnrolmentService(pbg.AgentServiceServicer):
+    """Served on the enrolment listener only: Enroll, nothing else."""
+
+    def __init__(self, db: Db, ca: CertificateAuthority, signer: DocumentSigner) -> None:
+        self._db = db
+        self._ca = ca
+        self._signer = signer
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, activation_id: str, reason: str, message: str,
+                      code: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED) -> NoReturn:
+        log.warning("enrolment refused for activation %s from %s: %s", activation_id, context.peer(), reason)
+        await self._db.run(self._db.store.record_enrolment_failure,
+                           EnrolmentFailure(activation_id, reason, context.peer(), now_ms()))
+        await context.abort(code, message)
+        raise AssertionError("abort raises")
+
+    async def Enroll(self, request: pb.EnrollRequest, context: grpc.aio.ServicerContext) -> pb.EnrollResponse:
+        store = self._db.store
+        aid = request.activation_id
+        try:
+            activation = await self._db.run(store.get_activation, aid)
+        except NotFound:
+            await self._refuse(context, aid, "unknown_activation", f"activation {aid!r} does not exist")
+        if not hmac.compare_digest(hash_activation_code(aid, request.activation_code), activation.code_hash):
+            await self._refuse(context, aid, "wrong_code", f"wrong activation code for activation {aid}")
+        try:
+            facts = wire.facts_from_pb(request.facts)
+        except WireError as exc:
+            await self._refuse(context, aid, "bad_facts", f"facts: {exc}", grpc.StatusCode.INVALID_ARGUMENT)
+        node_id = new_node_id()
+        try:
+            issued = self._ca.sign_node_csr(request.csr_pem, node_id)
+        except IdentityError as exc:
+            await self._refuse(context, aid, "bad_csr", f"csr: {exc}", grpc.StatusCode.INVALID_ARGUMENT)
+        try:
+            activation = await self._db.run(store.consume_activation, aid, now_ms())
+        except ActivationRefused as exc:
+            text = {"expired": f"activation {aid} has expired",
+                    "exhausted": f"activation {aid} has reached its registration limit"}.get(
+                exc.reason, f"activation {aid} refused: {exc.reason}")
+            await self._refuse(context, aid, exc.reason, text)
+        at = now_ms()
+        await self._db.run(store.add_node, NodeRecord(node_id, facts, activation.tags, aid, issued.serial, at, at))
+        log.info("enrolled node %s (%s) with activation %s", node_id, facts.hostname, aid)
+        return pb.EnrollResponse(node_id=node_id, certificate_pem=issued.cert_pem, ca_bundle_pem=self._ca.cert_pem,
+                                 signing_public_key=self._signer.public_key_raw(), signing_key_id=self._signer.key_id)
+
+    async def Connect(self, request_iterator, context):  # noqa: N802 - gRPC's name
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                            "Connect is served on the mutual-TLS listener, not the enrolment one")
+
+
+class AgentStreamService(pbg.AgentServiceServicer):
+    """Served on the mutual-TLS listener: Connect, for node certificates only."""
+
+    def __init__(self, db: Db, hub: Hub, dispatcher: Dispatcher, heartbeat_timeout_seconds: float) -> None:
+        self._db = db
+        self._hub = hub
+        self._dispatcher = dispatcher
+        self._heartbeat_timeout = heartbeat_timeout_seconds
+
+    async def Enroll(self, request, context):  # noqa: N802
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                            "Enroll is served on the enrolment listener, not the mutual-TLS one")
+
+    async def Connect(self, request_iterator, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        ident = await require(context, Role.NODE, "AgentService.Connect")
+        node_id = ident.name
+        try:
+            await self._db.run(self._db.store.get_node, node_id)
+        except NotFound:
+            log.warning("unknown node %s tried to connect", node_id)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"node {node_id} is not registered")
+        try:
+            first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_SECONDS)
+        except TimeoutError:
+            await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello")
+        if first is grpc.aio.EOF or first.WhichOneof("body") != "hello":
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
+        session = self._hub.attach(node_id)
+        writer = asyncio.create_task(self._write(session, context))
+        try:
+            await self._dispatcher.on_hello(node_id, wire.facts_from_pb(first.hello.facts))
+            session.send(pb.ControllerMessage(ping=pb.Ping(sent_at_ms=now_ms())))
+            log.info("node %s connected from %s", node_id, context.peer())
+            await self._read(node_id, context)
+        finally:
+            current = self._hub.detach(session)
+            writer.cancel()
+            if current:
+                log.info("node %s disconnected", node_id)
+                await asyncio.shield(self._dispatcher.on_disconnect(node_id))
+
+    async def _write(self, session, context: grpc.aio.ServicerContext) -> None:
+        while True:
+            msg = await session.outbound.get()
+            if msg is None:
+                return
+            await context.write(msg)
+
+    async def _read(self, node_id: str, context: grpc.aio.ServicerContext) -> None:
+        d = self._dispatcher
+        while True:
+            try:
+                msg = await asyncio.wait_for(context.read(), self._heartbeat_timeout)
+            except TimeoutError:
+                log.warning("node %s sent nothing for %.0f s; closing its stream", node_id, self._heartbeat_timeout)
+                return
+            if msg is grpc.aio.EOF:
+                return
+            kind = msg.WhichOneof("body")
+            try:
+                if kind == "output":
+                    await d.on_output(node_id, wire.chunk_from_pb(msg.output))
+                elif kind == "ack":
+                    if msg.ack.accepted:
+                        await d.on_accepted(node_id, msg.ack.command_id)
+                    else:
+                        await d.on_refused(node_id, wire.refusal_from_pb(msg.ack))
+                elif kind == "step_result":
+                    await d.on_step(node_id, wire.step_from_pb(msg.step_result))
+                elif kind == "invocation_result":
+                    await d.on_result(node_id, wire.invocation_from_pb(msg.invocation_result))
+                elif kind == "heartbeat":
+                    await d.on_heartbeat(node_id)
+            except WireError as exc:
+                log.warning("node %s sent a message this controller cannot read: %s", node_id, exc)

@@ -1,0 +1,81 @@
+"""Controller records to and from protobuf: the one place they meet on the controller side."""
+from __future__ import annotations
+
+from controller.events import CommandChanged, CommandEvent, InvocationChanged, OutputArrived
+from controller.model import (
+    ActivationRecord,
+    CommandRecord,
+    InvocationRecord,
+    NodeRecord,
+    StepOutput,
+    StepRecord,
+    Tag,
+    TagFilter,
+    Targets,
+)
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk import wire
+
+
+def tags_to_pb(tags: tuple[Tag, ...]) -> list[pb.Tag]:
+    return [pb.Tag(key=t.key, value=t.value) for t in tags]
+
+
+def tags_from_pb(tags: list[pb.Tag]) -> tuple[Tag, ...]:
+    return tuple(Tag(t.key, t.value) for t in tags)
+
+
+def targets_to_pb(t: Targets) -> pb.Targets:
+    return pb.Targets(node_ids=list(t.node_ids),
+                      tags=[pb.TagFilter(key=f.key, values=list(f.values)) for f in t.tags])
+
+
+def targets_from_pb(t: pb.Targets) -> Targets:
+    return Targets(tuple(t.node_ids), tuple(TagFilter(f.key, tuple(f.values)) for f in t.tags))
+
+
+def activation_to_pb(a: ActivationRecord) -> pb.Activation:
+    return pb.Activation(activation_id=a.activation_id, tags=tags_to_pb(a.tags),
+                         registration_limit=a.registration_limit, registrations_count=a.registrations_count,
+                         created_at_ms=a.created_at_ms, expires_at_ms=a.expires_at_ms, description=a.description)
+
+
+def node_to_pb(n: NodeRecord) -> pb.Node:
+    return pb.Node(node_id=n.node_id, facts=wire.facts_to_pb(n.facts), tags=tags_to_pb(n.tags),
+                   ping_status=n.ping_status.value, registered_at_ms=n.registered_at_ms,
+                   last_seen_at_ms=n.last_seen_at_ms, activation_id=n.activation_id)
+
+
+def command_to_pb(c: CommandRecord) -> pb.CommandInfo:
+    return pb.CommandInfo(
+        command_id=c.command_id, document_name=c.document_name, document_sha256=c.document_sha256,
+        status=wire.status_to_pb(c.status), status_detail=c.status_detail, comment=c.comment,
+        requested_by=c.requested_by, created_at_ms=c.created_at_ms, expires_at_ms=c.expires_at_ms,
+        target_count=c.target_count, completed_count=c.completed_count, error_count=c.error_count,
+        targets=targets_to_pb(c.targets))
+
+
+def step_to_pb(s: StepRecord) -> pb.StepResult:
+    return pb.StepResult(command_id=s.command_id, step_name=s.step_name, step_index=s.step_index,
+                         status=wire.status_to_pb(s.status), exit_code=s.exit_code,
+                         started_at_ms=s.started_at_ms, ended_at_ms=s.ended_at_ms, error=s.error, action=s.action)
+
+
+def invocation_to_pb(i: InvocationRecord) -> pb.Invocation:
+    return pb.Invocation(command_id=i.command_id, node_id=i.node_id, status=wire.status_to_pb(i.status),
+                         status_detail=i.status_detail, exit_code=i.exit_code, started_at_ms=i.started_at_ms,
+                         ended_at_ms=i.ended_at_ms, steps=[step_to_pb(s) for s in i.steps])
+
+
+def output_to_pb(o: StepOutput) -> pb.StepOutput:
+    return pb.StepOutput(step_name=o.step_name, stdout=o.stdout, stderr=o.stderr)
+
+
+def event_to_pb(e: CommandEvent) -> pb.CommandEvent:
+    if isinstance(e, OutputArrived):
+        return pb.CommandEvent(output=wire.chunk_to_pb(e.chunk), node_id=e.node_id)
+    if isinstance(e, InvocationChanged):
+        return pb.CommandEvent(invocation=invocation_to_pb(e.invocation), node_id=e.invocation.node_id)
+    if isinstance(e, CommandChanged):
+        return pb.CommandEvent(command=command_to_pb(e.command))
+    raise TypeError(f"unknown event {e!r}")

@@ -1,0 +1,71 @@
+"""The document signer: the only holder of the Ed25519 key whose public half every agent pins.
+
+It signs the exact serialized :class:`plugins.sdk.envelope.Envelope` bytes; agents check them
+with :func:`plugins.sdk.envelope.verify_command`.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from plugins.sdk.envelope import Envelope, SignedCommand, key_id_of
+from plugins.sdk.errors import ConfigError, InputError
+from plugins.sdk.identity import node_identity
+
+
+class DocumentSigner:
+    """Signs command envelopes with an Ed25519 key. Build with :meth:`generate` or :meth:`from_pem`."""
+
+    __slots__ = ("_key", "_key_id", "_public_raw")
+
+    def __init__(self, key: Ed25519PrivateKey) -> None:
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError("the document-signing key must be an Ed25519 private key")
+        self._key = key
+        self._public_raw = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                                         serialization.PublicFormat.Raw)
+        self._key_id = key_id_of(self._public_raw)
+
+    @classmethod
+    def generate(cls) -> DocumentSigner:
+        return cls(Ed25519PrivateKey.generate())
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> DocumentSigner:
+        try:
+            key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"document-signing key does not load: {exc}") from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"document-signing key must be Ed25519, got {type(key).__name__}")
+        return cls(key)
+
+    def private_pem(self) -> bytes:
+        """PKCS8 PEM, unencrypted: write it with :func:`controller.pki.write_private`."""
+        return self._key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+
+    def public_key_raw(self) -> bytes:
+        """The 32 raw public-key bytes agents pin at enrollment."""
+        return self._public_raw
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    def sign_command(self, command_id: str, node_id: str, document: bytes, issued_at_ms: int,
+                     expires_at_ms: int) -> SignedCommand:
+        """Bind ``document`` to one node and a validity window, and sign the envelope bytes."""
+        node_identity(node_id)  # raises IdentityError for a malformed node id
+        if not command_id:
+            raise InputError("command_id", "must not be empty")
+        if expires_at_ms <= issued_at_ms:
+            raise InputError("expires_at_ms", f"must be after issued_at_ms ({expires_at_ms} <= {issued_at_ms})")
+        envelope = Envelope(command_id=command_id, node_id=node_id,
+                            document_sha256=hashlib.sha256(document).digest(), issued_at_ms=issued_at_ms,
+                            expires_at_ms=expires_at_ms, key_id=self._key_id)
+        envelope_bytes = envelope.to_bytes()
+        return SignedCommand(envelope=envelope_bytes, signature=self._key.sign(envelope_bytes),
+                             document=bytes(document))

@@ -1,0 +1,151 @@
+"""The store's tables, as SQLAlchemy Core metadata.
+
+The migrations in ``migrations/versions`` create the same tables explicitly; tests/store checks the
+migrated database against this MetaData so the two cannot drift. Conventions:
+
+* enums are stored as their ``.value`` strings (no CHECK on statuses: the Status set grows);
+* times are BIGINT unix milliseconds;
+* facts, targets and activation tags are JSON text written by ``codec.py``;
+* node tags get their own table so targeting can be pushed into SQL later.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Enum .value strings only. Every other string is TEXT: SQLite ignores lengths, so a bound elsewhere
+# would fail on PostgreSQL alone.
+STATUS_LEN = 32
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+activations = Table(
+    "activations", metadata,
+    Column("activation_id", Text, primary_key=True),
+    Column("code_hash", LargeBinary, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("registration_limit", Integer, nullable=False),
+    Column("registrations_count", Integer, nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+    Column("description", Text, nullable=False),
+)
+
+enrolment_failures = Table(
+    "enrolment_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("activation_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("peer", Text, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Index(None, "at_ms"),
+)
+
+nodes = Table(
+    "nodes", metadata,
+    Column("node_id", Text, primary_key=True),
+    Column("facts", Text, nullable=False),
+    Column("activation_id", Text, nullable=False),
+    Column("certificate_serial", Text, nullable=False),
+    Column("registered_at_ms", BigInteger, nullable=False),
+    Column("last_seen_at_ms", BigInteger, nullable=False),
+    Column("ping_status", String(STATUS_LEN), nullable=False),
+)
+
+node_tags = Table(
+    "node_tags", metadata,
+    Column("node_id", Text, primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("key", Text, nullable=False),
+    Column("value", Text, nullable=False),
+    ForeignKeyConstraint(["node_id"], ["nodes.node_id"], ondelete="CASCADE"),
+    UniqueConstraint("node_id", "key"),
+    Index(None, "key", "value"),
+)
+
+documents = Table(
+    "documents", metadata,
+    Column("sha256", LargeBinary, primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+)
+
+commands = Table(
+    "commands", metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("document_name", Text, nullable=False),
+    Column("document_sha256", LargeBinary, nullable=False),
+    Column("targets", Text, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("requested_by", Text, nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+    Column("status", String(STATUS_LEN), nullable=False),
+    Column("status_detail", Text, nullable=False),
+    Column("target_count", Integer, nullable=False),
+    Column("completed_count", Integer, nullable=False),
+    Column("error_count", Integer, nullable=False),
+    ForeignKeyConstraint(["document_sha256"], ["documents.sha256"]),
+    Index(None, "created_at_ms"),
+)
+
+invocations = Table(
+    "invocations", metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("node_id", Text, primary_key=True),
+    Column("status", String(STATUS_LEN), nullable=False),
+    Column("status_detail", Text, nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("started_at_ms", BigInteger, nullable=False),
+    Column("ended_at_ms", BigInteger, nullable=False),
+    ForeignKeyConstraint(["command_id"], ["commands.command_id"], ondelete="CASCADE"),
+    Index(None, "node_id", "status"),
+)
+
+step_results = Table(
+    "step_results", metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("node_id", Text, primary_key=True),
+    Column("step_index", Integer, primary_key=True, autoincrement=False),
+    Column("step_name", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("status", String(STATUS_LEN), nullable=False),
+    Column("exit_code", Integer, nullable=False),
+    Column("started_at_ms", BigInteger, nullable=False),
+    Column("ended_at_ms", BigInteger, nullable=False),
+    Column("error", Text, nullable=False),
+    ForeignKeyConstraint(["command_id", "node_id"], ["invocations.command_id", "invocations.node_id"],
+                         ondelete="CASCADE"),
+)
+
+output_chunks = Table(
+    "output_chunks", metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("node_id", Text, primary_key=True),
+    Column("step_name", Text, primary_key=True),
+    Column("stream", String(8), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["command_id", "node_id"], ["invocations.command_id", "invocations.node_id"],
+                         ondelete="CASCADE"),
+    CheckConstraint("stream IN ('stdout', 'stderr')", name="stream"),
+)

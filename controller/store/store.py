@@ -1,0 +1,423 @@
+"""The controller's persistent store: SQLAlchemy Core over SQLite (WAL) or PostgreSQL.
+
+Every method is synchronous and runs in its own transaction; the controller calls them from a
+thread executor. Records in and out are the frozen dataclasses of controller.model.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+from alembic import command as alembic_command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, RowMapping, Table, and_, select, text, update
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from controller.model import (
+    ActivationRecord,
+    CommandRecord,
+    EnrolmentFailure,
+    InvocationRecord,
+    NodeRecord,
+    PingStatus,
+    StepOutput,
+    StepRecord,
+)
+from controller.store import codec
+from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
+from controller.store.errors import ActivationRefused, Conflict, NotFound, StoreError
+from controller.store.rows import (
+    activation_from_row,
+    command_from_row,
+    invocation_from_row,
+    node_from_row,
+    step_from_row,
+    step_values,
+)
+from controller.store.rows import status as row_status
+from controller.store.schema import (
+    activations,
+    commands,
+    documents,
+    enrolment_failures,
+    node_tags,
+    nodes,
+    output_chunks,
+    step_results,
+)
+from controller.store.schema import invocations as invocations_t
+from plugins.sdk.facts import Facts
+from plugins.sdk.status import Status, can_transition
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+STREAMS = ("stdout", "stderr")
+# Any constant: serialises concurrent migrate() calls from several controllers on one PostgreSQL.
+_MIGRATION_LOCK_KEY = 0x0075_7470_6F73
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Store:
+        """``sqlite:///path/to/outpost.db`` or ``postgresql+psycopg://user@host/db``."""
+        return cls(create_store_engine(url, busy_timeout_ms))
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (alembic upgrade head); a no-op when current."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        with write_tx(self._engine) as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+            config.attributes["connection"] = conn
+            alembic_command.upgrade(config, "head")
+        logger.info("store schema is at head (%s)", self._engine.dialect.name)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _insert(self, conn: Connection, table: Table) -> PgInsert | SqliteInsert:
+        if conn.dialect.name == "postgresql":
+            return pg_insert(table)
+        return sqlite_insert(table)
+
+    # -- activations ---------------------------------------------------------------------------
+
+    def create_activation(self, rec: ActivationRecord) -> None:
+        with write_tx(self._engine) as conn:
+            try:
+                conn.execute(activations.insert().values(
+                    activation_id=rec.activation_id, code_hash=rec.code_hash,
+                    tags=codec.encode_tags(rec.tags), registration_limit=rec.registration_limit,
+                    registrations_count=rec.registrations_count, created_at_ms=rec.created_at_ms,
+                    expires_at_ms=rec.expires_at_ms, description=rec.description))
+            except IntegrityError as e:
+                raise Conflict(f"activation {rec.activation_id} already exists") from e
+
+    def get_activation(self, activation_id: str) -> ActivationRecord:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(
+                select(activations).where(activations.c.activation_id == activation_id)
+            ).mappings().one_or_none()
+        if row is None:
+            raise NotFound(f"no activation {activation_id}")
+        return activation_from_row(row)
+
+    def list_activations(self) -> list[ActivationRecord]:
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(activations).order_by(
+                activations.c.created_at_ms, activations.c.activation_id)).mappings().all()
+        return [activation_from_row(r) for r in rows]
+
+    def consume_activation(self, activation_id: str, now_ms: int) -> ActivationRecord:
+        """Count one registration against the activation, atomically; ActivationRefused if it is
+        unknown, expired or exhausted (in that order of precedence)."""
+        a = activations.c
+        with write_tx(self._engine) as conn:
+            result = conn.execute(
+                update(activations)
+                .where(a.activation_id == activation_id, a.registrations_count < a.registration_limit,
+                       a.expires_at_ms > now_ms)
+                .values(registrations_count=a.registrations_count + 1))
+            row = conn.execute(
+                select(activations).where(a.activation_id == activation_id)).mappings().one_or_none()
+            if result.rowcount == 1 and row is not None:
+                return activation_from_row(row)
+        if row is None:
+            reason = "unknown_activation"
+        elif int(row["expires_at_ms"]) <= now_ms:
+            reason = "expired"
+        else:
+            reason = "exhausted"
+        logger.debug("activation %s refused: %s", activation_id, reason)
+        raise ActivationRefused(activation_id, reason)
+
+    def record_enrolment_failure(self, f: EnrolmentFailure) -> None:
+        with write_tx(self._engine) as conn:
+            conn.execute(enrolment_failures.insert().values(
+                activation_id=f.activation_id, reason=f.reason, peer=f.peer, at_ms=f.at_ms))
+
+    def list_enrolment_failures(self) -> list[EnrolmentFailure]:
+        e = enrolment_failures.c
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(enrolment_failures).order_by(e.at_ms, e.id)).mappings().all()
+        return [EnrolmentFailure(activation_id=str(r["activation_id"]), reason=str(r["reason"]),
+                                 peer=str(r["peer"]), at_ms=int(r["at_ms"])) for r in rows]
+
+    # -- nodes -------------------------------------------------------------------------------------
+
+    def add_node(self, rec: NodeRecord) -> None:
+        keys = [t.key for t in rec.tags]
+        if len(set(keys)) != len(keys):
+            raise StoreError(f"node {rec.node_id}: tag keys must be unique, got {keys}")
+        with write_tx(self._engine) as conn:
+            try:
+                conn.execute(nodes.insert().values(
+                    node_id=rec.node_id, facts=codec.encode_facts(rec.facts),
+                    activation_id=rec.activation_id, certificate_serial=rec.certificate_serial,
+                    registered_at_ms=rec.registered_at_ms, last_seen_at_ms=rec.last_seen_at_ms,
+                    ping_status=rec.ping_status.value))
+            except IntegrityError as e:
+                raise Conflict(f"node {rec.node_id} already exists") from e
+            if rec.tags:
+                conn.execute(node_tags.insert(), [
+                    {"node_id": rec.node_id, "position": i, "key": t.key, "value": t.value}
+                    for i, t in enumerate(rec.tags)])
+
+    def get_node(self, node_id: str) -> NodeRecord:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(select(nodes).where(nodes.c.node_id == node_id)).mappings().one_or_none()
+            tag_rows = conn.execute(select(node_tags).where(node_tags.c.node_id == node_id)
+                                    .order_by(node_tags.c.position)).mappings().all()
+        if row is None:
+            raise NotFound(f"no node {node_id}")
+        return node_from_row(row, tag_rows)
+
+    def list_nodes(self) -> list[NodeRecord]:
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(nodes).order_by(nodes.c.node_id)).mappings().all()
+            tag_rows = conn.execute(select(node_tags).order_by(
+                node_tags.c.node_id, node_tags.c.position)).mappings().all()
+        by_node: dict[str, list[RowMapping]] = {}
+        for t in tag_rows:
+            by_node.setdefault(str(t["node_id"]), []).append(t)
+        return [node_from_row(r, by_node.get(str(r["node_id"]), [])) for r in rows]
+
+    def update_node_seen(self, node_id: str, facts: Facts | None, ping_status: PingStatus,
+                         at_ms: int) -> None:
+        values: dict[str, str | int] = {"ping_status": ping_status.value, "last_seen_at_ms": at_ms}
+        if facts is not None:
+            values["facts"] = codec.encode_facts(facts)
+        with write_tx(self._engine) as conn:
+            result = conn.execute(update(nodes).where(nodes.c.node_id == node_id).values(values))
+            if result.rowcount != 1:
+                raise NotFound(f"no node {node_id}")
+
+    def mark_all_connection_lost(self) -> int:
+        """At controller start no agent is connected yet; returns how many nodes changed."""
+        lost = PingStatus.CONNECTION_LOST.value
+        with write_tx(self._engine) as conn:
+            result = conn.execute(update(nodes).where(nodes.c.ping_status != lost).values(ping_status=lost))
+        return int(result.rowcount)
+
+    # -- commands ----------------------------------------------------------------------------------
+
+    def create_command(self, cmd: CommandRecord, document: bytes,
+                       invocations: Sequence[InvocationRecord]) -> None:
+        """The command, its document (stored once per sha256) and its invocations, atomically."""
+        if hashlib.sha256(document).digest() != cmd.document_sha256:
+            raise StoreError(f"command {cmd.command_id}: document does not match document_sha256")
+        node_ids = [i.node_id for i in invocations]
+        if len(set(node_ids)) != len(node_ids):
+            raise StoreError(f"command {cmd.command_id}: a node is targeted twice")
+        if any(i.command_id != cmd.command_id for i in invocations):
+            raise StoreError(f"command {cmd.command_id}: an invocation names another command")
+        with write_tx(self._engine) as conn:
+            conn.execute(self._insert(conn, documents)
+                         .values(sha256=cmd.document_sha256, content=document)
+                         .on_conflict_do_nothing(index_elements=[documents.c.sha256]))
+            try:
+                conn.execute(commands.insert().values(
+                    command_id=cmd.command_id, document_name=cmd.document_name,
+                    document_sha256=cmd.document_sha256, targets=codec.encode_targets(cmd.targets),
+                    comment=cmd.comment, requested_by=cmd.requested_by, created_at_ms=cmd.created_at_ms,
+                    expires_at_ms=cmd.expires_at_ms, status=cmd.status.value,
+                    status_detail=cmd.status_detail, target_count=cmd.target_count,
+                    completed_count=cmd.completed_count, error_count=cmd.error_count))
+            except IntegrityError as e:
+                raise Conflict(f"command {cmd.command_id} already exists") from e
+            if invocations:
+                conn.execute(invocations_t.insert(), [
+                    {"command_id": i.command_id, "node_id": i.node_id, "status": i.status.value,
+                     "status_detail": i.status_detail, "exit_code": i.exit_code,
+                     "started_at_ms": i.started_at_ms, "ended_at_ms": i.ended_at_ms}
+                    for i in invocations])
+            steps = [step_values(s) for i in invocations for s in i.steps]
+            if steps:
+                conn.execute(step_results.insert(), steps)
+
+    def get_command(self, command_id: str) -> CommandRecord:
+        with read_tx(self._engine) as conn:
+            row = conn.execute(
+                select(commands).where(commands.c.command_id == command_id)).mappings().one_or_none()
+        if row is None:
+            raise NotFound(f"no command {command_id}")
+        return command_from_row(row)
+
+    def list_commands(self, limit: int = 50) -> list[CommandRecord]:
+        """Newest first."""
+        if limit < 1:
+            raise StoreError(f"limit must be positive, got {limit}")
+        c = commands.c
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(commands).order_by(c.created_at_ms.desc(), c.command_id.desc())
+                                .limit(limit)).mappings().all()
+        return [command_from_row(r) for r in rows]
+
+    def get_document(self, sha256: bytes) -> bytes:
+        with read_tx(self._engine) as conn:
+            content = conn.execute(
+                select(documents.c.content).where(documents.c.sha256 == sha256)).scalar_one_or_none()
+        if content is None:
+            raise NotFound(f"no document {sha256.hex()}")
+        return bytes(content)
+
+    def update_command(self, command_id: str, status: Status, detail: str, completed_count: int,
+                       error_count: int) -> None:
+        with write_tx(self._engine) as conn:
+            result = conn.execute(update(commands).where(commands.c.command_id == command_id).values(
+                status=status.value, status_detail=detail, completed_count=completed_count,
+                error_count=error_count))
+            if result.rowcount != 1:
+                raise NotFound(f"no command {command_id}")
+
+    # -- invocations -------------------------------------------------------------------------------
+
+    def _with_steps(self, conn: Connection, rows: Sequence[RowMapping]) -> list[InvocationRecord]:
+        if not rows:
+            return []
+        s = step_results.c
+        keys = {(str(r["command_id"]), str(r["node_id"])) for r in rows}
+        command_ids = sorted({k[0] for k in keys})
+        steps: dict[tuple[str, str], list[StepRecord]] = {}
+        for sr in conn.execute(select(step_results).where(s.command_id.in_(command_ids))
+                               .order_by(s.command_id, s.node_id, s.step_index)).mappings():
+            key = (str(sr["command_id"]), str(sr["node_id"]))
+            if key in keys:
+                steps.setdefault(key, []).append(step_from_row(sr))
+        return [invocation_from_row(r, steps.get((str(r["command_id"]), str(r["node_id"])), []))
+                for r in rows]
+
+    def list_invocations(self, command_id: str) -> list[InvocationRecord]:
+        """By node_id, steps filled in; [] for an unknown command."""
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(invocations_t).where(invocations_t.c.command_id == command_id)
+                                .order_by(invocations_t.c.node_id)).mappings().all()
+            return self._with_steps(conn, rows)
+
+    def get_invocation(self, command_id: str, node_id: str) -> InvocationRecord:
+        i = invocations_t.c
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(invocations_t).where(
+                i.command_id == command_id, i.node_id == node_id)).mappings().all()
+            found = self._with_steps(conn, rows)
+        if not found:
+            raise NotFound(f"no invocation of command {command_id} on node {node_id}")
+        return found[0]
+
+    def pending_invocations(self, node_id: str, now_ms: int) -> list[InvocationRecord]:
+        """The node's Pending invocations whose command is still deliverable, oldest command first."""
+        i, c = invocations_t.c, commands.c
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(
+                select(invocations_t)
+                .join(commands, c.command_id == i.command_id)
+                .where(i.node_id == node_id, i.status == Status.PENDING.value, c.expires_at_ms > now_ms)
+                .order_by(c.created_at_ms, c.command_id)).mappings().all()
+            return self._with_steps(conn, rows)
+
+    def update_invocation(self, command_id: str, node_id: str, status: Status, detail: str, *,
+                          exit_code: int | None = None, started_at_ms: int | None = None,
+                          ended_at_ms: int | None = None) -> bool:
+        """Apply the change if the state machine allows it (a repeated status is allowed and updates
+        the other fields); False, with nothing changed, if not. NotFound if there is no such row."""
+        i = invocations_t.c
+        where = and_(i.command_id == command_id, i.node_id == node_id)
+        with write_tx(self._engine) as conn:
+            current_value = conn.execute(
+                select(i.status).where(where).with_for_update()).scalar_one_or_none()
+            if current_value is None:
+                raise NotFound(f"no invocation of command {command_id} on node {node_id}")
+            current = row_status(current_value)
+            if not can_transition(current, status):
+                logger.debug("invocation %s/%s: %s -> %s refused", command_id, node_id,
+                             current.value, status.value)
+                return False
+            values: dict[str, str | int] = {"status": status.value, "status_detail": detail}
+            if exit_code is not None:
+                values["exit_code"] = exit_code
+            if started_at_ms is not None:
+                values["started_at_ms"] = started_at_ms
+            if ended_at_ms is not None:
+                values["ended_at_ms"] = ended_at_ms
+            conn.execute(update(invocations_t).where(where, i.status == current.value).values(values))
+        return True
+
+    # -- steps and output --------------------------------------------------------------------------
+
+    def upsert_step(self, rec: StepRecord) -> None:
+        s = step_results.c
+        values = step_values(rec)
+        with write_tx(self._engine) as conn:
+            stmt = self._insert(conn, step_results).values(values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[s.command_id, s.node_id, s.step_index],
+                set_={k: stmt.excluded[k] for k in values
+                      if k not in ("command_id", "node_id", "step_index")})
+            try:
+                conn.execute(stmt)
+            except IntegrityError as e:
+                raise NotFound(f"no invocation of command {rec.command_id} on node {rec.node_id}") from e
+
+    def append_output(self, command_id: str, node_id: str, step_name: str, stream: str, seq: int,
+                      data: bytes) -> None:
+        """Store one chunk; a chunk already stored under the same seq is left as it is."""
+        if stream not in STREAMS:
+            raise StoreError(f"stream must be one of {STREAMS}, got {stream!r}")
+        if seq < 0:
+            raise StoreError(f"seq must not be negative, got {seq}")
+        o = output_chunks.c
+        with write_tx(self._engine) as conn:
+            stmt = self._insert(conn, output_chunks).values(
+                command_id=command_id, node_id=node_id, step_name=step_name, stream=stream, seq=seq,
+                data=data).on_conflict_do_nothing(
+                index_elements=[o.command_id, o.node_id, o.step_name, o.stream, o.seq])
+            try:
+                conn.execute(stmt)
+            except IntegrityError as e:
+                raise NotFound(f"no invocation of command {command_id} on node {node_id}") from e
+
+    def get_output(self, command_id: str, node_id: str, step_name: str | None = None) -> list[StepOutput]:
+        """Each step's stdout and stderr, chunks joined in seq order. Steps come in step_index order
+        (steps with a row but no output yet are included, empty); steps that have output but no
+        row yet follow, by name."""
+        s, o = step_results.c, output_chunks.c
+        step_q = select(s.step_name, s.step_index).where(s.command_id == command_id, s.node_id == node_id)
+        chunk_q = (select(o.step_name, o.stream, o.data)
+                   .where(o.command_id == command_id, o.node_id == node_id)
+                   .order_by(o.step_name, o.stream, o.seq))
+        if step_name is not None:
+            step_q = step_q.where(s.step_name == step_name)
+            chunk_q = chunk_q.where(o.step_name == step_name)
+        index: dict[str, int] = {}
+        out: dict[str, dict[str, bytearray]] = {}
+        with read_tx(self._engine) as conn:
+            for name, step_index in conn.execute(step_q):
+                index[name] = min(int(step_index), index.get(name, int(step_index)))
+                out.setdefault(name, {k: bytearray() for k in STREAMS})
+            for name, stream, data in conn.execute(chunk_q):
+                out.setdefault(name, {k: bytearray() for k in STREAMS})[stream] += data
+        names = sorted(out, key=lambda n: (0, index[n], n) if n in index else (1, 0, n))
+        return [StepOutput(step_name=n, stdout=bytes(out[n]["stdout"]), stderr=bytes(out[n]["stderr"]))
+                for n in names]

@@ -1,0 +1,237 @@
+"""Run a child process for a plugin: live output, a process group of its own, and a kill that
+leaves nothing behind.
+
+:func:`run_process` is what every process-starting plugin uses. The child leads a new session (so
+a new process group); its stdout and stderr are streamed to the step's output sink in chunks as
+they arrive. When the awaiting task is cancelled (the runner does that on timeout and on operator
+cancel) the whole group gets SIGTERM, then SIGKILL after ``ctx.cancel_grace_seconds``, and the
+CancelledError propagates.
+
+When the child exits normally, processes it left in the background keep running (as with SSM);
+their output is read for at most :data:`EXIT_DRAIN_SECONDS` after the exit, after which the pipes
+are closed. Background processes should redirect their output.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+
+from plugins.sdk.contract import OutputStreamKind, RunContext
+from plugins.sdk.errors import PluginError
+
+CHUNK_SIZE = 64 * 1024
+# How long output is still read after the child exits, while background processes hold the pipes.
+EXIT_DRAIN_SECONDS = 2.0
+# How long to wait for the child to be reaped after SIGKILL (it cannot ignore it).
+_REAP_SECONDS = 2.0
+_POLL_SECONDS = 0.02
+_STREAMS = ((1, OutputStreamKind.STDOUT), (2, OutputStreamKind.STDERR))
+
+
+class _Protocol(asyncio.SubprocessProtocol):
+    """Feeds the child's pipes into stream readers and reports the child's exit as soon as it
+    happens (``Process.wait()`` also waits for the pipes to close, which a background process
+    holding them can delay forever)."""
+
+    def __init__(self) -> None:
+        self.readers = {fd: asyncio.StreamReader(limit=CHUNK_SIZE) for fd, _ in _STREAMS}
+        self.exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.SubprocessTransport)
+        for fd, reader in self.readers.items():
+            pipe = transport.get_pipe_transport(fd)
+            if pipe is not None:
+                reader.set_transport(pipe)  # type: ignore[arg-type]  # pauses reading under backpressure
+
+    def pipe_data_received(self, fd: int, data: bytes) -> None:
+        reader = self.readers.get(fd)
+        if reader is not None:
+            reader.feed_data(data)
+
+    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        reader = self.readers.get(fd)
+        if reader is None:
+            return
+        if exc is None:
+            reader.feed_eof()
+        else:
+            reader.set_exception(exc)
+
+    def process_exited(self) -> None:
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
+def exit_status(returncode: int) -> int:
+    """A Popen return code as a shell reports it: killed by signal N is 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+async def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | None,
+                      env: Mapping[str, str]) -> int:
+    """Run ``argv`` to completion, streaming its output to ``ctx.output``; return its exit status.
+
+    Raises :class:`PluginError` when the process cannot start (missing executable, bad ``cwd``).
+    On cancellation the process group is terminated (see the module docstring) before the
+    CancelledError is re-raised.
+    """
+    if not argv:
+        raise PluginError("no command to run")
+    _check_cwd(cwd)
+    loop = asyncio.get_running_loop()
+    start = asyncio.ensure_future(loop.subprocess_exec(
+        _Protocol, *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=cwd, env=dict(env), start_new_session=True))
+    try:
+        transport, protocol = await asyncio.shield(start)
+    except asyncio.CancelledError:
+        # Cancelled while the pipes were being connected: the child may already run.
+        await asyncio.wait({start})
+        if not start.cancelled() and start.exception() is None:
+            transport, protocol = start.result()
+            await _cleanup(ctx, transport, protocol, [])
+        raise
+    except OSError as exc:
+        raise _start_error(argv, cwd, exc) from exc
+
+    assert isinstance(transport, asyncio.SubprocessTransport) and isinstance(protocol, _Protocol)
+    pumps = [asyncio.create_task(_pump(ctx, protocol.readers[fd], kind)) for fd, kind in _STREAMS]
+    try:
+        await _until_exit(protocol.exited, pumps)
+        await _drain(ctx, pumps)
+    except BaseException:
+        await _cleanup(ctx, transport, protocol, pumps)
+        raise
+    returncode = transport.get_returncode()
+    transport.close()
+    assert returncode is not None
+    return exit_status(returncode)
+
+
+def _check_cwd(cwd: str | None) -> None:
+    if cwd is None:
+        return
+    if not os.path.exists(cwd):
+        raise PluginError(f"working directory {cwd!r} does not exist")
+    if not os.path.isdir(cwd):
+        raise PluginError(f"working directory {cwd!r} is not a directory")
+
+
+def _start_error(argv: Sequence[str], cwd: str | None, exc: OSError) -> PluginError:
+    if cwd is not None and exc.filename == cwd:
+        if isinstance(exc, FileNotFoundError):
+            return PluginError(f"working directory {cwd!r} does not exist")
+        return PluginError(f"cannot enter working directory {cwd!r}: {exc.strerror or exc}")
+    if isinstance(exc, FileNotFoundError):
+        return PluginError(f"executable {argv[0]!r} not found")
+    if isinstance(exc, PermissionError):
+        return PluginError(f"executable {argv[0]!r} is not executable: permission denied")
+    return PluginError(f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+
+
+async def _pump(ctx: RunContext, reader: asyncio.StreamReader, kind: OutputStreamKind) -> None:
+    while True:
+        data = await reader.read(CHUNK_SIZE)
+        if not data:
+            return
+        await ctx.output.write(kind, data)
+
+
+async def _until_exit(exited: asyncio.Future[None], pumps: list[asyncio.Task[None]]) -> None:
+    """Wait for the child to exit; a pump failure (the output sink raised) is raised at once."""
+    pending: set[asyncio.Future[None]] = {exited, *pumps}
+    while not exited.done():
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not exited:
+                task.result()
+
+
+async def _drain(ctx: RunContext, pumps: list[asyncio.Task[None]]) -> None:
+    """Read what is left in the pipes, for a bounded time; raise a pump's failure."""
+    done, pending = await asyncio.wait(pumps, timeout=EXIT_DRAIN_SECONDS)
+    if pending:
+        ctx.logger.warning("background processes still hold the step's output %.1fs after it exited; "
+                           "their further output is not collected", EXIT_DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending)
+    for task in done:
+        task.result()
+
+
+async def _cleanup(ctx: RunContext, transport: asyncio.SubprocessTransport, protocol: _Protocol,
+                   pumps: list[asyncio.Task[None]]) -> None:
+    """Terminate the group, stop reading, close the transport. Runs to completion even when the
+    awaiting task is cancelled again meanwhile; its own waits are bounded."""
+    task = asyncio.ensure_future(_terminate(ctx, transport.get_pid(), protocol.exited, pumps))
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+    transport.close()
+    if task.exception() is not None:
+        ctx.logger.error("terminating process group %d failed: %s", transport.get_pid(), task.exception())
+
+
+async def _terminate(ctx: RunContext, pgid: int, exited: asyncio.Future[None],
+                     pumps: list[asyncio.Task[None]]) -> None:
+    loop = asyncio.get_running_loop()
+    if _group_alive(pgid):
+        ctx.logger.info("sending SIGTERM to process group %d", pgid)
+        _signal_group(pgid, signal.SIGTERM)
+        _signal_group(pgid, signal.SIGCONT)  # a stopped process must run to act on SIGTERM
+        deadline = loop.time() + max(ctx.cancel_grace_seconds, 0.0)
+        while _group_alive(pgid) and loop.time() < deadline:
+            await asyncio.sleep(min(_POLL_SECONDS, max(deadline - loop.time(), 0.0)))
+        if _group_alive(pgid):
+            ctx.logger.warning("process group %d outlived its %.1fs grace; sending SIGKILL",
+                               pgid, ctx.cancel_grace_seconds)
+            _signal_group(pgid, signal.SIGKILL)
+    # The leader is gone from the group; wait for asyncio to reap it (bounded).
+    await asyncio.wait({exited}, timeout=_REAP_SECONDS)
+    # Stop reading: a process that escaped the group may still hold the pipes.
+    for task in pumps:
+        task.cancel()
+    if pumps:
+        await asyncio.wait(pumps, timeout=_REAP_SECONDS)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs. Zombies do not count: where init does not
+    reap orphans (some containers), they would keep the group "alive" forever."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no procfs (macOS): the signal test is all there is
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
