@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.connection import Agent, AgentOptions
-from agent.enroll import default_enrolment_endpoint, enroll
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from plugins.sdk.errors import OutpostError
@@ -62,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "enroll":
+            from agent.enroll import default_enrolment_endpoint, enroll  # x509 and ssl: enrolment only
+
             identity = enroll(controller=args.controller,
                               endpoint=args.enrolment_endpoint or default_enrolment_endpoint(args.controller),
                               activation_id=args.activation_id, activation_code=args.activation_code,

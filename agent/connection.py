@@ -21,7 +21,7 @@ from agent.state import AgentIdentity, StateDir
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
-from plugins.sdk.envelope import VerifiedCommand, verify_command
+from plugins.sdk.envelope import VerifiedCommand, is_command_id, verify_command
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.results import Refusal
@@ -53,11 +53,13 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> 
 
 
 def _untrusted_command_id(msg: pb.Command) -> str:
-    """The command id an unverified envelope claims: for the refusal report only, never trusted."""
+    """The command id an unverified envelope claims, if it is well-formed: for the refusal report
+    only, never trusted."""
     try:
-        return pb.Envelope.FromString(msg.envelope).command_id
+        claimed = pb.Envelope.FromString(msg.envelope).command_id
     except Exception:  # noqa: BLE001 - a garbage envelope has no id to report
         return ""
+    return claimed if is_command_id(claimed) else ""
 
 
 class Agent:
@@ -158,24 +160,29 @@ class Agent:
             vc = verify_command(wire.command_from_pb(msg), public_key_raw=self._identity.signing_public_key,
                                 node_id=self.node_id, now_ms=now_ms())
         except VerificationError as exc:
-            self._refuse(Refusal(_untrusted_command_id(msg), exc.code, exc.detail))
+            self._refuse(Refusal(_untrusted_command_id(msg), exc.code, exc.detail), verified=False)
             return
         cid = vc.envelope.command_id
         if cid in self._ledger:
             if cid in self._tasks or self._outbox.holds(cid):
                 log.info("command %s redelivered while still known; not running it again", cid)
                 return
-            self._refuse(Refusal(cid, "replayed", "this command id was already executed on this node"))
+            self._refuse(Refusal(cid, "replayed", "this command id was already executed on this node"),
+                         verified=True)
             return
         self._ledger.record(cid)  # fsynced before the first step can start
         self._outbox.about(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)))
         self._tasks[cid] = asyncio.create_task(self._execute(vc))
 
-    def _refuse(self, refusal: Refusal) -> None:
+    def _refuse(self, refusal: Refusal, *, verified: bool) -> None:
+        """Report a refusal. One about an unverified envelope is filed under the id it claims only
+        when that id means nothing here yet, so a forged id can never disturb a real command."""
         log.warning("refused command %s: %s: %s", refusal.command_id or "(unknown)", refusal.code, refusal.detail)
         msg = pb.AgentMessage(ack=wire.refusal_to_pb(refusal))
-        if refusal.command_id:
-            self._outbox.about(refusal.command_id, msg)
+        cid = refusal.command_id
+        known = cid in self._ledger or cid in self._tasks or self._outbox.holds(cid)
+        if cid and (verified or not known):
+            self._outbox.about(cid, msg)
         else:
             self._outbox.transient(msg)
 

@@ -111,6 +111,18 @@ def _change_invocation(store: Store, command_id: str, node_id: str, status: Stat
     return _recount(store, command_id), store.get_invocation(command_id, node_id)
 
 
+def _refuse_invocation(store: Store, refusal: Refusal, node_id: str
+                       ) -> tuple[CommandRecord | None, InvocationRecord | None]:
+    try:
+        inv = store.get_invocation(refusal.command_id, node_id)
+    except NotFound:
+        return None, None
+    if inv.status is not Status.PENDING:
+        return None, None
+    return _change_invocation(store, refusal.command_id, node_id, Status.FAILED,
+                              f"Refused ({refusal.code}): {refusal.detail}", None, now_ms())
+
+
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry) -> None:
@@ -181,9 +193,10 @@ class Dispatcher:
         await self._changed(node_id, command_id, Status.IN_PROGRESS, "InProgress", now_ms(), None)
 
     async def on_refused(self, node_id: str, refusal: Refusal) -> None:
-        log.warning("node %s refused command %s: %s: %s", node_id, refusal.command_id, refusal.code, refusal.detail)
-        await self._changed(node_id, refusal.command_id, Status.FAILED,
-                            f"Refused ({refusal.code}): {refusal.detail}", None, now_ms())
+        """A refusal settles only an invocation still waiting for its answer (Pending)."""
+        log.warning("node %s refused command %r: %s: %s", node_id, refusal.command_id, refusal.code, refusal.detail)
+        cmd, inv = await self._db.run(_refuse_invocation, self._db.store, refusal, node_id)
+        self._publish(cmd, inv)
         self._ack(node_id, refusal.command_id)
 
     async def on_output(self, node_id: str, chunk: OutputChunk) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 import grpc
-from rich.console import Console
 
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.client import AdminClient, rpc_error_message
@@ -18,6 +17,7 @@ from controller.cli.render import (
     activation_row,
     command_row,
     invocation_row,
+    make_console,
     node_row,
     print_json,
     print_table,
@@ -100,7 +100,8 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
 @click.option("--listen", default=None, help="HOST:PORT for mutual TLS (agents and operators)")
 @click.option("--enrolment-listen", default=None, help="HOST:PORT for enrolment (default: listen port + 1)")
 @click.option("--database-url", default=None)
-@click.option("--heartbeat-timeout", default=90.0, show_default=True, help="seconds of silence before a stream is dropped")
+@click.option("--heartbeat-timeout", default=90.0, show_default=True,
+              help="seconds of silence before a stream is dropped")
 def controller_serve(directory: Path, listen: str | None, enrolment_listen: str | None, database_url: str | None,
                      heartbeat_timeout: float) -> None:
     """Run the controller until SIGTERM or SIGINT."""
@@ -200,7 +201,7 @@ def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], tim
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
     opts = ApplyOptions(path, extra_vars, check, output, timeout_seconds, comment)
-    raise SystemExit(apply(obj.client, opts, Console()))
+    raise SystemExit(apply(obj.client, opts, make_console()))
 
 
 @cli.group()

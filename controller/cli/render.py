@@ -20,7 +20,7 @@ Row = dict[str, object]
 def iso(ms: int) -> str:
     if not ms:
         return ""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def duration(start_ms: int, end_ms: int) -> str:
@@ -79,14 +79,19 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def make_console() -> Console:
+    """A console for stdout; when it is not a terminal, wide enough that ids are never folded."""
+    return Console() if sys.stdout.isatty() else Console(width=250)
+
+
 def print_table(rows: Sequence[Row], columns: Sequence[str], title: str | None = None,
                 console: Console | None = None) -> None:
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, show_lines=False, title_justify="left")
     for col in columns:
-        table.add_column(col.replace("_", " "), overflow="fold")
+        table.add_column(col.replace("_", " "), overflow="fold", no_wrap=col.endswith("_id"))
     for row in rows:
         table.add_row(*(_cell(row.get(c, "")) for c in columns))
-    (console or Console()).print(table)
+    (console or make_console()).print(table)
 
 
 STATUS_STYLE = {"Success": "green", "Failed": "red", "TimedOut": "red", "Cancelled": "yellow",

@@ -195,7 +195,8 @@ class _Converter:
                 continue
             if not isinstance(key_node, ScalarNode):
                 hint = " (a value that starts with '{{' must be quoted)" if isinstance(key_node, MappingNode) else ""
-                self.fail(key_node, path, f"a mapping key must be a plain string, not a {'mapping' if hint else 'list'}{hint}")
+                kind = "mapping" if hint else "list"
+                self.fail(key_node, path, f"a mapping key must be a plain string, not a {kind}{hint}")
             key, line = key_node.value, key_node.start_mark.line + 1
             if key in first_line:
                 self.fail(key_node, path, f"duplicate key {key!r} (first at line {first_line[key]})")

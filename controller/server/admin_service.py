@@ -11,17 +11,16 @@ import grpc
 
 from controller.db import Db
 from controller.dispatch import CommandRejected, CommandRequest, Dispatcher, now_ms
-from controller.events import CommandChanged, EventBus
+from controller.events import CommandChanged, EventBus, OutputArrived
 from controller.model import ActivationRecord
+from controller.server import convert
+from controller.server.agent_service import hash_activation_code
+from controller.server.auth import require
 from controller.store import NotFound
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import DocumentError
 from plugins.sdk.identity import Role
-
-from controller.server import convert
-from controller.server.agent_service import hash_activation_code
-from controller.server.auth import require
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +120,25 @@ class AdminService(pbg.AdminServiceServicer):
         return pb.GetOutputResponse(steps=[convert.output_to_pb(o) for o in outputs])
 
     async def WatchCommand(self, request, context) -> AsyncIterator[pb.CommandEvent]:  # noqa: N802
+        """The command as it stands (invocations, every stored output chunk), then its live events
+        until it is terminal. A watcher that starts late misses nothing and sees nothing twice."""
         await self._operator(context, "WatchCommand")
         queue = self._events.subscribe(request.command_id)  # before the snapshot: no event falls between
         try:
             cmd = await self._command(context, request.command_id)
             for inv in await self._db.run(self._db.store.list_invocations, cmd.command_id):
                 yield pb.CommandEvent(invocation=convert.invocation_to_pb(inv), node_id=inv.node_id)
+            replayed: set[tuple[str, str, str, int]] = set()
+            for node_id, chunk in await self._db.run(self._db.store.output_chunks, cmd.command_id):
+                replayed.add((node_id, chunk.step_name, chunk.stream.value, chunk.seq))
+                yield convert.event_to_pb(OutputArrived(node_id, chunk))
             yield pb.CommandEvent(command=convert.command_to_pb(cmd))
             terminal = cmd.status.terminal
             while not terminal:
                 event = await queue.get()
+                if isinstance(event, OutputArrived) and (
+                        event.node_id, event.chunk.step_name, event.chunk.stream.value, event.chunk.seq) in replayed:
+                    continue
                 yield convert.event_to_pb(event)
                 terminal = isinstance(event, CommandChanged) and event.command.status.terminal
         finally:

@@ -15,6 +15,7 @@ from controller.dispatch import Dispatcher, now_ms
 from controller.hub import Hub
 from controller.model import EnrolmentFailure, NodeRecord
 from controller.pki import CertificateAuthority
+from controller.server.auth import require
 from controller.signing import DocumentSigner
 from controller.store import ActivationRefused, NotFound
 from outpost.v1 import outpost_pb2 as pb
@@ -23,8 +24,6 @@ from plugins.sdk import wire
 from plugins.sdk.errors import IdentityError
 from plugins.sdk.identity import Role, new_node_id
 from plugins.sdk.wire import WireError
-
-from controller.server.auth import require
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from controller.model import (
     PingStatus,
     StepOutput,
     StepRecord,
+    Tag,
 )
 from controller.store import codec
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
@@ -53,7 +54,9 @@ from controller.store.schema import (
     step_results,
 )
 from controller.store.schema import invocations as invocations_t
+from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts
+from plugins.sdk.results import OutputChunk
 from plugins.sdk.status import Status, can_transition
 
 logger = logging.getLogger(__name__)
@@ -62,6 +65,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 STREAMS = ("stdout", "stderr")
 # Any constant: serialises concurrent migrate() calls from several controllers on one PostgreSQL.
 _MIGRATION_LOCK_KEY = 0x0075_7470_6F73
+
+
+def _check_unique_tag_keys(what: str, tags: tuple[Tag, ...]) -> None:
+    keys = [t.key for t in tags]
+    if len(set(keys)) != len(keys):
+        raise StoreError(f"{what}: tag keys must be unique, got {keys}")
 
 
 class Store:
@@ -105,6 +114,7 @@ class Store:
     # -- activations ---------------------------------------------------------------------------
 
     def create_activation(self, rec: ActivationRecord) -> None:
+        _check_unique_tag_keys(f"activation {rec.activation_id}", rec.tags)  # they become node tags
         with write_tx(self._engine) as conn:
             try:
                 conn.execute(activations.insert().values(
@@ -168,9 +178,7 @@ class Store:
     # -- nodes -------------------------------------------------------------------------------------
 
     def add_node(self, rec: NodeRecord) -> None:
-        keys = [t.key for t in rec.tags]
-        if len(set(keys)) != len(keys):
-            raise StoreError(f"node {rec.node_id}: tag keys must be unique, got {keys}")
+        _check_unique_tag_keys(f"node {rec.node_id}", rec.tags)
         with write_tx(self._engine) as conn:
             try:
                 conn.execute(nodes.insert().values(
@@ -299,10 +307,12 @@ class Store:
             return []
         s = step_results.c
         keys = {(str(r["command_id"]), str(r["node_id"])) for r in rows}
-        command_ids = sorted({k[0] for k in keys})
+        q = select(step_results).where(s.command_id.in_(sorted({k[0] for k in keys})))
+        node_ids = {k[1] for k in keys}
+        if len(node_ids) == 1:  # one node's invocations: don't read the whole fleet's steps
+            q = q.where(s.node_id == node_ids.pop())
         steps: dict[tuple[str, str], list[StepRecord]] = {}
-        for sr in conn.execute(select(step_results).where(s.command_id.in_(command_ids))
-                               .order_by(s.command_id, s.node_id, s.step_index)).mappings():
+        for sr in conn.execute(q.order_by(s.command_id, s.node_id, s.step_index)).mappings():
             key = (str(sr["command_id"]), str(sr["node_id"]))
             if key in keys:
                 steps.setdefault(key, []).append(step_from_row(sr))
@@ -421,3 +431,13 @@ class Store:
         names = sorted(out, key=lambda n: (0, index[n], n) if n in index else (1, 0, n))
         return [StepOutput(step_name=n, stdout=bytes(out[n]["stdout"]), stderr=bytes(out[n]["stderr"]))
                 for n in names]
+
+    def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
+        """Every stored chunk of a command as (node id, chunk), by node, step, stream and seq:
+        what a watcher that starts late replays before the live chunks."""
+        o = output_chunks.c
+        q = (select(o.node_id, o.step_name, o.stream, o.seq, o.data).where(o.command_id == command_id)
+             .order_by(o.node_id, o.step_name, o.stream, o.seq))
+        with read_tx(self._engine) as conn:
+            return [(node_id, OutputChunk(command_id, step, OutputStreamKind(stream), int(seq), bytes(data)))
+                    for node_id, step, stream, seq, data in conn.execute(q)]

@@ -7,6 +7,7 @@ and a validity window.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -19,6 +20,12 @@ from plugins.sdk.errors import DocumentError, VerificationError
 
 # How far an envelope's issued_at may lie in the future (clock skew between controller and node).
 MAX_CLOCK_SKEW_MS = 5 * 60 * 1000
+_COMMAND_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def is_command_id(value: str) -> bool:
+    """Command ids are short and printable (uuids in practice): safe in logs, ledgers and paths."""
+    return bool(_COMMAND_ID.match(value))
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,8 @@ def key_id_of(public_key_raw: bytes) -> str:
 def verify_command(cmd: SignedCommand, *, public_key_raw: bytes, node_id: str, now_ms: int) -> VerifiedCommand:
     """Check signature, node binding, validity window and document hash; parse the document.
 
-    Raises :class:`VerificationError` with a code: ``bad_signature``, ``malformed``,
+    Raises :class:`VerificationError` with a code: ``bad_signature``, ``malformed`` (also for a
+    command id that is not a plain id),
     ``wrong_node``, ``expired``, ``not_yet_valid``, ``document_mismatch``, ``bad_document``.
     """
     key = Ed25519PublicKey.from_public_bytes(public_key_raw)
@@ -70,6 +78,8 @@ def verify_command(cmd: SignedCommand, *, public_key_raw: bytes, node_id: str, n
         raise VerificationError("malformed", f"envelope does not parse: {exc}") from None
     env = Envelope(raw.command_id, raw.node_id, raw.document_sha256, raw.issued_at_ms, raw.expires_at_ms,
                    raw.key_id)
+    if not is_command_id(env.command_id):
+        raise VerificationError("malformed", f"envelope command id {env.command_id!r} is not a valid id")
     if env.node_id != node_id:
         raise VerificationError("wrong_node", f"envelope is for {env.node_id!r}, this node is {node_id!r}")
     if now_ms >= env.expires_at_ms:

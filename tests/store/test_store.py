@@ -163,6 +163,8 @@ def test_activation_round_trip_and_list(store: Store) -> None:
         store.create_activation(activation("a"))
     with pytest.raises(NotFound):
         store.get_activation("nope")
+    with pytest.raises(StoreError, match="unique"):
+        store.create_activation(ActivationRecord("dup", b"h", (Tag("a", "1"), Tag("a", "2")), 1, 0, NOW, NOW + 1))
 
 
 def test_consume_activation_until_exhausted(store: Store) -> None:
