@@ -46,6 +46,7 @@ class ServeOptions:
     enrolment_listen: str | None = None
     database_url: str | None = None
     heartbeat_timeout_seconds: float = 90.0
+    sweep_interval_seconds: float = 5.0
 
 
 def _next_port(address: str) -> str:
@@ -92,6 +93,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     await enrol.start()
     log.info("controller serving on %s (mutual TLS) and %s (enrolment); CA %s", listen, enrol_listen,
              ca.fingerprint)
+    sweeper = asyncio.create_task(dispatcher.sweep_forever(opts.sweep_interval_seconds))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -100,6 +102,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         await stop.wait()
     finally:
         log.info("controller stopping")
+        sweeper.cancel()
         hub.close_all()
         await enrol.stop(grace=1.0)
         await mtls.stop(grace=2.0)

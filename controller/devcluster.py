@@ -130,7 +130,7 @@ class Cluster:
 
     def enroll(self, name: str, act: Activation, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = self.outpost("agent", "enroll", "--controller", self.address, "--activation-id", act.activation_id,
-                            "--activation-code", act.code, "--ca-fingerprint", act.ca_fingerprint,
+                            f"--activation-code={act.code}", "--ca-fingerprint", act.ca_fingerprint,
                             "--state-dir", str(self.state_dir(name)), check=check)
         if proc.returncode == 0:
             self.node_ids[name] = proc.stdout.strip().rsplit(" ", 1)[-1]

@@ -3,6 +3,7 @@ reports to stored results. Every state change goes through the store's state mac
 or repeated report never moves a status backwards."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -123,6 +124,14 @@ def _refuse_invocation(store: Store, refusal: Refusal, node_id: str
                               f"Refused ({refusal.code}): {refusal.detail}", None, now_ms())
 
 
+def _expire_undelivered(store: Store, at_ms: int) -> list[tuple[CommandRecord, list[InvocationRecord]]]:
+    expired = store.expire_undelivered(at_ms, "DeliveryTimedOut")
+    by_command: dict[str, list[str]] = {}
+    for cid, nid in expired:
+        by_command.setdefault(cid, []).append(nid)
+    return [(_recount(store, cid), [store.get_invocation(cid, n) for n in nids]) for cid, nids in by_command.items()]
+
+
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry) -> None:
@@ -172,6 +181,25 @@ class Dispatcher:
         signed = self._signer.sign_command(cmd.command_id, node_id, document, now_ms(), cmd.expires_at_ms)
         session.send(pb.ControllerMessage(command=wire.command_to_pb(signed)))
 
+    async def expire_undelivered(self) -> int:
+        """Invocations not delivered by their command's deadline end TimedOut (DeliveryTimedOut)."""
+        expired = await self._db.run(_expire_undelivered, self._db.store, now_ms())
+        for cmd, invs in expired:
+            for inv in invs:
+                self._events.publish(inv.command_id, InvocationChanged(inv))
+            self._events.publish(cmd.command_id, CommandChanged(cmd))
+        return sum(len(invs) for _cmd, invs in expired)
+
+    async def sweep_forever(self, interval_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(interval_seconds)
+            try:
+                n = await self.expire_undelivered()
+                if n:
+                    log.info("%d invocation(s) passed their delivery deadline", n)
+            except OutpostError:
+                log.exception("delivery sweep failed")
+
     # ------------------------------------------------------------------ agent side
 
     async def on_hello(self, node_id: str, facts: Facts) -> None:
@@ -200,8 +228,12 @@ class Dispatcher:
         self._ack(node_id, refusal.command_id)
 
     async def on_output(self, node_id: str, chunk: OutputChunk) -> None:
-        await self._db.run(self._db.store.append_output, chunk.command_id, node_id, chunk.step_name,
-                           chunk.stream.value, chunk.seq, chunk.data)
+        try:
+            await self._db.run(self._db.store.append_output, chunk.command_id, node_id, chunk.step_name,
+                               chunk.stream.value, chunk.seq, chunk.data)
+        except NotFound:
+            log.warning("node %s sent output of unknown command %r", node_id, chunk.command_id)
+            return
         self._events.publish(chunk.command_id, OutputArrived(node_id, chunk))
 
     async def on_step(self, node_id: str, step: StepReport) -> None:

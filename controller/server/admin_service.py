@@ -2,6 +2,7 @@
 comes from the verified certificate and is recorded with everything it does."""
 from __future__ import annotations
 
+import base64
 import logging
 import secrets
 import uuid
@@ -51,7 +52,7 @@ class AdminService(pbg.AdminServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"expiry: must be at most 30 days ({MAX_ACTIVATION_SECONDS} s), got {seconds} s")
         aid = str(uuid.uuid4())
-        code = secrets.token_urlsafe(20)  # 160 random bits
+        code = base64.b32encode(secrets.token_bytes(20)).decode()  # 160 random bits, 32 of A-Z2-7
         created = now_ms()
         rec = ActivationRecord(aid, hash_activation_code(aid, code), convert.tags_from_pb(request.tags), limit, 0,
                                created, created + seconds * 1000, request.description)

@@ -15,9 +15,7 @@ from alembic import command as alembic_command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, RowMapping, Table, and_, select, text, update
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from controller.model import (
@@ -27,13 +25,13 @@ from controller.model import (
     InvocationRecord,
     NodeRecord,
     PingStatus,
-    StepOutput,
     StepRecord,
     Tag,
 )
 from controller.store import codec
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
 from controller.store.errors import ActivationRefused, Conflict, NotFound, StoreError
+from controller.store.output import OutputTables, dialect_insert
 from controller.store.rows import (
     activation_from_row,
     command_from_row,
@@ -50,19 +48,15 @@ from controller.store.schema import (
     enrolment_failures,
     node_tags,
     nodes,
-    output_chunks,
     step_results,
 )
 from controller.store.schema import invocations as invocations_t
-from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts
-from plugins.sdk.results import OutputChunk
 from plugins.sdk.status import Status, can_transition
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-STREAMS = ("stdout", "stderr")
 # Any constant: serialises concurrent migrate() calls from several controllers on one PostgreSQL.
 _MIGRATION_LOCK_KEY = 0x0075_7470_6F73
 
@@ -73,7 +67,7 @@ def _check_unique_tag_keys(what: str, tags: tuple[Tag, ...]) -> None:
         raise StoreError(f"{what}: tag keys must be unique, got {keys}")
 
 
-class Store:
+class Store(OutputTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -107,9 +101,7 @@ class Store:
         self.close()
 
     def _insert(self, conn: Connection, table: Table) -> PgInsert | SqliteInsert:
-        if conn.dialect.name == "postgresql":
-            return pg_insert(table)
-        return sqlite_insert(table)
+        return dialect_insert(conn, table)
 
     # -- activations ---------------------------------------------------------------------------
 
@@ -347,6 +339,18 @@ class Store:
                 .order_by(c.created_at_ms, c.command_id)).mappings().all()
             return self._with_steps(conn, rows)
 
+    def expire_undelivered(self, now_ms: int, detail: str) -> list[tuple[str, str]]:
+        """Pending invocations whose command's delivery deadline has passed become TimedOut with
+        ``detail``; returns their (command id, node id)."""
+        i, c = invocations_t.c, commands.c
+        overdue = select(c.command_id).where(c.expires_at_ms <= now_ms).scalar_subquery()
+        stmt = (update(invocations_t)
+                .where(i.status == Status.PENDING.value, i.command_id.in_(overdue))
+                .values(status=Status.TIMED_OUT.value, status_detail=detail, ended_at_ms=now_ms)
+                .returning(i.command_id, i.node_id))
+        with write_tx(self._engine) as conn:
+            return [(str(cid), str(nid)) for cid, nid in conn.execute(stmt)]
+
     def update_invocation(self, command_id: str, node_id: str, status: Status, detail: str, *,
                           exit_code: int | None = None, started_at_ms: int | None = None,
                           ended_at_ms: int | None = None) -> bool:
@@ -373,71 +377,3 @@ class Store:
                 values["ended_at_ms"] = ended_at_ms
             conn.execute(update(invocations_t).where(where, i.status == current.value).values(values))
         return True
-
-    # -- steps and output --------------------------------------------------------------------------
-
-    def upsert_step(self, rec: StepRecord) -> None:
-        s = step_results.c
-        values = step_values(rec)
-        with write_tx(self._engine) as conn:
-            stmt = self._insert(conn, step_results).values(values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[s.command_id, s.node_id, s.step_index],
-                set_={k: stmt.excluded[k] for k in values
-                      if k not in ("command_id", "node_id", "step_index")})
-            try:
-                conn.execute(stmt)
-            except IntegrityError as e:
-                raise NotFound(f"no invocation of command {rec.command_id} on node {rec.node_id}") from e
-
-    def append_output(self, command_id: str, node_id: str, step_name: str, stream: str, seq: int,
-                      data: bytes) -> None:
-        """Store one chunk; a chunk already stored under the same seq is left as it is."""
-        if stream not in STREAMS:
-            raise StoreError(f"stream must be one of {STREAMS}, got {stream!r}")
-        if seq < 0:
-            raise StoreError(f"seq must not be negative, got {seq}")
-        o = output_chunks.c
-        with write_tx(self._engine) as conn:
-            stmt = self._insert(conn, output_chunks).values(
-                command_id=command_id, node_id=node_id, step_name=step_name, stream=stream, seq=seq,
-                data=data).on_conflict_do_nothing(
-                index_elements=[o.command_id, o.node_id, o.step_name, o.stream, o.seq])
-            try:
-                conn.execute(stmt)
-            except IntegrityError as e:
-                raise NotFound(f"no invocation of command {command_id} on node {node_id}") from e
-
-    def get_output(self, command_id: str, node_id: str, step_name: str | None = None) -> list[StepOutput]:
-        """Each step's stdout and stderr, chunks joined in seq order. Steps come in step_index order
-        (steps with a row but no output yet are included, empty); steps that have output but no
-        row yet follow, by name."""
-        s, o = step_results.c, output_chunks.c
-        step_q = select(s.step_name, s.step_index).where(s.command_id == command_id, s.node_id == node_id)
-        chunk_q = (select(o.step_name, o.stream, o.data)
-                   .where(o.command_id == command_id, o.node_id == node_id)
-                   .order_by(o.step_name, o.stream, o.seq))
-        if step_name is not None:
-            step_q = step_q.where(s.step_name == step_name)
-            chunk_q = chunk_q.where(o.step_name == step_name)
-        index: dict[str, int] = {}
-        out: dict[str, dict[str, bytearray]] = {}
-        with read_tx(self._engine) as conn:
-            for name, step_index in conn.execute(step_q):
-                index[name] = min(int(step_index), index.get(name, int(step_index)))
-                out.setdefault(name, {k: bytearray() for k in STREAMS})
-            for name, stream, data in conn.execute(chunk_q):
-                out.setdefault(name, {k: bytearray() for k in STREAMS})[stream] += data
-        names = sorted(out, key=lambda n: (0, index[n], n) if n in index else (1, 0, n))
-        return [StepOutput(step_name=n, stdout=bytes(out[n]["stdout"]), stderr=bytes(out[n]["stderr"]))
-                for n in names]
-
-    def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
-        """Every stored chunk of a command as (node id, chunk), by node, step, stream and seq:
-        what a watcher that starts late replays before the live chunks."""
-        o = output_chunks.c
-        q = (select(o.node_id, o.step_name, o.stream, o.seq, o.data).where(o.command_id == command_id)
-             .order_by(o.node_id, o.step_name, o.stream, o.seq))
-        with read_tx(self._engine) as conn:
-            return [(node_id, OutputChunk(command_id, step, OutputStreamKind(stream), int(seq), bytes(data)))
-                    for node_id, step, stream, seq, data in conn.execute(q)]

@@ -28,6 +28,7 @@ from controller.model import (
 from controller.store import NotFound, Store, StoreError
 from controller.store.errors import ActivationRefused, Conflict
 from controller.store.schema import metadata
+from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 from plugins.sdk.status import Status
 
@@ -113,8 +114,9 @@ def test_migrated_schema_equals_metadata(store: Store) -> None:
         got = [(c["name"], c["nullable"]) for c in insp.get_columns(name)]
         assert got == [(c.name, c.nullable) for c in table.columns], name
         assert insp.get_pk_constraint(name)["constrained_columns"] == [c.name for c in table.primary_key]
-        assert sorted((fk["constrained_columns"], fk["referred_table"]) for fk in insp.get_foreign_keys(name)) \
-            == sorted(([e.parent.name for e in fk.elements], fk.referred_table.name) for fk in table.foreign_key_constraints)
+        fks = sorted(([e.parent.name for e in fk.elements], fk.referred_table.name)
+                     for fk in table.foreign_key_constraints)
+        assert sorted((fk["constrained_columns"], fk["referred_table"]) for fk in insp.get_foreign_keys(name)) == fks
         assert {(ix["name"], tuple(ix["column_names"])) for ix in insp.get_indexes(name)
                 if not ix.get("duplicates_constraint")} \
             == {(ix.name, tuple(c.name for c in ix.columns)) for ix in table.indexes}
@@ -284,6 +286,20 @@ def test_pending_invocations(store: Store) -> None:
     assert [i.command_id for i in store.pending_invocations("mi-2", NOW)] == ["expired", "early"]
 
 
+def test_expire_undelivered_times_out_only_pending_past_the_deadline(store: Store) -> None:
+    with_command(store, "overdue", expires_at_ms=NOW + 10)
+    with_command(store, "current", expires_at_ms=NOW + HOUR)
+    store.update_invocation("overdue", "mi-1", Status.IN_PROGRESS, "InProgress")  # delivered: it runs on
+    assert store.expire_undelivered(NOW + 5, "DeliveryTimedOut") == []
+    assert store.expire_undelivered(NOW + 10, "DeliveryTimedOut") == [("overdue", "mi-2")]
+    expired = store.get_invocation("overdue", "mi-2")
+    assert (expired.status, expired.status_detail, expired.ended_at_ms) == (Status.TIMED_OUT, "DeliveryTimedOut",
+                                                                           NOW + 10)
+    assert store.get_invocation("overdue", "mi-1").status is Status.IN_PROGRESS
+    assert {i.status for i in store.list_invocations("current")} == {Status.PENDING}
+    assert store.expire_undelivered(NOW + 20, "DeliveryTimedOut") == []  # nothing twice
+
+
 def test_update_invocation_honours_the_state_machine(store: Store) -> None:
     with_command(store)
     assert store.update_invocation("cmd-1", "mi-1", Status.IN_PROGRESS, "InProgress", started_at_ms=NOW + 1)
@@ -336,6 +352,21 @@ def test_output_out_of_order_and_redelivered_comes_back_once_in_order(store: Sto
         store.append_output("cmd-1", "mi-1", "alpha", "stdin", 0, b"")
     with pytest.raises(NotFound):
         store.append_output("cmd-1", "mi-9", "alpha", "stdout", 0, b"")
+
+
+def test_output_chunks_replay_a_whole_command_in_order(store: Store) -> None:
+    with_command(store)
+    for node_id, step_name, stream, seq in [("mi-2", "s", "stdout", 1), ("mi-1", "s", "stderr", 0),
+                                            ("mi-2", "s", "stdout", 0), ("mi-1", "s", "stdout", 0),
+                                            ("mi-2", "s", "stdout", 0)]:
+        store.append_output("cmd-1", node_id, step_name, stream, seq, f"{node_id}:{stream}:{seq}".encode())
+    got = [(n, c.step_name, c.stream, c.seq, c.data) for n, c in store.output_chunks("cmd-1")]
+    assert got == [("mi-1", "s", OutputStreamKind.STDERR, 0, b"mi-1:stderr:0"),
+                   ("mi-1", "s", OutputStreamKind.STDOUT, 0, b"mi-1:stdout:0"),
+                   ("mi-2", "s", OutputStreamKind.STDOUT, 0, b"mi-2:stdout:0"),
+                   ("mi-2", "s", OutputStreamKind.STDOUT, 1, b"mi-2:stdout:1")]
+    assert all(c.command_id == "cmd-1" for _, c in store.output_chunks("cmd-1"))
+    assert store.output_chunks("nope") == []
 
 
 # -- durability ---------------------------------------------------------------------------------------

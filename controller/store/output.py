@@ -1,0 +1,98 @@
+"""Step results and output chunks: the part of the store the agents' reports write most."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+
+from controller.model import StepOutput, StepRecord
+from controller.store.engine import read_tx, write_tx
+from controller.store.errors import NotFound, StoreError
+from controller.store.rows import step_values
+from controller.store.schema import output_chunks, step_results
+from plugins.sdk.contract import OutputStreamKind
+from plugins.sdk.results import OutputChunk
+
+STREAMS = ("stdout", "stderr")
+
+
+def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
+    """INSERT with the dialect's ON CONFLICT support."""
+    if conn.dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
+
+
+class OutputTables:
+    """Mixed into Store: step results and output."""
+
+    _engine: Engine
+
+    def upsert_step(self, rec: StepRecord) -> None:
+        s = step_results.c
+        values = step_values(rec)
+        with write_tx(self._engine) as conn:
+            stmt = dialect_insert(conn, step_results).values(values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[s.command_id, s.node_id, s.step_index],
+                set_={k: stmt.excluded[k] for k in values
+                      if k not in ("command_id", "node_id", "step_index")})
+            try:
+                conn.execute(stmt)
+            except IntegrityError as e:
+                raise NotFound(f"no invocation of command {rec.command_id} on node {rec.node_id}") from e
+
+    def append_output(self, command_id: str, node_id: str, step_name: str, stream: str, seq: int,
+                      data: bytes) -> None:
+        """Store one chunk; a chunk already stored under the same seq is left as it is."""
+        if stream not in STREAMS:
+            raise StoreError(f"stream must be one of {STREAMS}, got {stream!r}")
+        if seq < 0:
+            raise StoreError(f"seq must not be negative, got {seq}")
+        o = output_chunks.c
+        with write_tx(self._engine) as conn:
+            stmt = dialect_insert(conn, output_chunks).values(
+                command_id=command_id, node_id=node_id, step_name=step_name, stream=stream, seq=seq,
+                data=data).on_conflict_do_nothing(
+                index_elements=[o.command_id, o.node_id, o.step_name, o.stream, o.seq])
+            try:
+                conn.execute(stmt)
+            except IntegrityError as e:
+                raise NotFound(f"no invocation of command {command_id} on node {node_id}") from e
+
+    def get_output(self, command_id: str, node_id: str, step_name: str | None = None) -> list[StepOutput]:
+        """Each step's stdout and stderr, chunks joined in seq order. Steps come in step_index order
+        (steps with a row but no output yet are included, empty); steps that have output but no
+        row yet follow, by name."""
+        s, o = step_results.c, output_chunks.c
+        step_q = select(s.step_name, s.step_index).where(s.command_id == command_id, s.node_id == node_id)
+        chunk_q = (select(o.step_name, o.stream, o.data)
+                   .where(o.command_id == command_id, o.node_id == node_id)
+                   .order_by(o.step_name, o.stream, o.seq))
+        if step_name is not None:
+            step_q = step_q.where(s.step_name == step_name)
+            chunk_q = chunk_q.where(o.step_name == step_name)
+        index: dict[str, int] = {}
+        out: dict[str, dict[str, bytearray]] = {}
+        with read_tx(self._engine) as conn:
+            for name, step_index in conn.execute(step_q):
+                index[name] = min(int(step_index), index.get(name, int(step_index)))
+                out.setdefault(name, {k: bytearray() for k in STREAMS})
+            for name, stream, data in conn.execute(chunk_q):
+                out.setdefault(name, {k: bytearray() for k in STREAMS})[stream] += data
+        names = sorted(out, key=lambda n: (0, index[n], n) if n in index else (1, 0, n))
+        return [StepOutput(step_name=n, stdout=bytes(out[n]["stdout"]), stderr=bytes(out[n]["stderr"]))
+                for n in names]
+
+    def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
+        """Every stored chunk of a command as (node id, chunk), by node, step, stream and seq:
+        what a watcher that starts late replays before the live chunks."""
+        o = output_chunks.c
+        q = (select(o.node_id, o.step_name, o.stream, o.seq, o.data).where(o.command_id == command_id)
+             .order_by(o.node_id, o.step_name, o.stream, o.seq))
+        with read_tx(self._engine) as conn:
+            return [(node_id, OutputChunk(command_id, step, OutputStreamKind(stream), int(seq), bytes(data)))
+                    for node_id, step, stream, seq, data in conn.execute(q)]
