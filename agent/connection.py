@@ -136,16 +136,22 @@ class Agent:
                 if not got_message:
                     log.info("connected to %s as %s", self._identity.controller, self.node_id)
                 got_message = True
-                kind = msg.WhichOneof("body")
-                if kind == "command":
-                    self._on_command(msg.command)
-                elif kind == "cancel":
-                    self._on_cancel(msg.cancel.command_id)
-                elif kind == "result_ack":
-                    self._outbox.acknowledged(msg.result_ack.command_id)
+                try:
+                    self._dispatch(msg)
+                except Exception:  # a bug in handling one message must not take the agent down
+                    log.exception("could not handle a %s message", msg.WhichOneof("body"))
         except grpc.aio.AioRpcError as exc:
             log.warning("stream to %s ended: %s %s", self._identity.controller, exc.code().name, exc.details())
         return got_message
+
+    def _dispatch(self, msg: pb.ControllerMessage) -> None:
+        kind = msg.WhichOneof("body")
+        if kind == "command":
+            self._on_command(msg.command)
+        elif kind == "cancel":
+            self._on_cancel(msg.cancel.command_id)
+        elif kind == "result_ack":
+            self._outbox.acknowledged(msg.result_ack.command_id)
 
     async def _heartbeats(self) -> None:
         while True:

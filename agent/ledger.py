@@ -16,7 +16,12 @@ class Ledger:
                 parts = line.split()
                 if len(parts) == 2:
                     self._ids.add(parts[1])
+        torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
         self._fh = open(path, "a", encoding="ascii")  # noqa: SIM115 - held open for the agent's life
+        if torn:  # a crash cut the last line short: never glue the next record onto it
+            self._fh.write("\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
         self._fsync_dir()
 
     def _fsync_dir(self) -> None:

@@ -48,16 +48,16 @@ class StepOutput:
         self._cap = cap_bytes
         self._seq = {OutputStreamKind.STDOUT: 0, OutputStreamKind.STDERR: 0}
         self._bytes = {OutputStreamKind.STDOUT: 0, OutputStreamKind.STDERR: 0}
+        self._truncated: set[OutputStreamKind] = set()
 
     async def write(self, stream: OutputStreamKind, data: bytes) -> None:
         used = self._bytes[stream]
-        if used >= self._cap or not data:
+        if not data or stream in self._truncated:
             return
         if used + len(data) > self._cap:
-            data = data[: self._cap - used] + TRUNCATED_MARKER
-            self._bytes[stream] = self._cap
-        else:
-            self._bytes[stream] = used + len(data)
+            data = data[: self._cap - used] + TRUNCATED_MARKER  # the marker once, then nothing more
+            self._truncated.add(stream)
+        self._bytes[stream] = min(self._cap, used + len(data))
         chunk = OutputChunk(self._command_id, self._step_name, stream, self._seq[stream], data)
         self._seq[stream] += 1
         self._outbox.about(self._command_id, pb.AgentMessage(output=wire.chunk_to_pb(chunk)))
@@ -89,10 +89,9 @@ class Runner:
                 report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested)
                 reports.append(report)
                 self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
-                exit_code = report.exit_code
                 if report.status is Status.SUCCESS or (report.status is Status.FAILED and step.ignore_errors):
                     continue
-                status = report.status
+                status, exit_code = report.status, report.exit_code  # the step that ended the document
                 break
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -29,15 +29,16 @@ CommandEvent = OutputArrived | InvocationChanged | CommandChanged
 
 class EventBus:
     def __init__(self, queue_limit: int = 10_000) -> None:
-        self._subs: dict[str, set[asyncio.Queue[CommandEvent]]] = {}
+        self._subs: dict[str, set[asyncio.Queue[CommandEvent | None]]] = {}
         self._limit = queue_limit
 
-    def subscribe(self, command_id: str) -> asyncio.Queue[CommandEvent]:
-        q: asyncio.Queue[CommandEvent] = asyncio.Queue(self._limit)
+    def subscribe(self, command_id: str) -> asyncio.Queue[CommandEvent | None]:
+        """A queue of the command's events; ``None`` in it means the bus closed (shutdown)."""
+        q: asyncio.Queue[CommandEvent | None] = asyncio.Queue(self._limit)
         self._subs.setdefault(command_id, set()).add(q)
         return q
 
-    def unsubscribe(self, command_id: str, q: asyncio.Queue[CommandEvent]) -> None:
+    def unsubscribe(self, command_id: str, q: asyncio.Queue[CommandEvent | None]) -> None:
         subs = self._subs.get(command_id)
         if subs is not None:
             subs.discard(q)
@@ -48,3 +49,11 @@ class EventBus:
         for q in self._subs.get(command_id, ()):
             if not q.full():  # a watcher too slow to keep up loses live lines, never stalls dispatch
                 q.put_nowait(event)
+
+    def close(self) -> None:
+        """Wake every watcher with the end marker."""
+        for subs in self._subs.values():
+            for q in subs:
+                if q.full():
+                    q.get_nowait()
+                q.put_nowait(None)

@@ -18,6 +18,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.compiler.errors import PlaybookError
+from plugins.sdk.schema import kind_of
 
 Scalar = str | int | float | bool | None
 
@@ -89,21 +90,7 @@ def kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, YSeq):
         return "a list"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return type(value).__name__
+    return kind_of(value)
 
 
 def load(text: str, filename: str) -> YNode | None:

@@ -137,6 +137,8 @@ class AdminService(pbg.AdminServiceServicer):
             terminal = cmd.status.terminal
             while not terminal:
                 event = await queue.get()
+                if event is None:  # the controller is stopping
+                    return
                 if isinstance(event, OutputArrived) and (
                         event.node_id, event.chunk.step_name, event.chunk.stream.value, event.chunk.seq) in replayed:
                     continue

@@ -116,14 +116,19 @@ class AgentStreamService(pbg.AgentServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
         session = self._hub.attach(node_id)
         writer = asyncio.create_task(self._write(session, context))
+        reader: asyncio.Task[None] | None = None
         try:
             await self._dispatcher.on_hello(node_id, wire.facts_from_pb(first.hello.facts))
             session.send(pb.ControllerMessage(ping=pb.Ping(sent_at_ms=now_ms())))
             log.info("node %s connected from %s", node_id, context.peer())
-            await self._read(node_id, context)
+            reader = asyncio.create_task(self._read(node_id, context))
+            # ends when the agent goes (reader) or the session is closed: replaced, or shutdown (writer)
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             current = self._hub.detach(session)
             writer.cancel()
+            if reader is not None:
+                reader.cancel()
             if current:
                 log.info("node %s disconnected", node_id)
                 await asyncio.shield(self._dispatcher.on_disconnect(node_id))

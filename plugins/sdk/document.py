@@ -71,7 +71,7 @@ def document_from_bytes(data: bytes) -> Document:
         raise DocumentError(f"document is {len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
     try:
         obj = json.loads(data.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise DocumentError(f"document is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise DocumentError("document: expected a JSON object")

@@ -80,7 +80,8 @@ def _meta(f: dataclasses.Field) -> ParamMeta:
     return f.metadata.get(_META) or ParamMeta(doc="")
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """How a value is named in error messages: ``a mapping``, ``a list``, ``a string``..."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -107,17 +108,18 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
         return _coerce(args[0], value, where, meta)
     if tp is str or tp is Secret:
         if not isinstance(value, str):
-            raise InputError(where, f"expected a string, got {_kind(value)}")
+            raise InputError(where, f"expected a string, got {kind_of(value)}")
         if meta.choices and value not in meta.choices:
-            raise InputError(where, f"expected one of {', '.join(meta.choices)}, got {value!r}")
+            got = "another value" if tp is Secret or meta.secret else repr(value)  # never echo a secret
+            raise InputError(where, f"expected one of {', '.join(meta.choices)}, got {got}")
         return Secret(value) if tp is Secret else value
     if tp is bool:
         if not isinstance(value, bool):
-            raise InputError(where, f"expected a boolean, got {_kind(value)}")
+            raise InputError(where, f"expected a boolean, got {kind_of(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise InputError(where, f"expected an integer, got {_kind(value)}")
+            raise InputError(where, f"expected an integer, got {kind_of(value)}")
         if meta.minimum is not None and value < meta.minimum:
             raise InputError(where, f"must be at least {meta.minimum}, got {value}")
         if meta.maximum is not None and value > meta.maximum:
@@ -125,22 +127,22 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InputError(where, f"expected a number, got {_kind(value)}")
+            raise InputError(where, f"expected a number, got {kind_of(value)}")
         return float(value)
     if origin is tuple:
         (item_tp, *_rest) = typing.get_args(tp)
         if isinstance(value, str):  # a single string where a list is expected, as SSM allows
             value = [value]
         if not isinstance(value, (list, tuple)):
-            raise InputError(where, f"expected a list, got {_kind(value)}")
+            raise InputError(where, f"expected a list, got {kind_of(value)}")
         return tuple(_coerce(item_tp, v, f"{where}[{i}]", ParamMeta(doc="")) for i, v in enumerate(value))
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
-            raise InputError(where, f"expected a mapping, got {_kind(value)}")
+            raise InputError(where, f"expected a mapping, got {kind_of(value)}")
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise InputError(where, f"keys must be strings, got {_kind(k)}")
+                raise InputError(where, f"keys must be strings, got {kind_of(k)}")
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 v = str(v)
             out[k] = _coerce(str, v, f"{where}.{k}", ParamMeta(doc=""))
@@ -162,8 +164,8 @@ def parse_inputs(inputs_cls: type, raw: Any, where: str) -> Any:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise InputError(where, f"expected a mapping, got {_kind(raw)}")
-    unknown = sorted(set(raw) - set(fields))
+        raise InputError(where, f"expected a mapping, got {kind_of(raw)}")
+    unknown = sorted((set(raw) - set(fields)), key=str)
     if unknown:
         raise InputError(f"{where}.{unknown[0]}",
                          f"unsupported parameter (supported: {', '.join(sorted(fields))})")

@@ -48,7 +48,13 @@ class ScrubFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._secrets:
-            msg = record.getMessage()
-            record.msg = scrub(msg, self._secrets)
+            record.msg = scrub(record.getMessage(), self._secrets)
             record.args = None
+            if record.exc_info:
+                record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), self._secrets)
+                record.exc_info = None
+            if record.exc_text:
+                record.exc_text = scrub(record.exc_text, self._secrets)
+            if record.stack_info:
+                record.stack_info = scrub(record.stack_info, self._secrets)
         return True

@@ -76,7 +76,6 @@ def test_controller_restart_while_a_command_runs_loses_nothing(cluster: Cluster,
             return all(s == "InProgress" for s in statuses.values())
         wait_for(running, 15, "both invocations to be InProgress", interval=0.1)
 
-        stopped_at = time.monotonic()
         cluster.stop_controller(sig)
         time.sleep(1)
         cluster.start_controller()
@@ -85,8 +84,6 @@ def test_controller_restart_while_a_command_runs_loses_nothing(cluster: Cluster,
             shown = _show(cluster, command_id)
             return shown["status"] == "Success" and set(_statuses(shown).values()) == {"Success"}
         wait_for(succeeded, 30, "the command to succeed on both nodes after the restart", interval=0.3)
-        # it finished after the restart, not before the stop (the sleep really was interrupted)
-        assert time.monotonic() - stopped_at > 1
 
         shown = _show(cluster, command_id)
         assert shown["completed"] == 2 and shown["errors"] == 0, shown
@@ -96,6 +93,11 @@ def test_controller_restart_while_a_command_runs_loses_nothing(cluster: Cluster,
         for node_id in want:
             out = cluster.outpost_json("command", "output", command_id, "--node", node_id)
             assert out == [{"step": "nap", "stdout": f"done-{node_id}\n", "stderr": ""}], out
+        # each agent ran it exactly once (a redelivery after the reconnect is not a second run)
+        for name in ("n1", "n2"):
+            log = (cluster.root / f"agent-{name}.log").read_text(errors="replace")
+            runs = [line for line in log.splitlines() if command_id in line and "running shell" in line]
+            assert len(runs) == 1, runs
         # exactly one command, and both nodes are back Online
         assert len(cluster.outpost_json("command", "list")) == 1
         cluster.wait_online(["n1", "n2"])
