@@ -25,6 +25,7 @@ from plugins.sdk.envelope import VerifiedCommand, is_command_id, verify_command
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.results import Refusal
+from plugins.sdk.status import Detail
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,12 @@ class Agent:
         state.create()
         self._ledger = Ledger(state.ledger_path)
         self._outbox = Outbox()
-        self._runner = Runner(registry, identity.node_id, state.work_dir, self._outbox, runner_options)
+        self._facts = gather_facts(registry.infos())
+        self._runner = Runner(registry, identity.node_id, self._facts.platform, state.work_dir, self._outbox,
+                              runner_options)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._slots = asyncio.Semaphore(options.max_concurrent_documents)
-        self._facts = gather_facts(registry.infos())
 
     @property
     def node_id(self) -> str:
@@ -195,15 +197,26 @@ class Agent:
     async def _execute(self, vc: VerifiedCommand) -> None:
         cid = vc.envelope.command_id
         try:
-            async with self._slots:
+            try:
+                await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
+            except asyncio.CancelledError:
+                if cid not in self._cancel_requested:
+                    raise
+                self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
+                return
+            try:
                 await self._runner.run(vc, lambda: cid in self._cancel_requested)
+            finally:
+                self._slots.release()
         finally:
             self._tasks.pop(cid, None)
             self._cancel_requested.discard(cid)
 
     def _on_cancel(self, command_id: str) -> None:
         task = self._tasks.get(command_id)
-        if task is not None:
+        self._outbox.transient(pb.AgentMessage(cancel_ack=pb.CancelAck(command_id=command_id,
+                                                                       running=task is not None)))
+        if task is not None and command_id not in self._cancel_requested:
             log.info("cancelling command %s", command_id)
             self._cancel_requested.add(command_id)
             task.cancel()

@@ -11,19 +11,23 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from agent.flow import Flow
 from agent.outbox import Outbox
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
 from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
+from plugins.sdk.document import Step
 from plugins.sdk.envelope import VerifiedCommand
 from plugins.sdk.errors import OutpostError
+from plugins.sdk.facts import Platform
 from plugins.sdk.logs import BoundLogger, bound
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
-from plugins.sdk.status import Status
+from plugins.sdk.secrets import MASK
+from plugins.sdk.status import Detail
 
 TRUNCATED_MARKER = b"\n--output truncated--\n"
 
@@ -41,8 +45,10 @@ class RunnerOptions:
 class StepOutput:
     """The OutputSink of one step: numbers chunks per stream, caps them, hands them to the outbox."""
 
-    def __init__(self, outbox: Outbox, command_id: str, step_name: str, cap_bytes: int) -> None:
+    def __init__(self, outbox: Outbox, command_id: str, step_name: str, cap_bytes: int,
+                 secrets: tuple[str, ...] = ()) -> None:
         self._outbox = outbox
+        self._secrets = tuple(s.encode() for s in secrets if s)
         self._command_id = command_id
         self._step_name = step_name
         self._cap = cap_bytes
@@ -51,6 +57,8 @@ class StepOutput:
         self._truncated: set[OutputStreamKind] = set()
 
     async def write(self, stream: OutputStreamKind, data: bytes) -> None:
+        for secret in self._secrets:  # secret parameter values never leave the node in output
+            data = data.replace(secret, MASK.encode())
         used = self._bytes[stream]
         if not data or stream in self._truncated:
             return
@@ -64,72 +72,103 @@ class StepOutput:
 
 
 class Runner:
-    def __init__(self, registry: PluginRegistry, node_id: str, work_root: Path, outbox: Outbox,
+    def __init__(self, registry: PluginRegistry, node_id: str, platform: Platform, work_root: Path, outbox: Outbox,
                  options: RunnerOptions) -> None:
         self._registry = registry
         self._node_id = node_id
+        self._platform = platform
         self._work_root = work_root
         self._outbox = outbox
         self._options = options
 
     async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool]) -> InvocationReport:
-        """Run every step; report each step and the invocation. Cancellation by the operator
-        (``cancel_requested()`` true when the task is cancelled) ends as Cancelled; any other
-        cancellation (agent shutdown) propagates after the running step's processes are gone."""
+        """Run the document's steps as agent/flow.py rules; report each step and the invocation.
+        Cancellation by the operator (``cancel_requested()`` true when the task is cancelled) ends as
+        Cancelled; any other cancellation (agent shutdown) propagates after the step's processes are gone."""
         cid = vc.envelope.command_id
         log = bound(__name__, command=cid, node=self._node_id)
         workdir = self._work_root / cid
         workdir.mkdir(parents=True, exist_ok=True)
         started = now_ms()
+        flow = Flow()
         reports: list[StepReport] = []
-        status = Status.SUCCESS
-        exit_code = 0
         try:
             for index, step in enumerate(vc.document.steps):
-                report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested)
+                if not flow.should_run(step):
+                    report = self._skipped(cid, index, step, "not run: an earlier step ended the document")
+                elif (reason := self._inapplicable(step)) is not None:
+                    flow.skipped_step(step)
+                    report = self._skipped(cid, index, step, reason)
+                else:
+                    report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested)
+                    report = replace(report, detail=flow.record(step, report.detail, report.exit_code))
                 reports.append(report)
                 self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
-                if report.status is Status.SUCCESS or (report.status is Status.FAILED and step.ignore_errors):
-                    continue
-                status, exit_code = report.status, report.exit_code  # the step that ended the document
-                break
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-        result = InvocationReport(cid, status, exit_code, started, now_ms(), tuple(reports))
+        result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
         self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
-        log.info("finished: %s (exit code %d)", status.value, exit_code)
+        log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
         return result
+
+    def report_not_started(self, vc: VerifiedCommand, detail: Detail, reason: str) -> InvocationReport:
+        """Settle an invocation that never ran a step (cancelled while queued)."""
+        at = now_ms()
+        result = InvocationReport(vc.envelope.command_id, detail, NO_EXIT_CODE, at, at, (), reason)
+        self._outbox.about(vc.envelope.command_id, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
+        return result
+
+    def _inapplicable(self, step: Step) -> str | None:
+        """Why a step does not apply to this node (SSM 2.2 skips it), or None."""
+        cond = step.precondition
+        if cond is not None:
+            left, right = (self._platform.value if v == "platformType" else v for v in (cond.left, cond.right))
+            if left != right:
+                return f"precondition {cond.operator} [{cond.left}, {cond.right}] is false here"
+            return None
+        if self._registry.has_action(step.action):
+            spec = self._registry.action_spec(step.action)
+            if self._platform not in spec.platforms:
+                return f"{step.action} does not run on {self._platform.value}"
+        return None
+
+    def _skipped(self, cid: str, index: int, step: Step, reason: str) -> StepReport:
+        at = now_ms()
+        return StepReport(cid, index, step.name, step.action, Detail.SKIPPED, NO_EXIT_CODE, at, at, reason)
 
     async def _run_step(self, vc: VerifiedCommand, index: int, workdir: Path, log: BoundLogger,
                         cancel_requested: Callable[[], bool]) -> StepReport:
         cid = vc.envelope.command_id
         step = vc.document.steps[index]
         started = now_ms()
-        timeout: int | None = None
+        timeout: float | None = None
         try:
             bound_step = self._registry.bind(step.action, step.inputs, f"mainSteps[{index}].inputs")
             timeout = (step.timeout_seconds or getattr(bound_step.inputs, "timeout_seconds", None)
                        or self._options.default_timeout_seconds)
             env = dict(os.environ)
+            env.update(vc.document.environment)
             env.update(OUTPOST_COMMAND_ID=cid, OUTPOST_NODE_ID=self._node_id, OUTPOST_STEP_NAME=step.name)
+            secrets = tuple(vc.document.environment[n] for n in vc.document.secret_names
+                            if n in vc.document.environment)
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
                              check_mode=False, workdir=str(workdir),
-                             output=StepOutput(self._outbox, cid, step.name, self._options.output_cap_bytes),
+                             output=StepOutput(self._outbox, cid, step.name, self._options.output_cap_bytes, secrets),
                              logger=log, cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds,
                              environment=env)
             log.info("running %s (timeout %ss)", step.action, timeout)
             outcome = await asyncio.wait_for(bound_step.plugin.run(ctx, bound_step.inputs), timeout)
         except TimeoutError:
-            outcome = StepOutcome(Status.TIMED_OUT, NO_EXIT_CODE, f"step exceeded its timeout of {timeout} s")
+            outcome = StepOutcome(Detail.EXECUTION_TIMED_OUT, NO_EXIT_CODE, f"step exceeded its timeout of {timeout} s")
         except asyncio.CancelledError:
             if not cancel_requested():
                 raise
-            outcome = StepOutcome(Status.CANCELLED, NO_EXIT_CODE, "cancelled by the operator")
+            outcome = StepOutcome(Detail.CANCELLED, NO_EXIT_CODE, "cancelled by the operator")
         except OutpostError as exc:
-            outcome = StepOutcome(Status.FAILED, NO_EXIT_CODE, str(exc))
+            outcome = StepOutcome(Detail.FAILED, NO_EXIT_CODE, str(exc))
         except Exception as exc:  # a crashing plugin fails its step, never the agent
             log.exception("plugin %s crashed", step.action)
-            outcome = StepOutcome(Status.FAILED, NO_EXIT_CODE, f"plugin {step.action} crashed: {exc!r}")
-        log.info("step %s: %s", step.name, outcome.status.value)
-        return StepReport(cid, index, step.name, step.action, outcome.status, outcome.exit_code,
+            outcome = StepOutcome(Detail.FAILED, NO_EXIT_CODE, f"plugin {step.action} crashed: {exc!r}")
+        log.info("step %s: %s", step.name, outcome.detail.value)
+        return StepReport(cid, index, step.name, step.action, outcome.detail, outcome.exit_code,
                           started, now_ms(), outcome.error)

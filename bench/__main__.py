@@ -24,8 +24,7 @@ from controller.config import CliConfig
 from controller.devcluster import ROOT, Cluster
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.document import Document, Step
-from plugins.sdk.status import TERMINAL
-from plugins.sdk.wire import status_from_pb
+from plugins.sdk.wire import detail_from_pb
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -41,7 +40,7 @@ def round_trips(client: AdminClient, node_id: str, count: int) -> list[float]:
         t0 = time.perf_counter()
         sent = client.stub.SendCommand(pb.SendCommandRequest(document=doc, targets=targets, document_name="bench"))
         for event in client.stub.WatchCommand(pb.WatchCommandRequest(command_id=sent.command.command_id)):
-            if event.WhichOneof("body") == "command" and status_from_pb(event.command.status) in TERMINAL:
+            if event.WhichOneof("body") == "command" and detail_from_pb(event.command.detail).terminal:
                 break
         out.append((time.perf_counter() - t0) * 1000)
     return out

@@ -10,16 +10,20 @@ from pathlib import Path
 
 import grpc
 
+from controller.catalog import DocumentCatalog
 from controller.config import ControllerDir
 from controller.db import Db
 from controller.dispatch import Dispatcher
 from controller.events import EventBus
 from controller.hub import Hub
 from controller.pki import CertificateAuthority
+from controller.reports import Reports
 from controller.server.admin_service import AdminService
 from controller.server.agent_service import AgentStreamService, EnrolmentService
 from controller.signing import DocumentSigner
+from controller.statusevents import StatusFeed
 from controller.store import Store
+from controller.webhooks import WebhookDispatcher
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import ConfigError
 from plugins.sdk.registry import PluginRegistry
@@ -70,13 +74,24 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     store.migrate()
     store.mark_all_connection_lost()
     db = Db(store)
-    hub, events = Hub(), EventBus()
-    dispatcher = Dispatcher(db, signer, hub, events, PluginRegistry.discover())
+    hub, events, feed = Hub(), EventBus(), StatusFeed()
+    webhooks = WebhookDispatcher(settings.webhooks)
+    feed.add_sink(webhooks.submit)
+    webhooks.start()
+    registry = PluginRegistry.discover()
+    dispatcher = Dispatcher(db, signer, hub, events, registry, feed)
+    reports = Reports(db, hub, events, dispatcher)
+    catalog = DocumentCatalog(db, registry)
+    await catalog.seed_builtins()
+    resumed = await dispatcher.resume()
+    if resumed:
+        log.info("resumed %d active command(s)", resumed)
 
     mtls = grpc.aio.server(options=SERVER_OPTIONS)
-    pbg.add_AgentServiceServicer_to_server(AgentStreamService(db, hub, dispatcher, opts.heartbeat_timeout_seconds),
+    pbg.add_AgentServiceServicer_to_server(AgentStreamService(db, hub, reports, opts.heartbeat_timeout_seconds),
                                            mtls)
-    pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint), mtls)
+    pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, feed),
+                                           mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
     enrol = grpc.aio.server(options=SERVER_OPTIONS)
@@ -105,6 +120,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         sweeper.cancel()
         hub.close_all()
         events.close()
+        feed.close()
+        await webhooks.stop(drain_seconds=5.0)
         await enrol.stop(grace=1.0)
         await mtls.stop(grace=2.0)
         await db.run(store.mark_all_connection_lost)

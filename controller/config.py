@@ -20,7 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from plugins.sdk.errors import ConfigError
+from controller.webhooks import WebhookConfig, load_webhooks
+from plugins.sdk.errors import ConfigError, InputError
 from plugins.sdk.files import write_private
 
 DEFAULT_PORT = 8443
@@ -58,6 +59,8 @@ class ControllerSettings:
     database_url: str
     hostnames: tuple[str, ...]
     listen: str
+    webhooks: tuple[WebhookConfig, ...] = ()
+    retention_days: int = 30
 
 
 class ControllerDir:
@@ -76,7 +79,9 @@ class ControllerDir:
 
     def save_settings(self, settings: ControllerSettings) -> None:
         doc = {"database_url": settings.database_url, "hostnames": list(settings.hostnames),
-               "listen": settings.listen}
+               "listen": settings.listen, "retention_days": settings.retention_days,
+               "webhooks": [{"url": w.url, "secret": w.secret.reveal(), "events": sorted(w.events)}
+                            for w in settings.webhooks]}
         write_private(self.settings_path, yaml.safe_dump(doc, sort_keys=True).encode())
 
     def load_settings(self) -> ControllerSettings:
@@ -86,8 +91,15 @@ class ControllerDir:
         hostnames = doc.get("hostnames")
         if not isinstance(hostnames, list) or not all(isinstance(h, str) for h in hostnames):
             raise ConfigError(f"{self.settings_path}: hostnames: expected a list of strings")
+        retention = doc.get("retention_days", 30)
+        if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
+            raise ConfigError(f"{self.settings_path}: retention_days: expected a positive integer")
+        try:
+            webhooks = load_webhooks(doc.get("webhooks"), "webhooks")
+        except InputError as exc:
+            raise ConfigError(f"{self.settings_path}: {exc}") from None
         return ControllerSettings(_str(doc, "database_url", self.settings_path), tuple(hostnames),
-                                  _str(doc, "listen", self.settings_path))
+                                  _str(doc, "listen", self.settings_path), webhooks, retention)
 
     def read(self, name: str) -> bytes:
         try:

@@ -1,6 +1,6 @@
-"""Dispatch: from an accepted command to signed envelopes on agents' streams, and from agents'
-reports to stored results. Every state change goes through the store's state machine, so a late
-or repeated report never moves a status backwards."""
+"""Dispatch: from an accepted command to signed envelopes on agents' streams, under SSM's rate
+control (controller/ratecontrol.py), and the operator's cancels. controller/reports.py takes the
+agents' answers; both end in ``settled``, which frees slots, applies max-errors and recounts."""
 from __future__ import annotations
 
 import asyncio
@@ -10,23 +10,24 @@ import uuid
 from dataclasses import dataclass, replace
 
 from controller.db import Db
-from controller.events import CommandChanged, EventBus, InvocationChanged, OutputArrived
+from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
-from controller.model import CommandRecord, InvocationRecord, PingStatus, StepRecord, Targets
+from controller.model import CommandRecord, InvocationRecord, Targets
+from controller.ratecontrol import CommandRun, command_detail, counts, parse_limit
 from controller.signing import DocumentSigner
+from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
 from controller.store import NotFound, Store
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
 from plugins.sdk.document import Document, document_from_bytes
 from plugins.sdk.errors import InputError, OutpostError
-from plugins.sdk.facts import Facts
 from plugins.sdk.registry import PluginRegistry
-from plugins.sdk.results import InvocationReport, OutputChunk, Refusal, StepReport
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DELIVERY_TIMEOUT_SECONDS = 600  # SSM's console default
+MIN_DELIVERY_TIMEOUT_SECONDS = 30
 MAX_DELIVERY_TIMEOUT_SECONDS = 2_592_000
 
 
@@ -40,12 +41,16 @@ class CommandRejected(OutpostError):
 
 @dataclass(frozen=True)
 class CommandRequest:
-    document: bytes
+    document: bytes  # the rendered document, canonical JSON
     targets: Targets
     comment: str
     requested_by: str
     document_name: str
-    timeout_seconds: int
+    timeout_seconds: int = 0
+    max_concurrency: str = "50"
+    max_errors: str = "0"
+    document_version: int = 0
+    parameters: dict[str, tuple[str, ...]] | None = None  # as given, secret values masked
 
 
 def validate_document(document: bytes, registry: PluginRegistry) -> Document:
@@ -58,90 +63,33 @@ def validate_document(document: bytes, registry: PluginRegistry) -> Document:
     return doc
 
 
-def command_status(invocations: list[InvocationRecord]) -> tuple[Status, str, int, int]:
-    """(status, detail, completed, errors) of a command from its invocations."""
-    completed = sum(1 for i in invocations if i.status.terminal)
-    errors = sum(1 for i in invocations if i.status.is_error)
-    if not invocations:
-        return Status.FAILED, "NoInstancesInTag", 0, 0
-    if completed < len(invocations):
-        started = any(i.status is not Status.PENDING for i in invocations)
-        return (Status.IN_PROGRESS, "InProgress", completed, errors) if started else \
-            (Status.PENDING, "Pending", completed, errors)
-    if errors:
-        return Status.FAILED, "Failed", completed, errors
-    if any(i.status is Status.CANCELLED for i in invocations):
-        return Status.CANCELLED, "Cancelled", completed, errors
-    return Status.SUCCESS, "Success", completed, errors
-
-
-def _recount(store: Store, command_id: str) -> CommandRecord:
-    status, detail, completed, errors = command_status(store.list_invocations(command_id))
-    store.update_command(command_id, status, detail, completed, errors)
-    return store.get_command(command_id)
-
-
-def _settle_invocation(store: Store, node_id: str, report: InvocationReport) -> tuple[bool, CommandRecord | None,
-                                                                                    InvocationRecord | None]:
-    """Store an invocation's final report in one database job; (known, command, invocation)."""
-    try:
-        store.get_invocation(report.command_id, node_id)
-    except NotFound:
-        return False, None, None
-    for s in report.steps:
-        store.upsert_step(StepRecord(report.command_id, node_id, s.step_index, s.step_name, s.action, s.status,
-                                     s.exit_code, s.started_at_ms, s.ended_at_ms, s.error))
-    store.update_invocation(report.command_id, node_id, Status.IN_PROGRESS, "InProgress",
-                            started_at_ms=report.started_at_ms)
-    store.update_invocation(report.command_id, node_id, report.status, report.status.value,
-                            exit_code=report.exit_code, started_at_ms=report.started_at_ms,
-                            ended_at_ms=report.ended_at_ms)
-    return True, _recount(store, report.command_id), store.get_invocation(report.command_id, node_id)
-
-
-def _change_invocation(store: Store, command_id: str, node_id: str, status: Status, detail: str,
-                       started_at_ms: int | None, ended_at_ms: int | None
-                       ) -> tuple[CommandRecord | None, InvocationRecord | None]:
-    try:
-        changed = store.update_invocation(command_id, node_id, status, detail, started_at_ms=started_at_ms,
-                                          ended_at_ms=ended_at_ms)
-    except NotFound:
-        return None, None
-    if not changed:
-        return None, None
-    return _recount(store, command_id), store.get_invocation(command_id, node_id)
-
-
-def _refuse_invocation(store: Store, refusal: Refusal, node_id: str
-                       ) -> tuple[CommandRecord | None, InvocationRecord | None]:
-    try:
-        inv = store.get_invocation(refusal.command_id, node_id)
-    except NotFound:
-        return None, None
-    if inv.status is not Status.PENDING:
-        return None, None
-    return _change_invocation(store, refusal.command_id, node_id, Status.FAILED,
-                              f"Refused ({refusal.code}): {refusal.detail}", None, now_ms())
-
-
-def _expire_undelivered(store: Store, at_ms: int) -> list[tuple[CommandRecord, list[InvocationRecord]]]:
-    expired = store.expire_undelivered(at_ms, "DeliveryTimedOut")
-    by_command: dict[str, list[str]] = {}
-    for cid, nid in expired:
-        by_command.setdefault(cid, []).append(nid)
-    return [(_recount(store, cid), [store.get_invocation(cid, n) for n in nids]) for cid, nids in by_command.items()]
+def recount(store: Store, command_id: str, max_errors: int) -> CommandRecord:
+    """Store a command's counters and detail as its invocations now stand."""
+    cmd = store.get_command(command_id)
+    details = [i.detail for i in store.list_invocations(command_id)]
+    if cmd.detail is Detail.NO_INSTANCES_IN_TAG:
+        return cmd
+    c = counts(details)
+    detail = command_detail(details, max_errors=max_errors, cancel_requested=cmd.cancel_requested)
+    store.update_command(command_id, detail, c.completed, c.errors, c.delivery_timed_out)
+    return replace(cmd, detail=detail, completed_count=c.completed, error_count=c.errors,
+                   delivery_timed_out_count=c.delivery_timed_out)
 
 
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
-                 registry: PluginRegistry) -> None:
+                 registry: PluginRegistry, feed: StatusFeed) -> None:
         self._db = db
         self._signer = signer
         self._hub = hub
         self._events = events
         self._registry = registry
+        self._feed = feed
+        self._published: dict[str, dict[str, Detail]] = {}  # last detail announced, per active command
+        self._runs: dict[str, CommandRun] = {}
+        self._documents: dict[str, bytes] = {}  # command id -> document, while it is active
 
-    # ------------------------------------------------------------------ operator side
+    # ------------------------------------------------------------------ sending
 
     async def send(self, req: CommandRequest) -> tuple[CommandRecord, list[InvocationRecord]]:
         try:
@@ -149,46 +97,211 @@ class Dispatcher:
         except InputError as exc:
             raise CommandRejected(str(exc)) from None
         if req.targets.empty:
-            raise CommandRejected("targets: give node ids or tags")
+            raise CommandRejected("targets: give node ids, tags, a group, or all")
         timeout = req.timeout_seconds or DEFAULT_DELIVERY_TIMEOUT_SECONDS
-        if not 30 <= timeout <= MAX_DELIVERY_TIMEOUT_SECONDS:
-            raise CommandRejected(f"timeout_seconds: must be 30..{MAX_DELIVERY_TIMEOUT_SECONDS}, got {timeout}")
-        nodes = await self._db.run(self._db.store.list_nodes)
-        known = {n.node_id for n in nodes}
-        unknown = [n for n in req.targets.node_ids if n not in known]
-        if unknown:
-            raise CommandRejected(f"targets.node_ids: unknown node {unknown[0]}")
-        matched = [n.node_id for n in nodes if req.targets.matches(n.node_id, n.tags)]
+        if not MIN_DELIVERY_TIMEOUT_SECONDS <= timeout <= MAX_DELIVERY_TIMEOUT_SECONDS:
+            raise CommandRejected(f"timeout_seconds: must be {MIN_DELIVERY_TIMEOUT_SECONDS}.."
+                                  f"{MAX_DELIVERY_TIMEOUT_SECONDS}, got {timeout}")
+        matched = await self.resolve(req.targets)
+        try:
+            concurrency = parse_limit(req.max_concurrency, len(matched), where="max_concurrency", minimum=1)
+            max_errors = parse_limit(req.max_errors, len(matched), where="max_errors", minimum=0)
+        except InputError as exc:
+            raise CommandRejected(str(exc)) from None
         created = now_ms()
         cmd = CommandRecord(
-            command_id=str(uuid.uuid4()), document_name=req.document_name or doc.description or "playbook",
+            command_id=str(uuid.uuid4()), document_name=req.document_name or doc.description or "inline",
             document_sha256=doc.sha256(), targets=req.targets, comment=req.comment,
             requested_by=req.requested_by, created_at_ms=created, expires_at_ms=created + timeout * 1000,
-            target_count=len(matched))
-        if not matched:
-            cmd = replace(cmd, status=Status.FAILED, status_detail="NoInstancesInTag")
+            target_count=len(matched), max_concurrency=req.max_concurrency, max_errors=req.max_errors,
+            document_version=req.document_version, parameters=req.parameters or {},
+            detail=Detail.PENDING if matched else Detail.NO_INSTANCES_IN_TAG)
         invocations = [InvocationRecord(cmd.command_id, n) for n in matched]
         await self._db.run(self._db.store.create_command, cmd, req.document, invocations)
-        log.info("command %s from %s: %d targets", cmd.command_id, req.requested_by, len(matched))
-        for inv in invocations:
-            self._deliver(cmd, inv.node_id, req.document)
+        log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,
+                 req.requested_by, len(matched), concurrency, max_errors)
+        self._events.publish(cmd.command_id, CommandChanged(cmd))
+        self._feed.publish(KIND_COMMAND, cmd.command_id, "", cmd.status.value, cmd.detail.value)
+        if matched:
+            self._published[cmd.command_id] = {"": cmd.detail}
+            run = CommandRun(cmd.command_id, concurrency, max_errors)
+            run.queue.extend(matched)
+            self._runs[cmd.command_id] = run
+            self._documents[cmd.command_id] = req.document
+            await self._pump(run)
         return cmd, invocations
 
-    def _deliver(self, cmd: CommandRecord, node_id: str, document: bytes) -> None:
+    async def resolve(self, targets: Targets) -> list[str]:
+        """Node ids that ``targets`` selects now, in node id order."""
+        store = self._db.store
+        group = None
+        if targets.group:
+            try:
+                group = (await self._db.run(store.get_group, targets.group)).targets
+            except NotFound:
+                raise CommandRejected(f"targets: no group named {targets.group!r}") from None
+        nodes = await self._db.run(store.list_nodes)
+        known = {n.node_id for n in nodes}
+        unknown = [n for n in targets.node_ids if n not in known]
+        if unknown:
+            raise CommandRejected(f"targets.node_ids: unknown node {unknown[0]}")
+        return [n.node_id for n in nodes if targets.matches(n.node_id, n.tags, group)]
+
+    async def _pump(self, run: CommandRun) -> None:
+        """Dispatch as many queued invocations as the limits allow: online nodes get the envelope
+        (InProgress), offline ones wait for their agent (Delayed)."""
+        batch = run.next_batch()
+        if not batch:
+            return
+        online = [n for n in batch if self._hub.get(n) is not None]
+        offline = [n for n in batch if self._hub.get(n) is None]
+        store = self._db.store
+        sent = await self._db.run(store.transition_invocations, run.command_id, online, Detail.IN_PROGRESS)
+        await self._db.run(store.transition_invocations, run.command_id, offline, Detail.DELAYED)
+        cmd = await self._db.run(store.get_command, run.command_id)
+        for node_id in sent:
+            self._deliver(cmd, node_id)
+        await self._after_change(run.command_id, batch)
+
+    def _deliver(self, cmd: CommandRecord, node_id: str) -> None:
         session = self._hub.get(node_id)
-        if session is None:
-            return  # stays Pending; delivered when the node connects, until the command expires
+        document = self._documents.get(cmd.command_id)
+        if session is None or document is None:
+            return
         signed = self._signer.sign_command(cmd.command_id, node_id, document, now_ms(), cmd.expires_at_ms)
         session.send(pb.ControllerMessage(command=wire.command_to_pb(signed)))
 
+    # ------------------------------------------------------------------ cancel
+
+    async def cancel(self, command_id: str, node_ids: tuple[str, ...] = ()) -> CommandRecord:
+        """SSM's CancelCommand: never-sent invocations end Cancelled at once; sent ones go Cancelling
+        and their agents are told to stop them (SIGTERM, then SIGKILL after a grace)."""
+        store = self._db.store
+        await self._db.run(store.get_command, command_id)  # NotFound for an unknown command
+        invs = await self._db.run(store.list_invocations, command_id)
+        chosen = [i for i in invs if not node_ids or i.node_id in node_ids]
+        missing = set(node_ids) - {i.node_id for i in invs}
+        if missing:
+            raise CommandRejected(f"command {command_id} has no invocation on {sorted(missing)[0]}")
+        run = self._runs.get(command_id)
+        if not node_ids:
+            await self._db.run(store.request_cancel, command_id)
+            if run is not None:
+                run.cancelling = True
+        never_sent = [i.node_id for i in chosen if i.detail in (Detail.PENDING, Detail.DELAYED)]
+        if run is not None:
+            for n in never_sent:
+                if n in run.queue:
+                    run.queue.remove(n)
+        done = await self._db.run(store.transition_invocations, command_id, never_sent, Detail.CANCELLED,
+                                  ended_at_ms=now_ms())
+        sent = [i.node_id for i in chosen if i.detail is Detail.IN_PROGRESS]
+        stopping = await self._db.run(store.transition_invocations, command_id, sent, Detail.CANCELLING)
+        for node_id in stopping:
+            self._send_cancel(node_id, command_id)
+        log.info("command %s: cancel by operator (%d not started, %d stopping)", command_id, len(done),
+                 len(stopping))
+        await self.settled(command_id, [(n, Detail.CANCELLED) for n in done], changed=stopping)
+        return await self._db.run(store.get_command, command_id)
+
+    def _send_cancel(self, node_id: str, command_id: str) -> None:
+        session = self._hub.get(node_id)
+        if session is not None:
+            session.send(pb.ControllerMessage(cancel=pb.Cancel(command_id=command_id)))
+
+    # ------------------------------------------------------------------ after every change
+
+    async def settled(self, command_id: str, finished: list[tuple[str, Detail]],
+                      changed: list[str] | None = None) -> None:
+        """Invocations reached terminal details: free their slots, apply max-errors (the never-started
+        end Terminated), dispatch what the limits now allow, publish and recount."""
+        run = self._runs.get(command_id)
+        touched = [n for n, _ in finished] + list(changed or ())
+        if run is not None:
+            for node_id, detail in finished:
+                if node_id in run.in_flight:
+                    run.finished(node_id, detail)
+            never = run.never_to_start()
+            if never:
+                detail = Detail.CANCELLED if run.cancelling else Detail.TERMINATED
+                moved = await self._db.run(self._db.store.transition_invocations, command_id, never, detail,
+                                           ended_at_ms=now_ms())
+                if run.stopped:
+                    log.info("command %s passed max errors (%d): %d invocation(s) terminated", command_id,
+                             run.max_errors, len(moved))
+                touched += moved
+            await self._pump(run)
+        await self._after_change(command_id, touched)
+
+    async def _after_change(self, command_id: str, node_ids: list[str]) -> None:
+        store = self._db.store
+        run = self._runs.get(command_id)
+        cmd = await self._db.run(store.get_command, command_id)
+        max_errors = run.max_errors if run else parse_limit(cmd.max_errors, cmd.target_count, where="max_errors",
+                                                            minimum=0)
+        cmd = await self._db.run(recount, store, command_id, max_errors)
+        seen = self._published.setdefault(command_id, {})
+        for node_id in dict.fromkeys(node_ids):
+            inv = await self._db.run(store.get_invocation, command_id, node_id)
+            self._events.publish(command_id, InvocationChanged(inv))
+            if seen.get(node_id) is not inv.detail:
+                seen[node_id] = inv.detail
+                self._feed.publish(KIND_INVOCATION, command_id, node_id, inv.status.value, inv.detail.value)
+        self._events.publish(command_id, CommandChanged(cmd))
+        if seen.get("") is not cmd.detail:
+            seen[""] = cmd.detail
+            self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
+        if cmd.detail.terminal:
+            self._runs.pop(command_id, None)
+            self._documents.pop(command_id, None)
+            self._published.pop(command_id, None)
+
+    # ------------------------------------------------------------------ nodes coming and going
+
+    async def on_hello(self, node_id: str) -> None:
+        """A node connected: send what waited for it, and the cancels it missed."""
+        store = self._db.store
+        for inv in await self._db.run(store.undelivered_invocations, node_id, now_ms()):
+            if inv.detail is Detail.DELAYED:
+                await self._db.run(store.transition_invocations, inv.command_id, [node_id], Detail.IN_PROGRESS)
+                await self._after_change(inv.command_id, [node_id])
+            cmd = await self._db.run(store.get_command, inv.command_id)
+            if inv.command_id not in self._documents:
+                self._documents[inv.command_id] = await self._db.run(store.get_document, cmd.document_sha256)
+            self._deliver(cmd, node_id)
+        for inv in await self._db.run(store.node_invocations, node_id, [Detail.CANCELLING]):
+            self._send_cancel(node_id, inv.command_id)
+
+    async def resume(self) -> int:
+        """After a restart: rebuild the dispatch state of every active command and go on with it."""
+        store = self._db.store
+        active = await self._db.run(store.active_commands)
+        for cmd in active:
+            invs = await self._db.run(store.list_invocations, cmd.command_id)
+            run = CommandRun.resume(
+                cmd.command_id, parse_limit(cmd.max_concurrency, cmd.target_count, where="max_concurrency", minimum=1),
+                parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0), cmd.cancel_requested,
+                [(i.node_id, i.detail) for i in invs])
+            self._runs[cmd.command_id] = run
+            self._documents[cmd.command_id] = await self._db.run(store.get_document, cmd.document_sha256)
+            await self.settled(cmd.command_id, [])
+        return len(active)
+
     async def expire_undelivered(self) -> int:
-        """Invocations not delivered by their command's deadline end TimedOut (DeliveryTimedOut)."""
-        expired = await self._db.run(_expire_undelivered, self._db.store, now_ms())
-        for cmd, invs in expired:
-            for inv in invs:
-                self._events.publish(inv.command_id, InvocationChanged(inv))
-            self._events.publish(cmd.command_id, CommandChanged(cmd))
-        return sum(len(invs) for _cmd, invs in expired)
+        """Invocations not accepted by their command's delivery deadline end DeliveryTimedOut."""
+        expired = await self._db.run(self._db.store.expire_undelivered, now_ms())
+        by_command: dict[str, list[str]] = {}
+        for cid, nid in expired:
+            by_command.setdefault(cid, []).append(nid)
+        for cid, nids in by_command.items():
+            run = self._runs.get(cid)
+            if run is not None:
+                for n in nids:
+                    if n in run.queue:
+                        run.queue.remove(n)
+                        run.in_flight.add(n)  # so that settled() frees it like any other
+            await self.settled(cid, [(n, Detail.DELIVERY_TIMED_OUT) for n in nids])
+        return len(expired)
 
     async def sweep_forever(self, interval_seconds: float) -> None:
         while True:
@@ -199,74 +312,3 @@ class Dispatcher:
                     log.info("%d invocation(s) passed their delivery deadline", n)
             except OutpostError:
                 log.exception("delivery sweep failed")
-
-    # ------------------------------------------------------------------ agent side
-
-    async def on_hello(self, node_id: str, facts: Facts) -> None:
-        store = self._db.store
-        await self._db.run(store.update_node_seen, node_id, facts, PingStatus.ONLINE, now_ms())
-        pending = await self._db.run(store.pending_invocations, node_id, now_ms())
-        for inv in pending:
-            cmd = await self._db.run(store.get_command, inv.command_id)
-            document = await self._db.run(store.get_document, cmd.document_sha256)
-            self._deliver(cmd, node_id, document)
-
-    async def on_heartbeat(self, node_id: str) -> None:
-        await self._db.run(self._db.store.update_node_seen, node_id, None, PingStatus.ONLINE, now_ms())
-
-    async def on_disconnect(self, node_id: str) -> None:
-        await self._db.run(self._db.store.update_node_seen, node_id, None, PingStatus.CONNECTION_LOST, now_ms())
-
-    async def on_accepted(self, node_id: str, command_id: str) -> None:
-        await self._changed(node_id, command_id, Status.IN_PROGRESS, "InProgress", now_ms(), None)
-
-    async def on_refused(self, node_id: str, refusal: Refusal) -> None:
-        """A refusal settles only an invocation still waiting for its answer (Pending)."""
-        log.warning("node %s refused command %r: %s: %s", node_id, refusal.command_id, refusal.code, refusal.detail)
-        cmd, inv = await self._db.run(_refuse_invocation, self._db.store, refusal, node_id)
-        self._publish(cmd, inv)
-        self._ack(node_id, refusal.command_id)
-
-    async def on_output(self, node_id: str, chunk: OutputChunk) -> None:
-        try:
-            await self._db.run(self._db.store.append_output, chunk.command_id, node_id, chunk.step_name,
-                               chunk.stream.value, chunk.seq, chunk.data)
-        except NotFound:
-            log.warning("node %s sent output of unknown command %r", node_id, chunk.command_id)
-            return
-        self._events.publish(chunk.command_id, OutputArrived(node_id, chunk))
-
-    async def on_step(self, node_id: str, step: StepReport) -> None:
-        rec = StepRecord(step.command_id, node_id, step.step_index, step.step_name, step.action, step.status,
-                         step.exit_code, step.started_at_ms, step.ended_at_ms, step.error)
-        try:
-            await self._db.run(self._db.store.get_invocation, step.command_id, node_id)
-        except NotFound:
-            log.warning("node %s reported a step of unknown command %s", node_id, step.command_id)
-            return
-        await self._db.run(self._db.store.upsert_step, rec)
-
-    async def on_result(self, node_id: str, report: InvocationReport) -> None:
-        known, cmd, inv = await self._db.run(_settle_invocation, self._db.store, node_id, report)
-        if not known:
-            log.warning("node %s reported a result for unknown command %s", node_id, report.command_id)
-        else:
-            self._publish(cmd, inv)
-        self._ack(node_id, report.command_id)
-
-    def _ack(self, node_id: str, command_id: str) -> None:
-        session = self._hub.get(node_id)
-        if session is not None and command_id:
-            session.send(pb.ControllerMessage(result_ack=pb.ResultAck(command_id=command_id)))
-
-    async def _changed(self, node_id: str, command_id: str, status: Status, detail: str,
-                       started_at_ms: int | None, ended_at_ms: int | None) -> None:
-        cmd, inv = await self._db.run(_change_invocation, self._db.store, command_id, node_id, status, detail,
-                                      started_at_ms, ended_at_ms)
-        self._publish(cmd, inv)
-
-    def _publish(self, cmd: CommandRecord | None, inv: InvocationRecord | None) -> None:
-        if inv is not None:
-            self._events.publish(inv.command_id, InvocationChanged(inv))
-        if cmd is not None:
-            self._events.publish(cmd.command_id, CommandChanged(cmd))

@@ -3,10 +3,11 @@ the CLI. Protobuf types never appear here (controller/server/convert.py converts
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from plugins.sdk.facts import Facts
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail, Status
 
 
 class PingStatus(enum.Enum):
@@ -28,19 +29,25 @@ class TagFilter:
 
 @dataclass(frozen=True)
 class Targets:
-    """Keys ANDed, values ORed; node_ids and tag filters ANDed when both are given."""
+    """SSM's targets: node ids (InstanceIds), tag filters (keys ANDed, values ORed) and a saved group
+    (resource-groups:Name), ANDed when several are given; ``all`` is every registered node."""
     node_ids: tuple[str, ...] = ()
     tags: tuple[TagFilter, ...] = ()
+    group: str = ""
+    all: bool = False
 
     @property
     def empty(self) -> bool:
-        return not self.node_ids and not self.tags
+        return not (self.node_ids or self.tags or self.group or self.all)
 
-    def matches(self, node_id: str, tags: tuple[Tag, ...]) -> bool:
+    def matches(self, node_id: str, tags: tuple[Tag, ...], group: Targets | None = None) -> bool:
+        """``group`` is the saved group's own targets, when ``self.group`` names one."""
         if self.node_ids and node_id not in self.node_ids:
             return False
         have = {(t.key, t.value) for t in tags}
-        return all(any((f.key, v) in have for v in f.values) for f in self.tags)
+        if not all(any((f.key, v) in have for v in f.values) for f in self.tags):
+            return False
+        return group is None or group.matches(node_id, tags)
 
 
 @dataclass(frozen=True)
@@ -85,11 +92,20 @@ class CommandRecord:
     requested_by: str  # operator name from the verified certificate
     created_at_ms: int
     expires_at_ms: int  # delivery deadline: not started by then, it never starts
-    status: Status = Status.PENDING
-    status_detail: str = "Pending"
+    detail: Detail = Detail.PENDING
     target_count: int = 0
     completed_count: int = 0
     error_count: int = 0
+    delivery_timed_out_count: int = 0
+    max_concurrency: str = "50"  # a count, or a percent of the targets ("10%")
+    max_errors: str = "0"
+    document_version: int = 0  # 0: an inline document (a playbook's play)
+    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # secret values masked
+    cancel_requested: bool = False
+
+    @property
+    def status(self) -> Status:
+        return self.detail.status
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,7 @@ class StepRecord:
     step_index: int
     step_name: str
     action: str
-    status: Status
+    detail: Detail
     exit_code: int
     started_at_ms: int
     ended_at_ms: int
@@ -110,12 +126,15 @@ class StepRecord:
 class InvocationRecord:
     command_id: str
     node_id: str
-    status: Status = Status.PENDING
-    status_detail: str = "Pending"
+    detail: Detail = Detail.PENDING
     exit_code: int = -1  # SSM: -1 means not started or not received
-    started_at_ms: int = 0
+    started_at_ms: int = 0  # set when the agent accepts it
     ended_at_ms: int = 0
     steps: tuple[StepRecord, ...] = field(default=())
+
+    @property
+    def status(self) -> Status:
+        return self.detail.status
 
 
 @dataclass(frozen=True)
@@ -123,3 +142,13 @@ class StepOutput:
     step_name: str
     stdout: bytes
     stderr: bytes
+
+
+@dataclass(frozen=True)
+class StepOutputView:
+    """A step's output as invocation views show it: SSM's 24,000 / 8,000 characters."""
+    step_name: str
+    stdout: str
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool

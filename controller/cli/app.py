@@ -13,10 +13,12 @@ import grpc
 
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.client import AdminClient, rpc_error_message
+from controller.cli.commands import command, events
+from controller.cli.documents import document
+from controller.cli.groups import group, register_node_commands
 from controller.cli.render import (
+    OUTPUT,
     activation_row,
-    command_row,
-    invocation_row,
     make_console,
     node_row,
     print_json,
@@ -28,7 +30,6 @@ from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.schema import describe
 
-OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -204,66 +205,6 @@ def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], tim
     raise SystemExit(apply(obj.client, opts, make_console()))
 
 
-@cli.group()
-def command() -> None:
-    """Commands sent to nodes."""
-
-
-@command.command("list")
-@click.option("--limit", default=50, show_default=True)
-@OUTPUT
-@click.pass_obj
-def command_list(obj: Ctx, limit: int, output: str) -> None:
-    with obj.client() as c:
-        rows = [command_row(x) for x in c.stub.ListCommands(pb.ListCommandsRequest(limit=limit),
-                                                            timeout=c.timeout).commands]
-    if output == "json":
-        print_json(rows)
-    else:
-        print_table(rows, ["command_id", "document", "status", "targets", "completed", "errors", "requested_by",
-                           "created"])
-
-
-@command.command("show")
-@click.argument("command_id")
-@OUTPUT
-@click.pass_obj
-def command_show(obj: Ctx, command_id: str, output: str) -> None:
-    with obj.client() as c:
-        r = c.stub.GetCommand(pb.GetCommandRequest(command_id=command_id), timeout=c.timeout)
-    row = {**command_row(r.command), "invocations": [invocation_row(i) for i in r.invocations]}
-    if output == "json":
-        print_json(row)
-        return
-    for key in ("command_id", "document", "status", "status_detail", "targets", "completed", "errors",
-                "requested_by", "created", "comment"):
-        click.echo(f"{key.replace('_', ' '):>14}: {row[key]}")
-    print_table(row["invocations"], ["node_id", "status", "exit_code", "duration", "status_detail"])
-
-
-@command.command("output")
-@click.argument("command_id")
-@click.option("--node", "node_id", required=True)
-@click.option("--step", default=None)
-@OUTPUT
-@click.pass_obj
-def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, output: str) -> None:
-    """The full stored output of one node's invocation."""
-    with obj.client() as c:
-        r = c.stub.GetOutput(pb.GetOutputRequest(command_id=command_id, node_id=node_id, step_name=step or ""),
-                             timeout=c.timeout)
-    if output == "json":
-        print_json([{"step": s.step_name, "stdout": s.stdout.decode(errors="replace"),
-                     "stderr": s.stderr.decode(errors="replace")} for s in r.steps])
-        return
-    for s in r.steps:
-        click.echo(f"--- {s.step_name} stdout ---")
-        click.echo(s.stdout.decode(errors="replace"), nl=False)
-        if s.stderr:
-            click.echo(f"--- {s.step_name} stderr ---", err=True)
-            click.echo(s.stderr.decode(errors="replace"), nl=False, err=True)
-
-
 # ---------------------------------------------------------------- plugins
 
 @cli.group()
@@ -301,6 +242,13 @@ def plugin_show(name: str, output: str) -> None:
     click.echo(f"{spec.name} {spec.version} (api {spec.api}; {', '.join(doc['platforms'])}): {spec.summary}")
     for a in doc["actions"]:
         print_table(a["inputs"], ["name", "type", "required", "default", "description"], title=a["action"])
+
+
+cli.add_command(command)
+cli.add_command(events)
+cli.add_command(document)
+cli.add_command(group)
+register_node_commands(node)
 
 
 def run(argv: Sequence[str]) -> int:

@@ -15,11 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from controller.cli.client import AdminClient
 from controller.cli.render import command_row, invocation_row, node_row, print_json, print_table
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
+from controller.compiler.expand import expand
 from controller.server.convert import targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
+from plugins.sdk.document import Document, masked_json
 from plugins.sdk.registry import PluginRegistry
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail
 
 EXIT_OK, EXIT_FAILED, EXIT_COMPILE = 0, 1, 2
 
@@ -61,14 +63,16 @@ class LinePrinter:
         self._console.print(line, style=style, highlight=False, markup=False)
 
 
-def _check(client: AdminClient, plan: Plan, opts: ApplyOptions, console: Console) -> int:
+def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: ApplyOptions,
+           console: Console) -> int:
     plays = []
-    for play in plan.plays:
+    for play, document in zip(plan.plays, documents, strict=True):
         reply = client.stub.ResolveTargets(pb.ResolveTargetsRequest(targets=targets_to_pb(play.targets)),
                                            timeout=client.timeout)
         nodes = [node_row(n) for n in reply.nodes]
-        plays.append({"name": play.name, "source": play.source, "document": play.document.to_json(),
-                      "document_sha256": play.document.sha256().hex(), "nodes": nodes})
+        plays.append({"name": play.name, "source": play.source, "document": masked_json(document),
+                      "document_sha256": document.sha256().hex(), "max_concurrency": play.max_concurrency,
+                      "max_errors": play.max_errors, "nodes": nodes})
     if opts.output == "json":
         print_json({"playbook": plan.path, "check": True, "plays": plays})
         return EXIT_OK
@@ -82,16 +86,25 @@ def _check(client: AdminClient, plan: Plan, opts: ApplyOptions, console: Console
     return EXIT_OK
 
 
-def _run_play(client: AdminClient, play: PlayPlan, opts: ApplyOptions, console: Console) -> pb.GetCommandResponse:
+def fetcher(client: AdminClient):
+    def fetch(name: str, version: str) -> tuple[bytes, str]:
+        r = client.stub.GetDocument(pb.GetDocumentRequest(name=name, version=version), timeout=client.timeout)
+        return r.content, r.document.format
+    return fetch
+
+
+def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: ApplyOptions,
+              console: Console) -> pb.GetCommandResponse:
     sent = client.stub.SendCommand(pb.SendCommandRequest(
-        document=play.document.canonical_bytes(), targets=targets_to_pb(play.targets), comment=opts.comment,
-        timeout_seconds=opts.timeout_seconds, document_name=play.name), timeout=client.timeout)
+        document=document.canonical_bytes(), targets=targets_to_pb(play.targets), comment=opts.comment,
+        timeout_seconds=opts.timeout_seconds, document_name=play.name, max_concurrency=play.max_concurrency,
+        max_errors=play.max_errors), timeout=client.timeout)
     cid = sent.command.command_id
     live = opts.output != "json"
     if live:
         console.print(f"[bold]PLAY[/bold] {play.name}  command {cid}  ({sent.command.target_count} node(s))")
     lines = LinePrinter(console)
-    statuses: dict[str, Status] = {}
+    details: dict[str, Detail] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[green]{task.fields[ok]} succeeded[/green] [red]{task.fields[bad]} failed[/red]"),
                   TimeElapsedColumn(), console=console, disable=not live, transient=False) as progress:
@@ -102,9 +115,9 @@ def _run_play(client: AdminClient, play: PlayPlan, opts: ApplyOptions, console: 
                 if kind == "output" and live:
                     lines.feed(event.node_id, event.output)
                 elif kind == "invocation":
-                    statuses[event.node_id] = wire.status_from_pb(event.invocation.status)
-                    done = [s for s in statuses.values() if s.terminal]
-                    ok = sum(1 for s in done if s is Status.SUCCESS)
+                    details[event.node_id] = wire.detail_from_pb(event.invocation.detail)
+                    done = [d for d in details.values() if d.terminal]
+                    ok = sum(1 for d in done if d is Detail.SUCCESS)
                     progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
         if live:
             lines.flush()
@@ -112,24 +125,30 @@ def _run_play(client: AdminClient, play: PlayPlan, opts: ApplyOptions, console: 
 
 
 def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console: Console) -> int:
+    registry = PluginRegistry.discover()
     try:
-        plan = compile_playbook(opts.path, PluginRegistry.discover(), opts.extra_vars)
+        plan = compile_playbook(opts.path, registry, opts.extra_vars)
     except PlaybookError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_COMPILE
     with client_factory() as client:
+        try:
+            documents = [expand(play, fetcher(client), registry) for play in plan.plays]  # all errors before any send
+        except PlaybookError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_COMPILE
         if opts.check:
-            return _check(client, plan, opts, console)
+            return _check(client, plan, documents, opts, console)
         results = []
         code = EXIT_OK
-        for play in plan.plays:
-            final = _run_play(client, play, opts, console)
+        for play, document in zip(plan.plays, documents, strict=True):
+            final = _run_play(client, play, document, opts, console)
             rows = [invocation_row(i) for i in final.invocations]
             results.append({"play": play.name, **command_row(final.command), "invocations": rows})
             if opts.output != "json":
                 print_table(rows, ["node_id", "status", "exit_code", "duration", "status_detail"],
-                            title=f"{play.name}: {final.command.status_detail}", console=console)
-            if wire.status_from_pb(final.command.status) is not Status.SUCCESS:
+                            title=f"{play.name}: {wire.detail_from_pb(final.command.detail).value}", console=console)
+            if wire.detail_from_pb(final.command.detail) is not Detail.SUCCESS:
                 code = EXIT_FAILED
                 break
         if opts.output == "json":

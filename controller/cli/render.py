@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -15,6 +16,7 @@ from plugins.sdk import wire
 from plugins.sdk.facts import Platform
 
 Row = dict[str, object]
+OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 
 
 def iso(ms: int) -> str:
@@ -44,18 +46,26 @@ def node_row(n: pb.Node) -> Row:
 
 def command_row(c: pb.CommandInfo) -> Row:
     return {"command_id": c.command_id, "document": c.document_name,
-            "status": wire.status_from_pb(c.status).value, "status_detail": c.status_detail,
+            "document_version": c.document_version or None,
+            "status": wire.status_from_pb(c.status).value, "status_detail": wire.detail_from_pb(c.detail).value,
             "targets": c.target_count, "completed": c.completed_count, "errors": c.error_count,
+            "delivery_timed_out": c.delivery_timed_out_count, "max_concurrency": c.max_concurrency,
+            "max_errors": c.max_errors, "parameters": {k: list(v.values) for k, v in sorted(c.parameters.items())},
             "requested_by": c.requested_by, "created": iso(c.created_at_ms), "comment": c.comment}
 
 
-def step_row(s: pb.StepResult) -> Row:
-    return {"name": s.step_name, "action": s.action, "status": wire.status_from_pb(s.status).value,
-            "exit_code": s.exit_code, "duration": duration(s.started_at_ms, s.ended_at_ms), "error": s.error}
+def step_row(v: pb.StepView) -> Row:
+    s = v.result
+    detail = wire.detail_from_pb(s.detail)
+    return {"name": s.step_name, "action": s.action, "status": detail.status.value, "status_detail": detail.value,
+            "exit_code": s.exit_code, "duration": duration(s.started_at_ms, s.ended_at_ms), "error": s.error,
+            "stdout": v.stdout, "stderr": v.stderr, "stdout_truncated": v.stdout_truncated,
+            "stderr_truncated": v.stderr_truncated}
 
 
 def invocation_row(i: pb.Invocation) -> Row:
-    return {"node_id": i.node_id, "status": wire.status_from_pb(i.status).value, "status_detail": i.status_detail,
+    return {"node_id": i.node_id, "status": wire.status_from_pb(i.status).value,
+            "status_detail": wire.detail_from_pb(i.detail).value,
             "exit_code": i.exit_code, "started": iso(i.started_at_ms), "ended": iso(i.ended_at_ms),
             "duration": duration(i.started_at_ms, i.ended_at_ms), "steps": [step_row(s) for s in i.steps]}
 
@@ -95,6 +105,6 @@ def print_table(rows: Sequence[Row], columns: Sequence[str], title: str | None =
 
 
 STATUS_STYLE = {"Success": "green", "Failed": "red", "TimedOut": "red", "Cancelled": "yellow",
-                "InProgress": "cyan", "Pending": "dim"}
+                "Cancelling": "yellow", "InProgress": "cyan", "Delayed": "magenta", "Pending": "dim"}
 
 PLATFORMS = tuple(p.value for p in Platform)

@@ -17,23 +17,44 @@ from controller.compiler.errors import PlaybookError, TemplateError
 from controller.compiler.template import Scope, VarValue, is_identifier
 from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, kind, line_index, load, locate
 from controller.model import TagFilter, Targets
-from plugins.sdk.document import MAX_DOCUMENT_BYTES, Document, Step
+from controller.ratecontrol import parse_limit
+from plugins.sdk.document import MAX_DOCUMENT_BYTES, Document, OnFailure, Step
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.identity import is_node_id
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.schema import inputs_to_json, parse_inputs
 
-PLAY_KEYS = ("name", "targets", "vars", "tasks")
-TARGET_KEYS = ("node_ids", "tags")
-TASK_KEYWORDS = ("name", "timeout", "ignore_errors")
+PLAY_KEYS = ("name", "targets", "vars", "tasks", "max_concurrency", "max_errors")
+TARGET_KEYS = ("node_ids", "tags", "group")
+TASK_KEYWORDS = ("name", "timeout", "ignore_errors", "document")
+DOCUMENT_TASK = "document"  # `- document: NAME[:VERSION]` with `parameters:`: a stored SSM document's steps
+
+
+@dataclass(frozen=True)
+class DocumentTask:
+    """A task that runs a stored document: expanded into its steps (parameters applied) before
+    sending (controller/compiler/expand.py), since only the controller holds the document."""
+    name: str
+    document: str
+    version: str  # "" = $DEFAULT
+    parameters: dict[str, tuple[str, ...]]
+    ignore_errors: bool
+    source: str
 
 
 @dataclass(frozen=True)
 class PlayPlan:
     name: str
     targets: Targets
-    document: Document
+    document: Document  # the play's inline tasks (every task when there is no `document:` task)
     source: str  # "site.yml:3": where the play starts
+    max_concurrency: str = "50"
+    max_errors: str = "0"
+    tasks: tuple[Step | DocumentTask, ...] = ()  # in order, `document:` tasks included
+
+    @property
+    def needs_expansion(self) -> bool:
+        return any(isinstance(t, DocumentTask) for t in self.tasks)
 
 
 @dataclass(frozen=True)
@@ -116,7 +137,7 @@ class _Compiler:
             self.fail(node.line, f"plays[{index}]", f"expected a mapping (a play), got {kind(node)}")
         for entry in node.entries:
             if entry.key not in PLAY_KEYS:
-                hint = ("; a play selects nodes with targets (node_ids and/or tags)" if entry.key == "hosts"
+                hint = ("; a play selects nodes with targets (node_ids, tags and/or group)" if entry.key == "hosts"
                         else _unknown_key(entry.key, PLAY_KEYS))
                 self.fail(entry.key_line, entry.key,
                           f"unknown play key (allowed: {', '.join(PLAY_KEYS)}){hint}")
@@ -128,7 +149,7 @@ class _Compiler:
             self.fail(tasks.key_line, "tasks", f"expected a non-empty list of tasks, got {kind(tasks.value)}")
         if not tasks.value.items:
             self.fail(tasks.key_line, "tasks", "expected a non-empty list of tasks")
-        steps: list[Step] = []
+        steps: list[Step | DocumentTask] = []
         seen: dict[str, int] = {}
         for i, task in enumerate(tasks.value.items):
             step = self.task(task, i, scope)
@@ -138,12 +159,29 @@ class _Compiler:
                           f"duplicate task name {step.name!r} (tasks[{first}] has it too)")
             seen[step.name] = i
             steps.append(step)
-        document = Document(tuple(steps), description=name)
+        document = Document(tuple(s for s in steps if isinstance(s, Step)), description=name)
         size = len(document.canonical_bytes())
         if size > MAX_DOCUMENT_BYTES:
             self.fail(node.line, f"plays[{index}]",
                       f"the play compiles to a {size}-byte document; the limit is {MAX_DOCUMENT_BYTES}")
-        return PlayPlan(name, targets, document, f"{self.filename}:{node.line}")
+        limits = [self.limit(node.get(key), key, minimum) for key, minimum in (("max_concurrency", 1),
+                                                                                ("max_errors", 0))]
+        return PlayPlan(name, targets, document, f"{self.filename}:{node.line}", limits[0] or "50",
+                        limits[1] or "0", tuple(steps))
+
+    def limit(self, entry: YEntry | None, key: str, minimum: int) -> str | None:
+        """``max_concurrency`` / ``max_errors``: a count or a percentage, as SSM takes them."""
+        if entry is None:
+            return None
+        value = entry.value.value if isinstance(entry.value, YScalar) else None
+        text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+        if text is None:
+            self.fail(entry.key_line, key, f"expected a number or a percentage such as 10%, got {kind(entry.value)}")
+        try:
+            parse_limit(text, 100, where=key, minimum=minimum)
+        except InputError as exc:
+            self.fail(entry.key_line, key, exc.message)
+        return text
 
     def required(self, node: YMap, key: str, where: str) -> YEntry:
         entry = node.get(key)
@@ -262,17 +300,30 @@ class _Compiler:
                 if not values:
                     self.fail(tag.key_line, where, "expected at least one value")
                 filters.append(TagFilter(tag.key, tuple(dict.fromkeys(v for v, _ in values))))
-        targets = Targets(tuple(node_ids), tuple(filters))
+        group = ""
+        group_entry = node.get("group")
+        if group_entry is not None:
+            if not isinstance(group_entry.value, YScalar) or not isinstance(group_entry.value.value, str) \
+                    or not group_entry.value.value.strip():
+                self.fail(group_entry.key_line, "targets.group",
+                          f"expected a group name, got {kind(group_entry.value)}")
+            group = self.render_str(group_entry.value, "targets.group", scope)
+        targets = Targets(tuple(node_ids), tuple(filters), group)
         if targets.empty:
-            self.fail(entry.key_line, "targets", "selects nothing: give node_ids and/or tags")
+            self.fail(entry.key_line, "targets", "selects nothing: give node_ids, tags and/or a group")
         return targets
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    def task(self, node: YNode, index: int, scope: Scope) -> Step:
+    def task(self, node: YNode, index: int, scope: Scope) -> Step | DocumentTask:
         where = f"tasks[{index}]"
         if not isinstance(node, YMap):
             self.fail(node.line, where, f"expected a mapping (a task), got {kind(node)}")
+        if node.get(DOCUMENT_TASK) is not None:
+            return self.document_task(node, where, scope)
+        if node.get("parameters") is not None:
+            self.fail(node.get("parameters").key_line, f"{where}.parameters",
+                      "parameters go with a `document:` task")
         known = self.registry.actions()
         actions: list[YEntry] = []
         for entry in node.entries:
@@ -293,7 +344,32 @@ class _Compiler:
         action = actions[0]
         return Step(name=name, action=action.key, inputs=self.inputs(action, f"{where}.{action.key}", scope),
                     timeout_seconds=self.timeout(node.get("timeout"), f"{where}.timeout"),
-                    ignore_errors=self.ignore_errors(node.get("ignore_errors"), f"{where}.ignore_errors"))
+                    ignore_errors=self.ignore_errors(node.get("ignore_errors"), f"{where}.ignore_errors"),
+                    on_failure=OnFailure.EXIT)  # Ansible: a failed task ends the play on that node
+
+    def document_task(self, node: YMap, where: str, scope: Scope) -> DocumentTask:
+        """``- document: NAME[:VERSION]`` with optional ``parameters: {name: value | [values]}``."""
+        allowed = ("name", DOCUMENT_TASK, "parameters", "ignore_errors")
+        for entry in node.entries:
+            if entry.key not in allowed:
+                self.fail(entry.key_line, f"{where}.{entry.key}",
+                          f"not allowed in a `document:` task (allowed: {', '.join(allowed)})")
+        name = self.name(node, where, f"{where}.", scope)
+        ref = node.get(DOCUMENT_TASK)
+        if not isinstance(ref.value, YScalar) or not isinstance(ref.value.value, str) or not ref.value.value.strip():
+            self.fail(ref.key_line, f"{where}.document", f"expected a document name, got {kind(ref.value)}")
+        document, _, version = self.render_str(ref.value, f"{where}.document", scope).partition(":")
+        params: dict[str, tuple[str, ...]] = {}
+        entry = node.get("parameters")
+        if entry is not None:
+            if not isinstance(entry.value, YMap):
+                self.fail(entry.key_line, f"{where}.parameters", f"expected a mapping, got {kind(entry.value)}")
+            for p in entry.value.entries:
+                params[p.key] = tuple(v for v, _ in self.string_list(p.value, f"{where}.parameters.{p.key}",
+                                                                     p.key_line, scope))
+        return DocumentTask(name, document, version, params,
+                            self.ignore_errors(node.get("ignore_errors"), f"{where}.ignore_errors"),
+                            f"{self.filename}:{node.line}")
 
     def timeout(self, entry: YEntry | None, where: str) -> int | None:
         if entry is None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from controller.catalog import DocumentCatalog, masked_document
 from controller.db import Db
 from controller.dispatch import CommandRejected, CommandRequest, Dispatcher, now_ms
 from controller.events import CommandChanged, EventBus, OutputArrived
@@ -17,11 +18,16 @@ from controller.model import ActivationRecord
 from controller.server import convert
 from controller.server.agent_service import hash_activation_code
 from controller.server.auth import require
+from controller.server.document_api import DocumentApi
+from controller.server.group_api import GroupApi
+from controller.statusevents import StatusFeed
 from controller.store import NotFound
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk.errors import DocumentError
+from plugins.sdk import wire
+from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.identity import Role
+from plugins.sdk.status import Detail, Status
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +38,14 @@ MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
 
 
 class AdminService(pbg.AdminServiceServicer):
-    def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str) -> None:
+    def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
+                 documents: DocumentCatalog, feed: StatusFeed) -> None:
+        self._feed = feed
         self._db = db
+        self._document_api = DocumentApi(db, documents.validate)
+        self._group_api = GroupApi(db)
         self._dispatcher = dispatcher
+        self._documents = documents
         self._events = events
         self._ca_fingerprint = ca_fingerprint
 
@@ -73,22 +84,54 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def ResolveTargets(self, request, context):  # noqa: N802
         await self._operator(context, "ResolveTargets")
-        targets = convert.targets_from_pb(request.targets)
+        try:
+            chosen = set(await self._dispatcher.resolve(convert.targets_from_pb(request.targets)))
+        except CommandRejected as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         nodes = await self._db.run(self._db.store.list_nodes)
-        return pb.ResolveTargetsResponse(nodes=[convert.node_to_pb(n) for n in nodes
-                                                if targets.matches(n.node_id, n.tags)])
+        return pb.ResolveTargetsResponse(nodes=[convert.node_to_pb(n) for n in nodes if n.node_id in chosen])
 
     async def SendCommand(self, request, context):  # noqa: N802
         who = await self._operator(context, "SendCommand")
-        req = CommandRequest(document=request.document, targets=convert.targets_from_pb(request.targets),
-                             comment=request.comment, requested_by=who, document_name=request.document_name,
-                             timeout_seconds=request.timeout_seconds)
         try:
+            req = await self._command_request(request, who)
             cmd, invocations = await self._dispatcher.send(req)
-        except (CommandRejected, DocumentError) as exc:
+        except (CommandRejected, DocumentError, InputError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         return pb.SendCommandResponse(command=convert.command_to_pb(cmd),
                                       invocations=[convert.invocation_to_pb(i) for i in invocations])
+
+    async def _command_request(self, request: pb.SendCommandRequest, who: str) -> CommandRequest:
+        """An inline document (a playbook's play) as it is; a stored one rendered with its parameters."""
+        common = dict(targets=convert.targets_from_pb(request.targets), comment=request.comment, requested_by=who,
+                      timeout_seconds=request.timeout_seconds, max_concurrency=request.max_concurrency or "50",
+                      max_errors=request.max_errors or "0")
+        if len(request.comment) > 100:
+            raise CommandRejected(f"comment: at most 100 characters, got {len(request.comment)}")
+        if request.document:
+            if request.parameters or request.document_version or request.document_hash:
+                raise CommandRejected("an inline document takes no parameters, version or hash")
+            return CommandRequest(document=request.document, document_name=request.document_name, **common)
+        if not request.document_name:
+            raise CommandRejected("document: give a document name (or an inline document)")
+        rendered = await self._documents.render(request.document_name, request.document_version,
+                                                request.document_hash, convert.parameters_from_pb(request.parameters))
+        return CommandRequest(document=rendered.document, document_name=rendered.name,
+                              document_version=rendered.version, parameters=rendered.shown_parameters, **common)
+
+    async def CancelCommand(self, request, context):  # noqa: N802
+        who = await self._operator(context, "CancelCommand")
+        try:
+            cmd = await self._dispatcher.cancel(request.command_id, tuple(request.node_ids))
+        except NotFound:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"command {request.command_id!r} does not exist")
+        except CommandRejected as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        log.info("operator %s cancelled command %s%s", who, request.command_id,
+                 f" on {', '.join(request.node_ids)}" if request.node_ids else "")
+        return pb.CancelCommandResponse(command=convert.command_to_pb(cmd))
 
     async def ListCommands(self, request, context):  # noqa: N802
         await self._operator(context, "ListCommands")
@@ -104,10 +147,13 @@ class AdminService(pbg.AdminServiceServicer):
     async def GetCommand(self, request, context):  # noqa: N802
         await self._operator(context, "GetCommand")
         cmd = await self._command(context, request.command_id)
-        invs = await self._db.run(self._db.store.list_invocations, cmd.command_id)
-        document = await self._db.run(self._db.store.get_document, cmd.document_sha256)
+        store = self._db.store
+        invs = await self._db.run(store.list_invocations, cmd.command_id)
+        document = await self._db.run(store.get_document, cmd.document_sha256)
+        views = {i.node_id: await self._db.run(store.output_views, cmd.command_id, i.node_id) for i in invs}
         return pb.GetCommandResponse(command=convert.command_to_pb(cmd),
-                                     invocations=[convert.invocation_to_pb(i) for i in invs], document=document)
+                                     invocations=[convert.invocation_to_pb(i, views[i.node_id]) for i in invs],
+                                     document=masked_document(document))
 
     async def GetOutput(self, request, context):  # noqa: N802
         await self._operator(context, "GetOutput")
@@ -116,9 +162,16 @@ class AdminService(pbg.AdminServiceServicer):
         except NotFound:
             await context.abort(grpc.StatusCode.NOT_FOUND,
                                 f"no invocation of command {request.command_id!r} on node {request.node_id!r}")
-        outputs = await self._db.run(self._db.store.get_output, request.command_id, request.node_id,
-                                     request.step_name or None)
-        return pb.GetOutputResponse(steps=[convert.output_to_pb(o) for o in outputs])
+        store = self._db.store
+        if request.full:
+            outputs = await self._db.run(store.get_output, request.command_id, request.node_id,
+                                         request.step_name or None)
+            return pb.GetOutputResponse(steps=[convert.output_to_pb(o) for o in outputs])
+        views = await self._db.run(store.output_views, request.command_id, request.node_id)
+        return pb.GetOutputResponse(steps=[
+            pb.StepOutput(step_name=v.step_name, stdout=v.stdout.encode(), stderr=v.stderr.encode(),
+                          stdout_truncated=v.stdout_truncated, stderr_truncated=v.stderr_truncated)
+            for v in views.values() if not request.step_name or v.step_name == request.step_name])
 
     async def WatchCommand(self, request, context) -> AsyncIterator[pb.CommandEvent]:  # noqa: N802
         """The command as it stands (invocations, every stored output chunk), then its live events
@@ -146,3 +199,50 @@ class AdminService(pbg.AdminServiceServicer):
                 terminal = isinstance(event, CommandChanged) and event.command.status.terminal
         finally:
             self._events.unsubscribe(request.command_id, queue)
+
+    async def WatchEvents(self, request, context) -> AsyncIterator[pb.StatusEvent]:  # noqa: N802
+        """Every command and invocation status change from now on, until the controller stops."""
+        await self._operator(context, "WatchEvents")
+        queue = self._feed.subscribe()
+        try:
+            while (event := await queue.get()) is not None:
+                yield pb.StatusEvent(kind=event.kind, command_id=event.command_id, node_id=event.node_id,
+                                     status=wire.status_to_pb(Status(event.status)),
+                                     detail=wire.detail_to_pb(Detail(event.detail)), at_ms=event.at_ms, seq=event.seq)
+        finally:
+            self._feed.unsubscribe(queue)
+
+    # ---- documents and groups: the operator check here, the work in document_api / group_api
+
+    async def PutDocument(self, request, context):  # noqa: N802
+        return await self._document_api.PutDocument(request, context, await self._operator(context, "PutDocument"))
+
+    async def ListDocuments(self, request, context):  # noqa: N802
+        return await self._document_api.ListDocuments(request, context,
+                                                      await self._operator(context, "ListDocuments"))
+
+    async def GetDocument(self, request, context):  # noqa: N802
+        return await self._document_api.GetDocument(request, context, await self._operator(context, "GetDocument"))
+
+    async def DeleteDocument(self, request, context):  # noqa: N802
+        return await self._document_api.DeleteDocument(request, context,
+                                                       await self._operator(context, "DeleteDocument"))
+
+    async def SetDefaultVersion(self, request, context):  # noqa: N802
+        return await self._document_api.SetDefaultVersion(request, context,
+                                                          await self._operator(context, "SetDefaultVersion"))
+
+    async def PutGroup(self, request, context):  # noqa: N802
+        return await self._group_api.PutGroup(request, context, await self._operator(context, "PutGroup"))
+
+    async def ListGroups(self, request, context):  # noqa: N802
+        return await self._group_api.ListGroups(request, context, await self._operator(context, "ListGroups"))
+
+    async def GetGroup(self, request, context):  # noqa: N802
+        return await self._group_api.GetGroup(request, context, await self._operator(context, "GetGroup"))
+
+    async def DeleteGroup(self, request, context):  # noqa: N802
+        return await self._group_api.DeleteGroup(request, context, await self._operator(context, "DeleteGroup"))
+
+    async def TagNode(self, request, context):  # noqa: N802
+        return await self._group_api.TagNode(request, context, await self._operator(context, "TagNode"))

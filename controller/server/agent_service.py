@@ -11,10 +11,11 @@ from typing import NoReturn
 import grpc
 
 from controller.db import Db
-from controller.dispatch import Dispatcher, now_ms
+from controller.dispatch import now_ms
 from controller.hub import Hub
 from controller.model import EnrolmentFailure, NodeRecord
 from controller.pki import CertificateAuthority
+from controller.reports import Reports
 from controller.server.auth import require
 from controller.signing import DocumentSigner
 from controller.store import ActivationRefused, NotFound
@@ -90,10 +91,10 @@ class EnrolmentService(pbg.AgentServiceServicer):
 class AgentStreamService(pbg.AgentServiceServicer):
     """Served on the mutual-TLS listener: Connect, for node certificates only."""
 
-    def __init__(self, db: Db, hub: Hub, dispatcher: Dispatcher, heartbeat_timeout_seconds: float) -> None:
+    def __init__(self, db: Db, hub: Hub, reports: Reports, heartbeat_timeout_seconds: float) -> None:
         self._db = db
         self._hub = hub
-        self._dispatcher = dispatcher
+        self._reports = reports
         self._heartbeat_timeout = heartbeat_timeout_seconds
 
     async def Enroll(self, request, context):  # noqa: N802
@@ -118,7 +119,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
         writer = asyncio.create_task(self._write(session, context))
         reader: asyncio.Task[None] | None = None
         try:
-            await self._dispatcher.on_hello(node_id, wire.facts_from_pb(first.hello.facts))
+            await self._reports.on_hello(node_id, wire.facts_from_pb(first.hello.facts))
             session.send(pb.ControllerMessage(ping=pb.Ping(sent_at_ms=now_ms())))
             log.info("node %s connected from %s", node_id, context.peer())
             reader = asyncio.create_task(self._read(node_id, context))
@@ -131,7 +132,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 reader.cancel()
             if current:
                 log.info("node %s disconnected", node_id)
-                await asyncio.shield(self._dispatcher.on_disconnect(node_id))
+                await asyncio.shield(self._reports.on_disconnect(node_id))
 
     async def _write(self, session, context: grpc.aio.ServicerContext) -> None:
         while True:
@@ -141,7 +142,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
             await context.write(msg)
 
     async def _read(self, node_id: str, context: grpc.aio.ServicerContext) -> None:
-        d = self._dispatcher
+        d = self._reports
         while True:
             try:
                 msg = await asyncio.wait_for(context.read(), self._heartbeat_timeout)
@@ -165,5 +166,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
                     await d.on_result(node_id, wire.invocation_from_pb(msg.invocation_result))
                 elif kind == "heartbeat":
                     await d.on_heartbeat(node_id)
+                elif kind == "cancel_ack":
+                    await d.on_cancel_ack(node_id, msg.cancel_ack)
             except WireError as exc:
                 log.warning("node %s sent a message this controller cannot read: %s", node_id, exc)

@@ -1,6 +1,8 @@
 """Controller records to and from protobuf: the one place they meet on the controller side."""
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from controller.events import CommandChanged, CommandEvent, InvocationChanged, OutputArrived
 from controller.model import (
     ActivationRecord,
@@ -8,6 +10,7 @@ from controller.model import (
     InvocationRecord,
     NodeRecord,
     StepOutput,
+    StepOutputView,
     StepRecord,
     Tag,
     TagFilter,
@@ -27,11 +30,20 @@ def tags_from_pb(tags: list[pb.Tag]) -> tuple[Tag, ...]:
 
 def targets_to_pb(t: Targets) -> pb.Targets:
     return pb.Targets(node_ids=list(t.node_ids),
-                      tags=[pb.TagFilter(key=f.key, values=list(f.values)) for f in t.tags])
+                      tags=[pb.TagFilter(key=f.key, values=list(f.values)) for f in t.tags], group=t.group,
+                      all=t.all)
 
 
 def targets_from_pb(t: pb.Targets) -> Targets:
-    return Targets(tuple(t.node_ids), tuple(TagFilter(f.key, tuple(f.values)) for f in t.tags))
+    return Targets(tuple(t.node_ids), tuple(TagFilter(f.key, tuple(f.values)) for f in t.tags), t.group, t.all)
+
+
+def parameters_to_pb(params: Mapping[str, tuple[str, ...]]) -> dict[str, pb.ParameterValues]:
+    return {k: pb.ParameterValues(values=list(v)) for k, v in params.items()}
+
+
+def parameters_from_pb(params: Mapping[str, pb.ParameterValues]) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(v.values) for k, v in params.items()}
 
 
 def activation_to_pb(a: ActivationRecord) -> pb.Activation:
@@ -49,26 +61,36 @@ def node_to_pb(n: NodeRecord) -> pb.Node:
 def command_to_pb(c: CommandRecord) -> pb.CommandInfo:
     return pb.CommandInfo(
         command_id=c.command_id, document_name=c.document_name, document_sha256=c.document_sha256,
-        status=wire.status_to_pb(c.status), status_detail=c.status_detail, comment=c.comment,
-        requested_by=c.requested_by, created_at_ms=c.created_at_ms, expires_at_ms=c.expires_at_ms,
-        target_count=c.target_count, completed_count=c.completed_count, error_count=c.error_count,
-        targets=targets_to_pb(c.targets))
+        status=wire.status_to_pb(c.status), status_detail=c.detail.value, detail=wire.detail_to_pb(c.detail),
+        comment=c.comment, requested_by=c.requested_by, created_at_ms=c.created_at_ms,
+        expires_at_ms=c.expires_at_ms, target_count=c.target_count, completed_count=c.completed_count,
+        error_count=c.error_count, delivery_timed_out_count=c.delivery_timed_out_count,
+        targets=targets_to_pb(c.targets), max_concurrency=c.max_concurrency, max_errors=c.max_errors,
+        document_version=c.document_version, parameters=parameters_to_pb(c.parameters))
 
 
 def step_to_pb(s: StepRecord) -> pb.StepResult:
     return pb.StepResult(command_id=s.command_id, step_name=s.step_name, step_index=s.step_index,
-                         status=wire.status_to_pb(s.status), exit_code=s.exit_code,
+                         detail=wire.detail_to_pb(s.detail), exit_code=s.exit_code,
                          started_at_ms=s.started_at_ms, ended_at_ms=s.ended_at_ms, error=s.error, action=s.action)
 
 
-def invocation_to_pb(i: InvocationRecord) -> pb.Invocation:
+def invocation_to_pb(i: InvocationRecord, views: Mapping[str, StepOutputView] | None = None) -> pb.Invocation:
+    """``views``: the steps' output previews by step name (GetCommand), when wanted."""
+    steps = []
+    for s in i.steps:
+        v = (views or {}).get(s.step_name)
+        steps.append(pb.StepView(result=step_to_pb(s)) if v is None else pb.StepView(
+            result=step_to_pb(s), stdout=v.stdout, stderr=v.stderr, stdout_truncated=v.stdout_truncated,
+            stderr_truncated=v.stderr_truncated))
     return pb.Invocation(command_id=i.command_id, node_id=i.node_id, status=wire.status_to_pb(i.status),
-                         status_detail=i.status_detail, exit_code=i.exit_code, started_at_ms=i.started_at_ms,
-                         ended_at_ms=i.ended_at_ms, steps=[step_to_pb(s) for s in i.steps])
+                         detail=wire.detail_to_pb(i.detail), exit_code=i.exit_code, started_at_ms=i.started_at_ms,
+                         ended_at_ms=i.ended_at_ms, steps=steps)
 
 
-def output_to_pb(o: StepOutput) -> pb.StepOutput:
-    return pb.StepOutput(step_name=o.step_name, stdout=o.stdout, stderr=o.stderr)
+def output_to_pb(o: StepOutput, stdout_truncated: bool = False, stderr_truncated: bool = False) -> pb.StepOutput:
+    return pb.StepOutput(step_name=o.step_name, stdout=o.stdout, stderr=o.stderr, stdout_truncated=stdout_truncated,
+                         stderr_truncated=stderr_truncated)
 
 
 def event_to_pb(e: CommandEvent) -> pb.CommandEvent:

@@ -6,6 +6,7 @@ raises StoreError on anything it did not write, so a corrupt row fails loudly at
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TypeAlias
 
 from controller.model import Tag, TagFilter, Targets
@@ -78,6 +79,8 @@ def encode_targets(targets: Targets) -> str:
     return _dumps({
         "node_ids": list(targets.node_ids),
         "tags": [{"key": f.key, "values": list(f.values)} for f in targets.tags],
+        "group": targets.group,
+        "all": targets.all,
     })
 
 
@@ -87,7 +90,22 @@ def decode_targets(text: str) -> Targets:
     for item in _list(o.get("tags", []), "targets.tags"):
         f = _obj(item, "tag filter")
         filters.append(TagFilter(key=_str(f, "key", "tag filter"), values=_strs(f, "values", "tag filter")))
-    return Targets(node_ids=_strs(o, "node_ids", "targets"), tags=tuple(filters))
+    group = o.get("group", "")
+    if not isinstance(group, str):
+        raise StoreError("corrupt row: targets.group: expected a string")
+    return Targets(node_ids=_strs(o, "node_ids", "targets"), tags=tuple(filters), group=group,
+                   all=bool(o.get("all", False)))
+
+
+# -- parameters -------------------------------------------------------------------------------------
+
+def encode_parameters(params: Mapping[str, tuple[str, ...]]) -> str:
+    return _dumps({k: list(v) for k, v in sorted(params.items())})
+
+
+def decode_parameters(text: str) -> dict[str, tuple[str, ...]]:
+    o = _obj(_loads(text, "parameters"), "parameters")
+    return {k: _strs(o, k, "parameters") for k in o}
 
 
 # -- facts ------------------------------------------------------------------------------------------

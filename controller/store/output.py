@@ -8,7 +8,7 @@ from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from controller.model import StepOutput, StepRecord
+from controller.model import StepOutput, StepOutputView, StepRecord
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
 from controller.store.rows import step_values
@@ -17,6 +17,14 @@ from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.results import OutputChunk
 
 STREAMS = ("stdout", "stderr")
+# What invocation views carry (SSM's GetCommandInvocation); the rest stays retrievable in full.
+VIEW_CHARS = {"stdout": 24_000, "stderr": 8_000}
+
+
+def _view(data: bytes, stream: str) -> tuple[str, bool]:
+    text = data.decode("utf-8", errors="replace")
+    limit = VIEW_CHARS[stream]
+    return (text[:limit], True) if len(text) > limit else (text, False)
 
 
 def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
@@ -96,3 +104,12 @@ class OutputTables:
         with read_tx(self._engine) as conn:
             return [(node_id, OutputChunk(command_id, step, OutputStreamKind(stream), int(seq), bytes(data)))
                     for node_id, step, stream, seq, data in conn.execute(q)]
+
+    def output_views(self, command_id: str, node_id: str) -> dict[str, StepOutputView]:
+        """Each step's output cut to the view limits, with truncation flags, by step name."""
+        out = {}
+        for o in self.get_output(command_id, node_id):
+            stdout, so_cut = _view(o.stdout, "stdout")
+            stderr, se_cut = _view(o.stderr, "stderr")
+            out[o.step_name] = StepOutputView(o.step_name, stdout, stderr, so_cut, se_cut)
+        return out

@@ -16,14 +16,14 @@ from controller.model import (
 )
 from controller.store import codec
 from controller.store.errors import StoreError
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail
 
 
-def status(value: object) -> Status:
+def detail(value: object) -> Detail:
     try:
-        return Status(value)
+        return Detail(value)
     except ValueError as e:
-        raise StoreError(f"corrupt row: unknown status {value!r}") from e
+        raise StoreError(f"corrupt row: unknown status detail {value!r}") from e
 
 
 def ping_status(value: object) -> PingStatus:
@@ -70,11 +70,16 @@ def command_from_row(r: RowMapping) -> CommandRecord:
         requested_by=str(r["requested_by"]),
         created_at_ms=int(r["created_at_ms"]),
         expires_at_ms=int(r["expires_at_ms"]),
-        status=status(r["status"]),
-        status_detail=str(r["status_detail"]),
+        detail=detail(r["status_detail"]),
         target_count=int(r["target_count"]),
         completed_count=int(r["completed_count"]),
         error_count=int(r["error_count"]),
+        delivery_timed_out_count=int(r["delivery_timed_out_count"]),
+        max_concurrency=str(r["max_concurrency"]),
+        max_errors=str(r["max_errors"]),
+        document_version=int(r["document_version"]),
+        parameters=codec.decode_parameters(str(r["parameters"])),
+        cancel_requested=bool(r["cancel_requested"]),
     )
 
 
@@ -85,7 +90,7 @@ def step_from_row(r: RowMapping) -> StepRecord:
         step_index=int(r["step_index"]),
         step_name=str(r["step_name"]),
         action=str(r["action"]),
-        status=status(r["status"]),
+        detail=detail(r["status"]),
         exit_code=int(r["exit_code"]),
         started_at_ms=int(r["started_at_ms"]),
         ended_at_ms=int(r["ended_at_ms"]),
@@ -97,7 +102,7 @@ def step_values(s: StepRecord) -> dict[str, str | int]:
     """A step_results row's column values."""
     return {
         "command_id": s.command_id, "node_id": s.node_id, "step_index": s.step_index,
-        "step_name": s.step_name, "action": s.action, "status": s.status.value,
+        "step_name": s.step_name, "action": s.action, "status": s.detail.value,
         "exit_code": s.exit_code, "started_at_ms": s.started_at_ms, "ended_at_ms": s.ended_at_ms,
         "error": s.error,
     }
@@ -107,8 +112,7 @@ def invocation_from_row(r: RowMapping, steps: Sequence[StepRecord]) -> Invocatio
     return InvocationRecord(
         command_id=str(r["command_id"]),
         node_id=str(r["node_id"]),
-        status=status(r["status"]),
-        status_detail=str(r["status_detail"]),
+        detail=detail(r["status_detail"]),
         exit_code=int(r["exit_code"]),
         started_at_ms=int(r["started_at_ms"]),
         ended_at_ms=int(r["ended_at_ms"]),

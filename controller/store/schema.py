@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKeyConstraint,
@@ -23,6 +24,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 NAMING_CONVENTION = {
@@ -104,6 +107,13 @@ commands = Table(
     Column("target_count", Integer, nullable=False),
     Column("completed_count", Integer, nullable=False),
     Column("error_count", Integer, nullable=False),
+    # 0002: rate control, versioned documents, parameters, cancel
+    Column("max_concurrency", Text, nullable=False, server_default="50"),
+    Column("max_errors", Text, nullable=False, server_default="0"),
+    Column("delivery_timed_out_count", Integer, nullable=False, server_default=text("0")),
+    Column("document_version", Integer, nullable=False, server_default=text("0")),  # 0: inline document
+    Column("parameters", Text, nullable=False, server_default="{}"),  # JSON name -> [str], secrets masked
+    Column("cancel_requested", Boolean, nullable=False, server_default=false()),
     ForeignKeyConstraint(["document_sha256"], ["documents.sha256"]),
     Index(None, "created_at_ms"),
 )
@@ -145,6 +155,57 @@ output_chunks = Table(
     Column("stream", String(8), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("data", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["command_id", "node_id"], ["invocations.command_id", "invocations.node_id"],
+                         ondelete="CASCADE"),
+    CheckConstraint("stream IN ('stdout', 'stderr')", name="stream"),
+)
+
+
+# -- 0002: named, versioned documents; target groups; full step output ------------------------------
+#
+# ``documents`` above is the content-addressed store of what commands ran (by sha256). Named
+# documents are separate: one ``document_heads`` row per name, one ``document_versions`` row per
+# version (versions are never removed, so a command's name/version keeps meaning what it ran).
+
+document_heads = Table(
+    "document_heads", metadata,
+    Column("name", Text, primary_key=True),
+    Column("latest_version", Integer, nullable=False),
+    Column("default_version", Integer, nullable=False),
+    Column("builtin", Boolean, nullable=False, server_default=false()),
+    Column("deleted", Boolean, nullable=False, server_default=false()),
+)
+
+document_versions = Table(
+    "document_versions", metadata,
+    Column("name", Text, primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("sha256", Text, nullable=False),  # hex
+    Column("description", Text, nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+    ForeignKeyConstraint(["name"], ["document_heads.name"]),
+    CheckConstraint("format IN ('YAML', 'JSON')", name="format"),
+)
+
+target_groups = Table(
+    "target_groups", metadata,
+    Column("name", Text, primary_key=True),
+    Column("targets", Text, nullable=False),  # codec.encode_targets
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+step_outputs = Table(
+    "step_outputs", metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("node_id", Text, primary_key=True),
+    Column("step_name", Text, primary_key=True),
+    Column("stream", String(8), primary_key=True),
+    Column("data", LargeBinary, nullable=False),  # zlib-compressed
+    Column("size", Integer, nullable=False),  # uncompressed bytes
+    Column("truncated", Boolean, nullable=False),
     ForeignKeyConstraint(["command_id", "node_id"], ["invocations.command_id", "invocations.node_id"],
                          ondelete="CASCADE"),
     CheckConstraint("stream IN ('stdout', 'stderr')", name="stream"),

@@ -13,7 +13,7 @@ from typing import Self
 
 from alembic import command as alembic_command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, RowMapping, Table, and_, select, text, update
+from sqlalchemy import Connection, Engine, RowMapping, Table, and_, or_, select, text, update
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.exc import IntegrityError
@@ -29,8 +29,11 @@ from controller.model import (
     Tag,
 )
 from controller.store import codec
+from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
 from controller.store.errors import ActivationRefused, Conflict, NotFound, StoreError
+from controller.store.groups import GroupTables
+from controller.store.nodetags import NodeTagTables
 from controller.store.output import OutputTables, dialect_insert
 from controller.store.rows import (
     activation_from_row,
@@ -40,7 +43,7 @@ from controller.store.rows import (
     step_from_row,
     step_values,
 )
-from controller.store.rows import status as row_status
+from controller.store.rows import detail as row_detail
 from controller.store.schema import (
     activations,
     commands,
@@ -52,7 +55,7 @@ from controller.store.schema import (
 )
 from controller.store.schema import invocations as invocations_t
 from plugins.sdk.facts import Facts
-from plugins.sdk.status import Status, can_transition
+from plugins.sdk.status import Detail, can_transition
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ def _check_unique_tag_keys(what: str, tags: tuple[Tag, ...]) -> None:
         raise StoreError(f"{what}: tag keys must be unique, got {keys}")
 
 
-class Store(OutputTables):
+class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -243,14 +246,17 @@ class Store(OutputTables):
                     document_sha256=cmd.document_sha256, targets=codec.encode_targets(cmd.targets),
                     comment=cmd.comment, requested_by=cmd.requested_by, created_at_ms=cmd.created_at_ms,
                     expires_at_ms=cmd.expires_at_ms, status=cmd.status.value,
-                    status_detail=cmd.status_detail, target_count=cmd.target_count,
-                    completed_count=cmd.completed_count, error_count=cmd.error_count))
+                    status_detail=cmd.detail.value, target_count=cmd.target_count,
+                    completed_count=cmd.completed_count, error_count=cmd.error_count,
+                    delivery_timed_out_count=cmd.delivery_timed_out_count, max_concurrency=cmd.max_concurrency,
+                    max_errors=cmd.max_errors, document_version=cmd.document_version,
+                    parameters=codec.encode_parameters(cmd.parameters), cancel_requested=cmd.cancel_requested))
             except IntegrityError as e:
                 raise Conflict(f"command {cmd.command_id} already exists") from e
             if invocations:
                 conn.execute(invocations_t.insert(), [
                     {"command_id": i.command_id, "node_id": i.node_id, "status": i.status.value,
-                     "status_detail": i.status_detail, "exit_code": i.exit_code,
+                     "status_detail": i.detail.value, "exit_code": i.exit_code,
                      "started_at_ms": i.started_at_ms, "ended_at_ms": i.ended_at_ms}
                     for i in invocations])
             steps = [step_values(s) for i in invocations for s in i.steps]
@@ -283,14 +289,30 @@ class Store(OutputTables):
             raise NotFound(f"no document {sha256.hex()}")
         return bytes(content)
 
-    def update_command(self, command_id: str, status: Status, detail: str, completed_count: int,
-                       error_count: int) -> None:
+    def update_command(self, command_id: str, detail: Detail, completed_count: int, error_count: int,
+                       delivery_timed_out_count: int = 0) -> None:
         with write_tx(self._engine) as conn:
             result = conn.execute(update(commands).where(commands.c.command_id == command_id).values(
-                status=status.value, status_detail=detail, completed_count=completed_count,
-                error_count=error_count))
+                status=detail.status.value, status_detail=detail.value, completed_count=completed_count,
+                error_count=error_count, delivery_timed_out_count=delivery_timed_out_count))
             if result.rowcount != 1:
                 raise NotFound(f"no command {command_id}")
+
+    def request_cancel(self, command_id: str) -> None:
+        with write_tx(self._engine) as conn:
+            result = conn.execute(update(commands).where(commands.c.command_id == command_id)
+                                  .values(cancel_requested=True))
+            if result.rowcount != 1:
+                raise NotFound(f"no command {command_id}")
+
+    def active_commands(self) -> list[CommandRecord]:
+        """Commands not yet terminal (for a restarted controller to pick up), oldest first."""
+        c = commands.c
+        open_statuses = [d.status.value for d in Detail if not d.terminal]
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(commands).where(c.status.in_(sorted(set(open_statuses))))
+                                .order_by(c.created_at_ms, c.command_id)).mappings().all()
+        return [r for r in (command_from_row(row) for row in rows) if not r.detail.terminal]
 
     # -- invocations -------------------------------------------------------------------------------
 
@@ -328,52 +350,89 @@ class Store(OutputTables):
             raise NotFound(f"no invocation of command {command_id} on node {node_id}")
         return found[0]
 
-    def pending_invocations(self, node_id: str, now_ms: int) -> list[InvocationRecord]:
-        """The node's Pending invocations whose command is still deliverable, oldest command first."""
+    def undelivered_invocations(self, node_id: str, now_ms: int) -> list[InvocationRecord]:
+        """The node's invocations that were dispatched but not yet accepted by its agent (Delayed, or
+        InProgress without a start), of commands still deliverable, oldest command first."""
         i, c = invocations_t.c, commands.c
         with read_tx(self._engine) as conn:
             rows = conn.execute(
                 select(invocations_t)
                 .join(commands, c.command_id == i.command_id)
-                .where(i.node_id == node_id, i.status == Status.PENDING.value, c.expires_at_ms > now_ms)
+                .where(i.node_id == node_id, c.expires_at_ms > now_ms,
+                       or_(i.status_detail == Detail.DELAYED.value,
+                           and_(i.status_detail == Detail.IN_PROGRESS.value, i.started_at_ms == 0)))
                 .order_by(c.created_at_ms, c.command_id)).mappings().all()
             return self._with_steps(conn, rows)
 
-    def expire_undelivered(self, now_ms: int, detail: str) -> list[tuple[str, str]]:
-        """Pending invocations whose command's delivery deadline has passed become TimedOut with
-        ``detail``; returns their (command id, node id)."""
+    def expire_undelivered(self, now_ms: int) -> list[tuple[str, str]]:
+        """Invocations not accepted by an agent before their command's delivery deadline (Pending,
+        Delayed, or InProgress without a start) become DeliveryTimedOut; returns (command, node) ids."""
         i, c = invocations_t.c, commands.c
         overdue = select(c.command_id).where(c.expires_at_ms <= now_ms).scalar_subquery()
+        waiting = or_(i.status_detail.in_([Detail.PENDING.value, Detail.DELAYED.value]),
+                      and_(i.status_detail == Detail.IN_PROGRESS.value, i.started_at_ms == 0))
+        timed_out = Detail.DELIVERY_TIMED_OUT
         stmt = (update(invocations_t)
-                .where(i.status == Status.PENDING.value, i.command_id.in_(overdue))
-                .values(status=Status.TIMED_OUT.value, status_detail=detail, ended_at_ms=now_ms)
+                .where(waiting, i.command_id.in_(overdue))
+                .values(status=timed_out.status.value, status_detail=timed_out.value, ended_at_ms=now_ms)
                 .returning(i.command_id, i.node_id))
         with write_tx(self._engine) as conn:
             return [(str(cid), str(nid)) for cid, nid in conn.execute(stmt)]
 
-    def update_invocation(self, command_id: str, node_id: str, status: Status, detail: str, *,
+    def transition_invocations(self, command_id: str, node_ids: Sequence[str], detail: Detail, *,
+                               ended_at_ms: int | None = None) -> list[str]:
+        """Move many invocations of one command to ``detail`` in one transaction, each only along an
+        allowed edge; returns the node ids that moved."""
+        if not node_ids:
+            return []
+        i = invocations_t.c
+        sources = [d.value for d in Detail if d is not detail and can_transition(d, detail)]
+        values: dict[str, str | int] = {"status": detail.status.value, "status_detail": detail.value}
+        if ended_at_ms is not None:
+            values["ended_at_ms"] = ended_at_ms
+        moved: list[str] = []
+        with write_tx(self._engine) as conn:
+            for start in range(0, len(node_ids), 500):
+                chunk = list(node_ids[start:start + 500])
+                stmt = (update(invocations_t)
+                        .where(i.command_id == command_id, i.node_id.in_(chunk), i.status_detail.in_(sources))
+                        .values(values).returning(i.node_id))
+                moved += [str(n) for (n,) in conn.execute(stmt)]
+        return moved
+
+    def node_invocations(self, node_id: str, details: Sequence[Detail]) -> list[InvocationRecord]:
+        """The node's invocations in any of ``details`` (without steps), oldest command first."""
+        i, c = invocations_t.c, commands.c
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(
+                select(invocations_t).join(commands, c.command_id == i.command_id)
+                .where(i.node_id == node_id, i.status_detail.in_([d.value for d in details]))
+                .order_by(c.created_at_ms, c.command_id)).mappings().all()
+        return [invocation_from_row(r, ()) for r in rows]
+
+    def update_invocation(self, command_id: str, node_id: str, detail: Detail, *,
                           exit_code: int | None = None, started_at_ms: int | None = None,
                           ended_at_ms: int | None = None) -> bool:
-        """Apply the change if the state machine allows it (a repeated status is allowed and updates
+        """Apply the change if the state machine allows it (a repeated detail is allowed and updates
         the other fields); False, with nothing changed, if not. NotFound if there is no such row."""
         i = invocations_t.c
         where = and_(i.command_id == command_id, i.node_id == node_id)
         with write_tx(self._engine) as conn:
             current_value = conn.execute(
-                select(i.status).where(where).with_for_update()).scalar_one_or_none()
+                select(i.status_detail).where(where).with_for_update()).scalar_one_or_none()
             if current_value is None:
                 raise NotFound(f"no invocation of command {command_id} on node {node_id}")
-            current = row_status(current_value)
-            if not can_transition(current, status):
+            current = row_detail(current_value)
+            if not can_transition(current, detail):
                 logger.debug("invocation %s/%s: %s -> %s refused", command_id, node_id,
-                             current.value, status.value)
+                             current.value, detail.value)
                 return False
-            values: dict[str, str | int] = {"status": status.value, "status_detail": detail}
+            values: dict[str, str | int] = {"status": detail.status.value, "status_detail": detail.value}
             if exit_code is not None:
                 values["exit_code"] = exit_code
             if started_at_ms is not None:
                 values["started_at_ms"] = started_at_ms
             if ended_at_ms is not None:
                 values["ended_at_ms"] = ended_at_ms
-            conn.execute(update(invocations_t).where(where, i.status == current.value).values(values))
+            conn.execute(update(invocations_t).where(where, i.status_detail == current.value).values(values))
         return True

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from plugins.sdk.facts import Platform
 from plugins.sdk.schema import Alias
-from plugins.sdk.status import Status, status_from_exit_code
+from plugins.sdk.status import Detail, detail_from_exit_code
 
 API_VERSION = 1
 SUPPORTED_APIS = frozenset({1})
@@ -55,14 +55,16 @@ class RunContext:
 
 @dataclass(frozen=True)
 class StepOutcome:
-    status: Status
+    """What a step came to. Plugins say Success or Failed (``from_exit_code``); the runner alone
+    says ExecutionTimedOut, Cancelled or Skipped."""
+    detail: Detail
     exit_code: int = 0
     error: str = ""
     changed: bool = True
 
     @classmethod
     def from_exit_code(cls, exit_code: int) -> StepOutcome:
-        return cls(status_from_exit_code(exit_code), exit_code,
+        return cls(detail_from_exit_code(exit_code), exit_code,
                    "" if exit_code == 0 else f"exited with code {exit_code}")
 
 

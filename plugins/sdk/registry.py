@@ -75,6 +75,10 @@ class PluginRegistry:
     def has_action(self, action: str) -> bool:
         return action in self._actions
 
+    def action_spec(self, action: str) -> PluginSpec:
+        """The spec of the plugin that provides ``action`` (a name or an alias)."""
+        return self._lookup(action, "action")[0].spec
+
     def input_schema(self, action: str, where: str) -> type:
         return self._lookup(action, where)[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugins.sdk.contract import OutputStreamKind
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail
 
 NO_EXIT_CODE = -1  # SSM's ResponseCode for "not started" or "no code" (timed out, cancelled, refused)
 
@@ -25,7 +25,7 @@ class StepReport:
     step_index: int
     step_name: str
     action: str
-    status: Status
+    detail: Detail
     exit_code: int
     started_at_ms: int
     ended_at_ms: int
@@ -35,7 +35,7 @@ class StepReport:
 @dataclass(frozen=True)
 class InvocationReport:
     command_id: str
-    status: Status
+    detail: Detail
     exit_code: int
     started_at_ms: int
     ended_at_ms: int

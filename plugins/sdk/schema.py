@@ -118,6 +118,8 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
             raise InputError(where, f"expected a boolean, got {kind_of(value)}")
         return value
     if tp is int:
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():  # SSM passes numbers as strings
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(where, f"expected an integer, got {kind_of(value)}")
         if meta.minimum is not None and value < meta.minimum:

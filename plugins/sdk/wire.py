@@ -6,17 +6,12 @@ from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.envelope import SignedCommand
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 from plugins.sdk.results import InvocationReport, OutputChunk, Refusal, StepReport
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail, Status
 
-_STATUS_TO_PB = {
-    Status.PENDING: pb.STATUS_PENDING,
-    Status.IN_PROGRESS: pb.STATUS_IN_PROGRESS,
-    Status.SUCCESS: pb.STATUS_SUCCESS,
-    Status.FAILED: pb.STATUS_FAILED,
-    Status.TIMED_OUT: pb.STATUS_TIMED_OUT,
-    Status.CANCELLED: pb.STATUS_CANCELLED,
-}
+_STATUS_TO_PB = {status: getattr(pb, f"STATUS_{status.name}") for status in Status}
 _STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
+_DETAIL_TO_PB = {detail: getattr(pb, f"STATUS_DETAIL_{detail.name}") for detail in Detail}
+_DETAIL_FROM_PB = {v: k for k, v in _DETAIL_TO_PB.items()}
 
 _PLATFORM_TO_PB = {
     Platform.LINUX: pb.PLATFORM_LINUX,
@@ -42,6 +37,17 @@ def status_from_pb(value: int) -> Status:
         return _STATUS_FROM_PB[value]
     except KeyError:
         raise WireError(f"unknown status {value}") from None
+
+
+def detail_to_pb(detail: Detail) -> int:
+    return _DETAIL_TO_PB[detail]
+
+
+def detail_from_pb(value: int) -> Detail:
+    try:
+        return _DETAIL_FROM_PB[value]
+    except KeyError:
+        raise WireError(f"unknown status detail {value}") from None
 
 
 def stream_to_pb(stream: OutputStreamKind) -> int:
@@ -95,25 +101,25 @@ def chunk_from_pb(msg: pb.OutputChunk) -> OutputChunk:
 
 def step_to_pb(step: StepReport) -> pb.StepResult:
     return pb.StepResult(command_id=step.command_id, step_name=step.step_name, step_index=step.step_index,
-                         status=status_to_pb(step.status), exit_code=step.exit_code,
+                         detail=detail_to_pb(step.detail), exit_code=step.exit_code,
                          started_at_ms=step.started_at_ms, ended_at_ms=step.ended_at_ms, error=step.error,
                          action=step.action)
 
 
 def step_from_pb(msg: pb.StepResult) -> StepReport:
-    return StepReport(msg.command_id, msg.step_index, msg.step_name, msg.action, status_from_pb(msg.status),
+    return StepReport(msg.command_id, msg.step_index, msg.step_name, msg.action, detail_from_pb(msg.detail),
                       msg.exit_code, msg.started_at_ms, msg.ended_at_ms, msg.error)
 
 
 def invocation_to_pb(inv: InvocationReport) -> pb.InvocationResult:
-    return pb.InvocationResult(command_id=inv.command_id, status=status_to_pb(inv.status),
+    return pb.InvocationResult(command_id=inv.command_id, detail=detail_to_pb(inv.detail),
                                exit_code=inv.exit_code, started_at_ms=inv.started_at_ms,
                                ended_at_ms=inv.ended_at_ms, error=inv.error,
                                steps=[step_to_pb(s) for s in inv.steps])
 
 
 def invocation_from_pb(msg: pb.InvocationResult) -> InvocationReport:
-    return InvocationReport(msg.command_id, status_from_pb(msg.status), msg.exit_code, msg.started_at_ms,
+    return InvocationReport(msg.command_id, detail_from_pb(msg.detail), msg.exit_code, msg.started_at_ms,
                             msg.ended_at_ms, tuple(step_from_pb(s) for s in msg.steps), msg.error)
 
 

@@ -49,7 +49,7 @@ class RunShellScriptInputs:
 
 def convert_run_shell_script(inputs: RunShellScriptInputs) -> ShellInputs:
     """aws:runShellScript's inputs as the shell plugin's: the lines joined into one script."""
-    return ShellInputs(cmd="\n".join(inputs.runCommand), chdir=inputs.workingDirectory,
+    return ShellInputs(cmd="\n".join(inputs.runCommand), chdir=inputs.workingDirectory or None,
                        timeout_seconds=inputs.timeoutSeconds)
 
 

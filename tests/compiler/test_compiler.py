@@ -25,6 +25,7 @@ from controller.compiler import (
     compile_text,
     parse_extra_vars,
 )
+from controller.compiler.playbook import DocumentTask
 from controller.compiler.template import Expr, Literal, Scope, parse
 from controller.model import TagFilter, Targets
 from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
@@ -94,10 +95,23 @@ def registry() -> PluginRegistry:
 # -- golden cases -----------------------------------------------------------------------------
 
 def plan_to_json(plan: Plan) -> list[dict[str, Any]]:
-    return [{"name": p.name, "source": p.source,
-             "targets": {"node_ids": list(p.targets.node_ids),
-                         "tags": {f.key: list(f.values) for f in p.targets.tags}},
-             "document": p.document.to_json()} for p in plan.plays]
+    out = []
+    for p in plan.plays:
+        row: dict[str, Any] = {"name": p.name, "source": p.source,
+                               "targets": {"node_ids": list(p.targets.node_ids),
+                                           "tags": {f.key: list(f.values) for f in p.targets.tags}},
+                               "document": p.document.to_json()}
+        if p.targets.group:
+            row["targets"]["group"] = p.targets.group
+        if (p.max_concurrency, p.max_errors) != ("50", "0"):
+            row["max_concurrency"], row["max_errors"] = p.max_concurrency, p.max_errors
+        refs = [t for t in p.tasks if isinstance(t, DocumentTask)]
+        if refs:
+            row["document_tasks"] = [{"name": t.name, "document": t.document, "version": t.version,
+                                      "parameters": {k: list(v) for k, v in t.parameters.items()},
+                                      "ignore_errors": t.ignore_errors, "source": t.source} for t in refs]
+        out.append(row)
+    return out
 
 
 def case_extra_vars(text: str) -> dict[str, str]:

@@ -21,7 +21,7 @@ from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
 from plugins.sdk.errors import InputError, PluginError
 from plugins.sdk.facts import Platform
 from plugins.sdk.registry import ENTRY_POINT_GROUP, PluginRegistry
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail
 from plugins.shell.plugin import ShellInputs, ShellPlugin, build_argv, build_env
 
 CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "shell_cases.json").read_text())
@@ -96,7 +96,7 @@ def test_case(case: dict[str, Any], tmp_path: Path) -> None:
     assert sink.text(OutputStreamKind.STDOUT) == case["stdout"]
     assert sink.text(OutputStreamKind.STDERR) == case["stderr"]
     assert outcome.exit_code == case["exit_code"]
-    assert outcome.status is Status(case["status"])
+    assert outcome.detail is Detail(case["detail"])
 
 
 def test_alias_conversion() -> None:
@@ -168,7 +168,7 @@ def test_output_streams_while_the_process_runs(tmp_path: Path) -> None:
     assert sink.events[0][1] == b"first\n"
     assert ended - sink.events[0][2] > 1.5
     assert sink.text(OutputStreamKind.STDOUT) == "first\nsecond\n"
-    assert outcome.status is Status.SUCCESS
+    assert outcome.detail is Detail.SUCCESS
 
 
 def test_large_output_arrives_in_bounded_chunks(tmp_path: Path) -> None:
@@ -302,7 +302,7 @@ def test_failing_sink_kills_the_process_and_raises(tmp_path: Path) -> None:
 def test_exit_by_signal_maps_to_128_plus_n(cmd: str, code: int, tmp_path: Path) -> None:
     outcome = run(lambda: ShellPlugin().run(make_ctx(RecordingSink(), tmp_path), shell_inputs(cmd)))
     assert outcome.exit_code == code
-    assert outcome.status is Status.FAILED
+    assert outcome.detail is Detail.FAILED
     assert outcome.error == f"exited with code {code}"
 
 

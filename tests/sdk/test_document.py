@@ -13,7 +13,17 @@ from typing import Any
 
 import pytest
 
-from plugins.sdk.document import MAX_DOCUMENT_BYTES, SCHEMA_VERSION, Document, Step, canonical_json, document_from_bytes
+from plugins.sdk.document import (
+    MAX_DOCUMENT_BYTES,
+    SCHEMA_VERSION,
+    Document,
+    OnFailure,
+    Precondition,
+    Step,
+    canonical_json,
+    document_from_bytes,
+    masked_json,
+)
 from plugins.sdk.errors import DocumentError, OutpostError
 
 CASES: dict[str, list[dict[str, Any]]] = json.loads((Path(__file__).parent / "document_cases.json").read_text())
@@ -41,6 +51,11 @@ def test_well_formed_documents(case: dict[str, Any]) -> None:
     assert doc.description == case["description"]
     assert [[s.name, s.action, dict(s.inputs), s.timeout_seconds, s.ignore_errors] for s in doc.steps] == case["steps"]
     assert isinstance(doc.steps, tuple)
+    if "flow" in case:
+        assert [[None if s.precondition is None else [s.precondition.left, s.precondition.right],
+                 s.on_failure.value, s.on_success_exit, s.finally_step] for s in doc.steps] == case["flow"]
+    assert dict(doc.environment) == case.get("environment", {})
+    assert list(doc.secret_names) == case.get("secretEnvironment", [])
 
 
 EXAMPLE = Document((
@@ -125,3 +140,62 @@ def test_invalid_utf8_is_not_json() -> None:
 def test_deeply_nested_json_is_a_document_error() -> None:
     with pytest.raises(DocumentError):
         document_from_bytes(b"[" * 50_000)
+
+
+# -- flow control, preconditions, environment -------------------------------------------------
+
+FLOW = Document((
+    Step("linux-only", "shell", {"cmd": "uname"}, precondition=Precondition("platformType", "Linux"),
+         on_failure=OnFailure.EXIT),
+    Step("tolerated", "shell", {"cmd": "false"}, ignore_errors=True, on_failure=OnFailure.SUCCESS_AND_EXIT,
+         on_success_exit=True),
+    Step("cleanup", "shell", {"cmd": "rm -rf /tmp/x"}, timeout_seconds=9, finally_step=True),
+), description="flow", environment={"OUTPOST_USER": "deploy", "OUTPOST_TOKEN": "hunter2"},
+    secret_names=("OUTPOST_TOKEN",))
+
+
+def test_new_fields_in_the_canonical_form() -> None:
+    assert FLOW.canonical_bytes() == (
+        b'{"description":"flow","environment":{"OUTPOST_TOKEN":"hunter2","OUTPOST_USER":"deploy"},"mainSteps":['
+        b'{"action":"shell","inputs":{"cmd":"uname"},"name":"linux-only","onFailure":"exit",'
+        b'"precondition":{"StringEquals":["platformType","Linux"]}},'
+        b'{"action":"shell","ignoreErrors":true,"inputs":{"cmd":"false"},"name":"tolerated",'
+        b'"onFailure":"successAndExit","onSuccess":"exit"},'
+        b'{"action":"shell","finallyStep":true,"inputs":{"cmd":"rm -rf /tmp/x"},"name":"cleanup","timeoutSeconds":9}'
+        b'],"schemaVersion":"2.2","secretEnvironment":["OUTPOST_TOKEN"]}')
+
+
+def test_new_fields_round_trip() -> None:
+    again = document_from_bytes(FLOW.canonical_bytes())
+    assert again == FLOW
+    assert again.canonical_bytes() == FLOW.canonical_bytes()
+    assert again.steps[0].precondition == Precondition("platformType", "Linux", "StringEquals")
+    assert [s.on_failure for s in again.steps] == [OnFailure.EXIT, OnFailure.SUCCESS_AND_EXIT, OnFailure.CONTINUE]
+
+
+def test_new_defaults_are_left_out() -> None:
+    step = Step("a", "x", {})
+    assert (step.precondition, step.on_failure, step.on_success_exit, step.finally_step) == (
+        None, OnFailure.CONTINUE, False, False)
+    explicit = Document((Step("a", "x", {}, on_failure=OnFailure.CONTINUE),), environment={}, secret_names=())
+    assert explicit.canonical_bytes() == Document((Step("a", "x", {}),)).canonical_bytes()
+    assert b"onFailure" not in explicit.canonical_bytes() and b"environment" not in explicit.canonical_bytes()
+
+
+def test_on_failure_values_are_ssm_spellings() -> None:
+    assert [o.value for o in OnFailure] == ["exit", "successAndExit", "continue"]
+
+
+def test_masked_json_hides_secret_environment_values() -> None:
+    shown = masked_json(FLOW)
+    assert shown["environment"] == {"OUTPOST_USER": "deploy", "OUTPOST_TOKEN": "********"}
+    assert "hunter2" not in json.dumps(shown)
+    assert {k: v for k, v in shown.items() if k != "environment"} == {
+        k: v for k, v in FLOW.to_json().items() if k != "environment"}
+    assert masked_json(Document(())) == Document(()).to_json()
+    assert FLOW.to_json()["environment"]["OUTPOST_TOKEN"] == "hunter2"  # the signed form keeps it
+
+
+def test_secret_values_are_not_in_repr() -> None:
+    assert "hunter2" not in repr(FLOW) and "deploy" in repr(FLOW) and "********" in repr(FLOW)
+    assert FLOW.secret_values() == ("hunter2",)

@@ -1,97 +1,69 @@
-"""plugins.sdk.status: one state machine for steps, invocations and commands."""
+"""The status model: every detail implies one status; the state machine's edges; exit codes."""
 from __future__ import annotations
-
-import itertools
 
 import pytest
 
-from plugins.sdk import wire
 from plugins.sdk.status import (
+    RAN,
     TERMINAL,
+    Detail,
     InvalidTransition,
     Status,
-    aggregate,
     can_transition,
-    status_from_exit_code,
+    detail_from_exit_code,
     transition,
 )
 
-S = Status
-ALL = list(Status)
-
-# The allowed moves, written out independently of the module's table.
-ALLOWED = (
-    {(S.PENDING, s) for s in ALL}  # including Pending -> Pending (a repeat is a no-op)
-    | {(S.IN_PROGRESS, s) for s in (S.IN_PROGRESS, S.SUCCESS, S.FAILED, S.TIMED_OUT, S.CANCELLED)}
-    | {(s, s) for s in (S.SUCCESS, S.FAILED, S.TIMED_OUT, S.CANCELLED)}
-)
+D = Detail
 
 
-def test_values_are_the_ssm_names() -> None:
-    assert [s.value for s in Status] == ["Pending", "InProgress", "Success", "Failed", "TimedOut", "Cancelled"]
-
-
-def test_terminal_statuses() -> None:
-    assert TERMINAL == {S.SUCCESS, S.FAILED, S.TIMED_OUT, S.CANCELLED}
-    assert [s for s in ALL if s.terminal] == [S.SUCCESS, S.FAILED, S.TIMED_OUT, S.CANCELLED]
-
-
-def test_is_error_counts_failed_and_timed_out_only() -> None:
-    assert [s for s in ALL if s.is_error] == [S.FAILED, S.TIMED_OUT]
-
-
-@pytest.mark.parametrize(("current", "new"), list(itertools.product(ALL, ALL)),
-                         ids=[f"{a.value}->{b.value}" for a, b in itertools.product(ALL, ALL)])
-def test_transitions(current: Status, new: Status) -> None:
-    allowed = (current, new) in ALLOWED
-    assert can_transition(current, new) is allowed
-    if allowed:
-        assert transition(current, new) is new
-    else:
-        with pytest.raises(InvalidTransition, match=f"^{current.value} -> {new.value} is not allowed$"):
-            transition(current, new)
-
-
-def test_nothing_leaves_a_terminal_status() -> None:
-    for t in TERMINAL:
-        assert [s for s in ALL if can_transition(t, s)] == [t]
-
-
-def test_invalid_transition_is_a_value_error() -> None:
-    assert issubclass(InvalidTransition, ValueError)
-
-
-@pytest.mark.parametrize(("code", "status"), [(0, S.SUCCESS), (1, S.FAILED), (2, S.FAILED), (127, S.FAILED),
-                                              (255, S.FAILED), (-1, S.FAILED), (-9, S.FAILED)])
-def test_status_from_exit_code(code: int, status: Status) -> None:
-    assert status_from_exit_code(code) is status
-
-
-@pytest.mark.parametrize(("steps", "expected"), [
-    ([], S.SUCCESS),
-    ([S.SUCCESS], S.SUCCESS),
-    ([S.SUCCESS, S.SUCCESS, S.SUCCESS], S.SUCCESS),
-    ([S.SUCCESS, S.FAILED], S.FAILED),
-    ([S.FAILED, S.SUCCESS], S.FAILED),
-    ([S.SUCCESS, S.TIMED_OUT], S.TIMED_OUT),
-    ([S.FAILED, S.TIMED_OUT], S.TIMED_OUT),
-    ([S.TIMED_OUT, S.FAILED], S.TIMED_OUT),
-    ([S.FAILED, S.CANCELLED], S.CANCELLED),
-    ([S.CANCELLED, S.TIMED_OUT, S.FAILED], S.CANCELLED),
-    ([S.SUCCESS, S.IN_PROGRESS], S.IN_PROGRESS),
-    ([S.SUCCESS, S.PENDING], S.IN_PROGRESS),
-    ([S.PENDING], S.IN_PROGRESS),
-    ([S.PENDING, S.FAILED], S.FAILED),
+@pytest.mark.parametrize(("detail", "status"), [
+    (D.PENDING, Status.PENDING), (D.IN_PROGRESS, Status.IN_PROGRESS), (D.DELAYED, Status.DELAYED),
+    (D.SUCCESS, Status.SUCCESS), (D.CANCELLED, Status.CANCELLED), (D.CANCELLING, Status.CANCELLING),
+    (D.FAILED, Status.FAILED), (D.DELIVERY_TIMED_OUT, Status.TIMED_OUT), (D.EXECUTION_TIMED_OUT, Status.TIMED_OUT),
+    (D.UNDELIVERABLE, Status.FAILED), (D.TERMINATED, Status.CANCELLED), (D.INVALID_PLATFORM, Status.FAILED),
+    (D.ACCESS_DENIED, Status.FAILED), (D.INCOMPLETE, Status.SUCCESS), (D.NO_INSTANCES_IN_TAG, Status.FAILED),
+    (D.SKIPPED, Status.SUCCESS),
 ])
-def test_aggregate(steps: list[Status], expected: Status) -> None:
-    assert aggregate(steps) is expected
+def test_every_detail_implies_its_status(detail: Detail, status: Status) -> None:
+    assert detail.status is status
 
 
-@pytest.mark.parametrize("status", ALL, ids=[s.value for s in ALL])
-def test_every_status_crosses_the_wire(status: Status) -> None:
-    assert wire.status_from_pb(wire.status_to_pb(status)) is status
+def test_the_ssm_names() -> None:
+    assert [d.value for d in Detail][:9] == ["Pending", "InProgress", "Delayed", "Success", "Cancelled",
+                                             "Cancelling", "Failed", "DeliveryTimedOut", "ExecutionTimedOut"]
+    assert {s.value for s in Status} == {"Pending", "InProgress", "Delayed", "Success", "Cancelled", "Cancelling",
+                                         "Failed", "TimedOut"}
 
 
-def test_an_unknown_wire_status_is_refused() -> None:
-    with pytest.raises(wire.WireError, match="unknown status 999"):
-        wire.status_from_pb(999)
+def test_only_failed_and_execution_timed_out_are_errors() -> None:
+    assert {d for d in Detail if d.is_error} == {D.FAILED, D.EXECUTION_TIMED_OUT}
+
+
+def test_terminal_details_never_move_except_a_delivery_timeout_to_a_real_result() -> None:
+    for cur in TERMINAL - {D.DELIVERY_TIMED_OUT}:
+        for new in Detail:
+            assert can_transition(cur, new) == (new is cur), (cur, new)
+    assert {n for n in Detail if can_transition(D.DELIVERY_TIMED_OUT, n)} == RAN | {D.DELIVERY_TIMED_OUT}
+
+
+@pytest.mark.parametrize(("cur", "new", "ok"), [
+    (D.PENDING, D.IN_PROGRESS, True), (D.PENDING, D.DELAYED, True), (D.PENDING, D.TERMINATED, True),
+    (D.DELAYED, D.IN_PROGRESS, True), (D.IN_PROGRESS, D.SUCCESS, True), (D.IN_PROGRESS, D.CANCELLING, True),
+    (D.CANCELLING, D.CANCELLED, True), (D.CANCELLING, D.SUCCESS, True), (D.IN_PROGRESS, D.TERMINATED, False),
+    (D.IN_PROGRESS, D.PENDING, False), (D.CANCELLING, D.IN_PROGRESS, False), (D.SUCCESS, D.IN_PROGRESS, False),
+    (D.IN_PROGRESS, D.IN_PROGRESS, True),
+])
+def test_edges(cur: Detail, new: Detail, ok: bool) -> None:
+    assert can_transition(cur, new) is ok
+    if ok:
+        assert transition(cur, new) is new
+    else:
+        with pytest.raises(InvalidTransition):
+            transition(cur, new)
+
+
+@pytest.mark.parametrize(("code", "detail"), [(0, D.SUCCESS), (168, D.SUCCESS), (169, D.FAILED), (1, D.FAILED),
+                                              (143, D.FAILED)])
+def test_exit_codes(code: int, detail: Detail) -> None:
+    assert detail_from_exit_code(code) is detail

@@ -23,6 +23,28 @@ class Status(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STATUS_FAILED: _ClassVar[Status]
     STATUS_TIMED_OUT: _ClassVar[Status]
     STATUS_CANCELLED: _ClassVar[Status]
+    STATUS_DELAYED: _ClassVar[Status]
+    STATUS_CANCELLING: _ClassVar[Status]
+
+class StatusDetail(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STATUS_DETAIL_UNSPECIFIED: _ClassVar[StatusDetail]
+    STATUS_DETAIL_PENDING: _ClassVar[StatusDetail]
+    STATUS_DETAIL_IN_PROGRESS: _ClassVar[StatusDetail]
+    STATUS_DETAIL_DELAYED: _ClassVar[StatusDetail]
+    STATUS_DETAIL_SUCCESS: _ClassVar[StatusDetail]
+    STATUS_DETAIL_CANCELLED: _ClassVar[StatusDetail]
+    STATUS_DETAIL_CANCELLING: _ClassVar[StatusDetail]
+    STATUS_DETAIL_FAILED: _ClassVar[StatusDetail]
+    STATUS_DETAIL_DELIVERY_TIMED_OUT: _ClassVar[StatusDetail]
+    STATUS_DETAIL_EXECUTION_TIMED_OUT: _ClassVar[StatusDetail]
+    STATUS_DETAIL_UNDELIVERABLE: _ClassVar[StatusDetail]
+    STATUS_DETAIL_TERMINATED: _ClassVar[StatusDetail]
+    STATUS_DETAIL_INVALID_PLATFORM: _ClassVar[StatusDetail]
+    STATUS_DETAIL_ACCESS_DENIED: _ClassVar[StatusDetail]
+    STATUS_DETAIL_INCOMPLETE: _ClassVar[StatusDetail]
+    STATUS_DETAIL_NO_INSTANCES_IN_TAG: _ClassVar[StatusDetail]
+    STATUS_DETAIL_SKIPPED: _ClassVar[StatusDetail]
 
 class OutputStream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -40,6 +62,25 @@ STATUS_SUCCESS: Status
 STATUS_FAILED: Status
 STATUS_TIMED_OUT: Status
 STATUS_CANCELLED: Status
+STATUS_DELAYED: Status
+STATUS_CANCELLING: Status
+STATUS_DETAIL_UNSPECIFIED: StatusDetail
+STATUS_DETAIL_PENDING: StatusDetail
+STATUS_DETAIL_IN_PROGRESS: StatusDetail
+STATUS_DETAIL_DELAYED: StatusDetail
+STATUS_DETAIL_SUCCESS: StatusDetail
+STATUS_DETAIL_CANCELLED: StatusDetail
+STATUS_DETAIL_CANCELLING: StatusDetail
+STATUS_DETAIL_FAILED: StatusDetail
+STATUS_DETAIL_DELIVERY_TIMED_OUT: StatusDetail
+STATUS_DETAIL_EXECUTION_TIMED_OUT: StatusDetail
+STATUS_DETAIL_UNDELIVERABLE: StatusDetail
+STATUS_DETAIL_TERMINATED: StatusDetail
+STATUS_DETAIL_INVALID_PLATFORM: StatusDetail
+STATUS_DETAIL_ACCESS_DENIED: StatusDetail
+STATUS_DETAIL_INCOMPLETE: StatusDetail
+STATUS_DETAIL_NO_INSTANCES_IN_TAG: StatusDetail
+STATUS_DETAIL_SKIPPED: StatusDetail
 OUTPUT_STREAM_UNSPECIFIED: OutputStream
 OUTPUT_STREAM_STDOUT: OutputStream
 OUTPUT_STREAM_STDERR: OutputStream
@@ -197,11 +238,11 @@ class OutputChunk(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., seq: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class StepResult(_message.Message):
-    __slots__ = ("command_id", "step_name", "step_index", "status", "exit_code", "started_at_ms", "ended_at_ms", "error", "action")
+    __slots__ = ("command_id", "step_name", "step_index", "detail", "exit_code", "started_at_ms", "ended_at_ms", "error", "action")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_NAME_FIELD_NUMBER: _ClassVar[int]
     STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
-    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -210,31 +251,31 @@ class StepResult(_message.Message):
     command_id: str
     step_name: str
     step_index: int
-    status: Status
+    detail: StatusDetail
     exit_code: int
     started_at_ms: int
     ended_at_ms: int
     error: str
     action: str
-    def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., step_index: _Optional[int] = ..., status: _Optional[_Union[Status, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
+    def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., step_index: _Optional[int] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
 
 class InvocationResult(_message.Message):
-    __slots__ = ("command_id", "status", "exit_code", "started_at_ms", "ended_at_ms", "error", "steps")
+    __slots__ = ("command_id", "detail", "exit_code", "started_at_ms", "ended_at_ms", "error", "steps")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
-    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     command_id: str
-    status: Status
+    detail: StatusDetail
     exit_code: int
     started_at_ms: int
     ended_at_ms: int
     error: str
     steps: _containers.RepeatedCompositeFieldContainer[StepResult]
-    def __init__(self, command_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ...) -> None: ...
+    def __init__(self, command_id: _Optional[str] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("sent_at_ms", "running_command_ids")
@@ -244,21 +285,31 @@ class Heartbeat(_message.Message):
     running_command_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, sent_at_ms: _Optional[int] = ..., running_command_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class CancelAck(_message.Message):
+    __slots__ = ("command_id", "running")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    running: bool
+    def __init__(self, command_id: _Optional[str] = ..., running: _Optional[bool] = ...) -> None: ...
+
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "ack", "output", "step_result", "invocation_result", "heartbeat")
+    __slots__ = ("hello", "ack", "output", "step_result", "invocation_result", "heartbeat", "cancel_ack")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     STEP_RESULT_FIELD_NUMBER: _ClassVar[int]
     INVOCATION_RESULT_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_ACK_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     ack: Ack
     output: OutputChunk
     step_result: StepResult
     invocation_result: InvocationResult
     heartbeat: Heartbeat
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., step_result: _Optional[_Union[StepResult, _Mapping]] = ..., invocation_result: _Optional[_Union[InvocationResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ...) -> None: ...
+    cancel_ack: CancelAck
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., step_result: _Optional[_Union[StepResult, _Mapping]] = ..., invocation_result: _Optional[_Union[InvocationResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_ack: _Optional[_Union[CancelAck, _Mapping]] = ...) -> None: ...
 
 class CreateActivationRequest(_message.Message):
     __slots__ = ("tags", "registration_limit", "expires_seconds", "description")
@@ -347,12 +398,16 @@ class TagFilter(_message.Message):
     def __init__(self, key: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Targets(_message.Message):
-    __slots__ = ("node_ids", "tags")
+    __slots__ = ("node_ids", "tags", "group", "all")
     NODE_IDS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
     node_ids: _containers.RepeatedScalarFieldContainer[str]
     tags: _containers.RepeatedCompositeFieldContainer[TagFilter]
-    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[_Union[TagFilter, _Mapping]]] = ...) -> None: ...
+    group: str
+    all: bool
+    def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[_Union[TagFilter, _Mapping]]] = ..., group: _Optional[str] = ..., all: _Optional[bool] = ...) -> None: ...
 
 class ResolveTargetsRequest(_message.Message):
     __slots__ = ("targets",)
@@ -366,26 +421,63 @@ class ResolveTargetsResponse(_message.Message):
     nodes: _containers.RepeatedCompositeFieldContainer[Node]
     def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
 
+class ParameterValues(_message.Message):
+    __slots__ = ("values",)
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class SendCommandRequest(_message.Message):
-    __slots__ = ("document", "targets", "comment", "timeout_seconds", "document_name")
+    __slots__ = ("document", "targets", "comment", "timeout_seconds", "document_name", "document_version", "document_hash", "parameters", "max_concurrency", "max_errors")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: ParameterValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ParameterValues, _Mapping]] = ...) -> None: ...
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_SECONDS_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
     document: bytes
     targets: Targets
     comment: str
     timeout_seconds: int
     document_name: str
-    def __init__(self, document: _Optional[bytes] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., comment: _Optional[str] = ..., timeout_seconds: _Optional[int] = ..., document_name: _Optional[str] = ...) -> None: ...
+    document_version: str
+    document_hash: str
+    parameters: _containers.MessageMap[str, ParameterValues]
+    max_concurrency: str
+    max_errors: str
+    def __init__(self, document: _Optional[bytes] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., comment: _Optional[str] = ..., timeout_seconds: _Optional[int] = ..., document_name: _Optional[str] = ..., document_version: _Optional[str] = ..., document_hash: _Optional[str] = ..., parameters: _Optional[_Mapping[str, ParameterValues]] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ...) -> None: ...
+
+class StepView(_message.Message):
+    __slots__ = ("result", "stdout", "stderr", "stdout_truncated", "stderr_truncated")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    STDERR_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    result: StepResult
+    stdout: str
+    stderr: str
+    stdout_truncated: bool
+    stderr_truncated: bool
+    def __init__(self, result: _Optional[_Union[StepResult, _Mapping]] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ..., stdout_truncated: _Optional[bool] = ..., stderr_truncated: _Optional[bool] = ...) -> None: ...
 
 class Invocation(_message.Message):
-    __slots__ = ("command_id", "node_id", "status", "status_detail", "exit_code", "started_at_ms", "ended_at_ms", "steps")
+    __slots__ = ("command_id", "node_id", "status", "detail", "exit_code", "started_at_ms", "ended_at_ms", "steps")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
-    STATUS_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     EXIT_CODE_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -393,15 +485,22 @@ class Invocation(_message.Message):
     command_id: str
     node_id: str
     status: Status
-    status_detail: str
+    detail: StatusDetail
     exit_code: int
     started_at_ms: int
     ended_at_ms: int
-    steps: _containers.RepeatedCompositeFieldContainer[StepResult]
-    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., status_detail: _Optional[str] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ...) -> None: ...
+    steps: _containers.RepeatedCompositeFieldContainer[StepView]
+    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[StepView, _Mapping]]] = ...) -> None: ...
 
 class CommandInfo(_message.Message):
-    __slots__ = ("command_id", "document_name", "document_sha256", "status", "status_detail", "comment", "requested_by", "created_at_ms", "expires_at_ms", "target_count", "completed_count", "error_count", "targets")
+    __slots__ = ("command_id", "document_name", "document_sha256", "status", "status_detail", "comment", "requested_by", "created_at_ms", "expires_at_ms", "target_count", "completed_count", "error_count", "targets", "detail", "delivery_timed_out_count", "max_concurrency", "max_errors", "document_version", "parameters")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: ParameterValues
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[ParameterValues, _Mapping]] = ...) -> None: ...
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_NAME_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -415,6 +514,12 @@ class CommandInfo(_message.Message):
     COMPLETED_COUNT_FIELD_NUMBER: _ClassVar[int]
     ERROR_COUNT_FIELD_NUMBER: _ClassVar[int]
     TARGETS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_TIMED_OUT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     document_name: str
     document_sha256: bytes
@@ -428,7 +533,13 @@ class CommandInfo(_message.Message):
     completed_count: int
     error_count: int
     targets: Targets
-    def __init__(self, command_id: _Optional[str] = ..., document_name: _Optional[str] = ..., document_sha256: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., status_detail: _Optional[str] = ..., comment: _Optional[str] = ..., requested_by: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., target_count: _Optional[int] = ..., completed_count: _Optional[int] = ..., error_count: _Optional[int] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ...) -> None: ...
+    detail: StatusDetail
+    delivery_timed_out_count: int
+    max_concurrency: str
+    max_errors: str
+    document_version: int
+    parameters: _containers.MessageMap[str, ParameterValues]
+    def __init__(self, command_id: _Optional[str] = ..., document_name: _Optional[str] = ..., document_sha256: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., status_detail: _Optional[str] = ..., comment: _Optional[str] = ..., requested_by: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., target_count: _Optional[int] = ..., completed_count: _Optional[int] = ..., error_count: _Optional[int] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., delivery_timed_out_count: _Optional[int] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., document_version: _Optional[int] = ..., parameters: _Optional[_Mapping[str, ParameterValues]] = ...) -> None: ...
 
 class SendCommandResponse(_message.Message):
     __slots__ = ("command", "invocations")
@@ -467,24 +578,30 @@ class GetCommandResponse(_message.Message):
     def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ..., invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ..., document: _Optional[bytes] = ...) -> None: ...
 
 class GetOutputRequest(_message.Message):
-    __slots__ = ("command_id", "node_id", "step_name")
+    __slots__ = ("command_id", "node_id", "step_name", "full")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    FULL_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     node_id: str
     step_name: str
-    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., step_name: _Optional[str] = ...) -> None: ...
+    full: bool
+    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., step_name: _Optional[str] = ..., full: _Optional[bool] = ...) -> None: ...
 
 class StepOutput(_message.Message):
-    __slots__ = ("step_name", "stdout", "stderr")
+    __slots__ = ("step_name", "stdout", "stderr", "stdout_truncated", "stderr_truncated")
     STEP_NAME_FIELD_NUMBER: _ClassVar[int]
     STDOUT_FIELD_NUMBER: _ClassVar[int]
     STDERR_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    STDERR_TRUNCATED_FIELD_NUMBER: _ClassVar[int]
     step_name: str
     stdout: bytes
     stderr: bytes
-    def __init__(self, step_name: _Optional[str] = ..., stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ...) -> None: ...
+    stdout_truncated: bool
+    stderr_truncated: bool
+    def __init__(self, step_name: _Optional[str] = ..., stdout: _Optional[bytes] = ..., stderr: _Optional[bytes] = ..., stdout_truncated: _Optional[bool] = ..., stderr_truncated: _Optional[bool] = ...) -> None: ...
 
 class GetOutputResponse(_message.Message):
     __slots__ = ("steps",)
@@ -509,3 +626,205 @@ class CommandEvent(_message.Message):
     command: CommandInfo
     node_id: str
     def __init__(self, output: _Optional[_Union[OutputChunk, _Mapping]] = ..., invocation: _Optional[_Union[Invocation, _Mapping]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class CancelCommandRequest(_message.Message):
+    __slots__ = ("command_id", "node_ids")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_IDS_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    node_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, command_id: _Optional[str] = ..., node_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CancelCommandResponse(_message.Message):
+    __slots__ = ("command",)
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    command: CommandInfo
+    def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ...) -> None: ...
+
+class DocumentInfo(_message.Message):
+    __slots__ = ("name", "version", "latest_version", "default_version", "sha256", "description", "format", "created_at_ms", "created_by", "builtin", "parameters")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    LATEST_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    BUILTIN_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    latest_version: int
+    default_version: int
+    sha256: str
+    description: str
+    format: str
+    created_at_ms: int
+    created_by: str
+    builtin: bool
+    parameters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., latest_version: _Optional[int] = ..., default_version: _Optional[int] = ..., sha256: _Optional[str] = ..., description: _Optional[str] = ..., format: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., created_by: _Optional[str] = ..., builtin: _Optional[bool] = ..., parameters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PutDocumentRequest(_message.Message):
+    __slots__ = ("name", "content", "format", "create")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    content: bytes
+    format: str
+    create: bool
+    def __init__(self, name: _Optional[str] = ..., content: _Optional[bytes] = ..., format: _Optional[str] = ..., create: _Optional[bool] = ...) -> None: ...
+
+class PutDocumentResponse(_message.Message):
+    __slots__ = ("document",)
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    document: DocumentInfo
+    def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ...) -> None: ...
+
+class ListDocumentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListDocumentsResponse(_message.Message):
+    __slots__ = ("documents",)
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    documents: _containers.RepeatedCompositeFieldContainer[DocumentInfo]
+    def __init__(self, documents: _Optional[_Iterable[_Union[DocumentInfo, _Mapping]]] = ...) -> None: ...
+
+class GetDocumentRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class GetDocumentResponse(_message.Message):
+    __slots__ = ("document", "content")
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    document: DocumentInfo
+    content: bytes
+    def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ..., content: _Optional[bytes] = ...) -> None: ...
+
+class DeleteDocumentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteDocumentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class SetDefaultVersionRequest(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: int
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class SetDefaultVersionResponse(_message.Message):
+    __slots__ = ("document",)
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    document: DocumentInfo
+    def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ...) -> None: ...
+
+class Group(_message.Message):
+    __slots__ = ("name", "targets", "created_at_ms")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    targets: Targets
+    created_at_ms: int
+    def __init__(self, name: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+
+class PutGroupRequest(_message.Message):
+    __slots__ = ("group",)
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    group: Group
+    def __init__(self, group: _Optional[_Union[Group, _Mapping]] = ...) -> None: ...
+
+class PutGroupResponse(_message.Message):
+    __slots__ = ("group",)
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    group: Group
+    def __init__(self, group: _Optional[_Union[Group, _Mapping]] = ...) -> None: ...
+
+class ListGroupsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListGroupsResponse(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[Group]
+    def __init__(self, groups: _Optional[_Iterable[_Union[Group, _Mapping]]] = ...) -> None: ...
+
+class GetGroupRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetGroupResponse(_message.Message):
+    __slots__ = ("group", "nodes")
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    group: Group
+    nodes: _containers.RepeatedCompositeFieldContainer[Node]
+    def __init__(self, group: _Optional[_Union[Group, _Mapping]] = ..., nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
+
+class DeleteGroupRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteGroupResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TagNodeRequest(_message.Message):
+    __slots__ = ("node_id", "tags", "remove")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    tags: _containers.RepeatedCompositeFieldContainer[Tag]
+    remove: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., remove: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TagNodeResponse(_message.Message):
+    __slots__ = ("node",)
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    node: Node
+    def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
+
+class StatusEvent(_message.Message):
+    __slots__ = ("kind", "command_id", "node_id", "status", "detail", "at_ms", "seq")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    AT_MS_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    command_id: str
+    node_id: str
+    status: Status
+    detail: StatusDetail
+    at_ms: int
+    seq: int
+    def __init__(self, kind: _Optional[str] = ..., command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., at_ms: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
+
+class WatchEventsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

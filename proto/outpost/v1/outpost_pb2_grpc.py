@@ -194,6 +194,66 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.WatchCommandRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
                 _registered_method=True)
+        self.CancelCommand = channel.unary_unary(
+                '/outpost.v1.AdminService/CancelCommand',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.CancelCommandRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.CancelCommandResponse.FromString,
+                _registered_method=True)
+        self.PutDocument = channel.unary_unary(
+                '/outpost.v1.AdminService/PutDocument',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.PutDocumentRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.PutDocumentResponse.FromString,
+                _registered_method=True)
+        self.ListDocuments = channel.unary_unary(
+                '/outpost.v1.AdminService/ListDocuments',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentsRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentsResponse.FromString,
+                _registered_method=True)
+        self.GetDocument = channel.unary_unary(
+                '/outpost.v1.AdminService/GetDocument',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.GetDocumentRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetDocumentResponse.FromString,
+                _registered_method=True)
+        self.DeleteDocument = channel.unary_unary(
+                '/outpost.v1.AdminService/DeleteDocument',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteDocumentRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteDocumentResponse.FromString,
+                _registered_method=True)
+        self.SetDefaultVersion = channel.unary_unary(
+                '/outpost.v1.AdminService/SetDefaultVersion',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionResponse.FromString,
+                _registered_method=True)
+        self.PutGroup = channel.unary_unary(
+                '/outpost.v1.AdminService/PutGroup',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.PutGroupRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.PutGroupResponse.FromString,
+                _registered_method=True)
+        self.ListGroups = channel.unary_unary(
+                '/outpost.v1.AdminService/ListGroups',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListGroupsRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListGroupsResponse.FromString,
+                _registered_method=True)
+        self.GetGroup = channel.unary_unary(
+                '/outpost.v1.AdminService/GetGroup',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.GetGroupRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetGroupResponse.FromString,
+                _registered_method=True)
+        self.DeleteGroup = channel.unary_unary(
+                '/outpost.v1.AdminService/DeleteGroup',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteGroupRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteGroupResponse.FromString,
+                _registered_method=True)
+        self.TagNode = channel.unary_unary(
+                '/outpost.v1.AdminService/TagNode',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.TagNodeRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.TagNodeResponse.FromString,
+                _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/outpost.v1.AdminService/WatchEvents',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.StatusEvent.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -253,6 +313,78 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelCommand(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutDocument(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDocuments(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDocument(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDocument(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDefaultVersion(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutGroup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGroups(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGroup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteGroup(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TagNode(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchEvents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -300,6 +432,66 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.WatchCommand,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.WatchCommandRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.SerializeToString,
+            ),
+            'CancelCommand': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelCommand,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.CancelCommandRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.CancelCommandResponse.SerializeToString,
+            ),
+            'PutDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutDocument,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.PutDocumentRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.PutDocumentResponse.SerializeToString,
+            ),
+            'ListDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDocuments,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentsRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentsResponse.SerializeToString,
+            ),
+            'GetDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDocument,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetDocumentRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.GetDocumentResponse.SerializeToString,
+            ),
+            'DeleteDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDocument,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteDocumentRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteDocumentResponse.SerializeToString,
+            ),
+            'SetDefaultVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDefaultVersion,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionResponse.SerializeToString,
+            ),
+            'PutGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutGroup,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.PutGroupRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.PutGroupResponse.SerializeToString,
+            ),
+            'ListGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroups,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListGroupsRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListGroupsResponse.SerializeToString,
+            ),
+            'GetGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGroup,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetGroupRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.GetGroupResponse.SerializeToString,
+            ),
+            'DeleteGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteGroup,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteGroupRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteGroupResponse.SerializeToString,
+            ),
+            'TagNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagNode,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.TagNodeRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.TagNodeResponse.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.WatchEventsRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.StatusEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -545,6 +737,330 @@ class AdminService:
             '/outpost.v1.AdminService/WatchCommand',
             outpost_dot_v1_dot_outpost__pb2.WatchCommandRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/CancelCommand',
+            outpost_dot_v1_dot_outpost__pb2.CancelCommandRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.CancelCommandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/PutDocument',
+            outpost_dot_v1_dot_outpost__pb2.PutDocumentRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.PutDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListDocuments',
+            outpost_dot_v1_dot_outpost__pb2.ListDocumentsRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListDocumentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/GetDocument',
+            outpost_dot_v1_dot_outpost__pb2.GetDocumentRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.GetDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeleteDocument',
+            outpost_dot_v1_dot_outpost__pb2.DeleteDocumentRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeleteDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDefaultVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/SetDefaultVersion',
+            outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/PutGroup',
+            outpost_dot_v1_dot_outpost__pb2.PutGroupRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.PutGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListGroups',
+            outpost_dot_v1_dot_outpost__pb2.ListGroupsRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/GetGroup',
+            outpost_dot_v1_dot_outpost__pb2.GetGroupRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.GetGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeleteGroup',
+            outpost_dot_v1_dot_outpost__pb2.DeleteGroupRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeleteGroupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TagNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/TagNode',
+            outpost_dot_v1_dot_outpost__pb2.TagNodeRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.TagNodeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/outpost.v1.AdminService/WatchEvents',
+            outpost_dot_v1_dot_outpost__pb2.WatchEventsRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.StatusEvent.FromString,
             options,
             channel_credentials,
             insecure,

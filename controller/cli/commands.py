@@ -1,0 +1,216 @@
+"""``outpost command ...`` and ``outpost events``: send, follow, wait for, cancel and read commands."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+from controller.cli.render import OUTPUT, command_row, invocation_row, iso, print_json, print_table
+from controller.model import TagFilter, Targets
+from controller.server.convert import targets_to_pb
+from controller.targets_syntax import parse_targets
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk import wire
+from plugins.sdk.errors import InputError
+
+if TYPE_CHECKING:
+    from controller.cli.app import Ctx
+
+
+def parse_parameters(items: tuple[str, ...]) -> dict[str, pb.ParameterValues]:
+    """SSM's ``--parameters k=v[,k=v]`` (repeatable); a key given again adds a value (StringList)."""
+    out: dict[str, list[str]] = {}
+    for text in items:
+        for part in text.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise InputError("--parameters", f"expected NAME=VALUE, got {part!r}")
+            out.setdefault(key.strip(), []).append(value)
+    return {k: pb.ParameterValues(values=v) for k, v in out.items()}
+
+
+@click.group()
+def command() -> None:
+    """Commands sent to nodes."""
+
+
+@command.command("list")
+@click.option("--limit", default=50, show_default=True)
+@OUTPUT
+@click.pass_obj
+def command_list(obj: Ctx, limit: int, output: str) -> None:
+    with obj.client() as c:
+        rows = [command_row(x) for x in c.stub.ListCommands(pb.ListCommandsRequest(limit=limit),
+                                                            timeout=c.timeout).commands]
+    if output == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["command_id", "document", "status", "targets", "completed", "errors", "requested_by",
+                           "created"])
+
+
+@command.command("show")
+@click.argument("command_id")
+@OUTPUT
+@click.pass_obj
+def command_show(obj: Ctx, command_id: str, output: str) -> None:
+    with obj.client() as c:
+        r = c.stub.GetCommand(pb.GetCommandRequest(command_id=command_id), timeout=c.timeout)
+    row = {**command_row(r.command), "invocations": [invocation_row(i) for i in r.invocations]}
+    if output == "json":
+        print_json(row)
+        return
+    for key in ("command_id", "document", "status", "status_detail", "targets", "completed", "errors",
+                "requested_by", "created", "comment"):
+        click.echo(f"{key.replace('_', ' '):>14}: {row[key]}")
+    print_table(row["invocations"], ["node_id", "status", "exit_code", "duration", "status_detail"])
+
+
+@command.command("send")
+@click.option("--document", "document", required=True, help="NAME or NAME:VERSION ($LATEST, $DEFAULT, N)")
+@click.option("--document-hash", default="", help="sha256 the document's content must have")
+@click.option("--parameters", "parameters", multiple=True, help="NAME=VALUE[,NAME=VALUE] (repeat a name for lists)")
+@click.option("--targets", "targets", multiple=True, help="Key=tag:NAME,Values=a,b | Key=InstanceIds,Values=mi-.. "
+              "| Key=resource-groups:Name,Values=GROUP (repeat: ANDed)")
+@click.option("--all", "all_nodes", is_flag=True, help="every registered node")
+@click.option("--max-concurrency", default="50", show_default=True, help="a count or a percentage of the targets")
+@click.option("--max-errors", default="0", show_default=True, help="a count or a percentage of the targets")
+@click.option("--timeout-seconds", default=600, show_default=True, help="delivery timeout")
+@click.option("--comment", default="")
+@click.option("--wait", "wait", is_flag=True, help="follow the command until it ends; exit 0 only on Success")
+@OUTPUT
+@click.pass_obj
+def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[str, ...], targets: tuple[str, ...],
+                 all_nodes: bool, max_concurrency: str, max_errors: str, timeout_seconds: int, comment: str,
+                 wait: bool, output: str) -> None:
+    """Send a stored document to nodes, SSM-style. The command is readable as soon as this returns."""
+    name, _, version = document.partition(":")
+    parsed = parse_targets(targets) if targets else None
+    if parsed is None and not all_nodes:
+        raise InputError("--targets", "give --targets or --all")
+    chosen = Targets(parsed.node_ids, tuple(TagFilter(f.key, f.values) for f in parsed.tags), parsed.group,
+                     parsed.all or all_nodes) if parsed else Targets(all=True)
+    with obj.client() as c:
+        r = c.stub.SendCommand(pb.SendCommandRequest(
+            document_name=name, document_version=version, document_hash=document_hash,
+            parameters=parse_parameters(parameters), targets=targets_to_pb(chosen), max_concurrency=max_concurrency,
+            max_errors=max_errors, timeout_seconds=timeout_seconds, comment=comment), timeout=c.timeout)
+        cid = r.command.command_id
+        if wait:
+            raise SystemExit(_wait(c, cid, output))
+    if output == "json":
+        print_json(command_row(r.command))
+    else:
+        click.echo(cid)
+
+
+def _wait(client, command_id: str, output: str) -> int:
+    final = None
+    for event in client.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)):
+        if event.WhichOneof("body") == "command" and wire.detail_from_pb(event.command.detail).terminal:
+            final = event.command
+            break
+    shown = client.stub.GetCommand(pb.GetCommandRequest(command_id=command_id), timeout=client.timeout)
+    row = {**command_row(shown.command), "invocations": [invocation_row(i) for i in shown.invocations]}
+    if output == "json":
+        print_json(row)
+    else:
+        print_table(row["invocations"], ["node_id", "status", "status_detail", "exit_code", "duration"],
+                    title=f"{command_id}: {row['status']} ({row['status_detail']})")
+    detail = wire.detail_from_pb((final or shown.command).detail)
+    return 0 if detail.value == "Success" else 1
+
+
+@command.command("wait")
+@click.argument("command_id")
+@OUTPUT
+@click.pass_obj
+def command_wait(obj: Ctx, command_id: str, output: str) -> None:
+    """Block until the command is terminal; exit 0 only when it ended Success."""
+    with obj.client() as c:
+        raise SystemExit(_wait(c, command_id, output))
+
+
+@command.command("cancel")
+@click.argument("command_id")
+@click.option("--node", "node_ids", multiple=True, help="only this node's invocation (repeat)")
+@OUTPUT
+@click.pass_obj
+def command_cancel(obj: Ctx, command_id: str, node_ids: tuple[str, ...], output: str) -> None:
+    """Stop a command: queued invocations never start, running ones are stopped (SIGTERM, then SIGKILL)."""
+    with obj.client() as c:
+        r = c.stub.CancelCommand(pb.CancelCommandRequest(command_id=command_id, node_ids=list(node_ids)),
+                                 timeout=c.timeout)
+    row = command_row(r.command)
+    if output == "json":
+        print_json(row)
+    else:
+        click.echo(f"{command_id}: {row['status']} ({row['status_detail']})")
+
+
+@command.command("output")
+@click.argument("command_id")
+@click.option("--node", "node_id", required=True)
+@click.option("--step", default=None)
+@click.option("--full", is_flag=True, help="everything kept, not the 24,000 / 8,000-character views")
+@OUTPUT
+@click.pass_obj
+def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, full: bool, output: str) -> None:
+    """One node's output, step by step."""
+    with obj.client() as c:
+        r = c.stub.GetOutput(pb.GetOutputRequest(command_id=command_id, node_id=node_id, step_name=step or "",
+                                                 full=full), timeout=c.timeout)
+    if output == "json":
+        print_json([{"step": s.step_name, "stdout": s.stdout.decode(errors="replace"),
+                     "stderr": s.stderr.decode(errors="replace"), "stdout_truncated": s.stdout_truncated,
+                     "stderr_truncated": s.stderr_truncated} for s in r.steps])
+        return
+    for s in r.steps:
+        click.echo(f"--- {s.step_name} stdout{' (truncated)' if s.stdout_truncated else ''} ---")
+        click.echo(s.stdout.decode(errors="replace"), nl=False)
+        if s.stderr:
+            click.echo(f"--- {s.step_name} stderr{' (truncated)' if s.stderr_truncated else ''} ---", err=True)
+            click.echo(s.stderr.decode(errors="replace"), nl=False, err=True)
+
+
+@command.command("logs")
+@click.argument("command_id")
+@click.option("--follow", "-f", is_flag=True, help="keep streaming until the command ends")
+@click.pass_obj
+def command_logs(obj: Ctx, command_id: str, follow: bool) -> None:
+    """Every node's output, each line prefixed by its node id."""
+    from controller.cli.apply import LinePrinter
+    from controller.cli.render import make_console
+
+    printer = LinePrinter(make_console())
+    with obj.client() as c:
+        for event in c.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)):
+            kind = event.WhichOneof("body")
+            if kind == "output":
+                printer.feed(event.node_id, event.output)
+            elif kind == "command" and not follow:
+                break  # the snapshot is complete once its command event arrives
+    printer.flush()
+
+
+@click.group(invoke_without_command=True)
+@click.option("--follow", "-f", is_flag=True, required=True, help="stream status changes as they happen")
+@OUTPUT
+@click.pass_obj
+def events(obj: Ctx, follow: bool, output: str) -> None:
+    """Every command and invocation status change: ``outpost events --follow [--output json]``."""
+    with obj.client() as c:
+        for e in c.stub.WatchEvents(pb.WatchEventsRequest()):
+            row = {"seq": e.seq, "time": iso(e.at_ms), "kind": e.kind, "commandId": e.command_id,
+                   "nodeId": e.node_id, "status": wire.status_from_pb(e.status).value,
+                   "statusDetails": wire.detail_from_pb(e.detail).value}
+            if output == "json":
+                sys.stdout.write(json.dumps(row) + "\n")
+            else:
+                sys.stdout.write(f"{row['time']} {row['kind']:<10} {row['commandId']} {row['nodeId'] or '-':<20} "
+                                 f"{row['status']} ({row['statusDetails']})\n")
+            sys.stdout.flush()

@@ -1,0 +1,132 @@
+"""``outpost document ...``: named, versioned documents (SSM's create-document, update-document,
+list-documents, get-document, delete-document, update-document-default-version)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from controller.cli.render import OUTPUT, Row, iso, print_json, print_table
+from outpost.v1 import outpost_pb2 as pb
+
+if TYPE_CHECKING:
+    from controller.cli.app import Ctx
+
+_SUFFIX_FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
+_FILE = click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="the document, YAML or JSON")
+_FORMAT = click.option("--format", "fmt", type=click.Choice(["YAML", "JSON"], case_sensitive=False), default=None,
+                       help="default: from the file name (.json, .yaml, .yml), else the controller guesses")
+_SHOW_KEYS = ("name", "version", "default_version", "latest_version", "format", "builtin", "description",
+              "parameters", "sha256", "created_by", "created")
+
+
+def document_row(d: pb.DocumentInfo) -> Row:
+    return {"name": d.name, "version": d.version, "default_version": d.default_version,
+            "latest_version": d.latest_version, "format": d.format, "builtin": d.builtin,
+            "description": d.description, "parameters": list(d.parameters), "sha256": d.sha256,
+            "created_by": d.created_by, "created": iso(d.created_at_ms)}
+
+
+def _show(row: Row, output: str) -> None:
+    if output == "json":
+        print_json(row)
+        return
+    for key in _SHOW_KEYS:
+        value = row[key]
+        text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+        click.echo(f"{key.replace('_', ' '):>15}: {text}")
+
+
+def _put(obj: Ctx, name: str, path: Path, fmt: str | None, create: bool, output: str) -> None:
+    fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower(), "")).upper()
+    req = pb.PutDocumentRequest(name=name, content=path.read_bytes(), format=fmt, create=create)
+    with obj.client() as c:
+        r = c.stub.PutDocument(req, timeout=c.timeout)
+    _show(document_row(r.document), output)
+
+
+@click.group("document")
+def document() -> None:
+    """Named, versioned command documents (SSM schema 2.2)."""
+
+
+@document.command("create")
+@click.argument("name")
+@_FILE
+@_FORMAT
+@OUTPUT
+@click.pass_obj
+def document_create(obj: Ctx, name: str, path: Path, fmt: str | None, output: str) -> None:
+    """Create document NAME (version 1, the default) from --file."""
+    _put(obj, name, path, fmt, True, output)
+
+
+@document.command("update")
+@click.argument("name")
+@_FILE
+@_FORMAT
+@OUTPUT
+@click.pass_obj
+def document_update(obj: Ctx, name: str, path: Path, fmt: str | None, output: str) -> None:
+    """Add a version of NAME from --file. The default version stays; see set-default."""
+    _put(obj, name, path, fmt, False, output)
+
+
+@document.command("list")
+@OUTPUT
+@click.pass_obj
+def document_list(obj: Ctx, output: str) -> None:
+    """Every document at its default version."""
+    with obj.client() as c:
+        rows = [document_row(d) for d in c.stub.ListDocuments(pb.ListDocumentsRequest(),
+                                                               timeout=c.timeout).documents]
+    if output == "json":
+        print_json(rows)
+    else:
+        print_table(rows, ["name", "default_version", "latest_version", "format", "builtin", "parameters",
+                           "description"])
+
+
+@document.command("show")
+@click.argument("name")
+@click.option("--version", "version", default="$DEFAULT", show_default=True, help="N, $LATEST or $DEFAULT")
+@click.option("--content", "with_content", is_flag=True, help="print the document itself too")
+@OUTPUT
+@click.pass_obj
+def document_show(obj: Ctx, name: str, version: str, with_content: bool, output: str) -> None:
+    """One version of NAME."""
+    with obj.client() as c:
+        r = c.stub.GetDocument(pb.GetDocumentRequest(name=name, version=version), timeout=c.timeout)
+    row = document_row(r.document)
+    text = r.content.decode(errors="replace")
+    if output == "json":
+        print_json({**row, "content": text} if with_content else row)
+        return
+    _show(row, output)
+    if with_content:
+        click.echo("")
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@document.command("delete")
+@click.argument("name")
+@click.pass_obj
+def document_delete(obj: Ctx, name: str) -> None:
+    """Delete NAME (commands that ran it keep what they ran). Built-in documents cannot be deleted."""
+    with obj.client() as c:
+        c.stub.DeleteDocument(pb.DeleteDocumentRequest(name=name), timeout=c.timeout)
+    click.echo(f"deleted document {name}")
+
+
+@document.command("set-default")
+@click.argument("name")
+@click.option("--version", "version", required=True, type=click.IntRange(min=1), help="the version to run by default")
+@OUTPUT
+@click.pass_obj
+def document_set_default(obj: Ctx, name: str, version: int, output: str) -> None:
+    """Make --version the version of NAME that commands run unless they name one."""
+    with obj.client() as c:
+        r = c.stub.SetDefaultVersion(pb.SetDefaultVersionRequest(name=name, version=version), timeout=c.timeout)
+    _show(document_row(r.document), output)

@@ -1,0 +1,137 @@
+"""Rate control and command status, exactly as SSM Run Command does them (pure logic, no I/O).
+
+- ``max_concurrency``: never more invocations in flight (dispatched and not finished) than this:
+  a count, or a percent of the targets (rounded up, at least 1). Default 50.
+- ``max_errors``: once more invocations than this have ended Failed or ExecutionTimedOut (a count,
+  or a percent of the targets, rounded down), no new invocation starts; those never started end
+  Terminated, those running finish, and the command ends Failed. Default 0. DeliveryTimedOut,
+  Undeliverable, InvalidPlatform and AccessDenied never count.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from plugins.sdk.errors import InputError
+from plugins.sdk.status import NOT_STARTED, Detail
+
+DEFAULT_MAX_CONCURRENCY = "50"
+DEFAULT_MAX_ERRORS = "0"
+_LIMIT = re.compile(r"^(\d{1,9})(%?)$")
+
+
+def parse_limit(text: str, targets: int, *, where: str, minimum: int) -> int:
+    """``"50"`` or ``"10%"`` of ``targets`` as a count (percent: up for concurrency, down for errors)."""
+    m = _LIMIT.match(text.strip())
+    if not m:
+        raise InputError(where, f"expected a number or a percentage such as 10%, got {text!r}")
+    value, percent = int(m.group(1)), bool(m.group(2))
+    if percent:
+        if not minimum <= value <= 100:
+            raise InputError(where, f"a percentage must be {minimum}%..100%, got {text}")
+        share = targets * value / 100
+        return max(minimum, math.ceil(share)) if minimum else math.floor(share)
+    if value < minimum:
+        raise InputError(where, f"must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass
+class CommandRun:
+    """One active command's dispatch state. Every decision is synchronous, so interleaved events on
+    the event loop can never dispatch past the limits or miscount errors."""
+    command_id: str
+    max_concurrency: int
+    max_errors: int
+    queue: deque[str] = field(default_factory=deque)  # never dispatched, in order
+    in_flight: set[str] = field(default_factory=set)  # dispatched, not finished
+    errors: int = 0
+    stopped: bool = False  # max-errors passed: nothing new starts
+    cancelling: bool = False
+
+    def next_batch(self) -> list[str]:
+        """Node ids to dispatch now; they count as in flight from this moment."""
+        if self.stopped or self.cancelling:
+            return []
+        batch = []
+        while self.queue and len(self.in_flight) < self.max_concurrency:
+            node_id = self.queue.popleft()
+            self.in_flight.add(node_id)
+            batch.append(node_id)
+        return batch
+
+    def finished(self, node_id: str, detail: Detail) -> None:
+        """An invocation reached a terminal detail (each node is told once)."""
+        self.in_flight.discard(node_id)
+        if detail.is_error:
+            self.errors += 1
+            if self.errors > self.max_errors:
+                self.stopped = True
+
+    def never_to_start(self) -> list[str]:
+        """After max-errors or a cancel: the queued node ids, taken out of the queue."""
+        if not (self.stopped or self.cancelling):
+            return []
+        out = list(self.queue)
+        self.queue.clear()
+        return out
+
+    @classmethod
+    def resume(cls, command_id: str, max_concurrency: int, max_errors: int, cancelling: bool,
+               invocations: Iterable[tuple[str, Detail]]) -> CommandRun:
+        """Rebuild the state of a command from its stored invocations (after a controller restart)."""
+        run = cls(command_id, max_concurrency, max_errors, cancelling=cancelling)
+        for node_id, detail in sorted(invocations):
+            if detail is Detail.PENDING:
+                run.queue.append(node_id)
+            elif not detail.terminal:
+                run.in_flight.add(node_id)
+            elif detail.is_error:
+                run.errors += 1
+        run.stopped = run.errors > max_errors
+        return run
+
+
+@dataclass(frozen=True)
+class Counts:
+    targets: int
+    completed: int
+    errors: int
+    delivery_timed_out: int
+
+
+def counts(details: Sequence[Detail]) -> Counts:
+    return Counts(len(details), sum(d.terminal for d in details), sum(d.is_error for d in details),
+                  sum(d is Detail.DELIVERY_TIMED_OUT for d in details))
+
+
+_HARMLESS = frozenset({Detail.SUCCESS, Detail.UNDELIVERABLE, Detail.INVALID_PLATFORM})
+
+
+def command_detail(details: Sequence[Detail], *, max_errors: int, cancel_requested: bool) -> Detail:
+    """A command's detail from its invocations' (docs/statuses.md has the table)."""
+    if not details:
+        return Detail.NO_INSTANCES_IN_TAG
+    if not all(d.terminal for d in details):
+        if cancel_requested:
+            return Detail.CANCELLING
+        return Detail.PENDING if all(d in NOT_STARTED for d in details) and Detail.DELAYED not in details \
+            else Detail.IN_PROGRESS
+    if cancel_requested:
+        return Detail.CANCELLED
+    errors = [d for d in details if d.is_error]
+    if len(errors) > max_errors:
+        return Detail.EXECUTION_TIMED_OUT if all(d is Detail.EXECUTION_TIMED_OUT for d in errors) else Detail.FAILED
+    successes = sum(d is Detail.SUCCESS for d in details)
+    if successes and all(d in _HARMLESS for d in details):
+        return Detail.SUCCESS
+    if not successes:
+        if all(d is Detail.DELIVERY_TIMED_OUT for d in details):
+            return Detail.DELIVERY_TIMED_OUT
+        if all(d is Detail.CANCELLED for d in details):
+            return Detail.CANCELLED
+        return Detail.FAILED
+    return Detail.INCOMPLETE

@@ -1,0 +1,128 @@
+"""SSM's ``--targets`` shorthand, as the AWS CLI takes it::
+
+    --targets Key=tag:Role,Values=web,api
+    --targets Key=InstanceIds,Values=mi-1,mi-2      (Values=* : every registered node)
+    --targets Key=resource-groups:Name,Values=GROUP
+
+Within one item the values are ORed; the keys of several items are ANDed. Like the AWS CLI's
+shorthand, the fields may come in either order and a comma-separated token that does not start a
+field (``Key=`` or ``Values=``) is one more value. SSM's limits apply: at most 5 tag keys, 50 values
+per key, 50 node ids and one group.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from controller.model import TagFilter
+from plugins.sdk.errors import InputError
+
+MAX_TAG_KEYS = 5
+MAX_VALUES = 50
+MAX_NODE_IDS = 50
+MAX_TAG_KEY_LEN = 128
+MAX_TAG_VALUE_LEN = 256
+
+KEY_NODE_IDS = "InstanceIds"
+KEY_GROUP = "resource-groups:Name"
+TAG_PREFIX = "tag:"
+ALL = "*"
+
+_FIELDS = ("Key", "Values")
+_UNSUPPORTED = {
+    "tag-key": "targeting by tag key alone is not supported; use Key=tag:NAME,Values=...",
+    "resource-groups:ResourceTypeFilters": "resource type filters do not apply to Outpost nodes",
+}
+
+
+@dataclass(frozen=True)
+class ParsedTargets:
+    """What ``--targets`` asked for: node ids, tag filters and a group, ANDed; or every node."""
+    node_ids: tuple[str, ...] = ()
+    tags: tuple[TagFilter, ...] = ()
+    group: str = ""
+    all: bool = False
+
+    @property
+    def empty(self) -> bool:
+        return not (self.node_ids or self.tags or self.group or self.all)
+
+
+def _fields(item: str, where: str) -> tuple[str, tuple[str, ...]]:
+    """``Key=K,Values=a,b`` -> (K, (a, b)): the AWS CLI shorthand for one target."""
+    found: dict[str, list[str]] = {}
+    current: str | None = None
+    for token in item.split(","):
+        name, sep, rest = token.partition("=")
+        if sep and name.strip() in _FIELDS:
+            current = name.strip()
+            if current in found:
+                raise InputError(where, f"{current}= is given twice in {item!r}")
+            found[current] = [rest.strip()]
+        elif current == "Values":
+            found[current].append(token.strip())
+        elif current is None:
+            raise InputError(where, f"expected Key=KEY,Values=V1[,V2...], got {item!r}")
+        else:
+            raise InputError(where, f"Key takes one value: {token!r} in {item!r} is not part of it "
+                                    f"(did you mean Values=...?)")
+    if "Key" not in found or not found["Key"][0]:
+        raise InputError(where, f"Key= is missing or empty in {item!r}")
+    if "Values" not in found:
+        raise InputError(where, f"Values= is missing in {item!r}")
+    values = found["Values"]
+    if any(not v for v in values):
+        raise InputError(where, f"empty value in {item!r}")
+    return found["Key"][0], tuple(dict.fromkeys(values))  # duplicates dropped, order kept
+
+
+def parse_targets(items: Sequence[str], where: str = "--targets") -> ParsedTargets:
+    """Parse the ``--targets`` options; InputError naming the bad item."""
+    node_ids: tuple[str, ...] | None = None
+    tags: dict[str, tuple[str, ...]] = {}
+    group: str | None = None
+    every = False
+    for item in items:
+        key, values = _fields(item.strip(), where)
+        if len(values) > MAX_VALUES:
+            raise InputError(where, f"at most {MAX_VALUES} values per key, {key} has {len(values)} in {item!r}")
+        if key == KEY_NODE_IDS:
+            if node_ids is not None or every:
+                raise InputError(where, f"{KEY_NODE_IDS} is given twice; put all the ids in one item ({item!r})")
+            if ALL in values:
+                if len(values) > 1:
+                    raise InputError(where, f"Values=* means every node and takes no other ids, got {item!r}")
+                every = True
+            else:
+                if len(values) > MAX_NODE_IDS:
+                    raise InputError(where, f"at most {MAX_NODE_IDS} node ids, got {len(values)} in {item!r}")
+                node_ids = values
+        elif key == KEY_GROUP:
+            if group is not None:
+                raise InputError(where, f"only one {KEY_GROUP} target is allowed, got another in {item!r}")
+            if len(values) != 1:
+                raise InputError(where, f"{KEY_GROUP} takes exactly one group name, got {len(values)} in {item!r}")
+            group = values[0]
+        elif key.startswith(TAG_PREFIX):
+            tag_key = key[len(TAG_PREFIX):]
+            if not tag_key.strip():
+                raise InputError(where, f"tag name missing after tag: in {item!r}")
+            if len(tag_key) > MAX_TAG_KEY_LEN:
+                raise InputError(where, f"tag key longer than {MAX_TAG_KEY_LEN} characters in {item!r}")
+            if tag_key in tags:
+                raise InputError(where, f"tag:{tag_key} is given twice; put all its values in one item ({item!r})")
+            long = [v for v in values if len(v) > MAX_TAG_VALUE_LEN]
+            if long:
+                raise InputError(where, f"tag value longer than {MAX_TAG_VALUE_LEN} characters in {item!r}")
+            tags[tag_key] = values
+            if len(tags) > MAX_TAG_KEYS:
+                raise InputError(where, f"at most {MAX_TAG_KEYS} tag keys, {item!r} is the "
+                                        f"{len(tags)}th")
+        elif key in _UNSUPPORTED:
+            raise InputError(where, f"{_UNSUPPORTED[key]} ({item!r})")
+        else:
+            raise InputError(where, f"unknown key {key!r} in {item!r}: use tag:NAME, {KEY_NODE_IDS} or {KEY_GROUP}")
+    if every and (node_ids is not None or tags or group is not None):
+        raise InputError(where, "Key=InstanceIds,Values=* (every node) cannot be combined with other targets")
+    return ParsedTargets(node_ids=node_ids or (), tags=tuple(TagFilter(k, v) for k, v in tags.items()),
+                         group=group or "", all=every)

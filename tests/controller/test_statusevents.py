@@ -1,0 +1,141 @@
+"""controller.statusevents: StatusEvent's JSON shape and the StatusFeed fan-out."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+
+import pytest
+
+from controller.statusevents import StatusEvent, StatusFeed, iso_utc_ms
+
+
+def _publish(feed: StatusFeed, n: int, start: int = 0) -> list[StatusEvent]:
+    return [feed.publish("invocation", f"cmd-{i}", f"node-{i}", "InProgress", "InProgress", 1_000 + i)
+            for i in range(start, start + n)]
+
+
+def test_event_json_has_the_documented_keys_and_iso_time() -> None:
+    at = dt.datetime(2026, 11, 28, 8, 22, 14, tzinfo=dt.UTC)
+    at_ms = int(at.timestamp()) * 1000 + 123
+    event = StatusEvent("invocation", "c-1", "mi-1", "TimedOut", "DeliveryTimedOut", at_ms, 7)
+    assert event.to_json() == {"kind": "invocation", "commandId": "c-1", "nodeId": "mi-1", "status": "TimedOut",
+                               "statusDetails": "DeliveryTimedOut", "time": "2026-11-28T08:22:14.123Z", "seq": 7}
+
+
+@pytest.mark.parametrize(("at_ms", "text"), [
+    (0, "1970-01-01T00:00:00.000Z"), (999, "1970-01-01T00:00:00.999Z"), (1_001, "1970-01-01T00:00:01.001Z"),
+    (1_700_000_000_007, "2023-11-14T22:13:20.007Z"),
+])
+def test_iso_time_keeps_exact_milliseconds(at_ms: int, text: str) -> None:
+    assert iso_utc_ms(at_ms) == text
+
+
+def test_event_is_frozen() -> None:
+    event = StatusEvent("command", "c", "", "Success", "Success", 0, 1)
+    with pytest.raises(AttributeError):
+        event.seq = 2  # type: ignore[misc]
+
+
+def test_seq_increases_and_each_feed_counts_its_own() -> None:
+    feed, other = StatusFeed(), StatusFeed()
+    events = _publish(feed, 5)
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert feed.last_seq == 5
+    assert other.publish("command", "c", "", "Pending", "Pending", 0).seq == 1
+
+
+def test_publish_defaults_time_to_now_and_rejects_unknown_kinds() -> None:
+    feed = StatusFeed()
+    before = time.time_ns() // 1_000_000
+    event = feed.publish("command", "c", "", "Pending", "Pending")
+    assert before <= event.at_ms <= time.time_ns() // 1_000_000
+    with pytest.raises(ValueError, match="kind"):
+        feed.publish("step", "c", "", "Pending", "Pending", 0)
+
+
+def test_every_subscriber_gets_every_event_in_order() -> None:
+    async def scenario() -> None:
+        feed = StatusFeed()
+        queues = [feed.subscribe() for _ in range(3)]
+        published = _publish(feed, 50)
+        for q in queues:
+            got = [q.get_nowait() for _ in range(50)]
+            assert got == published
+            assert q.empty()
+        assert feed.dropped == 0 and feed.subscribers == 3
+
+    asyncio.run(scenario())
+
+
+def test_a_slow_subscriber_loses_its_oldest_events_and_they_are_counted() -> None:
+    async def scenario() -> None:
+        feed = StatusFeed(queue_limit=100)
+        slow, fast = feed.subscribe(queue_limit=3), feed.subscribe()
+        published = _publish(feed, 8)
+        assert [slow.get_nowait().seq for _ in range(3)] == [6, 7, 8]  # type: ignore[union-attr]
+        assert feed.dropped_for(slow) == 5 and feed.dropped_for(fast) == 0
+        assert [fast.get_nowait() for _ in range(8)] == published
+        feed.unsubscribe(slow)
+        assert feed.dropped == 5  # the total survives the subscriber
+        _publish(feed, 1)
+        assert slow.empty()  # no longer fed
+
+    asyncio.run(scenario())
+
+
+def test_publish_never_waits_for_subscribers() -> None:
+    async def scenario() -> None:
+        feed = StatusFeed(queue_limit=10)
+        q = feed.subscribe()
+        started = time.monotonic()
+        _publish(feed, 10_000)  # nobody reads; publish must still return at once
+        assert time.monotonic() - started < 5
+        assert q.qsize() == 10 and feed.dropped_for(q) == 9_990
+
+    asyncio.run(scenario())
+
+
+def test_close_wakes_every_waiting_subscriber_with_none() -> None:
+    async def scenario() -> None:
+        feed = StatusFeed(queue_limit=2)
+        idle, full = feed.subscribe(), feed.subscribe()
+        _publish(feed, 2)
+        idle.get_nowait(), idle.get_nowait()
+        waiter = asyncio.create_task(idle.get())
+        await asyncio.sleep(0)
+        feed.close()
+        feed.close()  # idempotent
+        assert await asyncio.wait_for(waiter, 1) is None
+        assert [full.get_nowait() for _ in range(2)][-1] is None  # even a full queue gets the end marker
+        assert feed.closed
+        late = feed.subscribe()
+        assert late.get_nowait() is None
+
+    asyncio.run(scenario())
+
+
+def test_sinks_get_every_event_and_a_failing_sink_disturbs_nobody(caplog: pytest.LogCaptureFixture) -> None:
+    feed = StatusFeed()
+    seen: list[StatusEvent] = []
+
+    def broken(event: StatusEvent) -> None:
+        raise RuntimeError("boom")
+
+    feed.add_sink(broken)
+    feed.add_sink(seen.append)
+    with caplog.at_level(logging.ERROR, logger="controller.statusevents"):
+        published = _publish(feed, 3)
+    assert seen == published
+    assert sum("status sink" in r.getMessage() for r in caplog.records) == 3
+    feed.remove_sink(broken)
+    feed.close()
+    assert feed.publish("command", "c", "", "Success", "Success", 0) == seen[-1]  # sinks outlive close
+
+
+def test_publish_needs_no_running_loop() -> None:
+    feed = StatusFeed()
+    q = feed.subscribe()
+    _publish(feed, 2)
+    assert q.qsize() == 2
