@@ -18,6 +18,7 @@ from controller.events import EventBus
 from controller.hub import Hub
 from controller.pki import CertificateAuthority
 from controller.reports import Reports
+from controller.retention import Pruner
 from controller.server.admin_service import AdminService
 from controller.server.agent_service import AgentStreamService, EnrolmentService
 from controller.signing import DocumentSigner
@@ -51,6 +52,8 @@ class ServeOptions:
     database_url: str | None = None
     heartbeat_timeout_seconds: float = 90.0
     sweep_interval_seconds: float = 5.0
+    retention_days: int | None = None  # None: controller.yaml's retention_days (default 30)
+    prune_interval_seconds: float = 3600.0
 
 
 def _next_port(address: str) -> str:
@@ -109,6 +112,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     log.info("controller serving on %s (mutual TLS) and %s (enrolment); CA %s", listen, enrol_listen,
              ca.fingerprint)
     sweeper = asyncio.create_task(dispatcher.sweep_forever(opts.sweep_interval_seconds))
+    pruner = asyncio.create_task(Pruner(db, opts.retention_days or settings.retention_days)
+                                 .run_forever(opts.prune_interval_seconds))
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -118,6 +123,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     finally:
         log.info("controller stopping")
         sweeper.cancel()
+        pruner.cancel()
         hub.close_all()
         events.close()
         feed.close()

@@ -34,6 +34,7 @@ def _store_result(store: Store, node_id: str, report: InvocationReport) -> bool:
         store.upsert_step(_step_record(node_id, s))
     store.update_invocation(report.command_id, node_id, report.detail, exit_code=report.exit_code,
                             started_at_ms=report.started_at_ms, ended_at_ms=report.ended_at_ms)
+    store.compact_output(report.command_id, node_id)  # the output is complete: keep it whole, compressed
     return True
 
 

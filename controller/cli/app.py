@@ -103,13 +103,16 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
 @click.option("--database-url", default=None)
 @click.option("--heartbeat-timeout", default=90.0, show_default=True,
               help="seconds of silence before a stream is dropped")
+@click.option("--sweep-interval", default=5.0, show_default=True,
+              help="seconds between checks for invocations past their delivery deadline")
 def controller_serve(directory: Path, listen: str | None, enrolment_listen: str | None, database_url: str | None,
-                     heartbeat_timeout: float) -> None:
+                     heartbeat_timeout: float, sweep_interval: float) -> None:
     """Run the controller until SIGTERM or SIGINT."""
     from controller.app import ServeOptions, serve
 
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    asyncio.run(serve(ServeOptions(directory, listen, enrolment_listen, database_url, heartbeat_timeout)))
+    asyncio.run(serve(ServeOptions(directory, listen, enrolment_listen, database_url, heartbeat_timeout,
+                                   sweep_interval)))
 
 
 # ---------------------------------------------------------------- activations and nodes

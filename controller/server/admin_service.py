@@ -7,6 +7,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import grpc
 
@@ -183,20 +184,26 @@ class AdminService(pbg.AdminServiceServicer):
             for inv in await self._db.run(self._db.store.list_invocations, cmd.command_id):
                 yield pb.CommandEvent(invocation=convert.invocation_to_pb(inv), node_id=inv.node_id)
             replayed: set[tuple[str, str, str, int]] = set()
+            whole: set[tuple[str, str, str]] = set()  # settled steps' output, replayed in one piece
             for node_id, chunk in await self._db.run(self._db.store.output_chunks, cmd.command_id):
-                replayed.add((node_id, chunk.step_name, chunk.stream.value, chunk.seq))
+                if chunk.seq < 0:
+                    whole.add((node_id, chunk.step_name, chunk.stream.value))
+                    chunk = replace(chunk, seq=0)
+                else:
+                    replayed.add((node_id, chunk.step_name, chunk.stream.value, chunk.seq))
                 yield convert.event_to_pb(OutputArrived(node_id, chunk))
             yield pb.CommandEvent(command=convert.command_to_pb(cmd))
-            terminal = cmd.status.terminal
+            terminal = cmd.detail.terminal
             while not terminal:
                 event = await queue.get()
                 if event is None:  # the controller is stopping
                     return
-                if isinstance(event, OutputArrived) and (
-                        event.node_id, event.chunk.step_name, event.chunk.stream.value, event.chunk.seq) in replayed:
-                    continue
+                if isinstance(event, OutputArrived):
+                    key = (event.node_id, event.chunk.step_name, event.chunk.stream.value)
+                    if key in whole or (*key, event.chunk.seq) in replayed:
+                        continue
                 yield convert.event_to_pb(event)
-                terminal = isinstance(event, CommandChanged) and event.command.status.terminal
+                terminal = isinstance(event, CommandChanged) and event.command.detail.terminal
         finally:
             self._events.unsubscribe(request.command_id, queue)
 

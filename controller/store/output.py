@@ -1,7 +1,9 @@
 """Step results and output chunks: the part of the store the agents' reports write most."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, Table, select
+import zlib
+
+from sqlalchemy import Connection, Engine, Table, delete, select
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -12,11 +14,12 @@ from controller.model import StepOutput, StepOutputView, StepRecord
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
 from controller.store.rows import step_values
-from controller.store.schema import output_chunks, step_results
+from controller.store.schema import output_chunks, step_outputs, step_results
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.results import OutputChunk
 
 STREAMS = ("stdout", "stderr")
+TRUNCATED_MARKER = b"--output truncated--"  # what the agent appends when it caps a step's output
 # What invocation views carry (SSM's GetCommandInvocation); the rest stays retrievable in full.
 VIEW_CHARS = {"stdout": 24_000, "stderr": 8_000}
 
@@ -60,8 +63,13 @@ class OutputTables:
             raise StoreError(f"stream must be one of {STREAMS}, got {stream!r}")
         if seq < 0:
             raise StoreError(f"seq must not be negative, got {seq}")
-        o = output_chunks.c
+        o, so = output_chunks.c, step_outputs.c
         with write_tx(self._engine) as conn:
+            compacted = conn.execute(select(so.size).where(
+                so.command_id == command_id, so.node_id == node_id, so.step_name == step_name,
+                so.stream == stream)).first()
+            if compacted is not None:
+                return  # a replay after the invocation was settled: its output is already kept whole
             stmt = dialect_insert(conn, output_chunks).values(
                 command_id=command_id, node_id=node_id, step_name=step_name, stream=stream, seq=seq,
                 data=data).on_conflict_do_nothing(
@@ -83,27 +91,23 @@ class OutputTables:
         if step_name is not None:
             step_q = step_q.where(s.step_name == step_name)
             chunk_q = chunk_q.where(o.step_name == step_name)
+        so = step_outputs.c
+        blob_q = select(so.step_name, so.stream, so.data).where(so.command_id == command_id, so.node_id == node_id)
+        if step_name is not None:
+            blob_q = blob_q.where(so.step_name == step_name)
         index: dict[str, int] = {}
         out: dict[str, dict[str, bytearray]] = {}
         with read_tx(self._engine) as conn:
             for name, step_index in conn.execute(step_q):
                 index[name] = min(int(step_index), index.get(name, int(step_index)))
                 out.setdefault(name, {k: bytearray() for k in STREAMS})
+            for name, stream, data in conn.execute(blob_q):
+                out.setdefault(name, {k: bytearray() for k in STREAMS})[stream] += zlib.decompress(data)
             for name, stream, data in conn.execute(chunk_q):
                 out.setdefault(name, {k: bytearray() for k in STREAMS})[stream] += data
         names = sorted(out, key=lambda n: (0, index[n], n) if n in index else (1, 0, n))
         return [StepOutput(step_name=n, stdout=bytes(out[n]["stdout"]), stderr=bytes(out[n]["stderr"]))
                 for n in names]
-
-    def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
-        """Every stored chunk of a command as (node id, chunk), by node, step, stream and seq:
-        what a watcher that starts late replays before the live chunks."""
-        o = output_chunks.c
-        q = (select(o.node_id, o.step_name, o.stream, o.seq, o.data).where(o.command_id == command_id)
-             .order_by(o.node_id, o.step_name, o.stream, o.seq))
-        with read_tx(self._engine) as conn:
-            return [(node_id, OutputChunk(command_id, step, OutputStreamKind(stream), int(seq), bytes(data)))
-                    for node_id, step, stream, seq, data in conn.execute(q)]
 
     def output_views(self, command_id: str, node_id: str) -> dict[str, StepOutputView]:
         """Each step's output cut to the view limits, with truncation flags, by step name."""
@@ -112,4 +116,50 @@ class OutputTables:
             stdout, so_cut = _view(o.stdout, "stdout")
             stderr, se_cut = _view(o.stderr, "stderr")
             out[o.step_name] = StepOutputView(o.step_name, stdout, stderr, so_cut, se_cut)
+        return out
+
+    def compact_output(self, command_id: str, node_id: str) -> int:
+        """Once an invocation is settled, keep each step's output as one compressed blob outside the hot
+        chunk table (step_outputs) and drop its chunks. Returns the number of chunks folded."""
+        o, so = output_chunks.c, step_outputs.c
+        with write_tx(self._engine) as conn:
+            rows = conn.execute(select(o.step_name, o.stream, o.data).where(
+                o.command_id == command_id, o.node_id == node_id).order_by(o.step_name, o.stream, o.seq)).all()
+            if not rows:
+                return 0
+            joined: dict[tuple[str, str], bytearray] = {}
+            for name, stream, data in rows:
+                joined.setdefault((str(name), str(stream)), bytearray()).extend(data)
+            for (name, stream), data in joined.items():
+                previous = conn.execute(select(so.data).where(
+                    so.command_id == command_id, so.node_id == node_id, so.step_name == name,
+                    so.stream == stream)).scalar_one_or_none()
+                whole = (zlib.decompress(previous) if previous is not None else b"") + bytes(data)
+                values = {"data": zlib.compress(whole, 6), "size": len(whole),
+                          "truncated": TRUNCATED_MARKER in whole[-len(TRUNCATED_MARKER) - 1:]}
+                stmt = dialect_insert(conn, step_outputs).values(
+                    command_id=command_id, node_id=node_id, step_name=name, stream=stream, **values)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[so.command_id, so.node_id, so.step_name, so.stream], set_=values))
+            conn.execute(delete(output_chunks).where(o.command_id == command_id, o.node_id == node_id))
+        return len(rows)
+
+    def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
+        """Every stored piece of a command's output as (node id, chunk), by node, step, stream and seq:
+        what a watcher that starts late replays. A settled step's whole output comes as one chunk
+        with ``seq`` -1 (it stands for every sequence number)."""
+        o, so = output_chunks.c, step_outputs.c
+        out: list[tuple[str, OutputChunk]] = []
+        with read_tx(self._engine) as conn:
+            for node_id, step, stream, data in conn.execute(
+                    select(so.node_id, so.step_name, so.stream, so.data).where(so.command_id == command_id)
+                    .order_by(so.node_id, so.step_name, so.stream)):
+                out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,
+                                                      zlib.decompress(data))))
+            for node_id, step, stream, seq, data in conn.execute(
+                    select(o.node_id, o.step_name, o.stream, o.seq, o.data).where(o.command_id == command_id)
+                    .order_by(o.node_id, o.step_name, o.stream, o.seq)):
+                out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq),
+                                                      bytes(data))))
+        out.sort(key=lambda item: (item[0], item[1].step_name, item[1].stream.value, item[1].seq))
         return out

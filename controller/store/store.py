@@ -35,6 +35,7 @@ from controller.store.errors import ActivationRefused, Conflict, NotFound, Store
 from controller.store.groups import GroupTables
 from controller.store.nodetags import NodeTagTables
 from controller.store.output import OutputTables, dialect_insert
+from controller.store.retention import RetentionTables
 from controller.store.rows import (
     activation_from_row,
     command_from_row,
@@ -70,7 +71,7 @@ def _check_unique_tag_keys(what: str, tags: tuple[Tag, ...]) -> None:
         raise StoreError(f"{what}: tag keys must be unique, got {keys}")
 
 
-class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables):
+class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

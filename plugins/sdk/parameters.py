@@ -22,6 +22,8 @@ from plugins.sdk.schema import JsonValue, kind_of
 
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
 ENV_PREFIX = "OUTPOST_"
+# Set by the agent's runner for every step; a parameter must not shadow them.
+RESERVED_ENV = frozenset({"OUTPOST_COMMAND_ID", "OUTPOST_NODE_ID", "OUTPOST_STEP_NAME"})
 TEXT, ENV_VAR = "TEXT", "ENV_VAR"
 # ``{{ ... }}``. Only a parameter name (or an unsupported ``ssm:``-style reference) is ours;
 # anything else (``{{.State.Status}}`` in a docker format string) is left as it is.
@@ -165,6 +167,9 @@ def parse_parameter_specs(raw: Mapping[str, Any], where: str) -> tuple[Parameter
     env_names: dict[str, str] = {}
     for spec in specs:
         if spec.interpolation == ENV_VAR:
+            if spec.env_name in RESERVED_ENV:
+                raise DocumentError(f"{where}.{spec.name}: the environment variable {spec.env_name} is reserved "
+                                    "for the agent")
             if spec.env_name in env_names:
                 raise DocumentError(f"{where}.{spec.name}: parameters {env_names[spec.env_name]!r} and "
                                     f"{spec.name!r} would both be the environment variable {spec.env_name}")

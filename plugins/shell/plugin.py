@@ -8,7 +8,7 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
 from plugins.sdk.facts import Platform
@@ -19,7 +19,7 @@ from plugins.sdk.schema import Alias, param
 SSM_MAX_TIMEOUT_SECONDS = 172800
 
 
-def _empty_env() -> Mapping[str, str]:
+def empty_env() -> Mapping[str, str]:
     return types.MappingProxyType({})
 
 
@@ -30,7 +30,7 @@ class ShellInputs:
     chdir: str | None = param("Directory to run in; defaults to the step's working directory.",
                               default=None)
     env: Mapping[str, str] = param("Environment variables set for the script, over the agent's "
-                                   "base environment.", default_factory=_empty_env)
+                                   "base environment.", default_factory=empty_env)
     executable: str = param("The shell that runs the script (called as `<executable> -c <cmd>`).",
                             default="/bin/sh")
     timeout_seconds: int | None = param("Execution timeout of the step, in seconds, when the task "
@@ -57,10 +57,14 @@ def build_argv(inputs: ShellInputs) -> tuple[str, ...]:
     return (inputs.executable, "-c", inputs.cmd)
 
 
-def build_env(base: Mapping[str, str], inputs: ShellInputs) -> dict[str, str]:
+def build_env(base: Mapping[str, str], inputs: ShellInputs | PowerShellLike) -> dict[str, str]:
     env = dict(base)
     env.update(inputs.env)
     return env
+
+
+class PowerShellLike(Protocol):
+    env: Mapping[str, str]
 
 
 class ShellPlugin:

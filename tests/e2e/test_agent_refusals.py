@@ -109,7 +109,7 @@ class Rig:
         cid = pb.Envelope.FromString(signed.envelope).command_id
         self.controller.send_command(signed)
         result = self.controller.wait_result(cid)
-        assert result.status == pb.STATUS_SUCCESS, result
+        assert result.detail == pb.STATUS_DETAIL_SUCCESS, result
         assert result.exit_code == 0
         assert self.marker(name).exists()
         return signed, result
@@ -158,8 +158,8 @@ def test_valid_command_runs_over_mutual_tls(rig: Rig) -> None:
     assert b"".join(r.msg.output.data for r in out if r.msg.output.stream == pb.OUTPUT_STREAM_STDOUT
                     and r.msg.output.step_name == "say") == b"hello from outpost\n"
     steps = ctl.received(cid, "step_result")
-    assert [(s.step_name, s.status, s.exit_code) for s in (r.msg.step_result for r in steps)] \
-        == [("say", pb.STATUS_SUCCESS, 0), ("touch", pb.STATUS_SUCCESS, 0)]
+    assert [(s.step_name, s.detail, s.exit_code) for s in (r.msg.step_result for r in steps)] \
+        == [("say", pb.STATUS_DETAIL_SUCCESS, 0), ("touch", pb.STATUS_DETAIL_SUCCESS, 0)]
     assert [s.step_name for s in result.steps] == ["say", "touch"]
     # the order on the wire: accepted before anything ran, the invocation's result last
     kinds = [r.kind for r in ctl.received(cid)]

@@ -92,7 +92,8 @@ def test_controller_restart_while_a_command_runs_loses_nothing(cluster: Cluster,
         assert all(i["exit_code"] == 0 for i in invocations), invocations
         for node_id in want:
             out = cluster.outpost_json("command", "output", command_id, "--node", node_id)
-            assert out == [{"step": "nap", "stdout": f"done-{node_id}\n", "stderr": ""}], out
+            assert out == [{"step": "nap", "stdout": f"done-{node_id}\n", "stderr": "", "stdout_truncated": False,
+                            "stderr_truncated": False}], out
         # each agent ran it exactly once (a redelivery after the reconnect is not a second run)
         for name in ("n1", "n2"):
             log = (cluster.root / f"agent-{name}.log").read_text(errors="replace")

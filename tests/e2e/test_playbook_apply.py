@@ -47,7 +47,8 @@ def test_playbook_runs_on_tagged_nodes_with_real_output(cluster: Cluster, tmp_pa
         assert inv["status"] == "Success" and inv["exit_code"] == 0
         assert [s["name"] for s in inv["steps"]] == ["say", "pwd-and-env"]
         out = cluster.outpost_json("command", "output", play["command_id"], "--node", node_id)
-        assert out[0] == {"step": "say", "stdout": f"hi {node_id}\n", "stderr": "oops\n"}
+        assert out[0] == {"step": "say", "stdout": f"hi {node_id}\n", "stderr": "oops\n", "stdout_truncated": False,
+                          "stderr_truncated": False}
         assert out[1]["stdout"] == "howdy\n"
 
     # the table form streams every node's lines prefixed by its id and ends with a per-node table
@@ -80,14 +81,15 @@ def test_failure_timeout_and_exit_status(cluster: Cluster, tmp_path: Path) -> No
     proc = cluster.outpost("playbook", "apply", str(book), "--output", "json", check=False)
     assert proc.returncode == 1, proc.stderr
     (play,) = json.loads(proc.stdout)["plays"]
-    assert play["status"] == "Failed" and play["errors"] == 3
+    assert play["status"] == "Failed" and play["status_detail"] == "Failed" and play["errors"] == 3
     inv = {i["node_id"]: i for i in play["invocations"]}
     db = inv[cluster.node_ids["db1"]]
     assert db["status"] == "Failed" and db["exit_code"] == 7
-    assert [s["status"] for s in db["steps"]] == ["Failed", "Failed"]  # ignored failure, then the real one
+    # an ignored failure, then the real one, which ends the document (Ansible): the rest is skipped
+    assert [s["status_detail"] for s in db["steps"]] == ["Failed", "Failed", "Skipped"]
     web = inv[cluster.node_ids["web1"]]
-    assert web["status"] == "TimedOut"
-    assert [s["status"] for s in web["steps"]] == ["Failed", "Success", "TimedOut"]
+    assert (web["status"], web["status_detail"]) == ("TimedOut", "ExecutionTimedOut")
+    assert [s["status_detail"] for s in web["steps"]] == ["Failed", "Success", "ExecutionTimedOut"]
     # the timed-out step's process group is gone
     assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "30"]]
 

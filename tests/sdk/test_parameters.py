@@ -81,6 +81,8 @@ def test_declarations_parse_to_specs() -> None:
      "document.parameters.a.default: must be one of x, got 'y'"),
     ({"a": {"type": "StringList", "maxItems": 1, "default": ["x", "y"]}},
      "document.parameters.a.default: must have at most 1 item, got 2"),
+    ({"node_id": {"type": "String", "interpolationType": "ENV_VAR"}},
+     "document.parameters.node_id: the environment variable OUTPOST_NODE_ID is reserved for the agent"),
     ({"a": {"type": "Integer", "allowedValues": ["1", "2"], "default": 3}},
      "document.parameters.a.default: must be one of 1, 2, got 3"),
 ])

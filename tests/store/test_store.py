@@ -1,16 +1,17 @@
 """controller.store on SQLite and (when configured) PostgreSQL: see conftest.py."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, MetaData, Text, UniqueConstraint, inspect, text
+from sqlalchemy import Column, MetaData, Text, UniqueConstraint, event, inspect, text
 
 from controller.model import (
     ActivationRecord,
@@ -20,6 +21,7 @@ from controller.model import (
     NodeRecord,
     PingStatus,
     StepOutput,
+    StepOutputView,
     StepRecord,
     Tag,
     TagFilter,
@@ -30,13 +32,14 @@ from controller.store.errors import ActivationRefused, Conflict
 from controller.store.schema import metadata
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
-from plugins.sdk.status import Status
+from plugins.sdk.status import Detail, Status, can_transition
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000
 DOC = b'{"schemaVersion": "2.2", "mainSteps": []}'
 T = TypeVar("T")
-TERMINAL = (Status.SUCCESS, Status.FAILED, Status.TIMED_OUT, Status.CANCELLED)
+# What an agent's report can settle an invocation as (plugins.sdk.status.RAN, InvalidPlatform aside).
+TERMINAL = (Detail.SUCCESS, Detail.FAILED, Detail.EXECUTION_TIMED_OUT, Detail.CANCELLED)
 
 
 def activation(activation_id: str = "act-1", limit: int = 3, expires_at_ms: int = NOW + HOUR) -> ActivationRecord:
@@ -70,10 +73,10 @@ def invocations(command_id: str, node_ids: tuple[str, ...]) -> list[InvocationRe
     return [InvocationRecord(command_id=command_id, node_id=n) for n in node_ids]
 
 
-def step(command_id: str, node_id: str, index: int, name: str, status: Status = Status.SUCCESS,
+def step(command_id: str, node_id: str, index: int, name: str, detail: Detail = Detail.SUCCESS,
          exit_code: int = 0) -> StepRecord:
     return StepRecord(command_id=command_id, node_id=node_id, step_index=index, step_name=name,
-                      action="aws:runShellScript", status=status, exit_code=exit_code,
+                      action="aws:runShellScript", detail=detail, exit_code=exit_code,
                       started_at_ms=NOW + index, ended_at_ms=NOW + index + 1)
 
 
@@ -232,8 +235,9 @@ def test_create_command_and_list_invocations(store: Store) -> None:
     assert store.get_command("cmd-1") == cmd
     assert store.get_document(cmd.document_sha256) == DOC
     invs = store.list_invocations("cmd-1")
-    assert [(i.node_id, i.status, i.exit_code, i.steps) for i in invs] == \
-        [("mi-1", Status.PENDING, -1, ()), ("mi-2", Status.PENDING, -1, ())]
+    assert [(i.node_id, i.detail, i.status, i.exit_code, i.started_at_ms, i.ended_at_ms, i.steps) for i in invs] == \
+        [("mi-1", Detail.PENDING, Status.PENDING, -1, 0, 0, ()), ("mi-2", Detail.PENDING, Status.PENDING, -1, 0, 0, ())]
+    assert (cmd.detail, cmd.status) == (Detail.PENDING, Status.PENDING)
     assert store.get_invocation("cmd-1", "mi-2") == invs[1]
     assert store.list_invocations("nope") == []
     with pytest.raises(NotFound):
@@ -266,63 +270,307 @@ def test_documents_are_stored_once_and_commands_listed_newest_first(store: Store
     assert [c.command_id for c in store.list_commands(limit=2)] == ["cmd-4", "cmd-3"]
 
 
+def test_command_round_trips_every_field(store: Store) -> None:
+    cmd = dataclasses.replace(
+        command("cmd-9", target_count=3),
+        targets=Targets(node_ids=("mi-1",), tags=(TagFilter("env", ("prod",)),), group="web", all=True),
+        detail=Detail.IN_PROGRESS, completed_count=1, error_count=1, delivery_timed_out_count=1,
+        max_concurrency="10%", max_errors="2", document_version=4,
+        parameters={"commands": ("echo a", "echo b"), "token": ("********",), "none": ()},
+        cancel_requested=True)
+    store.create_command(cmd, DOC, invocations("cmd-9", ("mi-1",)))
+    got = store.get_command("cmd-9")
+    assert got == cmd
+    assert got.status is Status.IN_PROGRESS
+    assert store.list_commands() == [cmd]
+
+
 def test_update_command(store: Store) -> None:
     with_command(store)
-    store.update_command("cmd-1", Status.SUCCESS, "Success", 2, 0)
+    store.update_command("cmd-1", Detail.SUCCESS, 2, 0)
     got = store.get_command("cmd-1")
-    assert (got.status, got.status_detail, got.completed_count, got.error_count) == (Status.SUCCESS, "Success", 2, 0)
+    assert (got.detail, got.status, got.completed_count, got.error_count, got.delivery_timed_out_count) == \
+        (Detail.SUCCESS, Status.SUCCESS, 2, 0, 0)
+    # the status is derived from the detail: Incomplete is a Success, DeliveryTimedOut a TimedOut
+    store.update_command("cmd-1", Detail.INCOMPLETE, 2, 1, 0)
+    got = store.get_command("cmd-1")
+    assert (got.detail, got.status, got.completed_count, got.error_count) == (Detail.INCOMPLETE, Status.SUCCESS, 2, 1)
+    store.update_command("cmd-1", Detail.DELIVERY_TIMED_OUT, 2, 0, delivery_timed_out_count=2)
+    got = store.get_command("cmd-1")
+    assert (got.detail, got.status, got.delivery_timed_out_count) == (Detail.DELIVERY_TIMED_OUT, Status.TIMED_OUT, 2)
+    with store.engine.connect() as conn:  # both columns are written, the status derived
+        assert conn.execute(text("SELECT status, status_detail FROM commands")).one() == ("TimedOut",
+                                                                                         "DeliveryTimedOut")
+    assert (got.document_name, got.targets, got.target_count) == ("Outpost-RunShellScript", command().targets, 2)
     with pytest.raises(NotFound):
-        store.update_command("nope", Status.FAILED, "Failed", 0, 0)
+        store.update_command("nope", Detail.FAILED, 0, 0)
 
 
-def test_pending_invocations(store: Store) -> None:
+def test_request_cancel(store: Store) -> None:
+    with_command(store)
+    with_command(store, "cmd-2")
+    assert not store.get_command("cmd-1").cancel_requested
+    store.request_cancel("cmd-1")
+    store.request_cancel("cmd-1")  # asking twice is fine
+    assert store.get_command("cmd-1").cancel_requested
+    assert not store.get_command("cmd-2").cancel_requested
+    assert store.get_command("cmd-1").detail is Detail.PENDING  # only the flag: the dispatcher moves it
+    with pytest.raises(NotFound):
+        store.request_cancel("nope")
+
+
+def test_active_commands_are_the_non_terminal_ones_oldest_first(store: Store) -> None:
+    for n, detail in enumerate(Detail):
+        with_command(store, f"cmd-{n:02d}", created_at_ms=NOW + 100 - n)  # newest first by id
+        if detail is not Detail.PENDING:
+            store.update_command(f"cmd-{n:02d}", detail, 0, 0)
+    with_command(store, "cmd-tie-b", created_at_ms=NOW)
+    with_command(store, "cmd-tie-a", created_at_ms=NOW)
+    active = store.active_commands()
+    expected = sorted([(NOW + 100 - n, f"cmd-{n:02d}") for n, d in enumerate(Detail) if not d.terminal]
+                      + [(NOW, "cmd-tie-a"), (NOW, "cmd-tie-b")])
+    assert [(c.created_at_ms, c.command_id) for c in active] == expected
+    assert {c.detail for c in active} == {Detail.PENDING, Detail.IN_PROGRESS, Detail.DELAYED, Detail.CANCELLING}
+    assert active[-1] == store.get_command(active[-1].command_id)
+
+
+def test_active_commands_of_an_empty_or_finished_store(store: Store) -> None:
+    assert store.active_commands() == []
+    with_command(store)
+    store.update_command("cmd-1", Detail.INCOMPLETE, 2, 1)  # a Success status, and terminal
+    assert store.active_commands() == []
+
+
+def test_undelivered_invocations(store: Store) -> None:
     with_command(store, "late", created_at_ms=NOW + 2)
     with_command(store, "early", created_at_ms=NOW + 1)
     with_command(store, "expired", created_at_ms=NOW, expires_at_ms=NOW + 10)
     with_command(store, "elsewhere", node_ids=("mi-7",))
-    store.update_invocation("late", "mi-2", Status.IN_PROGRESS, "InProgress")
-    assert [i.command_id for i in store.pending_invocations("mi-1", NOW + 10)] == ["early", "late"]
-    assert [i.command_id for i in store.pending_invocations("mi-2", NOW + 10)] == ["early"]
-    assert [i.command_id for i in store.pending_invocations("mi-2", NOW)] == ["expired", "early"]
+    with_command(store, "held", created_at_ms=NOW + 3)
+    # Pending (not dispatched yet, rate control) is never handed to the agent
+    assert store.undelivered_invocations("mi-1", NOW) == []
+    for cid in ("late", "early", "expired", "elsewhere"):
+        for nid in ("mi-1", "mi-2", "mi-7"):
+            if cid != "elsewhere" and nid == "mi-7" or cid == "elsewhere" and nid != "mi-7":
+                continue
+            assert store.update_invocation(cid, nid, Detail.IN_PROGRESS)  # dispatched, not yet accepted
+    assert store.update_invocation("held", "mi-1", Detail.DELAYED)  # the node was offline
+    assert store.update_invocation("late", "mi-2", Detail.IN_PROGRESS, started_at_ms=NOW + 5)  # accepted
+    assert store.update_invocation("early", "mi-2", Detail.SUCCESS, started_at_ms=NOW + 5, ended_at_ms=NOW + 6)
+    got = store.undelivered_invocations("mi-1", NOW + 10)
+    assert [(i.command_id, i.detail) for i in got] == [
+        ("early", Detail.IN_PROGRESS), ("late", Detail.IN_PROGRESS), ("held", Detail.DELAYED)]
+    assert all(i.node_id == "mi-1" and i.started_at_ms == 0 for i in got)
+    assert got[0] == store.get_invocation("early", "mi-1")
+    assert store.undelivered_invocations("mi-2", NOW + 10) == []  # accepted, done or expired
+    # a command still deliverable until its expiry (exclusive)
+    assert [i.command_id for i in store.undelivered_invocations("mi-2", NOW + 9)] == ["expired"]
+    assert [i.command_id for i in store.undelivered_invocations("mi-1", NOW)] == ["expired", "early", "late", "held"]
+    assert [i.command_id for i in store.undelivered_invocations("mi-7", NOW)] == ["elsewhere"]
+    assert store.undelivered_invocations("mi-9", NOW) == []
+    # steps come with them
+    store.upsert_step(step("held", "mi-1", 0, "run", Detail.IN_PROGRESS, -1))
+    assert store.undelivered_invocations("mi-1", NOW + 10)[-1].steps == (
+        step("held", "mi-1", 0, "run", Detail.IN_PROGRESS, -1),)
 
 
-def test_expire_undelivered_times_out_only_pending_past_the_deadline(store: Store) -> None:
-    with_command(store, "overdue", expires_at_ms=NOW + 10)
-    with_command(store, "current", expires_at_ms=NOW + HOUR)
-    store.update_invocation("overdue", "mi-1", Status.IN_PROGRESS, "InProgress")  # delivered: it runs on
-    assert store.expire_undelivered(NOW + 5, "DeliveryTimedOut") == []
-    assert store.expire_undelivered(NOW + 10, "DeliveryTimedOut") == [("overdue", "mi-2")]
-    expired = store.get_invocation("overdue", "mi-2")
-    assert (expired.status, expired.status_detail, expired.ended_at_ms) == (Status.TIMED_OUT, "DeliveryTimedOut",
-                                                                           NOW + 10)
-    assert store.get_invocation("overdue", "mi-1").status is Status.IN_PROGRESS
-    assert {i.status for i in store.list_invocations("current")} == {Status.PENDING}
-    assert store.expire_undelivered(NOW + 20, "DeliveryTimedOut") == []  # nothing twice
+def test_node_invocations(store: Store) -> None:
+    with_command(store, "b", created_at_ms=NOW + 2)
+    with_command(store, "a", created_at_ms=NOW + 1)
+    with_command(store, "c", created_at_ms=NOW + 3)
+    assert store.update_invocation("a", "mi-1", Detail.IN_PROGRESS, started_at_ms=NOW)
+    assert store.update_invocation("b", "mi-1", Detail.CANCELLING) is False  # Pending -> Cancelling is no edge
+    assert store.update_invocation("b", "mi-1", Detail.IN_PROGRESS)
+    assert store.update_invocation("b", "mi-1", Detail.CANCELLING)
+    assert store.update_invocation("c", "mi-1", Detail.SUCCESS, exit_code=0)
+    store.upsert_step(step("a", "mi-1", 0, "run"))
+    running = store.node_invocations("mi-1", [Detail.IN_PROGRESS, Detail.CANCELLING])
+    assert [(i.command_id, i.node_id, i.detail) for i in running] == [
+        ("a", "mi-1", Detail.IN_PROGRESS), ("b", "mi-1", Detail.CANCELLING)]
+    assert running[0].steps == ()  # without steps
+    assert running[0].started_at_ms == NOW
+    assert [i.command_id for i in store.node_invocations("mi-1", [Detail.PENDING])] == []
+    assert [i.command_id for i in store.node_invocations("mi-2", [Detail.PENDING])] == ["a", "b", "c"]
+    assert store.node_invocations("mi-1", []) == []
+    assert store.node_invocations("mi-9", list(Detail)) == []
+
+
+def test_expire_undelivered_times_out_only_undelivered_past_the_deadline(store: Store) -> None:
+    nodes_ = ("mi-1", "mi-2", "mi-3", "mi-4", "mi-5")
+    with_command(store, "overdue", node_ids=nodes_, expires_at_ms=NOW + 10)
+    with_command(store, "current", node_ids=nodes_, expires_at_ms=NOW + HOUR)
+    for cid in ("overdue", "current"):
+        assert store.update_invocation(cid, "mi-1", Detail.IN_PROGRESS, started_at_ms=NOW + 1)  # accepted: runs on
+        assert store.update_invocation(cid, "mi-2", Detail.IN_PROGRESS)  # sent, never accepted
+        assert store.update_invocation(cid, "mi-3", Detail.DELAYED)  # held for an offline node
+        assert store.update_invocation(cid, "mi-5", Detail.FAILED, exit_code=1)  # already over
+        # mi-4 stays Pending (never sent)
+    assert store.expire_undelivered(NOW + 5) == []
+    assert sorted(store.expire_undelivered(NOW + 10)) == [("overdue", "mi-2"), ("overdue", "mi-3"),
+                                                        ("overdue", "mi-4")]
+    for nid in ("mi-2", "mi-3", "mi-4"):
+        expired = store.get_invocation("overdue", nid)
+        assert (expired.detail, expired.status, expired.ended_at_ms, expired.exit_code) == (
+            Detail.DELIVERY_TIMED_OUT, Status.TIMED_OUT, NOW + 10, -1)
+    assert store.get_invocation("overdue", "mi-1").detail is Detail.IN_PROGRESS
+    assert store.get_invocation("overdue", "mi-5").detail is Detail.FAILED
+    assert [i.detail for i in store.list_invocations("current")] == [
+        Detail.IN_PROGRESS, Detail.IN_PROGRESS, Detail.DELAYED, Detail.PENDING, Detail.FAILED]
+    assert store.expire_undelivered(NOW + 20) == []  # nothing twice
+    # the agent's own report of having run it still wins over the delivery timeout
+    assert store.update_invocation("overdue", "mi-2", Detail.SUCCESS, exit_code=0, started_at_ms=NOW + 11,
+                                   ended_at_ms=NOW + 12)
+    assert store.get_invocation("overdue", "mi-2").detail is Detail.SUCCESS
 
 
 def test_update_invocation_honours_the_state_machine(store: Store) -> None:
     with_command(store)
-    assert store.update_invocation("cmd-1", "mi-1", Status.IN_PROGRESS, "InProgress", started_at_ms=NOW + 1)
-    assert store.update_invocation("cmd-1", "mi-1", Status.SUCCESS, "Success", exit_code=0, ended_at_ms=NOW + 2)
+    assert store.update_invocation("cmd-1", "mi-1", Detail.IN_PROGRESS)
+    assert store.update_invocation("cmd-1", "mi-1", Detail.IN_PROGRESS, started_at_ms=NOW + 1)  # a repeat updates
+    assert store.get_invocation("cmd-1", "mi-1").started_at_ms == NOW + 1
+    assert store.update_invocation("cmd-1", "mi-1", Detail.SUCCESS, exit_code=0, ended_at_ms=NOW + 2)
     done = store.get_invocation("cmd-1", "mi-1")
-    assert (done.status, done.exit_code, done.started_at_ms, done.ended_at_ms) == (Status.SUCCESS, 0, NOW + 1, NOW + 2)
-    assert not store.update_invocation("cmd-1", "mi-1", Status.IN_PROGRESS, "InProgress", started_at_ms=NOW + 9)
-    assert not store.update_invocation("cmd-1", "mi-1", Status.FAILED, "Failed", exit_code=1)
+    assert (done.detail, done.status, done.exit_code, done.started_at_ms, done.ended_at_ms) == (
+        Detail.SUCCESS, Status.SUCCESS, 0, NOW + 1, NOW + 2)
+    assert not store.update_invocation("cmd-1", "mi-1", Detail.IN_PROGRESS, started_at_ms=NOW + 9)
+    assert not store.update_invocation("cmd-1", "mi-1", Detail.FAILED, exit_code=1)
+    assert not store.update_invocation("cmd-1", "mi-1", Detail.DELIVERY_TIMED_OUT, ended_at_ms=NOW + 9)
     assert store.get_invocation("cmd-1", "mi-1") == done
-    assert store.update_invocation("cmd-1", "mi-2", Status.CANCELLED, "Cancelled")  # straight from Pending
+    assert not store.update_invocation("cmd-1", "mi-2", Detail.CANCELLING)  # nothing to cancel on a node yet
+    assert store.get_invocation("cmd-1", "mi-2").detail is Detail.PENDING
+    assert store.update_invocation("cmd-1", "mi-2", Detail.CANCELLED)  # straight from Pending
+    assert store.get_invocation("cmd-1", "mi-2").status is Status.CANCELLED
     with pytest.raises(NotFound):
-        store.update_invocation("cmd-1", "mi-9", Status.SUCCESS, "Success")
+        store.update_invocation("cmd-1", "mi-9", Detail.SUCCESS)
+
+
+def test_update_invocation_follows_can_transition_for_every_pair(store: Store) -> None:
+    """Each (current, new) pair: the store agrees with plugins.sdk.status.can_transition."""
+    pairs = [(a, b) for a in Detail for b in Detail]
+    node_ids = tuple(f"mi-{n:03d}" for n in range(len(pairs)))
+    with_command(store, node_ids=node_ids)
+    for nid, (current, _new) in zip(node_ids, pairs, strict=True):
+        with store.engine.begin() as conn:  # put the row in ``current`` whatever the edges
+            conn.execute(text("UPDATE invocations SET status = :s, status_detail = :d WHERE node_id = :n"),
+                         {"s": current.status.value, "d": current.value, "n": nid})
+    for nid, (current, new) in zip(node_ids, pairs, strict=True):
+        allowed = store.update_invocation("cmd-1", nid, new, exit_code=7)
+        assert allowed == can_transition(current, new), (current, new)
+        got = store.get_invocation("cmd-1", nid)
+        assert (got.detail, got.exit_code) == ((new, 7) if allowed else (current, -1)), (current, new)
+
+
+# -- moving many invocations at once ------------------------------------------------------------------
+
+def _force(store: Store, command_id: str, node_id: str, detail: Detail) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE invocations SET status = :s, status_detail = :d "
+                          "WHERE command_id = :c AND node_id = :n"),
+                     {"s": detail.status.value, "d": detail.value, "c": command_id, "n": node_id})
+
+
+def test_transition_invocations_moves_only_along_allowed_edges(store: Store) -> None:
+    node_ids = tuple(f"mi-{d.value}" for d in Detail)
+    with_command(store, node_ids=node_ids)
+    with_command(store, "other", node_ids=node_ids)
+    for d, nid in zip(Detail, node_ids, strict=True):
+        _force(store, "cmd-1", nid, d)
+    for target in (Detail.CANCELLED, Detail.TERMINATED, Detail.DELAYED, Detail.CANCELLING):
+        with_command(store, f"to-{target.value}", node_ids=node_ids)
+        for d, nid in zip(Detail, node_ids, strict=True):
+            _force(store, f"to-{target.value}", nid, d)
+        moved = store.transition_invocations(f"to-{target.value}", list(node_ids) + ["mi-unknown"], target,
+                                             ended_at_ms=NOW + 7)
+        expected = [nid for d, nid in zip(Detail, node_ids, strict=True) if d is not target and can_transition(d, target)]
+        assert sorted(moved) == sorted(expected), target
+        assert len(moved) == len(set(moved))
+        for d, nid in zip(Detail, node_ids, strict=True):
+            got = store.get_invocation(f"to-{target.value}", nid)
+            if nid in expected:
+                assert (got.detail, got.status, got.ended_at_ms) == (target, target.status, NOW + 7), (d, target)
+            else:  # not moved, and untouched (a row already in ``target`` is not reported as moved)
+                assert (got.detail, got.ended_at_ms) == (d, 0), (d, target)
+    # other commands' invocations on the same nodes were left alone
+    assert [i.detail for i in store.list_invocations("cmd-1")] == [
+        store.get_invocation("cmd-1", nid).detail for nid in sorted(node_ids)]
+    assert {i.detail for i in store.list_invocations("other")} == {Detail.PENDING}
+
+
+def test_transition_invocations_keeps_ended_at_unless_given(store: Store) -> None:
+    with_command(store, node_ids=("mi-1", "mi-2", "mi-3"))
+    assert store.update_invocation("cmd-1", "mi-1", Detail.IN_PROGRESS, started_at_ms=NOW)
+    assert sorted(store.transition_invocations("cmd-1", ["mi-1", "mi-2"], Detail.DELAYED)) == ["mi-1", "mi-2"]
+    got = store.get_invocation("cmd-1", "mi-1")
+    assert (got.detail, got.status, got.started_at_ms, got.ended_at_ms) == (Detail.DELAYED, Status.DELAYED, NOW, 0)
+    assert store.transition_invocations("cmd-1", ["mi-1", "mi-2"], Detail.DELAYED) == []  # already there
+    assert store.transition_invocations("cmd-1", [], Detail.CANCELLED) == []
+    assert store.transition_invocations("nope", ["mi-1"], Detail.CANCELLED) == []
+    assert store.get_invocation("cmd-1", "mi-3").detail is Detail.PENDING
+
+
+def test_transition_invocations_moves_thousands_in_batches(store: Store) -> None:
+    node_ids = [f"mi-{n:04d}" for n in range(1234)]
+    with_command(store, node_ids=tuple(node_ids))
+    _force(store, "cmd-1", "mi-0600", Detail.SUCCESS)  # terminal: stays
+    moved = store.transition_invocations("cmd-1", node_ids, Detail.TERMINATED, ended_at_ms=NOW)
+    assert sorted(moved) == [n for n in node_ids if n != "mi-0600"]
+    details = {i.node_id: i.detail for i in store.list_invocations("cmd-1")}
+    assert details.pop("mi-0600") is Detail.SUCCESS
+    assert set(details.values()) == {Detail.TERMINATED}
+
+
+def test_transition_invocations_is_one_transaction(store: Store) -> None:
+    """A failure after the first batch leaves every invocation as it was."""
+    node_ids = [f"mi-{n:04d}" for n in range(1200)]  # three batches of at most 500
+    with_command(store, node_ids=tuple(node_ids))
+    updates = []
+
+    def fail_on_second_update(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE INVOCATIONS"):
+            updates.append(statement)
+            if len(updates) == 2:
+                raise RuntimeError("injected failure")
+
+    event.listen(store.engine, "before_cursor_execute", fail_on_second_update)
+    try:
+        with pytest.raises(Exception, match="injected failure"):
+            store.transition_invocations("cmd-1", node_ids, Detail.CANCELLED, ended_at_ms=NOW)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", fail_on_second_update)
+    assert len(updates) == 2  # the first batch had been written when it failed
+    assert {(i.detail, i.ended_at_ms) for i in store.list_invocations("cmd-1")} == {(Detail.PENDING, 0)}
+    assert sorted(store.transition_invocations("cmd-1", node_ids, Detail.CANCELLED)) == node_ids
+
+
+def test_concurrent_transitions_move_each_invocation_once(store: Store) -> None:
+    """Racing moves to different terminal details: each invocation ends in exactly one of them, and
+    is reported moved by exactly the call that put it there."""
+    node_ids = [f"mi-{n:02d}" for n in range(40)]
+    with_command(store, node_ids=tuple(node_ids))
+    # terminal details with no edge out of them (DeliveryTimedOut has some: the agent's report wins)
+    targets = (Detail.CANCELLED, Detail.TERMINATED, Detail.UNDELIVERABLE, Detail.ACCESS_DENIED)
+    assert not any(can_transition(a, b) for a in targets for b in targets if a is not b)
+    moved = run_threads(len(targets), lambda t: store.transition_invocations(
+        "cmd-1", node_ids[t:] + node_ids[:t], targets[t]))
+    final = {i.node_id: i.detail for i in store.list_invocations("cmd-1")}
+    for nid in node_ids:
+        winners = [targets[t] for t in range(len(targets)) if nid in moved[t]]
+        assert winners == [final[nid]], nid
 
 
 # -- steps and output -------------------------------------------------------------------------------
 
 def test_upsert_step_and_invocation_steps(store: Store) -> None:
     with_command(store)
-    store.upsert_step(step("cmd-1", "mi-1", 1, "second", Status.IN_PROGRESS, exit_code=-1))
+    store.upsert_step(step("cmd-1", "mi-1", 1, "second", Detail.IN_PROGRESS, exit_code=-1))
     store.upsert_step(step("cmd-1", "mi-1", 0, "first"))
-    store.upsert_step(step("cmd-1", "mi-1", 1, "second", Status.FAILED, exit_code=3))
+    store.upsert_step(step("cmd-1", "mi-1", 1, "second", Detail.FAILED, exit_code=3))
+    store.upsert_step(step("cmd-1", "mi-1", 2, "third", Detail.SKIPPED, exit_code=-1))
+    store.upsert_step(step("cmd-1", "mi-1", 3, "slow", Detail.EXECUTION_TIMED_OUT, exit_code=-1))
     inv = store.get_invocation("cmd-1", "mi-1")
-    assert inv.steps == (step("cmd-1", "mi-1", 0, "first"), step("cmd-1", "mi-1", 1, "second", Status.FAILED, 3))
+    assert inv.steps == (step("cmd-1", "mi-1", 0, "first"), step("cmd-1", "mi-1", 1, "second", Detail.FAILED, 3),
+                         step("cmd-1", "mi-1", 2, "third", Detail.SKIPPED, -1),
+                         step("cmd-1", "mi-1", 3, "slow", Detail.EXECUTION_TIMED_OUT, -1))
     assert store.list_invocations("cmd-1")[0].steps == inv.steps
     assert store.list_invocations("cmd-1")[1].steps == ()
     with pytest.raises(NotFound):
@@ -354,6 +602,43 @@ def test_output_out_of_order_and_redelivered_comes_back_once_in_order(store: Sto
         store.append_output("cmd-1", "mi-9", "alpha", "stdout", 0, b"")
 
 
+def test_output_views_cut_at_24000_and_8000_characters(store: Store) -> None:
+    with_command(store)
+    cases = {  # step: (stdout, stderr)
+        "exact": ("o" * 24_000, "e" * 8_000),
+        "over": ("o" * 23_999 + "XY", "e" * 7_999 + "XY"),
+        "small": ("hi\n", ""),
+        "wide": ("é" * 24_000, "€" * 8_000),  # characters, not bytes (2 and 3 bytes each)
+        "wide-over": ("é" * 24_001, "€" * 8_001),
+    }
+    for index, (name, (out, err)) in enumerate(cases.items()):
+        store.upsert_step(step("cmd-1", "mi-1", index, name))
+        for stream, text_ in (("stdout", out), ("stderr", err)):
+            data = text_.encode()
+            for seq, start in enumerate(range(0, len(data), 1001)):  # chunks split inside characters
+                store.append_output("cmd-1", "mi-1", name, stream, seq, data[start:start + 1001])
+    views = store.output_views("cmd-1", "mi-1")
+    assert list(views) == list(cases)
+    assert views["exact"] == StepOutputView("exact", "o" * 24_000, "e" * 8_000, False, False)
+    assert views["over"] == StepOutputView("over", "o" * 23_999 + "X", "e" * 7_999 + "X", True, True)
+    assert views["small"] == StepOutputView("small", "hi\n", "", False, False)
+    assert views["wide"] == StepOutputView("wide", "é" * 24_000, "€" * 8_000, False, False)
+    assert views["wide-over"] == StepOutputView("wide-over", "é" * 24_000, "€" * 8_000, True, True)
+    # the full output stays retrievable
+    full = {o.step_name: o for o in store.get_output("cmd-1", "mi-1")}
+    assert full["over"].stdout.decode() == cases["over"][0]
+    assert full["wide-over"].stderr.decode() == cases["wide-over"][1]
+    assert store.output_views("cmd-1", "mi-2") == {}
+
+
+def test_output_views_of_invalid_utf8_replace_it(store: Store) -> None:
+    with_command(store)
+    store.append_output("cmd-1", "mi-1", "bin", "stdout", 0, b"ok\xff\xfe")
+    store.append_output("cmd-1", "mi-1", "bin", "stderr", 0, b"\xc3")  # a cut-off character
+    assert store.output_views("cmd-1", "mi-1") == {
+        "bin": StepOutputView("bin", "ok\ufffd\ufffd", "\ufffd", False, False)}
+
+
 def test_output_chunks_replay_a_whole_command_in_order(store: Store) -> None:
     with_command(store)
     for node_id, step_name, stream, seq in [("mi-2", "s", "stdout", 1), ("mi-1", "s", "stderr", 0),
@@ -379,11 +664,14 @@ def test_reopened_store_sees_everything(store_url: str) -> None:
     first.record_enrolment_failure(EnrolmentFailure("act-1", "bad_csr", "peer", NOW))
     first.add_node(node())
     cmd = with_command(first)
-    first.update_invocation("cmd-1", "mi-1", Status.SUCCESS, "Success", exit_code=0)
+    first.update_invocation("cmd-1", "mi-1", Detail.SUCCESS, exit_code=0)
+    first.update_command("cmd-1", Detail.IN_PROGRESS, 1, 0)
+    first.request_cancel("cmd-1")
     first.upsert_step(step("cmd-1", "mi-1", 0, "run"))
     first.append_output("cmd-1", "mi-1", "run", "stdout", 0, b"hello\n")
     snapshot = (first.list_activations(), first.list_enrolment_failures(), first.list_nodes(),
-                first.list_commands(), first.list_invocations("cmd-1"), first.get_output("cmd-1", "mi-1"))
+                first.list_commands(), first.list_invocations("cmd-1"), first.get_output("cmd-1", "mi-1"),
+                first.active_commands())
     first.close()
 
     second = Store.open(store_url)
@@ -391,8 +679,11 @@ def test_reopened_store_sees_everything(store_url: str) -> None:
         second.migrate()
         assert (second.list_activations(), second.list_enrolment_failures(), second.list_nodes(),
                 second.list_commands(), second.list_invocations("cmd-1"),
-                second.get_output("cmd-1", "mi-1")) == snapshot
+                second.get_output("cmd-1", "mi-1"), second.active_commands()) == snapshot
         assert snapshot[0][0].registrations_count == 1
+        assert snapshot[4][0].detail is Detail.SUCCESS
+        assert [(c.command_id, c.detail, c.cancel_requested) for c in snapshot[6]] == [
+            ("cmd-1", Detail.IN_PROGRESS, True)]
         assert second.get_document(cmd.document_sha256) == DOC
     finally:
         second.close()
@@ -423,12 +714,12 @@ def test_concurrent_terminal_updates_apply_exactly_one_status(store: Store) -> N
 
     def race(thread: int) -> list[bool]:
         mine = TERMINAL[thread % len(TERMINAL)]
-        return [store.update_invocation("cmd-1", n, mine, mine.value, exit_code=thread) for n in node_ids]
+        return [store.update_invocation("cmd-1", n, mine, exit_code=thread) for n in node_ids]
 
     results = run_threads(8, race)
     for col, node_id in enumerate(node_ids):
         final = store.get_invocation("cmd-1", node_id)
         applied = [t for t in range(8) if results[t][col]]
-        # Exactly the threads that asked for the winning status succeeded; the rest were refused.
-        assert applied == [t for t in range(8) if TERMINAL[t % len(TERMINAL)] is final.status]
+        # Exactly the threads that asked for the winning detail succeeded; the rest were refused.
+        assert applied == [t for t in range(8) if TERMINAL[t % len(TERMINAL)] is final.detail]
         assert final.exit_code in applied
