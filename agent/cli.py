@@ -16,7 +16,7 @@ from pathlib import Path
 from agent.connection import Agent, AgentOptions
 from agent.runner import RunnerOptions
 from agent.state import StateDir
-from plugins.sdk.errors import OutpostError
+from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--heartbeat-seconds", type=float, default=30.0)
     r.add_argument("--max-concurrent-documents", type=int, default=5)
     r.add_argument("--backoff-base-seconds", type=float, default=1.0)
+    r.add_argument("--output-cap-mb", type=float, default=16.0,
+                   help="output kept per step and stream before it is truncated with a marker")
     return p
 
 
-async def _run(state: StateDir, options: AgentOptions) -> None:
+async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOptions) -> None:
     identity = state.load_identity()
-    agent = Agent(identity, state, PluginRegistry.discover(), options, RunnerOptions())
+    agent = Agent(identity, state, PluginRegistry.discover(), options, runner_options)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -73,7 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds)
-        asyncio.run(_run(StateDir(args.state_dir), options))
+        if args.output_cap_mb <= 0:
+            raise ConfigError(f"--output-cap-mb: must be positive, got {args.output_cap_mb}")
+        asyncio.run(_run(StateDir(args.state_dir), options,
+                         RunnerOptions(output_cap_bytes=int(args.output_cap_mb * 1024 * 1024))))
         return 0
     except OutpostError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from plugins.sdk.document import OnFailure, Step
+from plugins.sdk.results import NO_EXIT_CODE
 from plugins.sdk.status import EXIT_FAILURE_AND_STOP, EXIT_SUCCESS_AND_STOP, Detail
 
 
@@ -71,4 +72,7 @@ class Flow:
 
     @property
     def exit_code(self) -> int:
+        """The failing step's exit code, 0 for a success, -1 when nothing ran to the end (SSM)."""
+        if self.cancelled or not self.ran_any:
+            return NO_EXIT_CODE
         return self.failure_exit_code if self.failure is not None else 0

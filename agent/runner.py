@@ -48,7 +48,10 @@ class StepOutput:
     def __init__(self, outbox: Outbox, command_id: str, step_name: str, cap_bytes: int,
                  secrets: tuple[str, ...] = ()) -> None:
         self._outbox = outbox
-        self._secrets = tuple(s.encode() for s in secrets if s)
+        # longest first, so a secret that contains another is masked whole
+        self._secrets = tuple(sorted({s.encode() for s in secrets if s}, key=len, reverse=True))
+        self._holdback = max((len(s) for s in self._secrets), default=1) - 1
+        self._pending = {OutputStreamKind.STDOUT: b"", OutputStreamKind.STDERR: b""}
         self._command_id = command_id
         self._step_name = step_name
         self._cap = cap_bytes
@@ -57,8 +60,30 @@ class StepOutput:
         self._truncated: set[OutputStreamKind] = set()
 
     async def write(self, stream: OutputStreamKind, data: bytes) -> None:
-        for secret in self._secrets:  # secret parameter values never leave the node in output
+        """Secret parameter values never leave the node: they are masked here, also when one is split
+        across two writes (the last bytes wait for the next write, or for ``flush``)."""
+        if not self._secrets:
+            self._emit(stream, data)
+            return
+        buf = self._scrub(self._pending[stream] + data)
+        cut = max(0, len(buf) - self._holdback)
+        self._pending[stream] = buf[cut:]
+        self._emit(stream, buf[:cut])
+
+    async def flush(self) -> None:
+        for stream, rest in self._pending.items():
+            self._pending[stream] = b""
+            self._emit(stream, self._scrub(rest))
+
+    def _scrub(self, data: bytes) -> bytes:
+        for secret in self._secrets:
             data = data.replace(secret, MASK.encode())
+        return data
+
+    def scrub_text(self, text: str) -> str:
+        return self._scrub(text.encode()).decode(errors="replace")
+
+    def _emit(self, stream: OutputStreamKind, data: bytes) -> None:
         used = self._bytes[stream]
         if not data or stream in self._truncated:
             return
@@ -142,6 +167,8 @@ class Runner:
         step = vc.document.steps[index]
         started = now_ms()
         timeout: float | None = None
+        sink = StepOutput(self._outbox, cid, step.name, self._options.output_cap_bytes,
+                          vc.document.secret_values())
         try:
             bound_step = self._registry.bind(step.action, step.inputs, f"mainSteps[{index}].inputs")
             timeout = (step.timeout_seconds or getattr(bound_step.inputs, "timeout_seconds", None)
@@ -149,13 +176,9 @@ class Runner:
             env = dict(os.environ)
             env.update(vc.document.environment)
             env.update(OUTPOST_COMMAND_ID=cid, OUTPOST_NODE_ID=self._node_id, OUTPOST_STEP_NAME=step.name)
-            secrets = tuple(vc.document.environment[n] for n in vc.document.secret_names
-                            if n in vc.document.environment)
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
-                             check_mode=False, workdir=str(workdir),
-                             output=StepOutput(self._outbox, cid, step.name, self._options.output_cap_bytes, secrets),
-                             logger=log, cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds,
-                             environment=env)
+                             check_mode=False, workdir=str(workdir), output=sink, logger=log,
+                             cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env)
             log.info("running %s (timeout %ss)", step.action, timeout)
             outcome = await asyncio.wait_for(bound_step.plugin.run(ctx, bound_step.inputs), timeout)
         except TimeoutError:
@@ -167,8 +190,11 @@ class Runner:
         except OutpostError as exc:
             outcome = StepOutcome(Detail.FAILED, NO_EXIT_CODE, str(exc))
         except Exception as exc:  # a crashing plugin fails its step, never the agent
-            log.exception("plugin %s crashed", step.action)
-            outcome = StepOutcome(Detail.FAILED, NO_EXIT_CODE, f"plugin {step.action} crashed: {exc!r}")
+            error = sink.scrub_text(f"plugin {step.action} crashed: {exc!r}")
+            log.error("%s", error)  # no traceback: it could hold a secret value
+            outcome = StepOutcome(Detail.FAILED, NO_EXIT_CODE, error)
+        finally:
+            await sink.flush()
         log.info("step %s: %s", step.name, outcome.detail.value)
         return StepReport(cid, index, step.name, step.action, outcome.detail, outcome.exit_code,
-                          started, now_ms(), outcome.error)
+                          started, now_ms(), sink.scrub_text(outcome.error))

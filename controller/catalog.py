@@ -14,7 +14,7 @@ from plugins.sdk.document import canonical_json, document_from_bytes, masked_jso
 from plugins.sdk.errors import DocumentError
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.secrets import MASK
-from plugins.sdk.ssmdoc import CommandDocument, parse_command_document, render
+from plugins.sdk.ssmdoc import CommandDocument, check_actions, parse_command_document, render
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,7 @@ class DocumentCatalog:
     def validate(self, content: bytes, fmt: str | None) -> DocumentSummary:
         """Parse a document as `document create|update` takes it; DocumentError says what is wrong."""
         doc = parse_command_document(content, fmt)
-        for i, step in enumerate(doc.steps):
-            if not self._registry.has_action(step.action):
-                raise DocumentError(f"mainSteps[{i}].action: unknown action {step.action!r} "
-                                    f"(known: {', '.join(self._registry.actions())})")
+        check_actions(doc, self._registry)
         return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters))
 
     async def render(self, name: str, version: str, pinned_sha256: str,

@@ -64,8 +64,8 @@ class StepOutcome:
 
     @classmethod
     def from_exit_code(cls, exit_code: int) -> StepOutcome:
-        return cls(detail_from_exit_code(exit_code), exit_code,
-                   "" if exit_code == 0 else f"exited with code {exit_code}")
+        detail = detail_from_exit_code(exit_code)
+        return cls(detail, exit_code, "" if detail is Detail.SUCCESS else f"exited with code {exit_code}")
 
 
 @runtime_checkable

@@ -8,6 +8,7 @@ Supported field types: ``str``, ``int``, ``bool``, ``float``, ``tuple[str, ...]`
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from plugins.sdk.secrets import Secret
 JsonValue = typing.Union[None, bool, int, float, str, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007 - recursive alias needs Union
 
 _META = "outpost"
+_INTEGER_TEXT = re.compile(r"\s*-?[0-9]+\s*")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
             raise InputError(where, f"expected a boolean, got {kind_of(value)}")
         return value
     if tp is int:
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():  # SSM passes numbers as strings
+        if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value):  # SSM passes numbers as strings
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise InputError(where, f"expected an integer, got {kind_of(value)}")

@@ -61,7 +61,8 @@ def test_only_failed_and_execution_timed_out_count_as_errors() -> None:
     run = CommandRun("c", max_concurrency=10, max_errors=0)
     run.queue.extend(["a", "b", "c", "d", "e"])
     run.next_batch()
-    for node, detail in zip("abcd", [D.DELIVERY_TIMED_OUT, D.UNDELIVERABLE, D.INVALID_PLATFORM, D.ACCESS_DENIED]):
+    harmless = [D.DELIVERY_TIMED_OUT, D.UNDELIVERABLE, D.INVALID_PLATFORM, D.ACCESS_DENIED]
+    for node, detail in zip("abcd", harmless, strict=True):
         run.finished(node, detail)
     assert run.errors == 0 and not run.stopped
     run.finished("e", D.EXECUTION_TIMED_OUT)

@@ -349,11 +349,9 @@ def test_undelivered_invocations(store: Store) -> None:
     with_command(store, "held", created_at_ms=NOW + 3)
     # Pending (not dispatched yet, rate control) is never handed to the agent
     assert store.undelivered_invocations("mi-1", NOW) == []
-    for cid in ("late", "early", "expired", "elsewhere"):
-        for nid in ("mi-1", "mi-2", "mi-7"):
-            if cid != "elsewhere" and nid == "mi-7" or cid == "elsewhere" and nid != "mi-7":
-                continue
-            assert store.update_invocation(cid, nid, Detail.IN_PROGRESS)  # dispatched, not yet accepted
+    for cid, nid in [("late", "mi-1"), ("late", "mi-2"), ("early", "mi-1"), ("early", "mi-2"),
+                     ("expired", "mi-1"), ("expired", "mi-2"), ("elsewhere", "mi-7")]:
+        assert store.update_invocation(cid, nid, Detail.IN_PROGRESS)  # dispatched, not yet accepted
     assert store.update_invocation("held", "mi-1", Detail.DELAYED)  # the node was offline
     assert store.update_invocation("late", "mi-2", Detail.IN_PROGRESS, started_at_ms=NOW + 5)  # accepted
     assert store.update_invocation("early", "mi-2", Detail.SUCCESS, started_at_ms=NOW + 5, ended_at_ms=NOW + 6)
@@ -481,7 +479,8 @@ def test_transition_invocations_moves_only_along_allowed_edges(store: Store) -> 
             _force(store, f"to-{target.value}", nid, d)
         moved = store.transition_invocations(f"to-{target.value}", list(node_ids) + ["mi-unknown"], target,
                                              ended_at_ms=NOW + 7)
-        expected = [nid for d, nid in zip(Detail, node_ids, strict=True) if d is not target and can_transition(d, target)]
+        expected = [nid for d, nid in zip(Detail, node_ids, strict=True)
+                    if d is not target and can_transition(d, target)]
         assert sorted(moved) == sorted(expected), target
         assert len(moved) == len(set(moved))
         for d, nid in zip(Detail, node_ids, strict=True):
@@ -491,8 +490,7 @@ def test_transition_invocations_moves_only_along_allowed_edges(store: Store) -> 
             else:  # not moved, and untouched (a row already in ``target`` is not reported as moved)
                 assert (got.detail, got.ended_at_ms) == (d, 0), (d, target)
     # other commands' invocations on the same nodes were left alone
-    assert [i.detail for i in store.list_invocations("cmd-1")] == [
-        store.get_invocation("cmd-1", nid).detail for nid in sorted(node_ids)]
+    assert {i.node_id: i.detail for i in store.list_invocations("cmd-1")} == dict(zip(node_ids, Detail, strict=True))
     assert {i.detail for i in store.list_invocations("other")} == {Detail.PENDING}
 
 
