@@ -76,6 +76,16 @@ def recount(store: Store, command_id: str, max_errors: int) -> CommandRecord:
                    delivery_timed_out_count=c.delivery_timed_out)
 
 
+def _recount_and_read(store: Store, command_id: str, max_errors: int | None,
+                      node_ids: list[str]) -> tuple[CommandRecord, list[InvocationRecord]]:
+    """One database job after a change: the command's counters and detail, and the changed invocations."""
+    if max_errors is None:
+        cmd = store.get_command(command_id)
+        max_errors = parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0)
+    cmd = recount(store, command_id, max_errors)
+    return cmd, [store.get_invocation(command_id, n) for n in node_ids]
+
+
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, feed: StatusFeed) -> None:
@@ -234,15 +244,12 @@ class Dispatcher:
         await self._after_change(command_id, touched)
 
     async def _after_change(self, command_id: str, node_ids: list[str]) -> None:
-        store = self._db.store
         run = self._runs.get(command_id)
-        cmd = await self._db.run(store.get_command, command_id)
-        max_errors = run.max_errors if run else parse_limit(cmd.max_errors, cmd.target_count, where="max_errors",
-                                                            minimum=0)
-        cmd = await self._db.run(recount, store, command_id, max_errors)
+        cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id,
+                                       run.max_errors if run else None, list(dict.fromkeys(node_ids)))
         seen = self._published.setdefault(command_id, {})
-        for node_id in dict.fromkeys(node_ids):
-            inv = await self._db.run(store.get_invocation, command_id, node_id)
+        for inv in invs:
+            node_id = inv.node_id
             self._events.publish(command_id, InvocationChanged(inv))
             if seen.get(node_id) is not inv.detail:
                 seen[node_id] = inv.detail
