@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DELIVERY_TIMEOUT_SECONDS = 600  # SSM's console default
 MIN_DELIVERY_TIMEOUT_SECONDS = 30
 MAX_DELIVERY_TIMEOUT_SECONDS = 2_592_000
+ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces nothing twice
 
 
 def now_ms() -> int:
@@ -83,6 +84,8 @@ def _recount_and_read(store: Store, command_id: str, max_errors: int | None,
         cmd = store.get_command(command_id)
         max_errors = parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0)
     cmd = recount(store, command_id, max_errors)
+    if cmd.detail.terminal:  # announce every invocation's end before the command's own
+        return cmd, store.list_invocations(command_id)
     return cmd, [store.get_invocation(command_id, n) for n in node_ids]
 
 
@@ -96,6 +99,8 @@ class Dispatcher:
         self._registry = registry
         self._feed = feed
         self._published: dict[str, dict[str, Detail]] = {}  # last detail announced, per active command
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._ended: dict[str, Detail] = {}  # recently ended commands and their end (bounded)
         self._runs: dict[str, CommandRun] = {}
         self._documents: dict[str, bytes] = {}  # command id -> document, while it is active
 
@@ -167,7 +172,7 @@ class Dispatcher:
         offline = [n for n in batch if self._hub.get(n) is None]
         store = self._db.store
         sent = await self._db.run(store.transition_invocations, run.command_id, online, Detail.IN_PROGRESS)
-        await self._db.run(store.transition_invocations, run.command_id, offline, Detail.DELAYED)
+        run.delayed.update(await self._db.run(store.transition_invocations, run.command_id, offline, Detail.DELAYED))
         cmd = await self._db.run(store.get_command, run.command_id)
         for node_id in sent:
             self._deliver(cmd, node_id)
@@ -231,7 +236,7 @@ class Dispatcher:
             for node_id, detail in finished:
                 if node_id in run.in_flight:
                     run.finished(node_id, detail)
-            never = run.never_to_start()
+            never = run.never_to_start()  # queued and Delayed ones, after max-errors or a cancel
             if never:
                 detail = Detail.CANCELLED if run.cancelling else Detail.TERMINATED
                 moved = await self._db.run(self._db.store.transition_invocations, command_id, never, detail,
@@ -244,6 +249,25 @@ class Dispatcher:
         await self._after_change(command_id, touched)
 
     async def _after_change(self, command_id: str, node_ids: list[str]) -> None:
+        """Recount and announce, one change of a command at a time: its invocations' ends are always
+        published before its own end, and its end exactly once."""
+        lock = self._locks.setdefault(command_id, asyncio.Lock())
+        async with lock:
+            if command_id not in self._ended:
+                await self._announce(command_id, node_ids)
+                return
+            # ended already: a late report (an agent's real result after DeliveryTimedOut) may still
+            # change the counters; announce only what changes the command's end
+            cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, node_ids)
+            if cmd.detail is not self._ended[command_id]:
+                self._ended[command_id] = cmd.detail
+                for inv in invs:
+                    self._feed.publish(KIND_INVOCATION, command_id, inv.node_id, inv.status.value, inv.detail.value)
+                self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
+        if command_id in self._ended:
+            self._locks.pop(command_id, None)
+
+    async def _announce(self, command_id: str, node_ids: list[str]) -> None:
         run = self._runs.get(command_id)
         cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id,
                                        run.max_errors if run else None, list(dict.fromkeys(node_ids)))
@@ -262,6 +286,9 @@ class Dispatcher:
             self._runs.pop(command_id, None)
             self._documents.pop(command_id, None)
             self._published.pop(command_id, None)
+            self._ended[command_id] = cmd.detail
+            while len(self._ended) > ENDED_MEMORY:
+                del self._ended[next(iter(self._ended))]
 
     # ------------------------------------------------------------------ nodes coming and going
 
@@ -269,8 +296,16 @@ class Dispatcher:
         """A node connected: send what waited for it, and the cancels it missed."""
         store = self._db.store
         for inv in await self._db.run(store.undelivered_invocations, node_id, now_ms()):
+            run = self._runs.get(inv.command_id)
+            if run is not None and (run.stopped or run.cancelling):
+                continue  # never started, and never will: settled() terminates it
             if inv.detail is Detail.DELAYED:
-                await self._db.run(store.transition_invocations, inv.command_id, [node_id], Detail.IN_PROGRESS)
+                moved = await self._db.run(store.transition_invocations, inv.command_id, [node_id],
+                                           Detail.IN_PROGRESS)
+                if not moved:
+                    continue
+                if run is not None:
+                    run.delivered(node_id)
                 await self._after_change(inv.command_id, [node_id])
             cmd = await self._db.run(store.get_command, inv.command_id)
             if inv.command_id not in self._documents:

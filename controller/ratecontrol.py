@@ -48,6 +48,7 @@ class CommandRun:
     max_errors: int
     queue: deque[str] = field(default_factory=deque)  # never dispatched, in order
     in_flight: set[str] = field(default_factory=set)  # dispatched, not finished
+    delayed: set[str] = field(default_factory=set)  # dispatched to offline nodes: in flight, never started
     errors: int = 0
     stopped: bool = False  # max-errors passed: nothing new starts
     cancelling: bool = False
@@ -63,20 +64,28 @@ class CommandRun:
             batch.append(node_id)
         return batch
 
+    def delivered(self, node_id: str) -> None:
+        """A Delayed invocation went to its agent after all."""
+        self.delayed.discard(node_id)
+
     def finished(self, node_id: str, detail: Detail) -> None:
         """An invocation reached a terminal detail (each node is told once)."""
         self.in_flight.discard(node_id)
+        self.delayed.discard(node_id)
         if detail.is_error:
             self.errors += 1
             if self.errors > self.max_errors:
                 self.stopped = True
 
     def never_to_start(self) -> list[str]:
-        """After max-errors or a cancel: the queued node ids, taken out of the queue."""
+        """After max-errors or a cancel: the node ids that never started (queued, or Delayed for an
+        offline node), taken out of the run."""
         if not (self.stopped or self.cancelling):
             return []
-        out = list(self.queue)
+        out = list(self.queue) + sorted(self.delayed)
         self.queue.clear()
+        self.in_flight -= self.delayed
+        self.delayed.clear()
         return out
 
     @classmethod
@@ -89,6 +98,8 @@ class CommandRun:
                 run.queue.append(node_id)
             elif not detail.terminal:
                 run.in_flight.add(node_id)
+                if detail is Detail.DELAYED:
+                    run.delayed.add(node_id)
             elif detail.is_error:
                 run.errors += 1
         run.stopped = run.errors > max_errors

@@ -12,9 +12,8 @@ per key, 50 node ids and one group.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from controller.model import TagFilter
+from controller.model import TagFilter, Targets
 from plugins.sdk.errors import InputError
 
 MAX_TAG_KEYS = 5
@@ -33,19 +32,6 @@ _UNSUPPORTED = {
     "tag-key": "targeting by tag key alone is not supported; use Key=tag:NAME,Values=...",
     "resource-groups:ResourceTypeFilters": "resource type filters do not apply to Outpost nodes",
 }
-
-
-@dataclass(frozen=True)
-class ParsedTargets:
-    """What ``--targets`` asked for: node ids, tag filters and a group, ANDed; or every node."""
-    node_ids: tuple[str, ...] = ()
-    tags: tuple[TagFilter, ...] = ()
-    group: str = ""
-    all: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.node_ids or self.tags or self.group or self.all)
 
 
 def _fields(item: str, where: str) -> tuple[str, tuple[str, ...]]:
@@ -76,7 +62,7 @@ def _fields(item: str, where: str) -> tuple[str, tuple[str, ...]]:
     return found["Key"][0], tuple(dict.fromkeys(values))  # duplicates dropped, order kept
 
 
-def parse_targets(items: Sequence[str], where: str = "--targets") -> ParsedTargets:
+def parse_targets(items: Sequence[str], where: str = "--targets") -> Targets:
     """Parse the ``--targets`` options; InputError naming the bad item."""
     node_ids: tuple[str, ...] | None = None
     tags: dict[str, tuple[str, ...]] = {}
@@ -124,5 +110,5 @@ def parse_targets(items: Sequence[str], where: str = "--targets") -> ParsedTarge
             raise InputError(where, f"unknown key {key!r} in {item!r}: use tag:NAME, {KEY_NODE_IDS} or {KEY_GROUP}")
     if every and (node_ids is not None or tags or group is not None):
         raise InputError(where, "Key=InstanceIds,Values=* (every node) cannot be combined with other targets")
-    return ParsedTargets(node_ids=node_ids or (), tags=tuple(TagFilter(k, v) for k, v in tags.items()),
+    return Targets(node_ids=node_ids or (), tags=tuple(TagFilter(k, v) for k, v in tags.items()),
                          group=group or "", all=every)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
 
 from controller.cli.render import OUTPUT, command_row, invocation_row, iso, print_json, print_table
-from controller.model import TagFilter, Targets
 from controller.server.convert import targets_to_pb
 from controller.targets_syntax import parse_targets
 from outpost.v1 import outpost_pb2 as pb
@@ -89,11 +89,9 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
                  wait: bool, output: str) -> None:
     """Send a stored document to nodes, SSM-style. The command is readable as soon as this returns."""
     name, _, version = document.partition(":")
-    parsed = parse_targets(targets) if targets else None
-    if parsed is None and not all_nodes:
+    if not targets and not all_nodes:
         raise InputError("--targets", "give --targets or --all")
-    chosen = Targets(parsed.node_ids, tuple(TagFilter(f.key, f.values) for f in parsed.tags), parsed.group,
-                     parsed.all or all_nodes) if parsed else Targets(all=True)
+    chosen = replace(parse_targets(targets), all=True) if all_nodes else parse_targets(targets)
     with obj.client() as c:
         r = c.stub.SendCommand(pb.SendCommandRequest(
             document_name=name, document_version=version, document_hash=document_hash,

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from controller.model import TagFilter
-from controller.targets_syntax import ParsedTargets, parse_targets
+from controller.model import Targets as ParsedTargets
+from controller.targets_syntax import parse_targets
 from plugins.sdk.errors import InputError
 
 IDS_50 = ",".join(f"mi-{i}" for i in range(50))

@@ -1,0 +1,407 @@
+"""End to end: stored SSM command documents (schema 2.2) through the real CLI, controller and agents.
+
+Versions and the default version, hash pinning, deletion, the built-in documents, the 64 KB limit
+(at create and once parameters are applied), validation messages, the issue's nginx document run
+unchanged (with a stand-in ``systemctl``), exit codes 168/169 and ``finallyStep``, ``onFailure``,
+and a precondition that no node meets (InvalidPlatform, not an error).
+
+One fleet for the module (a controller and three Linux agents); every test uses its own document
+names and its own files, so tests do not see each other's work.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cluster import Cluster
+from tests.support.docrun import (
+    AgentSpec,
+    by_node,
+    command_ids,
+    create_document,
+    output,
+    run,
+    shell_document,
+    start_fleet,
+    step_details,
+    write_file,
+)
+
+SVC = "Key=tag:Role,Values=svc"  # the agent with the systemctl stand-in first on its PATH
+LIN = "Key=tag:Role,Values=lin"  # two plain agents
+LIMIT = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("documents")
+    c = Cluster(root)
+    c.init()
+    bindir = root / "standin-bin"
+    bindir.mkdir()
+    calls = root / "systemctl.calls"
+    script = bindir / "systemctl"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{calls}"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    try:
+        start_fleet(c, [AgentSpec("svc", "Role=svc", {"PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}),
+                        AgentSpec("lin1", "Role=lin"), AgentSpec("lin2", "Role=lin")])
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture(autouse=True)
+def _logs_on_failure(request: pytest.FixtureRequest, fleet: Cluster) -> Iterator[None]:
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(fleet.logs())
+
+
+def _nodes(c: Cluster, *names: str) -> set[str]:
+    return {c.node_ids[n] for n in names}
+
+
+def _stdout(c: Cluster, shown: dict, node: str) -> str:
+    return "".join(s["stdout"] for s in output(c, shown["command_id"], c.node_ids[node]))
+
+
+def _show_doc(c: Cluster, name: str, *extra: str) -> dict:
+    row = c.outpost_json("document", "show", name, *extra)
+    assert isinstance(row, dict)
+    return row
+
+
+# ------------------------------------------------------------------------------ versions
+
+def test_create_yaml_and_json_update_show_set_default_and_run_each_version(fleet: Cluster, tmp_path: Path) -> None:
+    c = fleet
+    v1 = shell_document("say: echo version one", description="greeter v1")
+    created = json.loads(create_document(c, tmp_path, "Greeter", v1).stdout)
+    assert (created["name"], created["version"], created["default_version"], created["latest_version"],
+            created["format"], created["builtin"]) == ("Greeter", 1, 1, 1, "YAML", False)
+    assert created["sha256"] == hashlib.sha256(v1.encode()).hexdigest()
+
+    # JSON, recognised from the file name, stored as JSON and runnable
+    as_json = json.dumps({"schemaVersion": "2.2", "description": "from json",
+                          "parameters": {"word": {"type": "String", "default": "json-ok"}},
+                          "mainSteps": [{"action": "aws:runShellScript", "name": "say",
+                                         "inputs": {"runCommand": ["echo {{ word }}"]}}]}, indent=2)
+    j = json.loads(create_document(c, tmp_path, "Greeter-Json", as_json, suffix="json").stdout)
+    assert (j["format"], j["version"], j["description"], j["parameters"]) == ("JSON", 1, "from json", ["word"])
+    shown = run(c, "--document", "Greeter-Json", "--targets", SVC)
+    assert shown["status_detail"] == "Success", shown
+    assert _stdout(c, shown, "svc") == "json-ok\n"
+
+    # update: version 2, the default stays 1
+    v2 = shell_document("say: echo version two", description="greeter v2")
+    path2 = write_file(tmp_path, "greeter-v2.yaml", v2)
+    upd = c.outpost_json("document", "update", "Greeter", "--file", str(path2))
+    assert (upd["version"], upd["default_version"], upd["latest_version"]) == (2, 1, 2)
+    default = _show_doc(c, "Greeter")
+    assert (default["version"], default["default_version"], default["latest_version"],
+            default["description"]) == (1, 1, 2, "greeter v1")
+    latest = _show_doc(c, "Greeter", "--version", "$LATEST", "--content")
+    assert (latest["version"], latest["description"]) == (2, "greeter v2")
+    assert latest["content"] == v2 and latest["sha256"] == hashlib.sha256(v2.encode()).hexdigest()
+    assert _show_doc(c, "Greeter", "--version", "1", "--content")["content"] == v1
+    listed = {d["name"]: d for d in c.outpost_json("document", "list")}
+    assert (listed["Greeter"]["default_version"], listed["Greeter"]["latest_version"]) == (1, 2)
+
+    # the default (1) runs until set-default moves it
+    shown = run(c, "--document", "Greeter", "--targets", SVC)
+    assert (shown["document_version"], _stdout(c, shown, "svc")) == (1, "version one\n")
+    moved = c.outpost_json("document", "set-default", "Greeter", "--version", "2")
+    assert (moved["default_version"], moved["latest_version"]) == (2, 2)
+    assert _show_doc(c, "Greeter")["version"] == 2
+
+    pinned = run(c, "--document", "Greeter:1", "--targets", SVC)
+    assert pinned["status_detail"] == "Success", pinned
+    assert (pinned["document_version"], _stdout(c, pinned, "svc")) == (1, "version one\n")
+    default_run = run(c, "--document", "Greeter", "--targets", SVC)
+    assert (default_run["document_version"], _stdout(c, default_run, "svc")) == (2, "version two\n")
+    latest_run = run(c, "--document", "Greeter:$LATEST", "--targets", SVC)
+    assert _stdout(c, latest_run, "svc") == "version two\n"
+
+    # a version that does not exist: refused, nothing sent
+    before = command_ids(c)
+    proc = c.outpost("command", "send", "--document", "Greeter:7", "--targets", SVC, check=False)
+    assert proc.returncode == 1 and "version 7" in proc.stderr, proc.stderr
+    proc = c.outpost("document", "set-default", "Greeter", "--version", "7", check=False)
+    assert proc.returncode == 1 and "version 7" in proc.stderr, proc.stderr
+    assert command_ids(c) == before
+
+
+def test_document_hash_pins_the_content(fleet: Cluster, tmp_path: Path) -> None:
+    c = fleet
+    text = shell_document("say: echo pinned")
+    sha = json.loads(create_document(c, tmp_path, "Pinned-Doc", text).stdout)["sha256"]
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    before = command_ids(c)
+    proc = c.outpost("command", "send", "--document", "Pinned-Doc", "--document-hash", wrong, "--targets", SVC,
+                     check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert sha in proc.stderr and wrong in proc.stderr and "pinned" in proc.stderr, proc.stderr
+    assert command_ids(c) == before
+    shown = run(c, "--document", "Pinned-Doc", "--document-hash", sha, "--targets", SVC)
+    assert shown["status_detail"] == "Success" and _stdout(c, shown, "svc") == "pinned\n"
+
+
+def test_delete_a_document(fleet: Cluster, tmp_path: Path) -> None:
+    c = fleet
+    create_document(c, tmp_path, "Doomed-Doc", shell_document("say: echo doomed"))
+    ran = run(c, "--document", "Doomed-Doc", "--targets", SVC)
+    assert ran["status_detail"] == "Success"
+    assert c.outpost("document", "delete", "Doomed-Doc").stdout.strip() == "deleted document Doomed-Doc"
+    assert "Doomed-Doc" not in {d["name"] for d in c.outpost_json("document", "list")}
+    proc = c.outpost("document", "show", "Doomed-Doc", check=False)
+    assert proc.returncode == 1 and "Doomed-Doc" in proc.stderr
+    before = command_ids(c)
+    proc = c.outpost("command", "send", "--document", "Doomed-Doc", "--targets", SVC, check=False)
+    assert proc.returncode == 1 and "Doomed-Doc" in proc.stderr
+    assert command_ids(c) == before
+    proc = c.outpost("document", "delete", "Doomed-Doc", check=False)
+    assert proc.returncode == 1
+    # the command that ran it keeps what it ran
+    assert c.outpost_json("command", "show", ran["command_id"])["document"] == "Doomed-Doc"
+
+
+def test_builtin_run_shell_script_is_listed_and_protected(fleet: Cluster, tmp_path: Path) -> None:
+    c = fleet
+    listed = {d["name"]: d for d in c.outpost_json("document", "list")}
+    builtin = listed["Outpost-RunShellScript"]
+    assert builtin["builtin"] is True
+    assert builtin["parameters"][:1] == ["commands"]
+    before = _show_doc(c, "Outpost-RunShellScript", "--content")
+    replacement = write_file(tmp_path, "evil.yaml", shell_document("x: echo replaced"))
+    for argv in (("document", "update", "Outpost-RunShellScript", "--file", str(replacement)),
+                 ("document", "create", "Outpost-RunShellScript", "--file", str(replacement)),
+                 ("document", "delete", "Outpost-RunShellScript"),
+                 ("document", "set-default", "Outpost-RunShellScript", "--version", "1")):
+        proc = c.outpost(*argv, check=False)
+        assert proc.returncode == 1, (argv, proc.stdout)
+        assert "Outpost-RunShellScript" in proc.stderr and "built" in proc.stderr, (argv, proc.stderr)
+    after = _show_doc(c, "Outpost-RunShellScript", "--content")
+    assert after == before
+    # and it still runs
+    shown = run(c, "--document", "Outpost-RunShellScript", "--parameters", "commands=echo builtin-ok",
+                "--targets", SVC)
+    assert _stdout(c, shown, "svc") == "builtin-ok\n"
+
+
+# ------------------------------------------------------------------------------ size limits
+
+def _padded(text: str, size: int) -> bytes:
+    """``text`` plus a YAML comment so that the whole is exactly ``size`` bytes."""
+    head = text.encode()
+    pad = size - len(head) - len(b"#\n")
+    assert pad >= 0
+    return head + b"#" + b"x" * pad + b"\n"
+
+
+def test_document_of_64_kib_is_accepted_and_one_byte_more_refused(fleet: Cluster, tmp_path: Path) -> None:
+    c = fleet
+    text = shell_document("say: echo big")
+    exact = _padded(text, LIMIT)
+    assert len(exact) == 65536
+    ok = json.loads(create_document(c, tmp_path, "Exactly-64K", exact).stdout)
+    assert ok["sha256"] == hashlib.sha256(exact).hexdigest()
+    over = _padded(text, LIMIT + 1)
+    assert len(over) == 65537
+    proc = create_document(c, tmp_path, "Over-64K", over, check=False)
+    assert proc.returncode == 1
+    assert "65537 bytes" in proc.stderr and "65536" in proc.stderr, proc.stderr
+    assert c.outpost("document", "show", "Over-64K", check=False).returncode == 1
+    # an update past the limit is refused too, and leaves the document as it was
+    path = write_file(tmp_path, "over-update.yaml", over)
+    proc = c.outpost("document", "update", "Exactly-64K", "--file", str(path), check=False)
+    assert proc.returncode == 1 and "65537 bytes" in proc.stderr, proc.stderr
+    assert _show_doc(c, "Exactly-64K")["latest_version"] == 1
+    shown = run(c, "--document", "Exactly-64K", "--targets", SVC)
+    assert _stdout(c, shown, "svc") == "big\n"
+
+
+def test_document_over_64_kib_once_parameters_are_applied_is_refused_at_send(fleet: Cluster,
+                                                                             tmp_path: Path) -> None:
+    c = fleet
+    create_document(c, tmp_path, "Grows-With-Params", (
+        'schemaVersion: "2.2"\n'
+        "parameters:\n"
+        "  blob: {type: String}\n"
+        "mainSteps:\n"
+        "  - action: aws:runShellScript\n"
+        "    name: twice\n"
+        "    inputs:\n"
+        '      runCommand: ["echo {{ blob }} > /dev/null", "echo {{ blob }} > /dev/null"]\n'))
+    before = command_ids(c)
+    proc = c.outpost("command", "send", "--document", "Grows-With-Params", "--parameters", "blob=" + "a" * 40_000,
+                     "--targets", SVC, check=False)
+    assert proc.returncode == 1, proc.stdout
+    assert "once parameters are applied" in proc.stderr and "65536" in proc.stderr, proc.stderr
+    assert command_ids(c) == before
+    small = run(c, "--document", "Grows-With-Params", "--parameters", "blob=small", "--targets", SVC)
+    assert small["status_detail"] == "Success"
+
+
+# ------------------------------------------------------------------------------ validation
+
+INVALID = {
+    "schema-1.2": ('schemaVersion: "1.2"\nmainSteps:\n'
+                   "  - {action: aws:runShellScript, name: a, inputs: {runCommand: [echo]}}\n",
+                   ["schemaVersion", "1.2", "2.2"]),
+    "unknown-action": ('schemaVersion: "2.2"\nmainSteps:\n'
+                       "  - {action: aws:noSuchAction, name: a, inputs: {runCommand: [echo]}}\n",
+                       ["mainSteps[0].action", "aws:noSuchAction"]),
+    "duplicate-step": ('schemaVersion: "2.2"\nmainSteps:\n'
+                       "  - {action: aws:runShellScript, name: same, inputs: {runCommand: [echo 1]}}\n"
+                       "  - {action: aws:runShellScript, name: same, inputs: {runCommand: [echo 2]}}\n",
+                       ["mainSteps[1].name", "duplicate step name", "same"]),
+    "finally-not-last": ('schemaVersion: "2.2"\nmainSteps:\n'
+                         "  - {action: aws:runShellScript, name: fin,\n"
+                         "     inputs: {runCommand: [echo], finallyStep: true}}\n"
+                         "  - {action: aws:runShellScript, name: after, inputs: {runCommand: [echo]}}\n",
+                         ["mainSteps[0]", "finallyStep", "last step"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_document_is_refused_naming_the_field(fleet: Cluster, tmp_path: Path, case: str) -> None:
+    c = fleet
+    text, needles = INVALID[case]
+    name = f"Invalid-{case}"
+    proc = create_document(c, tmp_path, name, text, check=False)
+    assert proc.returncode == 1, proc.stdout
+    for needle in needles:
+        assert needle in proc.stderr, (needle, proc.stderr)
+    assert f"document {name} is not valid" in proc.stderr, proc.stderr
+    assert c.outpost("document", "show", name, check=False).returncode == 1
+
+
+# ------------------------------------------------------------------------------ the issue's document
+
+NGINX = '''# yaml
+schemaVersion: "2.2"
+description: "Restart nginx safely"
+parameters:
+  service:
+    type: String
+    default: nginx
+mainSteps:
+  - action: aws:runShellScript
+    name: restartService
+    inputs:
+      runCommand:
+        - systemctl restart {{ service }}
+'''
+
+
+def test_the_nginx_document_runs_as_written_with_a_systemctl_stand_in(fleet: Cluster, tmp_path: Path) -> None:
+    c = fleet
+    calls = c.root / "systemctl.calls"
+    calls.unlink(missing_ok=True)
+    created = json.loads(create_document(c, tmp_path, "Restart-Nginx", NGINX).stdout)
+    assert (created["description"], created["parameters"]) == ("Restart nginx safely", ["service"])
+    assert _show_doc(c, "Restart-Nginx", "--content")["content"] == NGINX
+
+    shown = run(c, "--document", "Restart-Nginx", "--targets", SVC)
+    assert (shown["status"], shown["status_detail"], shown["targets"]) == ("Success", "Success", 1), shown
+    (inv,) = shown["invocations"]
+    assert inv["node_id"] == c.node_ids["svc"] and inv["exit_code"] == 0
+    assert step_details(inv) == [("restartService", "Success")]
+    assert calls.read_text().splitlines() == ["restart nginx"]
+
+    shown = run(c, "--document", "Restart-Nginx", "--parameters", "service=httpd", "--targets", SVC)
+    assert shown["status_detail"] == "Success", shown
+    assert shown["parameters"] == {"service": ["httpd"]}
+    assert calls.read_text().splitlines() == ["restart nginx", "restart httpd"]
+
+
+# ------------------------------------------------------------------------------ exit codes and flow
+
+def _flow_document(first: str, marks: Path) -> str:
+    return ('schemaVersion: "2.2"\nmainSteps:\n'
+            f"  - {{action: aws:runShellScript, name: first, inputs: {{runCommand: [{json.dumps(first)}]}}}}\n"
+            f"  - {{action: aws:runShellScript, name: second, inputs: {{runCommand: "
+            f"[{json.dumps('touch ' + str(marks / 'step2-$OUTPOST_NODE_ID'))}]}}}}\n"
+            f"  - {{action: aws:runShellScript, name: cleanup, inputs: {{runCommand: "
+            f"[{json.dumps('touch ' + str(marks / 'finally-$OUTPOST_NODE_ID'))}], finallyStep: true}}}}\n")
+
+
+@pytest.mark.parametrize(("code", "status", "first_detail"), [(168, "Success", "Success"), (169, "Failed", "Failed")])
+def test_exit_168_and_169_skip_the_rest_but_the_finally_step_runs(fleet: Cluster, tmp_path: Path, code: int,
+                                                                  status: str, first_detail: str) -> None:
+    c = fleet
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    create_document(c, tmp_path, f"Exit-{code}", _flow_document(f"exit {code}", marks))
+    shown = run(c, "--document", f"Exit-{code}", "--targets", LIN)
+    assert shown["status_detail"] == status, shown
+    assert set(by_node(shown)) == _nodes(c, "lin1", "lin2")
+    for node_id, inv in by_node(shown).items():
+        assert (inv["status"], inv["status_detail"]) == (status, status), inv
+        assert step_details(inv) == [("first", first_detail), ("second", "Skipped"), ("cleanup", "Success")], inv
+        assert inv["steps"][0]["exit_code"] == code
+        assert inv["exit_code"] == (0 if code == 168 else 169)
+        assert not (marks / f"step2-{node_id}").exists()
+        assert (marks / f"finally-{node_id}").exists()
+    assert shown["errors"] == (0 if code == 168 else 2)
+
+
+def _on_failure_document(on_failure: str | None, marks: Path) -> str:
+    flow = f", onFailure: {on_failure}" if on_failure else ""
+    return ('schemaVersion: "2.2"\nmainSteps:\n'
+            f"  - {{action: aws:runShellScript, name: breaks, inputs: {{runCommand: [\"exit 3\"]{flow}}}}}\n"
+            f"  - {{action: aws:runShellScript, name: next, inputs: {{runCommand: "
+            f"[{json.dumps('touch ' + str(marks / 'next-$OUTPOST_NODE_ID'))}]}}}}\n")
+
+
+@pytest.mark.parametrize(("on_failure", "status", "next_detail"), [
+    (None, "Failed", "Success"),            # continue, the default: the next step runs, the document fails
+    ("continue", "Failed", "Success"),
+    ("exit", "Failed", "Skipped"),
+    ("successAndExit", "Success", "Skipped"),
+])
+def test_on_failure(fleet: Cluster, tmp_path: Path, on_failure: str | None, status: str, next_detail: str) -> None:
+    c = fleet
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    name = f"On-Failure-{on_failure or 'default'}"
+    create_document(c, tmp_path, name, _on_failure_document(on_failure, marks))
+    shown = run(c, "--document", name, "--targets", SVC)
+    (inv,) = shown["invocations"]
+    assert (shown["status_detail"], inv["status_detail"]) == (status, status), shown
+    assert step_details(inv) == [("breaks", "Failed"), ("next", next_detail)], inv
+    assert inv["steps"][0]["exit_code"] == 3
+    assert (marks / f"next-{inv['node_id']}").exists() == (next_detail == "Success")
+
+
+# ------------------------------------------------------------------------------ InvalidPlatform
+
+def test_a_precondition_no_node_meets_is_invalid_platform_and_not_an_error(fleet: Cluster, tmp_path: Path) -> None:
+    c = fleet
+    marker = tmp_path / "ran"
+    create_document(c, tmp_path, "Windows-Only", (
+        'schemaVersion: "2.2"\nmainSteps:\n'
+        "  - action: aws:runShellScript\n"
+        "    name: windowsOnly\n"
+        "    precondition: {StringEquals: [platformType, Windows]}\n"
+        f"    inputs: {{runCommand: [{json.dumps('touch ' + str(marker))}]}}\n"))
+    # max-errors 0 and one at a time: were InvalidPlatform an error, the first node's would stop the
+    # command and the others would end Terminated.
+    shown = run(c, "--document", "Windows-Only", "--targets", "Key=tag:Role,Values=lin,svc",
+                "--max-concurrency", "1", "--max-errors", "0")
+    assert set(by_node(shown)) == _nodes(c, "svc", "lin1", "lin2")
+    for inv in shown["invocations"]:
+        assert (inv["status"], inv["status_detail"]) == ("Failed", "InvalidPlatform"), inv
+        assert step_details(inv) == [("windowsOnly", "Skipped")], inv
+    assert (shown["targets"], shown["completed"], shown["errors"]) == (3, 3, 0), shown
+    # docs/statuses.md: Success needs at least one Success; with none, the command is Failed
+    assert (shown["status"], shown["status_detail"]) == ("Failed", "Failed"), shown
+    assert not marker.exists()
