@@ -13,7 +13,7 @@ from controller.db import Db
 from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets
-from controller.ratecontrol import CommandRun, command_detail, counts, parse_limit
+from controller.ratecontrol import CommandRun, Counts, command_detail, counts, parse_limit
 from controller.signing import DocumentSigner
 from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
 from controller.store import NotFound, Store
@@ -89,6 +89,17 @@ def _recount_and_read(store: Store, command_id: str, max_errors: int | None,
     return cmd, [store.get_invocation(command_id, n) for n in node_ids]
 
 
+def _read_invocations(store: Store, command_id: str, node_ids: list[str]) -> list[InvocationRecord]:
+    return [store.get_invocation(command_id, n) for n in node_ids]
+
+
+def _store_counts(store: Store, command_id: str, detail: Detail, c: Counts
+                  ) -> tuple[CommandRecord, list[InvocationRecord] | None]:
+    store.update_command(command_id, detail, c.completed, c.errors, c.delivery_timed_out)
+    # at the end, every invocation is announced before the command's own end
+    return store.get_command(command_id), store.list_invocations(command_id) if detail.terminal else None
+
+
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, feed: StatusFeed) -> None:
@@ -141,6 +152,8 @@ class Dispatcher:
             self._published[cmd.command_id] = {"": cmd.detail}
             run = CommandRun(cmd.command_id, concurrency, max_errors)
             run.queue.extend(matched)
+            for node_id in matched:
+                run.track(node_id, Detail.PENDING)
             self._runs[cmd.command_id] = run
             self._documents[cmd.command_id] = req.document
             await self._pump(run)
@@ -269,8 +282,16 @@ class Dispatcher:
 
     async def _announce(self, command_id: str, node_ids: list[str]) -> None:
         run = self._runs.get(command_id)
-        cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id,
-                                       run.max_errors if run else None, list(dict.fromkeys(node_ids)))
+        nodes = list(dict.fromkeys(node_ids))
+        if run is None:  # not dispatching (restored late, or nothing to run): count from the database
+            cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, nodes)
+        else:  # counted in memory from the changed invocations alone: O(changes), not O(targets)
+            invs = await self._db.run(_read_invocations, self._db.store, command_id, nodes)
+            for inv in invs:
+                run.track(inv.node_id, inv.detail)
+            cmd, everything = await self._db.run(_store_counts, self._db.store, command_id, run.command_detail(),
+                                                 run.counts())
+            invs = everything if everything is not None else invs
         seen = self._published.setdefault(command_id, {})
         for inv in invs:
             node_id = inv.node_id

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from plugins.sdk.errors import InputError
-from plugins.sdk.status import NOT_STARTED, Detail
+from plugins.sdk.status import Detail
 
 DEFAULT_MAX_CONCURRENCY = "50"
 DEFAULT_MAX_ERRORS = "0"
@@ -52,6 +52,24 @@ class CommandRun:
     errors: int = 0
     stopped: bool = False  # max-errors passed: nothing new starts
     cancelling: bool = False
+    details: dict[str, Detail] = field(default_factory=dict)  # every target's detail as last stored
+    tally: Counter[Detail] = field(default_factory=Counter)  # how many targets have each detail
+
+    def track(self, node_id: str, detail: Detail) -> None:
+        """Record a target's stored detail; the command's counters follow in O(1)."""
+        old = self.details.get(node_id)
+        if old is detail:
+            return
+        if old is not None:
+            self.tally[old] -= 1
+        self.details[node_id] = detail
+        self.tally[detail] += 1
+
+    def command_detail(self) -> Detail:
+        return detail_from_tally(self.tally, max_errors=self.max_errors, cancel_requested=self.cancelling)
+
+    def counts(self) -> Counts:
+        return counts_from_tally(self.tally)
 
     def next_batch(self) -> list[str]:
         """Node ids to dispatch now; they count as in flight from this moment."""
@@ -94,6 +112,7 @@ class CommandRun:
         """Rebuild the state of a command from its stored invocations (after a controller restart)."""
         run = cls(command_id, max_concurrency, max_errors, cancelling=cancelling)
         for node_id, detail in sorted(invocations):
+            run.track(node_id, detail)
             if detail is Detail.PENDING:
                 run.queue.append(node_id)
             elif not detail.terminal:
@@ -115,34 +134,43 @@ class Counts:
 
 
 def counts(details: Sequence[Detail]) -> Counts:
-    return Counts(len(details), sum(d.terminal for d in details), sum(d.is_error for d in details),
-                  sum(d is Detail.DELIVERY_TIMED_OUT for d in details))
+    return counts_from_tally(Counter(details))
 
 
-_HARMLESS = frozenset({Detail.SUCCESS, Detail.UNDELIVERABLE, Detail.INVALID_PLATFORM})
+def counts_from_tally(tally: Counter[Detail]) -> Counts:
+    return Counts(sum(tally.values()), sum(n for d, n in tally.items() if d.terminal),
+                  tally[Detail.FAILED] + tally[Detail.EXECUTION_TIMED_OUT], tally[Detail.DELIVERY_TIMED_OUT])
+
+
+_HARMLESS = (Detail.SUCCESS, Detail.UNDELIVERABLE, Detail.INVALID_PLATFORM)
 
 
 def command_detail(details: Sequence[Detail], *, max_errors: int, cancel_requested: bool) -> Detail:
     """A command's detail from its invocations' (docs/statuses.md has the table)."""
-    if not details:
+    return detail_from_tally(Counter(details), max_errors=max_errors, cancel_requested=cancel_requested)
+
+
+def detail_from_tally(tally: Counter[Detail], *, max_errors: int, cancel_requested: bool) -> Detail:
+    """``command_detail`` from the number of invocations in each detail (O(number of details))."""
+    total = sum(tally.values())
+    if not total:
         return Detail.NO_INSTANCES_IN_TAG
-    if not all(d.terminal for d in details):
+    if any(n and not d.terminal for d, n in tally.items()):
         if cancel_requested:
             return Detail.CANCELLING
-        return Detail.PENDING if all(d in NOT_STARTED for d in details) and Detail.DELAYED not in details \
-            else Detail.IN_PROGRESS
+        return Detail.PENDING if tally[Detail.PENDING] == total else Detail.IN_PROGRESS
     if cancel_requested:
         return Detail.CANCELLED
-    errors = [d for d in details if d.is_error]
-    if len(errors) > max_errors:
-        return Detail.EXECUTION_TIMED_OUT if all(d is Detail.EXECUTION_TIMED_OUT for d in errors) else Detail.FAILED
-    successes = sum(d is Detail.SUCCESS for d in details)
-    if successes and all(d in _HARMLESS for d in details):
+    errors = tally[Detail.FAILED] + tally[Detail.EXECUTION_TIMED_OUT]
+    if errors > max_errors:
+        return Detail.EXECUTION_TIMED_OUT if tally[Detail.EXECUTION_TIMED_OUT] == errors else Detail.FAILED
+    successes = tally[Detail.SUCCESS]
+    if successes and sum(tally[d] for d in _HARMLESS) == total:
         return Detail.SUCCESS
     if not successes:
-        if all(d is Detail.DELIVERY_TIMED_OUT for d in details):
+        if tally[Detail.DELIVERY_TIMED_OUT] == total:
             return Detail.DELIVERY_TIMED_OUT
-        if all(d is Detail.CANCELLED for d in details):
+        if tally[Detail.CANCELLED] == total:
             return Detail.CANCELLED
         return Detail.FAILED
     return Detail.INCOMPLETE
