@@ -23,6 +23,7 @@ from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
 from plugins.sdk.envelope import VerifiedCommand, is_command_id, verify_command
 from plugins.sdk.errors import VerificationError
+from plugins.sdk.facts import Facts
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.results import Refusal
 from plugins.sdk.status import Detail
@@ -65,7 +66,10 @@ def _untrusted_command_id(msg: pb.Command) -> str:
 
 class Agent:
     def __init__(self, identity: AgentIdentity, state: StateDir, registry: PluginRegistry,
-                 options: AgentOptions, runner_options: RunnerOptions, rng: random.Random | None = None) -> None:
+                 options: AgentOptions, runner_options: RunnerOptions, rng: random.Random | None = None,
+                 facts: Facts | None = None) -> None:
+        """``facts``: what Hello reports (default: gathered from this machine); ``outpost swarm`` gives
+        each of its agents its own hostname."""
         self._identity = identity
         self._registry = registry
         self._options = options
@@ -73,16 +77,23 @@ class Agent:
         state.create()
         self._ledger = Ledger(state.ledger_path)
         self._outbox = Outbox()
-        self._facts = gather_facts(registry.infos())
+        self._facts = facts or gather_facts(registry.infos())
         self._runner = Runner(registry, identity.node_id, self._facts.platform, state.work_dir, self._outbox,
                               runner_options)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._slots = asyncio.Semaphore(options.max_concurrent_documents)
+        self._connected = False
+        self.commands_run = 0  # documents run to their end by this process (for status lines)
 
     @property
     def node_id(self) -> str:
         return self._identity.node_id
+
+    @property
+    def connected(self) -> bool:
+        """Whether the current stream has heard from the controller."""
+        return self._connected
 
     # ------------------------------------------------------------------ connection loop
 
@@ -120,7 +131,10 @@ class Agent:
                 done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 if reader in done:
                     got_message = reader.result()
-                else:
+                else:  # stopping: end the call first and let the reader see it end, so the channel never
+                    # closes under a reader being cancelled (grpc #42125: that leaks the connection)
+                    call.cancel()
+                    await asyncio.wait({reader}, timeout=5)
                     reader.cancel()
             except grpc.aio.AioRpcError as exc:
                 log.warning("stream to %s ended: %s %s", self._identity.controller, exc.code().name, exc.details())
@@ -129,6 +143,7 @@ class Agent:
                 stopper.cancel()
                 call.cancel()
                 self._outbox.disconnect()
+                self._connected = False
         return got_message
 
     async def _read(self, call: grpc.aio.StreamStreamCall) -> bool:
@@ -137,7 +152,7 @@ class Agent:
             async for msg in call:
                 if not got_message:
                     log.info("connected to %s as %s", self._identity.controller, self.node_id)
-                got_message = True
+                got_message = self._connected = True
                 try:
                     self._dispatch(msg)
                 except Exception:  # a bug in handling one message must not take the agent down
@@ -206,6 +221,7 @@ class Agent:
                 return
             try:
                 await self._runner.run(vc, lambda: cid in self._cancel_requested)
+                self.commands_run += 1
             finally:
                 self._slots.release()
         finally:

@@ -24,6 +24,7 @@ from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
 from plugins.sdk.csr import load_certificate_chain_ok, make_key_and_csr
 from plugins.sdk.errors import ConfigError, OutpostError
+from plugins.sdk.facts import Facts
 from plugins.sdk.identity import fingerprint, identity_of_certificate
 from plugins.sdk.registry import PluginRegistry
 
@@ -83,13 +84,15 @@ def discover_ca(endpoint: str, pinned_fingerprint: str) -> bytes:
 
 
 def enroll(*, controller: str, endpoint: str, activation_id: str, activation_code: str,
-           ca_fingerprint: str, state: StateDir, registry: PluginRegistry) -> AgentIdentity:
+           ca_fingerprint: str, state: StateDir, registry: PluginRegistry,
+           facts: Facts | None = None) -> AgentIdentity:
+    """``facts``: what the request reports about the node (default: gathered from this machine)."""
     if state.exists():
         raise ConfigError(f"{state.path} already holds an enrolled identity; use another --state-dir")
     ca_pem = discover_ca(endpoint, ca_fingerprint)
     key_pem, csr_pem = make_key_and_csr()
     request = pb.EnrollRequest(activation_id=activation_id, activation_code=activation_code, csr_pem=csr_pem,
-                               facts=wire.facts_to_pb(gather_facts(registry.infos())))
+                               facts=wire.facts_to_pb(facts or gather_facts(registry.infos())))
     creds = grpc.ssl_channel_credentials(root_certificates=ca_pem)
     try:
         with grpc.secure_channel(endpoint, creds) as channel:

@@ -1,28 +1,43 @@
 """The executed ledger: every command id the agent accepted, fsynced before its first step runs,
-so a redelivered or replayed command never runs twice (also across agent restarts)."""
+so a redelivered or replayed command never runs twice (also across agent restarts).
+
+Each record is open-append-write-fsync-close: no file stays open between records. A record costs
+one open and close more than with a held descriptor (noise next to the fsync), and in return an
+agent holds no descriptor and no write buffer for its ledger while idle — which matters when one
+process holds thousands of agents (``outpost swarm``: with 10,000 agents a held ledger would double
+the descriptors the connections need, and the 8 KiB buffer of each open file adds up)."""
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
 
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
 
 class Ledger:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._ids: set[str] = set()
-        if path.exists():
-            for line in path.read_text().splitlines():
-                parts = line.split()
-                if len(parts) == 2:
-                    self._ids.add(parts[1])
-        torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-        self._fh = open(path, "a", encoding="ascii")  # noqa: SIM115 - held open for the agent's life
-        if torn:  # a crash cut the last line short: never glue the next record onto it
-            self._fh.write("\n")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
+        data = path.read_bytes() if path.exists() else b""
+        for line in data.decode("ascii", errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                self._ids.add(parts[1])
+        # a crash cut the last line short: never glue the next record onto it. Creating the file
+        # here (and fsyncing its directory) means no record ever has to create it.
+        self._append(b"\n" if data and not data.endswith(b"\n") else b"")
         self._fsync_dir()
+
+    def _append(self, data: bytes) -> None:
+        fd = os.open(self._path, _APPEND, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _fsync_dir(self) -> None:
         fd = os.open(self._path.parent, os.O_RDONLY)
@@ -41,10 +56,8 @@ class Ledger:
         """Durably record ``command_id`` (returns after fsync)."""
         if any(c.isspace() for c in command_id):
             raise ValueError(f"command id with white space: {command_id!r}")
-        self._fh.write(f"{int(time.time())} {command_id}\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        self._append(f"{int(time.time())} {command_id}\n".encode("ascii"))
         self._ids.add(command_id)
 
     def close(self) -> None:
-        self._fh.close()
+        """Nothing is held open between records; kept for callers that close what they open."""

@@ -1,0 +1,135 @@
+"""End to end: ``outpost swarm`` runs many real agents in one process.
+
+Against a real controller (tests/support/cluster.py) the swarm enrols 20 agents, each with its own
+identity under DIR/agent-NNNNNN/, and they come Online with distinguishable hostnames; a command
+runs on all of them (no-op steps); a second run from the same state directory, with the real
+plugins and no activation at all, comes back as the same 20 nodes and runs each node's own
+``echo``. Against the stand-in controller (tests/support/fake_controller.py) a swarm agent still
+refuses a replayed and a forged command, as a lone agent does.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import uuid
+from pathlib import Path
+
+from controller.devcluster import OUTPOST, ROOT
+from controller.signing import DocumentSigner
+from plugins.sdk.document import Document, Step
+from tests.support.cluster import Activation, Cluster, wait_for
+from tests.support.fake_controller import FakeController
+
+AGENTS = 20
+
+
+def _swarm(cluster: Cluster, name: str, state_dir: Path, *extra: str) -> subprocess.Popen:
+    proc = cluster._spawn(name, ["swarm", "--controller", cluster.address, "--agents", str(AGENTS),
+                                 "--state-dir", str(state_dir), "--heartbeat-seconds", "1",
+                                 "--connect-rate", "100", "--status-seconds", "1", *extra])
+    cluster.agents[name] = proc  # Cluster.close() stops it with the rest
+    return proc
+
+
+def _activation_args(act: Activation) -> list[str]:
+    return ["--activation-id", act.activation_id, f"--activation-code={act.code}",
+            "--ca-fingerprint", act.ca_fingerprint]
+
+
+def _online(cluster: Cluster, proc: subprocess.Popen, count: int) -> dict[str, str]:
+    """Wait until ``count`` nodes are Online (failing at once if the swarm exits); node id -> hostname."""
+    rows: list[dict] = []
+
+    def check() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the swarm exited {proc.returncode}:\n{cluster.logs()}")
+        rows[:] = [r for r in cluster.nodes() if r["ping_status"] == "Online"]
+        return len(rows) >= count
+    wait_for(check, 30, f"{count} swarm nodes to be Online", interval=0.3)
+    return {str(r["node_id"]): str(r["hostname"]) for r in rows}
+
+
+def _run_everywhere(cluster: Cluster, command: str) -> dict:
+    sent = cluster.outpost_json("command", "send", "--document", "Outpost-RunShellScript",
+                                "--parameters", f"commands={command}", "--all")
+    assert isinstance(sent, dict)
+    proc = cluster.outpost("command", "wait", str(sent["command_id"]), "--output", "json", check=False, timeout=60)
+    row = json.loads(proc.stdout)
+    assert proc.returncode == 0 and row["status_detail"] == "Success", json.dumps(row, indent=1)
+    return row
+
+
+def _stop(cluster: Cluster, name: str) -> str:
+    proc = cluster.agents.pop(name)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0, cluster.logs()
+    return (cluster.root / f"{name}.log").read_text()
+
+
+def test_swarm_enrols_once_runs_commands_and_reuses_its_identities(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.start_controller()
+    act = cluster.create_activation(limit=AGENTS)
+    state = tmp_path / "swarm"
+
+    first = _swarm(cluster, "swarm-1", state, *_activation_args(act), "--action", "noop")
+    nodes = _online(cluster, first, AGENTS)
+    assert sorted(nodes.values()) == [f"swarm-{i:06d}" for i in range(1, AGENTS + 1)]
+    stored = {(state / f"agent-{i:06d}" / "identity.yaml").read_text().split("node_id: ")[1].split()[0]
+              for i in range(1, AGENTS + 1)}
+    assert stored == set(nodes)  # one identity per agent directory, each its own node
+
+    noop = _run_everywhere(cluster, "true")
+    assert {i["node_id"]: i["status_detail"] for i in noop["invocations"]} == dict.fromkeys(nodes, "Success")
+
+    log = _stop(cluster, "swarm-1")
+    assert f"swarm stopped: 0/{AGENTS} connected" in log and "Traceback" not in log, log
+    wait_for(lambda: not any(r["ping_status"] == "Online" for r in cluster.nodes()), 15,
+             "every swarm stream to be closed", interval=0.3)
+
+    # the same state directory: no activation given, none needed; the same nodes come back
+    second = _swarm(cluster, "swarm-2", state, "--action", "subprocess")
+    assert set(_online(cluster, second, AGENTS)) == set(nodes)
+    assert len(cluster.nodes()) == AGENTS
+
+    echo = _run_everywhere(cluster, "echo hi-$OUTPOST_NODE_ID")
+    outputs = {i["node_id"]: i["steps"][0]["stdout"] for i in echo["invocations"]}
+    assert outputs == {n: f"hi-{n}\n" for n in nodes}
+
+    for i in range(1, AGENTS + 1):  # every agent kept its own ledger across both runs
+        ledger = (state / f"agent-{i:06d}" / "ledger").read_text().split()
+        assert noop["command_id"] in ledger and echo["command_id"] in ledger
+    assert "Traceback" not in _stop(cluster, "swarm-2")
+
+
+def test_a_swarm_agent_refuses_replayed_and_forged_commands(tmp_path: Path) -> None:
+    state = tmp_path / "swarm"
+    log_path = tmp_path / "swarm.log"
+    with FakeController() as fake, open(log_path, "wb") as log:
+        fake.write_state(state / "agent-000001")
+        proc = subprocess.Popen([*OUTPOST, "swarm", "--controller", fake.address, "--agents", "1",
+                                 "--state-dir", str(state), "--heartbeat-seconds", "1"],
+                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            fake.give_up = lambda: f"the swarm exited:\n{log_path.read_text()}" if proc.poll() is not None else None
+            session = fake.wait_session()
+            assert session.hello.facts.hostname == "swarm-000001"
+            doc = Document((Step("noop", "shell", {"cmd": "exit 3"}),), "swarm")
+            cid = str(uuid.uuid4())
+            fake.send_command(fake.sign(cid, doc))
+            assert fake.wait_ack(cid).accepted
+            assert fake.wait_result(cid).exit_code == 0  # noop: nothing ran
+
+            since = fake.mark()
+            fake.send_command(fake.sign(cid, doc))  # the same command id again
+            ack = fake.wait_message("ack", cid, since=since).msg.ack
+            assert (ack.accepted, ack.refusal_code) == (False, "replayed")
+
+            forged = str(uuid.uuid4())
+            fake.send_command(fake.sign(forged, doc, signer=DocumentSigner.generate()))
+            ack = fake.wait_message("ack", forged).msg.ack
+            assert (ack.accepted, ack.refusal_code) == (False, "bad_signature")
+            assert forged not in (state / "agent-000001" / "ledger").read_text()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=20) == 0, log_path.read_text()
