@@ -86,11 +86,14 @@ def _recount_and_read(store: Store, command_id: str, max_errors: int | None,
     cmd = recount(store, command_id, max_errors)
     if cmd.detail.terminal:  # announce every invocation's end before the command's own
         return cmd, store.list_invocations(command_id)
-    return cmd, [store.get_invocation(command_id, n) for n in node_ids]
+    return cmd, store.get_invocations(command_id, node_ids)
 
 
-def _read_invocations(store: Store, command_id: str, node_ids: list[str]) -> list[InvocationRecord]:
-    return [store.get_invocation(command_id, n) for n in node_ids]
+def _dispatch_batch(store: Store, command_id: str, online: list[str], offline: list[str]
+                    ) -> tuple[list[str], list[str], CommandRecord]:
+    """One database job per dispatch round: online nodes' invocations InProgress, offline ones Delayed."""
+    return (store.transition_invocations(command_id, online, Detail.IN_PROGRESS),
+            store.transition_invocations(command_id, offline, Detail.DELAYED), store.get_command(command_id))
 
 
 def _store_counts(store: Store, command_id: str, detail: Detail, c: Counts
@@ -110,7 +113,8 @@ class Dispatcher:
         self._registry = registry
         self._feed = feed
         self._published: dict[str, dict[str, Detail]] = {}  # last detail announced, per active command
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._changes: dict[str, set[str]] = {}  # per command: nodes changed since its last announcement
+        self._announcing: set[str] = set()
         self._ended: dict[str, Detail] = {}  # recently ended commands and their end (bounded)
         self._runs: dict[str, CommandRun] = {}
         self._documents: dict[str, bytes] = {}  # command id -> document, while it is active
@@ -183,10 +187,8 @@ class Dispatcher:
             return
         online = [n for n in batch if self._hub.get(n) is not None]
         offline = [n for n in batch if self._hub.get(n) is None]
-        store = self._db.store
-        sent = await self._db.run(store.transition_invocations, run.command_id, online, Detail.IN_PROGRESS)
-        run.delayed.update(await self._db.run(store.transition_invocations, run.command_id, offline, Detail.DELAYED))
-        cmd = await self._db.run(store.get_command, run.command_id)
+        sent, delayed, cmd = await self._db.run(_dispatch_batch, self._db.store, run.command_id, online, offline)
+        run.delayed.update(delayed)
         for node_id in sent:
             self._deliver(cmd, node_id)
         await self._after_change(run.command_id, batch)
@@ -262,23 +264,31 @@ class Dispatcher:
         await self._after_change(command_id, touched)
 
     async def _after_change(self, command_id: str, node_ids: list[str]) -> None:
-        """Recount and announce, one change of a command at a time: its invocations' ends are always
-        published before its own end, and its end exactly once."""
-        lock = self._locks.setdefault(command_id, asyncio.Lock())
-        async with lock:
-            if command_id not in self._ended:
-                await self._announce(command_id, node_ids)
-                return
-            # ended already: a late report (an agent's real result after DeliveryTimedOut) may still
-            # change the counters; announce only what changes the command's end
-            cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, node_ids)
-            if cmd.detail is not self._ended[command_id]:
-                self._ended[command_id] = cmd.detail
-                for inv in invs:
-                    self._feed.publish(KIND_INVOCATION, command_id, inv.node_id, inv.status.value, inv.detail.value)
-                self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
-        if command_id in self._ended:
-            self._locks.pop(command_id, None)
+        """Recount and announce. One announcer per command at a time: changes that arrive meanwhile
+        are folded into its next round (so a fan-out's thousands of reports cost a few rounds), its
+        invocations' ends are always published before its own end, and its end exactly once."""
+        self._changes.setdefault(command_id, set()).update(node_ids)
+        if command_id in self._announcing:
+            return
+        self._announcing.add(command_id)
+        try:
+            while (nodes := self._changes.pop(command_id, None)) is not None:
+                if command_id not in self._ended:
+                    await self._announce(command_id, sorted(nodes))
+                else:
+                    await self._late_change(command_id, sorted(nodes))
+        finally:
+            self._announcing.discard(command_id)
+
+    async def _late_change(self, command_id: str, node_ids: list[str]) -> None:
+        """A report after the command ended (an agent's real result after DeliveryTimedOut) may still
+        change its counters; announce only what changes its end."""
+        cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, node_ids)
+        if cmd.detail is not self._ended[command_id]:
+            self._ended[command_id] = cmd.detail
+            for inv in invs:
+                self._feed.publish(KIND_INVOCATION, command_id, inv.node_id, inv.status.value, inv.detail.value)
+            self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
 
     async def _announce(self, command_id: str, node_ids: list[str]) -> None:
         run = self._runs.get(command_id)
@@ -286,7 +296,7 @@ class Dispatcher:
         if run is None:  # not dispatching (restored late, or nothing to run): count from the database
             cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, nodes)
         else:  # counted in memory from the changed invocations alone: O(changes), not O(targets)
-            invs = await self._db.run(_read_invocations, self._db.store, command_id, nodes)
+            invs = await self._db.run(self._db.store.get_invocations, command_id, nodes)
             for inv in invs:
                 run.track(inv.node_id, inv.detail)
             cmd, everything = await self._db.run(_store_counts, self._db.store, command_id, run.command_detail(),

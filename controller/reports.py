@@ -3,6 +3,7 @@ invocation results, cancel acknowledgements, heartbeats. Identity is the stream'
 id, so an agent can only ever report on its own invocations."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from controller.db import Db
@@ -11,6 +12,7 @@ from controller.events import EventBus, OutputArrived
 from controller.hub import Hub
 from controller.model import PingStatus, StepRecord
 from controller.store import NotFound, Store
+from controller.store.settle import Settlement
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.facts import Facts
 from plugins.sdk.results import InvocationReport, OutputChunk, Refusal, StepReport
@@ -18,24 +20,12 @@ from plugins.sdk.status import Detail
 
 log = logging.getLogger(__name__)
 
+SETTLE_BATCH = 500  # results stored per transaction at most
+
 
 def _step_record(node_id: str, s: StepReport) -> StepRecord:
     return StepRecord(s.command_id, node_id, s.step_index, s.step_name, s.action, s.detail, s.exit_code,
                       s.started_at_ms, s.ended_at_ms, s.error)
-
-
-def _store_result(store: Store, node_id: str, report: InvocationReport) -> bool:
-    """Steps and the final detail in one database job; False for an invocation this node does not have."""
-    try:
-        store.get_invocation(report.command_id, node_id)
-    except NotFound:
-        return False
-    for s in report.steps:
-        store.upsert_step(_step_record(node_id, s))
-    store.update_invocation(report.command_id, node_id, report.detail, exit_code=report.exit_code,
-                            started_at_ms=report.started_at_ms, ended_at_ms=report.ended_at_ms)
-    store.compact_output(report.command_id, node_id)  # the output is complete: keep it whole, compressed
-    return True
 
 
 def _store_refusal(store: Store, node_id: str, refusal: Refusal) -> bool:
@@ -51,12 +41,31 @@ def _store_refusal(store: Store, node_id: str, refusal: Refusal) -> bool:
     return store.update_invocation(refusal.command_id, node_id, Detail.FAILED, ended_at_ms=now_ms())
 
 
+def _write_reports(store: Store, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
+                   results: list[Settlement]) -> list[Detail | None]:
+    """One database job for a batch of reports."""
+    store.accept_many(accepted)
+    store.upsert_steps(steps)
+    return store.settle(results)
+
+
+def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for command_id, node_id, _ in accepted:
+        out.setdefault(command_id, []).append(node_id)
+    return out
+
+
 class Reports:
     def __init__(self, db: Db, hub: Hub, events: EventBus, dispatcher: Dispatcher) -> None:
         self._db = db
         self._hub = hub
         self._events = events
         self._dispatcher = dispatcher
+        self._accepted: list[tuple[str, str, int]] = []
+        self._steps: list[StepRecord] = []
+        self._results: list[Settlement] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def on_hello(self, node_id: str, facts: Facts) -> None:
         await self._db.run(self._db.store.update_node_seen, node_id, facts, PingStatus.ONLINE, now_ms())
@@ -69,17 +78,13 @@ class Reports:
         await self._db.run(self._db.store.update_node_seen, node_id, None, PingStatus.CONNECTION_LOST, now_ms())
 
     async def on_accepted(self, node_id: str, command_id: str) -> None:
-        try:
-            changed = await self._db.run(self._db.store.update_invocation, command_id, node_id, Detail.IN_PROGRESS,
-                                         started_at_ms=now_ms())
-        except NotFound:
-            log.warning("node %s accepted unknown command %r", node_id, command_id)
-            return
-        if changed:
-            await self._dispatcher.settled(command_id, [], changed=[node_id])
+        self._accepted.append((command_id, node_id, now_ms()))
+        self._kick()
 
     async def on_refused(self, node_id: str, refusal: Refusal) -> None:
         log.warning("node %s refused command %r: %s: %s", node_id, refusal.command_id, refusal.code, refusal.detail)
+        if self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)  # what the agent said before must be stored first
         if await self._db.run(_store_refusal, self._db.store, node_id, refusal):
             await self._dispatcher.settled(refusal.command_id, [(node_id, Detail.FAILED)])
         self._ack(node_id, refusal.command_id)
@@ -94,18 +99,52 @@ class Reports:
         self._events.publish(chunk.command_id, OutputArrived(node_id, chunk))
 
     async def on_step(self, node_id: str, step: StepReport) -> None:
-        try:
-            await self._db.run(self._db.store.upsert_step, _step_record(node_id, step))
-        except NotFound:
-            log.warning("node %s reported a step of unknown command %r", node_id, step.command_id)
+        self._steps.append(_step_record(node_id, step))
+        self._kick()
 
     async def on_result(self, node_id: str, report: InvocationReport) -> None:
-        if await self._db.run(_store_result, self._db.store, node_id, report):
-            inv = await self._db.run(self._db.store.get_invocation, report.command_id, node_id)
-            await self._dispatcher.settled(report.command_id, [(node_id, inv.detail)] if inv.detail.terminal else [])
-        else:
-            log.warning("node %s reported a result for unknown command %r", node_id, report.command_id)
-        self._ack(node_id, report.command_id)
+        """Queued: while one batch is being stored, the results that arrive meanwhile gather into the
+        next, so thousands of results cost a few transactions (controller/store/settle.py)."""
+        self._results.append(Settlement(report.command_id, node_id, report.detail, report.exit_code,
+                                        report.started_at_ms, report.ended_at_ms,
+                                        tuple(_step_record(node_id, s) for s in report.steps)))
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Store what queued up, in arrival order per kind: acceptances, then finished steps, then results
+        (an invocation's acceptance and steps always reach the database before its result)."""
+        while self._accepted or self._steps or self._results:
+            accepted, self._accepted = self._accepted, []
+            steps, self._steps = self._steps, []
+            batch, self._results = self._results[:SETTLE_BATCH], self._results[SETTLE_BATCH:]
+            try:
+                await self._store(accepted, steps, batch)
+            except Exception:  # the agents keep their results and send them again on their next stream
+                log.exception("storing %d acceptance(s), %d step(s), %d result(s) failed", len(accepted),
+                              len(steps), len(batch))
+
+    async def _store(self, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
+                     batch: list[Settlement]) -> None:
+        details = await self._db.run(_write_reports, self._db.store, accepted, steps, batch)
+        for command_id, nodes in _group(accepted).items():
+            await self._dispatcher.settled(command_id, [], changed=nodes)
+        by_command: dict[str, tuple[list[tuple[str, Detail]], list[str]]] = {}
+        for item, detail in zip(batch, details, strict=True):
+            if detail is None:
+                log.warning("node %s reported a result for unknown command %r", item.node_id, item.command_id)
+            else:
+                finished, changed = by_command.setdefault(item.command_id, ([], []))
+                if detail.terminal:
+                    finished.append((item.node_id, detail))
+                else:
+                    changed.append(item.node_id)
+            self._ack(item.node_id, item.command_id)
+        for command_id, (finished, changed) in by_command.items():
+            await self._dispatcher.settled(command_id, finished, changed=changed)
 
     async def on_cancel_ack(self, node_id: str, ack: pb.CancelAck) -> None:
         log.info("node %s: cancel of %s %s", node_id, ack.command_id,

@@ -37,6 +37,31 @@ def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
     return sqlite_insert(table)
 
 
+def compact(conn: Connection, command_id: str, node_id: str) -> int:
+    """``compact_output`` inside the caller's transaction."""
+    o, so = output_chunks.c, step_outputs.c
+    rows = conn.execute(select(o.step_name, o.stream, o.data).where(
+        o.command_id == command_id, o.node_id == node_id).order_by(o.step_name, o.stream, o.seq)).all()
+    if not rows:
+        return 0
+    joined: dict[tuple[str, str], bytearray] = {}
+    for name, stream, data in rows:
+        joined.setdefault((str(name), str(stream)), bytearray()).extend(data)
+    for (name, stream), data in joined.items():
+        previous = conn.execute(select(so.data).where(
+            so.command_id == command_id, so.node_id == node_id, so.step_name == name,
+            so.stream == stream)).scalar_one_or_none()
+        whole = (zlib.decompress(previous) if previous is not None else b"") + bytes(data)
+        values = {"data": zlib.compress(whole, 6), "size": len(whole),
+                  "truncated": TRUNCATED_MARKER in whole[-len(TRUNCATED_MARKER) - 1:]}
+        stmt = dialect_insert(conn, step_outputs).values(
+            command_id=command_id, node_id=node_id, step_name=name, stream=stream, **values)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[so.command_id, so.node_id, so.step_name, so.stream], set_=values))
+    conn.execute(delete(output_chunks).where(o.command_id == command_id, o.node_id == node_id))
+    return len(rows)
+
+
 class OutputTables:
     """Mixed into Store: step results and output."""
 
@@ -121,28 +146,8 @@ class OutputTables:
     def compact_output(self, command_id: str, node_id: str) -> int:
         """Once an invocation is settled, keep each step's output as one compressed blob outside the hot
         chunk table (step_outputs) and drop its chunks. Returns the number of chunks folded."""
-        o, so = output_chunks.c, step_outputs.c
         with write_tx(self._engine) as conn:
-            rows = conn.execute(select(o.step_name, o.stream, o.data).where(
-                o.command_id == command_id, o.node_id == node_id).order_by(o.step_name, o.stream, o.seq)).all()
-            if not rows:
-                return 0
-            joined: dict[tuple[str, str], bytearray] = {}
-            for name, stream, data in rows:
-                joined.setdefault((str(name), str(stream)), bytearray()).extend(data)
-            for (name, stream), data in joined.items():
-                previous = conn.execute(select(so.data).where(
-                    so.command_id == command_id, so.node_id == node_id, so.step_name == name,
-                    so.stream == stream)).scalar_one_or_none()
-                whole = (zlib.decompress(previous) if previous is not None else b"") + bytes(data)
-                values = {"data": zlib.compress(whole, 6), "size": len(whole),
-                          "truncated": TRUNCATED_MARKER in whole[-len(TRUNCATED_MARKER) - 1:]}
-                stmt = dialect_insert(conn, step_outputs).values(
-                    command_id=command_id, node_id=node_id, step_name=name, stream=stream, **values)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=[so.command_id, so.node_id, so.step_name, so.stream], set_=values))
-            conn.execute(delete(output_chunks).where(o.command_id == command_id, o.node_id == node_id))
-        return len(rows)
+            return compact(conn, command_id, node_id)
 
     def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
         """Every stored piece of a command's output as (node id, chunk), by node, step, stream and seq:

@@ -55,6 +55,7 @@ from controller.store.schema import (
     step_results,
 )
 from controller.store.schema import invocations as invocations_t
+from controller.store.settle import SettleTables
 from plugins.sdk.facts import Facts
 from plugins.sdk.status import Detail, can_transition
 
@@ -71,7 +72,7 @@ def _check_unique_tag_keys(what: str, tags: tuple[Tag, ...]) -> None:
         raise StoreError(f"{what}: tag keys must be unique, got {keys}")
 
 
-class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionTables):
+class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -340,6 +341,18 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionT
             rows = conn.execute(select(invocations_t).where(invocations_t.c.command_id == command_id)
                                 .order_by(invocations_t.c.node_id)).mappings().all()
             return self._with_steps(conn, rows)
+
+    def get_invocations(self, command_id: str, node_ids: Sequence[str]) -> list[InvocationRecord]:
+        """These nodes' invocations of one command (those that exist), steps filled in, by node id."""
+        i = invocations_t.c
+        out: list[InvocationRecord] = []
+        with read_tx(self._engine) as conn:
+            for start in range(0, len(node_ids), 500):
+                rows = conn.execute(select(invocations_t).where(
+                    i.command_id == command_id, i.node_id.in_(list(node_ids[start:start + 500])))
+                    .order_by(i.node_id)).mappings().all()
+                out += self._with_steps(conn, rows)
+        return sorted(out, key=lambda inv: inv.node_id)
 
     def get_invocation(self, command_id: str, node_id: str) -> InvocationRecord:
         i = invocations_t.c

@@ -1,0 +1,105 @@
+"""Agents' final reports stored many at a time: one transaction for a whole batch of invocation
+results (their steps, their details along the state machine, their output compacted), which is what
+lets a fan-out to thousands of nodes settle in seconds."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+
+from controller.model import StepRecord
+from controller.store.engine import write_tx
+from controller.store.output import compact, dialect_insert
+from controller.store.rows import detail as row_detail
+from controller.store.rows import step_values
+from controller.store.schema import invocations, step_results
+from plugins.sdk.status import Detail, can_transition
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """An agent's final report on one invocation."""
+    command_id: str
+    node_id: str
+    detail: Detail
+    exit_code: int
+    started_at_ms: int
+    ended_at_ms: int
+    steps: tuple[StepRecord, ...]
+
+
+def _upsert_steps(conn: Connection, rows: list[dict[str, str | int]]) -> None:
+    if not rows:
+        return
+    s = step_results.c
+    stmt = dialect_insert(conn, step_results)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[s.command_id, s.node_id, s.step_index],
+        set_={k: stmt.excluded[k] for k in rows[0] if k not in ("command_id", "node_id", "step_index")})
+    conn.execute(stmt, rows)
+
+
+class SettleTables:
+    """Mixed into Store."""
+
+    _engine: Engine
+
+    def accept_many(self, accepted: Sequence[tuple[str, str, int]]) -> None:
+        """(command id, node id, at): the agents accepted these invocations (InProgress, started), in
+        one transaction; invocations already past InProgress are left as they are."""
+        if not accepted:
+            return
+        i = invocations.c
+        sources = [d.value for d in Detail if can_transition(d, Detail.IN_PROGRESS)]
+        with write_tx(self._engine) as conn:
+            conn.execute(update(invocations).where(i.command_id == bindparam("c"), i.node_id == bindparam("n"),
+                                                   i.status_detail.in_(sources))
+                         .values(status=Detail.IN_PROGRESS.status.value, status_detail=Detail.IN_PROGRESS.value,
+                                 started_at_ms=bindparam("at")),
+                         [{"c": c, "n": n, "at": at} for c, n, at in accepted])
+
+    def upsert_steps(self, steps: Sequence[StepRecord]) -> None:
+        """Steps as they finish, many in one transaction (rows of unknown invocations are dropped)."""
+        if not steps:
+            return
+        i = invocations.c
+        with write_tx(self._engine) as conn:
+            keys = list({(st.command_id, st.node_id) for st in steps})
+            known = {(str(c), str(n)) for c, n in conn.execute(
+                select(i.command_id, i.node_id).where(tuple_(i.command_id, i.node_id).in_(keys)))}
+            _upsert_steps(conn, [step_values(st) for st in steps if (st.command_id, st.node_id) in known])
+
+    def settle(self, batch: Sequence[Settlement]) -> list[Detail | None]:
+        """Store every settlement in one transaction. For each: the invocation's detail afterwards
+        (unchanged when the state machine refuses the move), or None when there is no such invocation."""
+        if not batch:
+            return []
+        i = invocations.c
+        keys = [(b.command_id, b.node_id) for b in batch]
+        with write_tx(self._engine) as conn:
+            current: dict[tuple[str, str], Detail] = {}
+            for start in range(0, len(keys), 400):
+                part = keys[start:start + 400]
+                for cid, nid, value in conn.execute(select(i.command_id, i.node_id, i.status_detail)
+                                                    .where(tuple_(i.command_id, i.node_id).in_(part))):
+                    current[(str(cid), str(nid))] = row_detail(value)
+            _upsert_steps(conn, [step_values(st) for b in batch if (b.command_id, b.node_id) in current
+                                 for st in b.steps])
+            moves = []
+            out: list[Detail | None] = []
+            for b in batch:
+                now = current.get((b.command_id, b.node_id))
+                if now is not None and can_transition(now, b.detail):
+                    moves.append({"c": b.command_id, "n": b.node_id, "st": b.detail.status.value,
+                                  "sd": b.detail.value, "ec": b.exit_code, "sa": b.started_at_ms,
+                                  "ea": b.ended_at_ms})
+                    now = current[(b.command_id, b.node_id)] = b.detail
+                out.append(now)
+            if moves:
+                conn.execute(update(invocations).where(i.command_id == bindparam("c"), i.node_id == bindparam("n"))
+                             .values(status=bindparam("st"), status_detail=bindparam("sd"), exit_code=bindparam("ec"),
+                                     started_at_ms=bindparam("sa"), ended_at_ms=bindparam("ea")), moves)
+            for key in dict.fromkeys(k for k in keys if k in current):
+                compact(conn, *key)  # the output is complete: keep it whole, compressed
+        return out
