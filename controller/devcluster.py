@@ -66,6 +66,7 @@ class Cluster:
         self.agents: dict[str, subprocess.Popen] = {}
         self.node_ids: dict[str, str] = {}
         self._logs: list[Path] = []
+        self._spawned: list[subprocess.Popen] = []
 
     # ------------------------------------------------------------------ the CLI
 
@@ -82,12 +83,17 @@ class Cluster:
 
     # ------------------------------------------------------------------ processes
 
-    def _spawn(self, name: str, args: Sequence[str]) -> subprocess.Popen:
+    def spawn(self, name: str, args: Sequence[str]) -> subprocess.Popen:
+        """Start ``outpost ARGS`` logging to NAME.log; ``close`` stops it with everything else."""
         log = self.root / f"{name}.log"
         self._logs.append(log)
         fh = open(log, "ab")  # noqa: SIM115 - closed with the process
-        return subprocess.Popen([*OUTPOST, *args], env=self.env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen([*OUTPOST, *args], env=self.env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+        self._spawned.append(proc)
+        return proc
+
+    _spawn = spawn
 
     def init(self) -> None:
         args = ["controller", "init", "--dir", str(self.controller_dir), "--hostname", "127.0.0.1",
@@ -168,7 +174,8 @@ class Cluster:
         return "\n".join(out)
 
     def close(self) -> None:
-        procs = [p for p in [self.controller, *self.agents.values()] if p is not None]
+        procs = list({id(p): p for p in [self.controller, *self.agents.values(), *self._spawned]
+                      if p is not None}.values())
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -179,5 +186,6 @@ class Cluster:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
         self.agents.clear()
+        self._spawned.clear()
         self.controller = None
 
