@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, tuple_, update
 
 from controller.model import StepRecord
 from controller.store.engine import write_tx
@@ -45,6 +45,27 @@ class SettleTables:
 
     _engine: Engine
 
+    def transition_invocations(self, command_id: str, node_ids: Sequence[str], detail: Detail, *,
+                               ended_at_ms: int | None = None) -> list[str]:
+        """Move many invocations of one command to ``detail`` in one transaction, each only along an
+        allowed edge; returns the node ids that moved."""
+        if not node_ids:
+            return []
+        i = invocations.c
+        sources = [d.value for d in Detail if d is not detail and can_transition(d, detail)]
+        values: dict[str, str | int] = {"status": detail.status.value, "status_detail": detail.value}
+        if ended_at_ms is not None:
+            values["ended_at_ms"] = ended_at_ms
+        moved: list[str] = []
+        with write_tx(self._engine) as conn:
+            for start in range(0, len(node_ids), 500):
+                chunk = list(node_ids[start:start + 500])
+                stmt = (update(invocations)
+                        .where(i.command_id == command_id, i.node_id.in_(chunk), i.status_detail.in_(sources))
+                        .values(values).returning(i.node_id))
+                moved += [str(n) for (n,) in conn.execute(stmt)]
+        return moved
+
     def accept_many(self, accepted: Sequence[tuple[str, str, int]]) -> None:
         """(command id, node id, at): the agents accepted these invocations (InProgress, started), in
         one transaction; invocations already past InProgress are left as they are."""
@@ -53,8 +74,9 @@ class SettleTables:
         i = invocations.c
         sources = [d.value for d in Detail if can_transition(d, Detail.IN_PROGRESS)]
         with write_tx(self._engine) as conn:
+            waiting = or_(*(i.status_detail == source for source in sources))  # no IN: executemany can't expand
             conn.execute(update(invocations).where(i.command_id == bindparam("c"), i.node_id == bindparam("n"),
-                                                   i.status_detail.in_(sources))
+                                                   waiting)
                          .values(status=Detail.IN_PROGRESS.status.value, status_detail=Detail.IN_PROGRESS.value,
                                  started_at_ms=bindparam("at")),
                          [{"c": c, "n": n, "at": at} for c, n, at in accepted])

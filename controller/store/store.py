@@ -393,27 +393,6 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionT
         with write_tx(self._engine) as conn:
             return [(str(cid), str(nid)) for cid, nid in conn.execute(stmt)]
 
-    def transition_invocations(self, command_id: str, node_ids: Sequence[str], detail: Detail, *,
-                               ended_at_ms: int | None = None) -> list[str]:
-        """Move many invocations of one command to ``detail`` in one transaction, each only along an
-        allowed edge; returns the node ids that moved."""
-        if not node_ids:
-            return []
-        i = invocations_t.c
-        sources = [d.value for d in Detail if d is not detail and can_transition(d, detail)]
-        values: dict[str, str | int] = {"status": detail.status.value, "status_detail": detail.value}
-        if ended_at_ms is not None:
-            values["ended_at_ms"] = ended_at_ms
-        moved: list[str] = []
-        with write_tx(self._engine) as conn:
-            for start in range(0, len(node_ids), 500):
-                chunk = list(node_ids[start:start + 500])
-                stmt = (update(invocations_t)
-                        .where(i.command_id == command_id, i.node_id.in_(chunk), i.status_detail.in_(sources))
-                        .values(values).returning(i.node_id))
-                moved += [str(n) for (n,) in conn.execute(stmt)]
-        return moved
-
     def node_invocations(self, node_id: str, details: Sequence[Detail]) -> list[InvocationRecord]:
         """The node's invocations in any of ``details`` (without steps), oldest command first."""
         i, c = invocations_t.c, commands.c
