@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 import pytest
@@ -28,6 +26,7 @@ from controller.store.groups import GroupRecord, GroupTables
 from controller.store.nodetags import NodeTagTables, TagLimitExceeded
 from controller.store.store import MIGRATIONS_DIR
 from plugins.sdk.facts import Facts, Platform
+from tests.store.test_store import run_threads
 
 NOW = 1_700_000_000_000
 T = TypeVar("T")
@@ -65,17 +64,6 @@ def node(node_id: str, tags: tuple[Tag, ...] = ()) -> NodeRecord:
               architecture="x86_64", ip_addresses=(), agent_version="0.1.0", plugins=())
     return NodeRecord(node_id=node_id, facts=f, tags=tags, activation_id="act-1", certificate_serial="01",
                       registered_at_ms=NOW, last_seen_at_ms=NOW)
-
-
-def run_threads(n: int, fn: Callable[[int], T]) -> list[T]:
-    barrier = threading.Barrier(n)
-
-    def go(i: int) -> T:
-        barrier.wait()
-        return fn(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(go, range(n)))
 
 
 # -- documents: versions and selectors -------------------------------------------------------------
