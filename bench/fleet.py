@@ -231,5 +231,5 @@ def fan_out(client: AdminClient, node_ids: list[str], timeout: float) -> Command
     outcome = wait_command(client, cid, t0, timeout)
     if not outcome.terminal:
         client.stub.CancelCommand(pb.CancelCommandRequest(command_id=cid), timeout=120)
-        wait_command(client, cid, time.monotonic(), timeout, interval=0.5)
+        wait_command(client, cid, time.monotonic(), min(timeout, 60.0), interval=0.5)
     return outcome

@@ -88,8 +88,10 @@ class SettleTables:
         i = invocations.c
         with write_tx(self._engine) as conn:
             keys = list({(st.command_id, st.node_id) for st in steps})
-            known = {(str(c), str(n)) for c, n in conn.execute(
-                select(i.command_id, i.node_id).where(tuple_(i.command_id, i.node_id).in_(keys)))}
+            known: set[tuple[str, str]] = set()
+            for start in range(0, len(keys), 400):  # PostgreSQL overflows its stack on huge IN lists
+                known |= {(str(c), str(n)) for c, n in conn.execute(select(i.command_id, i.node_id).where(
+                    tuple_(i.command_id, i.node_id).in_(keys[start:start + 400])))}
             _upsert_steps(conn, [step_values(st) for st in steps if (st.command_id, st.node_id) in known])
 
     def settle(self, batch: Sequence[Settlement]) -> list[Detail | None]:
