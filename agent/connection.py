@@ -186,15 +186,13 @@ class Agent:
             self._refuse(Refusal(_untrusted_command_id(msg), exc.code, exc.detail), verified=False)
             return
         cid = vc.envelope.command_id
+        if cid in self._tasks or (cid in self._ledger and self._outbox.holds(cid)):
+            log.info("command %s redelivered while still known; not running it again", cid)
+            return
         if cid in self._ledger:
-            if cid in self._tasks or self._outbox.holds(cid):
-                log.info("command %s redelivered while still known; not running it again", cid)
-                return
             self._refuse(Refusal(cid, "replayed", "this command id was already executed on this node"),
                          verified=True)
             return
-        self._ledger.record(cid)  # fsynced before the first step can start
-        self._outbox.about(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)))
         self._tasks[cid] = asyncio.create_task(self._execute(vc))
 
     def _refuse(self, refusal: Refusal, *, verified: bool) -> None:
@@ -213,11 +211,18 @@ class Agent:
         cid = vc.envelope.command_id
         try:
             try:
+                # in the ledger (fsynced, off the event loop) before it is accepted and before any step
+                await asyncio.to_thread(self._ledger.record, cid)
+                self._outbox.about(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)))
                 await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
             except asyncio.CancelledError:
                 if cid not in self._cancel_requested:
                     raise
                 self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
+                return
+            except OSError as exc:
+                self._refuse(Refusal(cid, "ledger_unwritable", f"cannot record the command in the ledger: {exc}"),
+                             verified=True)
                 return
             try:
                 await self._runner.run(vc, lambda: cid in self._cancel_requested)

@@ -105,6 +105,7 @@ class Runner:
         self._work_root = work_root
         self._outbox = outbox
         self._options = options
+        self._environ = dict(os.environ)  # the agent's own environment, the base of every step's
 
     async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool]) -> InvocationReport:
         """Run the document's steps as agent/flow.py rules; report each step and the invocation.
@@ -112,8 +113,7 @@ class Runner:
         Cancelled; any other cancellation (agent shutdown) propagates after the step's processes are gone."""
         cid = vc.envelope.command_id
         log = bound(__name__, command=cid, node=self._node_id)
-        workdir = self._work_root / cid
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = self._work_root / cid  # made by the first step whose plugin needs it
         started = now_ms()
         flow = Flow()
         reports: list[StepReport] = []
@@ -128,9 +128,11 @@ class Runner:
                     report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested)
                     report = replace(report, detail=flow.record(step, report.detail, report.exit_code))
                 reports.append(report)
-                self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
+                if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
+                    self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if os.path.lexists(workdir):
+                shutil.rmtree(workdir, ignore_errors=True)
         result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
         self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
         log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
@@ -173,7 +175,9 @@ class Runner:
             bound_step = self._registry.bind(step.action, step.inputs, f"mainSteps[{index}].inputs")
             timeout = (step.timeout_seconds or getattr(bound_step.inputs, "timeout_seconds", None)
                        or self._options.default_timeout_seconds)
-            env = dict(os.environ)
+            if bound_step.plugin.spec.needs_workdir:
+                workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            env = dict(self._environ)
             env.update(vc.document.environment)
             env.update(OUTPOST_COMMAND_ID=cid, OUTPOST_NODE_ID=self._node_id, OUTPOST_STEP_NAME=step.name)
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,

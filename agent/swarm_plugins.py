@@ -15,7 +15,8 @@ from plugins.shell.plugin import ShellInputs, ShellPlugin
 
 class NoopShellPlugin:
     spec: ClassVar[PluginSpec] = dataclasses.replace(
-        ShellPlugin.spec, summary="Succeed at once without running anything (outpost swarm --action noop).")
+        ShellPlugin.spec, summary="Succeed at once without running anything (outpost swarm --action noop).",
+        needs_workdir=False)
 
     async def run(self, ctx: RunContext, inputs: ShellInputs) -> StepOutcome:
         return StepOutcome.from_exit_code(0)

@@ -201,10 +201,7 @@ def send_true(client: AdminClient, node_ids: list[str], max_concurrency: str = "
 
 def command_info(client: AdminClient, command_id: str) -> pb.CommandInfo:
     """The command's counters, cheaply (GetCommand would return every invocation and its output)."""
-    for c in client.stub.ListCommands(pb.ListCommandsRequest(limit=20), timeout=60).commands:
-        if c.command_id == command_id:
-            return c
-    return client.stub.GetCommand(pb.GetCommandRequest(command_id=command_id), timeout=300).command
+    return client.stub.ListCommands(pb.ListCommandsRequest(command_id=command_id), timeout=60).commands[0]
 
 
 def _done(c: pb.CommandInfo) -> bool:
@@ -212,7 +209,7 @@ def _done(c: pb.CommandInfo) -> bool:
 
 
 def wait_command(client: AdminClient, command_id: str, t0: float, timeout: float,
-                 interval: float = 0.02) -> CommandOutcome:
+                 interval: float = 0.05) -> CommandOutcome:
     while True:
         c = command_info(client, command_id)
         now = time.monotonic()

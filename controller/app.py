@@ -17,6 +17,7 @@ from controller.dispatch import Dispatcher
 from controller.events import EventBus
 from controller.hub import Hub
 from controller.pki import CertificateAuthority
+from controller.presence import Presence
 from controller.reports import Reports
 from controller.retention import Pruner
 from controller.server.admin_service import AdminService
@@ -83,7 +84,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     webhooks.start()
     registry = PluginRegistry.discover()
     dispatcher = Dispatcher(db, signer, hub, events, registry, feed)
-    reports = Reports(db, hub, events, dispatcher)
+    reports = Reports(db, hub, events, dispatcher, Presence(db))
     catalog = DocumentCatalog(db, registry)
     await catalog.seed_builtins()
     resumed = await dispatcher.resume()

@@ -7,13 +7,14 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from controller.db import Db
 from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets
-from controller.ratecontrol import CommandRun, Counts, command_detail, counts, parse_limit
+from controller.ratecontrol import CommandRun, command_detail, counts, parse_limit
 from controller.signing import DocumentSigner
 from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
 from controller.store import NotFound, Store
@@ -90,17 +91,21 @@ def _recount_and_read(store: Store, command_id: str, max_errors: int | None,
 
 
 def _dispatch_batch(store: Store, command_id: str, online: list[str], offline: list[str]
-                    ) -> tuple[list[str], list[str], CommandRecord]:
+                    ) -> tuple[list[str], list[str]]:
     """One database job per dispatch round: online nodes' invocations InProgress, offline ones Delayed."""
     return (store.transition_invocations(command_id, online, Detail.IN_PROGRESS),
-            store.transition_invocations(command_id, offline, Detail.DELAYED), store.get_command(command_id))
+            store.transition_invocations(command_id, offline, Detail.DELAYED))
 
 
-def _store_counts(store: Store, command_id: str, detail: Detail, c: Counts
-                  ) -> tuple[CommandRecord, list[InvocationRecord] | None]:
-    store.update_command(command_id, detail, c.completed, c.errors, c.delivery_timed_out)
-    # at the end, every invocation is announced before the command's own end
-    return store.get_command(command_id), store.list_invocations(command_id) if detail.terminal else None
+def _store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None) -> list[InvocationRecord]:
+    """Store the counters counted in memory; read the changed invocations only for watchers (at the
+    end all of them: every invocation is announced before the command's own end)."""
+    store.update_command(cmd.command_id, cmd.detail, cmd.completed_count, cmd.error_count,
+                         cmd.delivery_timed_out_count)
+    if watched is None:
+        return []
+    return store.list_invocations(cmd.command_id) if cmd.detail.terminal else \
+        store.get_invocations(cmd.command_id, watched)
 
 
 class Dispatcher:
@@ -117,6 +122,7 @@ class Dispatcher:
         self._announcing: set[str] = set()
         self._ended: dict[str, Detail] = {}  # recently ended commands and their end (bounded)
         self._runs: dict[str, CommandRun] = {}
+        self._records: dict[str, CommandRecord] = {}  # active commands as last stored
         self._documents: dict[str, bytes] = {}  # command id -> document, while it is active
 
     # ------------------------------------------------------------------ sending
@@ -159,6 +165,7 @@ class Dispatcher:
             for node_id in matched:
                 run.track(node_id, Detail.PENDING)
             self._runs[cmd.command_id] = run
+            self._records[cmd.command_id] = cmd
             self._documents[cmd.command_id] = req.document
             await self._pump(run)
         return cmd, invocations
@@ -172,12 +179,12 @@ class Dispatcher:
                 group = (await self._db.run(store.get_group, targets.group)).targets
             except NotFound:
                 raise CommandRejected(f"targets: no group named {targets.group!r}") from None
-        nodes = await self._db.run(store.list_nodes)
-        known = {n.node_id for n in nodes}
+        nodes = await self._db.run(store.tagged_nodes)
+        known = {n for n, _ in nodes}
         unknown = [n for n in targets.node_ids if n not in known]
         if unknown:
             raise CommandRejected(f"targets.node_ids: unknown node {unknown[0]}")
-        return [n.node_id for n in nodes if targets.matches(n.node_id, n.tags, group)]
+        return [n for n, tags in nodes if targets.matches(n, tags, group)]
 
     async def _pump(self, run: CommandRun) -> None:
         """Dispatch as many queued invocations as the limits allow: online nodes get the envelope
@@ -187,9 +194,13 @@ class Dispatcher:
             return
         online = [n for n in batch if self._hub.get(n) is not None]
         offline = [n for n in batch if self._hub.get(n) is None]
-        sent, delayed, cmd = await self._db.run(_dispatch_batch, self._db.store, run.command_id, online, offline)
+        sent, delayed = await self._db.run(_dispatch_batch, self._db.store, run.command_id, online, offline)
         run.delayed.update(delayed)
+        for node_id in delayed:
+            run.track(node_id, Detail.DELAYED)
+        cmd = self._records[run.command_id]
         for node_id in sent:
+            run.track(node_id, Detail.IN_PROGRESS)
             self._deliver(cmd, node_id)
         await self._after_change(run.command_id, batch)
 
@@ -218,6 +229,8 @@ class Dispatcher:
             await self._db.run(store.request_cancel, command_id)
             if run is not None:
                 run.cancelling = True
+            if command_id in self._records:
+                self._records[command_id] = replace(self._records[command_id], cancel_requested=True)
         never_sent = [i.node_id for i in chosen if i.detail in (Detail.PENDING, Detail.DELAYED)]
         if run is not None:
             for n in never_sent:
@@ -231,7 +244,8 @@ class Dispatcher:
             self._send_cancel(node_id, command_id)
         log.info("command %s: cancel by operator (%d not started, %d stopping)", command_id, len(done),
                  len(stopping))
-        await self.settled(command_id, [(n, Detail.CANCELLED) for n in done], changed=stopping)
+        await self.settled(command_id, [(n, Detail.CANCELLED) for n in done],
+                           changed=[(n, Detail.CANCELLING) for n in stopping])
         return await self._db.run(store.get_command, command_id)
 
     def _send_cancel(self, node_id: str, command_id: str) -> None:
@@ -242,12 +256,16 @@ class Dispatcher:
     # ------------------------------------------------------------------ after every change
 
     async def settled(self, command_id: str, finished: list[tuple[str, Detail]],
-                      changed: list[str] | None = None) -> None:
+                      changed: Sequence[tuple[str, Detail | None]] = ()) -> None:
         """Invocations reached terminal details: free their slots, apply max-errors (the never-started
-        end Terminated), dispatch what the limits now allow, publish and recount."""
+        end Terminated), dispatch what the limits now allow, publish and recount. ``changed``: other
+        invocations stored meanwhile, with their detail now (None: the detail stayed, as on acceptance)."""
         run = self._runs.get(command_id)
-        touched = [n for n, _ in finished] + list(changed or ())
+        touched = [n for n, _ in finished] + [n for n, _ in changed]
         if run is not None:
+            for node_id, detail in [*finished, *changed]:
+                if detail is not None:
+                    run.track(node_id, detail)
             for node_id, detail in finished:
                 if node_id in run.in_flight:
                     run.finished(node_id, detail)
@@ -259,6 +277,8 @@ class Dispatcher:
                 if run.stopped:
                     log.info("command %s passed max errors (%d): %d invocation(s) terminated", command_id,
                              run.max_errors, len(moved))
+                for node_id in moved:
+                    run.track(node_id, detail)
                 touched += moved
             await self._pump(run)
         await self._after_change(command_id, touched)
@@ -291,30 +311,33 @@ class Dispatcher:
             self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
 
     async def _announce(self, command_id: str, node_ids: list[str]) -> None:
-        run = self._runs.get(command_id)
+        run, record = self._runs.get(command_id), self._records.get(command_id)
         nodes = list(dict.fromkeys(node_ids))
-        if run is None:  # not dispatching (restored late, or nothing to run): count from the database
+        if run is None or record is None:  # not dispatching (restored late, nothing to run): from the database
             cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, nodes)
-        else:  # counted in memory from the changed invocations alone: O(changes), not O(targets)
-            invs = await self._db.run(self._db.store.get_invocations, command_id, nodes)
-            for inv in invs:
-                run.track(inv.node_id, inv.detail)
-            cmd, everything = await self._db.run(_store_counts, self._db.store, command_id, run.command_detail(),
-                                                 run.counts())
-            invs = everything if everything is not None else invs
-        seen = self._published.setdefault(command_id, {})
+            now = [(inv.node_id, inv.detail) for inv in invs]
+        else:  # counted in memory, as every change was tracked when stored: O(changes), not O(targets)
+            c = run.counts()
+            cmd = self._records[command_id] = replace(
+                record, detail=run.command_detail(), completed_count=c.completed, error_count=c.errors,
+                delivery_timed_out_count=c.delivery_timed_out)
+            invs = await self._db.run(_store_counts, self._db.store, cmd,
+                                      nodes if self._events.watched(command_id) else None)
+            now = [(n, run.details[n]) for n in nodes if n in run.details]
         for inv in invs:
-            node_id = inv.node_id
             self._events.publish(command_id, InvocationChanged(inv))
-            if seen.get(node_id) is not inv.detail:
-                seen[node_id] = inv.detail
-                self._feed.publish(KIND_INVOCATION, command_id, node_id, inv.status.value, inv.detail.value)
+        seen = self._published.setdefault(command_id, {})
+        for node_id, detail in now:
+            if seen.get(node_id) is not detail:
+                seen[node_id] = detail
+                self._feed.publish(KIND_INVOCATION, command_id, node_id, detail.status.value, detail.value)
         self._events.publish(command_id, CommandChanged(cmd))
         if seen.get("") is not cmd.detail:
             seen[""] = cmd.detail
             self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
         if cmd.detail.terminal:
             self._runs.pop(command_id, None)
+            self._records.pop(command_id, None)
             self._documents.pop(command_id, None)
             self._published.pop(command_id, None)
             self._ended[command_id] = cmd.detail
@@ -324,7 +347,11 @@ class Dispatcher:
     # ------------------------------------------------------------------ nodes coming and going
 
     async def on_hello(self, node_id: str) -> None:
-        """A node connected: send what waited for it, and the cancels it missed."""
+        """A node connected: send what waited for it, and the cancels it missed. Only an active
+        command can have either, and every active command has its run here (resume() after a restart),
+        so a node none of them has in flight costs nothing: a fleet reconnecting reads nothing."""
+        if not any(node_id in run.in_flight for run in self._runs.values()):
+            return
         store = self._db.store
         for inv in await self._db.run(store.undelivered_invocations, node_id, now_ms()):
             run = self._runs.get(inv.command_id)
@@ -337,8 +364,9 @@ class Dispatcher:
                     continue
                 if run is not None:
                     run.delivered(node_id)
+                    run.track(node_id, Detail.IN_PROGRESS)
                 await self._after_change(inv.command_id, [node_id])
-            cmd = await self._db.run(store.get_command, inv.command_id)
+            cmd = self._records.get(inv.command_id) or await self._db.run(store.get_command, inv.command_id)
             if inv.command_id not in self._documents:
                 self._documents[inv.command_id] = await self._db.run(store.get_document, cmd.document_sha256)
             self._deliver(cmd, node_id)
@@ -356,6 +384,7 @@ class Dispatcher:
                 parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0), cmd.cancel_requested,
                 [(i.node_id, i.detail) for i in invs])
             self._runs[cmd.command_id] = run
+            self._records[cmd.command_id] = cmd
             self._documents[cmd.command_id] = await self._db.run(store.get_document, cmd.document_sha256)
             await self.settled(cmd.command_id, [])
         return len(active)

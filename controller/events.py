@@ -45,6 +45,10 @@ class EventBus:
             if not subs:
                 del self._subs[command_id]
 
+    def watched(self, command_id: str) -> bool:
+        """Whether anyone watches the command (else its invocations need not be read to announce them)."""
+        return bool(self._subs.get(command_id))
+
     def publish(self, command_id: str, event: CommandEvent) -> None:
         for q in self._subs.get(command_id, ()):
             if not q.full():  # a watcher too slow to keep up loses live lines, never stalls dispatch

@@ -3,6 +3,7 @@ the CLI. Protobuf types never appear here (controller/server/convert.py converts
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -40,9 +41,13 @@ class Targets:
     def empty(self) -> bool:
         return not (self.node_ids or self.tags or self.group or self.all)
 
+    @functools.cached_property
+    def _node_set(self) -> frozenset[str]:  # resolving 10,000 ids against a tuple would be quadratic
+        return frozenset(self.node_ids)
+
     def matches(self, node_id: str, tags: tuple[Tag, ...], group: Targets | None = None) -> bool:
         """``group`` is the saved group's own targets, when ``self.group`` names one."""
-        if self.node_ids and node_id not in self.node_ids:
+        if self.node_ids and node_id not in self._node_set:
             return False
         have = {(t.key, t.value) for t in tags}
         if not all(any((f.key, v) in have for v in f.values) for f in self.tags):

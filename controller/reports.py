@@ -10,7 +10,8 @@ from controller.db import Db
 from controller.dispatch import Dispatcher, now_ms
 from controller.events import EventBus, OutputArrived
 from controller.hub import Hub
-from controller.model import PingStatus, StepRecord
+from controller.model import StepRecord
+from controller.presence import Presence
 from controller.store import NotFound, Store
 from controller.store.settle import Settlement
 from outpost.v1 import outpost_pb2 as pb
@@ -57,8 +58,9 @@ def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
 
 
 class Reports:
-    def __init__(self, db: Db, hub: Hub, events: EventBus, dispatcher: Dispatcher) -> None:
+    def __init__(self, db: Db, hub: Hub, events: EventBus, dispatcher: Dispatcher, presence: Presence) -> None:
         self._db = db
+        self._presence = presence
         self._hub = hub
         self._events = events
         self._dispatcher = dispatcher
@@ -67,15 +69,19 @@ class Reports:
         self._results: list[Settlement] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def on_hello(self, node_id: str, facts: Facts) -> None:
-        await self._db.run(self._db.store.update_node_seen, node_id, facts, PingStatus.ONLINE, now_ms())
+    async def arrived(self, node_id: str, facts: Facts) -> bool:
+        """A Hello: the node is stored Online with its facts; False when it is not registered."""
+        return await self._presence.hello(node_id, facts)
+
+    async def on_hello(self, node_id: str) -> None:
+        """The node's stream is attached: send it what waited for it."""
         await self._dispatcher.on_hello(node_id)
 
     async def on_heartbeat(self, node_id: str) -> None:
-        await self._db.run(self._db.store.update_node_seen, node_id, None, PingStatus.ONLINE, now_ms())
+        self._presence.heartbeat(node_id)
 
     async def on_disconnect(self, node_id: str) -> None:
-        await self._db.run(self._db.store.update_node_seen, node_id, None, PingStatus.CONNECTION_LOST, now_ms())
+        await self._presence.gone(node_id)
 
     async def on_accepted(self, node_id: str, command_id: str) -> None:
         self._accepted.append((command_id, node_id, now_ms()))
@@ -131,8 +137,8 @@ class Reports:
                      batch: list[Settlement]) -> None:
         details = await self._db.run(_write_reports, self._db.store, accepted, steps, batch)
         for command_id, nodes in _group(accepted).items():
-            await self._dispatcher.settled(command_id, [], changed=nodes)
-        by_command: dict[str, tuple[list[tuple[str, Detail]], list[str]]] = {}
+            await self._dispatcher.settled(command_id, [], changed=[(n, None) for n in nodes])
+        by_command: dict[str, tuple[list[tuple[str, Detail]], list[tuple[str, Detail | None]]]] = {}
         for item, detail in zip(batch, details, strict=True):
             if detail is None:
                 log.warning("node %s reported a result for unknown command %r", item.node_id, item.command_id)
@@ -141,7 +147,7 @@ class Reports:
                 if detail.terminal:
                     finished.append((item.node_id, detail))
                 else:
-                    changed.append(item.node_id)
+                    changed.append((item.node_id, detail))
             self._ack(item.node_id, item.command_id)
         for command_id, (finished, changed) in by_command.items():
             await self._dispatcher.settled(command_id, finished, changed=changed)

@@ -136,7 +136,10 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def ListCommands(self, request, context):  # noqa: N802
         await self._operator(context, "ListCommands")
-        cmds = await self._db.run(self._db.store.list_commands, request.limit or 50)
+        if request.command_id:
+            cmds = [await self._command(context, request.command_id)]
+        else:
+            cmds = await self._db.run(self._db.store.list_commands, request.limit or 50)
         return pb.ListCommandsResponse(commands=[convert.command_to_pb(c) for c in cmds])
 
     async def _command(self, context, command_id: str):

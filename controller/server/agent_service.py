@@ -105,21 +105,23 @@ class AgentStreamService(pbg.AgentServiceServicer):
         ident = await require(context, Role.NODE, "AgentService.Connect")
         node_id = ident.name
         try:
-            await self._db.run(self._db.store.get_node, node_id)
-        except NotFound:
-            log.warning("unknown node %s tried to connect", node_id)
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"node {node_id} is not registered")
-        try:
             first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_SECONDS)
         except TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "no Hello")
         if first is grpc.aio.EOF or first.WhichOneof("body") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
+        try:
+            facts = wire.facts_from_pb(first.hello.facts)
+        except WireError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"hello.facts: {exc}")
+        if not await self._reports.arrived(node_id, facts):  # stored Online in the next presence batch
+            log.warning("unknown node %s tried to connect", node_id)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"node {node_id} is not registered")
         session = self._hub.attach(node_id)
         writer = asyncio.create_task(self._write(session, context))
         reader: asyncio.Task[None] | None = None
         try:
-            await self._reports.on_hello(node_id, wire.facts_from_pb(first.hello.facts))
+            await self._reports.on_hello(node_id)
             session.send(pb.ControllerMessage(ping=pb.Ping(sent_at_ms=now_ms())))
             log.info("node %s connected from %s", node_id, context.peer())
             reader = asyncio.create_task(self._read(node_id, context))

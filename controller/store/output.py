@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, Table, delete, select
+from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -35,6 +36,17 @@ def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
     if conn.dialect.name == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
+
+
+def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Those of the (command id, node id) pairs that have output chunks, in their order (a few
+    queries for a whole batch, where most invocations of a fan-out printed nothing)."""
+    o = output_chunks.c
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 400):  # PostgreSQL overflows its stack on huge IN lists
+        found |= {(str(c), str(n)) for c, n in conn.execute(select(o.command_id, o.node_id).distinct().where(
+            tuple_(o.command_id, o.node_id).in_(list(keys[start:start + 400]))))}
+    return [k for k in keys if k in found]
 
 
 def compact(conn: Connection, command_id: str, node_id: str) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, bindparam, or_, select, tuple_, updat
 
 from controller.model import StepRecord
 from controller.store.engine import write_tx
-from controller.store.output import compact, dialect_insert
+from controller.store.output import compact, dialect_insert, with_chunks
 from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
 from controller.store.schema import invocations, step_results
@@ -124,6 +124,6 @@ class SettleTables:
                 conn.execute(update(invocations).where(i.command_id == bindparam("c"), i.node_id == bindparam("n"))
                              .values(status=bindparam("st"), status_detail=bindparam("sd"), exit_code=bindparam("ec"),
                                      started_at_ms=bindparam("sa"), ended_at_ms=bindparam("ea")), moves)
-            for key in dict.fromkeys(k for k in keys if k in current):
+            for key in with_chunks(conn, list(dict.fromkeys(k for k in keys if k in current))):
                 compact(conn, *key)  # the output is complete: keep it whole, compressed
         return out

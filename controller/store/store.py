@@ -35,6 +35,7 @@ from controller.store.errors import ActivationRefused, Conflict, NotFound, Store
 from controller.store.groups import GroupTables
 from controller.store.nodetags import NodeTagTables
 from controller.store.output import OutputTables, dialect_insert
+from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
 from controller.store.rows import (
     activation_from_row,
@@ -56,7 +57,6 @@ from controller.store.schema import (
 )
 from controller.store.schema import invocations as invocations_t
 from controller.store.settle import SettleTables
-from plugins.sdk.facts import Facts
 from plugins.sdk.status import Detail, can_transition
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,8 @@ def _check_unique_tag_keys(what: str, tags: tuple[Tag, ...]) -> None:
         raise StoreError(f"{what}: tag keys must be unique, got {keys}")
 
 
-class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionTables, SettleTables):
+class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTables, RetentionTables,
+            SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -209,16 +210,6 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionT
             by_node.setdefault(str(t["node_id"]), []).append(t)
         return [node_from_row(r, by_node.get(str(r["node_id"]), [])) for r in rows]
 
-    def update_node_seen(self, node_id: str, facts: Facts | None, ping_status: PingStatus,
-                         at_ms: int) -> None:
-        values: dict[str, str | int] = {"ping_status": ping_status.value, "last_seen_at_ms": at_ms}
-        if facts is not None:
-            values["facts"] = codec.encode_facts(facts)
-        with write_tx(self._engine) as conn:
-            result = conn.execute(update(nodes).where(nodes.c.node_id == node_id).values(values))
-            if result.rowcount != 1:
-                raise NotFound(f"no node {node_id}")
-
     def mark_all_connection_lost(self) -> int:
         """At controller start no agent is connected yet; returns how many nodes changed."""
         lost = PingStatus.CONNECTION_LOST.value
@@ -318,7 +309,10 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionT
 
     # -- invocations -------------------------------------------------------------------------------
 
-    def _with_steps(self, conn: Connection, rows: Sequence[RowMapping]) -> list[InvocationRecord]:
+    def _with_steps(self, conn: Connection, rows: Sequence[RowMapping], *, some: bool = False
+                    ) -> list[InvocationRecord]:
+        """``rows`` with their steps. ``some``: a few (at most 500) of their commands' invocations, so
+        read only their nodes' steps rather than every step of the commands."""
         if not rows:
             return []
         s = step_results.c
@@ -327,6 +321,8 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionT
         node_ids = {k[1] for k in keys}
         if len(node_ids) == 1:  # one node's invocations: don't read the whole fleet's steps
             q = q.where(s.node_id == node_ids.pop())
+        elif some:
+            q = q.where(s.node_id.in_(sorted(node_ids)))
         steps: dict[tuple[str, str], list[StepRecord]] = {}
         for sr in conn.execute(q.order_by(s.command_id, s.node_id, s.step_index)).mappings():
             key = (str(sr["command_id"]), str(sr["node_id"]))
@@ -351,7 +347,7 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, RetentionT
                 rows = conn.execute(select(invocations_t).where(
                     i.command_id == command_id, i.node_id.in_(list(node_ids[start:start + 500])))
                     .order_by(i.node_id)).mappings().all()
-                out += self._with_steps(conn, rows)
+                out += self._with_steps(conn, rows, some=True)
         return sorted(out, key=lambda inv: inv.node_id)
 
     def get_invocation(self, command_id: str, node_id: str) -> InvocationRecord:

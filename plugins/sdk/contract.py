@@ -28,6 +28,7 @@ class PluginSpec:
     aliases: tuple[Alias, ...] = ()
     supports_check_mode: bool = False
     cancel_grace_seconds: float = 10.0
+    needs_workdir: bool = True  # the runner makes the command's scratch directory (ctx.workdir) before it runs
 
 
 class OutputStreamKind(enum.Enum):

@@ -8,6 +8,7 @@ Supported field types: ``str``, ``int``, ``bool``, ``float``, ``tuple[str, ...]`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -64,8 +65,14 @@ def _type_name(tp: Any) -> str:
         tp, getattr(tp, "__name__", str(tp)))
 
 
+@functools.cache
+def _hints(inputs_cls: type) -> dict[str, Any]:
+    """An inputs class's resolved field types: resolving them is costly and they never change."""
+    return typing.get_type_hints(inputs_cls)
+
+
 def describe(inputs_cls: type) -> tuple[FieldSpec, ...]:
-    hints = typing.get_type_hints(inputs_cls)
+    hints = _hints(inputs_cls)
     out = []
     for f in dataclasses.fields(inputs_cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -173,7 +180,7 @@ def parse_inputs(inputs_cls: type, raw: Any, where: str) -> Any:
     if unknown:
         raise InputError(f"{where}.{unknown[0]}",
                          f"unsupported parameter (supported: {', '.join(sorted(fields))})")
-    hints = typing.get_type_hints(inputs_cls)
+    hints = _hints(inputs_cls)
     values = {}
     for name, f in fields.items():
         if name not in raw:

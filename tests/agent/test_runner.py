@@ -7,6 +7,7 @@ here they are checked end to end, through real reports.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,19 @@ class ExitPlugin:
         return StepOutcome.from_exit_code(inputs.code)
 
 
+class NoFilesPlugin:
+    """Declares that it needs no scratch directory."""
+    spec: ClassVar[PluginSpec] = dataclasses.replace(_spec("no-files", OutcomeInputs), needs_workdir=False)
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+
+    async def run(self, ctx: RunContext, inputs: OutcomeInputs) -> StepOutcome:
+        self.rec.contexts.append(ctx)
+        self.rec.workdir_existed.append(Path(ctx.workdir).exists())
+        return StepOutcome(Detail(inputs.detail), inputs.exit_code, inputs.error)
+
+
 class WindowsOnlyPlugin:
     spec: ClassVar[PluginSpec] = _spec("windows-only", OutcomeInputs, frozenset({Platform.WINDOWS}))
 
@@ -180,7 +194,8 @@ class Harness:
 
     def runner(self) -> Runner:
         registry = PluginRegistry([OutcomePlugin(self.rec), ExitPlugin(self.rec), CrashPlugin(self.rec),
-                                   SleepPlugin(self.rec), WritePlugin(self.rec), WindowsOnlyPlugin(self.rec)])
+                                   SleepPlugin(self.rec), WritePlugin(self.rec), WindowsOnlyPlugin(self.rec),
+                                   NoFilesPlugin(self.rec)])
         return Runner(registry, NODE, self.platform, self.work_root, self.outbox, self.options)
 
     def run(self, *steps: Step, cid: str = CID, **doc: Any) -> InvocationReport:
@@ -191,7 +206,17 @@ class Harness:
         return [_parse(m) for m in asyncio.run(_replay(self.outbox))]
 
     def reports(self) -> list[StepReport | InvocationReport]:
-        return [m for m in self.messages() if not isinstance(m, OutputChunk)]
+        """Every step's report as the controller learns it, then the invocation's: steps come as they
+        finish, except the last one, which travels in the invocation's result only."""
+        out: list[StepReport | InvocationReport] = []
+        for m in self.messages():
+            if isinstance(m, InvocationReport):
+                sent = {r.step_index for r in out if isinstance(r, StepReport)}
+                assert len(m.steps) - len(sent) <= 1, "only the last step travels in the result alone"
+                out += [st for st in m.steps if st.step_index not in sent]
+            if not isinstance(m, OutputChunk):
+                out.append(m)
+        return out
 
     def chunks(self) -> list[tuple[str, OutputStreamKind, int, bytes]]:
         return [(m.step_name, m.stream, m.seq, m.data) for m in self.messages() if isinstance(m, OutputChunk)]
@@ -458,7 +483,7 @@ def test_an_unknown_action_fails_the_step(h: Harness) -> None:
     step = h.reports()[0]
     assert step.detail is Detail.FAILED and step.action == "nope"
     assert step.error == ("mainSteps[0].inputs: unknown action 'nope' "
-                          "(known: crash, exit, outcome, sleep, windows-only, write)")
+                          "(known: crash, exit, no-files, outcome, sleep, windows-only, write)")
     assert h.reports()[-1].detail is Detail.FAILED  # failed, not skipped: the node lacks the action
 
 
@@ -668,8 +693,10 @@ def test_output_chunks_are_numbered_per_stream_from_zero(h: Harness) -> None:
                           ("one", ERR, 0, b"x"), ("one", ERR, 1, b"y"),
                           ("two", OUT, 0, b"d"), ("two", ERR, 0, b"z")]
     kinds = [type(m).__name__ for m in h.messages()]
-    # each step's chunks come before its result, the invocation's result last
-    assert kinds == ["OutputChunk"] * 5 + ["StepReport"] + ["OutputChunk"] * 2 + ["StepReport", "InvocationReport"]
+    # each step's chunks come before its result, the invocation's result last, carrying the last step
+    # (one message fewer per invocation: a fan-out's single-step documents send no step result at all)
+    assert kinds == ["OutputChunk"] * 5 + ["StepReport"] + ["OutputChunk"] * 2 + ["InvocationReport"]
+    assert [st.step_name for st in h.messages()[-1].steps] == ["one", "two"]
     assert all(m.command_id == CID for m in h.messages())
 
 
@@ -763,6 +790,14 @@ def test_the_workdir_exists_during_the_run_and_is_removed_after(h: Harness, step
     assert h.rec.workdir_existed and all(h.rec.workdir_existed)
     assert not (h.work_root / CID).exists()
     assert h.work_root.is_dir()  # only the command's own directory goes
+
+
+def test_a_plugin_that_needs_no_workdir_gets_none_until_one_that_does_runs(h: Harness) -> None:
+    h.run(Step("a", "no-files", {}), ok("b"), Step("c", "no-files", {}))
+    assert h.rec.workdir_existed == [False, True, True]  # made (private) for "b", kept to the end
+    assert not (h.work_root / CID).exists()
+    h.run(Step("a", "no-files", {}), cid="cmd-2")
+    assert h.rec.workdir_existed[-1] is False and not (h.work_root / "cmd-2").exists()
 
 
 def test_two_commands_have_separate_workdirs_and_reports(h: Harness) -> None:

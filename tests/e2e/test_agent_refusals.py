@@ -159,8 +159,9 @@ def test_valid_command_runs_over_mutual_tls(rig: Rig) -> None:
                     and r.msg.output.step_name == "say") == b"hello from outpost\n"
     steps = ctl.received(cid, "step_result")
     assert [(s.step_name, s.detail, s.exit_code) for s in (r.msg.step_result for r in steps)] \
-        == [("say", pb.STATUS_DETAIL_SUCCESS, 0), ("touch", pb.STATUS_DETAIL_SUCCESS, 0)]
-    assert [s.step_name for s in result.steps] == ["say", "touch"]
+        == [("say", pb.STATUS_DETAIL_SUCCESS, 0)]  # the last step travels in the invocation's result
+    assert [(s.step_name, s.detail) for s in result.steps] == [("say", pb.STATUS_DETAIL_SUCCESS),
+                                                               ("touch", pb.STATUS_DETAIL_SUCCESS)]
     # the order on the wire: accepted before anything ran, the invocation's result last
     kinds = [r.kind for r in ctl.received(cid)]
     assert kinds[0] == "ack" and kinds[-1] == "invocation_result"
@@ -269,3 +270,23 @@ def test_replayed_command_id_is_refused_after_an_agent_restart(rig: Rig) -> None
     rig.assert_refused(cid, "replayed", ["2"], since, session=1)
     assert rig.ledger_ids() == [cid], "a replay must not be recorded again"
     assert rig.marker("1").exists()
+
+
+def test_a_command_the_ledger_cannot_record_is_refused_and_nothing_runs(rig: Rig) -> None:
+    ctl = rig.controller
+    rig.run_ok("before")
+    ledger = rig.state_dir / "ledger"
+    ledger.unlink()
+    ledger.mkdir()  # every append now fails (EISDIR), even for root
+    signed = ctl.sign(_cid(), rig.touch_doc("10"))
+    cid = pb.Envelope.FromString(signed.envelope).command_id
+    since = ctl.mark()
+    try:
+        ctl.send_command(signed)
+        ctl.wait_message("ack", cid, since=since)
+    finally:
+        ledger.rmdir()
+    ack = rig.assert_refused(cid, "ledger_unwritable", ["10"], since)
+    assert "ledger" in ack.refusal_detail
+    rig.run_ok("after")  # the ledger is writable again: commands run
+    assert cid not in rig.ledger_ids()

@@ -29,6 +29,7 @@ from controller.model import (
 )
 from controller.store import NotFound, Store, StoreError
 from controller.store.errors import ActivationRefused, Conflict
+from controller.store.presence import Sighting
 from controller.store.schema import metadata
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
@@ -215,14 +216,26 @@ def test_node_round_trip_seen_and_connection_lost(store: Store) -> None:
     with pytest.raises(StoreError, match="unique"):
         store.add_node(node("mi-3", tags=(Tag("a", "1"), Tag("a", "2"))))
 
-    store.update_node_seen("mi-1", None, PingStatus.ONLINE, NOW + 5)
+    assert store.record_sightings([Sighting("mi-1", PingStatus.ONLINE, NOW + 5)]) == {"mi-1"}
     got = store.get_node("mi-1")
     assert (got.ping_status, got.last_seen_at_ms, got.facts) == (PingStatus.ONLINE, NOW + 5, facts())
-    store.update_node_seen("mi-2", facts("renamed"), PingStatus.ONLINE, NOW + 6)
-    assert store.get_node("mi-2").facts.hostname == "renamed"
-    with pytest.raises(NotFound):
-        store.update_node_seen("mi-9", None, PingStatus.ONLINE, NOW)
+    # in order per node: a Hello's facts stay when a heartbeat follows it in the same batch; unknown
+    # nodes are reported and dropped
+    assert store.record_sightings([
+        Sighting("mi-2", PingStatus.CONNECTION_LOST, NOW + 1),
+        Sighting("mi-2", PingStatus.ONLINE, NOW + 6, facts("renamed")),
+        Sighting("mi-9", PingStatus.ONLINE, NOW, facts("ghost")),
+        Sighting("mi-1", PingStatus.CONNECTION_LOST, NOW + 7),
+        Sighting("mi-2", PingStatus.ONLINE, NOW + 8)]) == {"mi-1", "mi-2"}
+    got = store.get_node("mi-2")
+    assert (got.ping_status, got.last_seen_at_ms, got.facts.hostname) == (PingStatus.ONLINE, NOW + 8, "renamed")
+    assert store.get_node("mi-1").ping_status is PingStatus.CONNECTION_LOST
+    assert [n.node_id for n in store.list_nodes()] == ["mi-1", "mi-2"]
+    assert store.record_sightings([]) == set()
+    store.record_sightings([Sighting("mi-1", PingStatus.ONLINE, NOW + 9)])
 
+    # what targeting reads: ids and tags in order, nothing else
+    assert store.tagged_nodes() == [("mi-1", ()), ("mi-2", (Tag("role", "web"), Tag("env", "prod")))]
     assert store.mark_all_connection_lost() == 2
     assert {n.ping_status for n in store.list_nodes()} == {PingStatus.CONNECTION_LOST}
     assert store.mark_all_connection_lost() == 0

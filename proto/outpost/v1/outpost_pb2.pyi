@@ -550,10 +550,12 @@ class SendCommandResponse(_message.Message):
     def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ..., invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ...) -> None: ...
 
 class ListCommandsRequest(_message.Message):
-    __slots__ = ("limit",)
+    __slots__ = ("limit", "command_id")
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     limit: int
-    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+    command_id: str
+    def __init__(self, limit: _Optional[int] = ..., command_id: _Optional[str] = ...) -> None: ...
 
 class ListCommandsResponse(_message.Message):
     __slots__ = ("commands",)
