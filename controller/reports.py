@@ -135,7 +135,10 @@ class Reports:
 
     async def _store(self, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
                      batch: list[Settlement]) -> None:
-        details = await self._db.run(_write_reports, self._db.store, accepted, steps, batch)
+        # an acceptance whose result is in the same batch need not be stored: the result carries its start
+        settling = {(b.command_id, b.node_id) for b in batch}
+        details = await self._db.run(_write_reports, self._db.store,
+                                     [a for a in accepted if (a[0], a[1]) not in settling], steps, batch)
         for command_id, nodes in _group(accepted).items():
             await self._dispatcher.settled(command_id, [], changed=[(n, None) for n in nodes])
         by_command: dict[str, tuple[list[tuple[str, Detail]], list[tuple[str, Detail | None]]]] = {}

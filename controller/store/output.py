@@ -4,7 +4,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
+from sqlalchemy import Connection, Engine, Table, delete, select
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from controller.model import StepOutput, StepOutputView, StepRecord
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
+from controller.store.pairs import pair_filters
 from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
 from plugins.sdk.contract import OutputStreamKind
@@ -43,9 +44,8 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     queries for a whole batch, where most invocations of a fan-out printed nothing)."""
     o = output_chunks.c
     found: set[tuple[str, str]] = set()
-    for start in range(0, len(keys), 400):  # PostgreSQL overflows its stack on huge IN lists
-        found |= {(str(c), str(n)) for c, n in conn.execute(select(o.command_id, o.node_id).distinct().where(
-            tuple_(o.command_id, o.node_id).in_(list(keys[start:start + 400]))))}
+    for where in pair_filters(o.command_id, o.node_id, keys):
+        found |= {(str(c), str(n)) for c, n in conn.execute(select(o.command_id, o.node_id).distinct().where(where))}
     return [k for k in keys if k in found]
 
 

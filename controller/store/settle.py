@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, bindparam, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from controller.model import StepRecord
 from controller.store.engine import write_tx
 from controller.store.output import compact, dialect_insert, with_chunks
+from controller.store.pairs import pair_filters
 from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
 from controller.store.schema import invocations, step_results
@@ -87,11 +88,9 @@ class SettleTables:
             return
         i = invocations.c
         with write_tx(self._engine) as conn:
-            keys = list({(st.command_id, st.node_id) for st in steps})
             known: set[tuple[str, str]] = set()
-            for start in range(0, len(keys), 400):  # PostgreSQL overflows its stack on huge IN lists
-                known |= {(str(c), str(n)) for c, n in conn.execute(select(i.command_id, i.node_id).where(
-                    tuple_(i.command_id, i.node_id).in_(keys[start:start + 400])))}
+            for where in pair_filters(i.command_id, i.node_id, ((st.command_id, st.node_id) for st in steps)):
+                known |= {(str(c), str(n)) for c, n in conn.execute(select(i.command_id, i.node_id).where(where))}
             _upsert_steps(conn, [step_values(st) for st in steps if (st.command_id, st.node_id) in known])
 
     def settle(self, batch: Sequence[Settlement]) -> list[Detail | None]:
@@ -103,10 +102,8 @@ class SettleTables:
         keys = [(b.command_id, b.node_id) for b in batch]
         with write_tx(self._engine) as conn:
             current: dict[tuple[str, str], Detail] = {}
-            for start in range(0, len(keys), 400):
-                part = keys[start:start + 400]
-                for cid, nid, value in conn.execute(select(i.command_id, i.node_id, i.status_detail)
-                                                    .where(tuple_(i.command_id, i.node_id).in_(part))):
+            for where in pair_filters(i.command_id, i.node_id, keys):
+                for cid, nid, value in conn.execute(select(i.command_id, i.node_id, i.status_detail).where(where)):
                     current[(str(cid), str(nid))] = row_detail(value)
             _upsert_steps(conn, [step_values(st) for b in batch if (b.command_id, b.node_id) in current
                                  for st in b.steps])
