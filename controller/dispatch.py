@@ -97,11 +97,17 @@ def _dispatch_batch(store: Store, command_id: str, online: list[str], offline: l
             store.transition_invocations(command_id, offline, Detail.DELAYED))
 
 
-def _store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None) -> list[InvocationRecord]:
-    """Store the counters counted in memory; read the changed invocations only for watchers (at the
-    end all of them: every invocation is announced before the command's own end)."""
-    store.update_command(cmd.command_id, cmd.detail, cmd.completed_count, cmd.error_count,
-                         cmd.delivery_timed_out_count)
+def _counters(cmd: CommandRecord) -> tuple[Detail, int, int, int]:
+    return cmd.detail, cmd.completed_count, cmd.error_count, cmd.delivery_timed_out_count
+
+
+def _store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None, changed: bool
+                  ) -> list[InvocationRecord]:
+    """Store the counters counted in memory (when they ``changed``); read the changed invocations
+    only for watchers (at the end all of them: every invocation is announced before the command's own end)."""
+    if changed:
+        store.update_command(cmd.command_id, cmd.detail, cmd.completed_count, cmd.error_count,
+                             cmd.delivery_timed_out_count)
     if watched is None:
         return []
     return store.list_invocations(cmd.command_id) if cmd.detail.terminal else \
@@ -321,8 +327,12 @@ class Dispatcher:
             cmd = self._records[command_id] = replace(
                 record, detail=run.command_detail(), completed_count=c.completed, error_count=c.errors,
                 delivery_timed_out_count=c.delivery_timed_out)
-            invs = await self._db.run(_store_counts, self._db.store, cmd,
-                                      nodes if self._events.watched(command_id) else None)
+            watched = nodes if self._events.watched(command_id) else None
+            changed = _counters(cmd) != _counters(record)
+            if changed or watched is not None:  # else nothing to store or read (an acceptance, unwatched)
+                invs = await self._db.run(_store_counts, self._db.store, cmd, watched, changed)
+            else:
+                invs = []
             now = [(n, run.details[n]) for n in nodes if n in run.details]
         for inv in invs:
             self._events.publish(command_id, InvocationChanged(inv))

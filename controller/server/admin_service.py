@@ -15,19 +15,20 @@ from controller.catalog import DocumentCatalog, masked_document
 from controller.db import Db
 from controller.dispatch import CommandRejected, CommandRequest, Dispatcher, now_ms
 from controller.events import CommandChanged, EventBus, OutputArrived
-from controller.model import ActivationRecord
+from controller.model import ActivationRecord, CommandRecord, InvocationRecord
 from controller.server import convert
 from controller.server.agent_service import hash_activation_code
 from controller.server.auth import require
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
 from controller.statusevents import StatusFeed
-from controller.store import NotFound
+from controller.store import NotFound, Store
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.identity import Role
+from plugins.sdk.results import OutputChunk
 from plugins.sdk.status import Detail, Status
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ DEFAULT_ACTIVATION_LIMIT = 1
 MAX_ACTIVATION_LIMIT = 1000
 DEFAULT_ACTIVATION_SECONDS = 24 * 3600
 MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
+
+
+def _snapshot(store: Store, command_id: str
+              ) -> tuple[CommandRecord, list[InvocationRecord], list[tuple[str, OutputChunk]]]:
+    """What a watcher that starts now is shown first, in one database job."""
+    return store.get_command(command_id), store.list_invocations(command_id), store.output_chunks(command_id)
 
 
 class AdminService(pbg.AdminServiceServicer):
@@ -183,12 +190,15 @@ class AdminService(pbg.AdminServiceServicer):
         await self._operator(context, "WatchCommand")
         queue = self._events.subscribe(request.command_id)  # before the snapshot: no event falls between
         try:
-            cmd = await self._command(context, request.command_id)
-            for inv in await self._db.run(self._db.store.list_invocations, cmd.command_id):
+            try:
+                cmd, invs, chunks = await self._db.run(_snapshot, self._db.store, request.command_id)
+            except NotFound:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"command {request.command_id!r} does not exist")
+            for inv in invs:
                 yield pb.CommandEvent(invocation=convert.invocation_to_pb(inv), node_id=inv.node_id)
             replayed: set[tuple[str, str, str, int]] = set()
             whole: set[tuple[str, str, str]] = set()  # settled steps' output, replayed in one piece
-            for node_id, chunk in await self._db.run(self._db.store.output_chunks, cmd.command_id):
+            for node_id, chunk in chunks:
                 if chunk.seq < 0:
                     whole.add((node_id, chunk.step_name, chunk.stream.value))
                     chunk = replace(chunk, seq=0)
