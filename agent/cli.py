@@ -16,6 +16,7 @@ from pathlib import Path
 from agent.connection import Agent, AgentOptions
 from agent.runner import RunnerOptions
 from agent.state import StateDir
+from agent.trim import trim_when_idle
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.registry import PluginRegistry
 
@@ -42,10 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--backoff-base-seconds", type=float, default=1.0)
     r.add_argument("--output-cap-mb", type=float, default=16.0,
                    help="output kept per step and stream before it is truncated with a marker")
+    r.add_argument("--no-memory-trim", dest="memory_trim", action="store_false",
+                   help="keep what start-up and commands touched resident instead of giving it back when idle")
     return p
 
 
-async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOptions) -> None:
+async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOptions,
+               memory_trim: bool = True) -> None:
     identity = state.load_identity()
     agent = Agent(identity, state, PluginRegistry.discover(), options, runner_options)
     stop = asyncio.Event()
@@ -53,7 +57,12 @@ async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOpt
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("agent %s starting; controller %s", identity.node_id, identity.controller)
-    await agent.run(stop)
+    trimmer = asyncio.create_task(trim_when_idle(agent, stop)) if memory_trim else None
+    try:
+        await agent.run(stop)
+    finally:
+        if trimmer is not None:
+            trimmer.cancel()
     log.info("agent %s stopped", identity.node_id)
 
 
@@ -78,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.output_cap_mb <= 0:
             raise ConfigError(f"--output-cap-mb: must be positive, got {args.output_cap_mb}")
         asyncio.run(_run(StateDir(args.state_dir), options,
-                         RunnerOptions(output_cap_bytes=int(args.output_cap_mb * 1024 * 1024))))
+                         RunnerOptions(output_cap_bytes=int(args.output_cap_mb * 1024 * 1024)), args.memory_trim))
         return 0
     except OutpostError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -40,11 +40,12 @@ def command() -> None:
 
 @command.command("list")
 @click.option("--limit", default=50, show_default=True)
+@click.option("--command-id", default="", help="Just this command: its status and counters (SSM's --command-id).")
 @OUTPUT
 @click.pass_obj
-def command_list(obj: Ctx, limit: int, output: str) -> None:
+def command_list(obj: Ctx, limit: int, command_id: str, output: str) -> None:
     with obj.client() as c:
-        rows = [command_row(x) for x in c.stub.ListCommands(pb.ListCommandsRequest(limit=limit),
+        rows = [command_row(x) for x in c.stub.ListCommands(pb.ListCommandsRequest(limit=limit, command_id=command_id),
                                                             timeout=c.timeout).commands]
     if output == "json":
         print_json(rows)

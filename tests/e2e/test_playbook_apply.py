@@ -62,6 +62,12 @@ def test_playbook_runs_on_tagged_nodes_with_real_output(cluster: Cluster, tmp_pa
 
     listed = cluster.outpost_json("command", "list")
     assert len(listed) == 2 and all(c["status"] == "Success" for c in listed)
+    # SSM's --command-id filter: that command only, whatever the limit
+    (one,) = cluster.outpost_json("command", "list", "--command-id", play["command_id"], "--limit", "1")
+    assert one["command_id"] == play["command_id"] and one == next(c for c in listed
+                                                                  if c["command_id"] == play["command_id"])
+    missing = cluster.outpost("command", "list", "--command-id", "no-such-command", check=False)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
     shown = cluster.outpost_json("command", "show", play["command_id"])
     assert shown["completed"] == 2 and len(shown["invocations"]) == 2
 
