@@ -141,15 +141,21 @@ class AgentStreamService(pbg.AgentServiceServicer):
             msg = await session.outbound.get()
             if msg is None:
                 return
-            await context.write(msg)
+            try:
+                await context.write(msg)
+            except grpc.aio.UsageError:  # the call already ended: the agent went, or the controller is stopping
+                return
 
     async def _read(self, node_id: str, context: grpc.aio.ServicerContext) -> None:
         d = self._reports
         while True:
             try:
-                msg = await asyncio.wait_for(context.read(), self._heartbeat_timeout)
+                async with asyncio.timeout(self._heartbeat_timeout):  # no task per message, unlike wait_for
+                    msg = await context.read()
             except TimeoutError:
                 log.warning("node %s sent nothing for %.0f s; closing its stream", node_id, self._heartbeat_timeout)
+                return
+            except grpc.aio.UsageError:  # the call already ended (the controller is stopping)
                 return
             if msg is grpc.aio.EOF:
                 return

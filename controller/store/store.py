@@ -378,7 +378,8 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
         """Invocations not accepted by an agent before their command's delivery deadline (Pending,
         Delayed, or InProgress without a start) become DeliveryTimedOut; returns (command, node) ids."""
         i, c = invocations_t.c, commands.c
-        overdue = select(c.command_id).where(c.expires_at_ms <= now_ms).scalar_subquery()
+        still_open = sorted({d.status.value for d in Detail if not d.terminal})  # ended ones have nothing waiting
+        overdue = select(c.command_id).where(c.expires_at_ms <= now_ms, c.status.in_(still_open)).scalar_subquery()
         waiting = or_(i.status_detail.in_([Detail.PENDING.value, Detail.DELAYED.value]),
                       and_(i.status_detail == Detail.IN_PROGRESS.value, i.started_at_ms == 0))
         timed_out = Detail.DELIVERY_TIMED_OUT
