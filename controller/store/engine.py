@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -62,6 +63,16 @@ def _sqlite_on_connect(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Co
     return on_connect
 
 
+def _postgresql_on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+    """Plan every statement for its values. psycopg prepares a statement once it has run five times,
+    and PostgreSQL then switches to a generic plan, estimated without the values: for ``command_id
+    = $1 AND node_id IN ($2, ...)`` that plan scans every invocation of the history (measured: a
+    10,000-node fan-out's writes 4x slower from the second command on)."""
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_conn.commit()
+
+
 def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE_OPTION) else "BEGIN")
 
@@ -77,7 +88,9 @@ def create_store_engine(url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
     if dialect == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
+        event.listen(engine, "connect", _postgresql_on_connect)
+        return engine
     database = parsed.database or ""
     if database in ("", ":memory:"):
         # One shared connection, or every pooled connection would see its own empty database.
