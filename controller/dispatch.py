@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from controller.db import Db
+from controller.dispatchjobs import counters, dispatch_batch, recount_and_read, store_counts, with_counts
 from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets
-from controller.ratecontrol import CommandRun, command_detail, counts, parse_limit
+from controller.ratecontrol import CommandRun, parse_limit
 from controller.signing import DocumentSigner
 from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
-from controller.store import NotFound, Store
+from controller.store import NotFound
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
 from plugins.sdk.document import Document, document_from_bytes
@@ -65,55 +66,6 @@ def validate_document(document: bytes, registry: PluginRegistry) -> Document:
     return doc
 
 
-def recount(store: Store, command_id: str, max_errors: int) -> CommandRecord:
-    """Store a command's counters and detail as its invocations now stand."""
-    cmd = store.get_command(command_id)
-    details = [i.detail for i in store.list_invocations(command_id)]
-    if cmd.detail is Detail.NO_INSTANCES_IN_TAG:
-        return cmd
-    c = counts(details)
-    detail = command_detail(details, max_errors=max_errors, cancel_requested=cmd.cancel_requested)
-    store.update_command(command_id, detail, c.completed, c.errors, c.delivery_timed_out)
-    return replace(cmd, detail=detail, completed_count=c.completed, error_count=c.errors,
-                   delivery_timed_out_count=c.delivery_timed_out)
-
-
-def _recount_and_read(store: Store, command_id: str, max_errors: int | None,
-                      node_ids: list[str]) -> tuple[CommandRecord, list[InvocationRecord]]:
-    """One database job after a change: the command's counters and detail, and the changed invocations."""
-    if max_errors is None:
-        cmd = store.get_command(command_id)
-        max_errors = parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0)
-    cmd = recount(store, command_id, max_errors)
-    if cmd.detail.terminal:  # announce every invocation's end before the command's own
-        return cmd, store.list_invocations(command_id)
-    return cmd, store.get_invocations(command_id, node_ids)
-
-
-def _dispatch_batch(store: Store, command_id: str, online: list[str], offline: list[str]
-                    ) -> tuple[list[str], list[str]]:
-    """One database job per dispatch round: online nodes' invocations InProgress, offline ones Delayed."""
-    return (store.transition_invocations(command_id, online, Detail.IN_PROGRESS),
-            store.transition_invocations(command_id, offline, Detail.DELAYED))
-
-
-def _counters(cmd: CommandRecord) -> tuple[Detail, int, int, int]:
-    return cmd.detail, cmd.completed_count, cmd.error_count, cmd.delivery_timed_out_count
-
-
-def _store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None, changed: bool
-                  ) -> list[InvocationRecord]:
-    """Store the counters counted in memory (when they ``changed``); read the changed invocations
-    only for watchers (at the end all of them: every invocation is announced before the command's own end)."""
-    if changed:
-        store.update_command(cmd.command_id, cmd.detail, cmd.completed_count, cmd.error_count,
-                             cmd.delivery_timed_out_count)
-    if watched is None:
-        return []
-    return store.list_invocations(cmd.command_id) if cmd.detail.terminal else \
-        store.get_invocations(cmd.command_id, watched)
-
-
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, feed: StatusFeed) -> None:
@@ -159,22 +111,38 @@ class Dispatcher:
             document_version=req.document_version, parameters=req.parameters or {},
             detail=Detail.PENDING if matched else Detail.NO_INSTANCES_IN_TAG)
         invocations = [InvocationRecord(cmd.command_id, n) for n in matched]
-        await self._db.run(self._db.store.create_command, cmd, req.document, invocations)
+        run = CommandRun(cmd.command_id, concurrency, max_errors)
+        run.queue.extend(matched)
+        for node_id in matched:
+            run.track(node_id, Detail.PENDING)
+        # the first dispatch round is stored with the command itself: one database job per command
+        first = self._first_round(run)
+        stored = with_counts(cmd, run) if matched else cmd
+        await self._db.run(self._db.store.create_command, stored, req.document,
+                           [replace(i, detail=first.get(i.node_id, i.detail)) for i in invocations])
         log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,
                  req.requested_by, len(matched), concurrency, max_errors)
-        self._events.publish(cmd.command_id, CommandChanged(cmd))
+        self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending
         self._feed.publish(KIND_COMMAND, cmd.command_id, "", cmd.status.value, cmd.detail.value)
         if matched:
             self._published[cmd.command_id] = {"": cmd.detail}
-            run = CommandRun(cmd.command_id, concurrency, max_errors)
-            run.queue.extend(matched)
-            for node_id in matched:
-                run.track(node_id, Detail.PENDING)
             self._runs[cmd.command_id] = run
-            self._records[cmd.command_id] = cmd
+            self._records[cmd.command_id] = stored
             self._documents[cmd.command_id] = req.document
-            await self._pump(run)
+            for node_id, detail in first.items():
+                if detail is Detail.IN_PROGRESS:
+                    self._deliver(stored, node_id)
+            await self._after_change(cmd.command_id, list(first))
         return cmd, invocations
+
+    def _first_round(self, run: CommandRun) -> dict[str, Detail]:
+        """What the limits let start at once: InProgress for online nodes, Delayed for offline ones."""
+        first = {n: Detail.IN_PROGRESS if self._hub.get(n) is not None else Detail.DELAYED for n in run.next_batch()}
+        for node_id, detail in first.items():
+            run.track(node_id, detail)
+            if detail is Detail.DELAYED:
+                run.delayed.add(node_id)
+        return first
 
     async def resolve(self, targets: Targets) -> list[str]:
         """Node ids that ``targets`` selects now, in node id order."""
@@ -200,7 +168,7 @@ class Dispatcher:
             return
         online = [n for n in batch if self._hub.get(n) is not None]
         offline = [n for n in batch if self._hub.get(n) is None]
-        sent, delayed = await self._db.run(_dispatch_batch, self._db.store, run.command_id, online, offline)
+        sent, delayed = await self._db.run(dispatch_batch, self._db.store, run.command_id, online, offline)
         run.delayed.update(delayed)
         for node_id in delayed:
             run.track(node_id, Detail.DELAYED)
@@ -309,7 +277,7 @@ class Dispatcher:
     async def _late_change(self, command_id: str, node_ids: list[str]) -> None:
         """A report after the command ended (an agent's real result after DeliveryTimedOut) may still
         change its counters; announce only what changes its end."""
-        cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, node_ids)
+        cmd, invs = await self._db.run(recount_and_read, self._db.store, command_id, None, node_ids)
         if cmd.detail is not self._ended[command_id]:
             self._ended[command_id] = cmd.detail
             for inv in invs:
@@ -320,17 +288,14 @@ class Dispatcher:
         run, record = self._runs.get(command_id), self._records.get(command_id)
         nodes = list(dict.fromkeys(node_ids))
         if run is None or record is None:  # not dispatching (restored late, nothing to run): from the database
-            cmd, invs = await self._db.run(_recount_and_read, self._db.store, command_id, None, nodes)
+            cmd, invs = await self._db.run(recount_and_read, self._db.store, command_id, None, nodes)
             now = [(inv.node_id, inv.detail) for inv in invs]
         else:  # counted in memory, as every change was tracked when stored: O(changes), not O(targets)
-            c = run.counts()
-            cmd = self._records[command_id] = replace(
-                record, detail=run.command_detail(), completed_count=c.completed, error_count=c.errors,
-                delivery_timed_out_count=c.delivery_timed_out)
+            cmd = self._records[command_id] = with_counts(record, run)
             watched = nodes if self._events.watched(command_id) else None
-            changed = _counters(cmd) != _counters(record)
+            changed = counters(cmd) != counters(record)
             if changed or watched is not None:  # else nothing to store or read (an acceptance, unwatched)
-                invs = await self._db.run(_store_counts, self._db.store, cmd, watched, changed)
+                invs = await self._db.run(store_counts, self._db.store, cmd, watched, changed)
             else:
                 invs = []
             now = [(n, run.details[n]) for n in nodes if n in run.details]
