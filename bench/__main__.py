@@ -2,7 +2,7 @@
 measured side by side in one invocation. Prints one table (figure, median, every run, goal, met)
 and writes a JSON file (default bench/results/latest.json, git-ignored).
 
-    python -m bench                                  # full scale, 3 runs each (~27 min on 2 cores today)
+    python -m bench                                  # full scale, 3 runs each (~13 min on 2 cores today)
     python -m bench --scale small --runs 1           # a few minutes; the test suite's smoke run
     python -m bench --only latency,check             # some figures only
 
