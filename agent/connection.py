@@ -16,6 +16,7 @@ import grpc
 from agent.facts import gather_facts
 from agent.ledger import Ledger
 from agent.outbox import Outbox
+from agent.pause import pause
 from agent.runner import Runner, RunnerOptions, now_ms
 from agent.state import AgentIdentity, StateDir
 from outpost.v1 import outpost_pb2 as pb
@@ -111,10 +112,7 @@ class Agent:
                 delay = backoff_delay(attempt, self._options.backoff_base_seconds,
                                       self._options.backoff_cap_seconds, self._rng)
                 log.info("reconnecting to %s in %.2f s", self._identity.controller, delay)
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                except TimeoutError:
-                    pass
+                await pause(stop, delay)
         finally:
             await self._shutdown()
 

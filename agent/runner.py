@@ -131,8 +131,7 @@ class Runner:
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
                     self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
         finally:
-            if os.path.lexists(workdir):
-                shutil.rmtree(workdir, ignore_errors=True)
+            shutil.rmtree(workdir, ignore_errors=True)  # absent when no step needed it
         result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
         self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
         log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)

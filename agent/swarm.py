@@ -29,6 +29,7 @@ import psutil
 
 from agent.connection import Agent, AgentOptions
 from agent.facts import gather_facts
+from agent.pause import pause
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from agent.swarm_plugins import noop_registry
@@ -201,11 +202,8 @@ class Swarm:
 
 
 async def _status_lines(swarm: Swarm, every: float, stop: asyncio.Event, say: Callable[[str], None]) -> None:
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), every)
-        except TimeoutError:
-            say(swarm.status())
+    while not await pause(stop, every):
+        say(swarm.status())
 
 
 async def _main(swarm: Swarm, status_seconds: float, say: Callable[[str], None]) -> None:

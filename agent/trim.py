@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from agent.pause import pause
+
 log = logging.getLogger(__name__)
 
 SMAPS = Path("/proc/self/smaps")
@@ -147,12 +149,7 @@ async def trim_when_idle(agent: IdleState, stop: asyncio.Event, *, poll_seconds:
     counts as new too). Checks every ``poll_seconds``; returns when ``stop`` is set."""
     seen: int | None = None  # commands_run at the previous poll while connected
     trimmed: int | None = None  # commands_run at the last trim on this connection
-    while not stop.is_set():
-        try:
-            await asyncio.wait_for(stop.wait(), poll_seconds)
-            return
-        except TimeoutError:
-            pass
+    while not await pause(stop, poll_seconds):
         if not agent.connected:
             seen = trimmed = None
             continue

@@ -84,7 +84,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     webhooks.start()
     registry = PluginRegistry.discover()
     dispatcher = Dispatcher(db, signer, hub, events, registry, feed)
-    reports = Reports(db, hub, events, dispatcher, Presence(db))
+    reports = Reports(db, hub, events, dispatcher)
     catalog = DocumentCatalog(db, registry)
     await catalog.seed_builtins()
     resumed = await dispatcher.resume()
@@ -92,7 +92,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         log.info("resumed %d active command(s)", resumed)
 
     mtls = grpc.aio.server(options=SERVER_OPTIONS)
-    pbg.add_AgentServiceServicer_to_server(AgentStreamService(db, hub, reports, opts.heartbeat_timeout_seconds),
+    pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, Presence(db),
+                                                                              opts.heartbeat_timeout_seconds),
                                            mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, feed),
                                            mtls)

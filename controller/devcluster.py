@@ -93,7 +93,6 @@ class Cluster:
         self._spawned.append(proc)
         return proc
 
-    _spawn = spawn
 
     def init(self) -> None:
         args = ["controller", "init", "--dir", str(self.controller_dir), "--hostname", "127.0.0.1",
@@ -104,7 +103,7 @@ class Cluster:
 
     def start_controller(self, *extra: str) -> None:
         assert self.controller is None or self.controller.poll() is not None
-        self.controller = self._spawn("controller", ["controller", "serve", "--dir", str(self.controller_dir),
+        self.controller = self.spawn("controller", ["controller", "serve", "--dir", str(self.controller_dir),
                                                      "--listen", self.address, *extra])
 
         def up() -> bool:
@@ -143,7 +142,7 @@ class Cluster:
         return proc
 
     def start_agent(self, name: str, heartbeat: float = 1.0) -> subprocess.Popen:
-        proc = self._spawn(f"agent-{name}", ["agent", "run", "--state-dir", str(self.state_dir(name)),
+        proc = self.spawn(f"agent-{name}", ["agent", "run", "--state-dir", str(self.state_dir(name)),
                                              "--heartbeat-seconds", str(heartbeat), "--backoff-base-seconds", "0.2"])
         self.agents[name] = proc
         return proc
@@ -174,8 +173,7 @@ class Cluster:
         return "\n".join(out)
 
     def close(self) -> None:
-        procs = list({id(p): p for p in [self.controller, *self.agents.values(), *self._spawned]
-                      if p is not None}.values())
+        procs = list(self._spawned)  # every process this fleet started, controller and agents included
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from controller.db import Db
-from controller.dispatchjobs import counters, dispatch_batch, recount_and_read, store_counts, with_counts
+from controller.dispatchjobs import dispatch_batch, recount_and_read, store_counts
 from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets
@@ -66,6 +66,13 @@ def validate_document(document: bytes, registry: PluginRegistry) -> Document:
     return doc
 
 
+def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
+    """The command's record with its detail and counters as its run has them in memory."""
+    c = run.counts()
+    return replace(cmd, detail=run.command_detail(), completed_count=c.completed, error_count=c.errors,
+                   delivery_timed_out_count=c.delivery_timed_out)
+
+
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, feed: StatusFeed) -> None:
@@ -116,10 +123,11 @@ class Dispatcher:
         for node_id in matched:
             run.track(node_id, Detail.PENDING)
         # the first dispatch round is stored with the command itself: one database job per command
-        first = self._first_round(run)
-        stored = with_counts(cmd, run) if matched else cmd
+        first, offline = self._split(run.next_batch())
+        self._dispatched(run, first, offline)
+        stored = _with_counts(cmd, run) if matched else cmd
         await self._db.run(self._db.store.create_command, stored, req.document,
-                           [replace(i, detail=first.get(i.node_id, i.detail)) for i in invocations])
+                           [replace(i, detail=run.details[i.node_id]) for i in invocations])
         log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,
                  req.requested_by, len(matched), concurrency, max_errors)
         self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending
@@ -129,20 +137,10 @@ class Dispatcher:
             self._runs[cmd.command_id] = run
             self._records[cmd.command_id] = stored
             self._documents[cmd.command_id] = req.document
-            for node_id, detail in first.items():
-                if detail is Detail.IN_PROGRESS:
-                    self._deliver(stored, node_id)
-            await self._after_change(cmd.command_id, list(first))
+            for node_id in first:
+                self._deliver(stored, node_id)
+            await self._after_change(cmd.command_id, [*first, *offline])
         return cmd, invocations
-
-    def _first_round(self, run: CommandRun) -> dict[str, Detail]:
-        """What the limits let start at once: InProgress for online nodes, Delayed for offline ones."""
-        first = {n: Detail.IN_PROGRESS if self._hub.get(n) is not None else Detail.DELAYED for n in run.next_batch()}
-        for node_id, detail in first.items():
-            run.track(node_id, detail)
-            if detail is Detail.DELAYED:
-                run.delayed.add(node_id)
-        return first
 
     async def resolve(self, targets: Targets) -> list[str]:
         """Node ids that ``targets`` selects now, in node id order."""
@@ -166,17 +164,27 @@ class Dispatcher:
         batch = run.next_batch()
         if not batch:
             return
-        online = [n for n in batch if self._hub.get(n) is not None]
-        offline = [n for n in batch if self._hub.get(n) is None]
+        online, offline = self._split(batch)
         sent, delayed = await self._db.run(dispatch_batch, self._db.store, run.command_id, online, offline)
+        self._dispatched(run, sent, delayed)
+        cmd = self._records[run.command_id]
+        for node_id in sent:
+            self._deliver(cmd, node_id)
+        await self._after_change(run.command_id, batch)
+
+    def _split(self, batch: list[str]) -> tuple[list[str], list[str]]:
+        """A dispatch round's nodes: those whose agent has a stream now, and the others."""
+        online = [n for n in batch if self._hub.get(n) is not None]
+        return online, [n for n in batch if self._hub.get(n) is None]
+
+    @staticmethod
+    def _dispatched(run: CommandRun, sent: list[str], delayed: list[str]) -> None:
+        """Track a stored round: sent invocations InProgress, those held for offline agents Delayed."""
         run.delayed.update(delayed)
         for node_id in delayed:
             run.track(node_id, Detail.DELAYED)
-        cmd = self._records[run.command_id]
         for node_id in sent:
             run.track(node_id, Detail.IN_PROGRESS)
-            self._deliver(cmd, node_id)
-        await self._after_change(run.command_id, batch)
 
     def _deliver(self, cmd: CommandRecord, node_id: str) -> None:
         session = self._hub.get(node_id)
@@ -291,9 +299,9 @@ class Dispatcher:
             cmd, invs = await self._db.run(recount_and_read, self._db.store, command_id, None, nodes)
             now = [(inv.node_id, inv.detail) for inv in invs]
         else:  # counted in memory, as every change was tracked when stored: O(changes), not O(targets)
-            cmd = self._records[command_id] = with_counts(record, run)
+            cmd = self._records[command_id] = _with_counts(record, run)
             watched = nodes if self._events.watched(command_id) else None
-            changed = counters(cmd) != counters(record)
+            changed = cmd.counters != record.counters
             if changed or watched is not None:  # else nothing to store or read (an acceptance, unwatched)
                 invs = await self._db.run(store_counts, self._db.store, cmd, watched, changed)
             else:

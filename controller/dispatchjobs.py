@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from controller.model import CommandRecord, InvocationRecord
-from controller.ratecontrol import CommandRun, command_detail, counts, parse_limit
+from controller.ratecontrol import command_detail, counts, parse_limit
 from controller.store import Store
 from plugins.sdk.status import Detail
 
@@ -40,17 +40,6 @@ def dispatch_batch(store: Store, command_id: str, online: list[str], offline: li
     """One database job per dispatch round: online nodes' invocations InProgress, offline ones Delayed."""
     return (store.transition_invocations(command_id, online, Detail.IN_PROGRESS),
             store.transition_invocations(command_id, offline, Detail.DELAYED))
-
-
-def with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
-    """The command's record with its detail and counters as its run has them in memory."""
-    c = run.counts()
-    return replace(cmd, detail=run.command_detail(), completed_count=c.completed, error_count=c.errors,
-                   delivery_timed_out_count=c.delivery_timed_out)
-
-
-def counters(cmd: CommandRecord) -> tuple[Detail, int, int, int]:
-    return cmd.detail, cmd.completed_count, cmd.error_count, cmd.delivery_timed_out_count
 
 
 def store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None, changed: bool

@@ -112,6 +112,11 @@ class CommandRecord:
     def status(self) -> Status:
         return self.detail.status
 
+    @property
+    def counters(self) -> tuple[Detail, int, int, int]:
+        """What a run's progress changes: detail, completed, errors, delivery timeouts."""
+        return self.detail, self.completed_count, self.error_count, self.delivery_timed_out_count
+
 
 @dataclass(frozen=True)
 class StepRecord:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from controller.db import Db
+from controller.dispatch import now_ms
 from controller.model import PingStatus
 from controller.store.presence import Sighting
 from plugins.sdk.facts import Facts
@@ -17,10 +17,6 @@ from plugins.sdk.facts import Facts
 log = logging.getLogger(__name__)
 
 BATCH = 2_000  # sightings stored per transaction at most
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class Presence:
@@ -32,18 +28,18 @@ class Presence:
     async def hello(self, node_id: str, facts: Facts) -> bool:
         """Store the node Online with its facts; False when no such node is registered."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((Sighting(node_id, PingStatus.ONLINE, _now_ms(), facts), done))
+        self._queue.append((Sighting(node_id, PingStatus.ONLINE, now_ms(), facts), done))
         self._kick()
         return await done
 
     def heartbeat(self, node_id: str) -> None:
-        self._queue.append((Sighting(node_id, PingStatus.ONLINE, _now_ms()), None))
+        self._queue.append((Sighting(node_id, PingStatus.ONLINE, now_ms()), None))
         self._kick()
 
     async def gone(self, node_id: str) -> None:
         """The node's stream ended: ConnectionLost (waits until stored)."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((Sighting(node_id, PingStatus.CONNECTION_LOST, _now_ms()), done))
+        self._queue.append((Sighting(node_id, PingStatus.CONNECTION_LOST, now_ms()), done))
         self._kick()
         await done
 

@@ -11,11 +11,9 @@ from controller.dispatch import Dispatcher, now_ms
 from controller.events import EventBus, OutputArrived
 from controller.hub import Hub
 from controller.model import StepRecord
-from controller.presence import Presence
 from controller.store import NotFound, Store
 from controller.store.settle import Settlement
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk.facts import Facts
 from plugins.sdk.results import InvocationReport, OutputChunk, Refusal, StepReport
 from plugins.sdk.status import Detail
 
@@ -58,9 +56,8 @@ def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
 
 
 class Reports:
-    def __init__(self, db: Db, hub: Hub, events: EventBus, dispatcher: Dispatcher, presence: Presence) -> None:
+    def __init__(self, db: Db, hub: Hub, events: EventBus, dispatcher: Dispatcher) -> None:
         self._db = db
-        self._presence = presence
         self._hub = hub
         self._events = events
         self._dispatcher = dispatcher
@@ -69,19 +66,9 @@ class Reports:
         self._results: list[Settlement] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def arrived(self, node_id: str, facts: Facts) -> bool:
-        """A Hello: the node is stored Online with its facts; False when it is not registered."""
-        return await self._presence.hello(node_id, facts)
-
     async def on_hello(self, node_id: str) -> None:
         """The node's stream is attached: send it what waited for it."""
         await self._dispatcher.on_hello(node_id)
-
-    async def on_heartbeat(self, node_id: str) -> None:
-        self._presence.heartbeat(node_id)
-
-    async def on_disconnect(self, node_id: str) -> None:
-        await self._presence.gone(node_id)
 
     async def on_accepted(self, node_id: str, command_id: str) -> None:
         self._accepted.append((command_id, node_id, now_ms()))
@@ -137,8 +124,8 @@ class Reports:
                      batch: list[Settlement]) -> None:
         # an acceptance whose result is in the same batch need not be stored: the result carries its start
         settling = {(b.command_id, b.node_id) for b in batch}
-        details = await self._db.run(_write_reports, self._db.store,
-                                     [a for a in accepted if (a[0], a[1]) not in settling], steps, batch)
+        accepted = [a for a in accepted if (a[0], a[1]) not in settling]
+        details = await self._db.run(_write_reports, self._db.store, accepted, steps, batch)
         for command_id, nodes in _group(accepted).items():
             await self._dispatcher.settled(command_id, [], changed=[(n, None) for n in nodes])
         by_command: dict[str, tuple[list[tuple[str, Detail]], list[tuple[str, Detail | None]]]] = {}

@@ -15,6 +15,7 @@ from controller.dispatch import now_ms
 from controller.hub import Hub
 from controller.model import EnrolmentFailure, NodeRecord
 from controller.pki import CertificateAuthority
+from controller.presence import Presence
 from controller.reports import Reports
 from controller.server.auth import require
 from controller.signing import DocumentSigner
@@ -91,8 +92,8 @@ class EnrolmentService(pbg.AgentServiceServicer):
 class AgentStreamService(pbg.AgentServiceServicer):
     """Served on the mutual-TLS listener: Connect, for node certificates only."""
 
-    def __init__(self, db: Db, hub: Hub, reports: Reports, heartbeat_timeout_seconds: float) -> None:
-        self._db = db
+    def __init__(self, hub: Hub, reports: Reports, presence: Presence, heartbeat_timeout_seconds: float) -> None:
+        self._presence = presence
         self._hub = hub
         self._reports = reports
         self._heartbeat_timeout = heartbeat_timeout_seconds
@@ -114,7 +115,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
             facts = wire.facts_from_pb(first.hello.facts)
         except WireError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"hello.facts: {exc}")
-        if not await self._reports.arrived(node_id, facts):  # stored Online in the next presence batch
+        if not await self._presence.hello(node_id, facts):  # stored Online in the next presence batch
             log.warning("unknown node %s tried to connect", node_id)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"node {node_id} is not registered")
         session = self._hub.attach(node_id)
@@ -134,7 +135,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 reader.cancel()
             if current:
                 log.info("node %s disconnected", node_id)
-                await asyncio.shield(self._reports.on_disconnect(node_id))
+                await asyncio.shield(self._presence.gone(node_id))
 
     async def _write(self, session, context: grpc.aio.ServicerContext) -> None:
         while True:
@@ -173,7 +174,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 elif kind == "invocation_result":
                     await d.on_result(node_id, wire.invocation_from_pb(msg.invocation_result))
                 elif kind == "heartbeat":
-                    await d.on_heartbeat(node_id)
+                    self._presence.heartbeat(node_id)
                 elif kind == "cancel_ack":
                     await d.on_cancel_ack(node_id, msg.cancel_ack)
             except WireError as exc:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -24,6 +24,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
 from controller.store.errors import StoreError
+
+if TYPE_CHECKING:
+    import psycopg
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ def _sqlite_on_connect(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Co
     return on_connect
 
 
-def _postgresql_on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
+def _postgresql_on_connect(dbapi_conn: psycopg.Connection, _record: ConnectionPoolEntry) -> None:
     """Plan every statement for its values. psycopg prepares a statement once it has run five times,
     and PostgreSQL then switches to a generic plan, estimated without the values: for ``command_id
     = $1 AND node_id IN ($2, ...)`` that plan scans every invocation of the history (measured: a

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from controller.model import StepOutput, StepOutputView, StepRecord
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
-from controller.store.pairs import pair_filters
+from controller.store.inlists import pair_filters
 from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
 from plugins.sdk.contract import OutputStreamKind
@@ -37,6 +37,18 @@ def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
     if conn.dialect.name == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
+
+
+def upsert_step_rows(conn: Connection, rows: list[dict[str, str | int]]) -> None:
+    """Insert step results, or update those already stored (by command, node and step index)."""
+    if not rows:
+        return
+    s = step_results.c
+    stmt = dialect_insert(conn, step_results)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[s.command_id, s.node_id, s.step_index],
+        set_={k: stmt.excluded[k] for k in rows[0] if k not in ("command_id", "node_id", "step_index")})
+    conn.execute(stmt, rows)
 
 
 def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -80,16 +92,9 @@ class OutputTables:
     _engine: Engine
 
     def upsert_step(self, rec: StepRecord) -> None:
-        s = step_results.c
-        values = step_values(rec)
         with write_tx(self._engine) as conn:
-            stmt = dialect_insert(conn, step_results).values(values)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[s.command_id, s.node_id, s.step_index],
-                set_={k: stmt.excluded[k] for k in values
-                      if k not in ("command_id", "node_id", "step_index")})
             try:
-                conn.execute(stmt)
+                upsert_step_rows(conn, [step_values(rec)])
             except IntegrityError as e:
                 raise NotFound(f"no invocation of command {rec.command_id} on node {rec.node_id}") from e
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, bindparam, select, update
 from controller.model import PingStatus
 from controller.store import codec
 from controller.store.engine import write_tx
+from controller.store.inlists import slices
 from controller.store.schema import nodes
 from plugins.sdk.facts import Facts
 
@@ -50,10 +51,8 @@ class PresenceTables:
         n = nodes.c
         ids = [s.node_id for s in latest]
         with write_tx(self._engine) as conn:
-            known: set[str] = set()
-            for start in range(0, len(ids), 400):  # PostgreSQL overflows its stack on huge IN lists
-                known |= {str(r) for (r,) in conn.execute(select(n.node_id).where(
-                    n.node_id.in_(ids[start:start + 400])))}
+            known = {str(r) for part in slices(ids) for (r,) in conn.execute(select(n.node_id).where(
+                n.node_id.in_(part)))}
             plain = [{"nid": s.node_id, "ps": s.status.value, "at": s.at_ms}
                      for s in latest if s.node_id in known and s.facts is None]
             full = [{"nid": s.node_id, "ps": s.status.value, "at": s.at_ms, "facts": codec.encode_facts(s.facts)}

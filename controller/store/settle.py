@@ -3,18 +3,18 @@ results (their steps, their details along the state machine, their output compac
 lets a fan-out to thousands of nodes settle in seconds."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from controller.model import StepRecord
 from controller.store.engine import write_tx
-from controller.store.output import compact, dialect_insert, with_chunks
-from controller.store.pairs import pair_filters
+from controller.store.inlists import pair_filters, slices
+from controller.store.output import compact, upsert_step_rows, with_chunks
 from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
-from controller.store.schema import invocations, step_results
+from controller.store.schema import invocations
 from plugins.sdk.status import Detail, can_transition
 
 
@@ -30,15 +30,11 @@ class Settlement:
     steps: tuple[StepRecord, ...]
 
 
-def _upsert_steps(conn: Connection, rows: list[dict[str, str | int]]) -> None:
-    if not rows:
-        return
-    s = step_results.c
-    stmt = dialect_insert(conn, step_results)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[s.command_id, s.node_id, s.step_index],
-        set_={k: stmt.excluded[k] for k in rows[0] if k not in ("command_id", "node_id", "step_index")})
-    conn.execute(stmt, rows)
+def _details_of(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Detail]:
+    """The stored detail of each (command id, node id) pair that has an invocation."""
+    i = invocations.c
+    return {(str(c), str(n)): row_detail(value) for where in pair_filters(i.command_id, i.node_id, pairs)
+            for c, n, value in conn.execute(select(i.command_id, i.node_id, i.status_detail).where(where))}
 
 
 class SettleTables:
@@ -59,8 +55,7 @@ class SettleTables:
             values["ended_at_ms"] = ended_at_ms
         moved: list[str] = []
         with write_tx(self._engine) as conn:
-            for start in range(0, len(node_ids), 500):
-                chunk = list(node_ids[start:start + 500])
+            for chunk in slices(node_ids):
                 stmt = (update(invocations)
                         .where(i.command_id == command_id, i.node_id.in_(chunk), i.status_detail.in_(sources))
                         .values(values).returning(i.node_id))
@@ -86,12 +81,9 @@ class SettleTables:
         """Steps as they finish, many in one transaction (rows of unknown invocations are dropped)."""
         if not steps:
             return
-        i = invocations.c
         with write_tx(self._engine) as conn:
-            known: set[tuple[str, str]] = set()
-            for where in pair_filters(i.command_id, i.node_id, ((st.command_id, st.node_id) for st in steps)):
-                known |= {(str(c), str(n)) for c, n in conn.execute(select(i.command_id, i.node_id).where(where))}
-            _upsert_steps(conn, [step_values(st) for st in steps if (st.command_id, st.node_id) in known])
+            known = _details_of(conn, ((st.command_id, st.node_id) for st in steps))
+            upsert_step_rows(conn, [step_values(st) for st in steps if (st.command_id, st.node_id) in known])
 
     def settle(self, batch: Sequence[Settlement]) -> list[Detail | None]:
         """Store every settlement in one transaction. For each: the invocation's detail afterwards
@@ -101,11 +93,8 @@ class SettleTables:
         i = invocations.c
         keys = [(b.command_id, b.node_id) for b in batch]
         with write_tx(self._engine) as conn:
-            current: dict[tuple[str, str], Detail] = {}
-            for where in pair_filters(i.command_id, i.node_id, keys):
-                for cid, nid, value in conn.execute(select(i.command_id, i.node_id, i.status_detail).where(where)):
-                    current[(str(cid), str(nid))] = row_detail(value)
-            _upsert_steps(conn, [step_values(st) for b in batch if (b.command_id, b.node_id) in current
+            current = _details_of(conn, keys)
+            upsert_step_rows(conn, [step_values(st) for b in batch if (b.command_id, b.node_id) in current
                                  for st in b.steps])
             moves = []
             out: list[Detail | None] = []

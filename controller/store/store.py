@@ -33,6 +33,7 @@ from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
 from controller.store.errors import ActivationRefused, Conflict, NotFound, StoreError
 from controller.store.groups import GroupTables
+from controller.store.inlists import SLICE, slices
 from controller.store.nodetags import NodeTagTables
 from controller.store.output import OutputTables, dialect_insert
 from controller.store.presence import PresenceTables
@@ -309,19 +310,15 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
 
     # -- invocations -------------------------------------------------------------------------------
 
-    def _with_steps(self, conn: Connection, rows: Sequence[RowMapping], *, some: bool = False
-                    ) -> list[InvocationRecord]:
-        """``rows`` with their steps. ``some``: a few (at most 500) of their commands' invocations, so
-        read only their nodes' steps rather than every step of the commands."""
+    def _with_steps(self, conn: Connection, rows: Sequence[RowMapping]) -> list[InvocationRecord]:
+        """``rows`` with their steps: for a slice of nodes only theirs, else every step of the commands."""
         if not rows:
             return []
         s = step_results.c
         keys = {(str(r["command_id"]), str(r["node_id"])) for r in rows}
         q = select(step_results).where(s.command_id.in_(sorted({k[0] for k in keys})))
         node_ids = {k[1] for k in keys}
-        if len(node_ids) == 1:  # one node's invocations: don't read the whole fleet's steps
-            q = q.where(s.node_id == node_ids.pop())
-        elif some:
+        if len(node_ids) <= SLICE:  # a few nodes' invocations: don't read the whole fleet's steps
             q = q.where(s.node_id.in_(sorted(node_ids)))
         steps: dict[tuple[str, str], list[StepRecord]] = {}
         for sr in conn.execute(q.order_by(s.command_id, s.node_id, s.step_index)).mappings():
@@ -343,11 +340,10 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
         i = invocations_t.c
         out: list[InvocationRecord] = []
         with read_tx(self._engine) as conn:
-            for start in range(0, len(node_ids), 500):
-                rows = conn.execute(select(invocations_t).where(
-                    i.command_id == command_id, i.node_id.in_(list(node_ids[start:start + 500])))
-                    .order_by(i.node_id)).mappings().all()
-                out += self._with_steps(conn, rows, some=True)
+            for part in slices(node_ids):
+                rows = conn.execute(select(invocations_t).where(i.command_id == command_id, i.node_id.in_(part))
+                                    .order_by(i.node_id)).mappings().all()
+                out += self._with_steps(conn, rows)
         return sorted(out, key=lambda inv: inv.node_id)
 
     def get_invocation(self, command_id: str, node_id: str) -> InvocationRecord:

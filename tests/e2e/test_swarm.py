@@ -25,7 +25,7 @@ AGENTS = 20
 
 
 def _swarm(cluster: Cluster, name: str, state_dir: Path, *extra: str) -> subprocess.Popen:
-    proc = cluster._spawn(name, ["swarm", "--controller", cluster.address, "--agents", str(AGENTS),
+    proc = cluster.spawn(name, ["swarm", "--controller", cluster.address, "--agents", str(AGENTS),
                                  "--state-dir", str(state_dir), "--heartbeat-seconds", "1",
                                  "--connect-rate", "100", "--status-seconds", "1", *extra])
     cluster.agents[name] = proc  # Cluster.close() stops it with the rest
