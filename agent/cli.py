@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--backoff-base-seconds", type=float, default=1.0)
     r.add_argument("--output-cap-mb", type=float, default=16.0,
                    help="output kept per step and stream before it is truncated with a marker")
+    r.add_argument("--accept-delay-seconds", type=float, default=0.25,
+                   help="a command that ends sooner is reported by its result alone, without an acceptance first")
     r.add_argument("--no-memory-trim", dest="memory_trim", action="store_false",
                    help="keep what start-up and commands touched resident instead of giving it back when idle")
     return p
@@ -83,7 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
                                max_concurrent_documents=args.max_concurrent_documents,
-                               backoff_base_seconds=args.backoff_base_seconds)
+                               backoff_base_seconds=args.backoff_base_seconds,
+                               accept_delay_seconds=args.accept_delay_seconds)
+        if args.accept_delay_seconds < 0:
+            raise ConfigError(f"--accept-delay-seconds: must not be negative, got {args.accept_delay_seconds}")
         if args.output_cap_mb <= 0:
             raise ConfigError(f"--output-cap-mb: must be positive, got {args.output_cap_mb}")
         asyncio.run(_run(StateDir(args.state_dir), options,

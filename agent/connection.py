@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 
 from agent.facts import gather_facts
+from agent.groupcommit import LedgerWrite, fsync_each
 from agent.ledger import Ledger
 from agent.outbox import Outbox
 from agent.pause import pause
@@ -22,7 +23,7 @@ from agent.state import AgentIdentity, StateDir
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
-from plugins.sdk.envelope import VerifiedCommand, is_command_id, verify_command
+from plugins.sdk.envelope import VerifiedCommand, is_command_id, signing_key, verify_command
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Facts
 from plugins.sdk.registry import PluginRegistry
@@ -48,6 +49,8 @@ class AgentOptions:
     backoff_base_seconds: float = 1.0
     backoff_cap_seconds: float = 60.0
     max_concurrent_documents: int = 5
+    # a command that ends sooner is reported by its result alone (agent/outbox.py)
+    accept_delay_seconds: float = 0.25
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -68,15 +71,18 @@ def _untrusted_command_id(msg: pb.Command) -> str:
 class Agent:
     def __init__(self, identity: AgentIdentity, state: StateDir, registry: PluginRegistry,
                  options: AgentOptions, runner_options: RunnerOptions, rng: random.Random | None = None,
-                 facts: Facts | None = None) -> None:
+                 facts: Facts | None = None, ledger_write: LedgerWrite = fsync_each) -> None:
         """``facts``: what Hello reports (default: gathered from this machine); ``outpost swarm`` gives
-        each of its agents its own hostname."""
+        each of its agents its own hostname, and makes their ledgers durable together
+        (``ledger_write``, agent/groupcommit.py)."""
         self._identity = identity
+        self._signing_key = signing_key(identity.signing_public_key)
         self._registry = registry
         self._options = options
         self._rng = rng or random.Random()
         state.create()
         self._ledger = Ledger(state.ledger_path)
+        self._ledger_write = ledger_write
         self._outbox = Outbox()
         self._facts = facts or gather_facts(registry.infos())
         self._runner = Runner(registry, identity.node_id, self._facts.platform, state.work_dir, self._outbox,
@@ -178,7 +184,7 @@ class Agent:
 
     def _on_command(self, msg: pb.Command) -> None:
         try:
-            vc = verify_command(wire.command_from_pb(msg), public_key_raw=self._identity.signing_public_key,
+            vc = verify_command(wire.command_from_pb(msg), public_key=self._signing_key,
                                 node_id=self.node_id, now_ms=now_ms())
         except VerificationError as exc:
             self._refuse(Refusal(_untrusted_command_id(msg), exc.code, exc.detail), verified=False)
@@ -210,8 +216,9 @@ class Agent:
         try:
             try:
                 # in the ledger (fsynced, off the event loop) before it is accepted and before any step
-                await asyncio.to_thread(self._ledger.record, cid)
-                self._outbox.about(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)))
+                await self._ledger_write(self._ledger, cid)
+                self._outbox.accept(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)),
+                                    self._options.accept_delay_seconds)
                 await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
             except asyncio.CancelledError:
                 if cid not in self._cancel_requested:

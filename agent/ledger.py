@@ -29,13 +29,14 @@ class Ledger:
         self._append(b"\n" if data and not data.endswith(b"\n") else b"")
         self._fsync_dir()
 
-    def _append(self, data: bytes) -> None:
+    def _append(self, data: bytes, fsync: bool = True) -> None:
         fd = os.open(self._path, _APPEND, 0o600)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
@@ -52,11 +53,12 @@ class Ledger:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def record(self, command_id: str) -> None:
-        """Durably record ``command_id`` (returns after fsync)."""
+    def record(self, command_id: str, *, fsync: bool = True) -> None:
+        """Record ``command_id``: durably when ``fsync`` (returns after fsync); without it the caller
+        makes the file durable itself (agent/groupcommit.py, for many ledgers on one filesystem)."""
         if any(c.isspace() for c in command_id):
             raise ValueError(f"command id with white space: {command_id!r}")
-        self._append(f"{int(time.time())} {command_id}\n".encode("ascii"))
+        self._append(f"{int(time.time())} {command_id}\n".encode("ascii"), fsync)
         self._ids.add(command_id)
 
     def close(self) -> None:

@@ -4,6 +4,12 @@ Every message about a command (ack or refusal, output, step and invocation resul
 until the controller answers ResultAck for that command, and replayed in order on every new
 stream: results produced while the controller was away, or restarting, are not lost. The
 controller stores them idempotently (output by sequence number, statuses by state machine).
+
+An acceptance waits a moment (``accept``) before it goes: a command that finishes within it is
+reported by its result alone, which carries when it started, so a quick command costs the agent and
+the controller one message each way fewer (a 10,000-node fan-out: 10,000 messages and database
+updates). Any other message about the command sends the acceptance first, so the controller never
+sees output or a step of a command it has not seen accepted.
 """
 from __future__ import annotations
 
@@ -17,9 +23,29 @@ class Outbox:
     def __init__(self) -> None:
         self._log: dict[str, list[pb.AgentMessage]] = {}
         self._live: asyncio.Queue[pb.AgentMessage] | None = None
+        self._held: dict[str, tuple[pb.AgentMessage, asyncio.TimerHandle]] = {}
 
     def about(self, command_id: str, msg: pb.AgentMessage) -> None:
         """Queue a message about ``command_id``; it is kept until the controller acknowledges."""
+        held = self._held.pop(command_id, None)
+        if held is not None:
+            held[1].cancel()
+            if msg.WhichOneof("body") != "invocation_result":  # the result stands for the acceptance
+                self._queue(command_id, held[0])
+        self._queue(command_id, msg)
+
+    def accept(self, command_id: str, msg: pb.AgentMessage, delay_seconds: float) -> None:
+        """Queue the acceptance of ``command_id`` in ``delay_seconds``, or with the next message about
+        the command, or never when that message is its result."""
+        timer = asyncio.get_running_loop().call_later(delay_seconds, self._release, command_id)
+        self._held[command_id] = (msg, timer)
+
+    def _release(self, command_id: str) -> None:
+        held = self._held.pop(command_id, None)
+        if held is not None:
+            self._queue(command_id, held[0])
+
+    def _queue(self, command_id: str, msg: pb.AgentMessage) -> None:
         self._log.setdefault(command_id, []).append(msg)
         if self._live is not None:
             self._live.put_nowait(msg)

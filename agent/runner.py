@@ -114,6 +114,8 @@ class Runner:
         cid = vc.envelope.command_id
         log = bound(__name__, command=cid, node=self._node_id)
         workdir = self._work_root / cid  # made by the first step whose plugin needs it
+        needs_workdir = any(self._registry.has_action(step.action)
+                            and self._registry.action_spec(step.action).needs_workdir for step in vc.document.steps)
         started = now_ms()
         flow = Flow()
         reports: list[StepReport] = []
@@ -131,7 +133,8 @@ class Runner:
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
                     self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)  # absent when no step needed it
+            if needs_workdir:
+                shutil.rmtree(workdir, ignore_errors=True)  # absent when no step that needed it ran
         result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
         self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
         log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)

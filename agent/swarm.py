@@ -29,12 +29,14 @@ import psutil
 
 from agent.connection import Agent, AgentOptions
 from agent.facts import gather_facts
+from agent.groupcommit import GroupCommit
 from agent.pause import pause
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from agent.swarm_plugins import noop_registry
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.facts import Facts
+from plugins.sdk.gcfreeze import Freezer
 from plugins.sdk.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -139,7 +141,8 @@ def enroll_missing(args: argparse.Namespace, dirs: Sequence[StateDir], registry:
 
 class Swarm:
     def __init__(self, dirs: Sequence[StateDir], registry: PluginRegistry, base: Facts, options: AgentOptions,
-                 runner_options: RunnerOptions, connect_rate: float, rng: random.Random) -> None:
+                 runner_options: RunnerOptions, connect_rate: float, rng: random.Random,
+                 ledger_write: GroupCommit) -> None:
         self._dirs = dirs
         self._registry = registry
         self._base = base
@@ -147,6 +150,7 @@ class Swarm:
         self._runner_options = runner_options
         self._rate = connect_rate
         self._rng = rng  # one for all agents: a Random holds 2.5 KB of state
+        self._ledger_write = ledger_write  # one flush for the ledgers of all agents (one disk here)
         self.agents: list[Agent] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.failed = 0
@@ -185,7 +189,7 @@ class Swarm:
                 return
             try:
                 agent = Agent(state.load_identity(), state, self._registry, self._options, self._runner_options,
-                              rng=self._rng, facts=facts_for(self._base, index))
+                              rng=self._rng, facts=facts_for(self._base, index), ledger_write=self._ledger_write)
             except (OutpostError, OSError) as exc:
                 self.failed += 1
                 log.error("agent-%06d cannot start: %s", index, exc)
@@ -212,10 +216,12 @@ async def _main(swarm: Swarm, status_seconds: float, say: Callable[[str], None])
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     status = asyncio.create_task(_status_lines(swarm, status_seconds, stop, say))
+    freezer = asyncio.create_task(Freezer().run())  # thousands of agents' objects out of the collector's way
     try:
         await swarm.run(stop)
     finally:
         status.cancel()
+        freezer.cancel()
     say(swarm.status().replace("swarm:", "swarm stopped:", 1))
 
 
@@ -247,7 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds)
-        swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate, random.Random())
+        swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate, random.Random(),
+                      GroupCommit(args.state_dir))
         say(f"swarm: starting {args.agents} agent(s) ({args.action}) at {args.connect_rate:g} per second")
         asyncio.run(_main(swarm, args.status_seconds, say))
         return 0

@@ -28,6 +28,7 @@ from controller.store import Store
 from controller.webhooks import WebhookDispatcher
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import ConfigError
+from plugins.sdk.gcfreeze import Freezer
 from plugins.sdk.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     await enrol.start()
     log.info("controller serving on %s (mutual TLS) and %s (enrolment); CA %s", listen, enrol_listen,
              ca.fingerprint)
+    freezer = asyncio.create_task(Freezer().run())  # the streams' objects out of the collector's way
     sweeper = asyncio.create_task(dispatcher.sweep_forever(opts.sweep_interval_seconds))
     pruner = asyncio.create_task(Pruner(db, opts.retention_days or settings.retention_days)
                                  .run_forever(opts.prune_interval_seconds))
@@ -126,6 +128,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         log.info("controller stopping")
         sweeper.cancel()
         pruner.cancel()
+        freezer.cancel()
         hub.close_all()
         events.close()
         feed.close()

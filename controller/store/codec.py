@@ -52,7 +52,7 @@ def _strs(obj: dict[str, _Json], key: str, what: str) -> tuple[str, ...]:
     items = _list(obj.get(key, []), f"{what}.{key}")
     if not all(isinstance(s, str) for s in items):
         raise StoreError(f"corrupt {what}: {key!r} holds a non-string")
-    return tuple(str(s) for s in items)
+    return tuple(items)
 
 
 # -- tags -------------------------------------------------------------------------------------------

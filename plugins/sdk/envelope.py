@@ -60,16 +60,23 @@ def key_id_of(public_key_raw: bytes) -> str:
     return "ed25519:" + hashlib.sha256(public_key_raw).hexdigest()[:16]
 
 
-def verify_command(cmd: SignedCommand, *, public_key_raw: bytes, node_id: str, now_ms: int) -> VerifiedCommand:
+def signing_key(public_key_raw: bytes) -> Ed25519PublicKey:
+    """The pinned document-signing key, loaded once (an agent verifies every command with it)."""
+    try:
+        return Ed25519PublicKey.from_public_bytes(public_key_raw)
+    except ValueError as exc:
+        raise VerificationError("bad_key", f"the pinned signing key does not load: {exc}") from None
+
+
+def verify_command(cmd: SignedCommand, *, public_key: Ed25519PublicKey, node_id: str, now_ms: int) -> VerifiedCommand:
     """Check signature, node binding, validity window and document hash; parse the document.
 
     Raises :class:`VerificationError` with a code: ``bad_signature``, ``malformed`` (also for a
     command id that is not a plain id),
     ``wrong_node``, ``expired``, ``not_yet_valid``, ``document_mismatch``, ``bad_document``.
     """
-    key = Ed25519PublicKey.from_public_bytes(public_key_raw)
     try:
-        key.verify(cmd.signature, cmd.envelope)
+        public_key.verify(cmd.signature, cmd.envelope)
     except InvalidSignature:
         raise VerificationError("bad_signature", "envelope signature does not verify with the pinned key") from None
     try:

@@ -197,3 +197,50 @@ def test_an_old_stream_closing_late_does_not_detach_the_new_one() -> None:
         return got
 
     assert run(scenario) == [ack("c1")]
+
+
+# ---------------------------------------------------------------------- the held acceptance
+
+
+def result(cid: str) -> pb.AgentMessage:
+    return pb.AgentMessage(invocation_result=pb.InvocationResult(command_id=cid))
+
+
+def test_a_held_acceptance_goes_when_its_delay_ends() -> None:
+    outbox = Outbox()
+
+    async def scenario() -> tuple[list[pb.AgentMessage], list[pb.AgentMessage]]:
+        outbox.accept("c1", ack("c1"), 0.05)
+        early = await session(outbox)
+        await asyncio.sleep(0.1)
+        return early, await session(outbox)
+
+    early, later = run(scenario)
+    assert early == [HELLO]
+    assert later == [HELLO, ack("c1")]
+
+
+def test_a_result_within_the_delay_stands_for_the_acceptance() -> None:
+    outbox = Outbox()
+
+    async def scenario() -> list[pb.AgentMessage]:
+        outbox.accept("c1", ack("c1"), 0.05)
+        outbox.about("c1", result("c1"))
+        await asyncio.sleep(0.1)  # the cancelled timer must not bring the acceptance back
+        return await session(outbox)
+
+    assert run(scenario) == [HELLO, result("c1")]
+
+
+def test_any_other_message_sends_the_held_acceptance_first() -> None:
+    outbox = Outbox()
+
+    async def scenario() -> list[pb.AgentMessage]:
+        outbox.accept("c1", ack("c1"), 60)
+        outbox.accept("c2", ack("c2"), 60)
+        outbox.about("c1", out("c1", 1))
+        outbox.about("c1", step("c1", "a"))
+        outbox.about("c1", result("c1"))
+        return await session(outbox)
+
+    assert run(scenario) == [HELLO, ack("c1"), out("c1", 1), step("c1", "a"), result("c1")]

@@ -28,7 +28,7 @@ from controller.pki import (
 from controller.signing import DocumentSigner
 from plugins.sdk.csr import load_certificate_chain_ok, make_key_and_csr
 from plugins.sdk.document import Document, Step
-from plugins.sdk.envelope import SignedCommand, key_id_of, verify_command
+from plugins.sdk.envelope import SignedCommand, key_id_of, signing_key, verify_command
 from plugins.sdk.errors import ConfigError, IdentityError, InputError, VerificationError
 from plugins.sdk.identity import Role, fingerprint, identity_of_certificate, new_node_id
 
@@ -283,8 +283,8 @@ def test_document_signer_round_trip() -> None:
     assert signer.key_id == key_id_of(signer.public_key_raw())
     assert signer.private_pem().startswith(b"-----BEGIN PRIVATE KEY-----")
     node_id = new_node_id()
-    verified = verify_command(_signed(again, node_id), public_key_raw=signer.public_key_raw(), node_id=node_id,
-                              now_ms=NOW_MS + 1)
+    verified = verify_command(_signed(again, node_id), public_key=signing_key(signer.public_key_raw()),
+                              node_id=node_id, now_ms=NOW_MS + 1)
     assert verified.envelope.command_id == "cmd-1"
     assert verified.envelope.node_id == node_id
     assert verified.envelope.key_id == signer.key_id
@@ -294,7 +294,7 @@ def test_document_signer_round_trip() -> None:
 
 def _refusal(cmd: SignedCommand, public_key_raw: bytes, node_id: str, now_ms: int = NOW_MS + 1) -> str:
     with pytest.raises(VerificationError) as info:
-        verify_command(cmd, public_key_raw=public_key_raw, node_id=node_id, now_ms=now_ms)
+        verify_command(cmd, public_key=signing_key(public_key_raw), node_id=node_id, now_ms=now_ms)
     return info.value.code
 
 

@@ -1,0 +1,95 @@
+"""agent.groupcommit: ledger records made durable one command at a time (an agent) or many per
+flush (the swarm's ledgers, one filesystem)."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from agent.groupcommit import GroupCommit, filesystem_sync, fsync_each
+from agent.ledger import Ledger
+
+
+def ledgers(root: Path, count: int) -> list[Ledger]:
+    out = []
+    for i in range(count):
+        (root / f"agent-{i}").mkdir()
+        out.append(Ledger(root / f"agent-{i}" / "ledger"))
+    return out
+
+
+def test_fsync_each_records_durably(tmp_path: Path) -> None:
+    led = Ledger(tmp_path / "ledger")
+    asyncio.run(fsync_each(led, "cmd-1"))
+    assert "cmd-1" in led and "cmd-1" in Ledger(tmp_path / "ledger")
+
+
+def test_a_burst_of_records_is_made_durable_by_one_flush(tmp_path: Path) -> None:
+    flushed: list[Path] = []
+    real = filesystem_sync()
+
+    def sync(directory: Path) -> None:
+        flushed.append(directory)
+        real(directory)
+
+    group = GroupCommit(tmp_path, sync)
+    leds = ledgers(tmp_path, 50)
+
+    async def burst() -> None:
+        await asyncio.gather(*(group(led, f"cmd-{i}") for i, led in enumerate(leds)))
+
+    asyncio.run(burst())
+    assert flushed == [tmp_path] and group.flushes == 1
+    for i in range(50):  # on disk: a fresh ledger over the same file finds it
+        assert f"cmd-{i}" in Ledger(tmp_path / f"agent-{i}" / "ledger")
+
+
+def test_records_arriving_during_a_flush_wait_for_the_next(tmp_path: Path) -> None:
+    order: list[str] = []
+    group: GroupCommit
+
+    def sync(directory: Path) -> None:
+        order.append(f"flush {group.flushes}")
+
+    group = GroupCommit(tmp_path, sync)
+    first, second = ledgers(tmp_path, 2)
+
+    async def scenario() -> None:
+        a = asyncio.create_task(group(first, "a"))
+        await asyncio.sleep(0)  # a is appended and the first flush is under way
+        await asyncio.sleep(0)
+        b = asyncio.create_task(group(second, "b"))
+        await a
+        order.append("a durable")
+        await b
+        order.append("b durable")
+
+    asyncio.run(scenario())
+    assert order == ["flush 1", "a durable", "flush 2", "b durable"]
+
+
+def test_a_failed_flush_fails_every_record_waiting_on_it(tmp_path: Path) -> None:
+    def sync(directory: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    group = GroupCommit(tmp_path, sync)
+    leds = ledgers(tmp_path, 3)
+
+    async def burst() -> list[BaseException | None]:
+        return await asyncio.gather(*(group(led, f"cmd-{i}") for i, led in enumerate(leds)),
+                                    return_exceptions=True)
+
+    outcomes = asyncio.run(burst())
+    assert [type(o) for o in outcomes] == [OSError] * 3
+    assert all(o.errno == 5 for o in outcomes if isinstance(o, OSError))
+
+
+def test_an_unwritable_ledger_raises_before_any_flush(tmp_path: Path) -> None:
+    group = GroupCommit(tmp_path, lambda _d: pytest.fail("nothing to flush"))
+    (led,) = ledgers(tmp_path, 1)
+    (tmp_path / "agent-0" / "ledger").unlink()
+    (tmp_path / "agent-0").rmdir()
+    with pytest.raises(OSError):
+        asyncio.run(group(led, "cmd-1"))
+    assert group.flushes == 0
