@@ -22,7 +22,7 @@ from outpost.v1 import outpost_pb2 as pb
 class Outbox:
     def __init__(self) -> None:
         self._log: dict[str, list[pb.AgentMessage]] = {}
-        self._live: asyncio.Queue[pb.AgentMessage] | None = None
+        self._live: asyncio.Queue[pb.AgentMessage | None] | None = None  # None in it: the stream ended
         self._held: dict[str, tuple[pb.AgentMessage, asyncio.TimerHandle]] = {}
 
     def about(self, command_id: str, msg: pb.AgentMessage) -> None:
@@ -66,18 +66,24 @@ class Outbox:
 
     async def stream(self, first: pb.AgentMessage) -> AsyncIterator[pb.AgentMessage]:
         """The messages of one stream: ``first`` (Hello), then the replay, then live messages."""
-        live: asyncio.Queue[pb.AgentMessage] = asyncio.Queue()
+        live: asyncio.Queue[pb.AgentMessage | None] = asyncio.Queue()
         self._live = live  # set together with the snapshot below: nothing falls between them
         replay = [m for msgs in self._log.values() for m in msgs]
         try:
             yield first
             for msg in replay:
                 yield msg
-            while True:
-                yield await live.get()
+            while (msg := await live.get()) is not None:
+                yield msg
         finally:
             if self._live is live:
                 self._live = None
 
     def disconnect(self) -> None:
+        """The stream ended: so does its iterator. gRPC drains it from a task of its own that a call
+        ended by the controller never cancels: left waiting, each one held its call, and a fleet
+        reconnecting after a controller restart leaked them by the thousand (measured: 70 KB per
+        agent per reconnect; once, 10,000 agents grew to 23 GB and were killed)."""
+        if self._live is not None:
+            self._live.put_nowait(None)
         self._live = None
