@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
+from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import now_ms
 from plugins.sdk.document import canonical_json, document_from_bytes, masked_json
 from plugins.sdk.errors import DocumentError
 from plugins.sdk.registry import PluginRegistry

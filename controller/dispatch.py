@@ -5,65 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
+from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatchjobs import dispatch_batch, recount_and_read, store_counts
+from controller.dispatchjobs import Forecast, dispatch_batch, recount_and_read, store_counts
 from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets
 from controller.ratecontrol import CommandRun, parse_limit
+from controller.sendrequest import CommandRejected, CommandRequest, check_request
 from controller.signing import DocumentSigner
 from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
 from controller.store import NotFound
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
-from plugins.sdk.document import Document, document_from_bytes
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.status import Detail
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DELIVERY_TIMEOUT_SECONDS = 600  # SSM's console default
-MIN_DELIVERY_TIMEOUT_SECONDS = 30
-MAX_DELIVERY_TIMEOUT_SECONDS = 2_592_000
 ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces nothing twice
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-class CommandRejected(OutpostError):
-    """A command was refused before anything was stored or sent."""
-
-
-@dataclass(frozen=True)
-class CommandRequest:
-    document: bytes  # the rendered document, canonical JSON
-    targets: Targets
-    comment: str
-    requested_by: str
-    document_name: str
-    timeout_seconds: int = 0
-    max_concurrency: str = "50"
-    max_errors: str = "0"
-    document_version: int = 0
-    parameters: dict[str, tuple[str, ...]] | None = None  # as given, secret values masked
-
-
-def validate_document(document: bytes, registry: PluginRegistry) -> Document:
-    """Structure and every step's inputs, against the same schemas the agent checks."""
-    doc = document_from_bytes(document)
-    if not doc.steps:
-        raise CommandRejected("document.mainSteps: a document needs at least one step")
-    for i, step in enumerate(doc.steps):
-        registry.bind(step.action, step.inputs, f"document.mainSteps[{i}].inputs")
-    return doc
 
 
 def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
@@ -89,20 +54,12 @@ class Dispatcher:
         self._runs: dict[str, CommandRun] = {}
         self._records: dict[str, CommandRecord] = {}  # active commands as last stored
         self._documents: dict[str, bytes] = {}  # command id -> document, while it is active
+        self._fresh: dict[str, dict[str, InvocationRecord]] = {}  # invocations as just stored, to announce
 
     # ------------------------------------------------------------------ sending
 
     async def send(self, req: CommandRequest) -> tuple[CommandRecord, list[InvocationRecord]]:
-        try:
-            doc = validate_document(req.document, self._registry)
-        except InputError as exc:
-            raise CommandRejected(str(exc)) from None
-        if req.targets.empty:
-            raise CommandRejected("targets: give node ids, tags, a group, or all")
-        timeout = req.timeout_seconds or DEFAULT_DELIVERY_TIMEOUT_SECONDS
-        if not MIN_DELIVERY_TIMEOUT_SECONDS <= timeout <= MAX_DELIVERY_TIMEOUT_SECONDS:
-            raise CommandRejected(f"timeout_seconds: must be {MIN_DELIVERY_TIMEOUT_SECONDS}.."
-                                  f"{MAX_DELIVERY_TIMEOUT_SECONDS}, got {timeout}")
+        doc, timeout = check_request(req, self._registry)
         matched = await self.resolve(req.targets)
         try:
             concurrency = parse_limit(req.max_concurrency, len(matched), where="max_concurrency", minimum=1)
@@ -237,6 +194,34 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ after every change
 
+    def forecast(self, results: Sequence[tuple[str, str, Detail]]) -> list[Forecast]:
+        """For each active command among ``results`` (command id, node id, detail reported): its record
+        once they are stored, so that the job storing them stores its counters too (controller/reports.py:
+        one database job per batch of results, not two)."""
+        reported: dict[str, list[tuple[str, Detail]]] = {}
+        for command_id, node_id, detail in results:
+            reported.setdefault(command_id, []).append((node_id, detail))
+        out = []
+        for command_id, items in reported.items():
+            run, record = self._runs.get(command_id), self._records.get(command_id)
+            if run is not None and record is not None:
+                moved, detail, c = run.forecast(items)
+                new = replace(record, detail=detail, completed_count=c.completed, error_count=c.errors,
+                              delivery_timed_out_count=c.delivery_timed_out)
+                out.append(Forecast(record, new, tuple(moved.items()), new.counters != record.counters))
+        return out
+
+    def counted(self, forecasts: Sequence[Forecast], stored: Sequence[InvocationRecord]) -> None:
+        """These forecasts' counters and these invocations were just stored: the next announcement of
+        their commands neither stores nor reads them again. A forecast whose command had other counters
+        stored meanwhile is not taken: its next announcement stores the counters as they are then."""
+        for f in forecasts:
+            if self._records.get(f.record.command_id) is f.base:
+                self._records[f.record.command_id] = f.record
+        for inv in stored:
+            if inv.command_id in self._records:
+                self._fresh.setdefault(inv.command_id, {})[inv.node_id] = inv
+
     async def settled(self, command_id: str, finished: list[tuple[str, Detail]],
                       changed: Sequence[tuple[str, Detail | None]] = ()) -> None:
         """Invocations reached terminal details: free their slots, apply max-errors (the never-started
@@ -299,13 +284,20 @@ class Dispatcher:
             cmd, invs = await self._db.run(recount_and_read, self._db.store, command_id, None, nodes)
             now = [(inv.node_id, inv.detail) for inv in invs]
         else:  # counted in memory, as every change was tracked when stored: O(changes), not O(targets)
-            cmd = self._records[command_id] = _with_counts(record, run)
+            cmd = _with_counts(record, run)
+            if cmd.counters == record.counters:
+                cmd = record  # the same record: a forecast based on it still holds (counted())
+            self._records[command_id] = cmd
             watched = nodes if self._events.watched(command_id) else None
             changed = cmd.counters != record.counters
-            if changed or watched is not None:  # else nothing to store or read (an acceptance, unwatched)
-                invs = await self._db.run(store_counts, self._db.store, cmd, watched, changed)
+            fresh = self._fresh.pop(command_id, {})  # invocations stored with their results just now
+            wanted: list[str] | None = watched or []  # at the end a watcher is told of every invocation
+            if watched is not None and cmd.detail.terminal:
+                wanted = list(fresh) if len(fresh) == cmd.target_count else None
+            if not changed and wanted is not None and all(n in fresh for n in wanted):
+                invs = [fresh[n] for n in wanted]  # nothing to store or read (counted with the results)
             else:
-                invs = []
+                invs = await self._db.run(store_counts, self._db.store, cmd, watched, changed)
             now = [(n, run.details[n]) for n in nodes if n in run.details]
         for inv in invs:
             self._events.publish(command_id, InvocationChanged(inv))
@@ -323,6 +315,7 @@ class Dispatcher:
             self._records.pop(command_id, None)
             self._documents.pop(command_id, None)
             self._published.pop(command_id, None)
+            self._fresh.pop(command_id, None)
             self._ended[command_id] = cmd.detail
             while len(self._ended) > ENDED_MEMORY:
                 del self._ended[next(iter(self._ended))]

@@ -2,7 +2,8 @@
 round of dispatch or one announcement costs one hop off the event loop."""
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from controller.model import CommandRecord, InvocationRecord
 from controller.ratecontrol import command_detail, counts, parse_limit
@@ -53,3 +54,30 @@ def store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None, ch
         return []
     return store.list_invocations(cmd.command_id) if cmd.detail.terminal else \
         store.get_invocations(cmd.command_id, watched)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """A command's record as it will stand once a batch of results is stored, if the store moves its
+    invocations as the dispatcher's run expects (``moved``). ``base``: its record as last stored when
+    forecast; ``store``: the counters change."""
+    base: CommandRecord
+    record: CommandRecord
+    moved: tuple[tuple[str, Detail], ...]
+    store: bool
+
+
+def store_forecasts(store: Store, forecasts: Sequence[Forecast], stored: dict[tuple[str, str], Detail | None]
+                    ) -> list[Forecast]:
+    """After a batch of results was stored (``stored``: each invocation's detail now): store the
+    counters of every command that came out as forecast, in the same database job. Returns those
+    forecasts; a command that came out otherwise is left to the next announcement, which counts it."""
+    out = []
+    for f in forecasts:
+        cid = f.record.command_id
+        if all(stored.get((cid, node_id)) is detail for node_id, detail in f.moved):
+            if f.store:
+                store.update_command(cid, f.record.detail, f.record.completed_count, f.record.error_count,
+                                     f.record.delivery_timed_out_count)
+            out.append(f)
+    return out

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import now_ms
 from controller.model import PingStatus
 from controller.store.presence import Sighting
 from plugins.sdk.facts import Facts

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from plugins.sdk.errors import InputError
-from plugins.sdk.status import Detail
+from plugins.sdk.status import Detail, can_transition
 
 DEFAULT_MAX_CONCURRENCY = "50"
 DEFAULT_MAX_ERRORS = "0"
@@ -67,6 +67,22 @@ class CommandRun:
 
     def command_detail(self) -> Detail:
         return detail_from_tally(self.tally, max_errors=self.max_errors, cancel_requested=self.cancelling)
+
+    def forecast(self, reported: Iterable[tuple[str, Detail]]) -> tuple[dict[str, Detail], Detail, Counts]:
+        """What the run will count once these reported details are stored, each moved only along
+        an allowed edge as the store's state machine moves it (nothing here changes): the nodes that
+        move and to what, the command's detail, and its counters."""
+        tally = self.tally.copy()
+        moved: dict[str, Detail] = {}
+        for node_id, detail in reported:
+            now = moved.get(node_id, self.details.get(node_id))
+            if now is None or not can_transition(now, detail):
+                continue
+            tally[now] -= 1
+            tally[detail] += 1
+            moved[node_id] = detail
+        return (moved, detail_from_tally(tally, max_errors=self.max_errors, cancel_requested=self.cancelling),
+                counts_from_tally(tally))
 
     def counts(self) -> Counts:
         return counts_from_tally(self.tally)

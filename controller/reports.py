@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import Dispatcher, now_ms
+from controller.dispatch import Dispatcher
+from controller.dispatchjobs import Forecast, store_forecasts
 from controller.events import EventBus, OutputArrived
 from controller.hub import Hub
-from controller.model import StepRecord
+from controller.model import InvocationRecord, StepRecord
 from controller.store import NotFound, Store
 from controller.store.settle import Settlement
 from outpost.v1 import outpost_pb2 as pb
@@ -41,11 +43,20 @@ def _store_refusal(store: Store, node_id: str, refusal: Refusal) -> bool:
 
 
 def _write_reports(store: Store, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
-                   results: list[Settlement]) -> list[Detail | None]:
-    """One database job for a batch of reports."""
+                   results: list[Settlement], forecasts: list[Forecast]) -> tuple[list[Detail | None], list[Forecast]]:
+    """One database job for a batch of reports, the counters of the commands they end included."""
     store.accept_many(accepted)
     store.upsert_steps(steps)
-    return store.settle(results)
+    details = store.settle(results)
+    now = {(b.command_id, b.node_id): d for b, d in zip(results, details, strict=True)}
+    return details, store_forecasts(store, forecasts, now)
+
+
+def _stored(b: Settlement, detail: Detail | None) -> InvocationRecord | None:
+    """The invocation as ``b`` left it in the store (None unless the store took its detail)."""
+    if detail is not b.detail:
+        return None
+    return InvocationRecord(b.command_id, b.node_id, b.detail, b.exit_code, b.started_at_ms, b.ended_at_ms, b.steps)
 
 
 def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
@@ -125,9 +136,12 @@ class Reports:
         # an acceptance whose result is in the same batch need not be stored: the result carries its start
         settling = {(b.command_id, b.node_id) for b in batch}
         accepted = [a for a in accepted if (a[0], a[1]) not in settling]
-        details = await self._db.run(_write_reports, self._db.store, accepted, steps, batch)
+        forecasts = self._dispatcher.forecast([(b.command_id, b.node_id, b.detail) for b in batch])
+        details, counted = await self._db.run(_write_reports, self._db.store, accepted, steps, batch, forecasts)
         for command_id, nodes in _group(accepted).items():
             await self._dispatcher.settled(command_id, [], changed=[(n, None) for n in nodes])
+        self._dispatcher.counted(counted, [inv for b, d in zip(batch, details, strict=True)
+                                           if (inv := _stored(b, d)) is not None])
         by_command: dict[str, tuple[list[tuple[str, Detail]], list[tuple[str, Detail | None]]]] = {}
         for item, detail in zip(batch, details, strict=True):
             if detail is None:

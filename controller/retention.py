@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import now_ms
 from plugins.sdk.errors import OutpostError
 
 log = logging.getLogger(__name__)

@@ -12,10 +12,12 @@ from dataclasses import replace
 import grpc
 
 from controller.catalog import DocumentCatalog, masked_document
+from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import CommandRejected, CommandRequest, Dispatcher, now_ms
+from controller.dispatch import Dispatcher
 from controller.events import CommandChanged, EventBus, OutputArrived
 from controller.model import ActivationRecord, CommandRecord, InvocationRecord
+from controller.sendrequest import CommandRejected, CommandRequest
 from controller.server import convert
 from controller.server.agent_service import hash_activation_code
 from controller.server.auth import require

@@ -10,8 +10,8 @@ from typing import NoReturn
 
 import grpc
 
+from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import now_ms
 from controller.hub import Hub
 from controller.model import EnrolmentFailure, NodeRecord
 from controller.pki import CertificateAuthority

@@ -11,13 +11,13 @@ import hashlib
 import json
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, ParamSpec, Protocol, TypeVar
 
 import grpc
 
+from controller.clock import now_ms
 from controller.db import Db
 from controller.store.documents import (
     FORMATS,
@@ -56,10 +56,6 @@ class DocumentSummary:
 # (content, format) -> summary, or an OutpostError saying what is wrong. DocumentApi always passes
 # the format it will store ("YAML" | "JSON": the request's, or its guess), so the two agree.
 Validator = Callable[[bytes, str | None], Summary]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
@@ -102,7 +98,7 @@ def document_info_to_pb(rec: DocumentRecord, parameters: tuple[str, ...] = ()) -
 
 
 class DocumentApi:
-    def __init__(self, db: Db, validate: Validator, clock: Callable[[], int] = _now_ms) -> None:
+    def __init__(self, db: Db, validate: Validator, clock: Callable[[], int] = now_ms) -> None:
         self._db = db
         self._validate = validate
         self._clock = clock

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable
 
 import grpc
 
+from controller.clock import now_ms
 from controller.db import Db
 from controller.model import Tag, TagFilter, Targets
 from controller.server import convert
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 
 GROUP_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]{1,128}$")
 MAX_NODE_TAGS = 50
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def group_targets_to_pb(t: Targets) -> pb.Targets:
@@ -102,7 +98,7 @@ def tags_problem(tags: list[pb.Tag], remove: list[str]) -> str | None:
 
 
 class GroupApi:
-    def __init__(self, db: Db, clock: Callable[[], int] = _now_ms) -> None:
+    def __init__(self, db: Db, clock: Callable[[], int] = now_ms) -> None:
         self._db = db
         self._clock = clock
 

@@ -14,7 +14,8 @@ generation grow to 20,000 objects before it is collected, not 700: most of a fan
 die by reference counting before any collection looks at them (measured: the collector's time per
 10,000-node fan-out from 1-1.5 s to 0.2-0.4 s in each process). Frozen objects still die
 by reference counting as usual. Only garbage *cycles* among them wait, until the next refresh, when
-everything is unfrozen, collected once and frozen again. Stopping the freezer unfreezes everything and restores the thresholds.
+everything is unfrozen, collected once and frozen again. Stopping the freezer unfreezes everything
+and restores the thresholds.
 """
 from __future__ import annotations
 

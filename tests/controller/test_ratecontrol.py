@@ -132,3 +132,47 @@ def test_command_detail(details: list[Detail], max_errors: int, cancel: bool, wa
 def test_counts() -> None:
     c = counts([D.SUCCESS, D.FAILED, D.EXECUTION_TIMED_OUT, D.DELIVERY_TIMED_OUT, D.IN_PROGRESS, D.TERMINATED])
     assert (c.targets, c.completed, c.errors, c.delivery_timed_out) == (6, 5, 2, 1)
+
+
+# ---------------------------------------------------------------------- forecast
+
+
+def _run(details: dict[str, Detail], max_errors: int = 0) -> CommandRun:
+    run = CommandRun("c", max_concurrency=10, max_errors=max_errors)
+    for node_id, detail in details.items():
+        run.track(node_id, detail)
+    return run
+
+
+@pytest.mark.parametrize(("before", "reported", "moved", "detail", "completed", "errors"), [
+    # every result taken: the command ends
+    ({"a": D.IN_PROGRESS, "b": D.SUCCESS}, [("a", D.SUCCESS)], {"a": D.SUCCESS}, D.SUCCESS, 2, 0),
+    # a failure past max-errors 0
+    ({"a": D.IN_PROGRESS, "b": D.SUCCESS}, [("a", D.FAILED)], {"a": D.FAILED}, D.FAILED, 2, 1),
+    # one still running: InProgress, one completed
+    ({"a": D.IN_PROGRESS, "b": D.IN_PROGRESS}, [("a", D.SUCCESS)], {"a": D.SUCCESS}, D.IN_PROGRESS, 1, 0),
+    # a terminal invocation does not move again (the store's state machine refuses it)
+    ({"a": D.SUCCESS}, [("a", D.FAILED)], {}, D.SUCCESS, 1, 0),
+    # an unknown node moves nothing; the same report twice moves once
+    ({"a": D.IN_PROGRESS}, [("zz", D.SUCCESS), ("a", D.SUCCESS), ("a", D.SUCCESS)], {"a": D.SUCCESS}, D.SUCCESS, 1, 0),
+])
+def test_forecast_counts_what_storing_the_reports_will_make(
+        before: dict[str, Detail], reported: list[tuple[str, Detail]], moved: dict[str, Detail], detail: Detail,
+        completed: int, errors: int) -> None:
+    run = _run(before)
+    got_moved, got_detail, got = run.forecast(reported)
+    assert (got_moved, got_detail, got.completed, got.errors) == (moved, detail, completed, errors)
+    assert run.details == before and run.counts().completed == sum(d.terminal for d in before.values())
+
+
+def test_a_forecast_agrees_with_tracking_the_same_reports() -> None:
+    rng = random.Random(7)
+    choices = [D.SUCCESS, D.FAILED, D.EXECUTION_TIMED_OUT, D.IN_PROGRESS, D.CANCELLED]
+    for _ in range(200):
+        run = _run({f"n{i}": rng.choice([D.PENDING, D.IN_PROGRESS, D.DELAYED, D.SUCCESS]) for i in range(6)},
+                   max_errors=rng.randint(0, 2))
+        reported = [(f"n{rng.randint(0, 6)}", rng.choice(choices)) for _ in range(5)]
+        moved, detail, c = run.forecast(reported)
+        for node_id, d in moved.items():
+            run.track(node_id, d)
+        assert (detail, c) == (run.command_detail(), run.counts())
