@@ -2,7 +2,8 @@
 
 Layout::
 
-    DIR/identity.yaml   node id, controller address, pinned signing key (hex) and key id
+    DIR/identity.json   node id, controller address, pinned signing key (hex) and key id
+                        (identity.yaml in state written before; still read)
     DIR/ca.pem          the controller's CA bundle (pinned at enrolment by fingerprint)
     DIR/node.crt        this node's certificate
     DIR/node.key        this node's private key (0600; made here, never leaves the node)
@@ -11,10 +12,9 @@ Layout::
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
 
 from plugins.sdk.errors import ConfigError
 from plugins.sdk.files import write_private
@@ -43,8 +43,16 @@ class StateDir:
     def work_dir(self) -> Path:
         return self.path / "work"
 
+    @property
+    def identity_path(self) -> Path:
+        return self.path / "identity.json"
+
+    @property
+    def _legacy_identity_path(self) -> Path:
+        return self.path / "identity.yaml"
+
     def exists(self) -> bool:
-        return (self.path / "identity.yaml").exists()
+        return self.identity_path.exists() or self._legacy_identity_path.exists()
 
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -57,14 +65,27 @@ class StateDir:
         write_private(self.path / "ca.pem", ident.ca_pem)
         doc = {"node_id": ident.node_id, "controller": ident.controller,
                "signing_public_key": ident.signing_public_key.hex(), "signing_key_id": ident.signing_key_id}
-        write_private(self.path / "identity.yaml", yaml.safe_dump(doc, sort_keys=True).encode())
+        write_private(self.identity_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+
+    def _identity_doc(self) -> object:
+        """JSON, so a running agent never loads a YAML parser (0.9 MB of its idle memory); state
+        enrolled before that keeps its identity.yaml, read with PyYAML."""
+        if self.identity_path.exists():
+            return json.loads(self.identity_path.read_text())
+        if self._legacy_identity_path.exists():
+            import yaml
+
+            try:
+                return yaml.safe_load(self._legacy_identity_path.read_text())
+            except yaml.YAMLError as exc:
+                raise ValueError(f"identity.yaml: {exc}") from None
+        raise ConfigError(f"{self.path}: not enrolled (no identity.json); run `outpost agent enroll` first")
 
     def load_identity(self) -> AgentIdentity:
-        ident_path = self.path / "identity.yaml"
-        if not ident_path.exists():
-            raise ConfigError(f"{self.path}: not enrolled (no identity.yaml); run `outpost agent enroll` first")
         try:
-            doc = yaml.safe_load(ident_path.read_text())
+            doc = self._identity_doc()
+            if not isinstance(doc, dict):
+                raise ValueError("the identity is not a mapping")
             return AgentIdentity(
                 node_id=str(doc["node_id"]), controller=str(doc["controller"]),
                 ca_pem=(self.path / "ca.pem").read_bytes(), cert_pem=(self.path / "node.crt").read_bytes(),
@@ -72,5 +93,5 @@ class StateDir:
                 signing_public_key=bytes.fromhex(str(doc["signing_public_key"])),
                 signing_key_id=str(doc["signing_key_id"]),
             )
-        except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as exc:
+        except (OSError, KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{self.path}: broken agent state: {exc}") from None

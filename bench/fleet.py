@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-import yaml
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 
+from agent.state import StateDir
 from bench.swarmctl import OnlineWait, SwarmProcess, online_count
 from controller.cli.client import AdminClient
 from controller.config import CliConfig, ControllerDir
@@ -168,8 +168,7 @@ class Fleet:
     def node_ids(self, agents: int) -> list[str]:
         out = []
         for i in range(1, agents + 1):
-            doc = yaml.safe_load((self.state_dir / f"agent-{i:06d}" / "identity.yaml").read_text())
-            out.append(str(doc["node_id"]))
+            out.append(StateDir(self.state_dir / f"agent-{i:06d}").load_identity().node_id)
         return out
 
 

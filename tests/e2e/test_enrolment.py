@@ -42,7 +42,7 @@ def _refused(cluster: Cluster, name: str, act: Activation) -> str:
     proc = cluster.enroll(name, act, check=False)
     assert proc.returncode != 0, f"enrolment should have been refused:\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert not (cluster.state_dir(name) / "identity.yaml").exists()
+    assert not (cluster.state_dir(name) / "identity.json").exists()
     assert not (cluster.state_dir(name) / "node.crt").exists()
     return proc.stderr
 

@@ -75,7 +75,7 @@ def test_swarm_enrols_once_runs_commands_and_reuses_its_identities(cluster: Clus
     first = _swarm(cluster, "swarm-1", state, *_activation_args(act), "--action", "noop")
     nodes = _online(cluster, first, AGENTS)
     assert sorted(nodes.values()) == [f"swarm-{i:06d}" for i in range(1, AGENTS + 1)]
-    stored = {(state / f"agent-{i:06d}" / "identity.yaml").read_text().split("node_id: ")[1].split()[0]
+    stored = {json.loads((state / f"agent-{i:06d}" / "identity.json").read_text())["node_id"]
               for i in range(1, AGENTS + 1)}
     assert stored == set(nodes)  # one identity per agent directory, each its own node
 
