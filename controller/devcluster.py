@@ -7,6 +7,7 @@ imports the agent); each process logs to a file in the fleet's directory.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -35,6 +36,24 @@ def free_port_pair() -> int:
         except OSError:
             continue
     raise RuntimeError("no free port pair")
+
+
+def _listening(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port``. The probe connects from 127.0.0.2 where it
+    can: from 127.0.0.1, a connect to a port nothing listens on yet can succeed as a TCP self-connect
+    (the kernel picked that very port as the source), which looks like a listener and leaves a
+    TIME-WAIT that then keeps the controller from binding the port."""
+    try:
+        try:
+            probe = socket.create_connection(("127.0.0.1", port), timeout=0.2, source_address=("127.0.0.2", 0))
+        except OSError as exc:
+            if exc.errno != errno.EADDRNOTAVAIL:  # 127.0.0.2 exists (Linux): nothing listens yet
+                return False
+            probe = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+        with probe:
+            return probe.getsockname() != probe.getpeername()
+    except OSError:
+        return False
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
@@ -110,13 +129,7 @@ class Cluster:
             assert self.controller is not None
             if self.controller.poll() is not None:
                 raise AssertionError(f"controller exited {self.controller.returncode}:\n{self.logs()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port + 1), timeout=0.2):
-                    pass
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return True
-            except OSError:
-                return False
+            return _listening(self.port + 1) and _listening(self.port)
         wait_for(up, 30, "the controller to listen")
 
     def stop_controller(self, sig: int = signal.SIGTERM) -> None:
