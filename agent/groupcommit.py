@@ -73,13 +73,13 @@ class GroupCommit:
         while self._waiting:
             batch, self._waiting = self._waiting, []
             self.flushes += 1
+            failed: OSError | None = None
             try:
                 await asyncio.to_thread(self._sync, self._directory)
             except OSError as exc:
-                for waiter in batch:
-                    if not waiter.done():
-                        waiter.set_exception(OSError(exc.errno, exc.strerror))
-            else:
-                for waiter in batch:
-                    if not waiter.done():
-                        waiter.set_result(None)
+                failed = exc
+            for waiter in (w for w in batch if not w.done()):
+                if failed is None:
+                    waiter.set_result(None)
+                else:  # each waiter raises its own copy
+                    waiter.set_exception(OSError(failed.errno, failed.strerror))

@@ -29,7 +29,7 @@ import psutil
 
 from agent.connection import Agent, AgentOptions
 from agent.facts import gather_facts
-from agent.groupcommit import GroupCommit
+from agent.groupcommit import GroupCommit, LedgerWrite
 from agent.pause import pause
 from agent.runner import RunnerOptions
 from agent.state import StateDir
@@ -142,7 +142,7 @@ def enroll_missing(args: argparse.Namespace, dirs: Sequence[StateDir], registry:
 class Swarm:
     def __init__(self, dirs: Sequence[StateDir], registry: PluginRegistry, base: Facts, options: AgentOptions,
                  runner_options: RunnerOptions, connect_rate: float, rng: random.Random,
-                 ledger_write: GroupCommit) -> None:
+                 ledger_write: LedgerWrite) -> None:
         self._dirs = dirs
         self._registry = registry
         self._base = base

@@ -33,9 +33,7 @@ ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces n
 
 def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
     """The command's record with its detail and counters as its run has them in memory."""
-    c = run.counts()
-    return replace(cmd, detail=run.command_detail(), completed_count=c.completed, error_count=c.errors,
-                   delivery_timed_out_count=c.delivery_timed_out)
+    return cmd.with_counts(run.command_detail(), run.counts())
 
 
 class Dispatcher:
@@ -205,10 +203,8 @@ class Dispatcher:
         for command_id, items in reported.items():
             run, record = self._runs.get(command_id), self._records.get(command_id)
             if run is not None and record is not None:
-                moved, detail, c = run.forecast(items)
-                new = replace(record, detail=detail, completed_count=c.completed, error_count=c.errors,
-                              delivery_timed_out_count=c.delivery_timed_out)
-                out.append(Forecast(record, new, tuple(moved.items()), new.counters != record.counters))
+                moved, detail, counts = run.forecast(items)
+                out.append(Forecast(record, record.with_counts(detail, counts), tuple(moved.items())))
         return out
 
     def counted(self, forecasts: Sequence[Forecast], stored: Sequence[InvocationRecord]) -> None:
@@ -284,12 +280,10 @@ class Dispatcher:
             cmd, invs = await self._db.run(recount_and_read, self._db.store, command_id, None, nodes)
             now = [(inv.node_id, inv.detail) for inv in invs]
         else:  # counted in memory, as every change was tracked when stored: O(changes), not O(targets)
-            cmd = _with_counts(record, run)
-            if cmd.counters == record.counters:
-                cmd = record  # the same record: a forecast based on it still holds (counted())
-            self._records[command_id] = cmd
+            counted = _with_counts(record, run)
+            changed = counted.counters != record.counters
+            cmd = self._records[command_id] = counted if changed else record  # same record: counted() can match it
             watched = nodes if self._events.watched(command_id) else None
-            changed = cmd.counters != record.counters
             fresh = self._fresh.pop(command_id, {})  # invocations stored with their results just now
             wanted: list[str] | None = watched or []  # at the end a watcher is told of every invocation
             if watched is not None and cmd.detail.terminal:

@@ -3,12 +3,17 @@ round of dispatch or one announcement costs one hop off the event loop."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from controller.model import CommandRecord, InvocationRecord
 from controller.ratecontrol import command_detail, counts, parse_limit
 from controller.store import Store
 from plugins.sdk.status import Detail
+
+
+def _store_counters(store: Store, cmd: CommandRecord) -> None:
+    store.update_command(cmd.command_id, cmd.detail, cmd.completed_count, cmd.error_count,
+                         cmd.delivery_timed_out_count)
 
 
 def recount(store: Store, command_id: str, max_errors: int) -> CommandRecord:
@@ -17,11 +22,10 @@ def recount(store: Store, command_id: str, max_errors: int) -> CommandRecord:
     details = [i.detail for i in store.list_invocations(command_id)]
     if cmd.detail is Detail.NO_INSTANCES_IN_TAG:
         return cmd
-    c = counts(details)
-    detail = command_detail(details, max_errors=max_errors, cancel_requested=cmd.cancel_requested)
-    store.update_command(command_id, detail, c.completed, c.errors, c.delivery_timed_out)
-    return replace(cmd, detail=detail, completed_count=c.completed, error_count=c.errors,
-                   delivery_timed_out_count=c.delivery_timed_out)
+    cmd = cmd.with_counts(command_detail(details, max_errors=max_errors, cancel_requested=cmd.cancel_requested),
+                          counts(details))
+    _store_counters(store, cmd)
+    return cmd
 
 
 def recount_and_read(store: Store, command_id: str, max_errors: int | None,
@@ -48,8 +52,7 @@ def store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None, ch
     """Store the counters counted in memory (when they ``changed``); read the changed invocations
     only for watchers (at the end all of them: every invocation is announced before the command's own end)."""
     if changed:
-        store.update_command(cmd.command_id, cmd.detail, cmd.completed_count, cmd.error_count,
-                             cmd.delivery_timed_out_count)
+        _store_counters(store, cmd)
     if watched is None:
         return []
     return store.list_invocations(cmd.command_id) if cmd.detail.terminal else \
@@ -60,11 +63,14 @@ def store_counts(store: Store, cmd: CommandRecord, watched: list[str] | None, ch
 class Forecast:
     """A command's record as it will stand once a batch of results is stored, if the store moves its
     invocations as the dispatcher's run expects (``moved``). ``base``: its record as last stored when
-    forecast; ``store``: the counters change."""
+    forecast."""
     base: CommandRecord
     record: CommandRecord
     moved: tuple[tuple[str, Detail], ...]
-    store: bool
+
+    @property
+    def counters_change(self) -> bool:
+        return self.record.counters != self.base.counters
 
 
 def store_forecasts(store: Store, forecasts: Sequence[Forecast], stored: dict[tuple[str, str], Detail | None]
@@ -76,8 +82,7 @@ def store_forecasts(store: Store, forecasts: Sequence[Forecast], stored: dict[tu
     for f in forecasts:
         cid = f.record.command_id
         if all(stored.get((cid, node_id)) is detail for node_id, detail in f.moved):
-            if f.store:
-                store.update_command(cid, f.record.detail, f.record.completed_count, f.record.error_count,
-                                     f.record.delivery_timed_out_count)
+            if f.counters_change:
+                _store_counters(store, f.record)
             out.append(f)
     return out

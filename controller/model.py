@@ -5,10 +5,14 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from plugins.sdk.facts import Facts
 from plugins.sdk.status import Detail, Status
+
+if TYPE_CHECKING:
+    from controller.ratecontrol import Counts
 
 
 class PingStatus(enum.Enum):
@@ -116,6 +120,11 @@ class CommandRecord:
     def counters(self) -> tuple[Detail, int, int, int]:
         """What a run's progress changes: detail, completed, errors, delivery timeouts."""
         return self.detail, self.completed_count, self.error_count, self.delivery_timed_out_count
+
+    def with_counts(self, detail: Detail, counts: Counts) -> CommandRecord:
+        """This record with ``detail`` and the counters of ``counts``."""
+        return replace(self, detail=detail, completed_count=counts.completed, error_count=counts.errors,
+                       delivery_timed_out_count=counts.delivery_timed_out)
 
 
 @dataclass(frozen=True)

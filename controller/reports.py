@@ -14,7 +14,6 @@ from controller.events import EventBus, OutputArrived
 from controller.hub import Hub
 from controller.model import InvocationRecord, StepRecord
 from controller.store import NotFound, Store
-from controller.store.settle import Settlement
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.results import InvocationReport, OutputChunk, Refusal, StepReport
 from plugins.sdk.status import Detail
@@ -43,20 +42,14 @@ def _store_refusal(store: Store, node_id: str, refusal: Refusal) -> bool:
 
 
 def _write_reports(store: Store, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
-                   results: list[Settlement], forecasts: list[Forecast]) -> tuple[list[Detail | None], list[Forecast]]:
+                   results: list[InvocationRecord], forecasts: list[Forecast]
+                   ) -> tuple[list[Detail | None], list[Forecast]]:
     """One database job for a batch of reports, the counters of the commands they end included."""
     store.accept_many(accepted)
     store.upsert_steps(steps)
     details = store.settle(results)
     now = {(b.command_id, b.node_id): d for b, d in zip(results, details, strict=True)}
     return details, store_forecasts(store, forecasts, now)
-
-
-def _stored(b: Settlement, detail: Detail | None) -> InvocationRecord | None:
-    """The invocation as ``b`` left it in the store (None unless the store took its detail)."""
-    if detail is not b.detail:
-        return None
-    return InvocationRecord(b.command_id, b.node_id, b.detail, b.exit_code, b.started_at_ms, b.ended_at_ms, b.steps)
 
 
 def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
@@ -74,7 +67,7 @@ class Reports:
         self._dispatcher = dispatcher
         self._accepted: list[tuple[str, str, int]] = []
         self._steps: list[StepRecord] = []
-        self._results: list[Settlement] = []
+        self._results: list[InvocationRecord] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def on_hello(self, node_id: str) -> None:
@@ -109,7 +102,7 @@ class Reports:
     async def on_result(self, node_id: str, report: InvocationReport) -> None:
         """Queued: while one batch is being stored, the results that arrive meanwhile gather into the
         next, so thousands of results cost a few transactions (controller/store/settle.py)."""
-        self._results.append(Settlement(report.command_id, node_id, report.detail, report.exit_code,
+        self._results.append(InvocationRecord(report.command_id, node_id, report.detail, report.exit_code,
                                         report.started_at_ms, report.ended_at_ms,
                                         tuple(_step_record(node_id, s) for s in report.steps)))
         self._kick()
@@ -132,7 +125,7 @@ class Reports:
                               len(steps), len(batch))
 
     async def _store(self, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
-                     batch: list[Settlement]) -> None:
+                     batch: list[InvocationRecord]) -> None:
         # an acceptance whose result is in the same batch need not be stored: the result carries its start
         settling = {(b.command_id, b.node_id) for b in batch}
         accepted = [a for a in accepted if (a[0], a[1]) not in settling]
@@ -140,8 +133,8 @@ class Reports:
         details, counted = await self._db.run(_write_reports, self._db.store, accepted, steps, batch, forecasts)
         for command_id, nodes in _group(accepted).items():
             await self._dispatcher.settled(command_id, [], changed=[(n, None) for n in nodes])
-        self._dispatcher.counted(counted, [inv for b, d in zip(batch, details, strict=True)
-                                           if (inv := _stored(b, d)) is not None])
+        # an invocation whose reported detail the store took is now stored exactly as reported
+        self._dispatcher.counted(counted, [b for b, d in zip(batch, details, strict=True) if d is b.detail])
         by_command: dict[str, tuple[list[tuple[str, Detail]], list[tuple[str, Detail | None]]]] = {}
         for item, detail in zip(batch, details, strict=True):
             if detail is None:

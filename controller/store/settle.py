@@ -4,11 +4,10 @@ lets a fan-out to thousands of nodes settle in seconds."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
-from controller.model import StepRecord
+from controller.model import InvocationRecord, StepRecord
 from controller.store.engine import write_tx
 from controller.store.inlists import pair_filters, slices
 from controller.store.output import compact, upsert_step_rows, with_chunks
@@ -16,18 +15,6 @@ from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
 from controller.store.schema import invocations
 from plugins.sdk.status import Detail, can_transition
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """An agent's final report on one invocation."""
-    command_id: str
-    node_id: str
-    detail: Detail
-    exit_code: int
-    started_at_ms: int
-    ended_at_ms: int
-    steps: tuple[StepRecord, ...]
 
 
 def _details_of(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Detail]:
@@ -85,9 +72,10 @@ class SettleTables:
             known = _details_of(conn, ((st.command_id, st.node_id) for st in steps))
             upsert_step_rows(conn, [step_values(st) for st in steps if (st.command_id, st.node_id) in known])
 
-    def settle(self, batch: Sequence[Settlement]) -> list[Detail | None]:
-        """Store every settlement in one transaction. For each: the invocation's detail afterwards
-        (unchanged when the state machine refuses the move), or None when there is no such invocation."""
+    def settle(self, batch: Sequence[InvocationRecord]) -> list[Detail | None]:
+        """Store every invocation as its agent finally reported it, in one transaction. For each: the
+        invocation's detail afterwards (unchanged when the state machine refuses the move), or None when
+        there is no such invocation."""
         if not batch:
             return []
         i = invocations.c

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from controller.dispatchjobs import Forecast, store_forecasts
+from controller.model import InvocationRecord
 from controller.store import Store
-from controller.store.settle import Settlement
 from plugins.sdk.status import Detail
 from tests.store.test_store import DOC, command, invocations
 
@@ -19,22 +19,22 @@ def _setup(store: Store) -> None:
 def _forecast(store: Store, moved: tuple[tuple[str, Detail], ...]) -> Forecast:
     base = store.get_command("cmd-1")
     record = dataclasses.replace(base, detail=Detail.IN_PROGRESS, completed_count=1)
-    return Forecast(base, record, moved, store=True)
+    return Forecast(base, record, moved)
 
 
 def test_a_forecast_that_came_true_stores_its_counters(store: Store) -> None:
     _setup(store)
     f = _forecast(store, (("mi-1", Detail.SUCCESS),))
-    details = store.settle([Settlement("cmd-1", "mi-1", Detail.SUCCESS, 0, 1, 2, ())])
+    details = store.settle([InvocationRecord("cmd-1", "mi-1", Detail.SUCCESS, 0, 1, 2, ())])
     assert store_forecasts(store, [f], {("cmd-1", "mi-1"): details[0]}) == [f]
     assert store.get_command("cmd-1").completed_count == 1
 
 
 def test_a_forecast_the_store_did_not_follow_stores_nothing(store: Store) -> None:
     _setup(store)
-    store.settle([Settlement("cmd-1", "mi-1", Detail.FAILED, 1, 1, 2, ())])  # it ended otherwise first
+    store.settle([InvocationRecord("cmd-1", "mi-1", Detail.FAILED, 1, 1, 2, ())])  # it ended otherwise first
     f = _forecast(store, (("mi-1", Detail.SUCCESS),))
-    details = store.settle([Settlement("cmd-1", "mi-1", Detail.SUCCESS, 0, 1, 2, ())])
+    details = store.settle([InvocationRecord("cmd-1", "mi-1", Detail.SUCCESS, 0, 1, 2, ())])
     assert details == [Detail.FAILED]
     assert store_forecasts(store, [f], {("cmd-1", "mi-1"): details[0]}) == []
     assert store.get_command("cmd-1").completed_count == 0

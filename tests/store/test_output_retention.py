@@ -78,7 +78,7 @@ def test_prune_deletes_only_old_terminal_commands_with_everything_they_hold(stor
 
 
 def test_batched_acceptances_steps_and_settlements(store: Store) -> None:
-    from controller.store.settle import Settlement
+    from controller.model import InvocationRecord
 
     _setup(store)
     store.transition_invocations("c1", ["mi-1", "mi-2"], Detail.IN_PROGRESS)
@@ -88,15 +88,15 @@ def test_batched_acceptances_steps_and_settlements(store: Store) -> None:
     step = StepRecord("c1", "mi-1", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW)
     store.upsert_steps([step, StepRecord("c1", "mi-9", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW)])
     store.append_output("c1", "mi-1", "a", "stdout", 0, b"out")
-    done = [Settlement("c1", "mi-1", Detail.SUCCESS, 0, NOW + 5, NOW + 7, (step,)),
-            Settlement("c1", "mi-2", Detail.FAILED, 3, NOW + 6, NOW + 8, ()),
-            Settlement("c1", "mi-9", Detail.SUCCESS, 0, NOW, NOW, ())]
+    done = [InvocationRecord("c1", "mi-1", Detail.SUCCESS, 0, NOW + 5, NOW + 7, (step,)),
+            InvocationRecord("c1", "mi-2", Detail.FAILED, 3, NOW + 6, NOW + 8, ()),
+            InvocationRecord("c1", "mi-9", Detail.SUCCESS, 0, NOW, NOW, ())]
     assert store.settle(done) == [Detail.SUCCESS, Detail.FAILED, None]
     first, second = store.list_invocations("c1")
     assert (first.detail, first.exit_code, first.ended_at_ms, len(first.steps)) == (Detail.SUCCESS, 0, NOW + 7, 1)
     assert (second.detail, second.exit_code) == (Detail.FAILED, 3)
     assert _count(store, output_chunks) == 0 and store.get_output("c1", "mi-1")[0].stdout == b"out"
     # a repeated or backwards report changes nothing
-    assert store.settle([Settlement("c1", "mi-1", Detail.FAILED, 9, 0, 0, ())]) == [Detail.SUCCESS]
+    assert store.settle([InvocationRecord("c1", "mi-1", Detail.FAILED, 9, 0, 0, ())]) == [Detail.SUCCESS]
     store.accept_many([("c1", "mi-1", NOW + 99)])
     assert store.get_invocation("c1", "mi-1").started_at_ms == NOW + 5
