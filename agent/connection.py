@@ -32,7 +32,8 @@ from plugins.sdk.status import Detail
 
 log = logging.getLogger(__name__)
 
-# ../shared/reference/grpc-aio.md §3: keep pinging a quiet stream so dead peers are noticed.
+# ../shared/reference/grpc-aio.md §3: keep pinging a quiet stream so dead peers are noticed. No BDP
+# probing (a PING and its ACK for data received; see controller/app.py's SERVER_OPTIONS).
 KEEPALIVE_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
@@ -40,6 +41,7 @@ KEEPALIVE_OPTIONS = (
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.initial_reconnect_backoff_ms", 500),
     ("grpc.max_reconnect_backoff_ms", 30_000),
+    ("grpc.http2.bdp_probe", 0),
 )
 
 
