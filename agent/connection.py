@@ -174,7 +174,8 @@ class Agent:
         elif kind == "cancel":
             self._on_cancel(msg.cancel.command_id)
         elif kind == "result_ack":
-            self._outbox.acknowledged(msg.result_ack.command_id)
+            for command_id in msg.result_ack.command_ids:
+                self._outbox.acknowledged(command_id)
 
     async def _heartbeats(self) -> None:
         while True:

@@ -9,15 +9,44 @@ from outpost.v1 import outpost_pb2 as pb
 log = logging.getLogger(__name__)
 
 
+# Results acknowledged in one ResultAck at most; a session sends its acks when the agent's next
+# heartbeat arrives, or at once when this many have gathered.
+ACK_BATCH = 64
+
+
 class AgentSession:
-    def __init__(self, node_id: str) -> None:
+    """One node's stream: what goes out to it, and the result acks it is owed.
+
+    An ack lets the agent forget a result it keeps to replay on its next stream; nothing waits for
+    it. So acks are not sent one message per result: they gather and go together in answer to the
+    agent's heartbeat (or at ACK_BATCH). A 10,000-node fan-out costs 10,000 messages fewer each way
+    in its burst, and the acks go out over the next heartbeat period; an agent running commands
+    often gets one ack for many. An ack lost with its stream is harmless: the agent replays the
+    result on its next stream, the store takes it idempotently and it is acknowledged again.
+    """
+
+    def __init__(self, node_id: str, ack_batch: int = ACK_BATCH) -> None:
         self.node_id = node_id
         self.outbound: asyncio.Queue[pb.ControllerMessage | None] = asyncio.Queue()
         self.closed = False
+        self._acks: list[str] = []
+        self._ack_batch = ack_batch
 
     def send(self, msg: pb.ControllerMessage) -> None:
         if not self.closed:
             self.outbound.put_nowait(msg)
+
+    def acknowledge(self, command_id: str) -> None:
+        """The result of ``command_id`` on this node is stored: tell the agent soon."""
+        self._acks.append(command_id)
+        if len(self._acks) >= self._ack_batch:
+            self.flush_acks()
+
+    def flush_acks(self) -> None:
+        """Send the gathered acks in one message (the agent's heartbeat arrived)."""
+        if self._acks:
+            acks, self._acks = self._acks, []
+            self.send(pb.ControllerMessage(result_ack=pb.ResultAck(command_ids=acks)))
 
     def close(self) -> None:
         if not self.closed:

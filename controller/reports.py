@@ -156,4 +156,4 @@ class Reports:
     def _ack(self, node_id: str, command_id: str) -> None:
         session = self._hub.get(node_id)
         if session is not None and command_id:
-            session.send(pb.ControllerMessage(result_ack=pb.ResultAck(command_id=command_id)))
+            session.acknowledge(command_id)

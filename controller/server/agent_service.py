@@ -12,7 +12,7 @@ import grpc
 
 from controller.clock import now_ms
 from controller.db import Db
-from controller.hub import Hub
+from controller.hub import AgentSession, Hub
 from controller.model import EnrolmentFailure, NodeRecord
 from controller.pki import CertificateAuthority
 from controller.presence import Presence
@@ -125,7 +125,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
             await self._reports.on_hello(node_id)
             session.send(pb.ControllerMessage(ping=pb.Ping(sent_at_ms=now_ms())))
             log.info("node %s connected from %s", node_id, context.peer())
-            reader = asyncio.create_task(self._read(node_id, context))
+            reader = asyncio.create_task(self._read(session, context))
             # ends when the agent goes (reader) or the session is closed: replaced, or shutdown (writer)
             await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -147,8 +147,9 @@ class AgentStreamService(pbg.AgentServiceServicer):
             except grpc.aio.UsageError:  # the call already ended: the agent went, or the controller is stopping
                 return
 
-    async def _read(self, node_id: str, context: grpc.aio.ServicerContext) -> None:
+    async def _read(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
         d = self._reports
+        node_id = session.node_id
         while True:
             try:
                 async with asyncio.timeout(self._heartbeat_timeout):  # no task per message, unlike wait_for
@@ -175,6 +176,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
                     await d.on_result(node_id, wire.invocation_from_pb(msg.invocation_result))
                 elif kind == "heartbeat":
                     self._presence.heartbeat(node_id)
+                    session.flush_acks()
                 elif kind == "cancel_ack":
                     await d.on_cancel_ack(node_id, msg.cancel_ack)
             except WireError as exc:

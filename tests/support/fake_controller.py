@@ -4,7 +4,8 @@ It plays the controller's side of ``AgentService.Connect`` the way ``controller/
 (read the Hello, then write ControllerMessages and read AgentMessages), but the test decides
 what to send: commands signed with any key, for any node, with any validity window, or
 tampered with. Every AgentMessage received is recorded, per stream, for the test to inspect;
-an InvocationResult or a refusal Ack is answered with ResultAck, as the real dispatcher does.
+an InvocationResult or a refusal Ack is answered with a ResultAck at once (``auto_result_ack``;
+the real controller gathers them, controller/hub.py).
 
 The gRPC server runs in a background thread with its own event loop, so tests stay plain
 synchronous functions. :class:`AgentProcess` runs a real agent (``outpost agent run``) with its
@@ -90,15 +91,20 @@ class _Servicer(pbg.AgentServiceServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
         session = self._owner._attach(_peer_identity(context), first.hello)
         writer = asyncio.create_task(self._write(session, context))
-        try:
-            while True:
-                msg = await context.read()
-                if msg is grpc.aio.EOF:
-                    return
-                self._owner._received(session, msg)
+        reader = asyncio.create_task(self._read(session, context))
+        try:  # ends when the agent goes, or the test hangs up (the writer ends)
+            await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             writer.cancel()
+            reader.cancel()
             self._owner._detach(session)
+
+    async def _read(self, session: Session, context: grpc.aio.ServicerContext) -> None:
+        while True:
+            msg = await context.read()
+            if msg is grpc.aio.EOF:
+                return
+            self._owner._received(session, msg)
 
     @staticmethod
     async def _write(session: Session, context: grpc.aio.ServicerContext) -> None:
@@ -251,7 +257,7 @@ class FakeController:
         kind = rec.kind
         settles = kind == "invocation_result" or (kind == "ack" and not msg.ack.accepted)
         if settles and rec.command_id:
-            ack = pb.ControllerMessage(result_ack=pb.ResultAck(command_id=rec.command_id))
+            ack = pb.ControllerMessage(result_ack=pb.ResultAck(command_ids=[rec.command_id]))
             session.outbound.put_nowait(ack)
 
     # ------------------------------------------------------------------ what the test calls
@@ -295,6 +301,12 @@ class FakeController:
         loop = self._loop
         assert loop is not None
         loop.call_soon_threadsafe(target.outbound.put_nowait, msg)
+
+    def hang_up(self, session: Session) -> None:
+        """End ``session``'s stream from the controller's side (the agent reconnects)."""
+        loop = self._loop
+        assert loop is not None
+        loop.call_soon_threadsafe(session.outbound.put_nowait, None)
 
     def send_command(self, cmd: SignedCommand | pb.Command, session: Session | None = None) -> None:
         msg = cmd if isinstance(cmd, pb.Command) else wire.command_to_pb(cmd)

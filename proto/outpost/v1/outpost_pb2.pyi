@@ -188,10 +188,10 @@ class Ping(_message.Message):
     def __init__(self, sent_at_ms: _Optional[int] = ...) -> None: ...
 
 class ResultAck(_message.Message):
-    __slots__ = ("command_id",)
-    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
-    command_id: str
-    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("command_ids",)
+    COMMAND_IDS_FIELD_NUMBER: _ClassVar[int]
+    command_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, command_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ControllerMessage(_message.Message):
     __slots__ = ("command", "cancel", "ping", "result_ack")
