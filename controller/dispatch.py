@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from controller.clock import now_ms
 from controller.db import Db
+from controller.delivery import Delivery
 from controller.dispatchjobs import Forecast, dispatch_batch, recount_and_read, store_counts
 from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
@@ -21,7 +22,6 @@ from controller.signing import DocumentSigner
 from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
 from controller.store import NotFound
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.status import Detail
@@ -40,7 +40,7 @@ class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, feed: StatusFeed) -> None:
         self._db = db
-        self._signer = signer
+        self._delivery = Delivery(signer, hub)
         self._hub = hub
         self._events = events
         self._registry = registry
@@ -92,8 +92,7 @@ class Dispatcher:
             self._runs[cmd.command_id] = run
             self._records[cmd.command_id] = stored
             self._documents[cmd.command_id] = req.document
-            for node_id in first:
-                self._deliver(stored, node_id)
+            await self._delivery.send(stored, req.document, first)
             await self._after_change(cmd.command_id, [*first, *offline])
         return cmd, invocations
 
@@ -122,9 +121,9 @@ class Dispatcher:
         online, offline = self._split(batch)
         sent, delayed = await self._db.run(dispatch_batch, self._db.store, run.command_id, online, offline)
         self._dispatched(run, sent, delayed)
-        cmd = self._records[run.command_id]
-        for node_id in sent:
-            self._deliver(cmd, node_id)
+        document = self._documents.get(run.command_id)
+        if document is not None:
+            await self._delivery.send(self._records[run.command_id], document, sent)
         await self._after_change(run.command_id, batch)
 
     def _split(self, batch: list[str]) -> tuple[list[str], list[str]]:
@@ -141,14 +140,6 @@ class Dispatcher:
         for node_id in sent:
             run.track(node_id, Detail.IN_PROGRESS)
 
-    def _deliver(self, cmd: CommandRecord, node_id: str) -> None:
-        session = self._hub.get(node_id)
-        document = self._documents.get(cmd.command_id)
-        if session is None or document is None:
-            return
-        signed = self._signer.sign_command(cmd.command_id, node_id, document, now_ms(), cmd.expires_at_ms)
-        session.send(pb.ControllerMessage(command=wire.command_to_pb(signed)))
-
     # ------------------------------------------------------------------ cancel
 
     async def cancel(self, command_id: str, node_ids: tuple[str, ...] = ()) -> CommandRecord:
@@ -156,6 +147,7 @@ class Dispatcher:
         and their agents are told to stop them (SIGTERM, then SIGKILL after a grace)."""
         store = self._db.store
         await self._db.run(store.get_command, command_id)  # NotFound for an unknown command
+        await self._delivery.until_sent(command_id)  # its Cancels go after its Commands
         invs = await self._db.run(store.list_invocations, command_id)
         chosen = [i for i in invs if not node_ids or i.node_id in node_ids]
         missing = set(node_ids) - {i.node_id for i in invs}
@@ -339,7 +331,7 @@ class Dispatcher:
             cmd = self._records.get(inv.command_id) or await self._db.run(store.get_command, inv.command_id)
             if inv.command_id not in self._documents:
                 self._documents[inv.command_id] = await self._db.run(store.get_document, cmd.document_sha256)
-            self._deliver(cmd, node_id)
+            await self._delivery.send(cmd, self._documents[inv.command_id], [node_id])
         for inv in await self._db.run(store.node_invocations, node_id, [Detail.CANCELLING]):
             self._send_cancel(node_id, inv.command_id)
 
