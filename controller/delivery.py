@@ -21,7 +21,6 @@ from controller.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
 
-
 CHUNK = 256  # envelopes signed between two turns of the event loop
 
 
