@@ -115,7 +115,15 @@ class AgentStreamService(pbg.AgentServiceServicer):
             facts = wire.facts_from_pb(first.hello.facts)
         except WireError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"hello.facts: {exc}")
-        if not await self._presence.hello(node_id, facts):  # stored Online in the next presence batch
+        try:
+            known = await self._presence.hello(node_id, facts)  # stored Online in the next presence batch
+        except asyncio.CancelledError:
+            # the agent went while its Hello was being stored: store that too (the Hello is stored
+            # anyway), unless a newer stream of the node is attached by now
+            if self._hub.get(node_id) is None:
+                await asyncio.shield(self._presence.gone(node_id))
+            raise
+        if not known:
             log.warning("unknown node %s tried to connect", node_id)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"node {node_id} is not registered")
         session = self._hub.attach(node_id)
