@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from agent.delays import Delays
 from agent.facts import gather_facts
 from agent.groupcommit import LedgerWrite, fsync_each
 from agent.ledger import Ledger
@@ -73,10 +74,11 @@ def _untrusted_command_id(msg: pb.Command) -> str:
 class Agent:
     def __init__(self, identity: AgentIdentity, state: StateDir, registry: PluginRegistry,
                  options: AgentOptions, runner_options: RunnerOptions, rng: random.Random | None = None,
-                 facts: Facts | None = None, ledger_write: LedgerWrite = fsync_each) -> None:
+                 facts: Facts | None = None, ledger_write: LedgerWrite = fsync_each,
+                 delays: Delays | None = None) -> None:
         """``facts``: what Hello reports (default: gathered from this machine); ``outpost swarm`` gives
-        each of its agents its own hostname, and makes their ledgers durable together
-        (``ledger_write``, agent/groupcommit.py)."""
+        each of its agents its own hostname, makes their ledgers durable together (``ledger_write``,
+        agent/groupcommit.py) and holds their acceptances on shared timers (``delays``, agent/delays.py)."""
         self._identity = identity
         self._signing_key = signing_key(identity.signing_public_key)
         self._registry = registry
@@ -85,7 +87,7 @@ class Agent:
         state.create()
         self._ledger = Ledger(state.ledger_path)
         self._ledger_write = ledger_write
-        self._outbox = Outbox()
+        self._outbox = Outbox(delays)
         self._facts = facts or gather_facts(registry.infos())
         self._runner = Runner(registry, identity.node_id, self._facts.platform, state.work_dir, self._outbox,
                               runner_options)

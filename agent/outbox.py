@@ -15,35 +15,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 
+from agent.delays import Delays
 from outpost.v1 import outpost_pb2 as pb
 
 
 class Outbox:
-    def __init__(self) -> None:
+    def __init__(self, delays: Delays | None = None) -> None:
+        """``delays``: the timers of held acceptances (a swarm shares one among its agents)."""
         self._log: dict[str, list[pb.AgentMessage]] = {}
         self._live: asyncio.Queue[pb.AgentMessage | None] | None = None  # None in it: the stream ended
-        self._held: dict[str, tuple[pb.AgentMessage, asyncio.TimerHandle]] = {}
+        self._held: dict[str, pb.AgentMessage] = {}
+        self._delays = delays or Delays()
 
     def about(self, command_id: str, msg: pb.AgentMessage) -> None:
         """Queue a message about ``command_id``; it is kept until the controller acknowledges."""
-        held = self._held.pop(command_id, None)
-        if held is not None:
-            held[1].cancel()
-            if msg.WhichOneof("body") != "invocation_result":  # the result stands for the acceptance
-                self._queue(command_id, held[0])
+        held = self._held.pop(command_id, None)  # its timer finds nothing to release when it comes
+        if held is not None and msg.WhichOneof("body") != "invocation_result":  # the result stands for it
+            self._queue(command_id, held)
         self._queue(command_id, msg)
 
     def accept(self, command_id: str, msg: pb.AgentMessage, delay_seconds: float) -> None:
         """Queue the acceptance of ``command_id`` in ``delay_seconds``, or with the next message about
         the command, or never when that message is its result."""
-        timer = asyncio.get_running_loop().call_later(delay_seconds, self._release, command_id)
-        self._held[command_id] = (msg, timer)
+        self._held[command_id] = msg
+        self._delays.call_later(delay_seconds, partial(self._release, command_id, msg))
 
-    def _release(self, command_id: str) -> None:
-        held = self._held.pop(command_id, None)
-        if held is not None:
-            self._queue(command_id, held[0])
+    def _release(self, command_id: str, msg: pb.AgentMessage) -> None:
+        if self._held.get(command_id) is msg:  # still held (not sent with a later message meanwhile)
+            del self._held[command_id]
+            self._queue(command_id, msg)
 
     def _queue(self, command_id: str, msg: pb.AgentMessage) -> None:
         self._log.setdefault(command_id, []).append(msg)

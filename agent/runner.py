@@ -186,7 +186,8 @@ class Runner:
                              check_mode=False, workdir=str(workdir), output=sink, logger=log,
                              cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env)
             log.info("running %s (timeout %ss)", step.action, timeout)
-            outcome = await asyncio.wait_for(bound_step.plugin.run(ctx, bound_step.inputs), timeout)
+            async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for (3.11)
+                outcome = await bound_step.plugin.run(ctx, bound_step.inputs)
         except TimeoutError:
             outcome = StepOutcome(Detail.EXECUTION_TIMED_OUT, NO_EXIT_CODE, f"step exceeded its timeout of {timeout} s")
         except asyncio.CancelledError:

@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from agent.connection import Agent, AgentOptions
+from agent.delays import Delays
 from agent.facts import gather_facts
 from agent.groupcommit import GroupCommit, LedgerWrite
 from agent.pause import pause
@@ -142,7 +143,7 @@ def enroll_missing(args: argparse.Namespace, dirs: Sequence[StateDir], registry:
 class Swarm:
     def __init__(self, dirs: Sequence[StateDir], registry: PluginRegistry, base: Facts, options: AgentOptions,
                  runner_options: RunnerOptions, connect_rate: float, rng: random.Random,
-                 ledger_write: LedgerWrite) -> None:
+                 ledger_write: LedgerWrite, delays: Delays) -> None:
         self._dirs = dirs
         self._registry = registry
         self._base = base
@@ -151,6 +152,7 @@ class Swarm:
         self._rate = connect_rate
         self._rng = rng  # one for all agents: a Random holds 2.5 KB of state
         self._ledger_write = ledger_write  # one flush for the ledgers of all agents (one disk here)
+        self._delays = delays  # one timer for all their held acceptances
         self.agents: list[Agent] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.failed = 0
@@ -189,7 +191,8 @@ class Swarm:
                 return
             try:
                 agent = Agent(state.load_identity(), state, self._registry, self._options, self._runner_options,
-                              rng=self._rng, facts=facts_for(self._base, index), ledger_write=self._ledger_write)
+                              rng=self._rng, facts=facts_for(self._base, index), ledger_write=self._ledger_write,
+                              delays=self._delays)
             except (OutpostError, OSError) as exc:
                 self.failed += 1
                 log.error("agent-%06d cannot start: %s", index, exc)
@@ -254,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds)
         swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate, random.Random(),
-                      GroupCommit(args.state_dir))
+                      GroupCommit(args.state_dir), Delays())
         say(f"swarm: starting {args.agents} agent(s) ({args.action}) at {args.connect_rate:g} per second")
         asyncio.run(_main(swarm, args.status_seconds, say))
         return 0
