@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, bindparam
 
 SLICE = 500  # ids per IN list
 
@@ -21,11 +21,18 @@ def slices(items: Sequence[T], size: int = SLICE) -> Iterator[list[T]]:
         yield list(items[start:start + size])
 
 
-def pair_filters(command_col: ColumnElement[str], node_col: ColumnElement[str],
-                 pairs: Iterable[tuple[str, str]], size: int = SLICE) -> Iterator[ColumnElement[bool]]:
+def pair_where(command_col: ColumnElement[str], node_col: ColumnElement[str]) -> ColumnElement[bool]:
+    """``command_id = :c AND node_id IN :n``: for a statement built once (building one costs more
+    than running it: 0.1-0.3 ms of SQLAlchemy per statement, measured on the one-result path), run
+    with each of pair_params' parameters."""
+    return and_(command_col == bindparam("c"), node_col.in_(bindparam("n", expanding=True)))
+
+
+def pair_params(pairs: Iterable[tuple[str, str]], size: int = SLICE) -> Iterator[dict[str, str | list[str]]]:
+    """pair_where's parameters for ``pairs``: one set per command and slice of its nodes."""
     by_command: dict[str, dict[str, None]] = {}
     for command_id, node_id in pairs:
         by_command.setdefault(command_id, {})[node_id] = None
     for command_id, node_set in by_command.items():
         for node_ids in slices(list(node_set), size):
-            yield and_(command_col == command_id, node_col.in_(node_ids))
+            yield {"c": command_id, "n": node_ids}

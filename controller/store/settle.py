@@ -9,19 +9,21 @@ from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from controller.model import InvocationRecord, StepRecord
 from controller.store.engine import write_tx
-from controller.store.inlists import pair_filters, slices
+from controller.store.inlists import pair_params, pair_where, slices
 from controller.store.output import compact, upsert_step_rows, with_chunks
 from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
 from controller.store.schema import invocations
 from plugins.sdk.status import Detail, can_transition
 
+_DETAILS = select(invocations.c.command_id, invocations.c.node_id, invocations.c.status_detail).where(
+    pair_where(invocations.c.command_id, invocations.c.node_id))
+
 
 def _details_of(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Detail]:
     """The stored detail of each (command id, node id) pair that has an invocation."""
-    i = invocations.c
-    return {(str(c), str(n)): row_detail(value) for where in pair_filters(i.command_id, i.node_id, pairs)
-            for c, n, value in conn.execute(select(i.command_id, i.node_id, i.status_detail).where(where))}
+    return {(str(c), str(n)): row_detail(value) for params in pair_params(pairs)
+            for c, n, value in conn.execute(_DETAILS, params)}
 
 
 class SettleTables:

@@ -58,6 +58,15 @@ from controller.store.schema import (
 )
 from controller.store.schema import invocations as invocations_t
 from controller.store.settle import SettleTables
+from controller.store.statements import (
+    COMMAND_BY_ID,
+    COMMAND_COUNTERS,
+    COMMAND_INSERT,
+    INVOCATIONS_OF_COMMAND,
+    STEPS_OF_COMMANDS,
+    STEPS_OF_NODES,
+    document_insert,
+)
 from plugins.sdk.status import Detail, can_transition
 
 logger = logging.getLogger(__name__)
@@ -231,11 +240,9 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
         if any(i.command_id != cmd.command_id for i in invocations):
             raise StoreError(f"command {cmd.command_id}: an invocation names another command")
         with write_tx(self._engine) as conn:
-            conn.execute(self._insert(conn, documents)
-                         .values(sha256=cmd.document_sha256, content=document)
-                         .on_conflict_do_nothing(index_elements=[documents.c.sha256]))
+            conn.execute(document_insert(conn.dialect.name), {"sha256": cmd.document_sha256, "content": document})
             try:
-                conn.execute(commands.insert().values(
+                conn.execute(COMMAND_INSERT, dict(
                     command_id=cmd.command_id, document_name=cmd.document_name,
                     document_sha256=cmd.document_sha256, targets=codec.encode_targets(cmd.targets),
                     comment=cmd.comment, requested_by=cmd.requested_by, created_at_ms=cmd.created_at_ms,
@@ -259,8 +266,7 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
 
     def get_command(self, command_id: str) -> CommandRecord:
         with read_tx(self._engine) as conn:
-            row = conn.execute(
-                select(commands).where(commands.c.command_id == command_id)).mappings().one_or_none()
+            row = conn.execute(COMMAND_BY_ID, {"cid": command_id}).mappings().one_or_none()
         if row is None:
             raise NotFound(f"no command {command_id}")
         return command_from_row(row)
@@ -286,9 +292,9 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
     def update_command(self, command_id: str, detail: Detail, completed_count: int, error_count: int,
                        delivery_timed_out_count: int = 0) -> None:
         with write_tx(self._engine) as conn:
-            result = conn.execute(update(commands).where(commands.c.command_id == command_id).values(
-                status=detail.status.value, status_detail=detail.value, completed_count=completed_count,
-                error_count=error_count, delivery_timed_out_count=delivery_timed_out_count))
+            result = conn.execute(COMMAND_COUNTERS, {"cid": command_id, "st": detail.status.value, "sd": detail.value,
+                                              "cc": completed_count, "ec": error_count,
+                                              "dto": delivery_timed_out_count})
             if result.rowcount != 1:
                 raise NotFound(f"no command {command_id}")
 
@@ -314,14 +320,14 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
         """``rows`` with their steps: for a slice of nodes only theirs, else every step of the commands."""
         if not rows:
             return []
-        s = step_results.c
         keys = {(str(r["command_id"]), str(r["node_id"])) for r in rows}
-        q = select(step_results).where(s.command_id.in_(sorted({k[0] for k in keys})))
+        params: dict[str, list[str]] = {"cids": sorted({k[0] for k in keys})}
         node_ids = {k[1] for k in keys}
+        q = STEPS_OF_COMMANDS
         if len(node_ids) <= SLICE:  # a few nodes' invocations: don't read the whole fleet's steps
-            q = q.where(s.node_id.in_(sorted(node_ids)))
+            q, params["nids"] = STEPS_OF_NODES, sorted(node_ids)
         steps: dict[tuple[str, str], list[StepRecord]] = {}
-        for sr in conn.execute(q.order_by(s.command_id, s.node_id, s.step_index)).mappings():
+        for sr in conn.execute(q, params).mappings():
             key = (str(sr["command_id"]), str(sr["node_id"]))
             if key in keys:
                 steps.setdefault(key, []).append(step_from_row(sr))
@@ -331,8 +337,7 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
     def list_invocations(self, command_id: str) -> list[InvocationRecord]:
         """By node_id, steps filled in; [] for an unknown command."""
         with read_tx(self._engine) as conn:
-            rows = conn.execute(select(invocations_t).where(invocations_t.c.command_id == command_id)
-                                .order_by(invocations_t.c.node_id)).mappings().all()
+            rows = conn.execute(INVOCATIONS_OF_COMMAND, {"cid": command_id}).mappings().all()
             return self._with_steps(conn, rows)
 
     def get_invocations(self, command_id: str, node_ids: Sequence[str]) -> list[InvocationRecord]:

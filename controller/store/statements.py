@@ -1,0 +1,43 @@
+"""Statements the store runs on every command or result, built once.
+
+Building a SQLAlchemy statement costs more than running it on SQLite: 0.1-0.3 ms each (``values()``,
+``excluded``, comparisons, the cache key), measured on the path of a single command, where the
+store's three jobs (targets, create, result) were about 4 ms of a 12 ms round trip. These are built
+at import, with bind parameters, and run with each call's values; SQLAlchemy's compiled cache keeps
+their SQL. Constructs are immutable, so sharing them is safe.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from controller.store.schema import commands, documents, invocations, step_results
+
+# a command's counters, as every batch of results stores them
+COMMAND_COUNTERS = update(commands).where(commands.c.command_id == bindparam("cid")).values(
+    status=bindparam("st"), status_detail=bindparam("sd"), completed_count=bindparam("cc"),
+    error_count=bindparam("ec"), delivery_timed_out_count=bindparam("dto"))
+# a command, its invocations and their steps: what a watcher reads first
+COMMAND_BY_ID = select(commands).where(commands.c.command_id == bindparam("cid"))
+INVOCATIONS_OF_COMMAND = select(invocations).where(invocations.c.command_id == bindparam("cid")).order_by(
+    invocations.c.node_id)
+COMMAND_INSERT = commands.insert()
+
+
+@lru_cache(maxsize=4)
+def document_insert(dialect: str) -> PgInsert | SqliteInsert:
+    """A document is stored once per sha256."""
+    stmt = pg_insert(documents) if dialect == "postgresql" else sqlite_insert(documents)
+    return stmt.on_conflict_do_nothing(index_elements=[documents.c.sha256])
+
+
+_STEP_ORDER = (step_results.c.command_id, step_results.c.node_id, step_results.c.step_index)
+STEPS_OF_COMMANDS = select(step_results).where(step_results.c.command_id.in_(bindparam("cids", expanding=True)))
+STEPS_OF_NODES = STEPS_OF_COMMANDS.where(step_results.c.node_id.in_(bindparam("nids", expanding=True))).order_by(
+    *_STEP_ORDER)
+STEPS_OF_COMMANDS = STEPS_OF_COMMANDS.order_by(*_STEP_ORDER)
