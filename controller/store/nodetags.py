@@ -7,6 +7,7 @@ from controller.model import Tag
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
 from controller.store.schema import node_tags, nodes
+from controller.store.statements import ALL_NODE_IDS, ALL_NODE_TAGS
 
 
 class TagLimitExceeded(StoreError):
@@ -59,10 +60,8 @@ class NodeTagTables:
         """Every registered node's id and tags, by node id: what targeting needs, without the rest
         of the node (resolving targets over 10,000 nodes reads just this)."""
         with read_tx(self._engine) as conn:
-            ids = [str(n) for (n,) in conn.execute(select(nodes.c.node_id).order_by(nodes.c.node_id))]
+            ids = [str(n) for (n,) in conn.execute(ALL_NODE_IDS)]
             tags: dict[str, list[Tag]] = {}
-            t = node_tags.c
-            for node_id, key, value in conn.execute(select(t.node_id, t.key, t.value)
-                                                    .order_by(t.node_id, t.position)):
+            for node_id, key, value in conn.execute(ALL_NODE_TAGS):
                 tags.setdefault(str(node_id), []).append(Tag(str(key), str(value)))
         return [(n, tuple(tags.get(n, ()))) for n in ids]

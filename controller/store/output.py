@@ -18,6 +18,7 @@ from controller.store.errors import NotFound, StoreError
 from controller.store.inlists import pair_params, pair_where
 from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
+from controller.store.statements import CHUNKS_OF_COMMAND, SETTLED_OUTPUT_OF_COMMAND
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.results import OutputChunk
 
@@ -179,17 +180,12 @@ class OutputTables:
         """Every stored piece of a command's output as (node id, chunk), by node, step, stream and seq:
         what a watcher that starts late replays. A settled step's whole output comes as one chunk
         with ``seq`` -1 (it stands for every sequence number)."""
-        o, so = output_chunks.c, step_outputs.c
         out: list[tuple[str, OutputChunk]] = []
         with read_tx(self._engine) as conn:
-            for node_id, step, stream, data in conn.execute(
-                    select(so.node_id, so.step_name, so.stream, so.data).where(so.command_id == command_id)
-                    .order_by(so.node_id, so.step_name, so.stream)):
+            for node_id, step, stream, data in conn.execute(SETTLED_OUTPUT_OF_COMMAND, {"cid": command_id}):
                 out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,
                                                       zlib.decompress(data))))
-            for node_id, step, stream, seq, data in conn.execute(
-                    select(o.node_id, o.step_name, o.stream, o.seq, o.data).where(o.command_id == command_id)
-                    .order_by(o.node_id, o.step_name, o.stream, o.seq)):
+            for node_id, step, stream, seq, data in conn.execute(CHUNKS_OF_COMMAND, {"cid": command_id}):
                 out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq),
                                                       bytes(data))))
         out.sort(key=lambda item: (item[0], item[1].step_name, item[1].stream.value, item[1].seq))
