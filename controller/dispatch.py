@@ -20,7 +20,7 @@ from controller.ratecontrol import CommandRun, parse_limit
 from controller.sendrequest import CommandRejected, CommandRequest, check_request
 from controller.signing import DocumentSigner
 from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
-from controller.store import NotFound
+from controller.store import NotFound, UnknownNodes
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.registry import PluginRegistry
@@ -58,7 +58,8 @@ class Dispatcher:
 
     async def send(self, req: CommandRequest) -> tuple[CommandRecord, list[InvocationRecord]]:
         doc, timeout = check_request(req, self._registry)
-        matched = await self.resolve(req.targets)
+        named = req.targets.named_nodes  # checked as the command is stored: one database job, not two
+        matched = named if named is not None else await self.resolve(req.targets)
         try:
             concurrency = parse_limit(req.max_concurrency, len(matched), where="max_concurrency", minimum=1)
             max_errors = parse_limit(req.max_errors, len(matched), where="max_errors", minimum=0)
@@ -81,8 +82,13 @@ class Dispatcher:
         first, offline = self._split(run.next_batch())
         self._dispatched(run, first, offline)
         stored = _with_counts(cmd, run) if matched else cmd
-        await self._db.run(self._db.store.create_command, stored, req.document,
-                           [replace(i, detail=run.details[i.node_id]) for i in invocations])
+        try:
+            await self._db.run(self._db.store.create_command, stored, req.document,
+                               [replace(i, detail=run.details[i.node_id]) for i in invocations],
+                               check_nodes=named is not None)
+        except UnknownNodes as exc:
+            first = next(n for n in req.targets.node_ids if n in exc.node_ids)
+            raise CommandRejected(f"targets.node_ids: unknown node {first}") from None
         log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,
                  req.requested_by, len(matched), concurrency, max_errors)
         self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending

@@ -45,6 +45,14 @@ class Targets:
     def empty(self) -> bool:
         return not (self.node_ids or self.tags or self.group or self.all)
 
+    @property
+    def named_nodes(self) -> list[str] | None:
+        """The nodes these targets name outright (node ids alone, no tags, group or all), in node id
+        order; None when the fleet's registry decides."""
+        if not self.node_ids or self.tags or self.group or self.all:
+            return None
+        return sorted(self._node_set)
+
     @functools.cached_property
     def _node_set(self) -> frozenset[str]:  # resolving 10,000 ids against a tuple would be quadratic
         return frozenset(self.node_ids)

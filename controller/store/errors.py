@@ -12,6 +12,15 @@ class NotFound(StoreError):
     """The record asked for does not exist."""
 
 
+class UnknownNodes(NotFound):
+    """Nodes named that are not registered."""
+
+    def __init__(self, node_ids: frozenset[str]) -> None:
+        self.node_ids = node_ids
+        more = f" (and {len(node_ids) - 1} more)" if len(node_ids) > 1 else ""
+        super().__init__(f"no node {sorted(node_ids)[0]}{more}")
+
+
 class Conflict(StoreError):
     """A record with the same key already exists."""
 

@@ -63,3 +63,6 @@ CHUNKS_OF_COMMAND = select(_o.node_id, _o.step_name, _o.stream, _o.seq, _o.data)
 ALL_NODE_IDS = select(nodes.c.node_id).order_by(nodes.c.node_id)
 ALL_NODE_TAGS = select(node_tags.c.node_id, node_tags.c.key, node_tags.c.value).order_by(
     node_tags.c.node_id, node_tags.c.position)
+
+# which of the nodes a command names are registered (checked as it is stored)
+NODES_AMONG = select(nodes.c.node_id).where(nodes.c.node_id.in_(bindparam("ids", expanding=True)))

@@ -31,7 +31,7 @@ from controller.model import (
 from controller.store import codec
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
-from controller.store.errors import ActivationRefused, Conflict, NotFound, StoreError
+from controller.store.errors import ActivationRefused, Conflict, NotFound, StoreError, UnknownNodes
 from controller.store.groups import GroupTables
 from controller.store.inlists import SLICE, slices
 from controller.store.nodetags import NodeTagTables
@@ -63,6 +63,7 @@ from controller.store.statements import (
     COMMAND_COUNTERS,
     COMMAND_INSERT,
     INVOCATIONS_OF_COMMAND,
+    NODES_AMONG,
     STEPS_OF_COMMANDS,
     STEPS_OF_NODES,
     document_insert,
@@ -229,9 +230,11 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
 
     # -- commands ----------------------------------------------------------------------------------
 
-    def create_command(self, cmd: CommandRecord, document: bytes,
-                       invocations: Sequence[InvocationRecord]) -> None:
-        """The command, its document (stored once per sha256) and its invocations, atomically."""
+    def create_command(self, cmd: CommandRecord, document: bytes, invocations: Sequence[InvocationRecord],
+                       *, check_nodes: bool = False) -> None:
+        """The command, its document (stored once per sha256) and its invocations, atomically.
+        ``check_nodes``: first check that every invocation's node is registered (UnknownNodes), for
+        targets that named their nodes outright and were not resolved against the registry."""
         if hashlib.sha256(document).digest() != cmd.document_sha256:
             raise StoreError(f"command {cmd.command_id}: document does not match document_sha256")
         node_ids = [i.node_id for i in invocations]
@@ -240,6 +243,10 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
         if any(i.command_id != cmd.command_id for i in invocations):
             raise StoreError(f"command {cmd.command_id}: an invocation names another command")
         with write_tx(self._engine) as conn:
+            if check_nodes:
+                known = {str(n) for part in slices(node_ids) for (n,) in conn.execute(NODES_AMONG, {"ids": part})}
+                if len(known) != len(node_ids):
+                    raise UnknownNodes(frozenset(node_ids) - known)
             conn.execute(document_insert(conn.dialect.name), {"sha256": cmd.document_sha256, "content": document})
             try:
                 conn.execute(COMMAND_INSERT, dict(

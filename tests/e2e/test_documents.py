@@ -139,6 +139,19 @@ def test_create_yaml_and_json_update_show_set_default_and_run_each_version(fleet
     assert command_ids(c) == before
 
 
+def test_a_node_id_not_registered_is_refused_and_nothing_stored(fleet: Cluster) -> None:
+    """Named nodes are checked as the command is stored (controller/dispatch.py): one unknown id
+    refuses the whole command, naming it."""
+    c = fleet
+    known = sorted(_nodes(c, "svc"))[0]
+    unknown = "mi-0123456789abcdef0"
+    before = command_ids(c)
+    proc = c.outpost("command", "send", "--document", "Outpost-RunShellScript", "--parameters",
+                     "commands=true", "--targets", f"Key=InstanceIds,Values={known},{unknown}", check=False)
+    assert proc.returncode == 1 and f"targets.node_ids: unknown node {unknown}" in proc.stderr, proc.stderr
+    assert command_ids(c) == before
+
+
 def test_document_hash_pins_the_content(fleet: Cluster, tmp_path: Path) -> None:
     c = fleet
     text = shell_document("say: echo pinned")

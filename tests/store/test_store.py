@@ -27,7 +27,7 @@ from controller.model import (
     TagFilter,
     Targets,
 )
-from controller.store import NotFound, Store, StoreError
+from controller.store import NotFound, Store, StoreError, UnknownNodes
 from controller.store.errors import ActivationRefused, Conflict
 from controller.store.presence import Sighting
 from controller.store.schema import metadata
@@ -272,6 +272,18 @@ def test_create_command_is_one_transaction(store: Store) -> None:
     assert [i.node_id for i in store.list_invocations("cmd-1")] == ["mi-1", "mi-2"]
     with pytest.raises(StoreError, match="sha256"):
         store.create_command(command("cmd-2"), b"tampered", [])
+
+
+def test_create_command_checks_named_nodes_first(store: Store) -> None:
+    store.add_node(node("mi-1"))
+    store.add_node(node("mi-2"))
+    with pytest.raises(UnknownNodes) as exc:
+        store.create_command(command("cmd-1"), DOC, invocations("cmd-1", ("mi-1", "mi-7", "mi-9")), check_nodes=True)
+    assert exc.value.node_ids == {"mi-7", "mi-9"}
+    with pytest.raises(NotFound):  # nothing of it was stored
+        store.get_command("cmd-1")
+    store.create_command(command("cmd-1"), DOC, invocations("cmd-1", ("mi-2", "mi-1")), check_nodes=True)
+    assert [i.node_id for i in store.list_invocations("cmd-1")] == ["mi-1", "mi-2"]
 
 
 def test_documents_are_stored_once_and_commands_listed_newest_first(store: Store) -> None:
