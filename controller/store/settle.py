@@ -14,6 +14,7 @@ from controller.store.output import compact, upsert_step_rows, with_chunks
 from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
 from controller.store.schema import invocations
+from controller.store.statements import INVOCATION_RESULT
 from plugins.sdk.status import Detail, can_transition
 
 _DETAILS = select(invocations.c.command_id, invocations.c.node_id, invocations.c.status_detail).where(
@@ -80,7 +81,6 @@ class SettleTables:
         there is no such invocation."""
         if not batch:
             return []
-        i = invocations.c
         keys = [(b.command_id, b.node_id) for b in batch]
         with write_tx(self._engine) as conn:
             current = _details_of(conn, keys)
@@ -97,9 +97,7 @@ class SettleTables:
                     now = current[(b.command_id, b.node_id)] = b.detail
                 out.append(now)
             if moves:
-                conn.execute(update(invocations).where(i.command_id == bindparam("c"), i.node_id == bindparam("n"))
-                             .values(status=bindparam("st"), status_detail=bindparam("sd"), exit_code=bindparam("ec"),
-                                     started_at_ms=bindparam("sa"), ended_at_ms=bindparam("ea")), moves)
+                conn.execute(INVOCATION_RESULT, moves)
             for key in with_chunks(conn, list(dict.fromkeys(k for k in keys if k in current))):
                 compact(conn, *key)  # the output is complete: keep it whole, compressed
         return out

@@ -66,3 +66,9 @@ ALL_NODE_TAGS = select(node_tags.c.node_id, node_tags.c.key, node_tags.c.value).
 
 # which of the nodes a command names are registered (checked as it is stored)
 NODES_AMONG = select(nodes.c.node_id).where(nodes.c.node_id.in_(bindparam("ids", expanding=True)))
+
+# an invocation's final report (Store.settle, executemany)
+INVOCATION_RESULT = update(invocations).where(
+    invocations.c.command_id == bindparam("c"), invocations.c.node_id == bindparam("n")).values(
+    status=bindparam("st"), status_detail=bindparam("sd"), exit_code=bindparam("ec"), started_at_ms=bindparam("sa"),
+    ended_at_ms=bindparam("ea"))
