@@ -73,16 +73,16 @@ class Forecast:
         return self.record.counters != self.base.counters
 
 
-def store_forecasts(store: Store, forecasts: Sequence[Forecast], stored: dict[tuple[str, str], Detail | None]
-                    ) -> list[Forecast]:
-    """After a batch of results was stored (``stored``: each invocation's detail now): store the
-    counters of every command that came out as forecast, in the same database job. Returns those
-    forecasts; a command that came out otherwise is left to the next announcement, which counts it."""
-    out = []
-    for f in forecasts:
-        cid = f.record.command_id
-        if all(stored.get((cid, node_id)) is detail for node_id, detail in f.moved):
-            if f.counters_change:
-                _store_counters(store, f.record)
-            out.append(f)
-    return out
+def settle_forecast(store: Store, results: Sequence[InvocationRecord], forecasts: Sequence[Forecast]
+                    ) -> tuple[list[Detail | None], list[Forecast]]:
+    """Store a batch of results and, in the same transaction, the counters of every command that
+    came out as forecast. Returns each result's detail now (Store.settle) and those forecasts; a
+    command that came out otherwise is left to the next announcement, which counts it."""
+    kept: list[Forecast] = []
+
+    def counted(details: list[Detail | None]) -> list[CommandRecord]:
+        now = {(r.command_id, r.node_id): d for r, d in zip(results, details, strict=True)}
+        kept.extend(f for f in forecasts
+                    if all(now.get((f.record.command_id, n)) is d for n, d in f.moved))
+        return [f.record for f in kept if f.counters_change]
+    return store.settle(results, counted), kept

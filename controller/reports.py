@@ -9,7 +9,7 @@ import logging
 from controller.clock import now_ms
 from controller.db import Db
 from controller.dispatch import Dispatcher
-from controller.dispatchjobs import Forecast, store_forecasts
+from controller.dispatchjobs import Forecast, settle_forecast
 from controller.events import EventBus, OutputArrived
 from controller.hub import Hub
 from controller.model import InvocationRecord, StepRecord
@@ -47,9 +47,7 @@ def _write_reports(store: Store, accepted: list[tuple[str, str, int]], steps: li
     """One database job for a batch of reports, the counters of the commands they end included."""
     store.accept_many(accepted)
     store.upsert_steps(steps)
-    details = store.settle(results)
-    now = {(b.command_id, b.node_id): d for b, d in zip(results, details, strict=True)}
-    return details, store_forecasts(store, forecasts, now)
+    return settle_forecast(store, results, forecasts)
 
 
 def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:

@@ -3,18 +3,18 @@ results (their steps, their details along the state machine, their output compac
 lets a fan-out to thousands of nodes settle in seconds."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
-from controller.model import InvocationRecord, StepRecord
+from controller.model import CommandRecord, InvocationRecord, StepRecord
 from controller.store.engine import write_tx
 from controller.store.inlists import pair_params, pair_where, slices
 from controller.store.output import compact, upsert_step_rows, with_chunks
 from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
 from controller.store.schema import invocations
-from controller.store.statements import INVOCATION_RESULT
+from controller.store.statements import COMMAND_COUNTERS, INVOCATION_RESULT, counter_params
 from plugins.sdk.status import Detail, can_transition
 
 _DETAILS = select(invocations.c.command_id, invocations.c.node_id, invocations.c.status_detail).where(
@@ -75,10 +75,13 @@ class SettleTables:
             known = _details_of(conn, ((st.command_id, st.node_id) for st in steps))
             upsert_step_rows(conn, [step_values(st) for st in steps if (st.command_id, st.node_id) in known])
 
-    def settle(self, batch: Sequence[InvocationRecord]) -> list[Detail | None]:
+    def settle(self, batch: Sequence[InvocationRecord],
+               counted: Callable[[list[Detail | None]], Sequence[CommandRecord]] | None = None
+               ) -> list[Detail | None]:
         """Store every invocation as its agent finally reported it, in one transaction. For each: the
         invocation's detail afterwards (unchanged when the state machine refuses the move), or None when
-        there is no such invocation."""
+        there is no such invocation. ``counted``: given those details, the commands whose counters and
+        detail to store in the same transaction."""
         if not batch:
             return []
         keys = [(b.command_id, b.node_id) for b in batch]
@@ -100,4 +103,7 @@ class SettleTables:
                 conn.execute(INVOCATION_RESULT, moves)
             for key in with_chunks(conn, list(dict.fromkeys(k for k in keys if k in current))):
                 compact(conn, *key)  # the output is complete: keep it whole, compressed
+            records = counted(out) if counted is not None else ()
+            if records:
+                conn.execute(COMMAND_COUNTERS, [counter_params(r) for r in records])
         return out

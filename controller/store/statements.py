@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from controller.model import CommandRecord
 from controller.store.schema import (
     commands,
     documents,
@@ -32,6 +33,12 @@ from controller.store.schema import (
 COMMAND_COUNTERS = update(commands).where(commands.c.command_id == bindparam("cid")).values(
     status=bindparam("st"), status_detail=bindparam("sd"), completed_count=bindparam("cc"),
     error_count=bindparam("ec"), delivery_timed_out_count=bindparam("dto"))
+
+
+def counter_params(cmd: CommandRecord) -> dict[str, str | int]:
+    """COMMAND_COUNTERS' parameters for ``cmd``'s detail and counters."""
+    return {"cid": cmd.command_id, "st": cmd.detail.status.value, "sd": cmd.detail.value,
+            "cc": cmd.completed_count, "ec": cmd.error_count, "dto": cmd.delivery_timed_out_count}
 # a command, its invocations and their steps: what a watcher reads first
 COMMAND_BY_ID = select(commands).where(commands.c.command_id == bindparam("cid"))
 INVOCATIONS_OF_COMMAND = select(invocations).where(invocations.c.command_id == bindparam("cid")).order_by(

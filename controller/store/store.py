@@ -299,9 +299,9 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
     def update_command(self, command_id: str, detail: Detail, completed_count: int, error_count: int,
                        delivery_timed_out_count: int = 0) -> None:
         with write_tx(self._engine) as conn:
-            result = conn.execute(COMMAND_COUNTERS, {"cid": command_id, "st": detail.status.value, "sd": detail.value,
-                                              "cc": completed_count, "ec": error_count,
-                                              "dto": delivery_timed_out_count})
+            result = conn.execute(COMMAND_COUNTERS, {"cid": command_id, "st": detail.status.value,
+                                                     "sd": detail.value, "cc": completed_count, "ec": error_count,
+                                                     "dto": delivery_timed_out_count})
             if result.rowcount != 1:
                 raise NotFound(f"no command {command_id}")
 
