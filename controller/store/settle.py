@@ -105,5 +105,6 @@ class SettleTables:
                 compact(conn, *key)  # the output is complete: keep it whole, compressed
             records = counted(out) if counted is not None else ()
             if records:
-                conn.execute(COMMAND_COUNTERS, [counter_params(r) for r in records])
+                conn.execute(COMMAND_COUNTERS, [counter_params(r.command_id, r.detail, r.completed_count, r.error_count,
+                                                               r.delivery_timed_out_count) for r in records])
         return out

@@ -17,7 +17,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from controller.model import CommandRecord
 from controller.store.schema import (
     commands,
     documents,
@@ -28,6 +27,7 @@ from controller.store.schema import (
     step_outputs,
     step_results,
 )
+from plugins.sdk.status import Detail
 
 # a command's counters, as every batch of results stores them
 COMMAND_COUNTERS = update(commands).where(commands.c.command_id == bindparam("cid")).values(
@@ -35,10 +35,11 @@ COMMAND_COUNTERS = update(commands).where(commands.c.command_id == bindparam("ci
     error_count=bindparam("ec"), delivery_timed_out_count=bindparam("dto"))
 
 
-def counter_params(cmd: CommandRecord) -> dict[str, str | int]:
-    """COMMAND_COUNTERS' parameters for ``cmd``'s detail and counters."""
-    return {"cid": cmd.command_id, "st": cmd.detail.status.value, "sd": cmd.detail.value,
-            "cc": cmd.completed_count, "ec": cmd.error_count, "dto": cmd.delivery_timed_out_count}
+def counter_params(command_id: str, detail: Detail, completed_count: int, error_count: int,
+                   delivery_timed_out_count: int) -> dict[str, str | int]:
+    """COMMAND_COUNTERS' parameters."""
+    return {"cid": command_id, "st": detail.status.value, "sd": detail.value, "cc": completed_count,
+            "ec": error_count, "dto": delivery_timed_out_count}
 # a command, its invocations and their steps: what a watcher reads first
 COMMAND_BY_ID = select(commands).where(commands.c.command_id == bindparam("cid"))
 INVOCATIONS_OF_COMMAND = select(invocations).where(invocations.c.command_id == bindparam("cid")).order_by(

@@ -66,6 +66,7 @@ from controller.store.statements import (
     NODES_AMONG,
     STEPS_OF_COMMANDS,
     STEPS_OF_NODES,
+    counter_params,
     document_insert,
 )
 from plugins.sdk.status import Detail, can_transition
@@ -299,9 +300,8 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
     def update_command(self, command_id: str, detail: Detail, completed_count: int, error_count: int,
                        delivery_timed_out_count: int = 0) -> None:
         with write_tx(self._engine) as conn:
-            result = conn.execute(COMMAND_COUNTERS, {"cid": command_id, "st": detail.status.value,
-                                                     "sd": detail.value, "cc": completed_count, "ec": error_count,
-                                                     "dto": delivery_timed_out_count})
+            result = conn.execute(COMMAND_COUNTERS, counter_params(command_id, detail, completed_count, error_count,
+                                                                   delivery_timed_out_count))
             if result.rowcount != 1:
                 raise NotFound(f"no command {command_id}")
 
