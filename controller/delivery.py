@@ -44,18 +44,18 @@ class Delivery:
                 session.send(msg)
 
     async def send(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]) -> None:
-        """Sign ``cmd`` for each node and queue it on the node's stream, in order."""
-        online = [n for n in node_ids if self._hub.get(n) is not None]
-        if len(online) <= self._chunk:
-            self._queue(self._sign(cmd, document, online))
+        """Sign ``cmd`` for each node (the dispatcher's, each with a stream when it chose them) and
+        queue it on the node's stream, in order."""
+        if len(node_ids) <= self._chunk:
+            self._queue(self._sign(cmd, document, node_ids))
             return
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._busy.setdefault(cmd.command_id, set()).add(done)
         try:
-            for i in range(0, len(online), self._chunk):
+            for i in range(0, len(node_ids), self._chunk):
                 if i:
                     await asyncio.sleep(0)  # the writers send the chunk before
-                self._queue(self._sign(cmd, document, online[i:i + self._chunk]))
+                self._queue(self._sign(cmd, document, node_ids[i:i + self._chunk]))
         finally:
             done.set_result(None)
             busy = self._busy[cmd.command_id]

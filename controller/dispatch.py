@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import replace
 
 from controller.clock import now_ms
@@ -34,6 +34,11 @@ ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces n
 def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
     """The command's record with its detail and counters as its run has them in memory."""
     return cmd.with_counts(run.command_detail(), run.counts())
+
+
+def _unknown_node(targets: Targets, unknown: Set[str]) -> CommandRejected:
+    """The refusal of targets naming nodes that are not registered: the first in the request's order."""
+    return CommandRejected(f"targets.node_ids: unknown node {next(n for n in targets.node_ids if n in unknown)}")
 
 
 class Dispatcher:
@@ -87,8 +92,7 @@ class Dispatcher:
                                [replace(i, detail=run.details[i.node_id]) for i in invocations],
                                check_nodes=named is not None)
         except UnknownNodes as exc:
-            first = next(n for n in req.targets.node_ids if n in exc.node_ids)
-            raise CommandRejected(f"targets.node_ids: unknown node {first}") from None
+            raise _unknown_node(req.targets, exc.node_ids) from None
         log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,
                  req.requested_by, len(matched), concurrency, max_errors)
         self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending
@@ -113,9 +117,8 @@ class Dispatcher:
                 raise CommandRejected(f"targets: no group named {targets.group!r}") from None
         nodes = await self._db.run(store.tagged_nodes)
         known = {n for n, _ in nodes}
-        unknown = [n for n in targets.node_ids if n not in known]
-        if unknown:
-            raise CommandRejected(f"targets.node_ids: unknown node {unknown[0]}")
+        if unknown := {n for n in targets.node_ids if n not in known}:
+            raise _unknown_node(targets, unknown)
         return [n for n, tags in nodes if targets.matches(n, tags, group)]
 
     async def _pump(self, run: CommandRun) -> None:

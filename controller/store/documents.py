@@ -16,8 +16,8 @@ from sqlalchemy import Connection, Engine, RowMapping, select, update
 
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import Conflict, NotFound, StoreError
-from controller.store.output import dialect_insert
 from controller.store.schema import document_heads, document_versions
+from controller.store.statements import dialect_insert
 
 VERSION_DEFAULT = "$DEFAULT"
 VERSION_LATEST = "$LATEST"

@@ -9,8 +9,8 @@ from controller.model import Targets
 from controller.store import codec
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
-from controller.store.output import dialect_insert
 from controller.store.schema import target_groups
+from controller.store.statements import dialect_insert
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ from controller.store.schema import node_tags, nodes
 from controller.store.statements import ALL_NODE_IDS, ALL_NODE_TAGS
 
 
+def check_unique_tag_keys(what: str, keys: list[str]) -> None:
+    """StoreError naming ``what`` when a tag key is given twice."""
+    if len(set(keys)) != len(keys):
+        raise StoreError(f"{what}: tag keys must be unique, got {keys}")
+
+
 class TagLimitExceeded(StoreError):
     """The change would leave the node with more tags than allowed."""
 
@@ -26,8 +32,7 @@ class NodeTagTables:
         NotFound for an unknown node; StoreError for a key given twice, or both set and removed;
         TagLimitExceeded when the node would end with more than ``max_tags``, atomically."""
         keys = [t.key for t in set_tags]
-        if len(set(keys)) != len(keys):
-            raise StoreError(f"node {node_id}: tag keys must be unique, got {keys}")
+        check_unique_tag_keys(f"node {node_id}", keys)
         both = sorted(set(keys) & set(remove_keys))
         if both:
             raise StoreError(f"node {node_id}: tag keys both set and removed: {both}")

@@ -3,13 +3,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, Table, delete, select
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from controller.model import StepOutput, StepOutputView, StepRecord
@@ -18,7 +13,7 @@ from controller.store.errors import NotFound, StoreError
 from controller.store.inlists import pair_params, pair_where
 from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
-from controller.store.statements import CHUNKS_OF_COMMAND, SETTLED_OUTPUT_OF_COMMAND
+from controller.store.statements import CHUNKS_OF_COMMAND, SETTLED_OUTPUT_OF_COMMAND, dialect_insert, step_upsert
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.results import OutputChunk
 
@@ -34,28 +29,11 @@ def _view(data: bytes, stream: str) -> tuple[str, bool]:
     return (text[:limit], True) if len(text) > limit else (text, False)
 
 
-def dialect_insert(conn: Connection, table: Table) -> PgInsert | SqliteInsert:
-    """INSERT with the dialect's ON CONFLICT support."""
-    if conn.dialect.name == "postgresql":
-        return pg_insert(table)
-    return sqlite_insert(table)
-
-
-@lru_cache(maxsize=8)
-def _step_upsert(dialect: str, columns: tuple[str, ...]) -> PgInsert | SqliteInsert:
-    """Built once per dialect and column set (``excluded`` alone cost 0.15 ms a call to build)."""
-    s = step_results.c
-    stmt = pg_insert(step_results) if dialect == "postgresql" else sqlite_insert(step_results)
-    return stmt.on_conflict_do_update(
-        index_elements=[s.command_id, s.node_id, s.step_index],
-        set_={k: stmt.excluded[k] for k in columns if k not in ("command_id", "node_id", "step_index")})
-
-
 def upsert_step_rows(conn: Connection, rows: list[dict[str, str | int]]) -> None:
     """Insert step results, or update those already stored (by command, node and step index)."""
     if not rows:
         return
-    conn.execute(_step_upsert(conn.dialect.name, tuple(rows[0])), rows)
+    conn.execute(step_upsert(conn.dialect.name, tuple(rows[0])), rows)
 
 
 _CHUNKED = select(output_chunks.c.command_id, output_chunks.c.node_id).distinct().where(

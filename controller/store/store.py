@@ -13,33 +13,28 @@ from typing import Self
 
 from alembic import command as alembic_command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, RowMapping, Table, and_, or_, select, text, update
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy import Connection, Engine, RowMapping, and_, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from controller.model import (
-    ActivationRecord,
     CommandRecord,
-    EnrolmentFailure,
     InvocationRecord,
     NodeRecord,
     PingStatus,
     StepRecord,
-    Tag,
 )
 from controller.store import codec
+from controller.store.activations import ActivationTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
-from controller.store.errors import ActivationRefused, Conflict, NotFound, StoreError, UnknownNodes
+from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
 from controller.store.groups import GroupTables
 from controller.store.inlists import SLICE, slices
-from controller.store.nodetags import NodeTagTables
-from controller.store.output import OutputTables, dialect_insert
+from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
+from controller.store.output import OutputTables
 from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
 from controller.store.rows import (
-    activation_from_row,
     command_from_row,
     invocation_from_row,
     node_from_row,
@@ -48,10 +43,8 @@ from controller.store.rows import (
 )
 from controller.store.rows import detail as row_detail
 from controller.store.schema import (
-    activations,
     commands,
     documents,
-    enrolment_failures,
     node_tags,
     nodes,
     step_results,
@@ -78,13 +71,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK_KEY = 0x0075_7470_6F73
 
 
-def _check_unique_tag_keys(what: str, tags: tuple[Tag, ...]) -> None:
-    keys = [t.key for t in tags]
-    if len(set(keys)) != len(keys):
-        raise StoreError(f"{what}: tag keys must be unique, got {keys}")
-
-
-class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTables, RetentionTables,
+class Store(ActivationTables, DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTables, RetentionTables,
             SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -118,77 +105,10 @@ class Store(DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTa
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _insert(self, conn: Connection, table: Table) -> PgInsert | SqliteInsert:
-        return dialect_insert(conn, table)
-
-    # -- activations ---------------------------------------------------------------------------
-
-    def create_activation(self, rec: ActivationRecord) -> None:
-        _check_unique_tag_keys(f"activation {rec.activation_id}", rec.tags)  # they become node tags
-        with write_tx(self._engine) as conn:
-            try:
-                conn.execute(activations.insert().values(
-                    activation_id=rec.activation_id, code_hash=rec.code_hash,
-                    tags=codec.encode_tags(rec.tags), registration_limit=rec.registration_limit,
-                    registrations_count=rec.registrations_count, created_at_ms=rec.created_at_ms,
-                    expires_at_ms=rec.expires_at_ms, description=rec.description))
-            except IntegrityError as e:
-                raise Conflict(f"activation {rec.activation_id} already exists") from e
-
-    def get_activation(self, activation_id: str) -> ActivationRecord:
-        with read_tx(self._engine) as conn:
-            row = conn.execute(
-                select(activations).where(activations.c.activation_id == activation_id)
-            ).mappings().one_or_none()
-        if row is None:
-            raise NotFound(f"no activation {activation_id}")
-        return activation_from_row(row)
-
-    def list_activations(self) -> list[ActivationRecord]:
-        with read_tx(self._engine) as conn:
-            rows = conn.execute(select(activations).order_by(
-                activations.c.created_at_ms, activations.c.activation_id)).mappings().all()
-        return [activation_from_row(r) for r in rows]
-
-    def consume_activation(self, activation_id: str, now_ms: int) -> ActivationRecord:
-        """Count one registration against the activation, atomically; ActivationRefused if it is
-        unknown, expired or exhausted (in that order of precedence)."""
-        a = activations.c
-        with write_tx(self._engine) as conn:
-            result = conn.execute(
-                update(activations)
-                .where(a.activation_id == activation_id, a.registrations_count < a.registration_limit,
-                       a.expires_at_ms > now_ms)
-                .values(registrations_count=a.registrations_count + 1))
-            row = conn.execute(
-                select(activations).where(a.activation_id == activation_id)).mappings().one_or_none()
-            if result.rowcount == 1 and row is not None:
-                return activation_from_row(row)
-        if row is None:
-            reason = "unknown_activation"
-        elif int(row["expires_at_ms"]) <= now_ms:
-            reason = "expired"
-        else:
-            reason = "exhausted"
-        logger.debug("activation %s refused: %s", activation_id, reason)
-        raise ActivationRefused(activation_id, reason)
-
-    def record_enrolment_failure(self, f: EnrolmentFailure) -> None:
-        with write_tx(self._engine) as conn:
-            conn.execute(enrolment_failures.insert().values(
-                activation_id=f.activation_id, reason=f.reason, peer=f.peer, at_ms=f.at_ms))
-
-    def list_enrolment_failures(self) -> list[EnrolmentFailure]:
-        e = enrolment_failures.c
-        with read_tx(self._engine) as conn:
-            rows = conn.execute(select(enrolment_failures).order_by(e.at_ms, e.id)).mappings().all()
-        return [EnrolmentFailure(activation_id=str(r["activation_id"]), reason=str(r["reason"]),
-                                 peer=str(r["peer"]), at_ms=int(r["at_ms"])) for r in rows]
-
     # -- nodes -------------------------------------------------------------------------------------
 
     def add_node(self, rec: NodeRecord) -> None:
-        _check_unique_tag_keys(f"node {rec.node_id}", rec.tags)
+        check_unique_tag_keys(f"node {rec.node_id}", [t.key for t in rec.tags])
         with write_tx(self._engine) as conn:
             try:
                 conn.execute(nodes.insert().values(

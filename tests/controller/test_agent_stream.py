@@ -4,6 +4,7 @@ after their swarm was killed mid-connect)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import grpc
 
@@ -78,10 +79,9 @@ def _cut_off_during_hello(newer_stream: bool) -> list[str]:
         if newer_stream:
             hub.attach(node_id)
         call.cancel()  # gRPC cancels the handler when the peer goes
-        try:
+        with contextlib.suppress(asyncio.CancelledError):  # the handler re-raises it, as it must
             await call
-        except asyncio.CancelledError:
-            pass
+        storing.cancel()
         return presence.calls
     return asyncio.run(go())
 
