@@ -24,6 +24,7 @@ from agent.state import AgentIdentity, StateDir
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
+from plugins.sdk.batch import VerifiedRoots
 from plugins.sdk.envelope import VerifiedCommand, is_command_id, signing_key, verify_command
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Facts
@@ -75,12 +76,15 @@ class Agent:
     def __init__(self, identity: AgentIdentity, state: StateDir, registry: PluginRegistry,
                  options: AgentOptions, runner_options: RunnerOptions, rng: random.Random | None = None,
                  facts: Facts | None = None, ledger_write: LedgerWrite = fsync_each,
-                 delays: Delays | None = None) -> None:
+                 delays: Delays | None = None, verified_roots: VerifiedRoots | None = None) -> None:
         """``facts``: what Hello reports (default: gathered from this machine); ``outpost swarm`` gives
         each of its agents its own hostname, makes their ledgers durable together (``ledger_write``,
-        agent/groupcommit.py) and holds their acceptances on shared timers (``delays``, agent/delays.py)."""
+        agent/groupcommit.py), holds their acceptances on shared timers (``delays``, agent/delays.py)
+        and verifies each batch signature once for all of them (``verified_roots``,
+        plugins/sdk/batch.py)."""
         self._identity = identity
         self._signing_key = signing_key(identity.signing_public_key)
+        self._verified_roots = verified_roots
         self._registry = registry
         self._options = options
         self._rng = rng or random.Random()
@@ -190,7 +194,7 @@ class Agent:
     def _on_command(self, msg: pb.Command) -> None:
         try:
             vc = verify_command(wire.command_from_pb(msg), public_key=self._signing_key,
-                                node_id=self.node_id, now_ms=now_ms())
+                                node_id=self.node_id, now_ms=now_ms(), verified_roots=self._verified_roots)
         except VerificationError as exc:
             self._refuse(Refusal(_untrusted_command_id(msg), exc.code, exc.detail), verified=False)
             return

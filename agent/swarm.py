@@ -2,7 +2,10 @@
 
 Each simulated agent is a real :class:`agent.connection.Agent` — its own key and certificate, its
 own mutual-TLS channel and Connect stream, signature verification, ledger and outbox — whose state
-lives in ``DIR/agent-NNNNNN/`` (the layout of a real agent's state dir). Identities are enrolled
+lives in ``DIR/agent-NNNNNN/`` (the layout of a real agent's state dir). What real nodes would do
+in parallel, each on its own disk and CPU, they share: one filesystem sync for their ledgers
+(agent/groupcommit.py) and one verification of each batch signature (plugins/sdk/batch.py); each
+agent still checks its own envelope, proof and document. Identities are enrolled
 once, 16 at a time, and reused by later runs. ``--action noop`` swaps the shell plugin for one
 that succeeds at once (agent/swarm_plugins.py); ``--action subprocess`` runs the real plugins.
 
@@ -35,6 +38,7 @@ from agent.pause import pause
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from agent.swarm_plugins import noop_registry
+from plugins.sdk.batch import VerifiedRoots
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.facts import Facts
 from plugins.sdk.gcfreeze import Freezer
@@ -143,7 +147,7 @@ def enroll_missing(args: argparse.Namespace, dirs: Sequence[StateDir], registry:
 class Swarm:
     def __init__(self, dirs: Sequence[StateDir], registry: PluginRegistry, base: Facts, options: AgentOptions,
                  runner_options: RunnerOptions, connect_rate: float, rng: random.Random,
-                 ledger_write: LedgerWrite, delays: Delays) -> None:
+                 ledger_write: LedgerWrite, delays: Delays, verified_roots: VerifiedRoots) -> None:
         self._dirs = dirs
         self._registry = registry
         self._base = base
@@ -153,6 +157,7 @@ class Swarm:
         self._rng = rng  # one for all agents: a Random holds 2.5 KB of state
         self._ledger_write = ledger_write  # one flush for the ledgers of all agents (one disk here)
         self._delays = delays  # one timer for all their held acceptances
+        self._verified_roots = verified_roots  # each batch signature verified once for all of them
         self.agents: list[Agent] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.failed = 0
@@ -192,7 +197,7 @@ class Swarm:
             try:
                 agent = Agent(state.load_identity(), state, self._registry, self._options, self._runner_options,
                               rng=self._rng, facts=facts_for(self._base, index), ledger_write=self._ledger_write,
-                              delays=self._delays)
+                              delays=self._delays, verified_roots=self._verified_roots)
             except (OutpostError, OSError) as exc:
                 self.failed += 1
                 log.error("agent-%06d cannot start: %s", index, exc)
@@ -257,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds)
         swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate, random.Random(),
-                      GroupCommit(args.state_dir), Delays())
+                      GroupCommit(args.state_dir), Delays(), VerifiedRoots())
         say(f"swarm: starting {args.agents} agent(s) ({args.action}) at {args.connect_rate:g} per second")
         asyncio.run(_main(swarm, args.status_seconds, say))
         return 0

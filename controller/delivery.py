@@ -33,9 +33,8 @@ class Delivery:
 
     def _sign(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]
               ) -> list[tuple[str, pb.ControllerMessage]]:
-        issued = now_ms()
-        return [(n, pb.ControllerMessage(command=wire.command_to_pb(
-            self._signer.sign_command(cmd.command_id, n, document, issued, cmd.expires_at_ms)))) for n in node_ids]
+        signed = self._signer.sign_commands(cmd.command_id, node_ids, document, now_ms(), cmd.expires_at_ms)
+        return [(n, pb.ControllerMessage(command=wire.command_to_pb(s))) for n, s in zip(node_ids, signed, strict=True)]
 
     def _queue(self, signed: list[tuple[str, pb.ControllerMessage]]) -> None:
         for node_id, msg in signed:

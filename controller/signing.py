@@ -1,15 +1,18 @@
 """The document signer: the only holder of the Ed25519 key whose public half every agent pins.
 
-It signs the exact serialized :class:`plugins.sdk.envelope.Envelope` bytes; agents check them
-with :func:`plugins.sdk.envelope.verify_command`.
+It signs envelopes many at once (plugins/sdk/batch.py): one signature over the root of the
+envelopes' Merkle tree, and each node gets its envelope with the proof that leads to that root.
+Agents check them with :func:`plugins.sdk.envelope.verify_command`.
 """
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from plugins.sdk import batch
 from plugins.sdk.envelope import Envelope, SignedCommand, key_id_of
 from plugins.sdk.errors import ConfigError, InputError
 from plugins.sdk.identity import node_identity
@@ -57,15 +60,24 @@ class DocumentSigner:
 
     def sign_command(self, command_id: str, node_id: str, document: bytes, issued_at_ms: int,
                      expires_at_ms: int) -> SignedCommand:
-        """Bind ``document`` to one node and a validity window, and sign the envelope bytes."""
-        node_identity(node_id)  # raises IdentityError for a malformed node id
+        """Bind ``document`` to one node and a validity window, and sign it (a batch of one)."""
+        return self.sign_commands(command_id, (node_id,), document, issued_at_ms, expires_at_ms)[0]
+
+    def sign_commands(self, command_id: str, node_ids: Sequence[str], document: bytes, issued_at_ms: int,
+                      expires_at_ms: int) -> list[SignedCommand]:
+        """Bind ``document`` to each node and a validity window: one envelope per node (in order), all
+        signed with one signature over their batch root."""
+        for node_id in node_ids:
+            node_identity(node_id)  # raises IdentityError for a malformed node id
         if not command_id:
             raise InputError("command_id", "must not be empty")
         if expires_at_ms <= issued_at_ms:
             raise InputError("expires_at_ms", f"must be after issued_at_ms ({expires_at_ms} <= {issued_at_ms})")
-        envelope = Envelope(command_id=command_id, node_id=node_id,
-                            document_sha256=hashlib.sha256(document).digest(), issued_at_ms=issued_at_ms,
-                            expires_at_ms=expires_at_ms, key_id=self._key_id)
-        envelope_bytes = envelope.to_bytes()
-        return SignedCommand(envelope=envelope_bytes, signature=self._key.sign(envelope_bytes),
-                             document=bytes(document))
+        digest = hashlib.sha256(document).digest()
+        envelopes = [Envelope(command_id=command_id, node_id=n, document_sha256=digest, issued_at_ms=issued_at_ms,
+                              expires_at_ms=expires_at_ms, key_id=self._key_id).to_bytes() for n in node_ids]
+        root, proofs = batch.build(envelopes)
+        signature = self._key.sign(batch.signed_message(root))
+        document = bytes(document)
+        return [SignedCommand(envelope=e, signature=signature, document=document, proof=p)
+                for e, p in zip(envelopes, proofs, strict=True)]

@@ -1,8 +1,9 @@
 """Signed command envelopes: the controller signs, the agent verifies (this module only verifies).
 
-The signature is Ed25519 over the exact serialized ``outpost.v1.Envelope`` bytes that travel
-in ``Command.envelope``; the envelope binds the command id, the node id, the document's sha256
-and a validity window.
+The envelope (the exact serialized ``outpost.v1.Envelope`` bytes in ``Command.envelope``) binds the
+command id, the node id, the document's sha256 and a validity window. The controller signs a
+delivery's envelopes together: the signature is Ed25519 over the root of their Merkle tree, which
+``Command.proof`` leads to from this envelope (plugins/sdk/batch.py).
 """
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from google.protobuf.message import DecodeError
 
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk import batch
 from plugins.sdk.document import Document, document_from_bytes
 from plugins.sdk.errors import DocumentError, VerificationError
 
@@ -48,6 +49,7 @@ class SignedCommand:
     envelope: bytes
     signature: bytes
     document: bytes
+    proof: bytes = b""  # from the envelope's leaf to the signed batch root; empty for a batch of one
 
 
 @dataclass(frozen=True)
@@ -68,17 +70,21 @@ def signing_key(public_key_raw: bytes) -> Ed25519PublicKey:
         raise VerificationError("bad_key", f"the pinned signing key does not load: {exc}") from None
 
 
-def verify_command(cmd: SignedCommand, *, public_key: Ed25519PublicKey, node_id: str, now_ms: int) -> VerifiedCommand:
-    """Check signature, node binding, validity window and document hash; parse the document.
+def verify_command(cmd: SignedCommand, *, public_key: Ed25519PublicKey, node_id: str, now_ms: int,
+                   verified_roots: batch.VerifiedRoots | None = None) -> VerifiedCommand:
+    """Check signature (on the batch root the proof leads to), node binding, validity window and
+    document hash; parse the document. ``verified_roots``: signatures already verified in this
+    process (``outpost swarm``'s agents share them; see plugins/sdk/batch.py).
 
     Raises :class:`VerificationError` with a code: ``bad_signature``, ``malformed`` (also for a
-    command id that is not a plain id),
+    command id that is not a plain id, or a proof that is not one),
     ``wrong_node``, ``expired``, ``not_yet_valid``, ``document_mismatch``, ``bad_document``.
     """
-    try:
-        public_key.verify(cmd.signature, cmd.envelope)
-    except InvalidSignature:
-        raise VerificationError("bad_signature", "envelope signature does not verify with the pinned key") from None
+    signed = batch.signed_message(batch.root_of(cmd.envelope, cmd.proof))
+    if verified_roots is None:
+        batch.check_signature(public_key, cmd.signature, signed)
+    else:
+        verified_roots.check_signature(public_key, cmd.signature, signed)
     try:
         raw = pb.Envelope.FromString(cmd.envelope)
     except DecodeError as exc:

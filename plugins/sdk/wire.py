@@ -83,11 +83,11 @@ def facts_from_pb(msg: pb.Facts) -> Facts:
 
 
 def command_to_pb(cmd: SignedCommand) -> pb.Command:
-    return pb.Command(envelope=cmd.envelope, signature=cmd.signature, document=cmd.document)
+    return pb.Command(envelope=cmd.envelope, signature=cmd.signature, document=cmd.document, proof=cmd.proof)
 
 
 def command_from_pb(msg: pb.Command) -> SignedCommand:
-    return SignedCommand(envelope=msg.envelope, signature=msg.signature, document=msg.document)
+    return SignedCommand(envelope=msg.envelope, signature=msg.signature, document=msg.document, proof=msg.proof)
 
 
 def chunk_to_pb(chunk: OutputChunk) -> pb.OutputChunk:

@@ -166,14 +166,16 @@ class Envelope(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., document_sha256: _Optional[bytes] = ..., issued_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., key_id: _Optional[str] = ...) -> None: ...
 
 class Command(_message.Message):
-    __slots__ = ("envelope", "signature", "document")
+    __slots__ = ("envelope", "signature", "document", "proof")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
     envelope: bytes
     signature: bytes
     document: bytes
-    def __init__(self, envelope: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., document: _Optional[bytes] = ...) -> None: ...
+    proof: bytes
+    def __init__(self, envelope: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., document: _Optional[bytes] = ..., proof: _Optional[bytes] = ...) -> None: ...
 
 class Cancel(_message.Message):
     __slots__ = ("command_id",)
