@@ -7,6 +7,7 @@ they did not produce, and a crashing plugin never takes the agent down.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import time
@@ -23,7 +24,7 @@ from plugins.sdk.document import Step
 from plugins.sdk.envelope import VerifiedCommand
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.facts import Platform
-from plugins.sdk.logs import BoundLogger, bound
+from plugins.sdk.logs import BoundLogger
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
 from plugins.sdk.secrets import MASK
@@ -102,7 +103,8 @@ class Runner:
         self._registry = registry
         self._node_id = node_id
         self._platform = platform
-        self._work_root = work_root
+        self._work_root = str(work_root)  # str: joined for every command, a Path only when made
+        self._log = logging.getLogger(__name__)
         self._outbox = outbox
         self._options = options
         self._environ = dict(os.environ)  # the agent's own environment, the base of every step's
@@ -112,8 +114,8 @@ class Runner:
         Cancellation by the operator (``cancel_requested()`` true when the task is cancelled) ends as
         Cancelled; any other cancellation (agent shutdown) propagates after the step's processes are gone."""
         cid = vc.envelope.command_id
-        log = bound(__name__, command=cid, node=self._node_id)
-        workdir = self._work_root / cid  # made by the first step whose plugin needs it
+        log = BoundLogger(self._log, {"command": cid, "node": self._node_id})
+        workdir = os.path.join(self._work_root, cid)  # made by the first step whose plugin needs it
         needs_workdir = any(self._registry.has_action(step.action)
                             and self._registry.action_spec(step.action).needs_workdir for step in vc.document.steps)
         started = now_ms()
@@ -165,7 +167,7 @@ class Runner:
         at = now_ms()
         return StepReport(cid, index, step.name, step.action, Detail.SKIPPED, NO_EXIT_CODE, at, at, reason)
 
-    async def _run_step(self, vc: VerifiedCommand, index: int, workdir: Path, log: BoundLogger,
+    async def _run_step(self, vc: VerifiedCommand, index: int, workdir: str, log: BoundLogger,
                         cancel_requested: Callable[[], bool]) -> StepReport:
         cid = vc.envelope.command_id
         step = vc.document.steps[index]
@@ -178,12 +180,12 @@ class Runner:
             timeout = (step.timeout_seconds or getattr(bound_step.inputs, "timeout_seconds", None)
                        or self._options.default_timeout_seconds)
             if bound_step.plugin.spec.needs_workdir:
-                workdir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.makedirs(workdir, mode=0o700, exist_ok=True)
             env = dict(self._environ)
             env.update(vc.document.environment)
             env.update(OUTPOST_COMMAND_ID=cid, OUTPOST_NODE_ID=self._node_id, OUTPOST_STEP_NAME=step.name)
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
-                             check_mode=False, workdir=str(workdir), output=sink, logger=log,
+                             check_mode=False, workdir=workdir, output=sink, logger=log,
                              cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env)
             log.info("running %s (timeout %ss)", step.action, timeout)
             async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for (3.11)

@@ -74,8 +74,8 @@ class DocumentSigner:
         if expires_at_ms <= issued_at_ms:
             raise InputError("expires_at_ms", f"must be after issued_at_ms ({expires_at_ms} <= {issued_at_ms})")
         digest = hashlib.sha256(document).digest()
-        envelopes = [Envelope(command_id=command_id, node_id=n, document_sha256=digest, issued_at_ms=issued_at_ms,
-                              expires_at_ms=expires_at_ms, key_id=self._key_id).to_bytes() for n in node_ids]
+        envelopes = Envelope(command_id=command_id, node_id="", document_sha256=digest, issued_at_ms=issued_at_ms,
+                             expires_at_ms=expires_at_ms, key_id=self._key_id).for_nodes(node_ids)
         root, proofs = batch.build(envelopes)
         signature = self._key.sign(batch.signed_message(root))
         document = bytes(document)

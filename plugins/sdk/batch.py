@@ -27,6 +27,7 @@ STEP = 33  # a proof level: the side byte and the sibling's sha256
 LEFT, RIGHT = 0, 1  # the side the sibling is on
 MAX_LEVELS = 32  # 4 billion envelopes in a batch: more levels than that is a malformed proof
 _LEAF, _NODE = b"\x00", b"\x01"
+_SIBLING_LEFT, _SIBLING_RIGHT = bytes((LEFT,)), bytes((RIGHT,))
 
 
 def leaf_hash(envelope: bytes) -> bytes:
@@ -41,24 +42,22 @@ def build(envelopes: Sequence[bytes]) -> tuple[bytes, list[bytes]]:
     """The root of the envelopes' tree, and each envelope's proof (in the same order)."""
     if not envelopes:
         raise ValueError("a batch holds at least one envelope")
-    level = [leaf_hash(e) for e in envelopes]
-    under: list[list[int]] = [[i] for i in range(len(envelopes))]  # the leaves under each hash of the level
-    proofs = [bytearray() for _ in envelopes]
-    while len(level) > 1:
-        next_level, next_under = [], []
-        for i in range(0, len(level) - 1, 2):
-            left, right = level[i], level[i + 1]
-            for leaf in under[i]:
-                proofs[leaf] += bytes((RIGHT,)) + right
-            for leaf in under[i + 1]:
-                proofs[leaf] += bytes((LEFT,)) + left
-            next_level.append(_node(left, right))
-            next_under.append(under[i] + under[i + 1])
+    levels = [[leaf_hash(e) for e in envelopes]]
+    while len(level := levels[-1]) > 1:
+        up = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:  # the odd one out goes up as it is
-            next_level.append(level[-1])
-            next_under.append(under[-1])
-        level, under = next_level, next_under
-    return level[0], [bytes(p) for p in proofs]
+            up.append(level[-1])
+        levels.append(up)
+    proofs = []
+    for leaf in range(len(envelopes)):
+        steps, at = [], leaf
+        for level in levels[:-1]:
+            sibling = at ^ 1
+            if sibling < len(level):  # else: carried up, no step at this level
+                steps.append((_SIBLING_RIGHT if sibling > at else _SIBLING_LEFT) + level[sibling])
+            at >>= 1
+        proofs.append(b"".join(steps))
+    return levels[-1][0], proofs
 
 
 def root_of(envelope: bytes, proof: bytes) -> bytes:

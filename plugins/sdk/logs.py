@@ -15,7 +15,3 @@ class BoundLogger(logging.LoggerAdapter):
 
     def bind(self, **ids: str) -> BoundLogger:
         return BoundLogger(self.logger, {**(self.extra or {}), **ids})
-
-
-def bound(name: str, **ids: str) -> BoundLogger:
-    return BoundLogger(logging.getLogger(name), ids)
