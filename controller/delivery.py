@@ -1,9 +1,11 @@
 """Delivery: signed envelopes onto the agents' streams.
 
-A fan-out's envelopes are signed a chunk at a time, and each chunk is put on its sessions' queues
+A fan-out's envelopes are signed a chunk at a time (one signature per chunk over the root of its
+envelopes' Merkle tree, plugins/sdk/batch.py), and each chunk is put on its sessions' queues
 before the next is signed, with the event loop let go in between: the writers send the first
-agents their command while the rest are still being signed. Measured at 10,000 nodes, signing them
-all before sending any held every stream back for 0.7-0.9 s. (Signing on a worker thread, which
+agents their command while the rest are still being signed. Measured at 10,000 nodes when each
+envelope had a signature of its own, signing them all before sending any held every stream back
+for 0.7-0.9 s. (Signing on a worker thread, which
 Ed25519 allows, measured slower here: the thread and the loop fought over the GIL.)
 
 A cancel waits for its command's deliveries to end (``until_sent``), so on every stream the Cancel
@@ -34,7 +36,7 @@ class Delivery:
     def _sign(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]
               ) -> list[tuple[str, pb.ControllerMessage]]:
         signed = self._signer.sign_commands(cmd.command_id, node_ids, document, now_ms(), cmd.expires_at_ms)
-        return [(n, pb.ControllerMessage(command=wire.command_to_pb(s))) for n, s in zip(node_ids, signed, strict=True)]
+        return list(zip(node_ids, wire.batch_to_pb(signed), strict=True))
 
     def _queue(self, signed: list[tuple[str, pb.ControllerMessage]]) -> None:
         for node_id, msg in signed:

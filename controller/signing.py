@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from plugins.sdk import batch
-from plugins.sdk.envelope import Envelope, SignedCommand, key_id_of
+from plugins.sdk.envelope import Envelope, SignedBatch, SignedCommand, key_id_of
 from plugins.sdk.errors import ConfigError, InputError
-from plugins.sdk.identity import node_identity
+from plugins.sdk.identity import is_node_id, node_identity
 
 
 class DocumentSigner:
@@ -61,14 +61,15 @@ class DocumentSigner:
     def sign_command(self, command_id: str, node_id: str, document: bytes, issued_at_ms: int,
                      expires_at_ms: int) -> SignedCommand:
         """Bind ``document`` to one node and a validity window, and sign it (a batch of one)."""
-        return self.sign_commands(command_id, (node_id,), document, issued_at_ms, expires_at_ms)[0]
+        return self.sign_commands(command_id, (node_id,), document, issued_at_ms, expires_at_ms).command(0)
 
     def sign_commands(self, command_id: str, node_ids: Sequence[str], document: bytes, issued_at_ms: int,
-                      expires_at_ms: int) -> list[SignedCommand]:
+                      expires_at_ms: int) -> SignedBatch:
         """Bind ``document`` to each node and a validity window: one envelope per node (in order), all
         signed with one signature over their batch root."""
         for node_id in node_ids:
-            node_identity(node_id)  # raises IdentityError for a malformed node id
+            if not is_node_id(node_id):
+                node_identity(node_id)  # raises IdentityError, naming it
         if not command_id:
             raise InputError("command_id", "must not be empty")
         if expires_at_ms <= issued_at_ms:
@@ -77,7 +78,5 @@ class DocumentSigner:
         envelopes = Envelope(command_id=command_id, node_id="", document_sha256=digest, issued_at_ms=issued_at_ms,
                              expires_at_ms=expires_at_ms, key_id=self._key_id).for_nodes(node_ids)
         root, proofs = batch.build(envelopes)
-        signature = self._key.sign(batch.signed_message(root))
-        document = bytes(document)
-        return [SignedCommand(envelope=e, signature=signature, document=document, proof=p)
-                for e, p in zip(envelopes, proofs, strict=True)]
+        return SignedBatch(tuple(envelopes), tuple(proofs), self._key.sign(batch.signed_message(root)),
+                           bytes(document))

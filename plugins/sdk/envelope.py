@@ -67,6 +67,19 @@ class SignedCommand:
 
 
 @dataclass(frozen=True)
+class SignedBatch:
+    """Envelopes signed together: ``signature`` covers the root that ``proofs[i]`` leads to from
+    ``envelopes[i]`` (plugins/sdk/batch.py)."""
+    envelopes: tuple[bytes, ...]
+    proofs: tuple[bytes, ...]
+    signature: bytes
+    document: bytes
+
+    def command(self, index: int) -> SignedCommand:
+        return SignedCommand(self.envelopes[index], self.signature, self.document, self.proofs[index])
+
+
+@dataclass(frozen=True)
 class VerifiedCommand:
     envelope: Envelope
     document: Document

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind
-from plugins.sdk.envelope import SignedCommand
+from plugins.sdk.envelope import SignedBatch, SignedCommand
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 from plugins.sdk.results import InvocationReport, OutputChunk, Refusal, StepReport
 from plugins.sdk.status import Detail, Status
@@ -84,6 +84,18 @@ def facts_from_pb(msg: pb.Facts) -> Facts:
 
 def command_to_pb(cmd: SignedCommand) -> pb.Command:
     return pb.Command(envelope=cmd.envelope, signature=cmd.signature, document=cmd.document, proof=cmd.proof)
+
+
+def batch_to_pb(signed: SignedBatch) -> list[pb.ControllerMessage]:
+    """One ControllerMessage per envelope of the batch, in order (filled in place: a fan-out makes
+    thousands, and a Command built apart would be copied into its message)."""
+    out = []
+    for envelope, proof in zip(signed.envelopes, signed.proofs, strict=True):
+        msg = pb.ControllerMessage()
+        cmd = msg.command
+        cmd.envelope, cmd.signature, cmd.document, cmd.proof = envelope, signed.signature, signed.document, proof
+        out.append(msg)
+    return out
 
 
 def command_from_pb(msg: pb.Command) -> SignedCommand:

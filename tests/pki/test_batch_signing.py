@@ -7,10 +7,10 @@ import hashlib
 import pytest
 
 from controller.signing import DocumentSigner
-from plugins.sdk import batch
+from plugins.sdk import batch, wire
 from plugins.sdk.document import Document, Step
 from plugins.sdk.envelope import SignedCommand, signing_key, verify_command
-from plugins.sdk.errors import VerificationError
+from plugins.sdk.errors import IdentityError, VerificationError
 from plugins.sdk.identity import new_node_id
 
 NOW_MS = 1_800_000_000_000
@@ -19,7 +19,8 @@ DOCUMENT = Document((Step("hello", "shell", {"commands": ["echo hi"]}),)).canoni
 
 def _batch(signer: DocumentSigner, count: int) -> tuple[list[str], list[SignedCommand]]:
     nodes = [new_node_id() for _ in range(count)]
-    return nodes, signer.sign_commands("cmd-1", nodes, DOCUMENT, NOW_MS, NOW_MS + 60_000)
+    signed = signer.sign_commands("cmd-1", nodes, DOCUMENT, NOW_MS, NOW_MS + 60_000)
+    return nodes, [signed.command(i) for i in range(count)]
 
 
 def _code(cmd: SignedCommand, signer: DocumentSigner, node_id: str) -> str:
@@ -40,6 +41,16 @@ def test_every_envelope_of_a_batch_verifies_on_its_node(count: int) -> None:
         vc = verify_command(cmd, public_key=key, node_id=node_id, now_ms=NOW_MS + 1)
         assert vc.envelope.node_id == node_id and vc.envelope.command_id == "cmd-1"
         assert vc.envelope.document_sha256 == hashlib.sha256(DOCUMENT).digest()
+
+
+def test_a_batch_travels_as_one_message_per_envelope() -> None:
+    signer = DocumentSigner.generate()
+    nodes = [new_node_id() for _ in range(3)]
+    signed = signer.sign_commands("cmd-1", nodes, DOCUMENT, NOW_MS, NOW_MS + 60_000)
+    messages = wire.batch_to_pb(signed)
+    assert [wire.command_from_pb(m.command) for m in messages] == [signed.command(i) for i in range(3)]
+    with pytest.raises(IdentityError):
+        signer.sign_commands("cmd-1", [nodes[0], "not-a-node"], DOCUMENT, NOW_MS, NOW_MS + 60_000)
 
 
 def test_a_batch_of_one_has_no_proof_and_signs_its_leaf() -> None:
