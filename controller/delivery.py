@@ -47,6 +47,8 @@ class Delivery:
     async def send(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]) -> None:
         """Sign ``cmd`` for each node (the dispatcher's, each with a stream when it chose them) and
         queue it on the node's stream, in order."""
+        if not node_ids:  # every target offline: theirs go when they connect
+            return
         if len(node_ids) <= self._chunk:
             self._queue(self._sign(cmd, document, node_ids))
             return

@@ -50,6 +50,17 @@ def test_every_connected_node_gets_its_own_signed_envelope_once() -> None:
         assert vc.envelope.command_id == cmd.command_id and vc.document.canonical_bytes() == DOC
 
 
+def test_a_delivery_to_no_node_signs_and_sends_nothing() -> None:
+    """Every target offline when a command is sent: their envelopes go when they connect."""
+    hub = Hub()
+    session = hub.attach(new_node_id())
+
+    async def go() -> None:
+        await Delivery(DocumentSigner.generate(), hub).send(_command([]), DOC, [])
+    asyncio.run(go())
+    assert _drain(session) == []
+
+
 def test_until_sent_waits_for_a_delivery_under_way() -> None:
     signer = DocumentSigner.generate()
     hub = Hub()
