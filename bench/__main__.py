@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bench import machine
 from bench.figures import FIGURES, catalogue, fail_rows, postgres_group, single_group, subprocess_group, swarm_group
 from bench.model import SCALES, Measure, Scale, fmt, say
 from bench.peers import peers_group
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     scale = SCALES[args.scale]
     board = catalogue(scale, args.wanted)
     say(f"scale {scale.name}, {args.runs} run(s), figures: {', '.join(args.wanted)}")
+    speed_before = machine.probe()
+    say(f"machine speed at the start: {speed_before}")
     started = time.time()
     t0 = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="outpost-bench-"))
@@ -128,15 +131,19 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     seconds = time.monotonic() - t0
+    speed_after = machine.probe()
     console = Console(width=max(160, Console().width))
     console.print(render(board, scale, args.runs, seconds))
+    console.print(f"  machine speed: {speed_before} at the start; {speed_after} at the end "
+                  f"(docs/performance.md: the figures drift with it)")
     for row in board.values():
         if row.note:
             console.print(f"  [dim]{row.key}: {escape(row.note)}[/dim]")
     doc = {"scale": scale.name, "runs": args.runs, "started_at": started, "seconds": round(seconds, 1),
            "goals_judged": scale.name == "full",
            "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                       "python": platform.python_version(), "platform": platform.platform()},
+                       "python": platform.python_version(), "platform": platform.platform(),
+                       "speed_at_start": speed_before.to_json(), "speed_at_end": speed_after.to_json()},
            "scale_parameters": scale.__dict__ | {"salt_minions": list(scale.salt_minions)},
            "figures": {k: v.to_json() for k, v in board.items()}}
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,9 @@ def test_small_bench_writes_every_asked_figure(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(out.read_text())
     assert doc["scale"] == "small" and doc["runs"] == 1 and doc["goals_judged"] is False
+    for when in ("speed_at_start", "speed_at_end"):  # the machine's speed, to compare invocations by
+        assert all(v > 0 for v in doc["machine"][when].values()) and len(doc["machine"][when]) == 2, doc["machine"]
+    assert "machine speed: Ed25519 verify" in proc.stdout
     figures = doc["figures"]
     assert set(figures) == {"connect.seconds", "connect.failed_streams", "fanout.seconds", "latency.p50",
                             "latency.p99"}, figures.keys()
