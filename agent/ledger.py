@@ -19,15 +19,18 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._ids: set[str] = set()
-        data = path.read_bytes() if path.exists() else b""
+        exists = path.exists()
+        data = path.read_bytes() if exists else b""
         for line in data.decode("ascii", errors="replace").splitlines():
             parts = line.split()
             if len(parts) == 2:
                 self._ids.add(parts[1])
-        # a crash cut the last line short: never glue the next record onto it. Creating the file
-        # here (and fsyncing its directory) means no record ever has to create it.
-        self._append(b"\n" if data and not data.endswith(b"\n") else b"")
-        self._fsync_dir()
+        if not exists:  # created here (and its directory fsynced), so no record ever has to create it
+            self._append(b"")
+            self._fsync_dir()
+        elif data and not data.endswith(b"\n"):  # a crash cut the last line short: never glue the next
+            self._append(b"\n")                   # record onto it
+        # else nothing to write: an agent (or 10,000 of a swarm) starts without an fsync
 
     def _append(self, data: bytes, fsync: bool = True) -> None:
         fd = os.open(self._path, _APPEND, 0o600)
