@@ -156,7 +156,6 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 return
 
     async def _read(self, session: AgentSession, context: grpc.aio.ServicerContext) -> None:
-        d = self._reports
         node_id = session.node_id
         limit = self._heartbeat_timeout
         loop = asyncio.get_running_loop()
@@ -183,11 +182,12 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 if msg is grpc.aio.EOF:
                     return
                 heard = loop.time()
-                await self._handle(session, d, node_id, msg)
+                await self._handle(session, msg)
         finally:
             timer.cancel()
 
-    async def _handle(self, session: AgentSession, d: Reports, node_id: str, msg: pb.AgentMessage) -> None:
+    async def _handle(self, session: AgentSession, msg: pb.AgentMessage) -> None:
+        d, node_id = self._reports, session.node_id
         kind = msg.WhichOneof("body")
         try:
             if kind == "output":

@@ -39,23 +39,16 @@ class Envelope:
     expires_at_ms: int
     key_id: str
 
-    def to_bytes(self) -> bytes:
-        return self._to_pb().SerializeToString()
-
     def for_nodes(self, node_ids: Sequence[str]) -> list[bytes]:
         """This envelope's bytes with each of ``node_ids`` in place of its node (one message, its
         node id set and serialized per node: a fan-out builds thousands)."""
-        msg = self._to_pb()
+        msg = pb.Envelope(command_id=self.command_id, document_sha256=self.document_sha256,
+                          issued_at_ms=self.issued_at_ms, expires_at_ms=self.expires_at_ms, key_id=self.key_id)
         out = []
         for node_id in node_ids:
             msg.node_id = node_id
             out.append(msg.SerializeToString())
         return out
-
-    def _to_pb(self) -> pb.Envelope:
-        return pb.Envelope(command_id=self.command_id, node_id=self.node_id,
-                           document_sha256=self.document_sha256, issued_at_ms=self.issued_at_ms,
-                           expires_at_ms=self.expires_at_ms, key_id=self.key_id)
 
 
 @dataclass(frozen=True)
