@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -59,6 +60,11 @@ async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOpt
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("agent %s starting; controller %s", identity.node_id, identity.controller)
+    # What start-up made (modules, the plugin registry, the agent) lives as long as the process: set
+    # it apart from the collector, so no later collection, the idle trim's included, walks it again
+    # (about 34,000 objects, 7-10 ms a full collection here).
+    gc.collect()
+    gc.freeze()
     trimmer = asyncio.create_task(trim_when_idle(agent, stop)) if memory_trim else None
     try:
         await agent.run(stop)

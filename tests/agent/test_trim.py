@@ -39,7 +39,7 @@ SMAPS = "".join([
 
 
 def test_only_clean_private_read_only_file_mappings_are_eligible() -> None:
-    assert clean_file_mappings(SMAPS.splitlines(keepends=True)) == [
+    assert clean_file_mappings(SMAPS) == [
         CleanMapping(0x7F0000000000, 0x7F0000004000, 12 * 1024, "/usr/lib/libfoo.so"),
         CleanMapping(0x7F0000004000, 0x7F0000010000, 48 * 1024, "/usr/lib/libfoo.so"),
         CleanMapping(0x7F0000070000, 0x7F0000071000, 4 * 1024, "/opt/with space/lib.so"),
@@ -48,8 +48,7 @@ def test_only_clean_private_read_only_file_mappings_are_eligible() -> None:
 
 @linux_only
 def test_this_process_has_clean_mappings_and_none_is_writable_or_shared() -> None:
-    with trim.SMAPS.open() as f:
-        found = clean_file_mappings(f)
+    found = clean_file_mappings(trim.SMAPS.read_text())
     assert found and all(m.path.startswith("/") and m.end > m.start for m in found)
     perms = {line.split()[0]: line.split()[1] for line in Path("/proc/self/maps").read_text().splitlines()}
     assert all(perms[f"{m.start:x}-{m.end:x}"][1] == "-" and perms[f"{m.start:x}-{m.end:x}"][3] == "p"
