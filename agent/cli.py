@@ -17,6 +17,7 @@ from pathlib import Path
 from agent.connection import Agent, AgentOptions
 from agent.runner import RunnerOptions
 from agent.state import StateDir
+from agent.stop import Stop
 from agent.trim import trim_when_idle
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.registry import PluginRegistry
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="output kept per step and stream before it is truncated with a marker")
     r.add_argument("--accept-delay-seconds", type=float, default=0.25,
                    help="a command that ends sooner is reported by its result alone, without an acceptance first")
+    r.add_argument("--unreachable-report-seconds", type=float, default=60.0,
+                   help="while the controller cannot be reached, say why this often (streams wait for it meanwhile)")
     r.add_argument("--no-memory-trim", dest="memory_trim", action="store_false",
                    help="keep what start-up and commands touched resident instead of giving it back when idle")
     return p
@@ -55,7 +58,7 @@ async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOpt
                memory_trim: bool = True) -> None:
     identity = state.load_identity()
     agent = Agent(identity, state, PluginRegistry.discover(), options, runner_options)
-    stop = asyncio.Event()
+    stop = Stop()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -92,9 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds,
-                               accept_delay_seconds=args.accept_delay_seconds)
+                               accept_delay_seconds=args.accept_delay_seconds,
+                               unreachable_report_seconds=args.unreachable_report_seconds)
         if args.accept_delay_seconds < 0:
             raise ConfigError(f"--accept-delay-seconds: must not be negative, got {args.accept_delay_seconds}")
+        if args.unreachable_report_seconds <= 0:
+            raise ConfigError(f"--unreachable-report-seconds: must be positive, got {args.unreachable_report_seconds}")
         if args.output_cap_mb <= 0:
             raise ConfigError(f"--output-cap-mb: must be positive, got {args.output_cap_mb}")
         asyncio.run(_run(StateDir(args.state_dir), options,

@@ -34,9 +34,9 @@ from agent.connection import Agent, AgentOptions
 from agent.delays import Delays
 from agent.facts import gather_facts
 from agent.groupcommit import GroupCommit, LedgerWrite
-from agent.pause import pause
 from agent.runner import RunnerOptions
 from agent.state import StateDir
+from agent.stop import Stop
 from agent.swarm_plugins import noop_registry
 from plugins.sdk.batch import VerifiedRoots
 from plugins.sdk.errors import ConfigError, OutpostError
@@ -170,7 +170,7 @@ class Swarm:
         return (f"swarm: {connected}/{len(self._dirs)} connected, {len(self.agents)} started{failed}, "
                 f"{run} commands run, rss {rss:.0f} MiB")
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: Stop) -> None:
         """Start every agent at the connect rate, then wait for ``stop``; then stop them all."""
         try:
             await self._launch(stop)
@@ -183,7 +183,7 @@ class Swarm:
                     t.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _launch(self, stop: asyncio.Event) -> None:
+    async def _launch(self, stop: Stop) -> None:
         loop = asyncio.get_running_loop()
         slot = 1.0 / self._rate
         t0 = loop.time()
@@ -215,13 +215,13 @@ class Swarm:
             log.error("%s stopped: %r", task.get_name(), task.exception())
 
 
-async def _status_lines(swarm: Swarm, every: float, stop: asyncio.Event, say: Callable[[str], None]) -> None:
-    while not await pause(stop, every):
+async def _status_lines(swarm: Swarm, every: float, stop: Stop, say: Callable[[str], None]) -> None:
+    while not await stop.pause(every):
         say(swarm.status())
 
 
 async def _main(swarm: Swarm, status_seconds: float, say: Callable[[str], None]) -> None:
-    stop = asyncio.Event()
+    stop = Stop()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -15,7 +15,6 @@ Both only release memory; neither can change what the process computes. Linux on
 """
 from __future__ import annotations
 
-import asyncio
 import ctypes  # with the agent, not at its first trim: 4 ms of an idle agent's CPU (as resident either way)
 import gc
 import logging
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from agent.pause import pause
+from agent.stop import Stop
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +130,14 @@ class IdleState(Protocol):
     def commands_run(self) -> int: ...
 
 
-async def trim_when_idle(agent: IdleState, stop: asyncio.Event, *, poll_seconds: float = 10.0,
+async def trim_when_idle(agent: IdleState, stop: Stop, *, poll_seconds: float = 10.0,
                          trim: Callable[[], TrimReport] = trim_memory) -> None:
     """Trim once the agent has been connected for a whole poll with no command finishing, and again
     after each later batch of commands once a poll goes by without one finishing (a reconnection
     counts as new too). Checks every ``poll_seconds``; returns when ``stop`` is set."""
     seen: int | None = None  # commands_run at the previous poll while connected
     trimmed: int | None = None  # commands_run at the last trim on this connection
-    while not await pause(stop, poll_seconds):
+    while not await stop.pause(poll_seconds):
         if not agent.connected:
             seen = trimmed = None
             continue

@@ -134,12 +134,17 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         sweeper.cancel()
         pruner.cancel()
         freezer.cancel()
+        # Both listeners stop taking connections and calls first (GOAWAY), and only then are the
+        # agents' streams ended: an agent whose stream ends opens its next one against a closed port,
+        # where it waits for the next controller, not against this one, which would cut it again a
+        # moment later (a second reconnect for every agent in a restart).
+        stopping = asyncio.gather(enrol.stop(grace=1.0), mtls.stop(grace=2.0))
+        await asyncio.sleep(0)  # the stops take their first step (the shutdown) before the streams end
         hub.close_all()
         events.close()
         feed.close()
         await webhooks.stop(drain_seconds=5.0)
-        await enrol.stop(grace=1.0)
-        await mtls.stop(grace=2.0)
+        await stopping
         await db.run(store.mark_all_connection_lost)
         db.close()
         log.info("controller stopped")

@@ -10,6 +10,7 @@ import pytest
 
 from agent import trim
 from agent.cli import _parser
+from agent.stop import Stop
 from agent.trim import CleanMapping, TrimReport, clean_file_mappings, trim_when_idle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +100,7 @@ print("ok", trim_memory().file_bytes_dropped > 0)
 class ScriptedAgent:
     """Answers one (connected, commands_run) pair per poll, then stops the trimmer."""
 
-    def __init__(self, polls: list[tuple[bool, int]], stop: asyncio.Event) -> None:
+    def __init__(self, polls: list[tuple[bool, int]], stop: Stop) -> None:
         self._polls = polls
         self._stop = stop
         self.poll = -1
@@ -121,7 +122,7 @@ class ScriptedAgent:
 
 def trims_at(polls: list[tuple[bool, int]], fail: bool = False) -> list[int]:
     async def go() -> list[int]:
-        stop = asyncio.Event()
+        stop = Stop()
         agent = ScriptedAgent(polls, stop)
         at: list[int] = []
 

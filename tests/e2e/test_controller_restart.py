@@ -108,6 +108,28 @@ def test_controller_restart_while_a_command_runs_loses_nothing(cluster: Cluster,
         apply.wait(timeout=10)
 
 
+def test_an_agent_waits_for_a_controller_that_is_down_says_why_and_connects_once_it_is_back(
+        cluster: Cluster) -> None:
+    """While the controller is down, the agent's stream waits for it (no retry storm of streams
+    failing at once); it says why at once, and again after each --unreachable-report-seconds."""
+    cluster.start_controller()
+    cluster.enroll("n1", cluster.create_activation("Environment=dev", limit=1))
+    cluster.stop_controller()
+    cluster.agents["n1"] = cluster.spawn("agent-n1", [
+        "agent", "run", "--state-dir", str(cluster.state_dir("n1")), "--backoff-base-seconds", "0.2",
+        "--unreachable-report-seconds", "3"])
+    time.sleep(7.5)
+    log = cluster.root / "agent-n1.log"
+    ended = [line for line in log.read_text(errors="replace").splitlines() if "ended:" in line]
+    # at 0 s, about 3.5 s and about 7 s; streams failing at once with this backoff (0.2 s doubling)
+    # would have ended at least 6 times by now
+    assert 2 <= len(ended) <= 3, ended
+    assert all("UNAVAILABLE" in line and "Connection refused" in line for line in ended), ended
+    cluster.start_controller()
+    cluster.wait_online(["n1"], timeout=20)
+    assert "connected to" in log.read_text(errors="replace")
+
+
 def _ping(cluster: Cluster) -> dict[str, str]:
     return {str(r["node_id"]): str(r["ping_status"]) for r in cluster.nodes()}
 
