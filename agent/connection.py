@@ -166,8 +166,8 @@ class Agent:
 
     async def _session(self, stub: pbg.AgentServiceStub, stop: Stop, *, wait: bool) -> _Session:
         """One stream. ``wait``: it waits for the channel to be ready, up to
-        ``unreachable_report_seconds`` for the controller's first message; otherwise it fails at
-        once while the controller cannot be reached.
+        ``unreachable_report_seconds`` (less a random quarter at most) for the controller's first
+        message; otherwise it fails at once while the controller cannot be reached.
 
         The stream is read here, not in a task of its own, and a stop or the end of that patience
         cancels the call from a callback: a swarm reconnecting 10,000 agents at once sets up and
@@ -180,7 +180,10 @@ class Agent:
             call.cancel()
         on_stop = stop.on_set(end)
         loop = asyncio.get_running_loop()
-        self._patience = loop.call_later(self._options.unreachable_report_seconds, end) if wait else None
+        # jittered, so that agents waiting since the same moment (a controller restart that takes
+        # long) do not all give up at once
+        patience = self._options.unreachable_report_seconds * self._rng.uniform(0.75, 1.0)
+        self._patience = loop.call_later(patience, end) if wait else None
         try:
             answered = await self._read(call)
         finally:
