@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -20,6 +19,7 @@ from agent.state import StateDir
 from agent.stop import Stop
 from agent.trim import trim_when_idle
 from plugins.sdk.errors import ConfigError, OutpostError
+from plugins.sdk.gcfreeze import Freezer
 from plugins.sdk.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,7 @@ async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOpt
     # What start-up made (modules, the plugin registry, the agent) lives as long as the process: set
     # it apart from the collector, so no later collection, the idle trim's included, walks it again
     # (about 34,000 objects, 7-10 ms a full collection here).
-    gc.collect()
-    gc.freeze()
+    Freezer.refresh()
     trimmer = asyncio.create_task(trim_when_idle(agent, stop)) if memory_trim else None
     try:
         await agent.run(stop)

@@ -110,7 +110,6 @@ class Agent:
         self._slots = asyncio.Semaphore(options.max_concurrent_documents)
         self._connected = False
         self._ending = False  # this side is ending the current stream (stopping, or to say why it waits)
-        self._patience: asyncio.TimerHandle | None = None  # until the current stream's first message
         self.commands_run = 0  # documents run to their end by this process (for status lines)
 
     @property
@@ -178,18 +177,20 @@ class Agent:
         def end() -> None:  # this side ends the stream: the reader sees it end, then the session
             self._ending = True
             call.cancel()
+        def give_up() -> None:  # still no word from the controller: end the stream to say why
+            if not self._connected:
+                end()
         on_stop = stop.on_set(end)
-        loop = asyncio.get_running_loop()
         # jittered, so that agents waiting since the same moment (a controller restart that takes
         # long) do not all give up at once
         patience = self._options.unreachable_report_seconds * self._rng.uniform(0.75, 1.0)
-        self._patience = loop.call_later(patience, end) if wait else None
+        timer = asyncio.get_running_loop().call_later(patience, give_up) if wait else None
         try:
             answered = await self._read(call)
         finally:
             stop.forget(on_stop)
-            if self._patience is not None:
-                self._patience.cancel()
+            if timer is not None:
+                timer.cancel()
             call.cancel()
             self._outbox.disconnect()
             self._connected = False
@@ -206,8 +207,6 @@ class Agent:
                 if heartbeat is None:
                     log.info("connected to %s as %s", self._identity.controller, self.node_id)
                     self._connected = True
-                    if self._patience is not None:
-                        self._patience.cancel()
                     heartbeat = asyncio.create_task(self._heartbeats())
                 try:
                     self._dispatch(msg)

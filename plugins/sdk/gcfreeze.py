@@ -1,5 +1,6 @@
 """Long-lived objects kept out of the cyclic garbage collector's way, in the processes that hold
-thousands of streams (the controller, ``outpost swarm``).
+thousands of streams (the controller, ``outpost swarm``), and once at start-up in an agent
+(``Freezer.refresh``: its idle trim then collects only what is newer).
 
 CPython 3.11 collects its oldest generation, which means walking the whole heap, once the objects
 promoted into it since the last full collection reach a quarter of it. At 10,000 streams the heap
