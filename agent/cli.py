@@ -20,6 +20,7 @@ from agent.stop import Stop
 from agent.trim import trim_when_idle
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.gcfreeze import Freezer
+from plugins.sdk.process import watch_children_by_pidfd
 from plugins.sdk.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOpt
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("agent %s starting; controller %s", identity.node_id, identity.controller)
+    watch_children_by_pidfd()
     # What start-up made (modules, the plugin registry, the agent) lives as long as the process: set
     # it apart from the collector, so no later collection, the idle trim's included, walks it again
     # (about 34,000 objects, 7-10 ms a full collection here).

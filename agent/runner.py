@@ -37,6 +37,17 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def remove_workdir(path: str) -> None:
+    """Remove a command's work directory: one rmdir when the steps left it empty (most do), the
+    whole tree otherwise; absent when no step that needed it ran."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:  # not empty
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
     default_timeout_seconds: int = 3600  # SSM's default executionTimeout
@@ -134,12 +145,12 @@ class Runner:
                 reports.append(report)
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
                     self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
+            result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
+            self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
+            log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
         finally:
-            if needs_workdir:
-                shutil.rmtree(workdir, ignore_errors=True)  # absent when no step that needed it ran
-        result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
-        self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
-        log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
+            if needs_workdir:  # after the result is on its way, and never on the event loop
+                await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, remove_workdir, workdir))
         return result
 
     def report_not_started(self, vc: VerifiedCommand, detail: Detail, reason: str) -> InvocationReport:

@@ -42,6 +42,7 @@ from plugins.sdk.batch import VerifiedRoots
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.facts import Facts
 from plugins.sdk.gcfreeze import Freezer
+from plugins.sdk.process import watch_children_by_pidfd
 from plugins.sdk.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ async def _main(swarm: Swarm, status_seconds: float, say: Callable[[str], None])
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watch_children_by_pidfd()  # --action subprocess: no thread per running child
     status = asyncio.create_task(_status_lines(swarm, status_seconds, stop, say))
     freezer = asyncio.create_task(Freezer().run())  # thousands of agents' objects out of the collector's way
     try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from plugins.sdk.facts import Facts
+from plugins.sdk.results import OutputChunk
 from plugins.sdk.status import Detail, Status
 
 if TYPE_CHECKING:
@@ -179,3 +180,13 @@ class StepOutputView:
     stderr: str
     stdout_truncated: bool
     stderr_truncated: bool
+
+
+@dataclass(frozen=True)
+class CommandSnapshot:
+    """A command as one read sees it: what a watcher that starts now is shown first. ``output``:
+    every stored piece of its output as (node id, chunk), a settled step's whole output as one chunk
+    with ``seq`` -1."""
+    command: CommandRecord
+    invocations: tuple[InvocationRecord, ...]
+    output: tuple[tuple[str, OutputChunk], ...]

@@ -16,21 +16,20 @@ from controller.clock import now_ms
 from controller.db import Db
 from controller.dispatch import Dispatcher
 from controller.events import CommandChanged, EventBus, OutputArrived
-from controller.model import ActivationRecord, CommandRecord, InvocationRecord
+from controller.model import ActivationRecord
 from controller.sendrequest import CommandRejected, CommandRequest
 from controller.server import convert
 from controller.server.agent_service import hash_activation_code
-from controller.server.auth import require
+from controller.server.auth import PeerIdentities
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
 from controller.statusevents import StatusFeed
-from controller.store import NotFound, Store
+from controller.store import NotFound
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.identity import Role
-from plugins.sdk.results import OutputChunk
 from plugins.sdk.status import Detail, Status
 
 log = logging.getLogger(__name__)
@@ -41,17 +40,12 @@ DEFAULT_ACTIVATION_SECONDS = 24 * 3600
 MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
 
 
-def _snapshot(store: Store, command_id: str
-              ) -> tuple[CommandRecord, list[InvocationRecord], list[tuple[str, OutputChunk]]]:
-    """What a watcher that starts now is shown first, in one database job."""
-    return store.get_command(command_id), store.list_invocations(command_id), store.output_chunks(command_id)
-
-
 class AdminService(pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, feed: StatusFeed) -> None:
         self._feed = feed
         self._db = db
+        self._identities = PeerIdentities()
         self._document_api = DocumentApi(db, documents.validate)
         self._group_api = GroupApi(db)
         self._dispatcher = dispatcher
@@ -60,7 +54,7 @@ class AdminService(pbg.AdminServiceServicer):
         self._ca_fingerprint = ca_fingerprint
 
     async def _operator(self, context: grpc.aio.ServicerContext, method: str) -> str:
-        return (await require(context, Role.OPERATOR, f"AdminService.{method}")).name
+        return (await self._identities.require(context, Role.OPERATOR, f"AdminService.{method}")).name
 
     async def CreateActivation(self, request, context):  # noqa: N802
         who = await self._operator(context, "CreateActivation")
@@ -193,22 +187,22 @@ class AdminService(pbg.AdminServiceServicer):
         queue = self._events.subscribe(request.command_id)  # before the snapshot: no event falls between
         try:
             try:
-                cmd, invs, chunks = await self._db.run(_snapshot, self._db.store, request.command_id)
+                snap = await self._db.run(self._db.store.command_snapshot, request.command_id)
             except NotFound:
                 await context.abort(grpc.StatusCode.NOT_FOUND, f"command {request.command_id!r} does not exist")
-            for inv in invs:
+            for inv in snap.invocations:
                 yield pb.CommandEvent(invocation=convert.invocation_to_pb(inv), node_id=inv.node_id)
             replayed: set[tuple[str, str, str, int]] = set()
             whole: set[tuple[str, str, str]] = set()  # settled steps' output, replayed in one piece
-            for node_id, chunk in chunks:
+            for node_id, chunk in snap.output:
                 if chunk.seq < 0:
                     whole.add((node_id, chunk.step_name, chunk.stream.value))
                     chunk = replace(chunk, seq=0)
                 else:
                     replayed.add((node_id, chunk.step_name, chunk.stream.value, chunk.seq))
                 yield convert.event_to_pb(OutputArrived(node_id, chunk))
-            yield pb.CommandEvent(command=convert.command_to_pb(cmd))
-            terminal = cmd.detail.terminal
+            yield pb.CommandEvent(command=convert.command_to_pb(snap.command))
+            terminal = snap.command.detail.terminal
             while not terminal:
                 event = await queue.get()
                 if event is None:  # the controller is stopping

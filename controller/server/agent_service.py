@@ -17,7 +17,7 @@ from controller.model import EnrolmentFailure, NodeRecord
 from controller.pki import CertificateAuthority
 from controller.presence import Presence
 from controller.reports import Reports
-from controller.server.auth import require
+from controller.server.auth import PeerIdentities
 from controller.signing import DocumentSigner
 from controller.store import ActivationRefused, NotFound
 from outpost.v1 import outpost_pb2 as pb
@@ -97,13 +97,14 @@ class AgentStreamService(pbg.AgentServiceServicer):
         self._hub = hub
         self._reports = reports
         self._heartbeat_timeout = heartbeat_timeout_seconds
+        self._identities = PeerIdentities(limit=0)  # a node's certificate comes once a stream: nothing to keep
 
     async def Enroll(self, request, context):  # noqa: N802
         await context.abort(grpc.StatusCode.PERMISSION_DENIED,
                             "Enroll is served on the enrolment listener, not the mutual-TLS one")
 
     async def Connect(self, request_iterator, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
-        ident = await require(context, Role.NODE, "AgentService.Connect")
+        ident = await self._identities.require(context, Role.NODE, "AgentService.Connect")
         node_id = ident.name
         try:
             first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_SECONDS)

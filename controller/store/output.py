@@ -49,6 +49,19 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     return [k for k in keys if k in found]
 
 
+def chunks_of_command(conn: Connection, command_id: str) -> list[tuple[str, OutputChunk]]:
+    """``OutputTables.output_chunks`` inside the caller's transaction."""
+    out: list[tuple[str, OutputChunk]] = []
+    for node_id, step, stream, data in conn.execute(SETTLED_OUTPUT_OF_COMMAND, {"cid": command_id}):
+        out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,
+                                              zlib.decompress(data))))
+    for node_id, step, stream, seq, data in conn.execute(CHUNKS_OF_COMMAND, {"cid": command_id}):
+        out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq),
+                                              bytes(data))))
+    out.sort(key=lambda item: (item[0], item[1].step_name, item[1].stream.value, item[1].seq))
+    return out
+
+
 def compact(conn: Connection, command_id: str, node_id: str) -> int:
     """``compact_output`` inside the caller's transaction."""
     o, so = output_chunks.c, step_outputs.c
@@ -158,13 +171,5 @@ class OutputTables:
         """Every stored piece of a command's output as (node id, chunk), by node, step, stream and seq:
         what a watcher that starts late replays. A settled step's whole output comes as one chunk
         with ``seq`` -1 (it stands for every sequence number)."""
-        out: list[tuple[str, OutputChunk]] = []
         with read_tx(self._engine) as conn:
-            for node_id, step, stream, data in conn.execute(SETTLED_OUTPUT_OF_COMMAND, {"cid": command_id}):
-                out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,
-                                                      zlib.decompress(data))))
-            for node_id, step, stream, seq, data in conn.execute(CHUNKS_OF_COMMAND, {"cid": command_id}):
-                out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq),
-                                                      bytes(data))))
-        out.sort(key=lambda item: (item[0], item[1].step_name, item[1].stream.value, item[1].seq))
-        return out
+            return chunks_of_command(conn, command_id)

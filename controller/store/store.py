@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from controller.model import (
     CommandRecord,
+    CommandSnapshot,
     InvocationRecord,
     NodeRecord,
     PingStatus,
@@ -31,7 +32,7 @@ from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
 from controller.store.groups import GroupTables
 from controller.store.inlists import SLICE, slices
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
-from controller.store.output import OutputTables
+from controller.store.output import OutputTables, chunks_of_command
 from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
 from controller.store.rows import (
@@ -198,6 +199,17 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeTagTables, Output
         if row is None:
             raise NotFound(f"no command {command_id}")
         return command_from_row(row)
+
+    def command_snapshot(self, command_id: str) -> CommandSnapshot:
+        """The command, its invocations (steps filled in, by node id) and its stored output
+        (``output_chunks``), in one read transaction."""
+        with read_tx(self._engine) as conn:
+            row = conn.execute(COMMAND_BY_ID, {"cid": command_id}).mappings().one_or_none()
+            if row is None:
+                raise NotFound(f"no command {command_id}")
+            invs = self._with_steps(conn, conn.execute(INVOCATIONS_OF_COMMAND, {"cid": command_id}).mappings().all())
+            output = chunks_of_command(conn, command_id)
+        return CommandSnapshot(command_from_row(row), tuple(invs), tuple(output))
 
     def list_commands(self, limit: int = 50) -> list[CommandRecord]:
         """Newest first."""

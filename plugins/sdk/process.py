@@ -17,6 +17,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 
 from plugins.sdk.contract import OutputStreamKind, RunContext
@@ -64,6 +65,24 @@ class _Protocol(asyncio.SubprocessProtocol):
     def process_exited(self) -> None:
         if not self.exited.done():
             self.exited.set_result(None)
+
+
+def watch_children_by_pidfd() -> bool:
+    """Have the running loop learn of its children's exits through pidfds (Linux 5.3+) instead of
+    a thread per child. Python 3.11's default watcher starts a thread to block in waitpid for every
+    child; 3.12 picks pidfds itself. Called once by an entry point, in the main thread, with its
+    loop running (asyncio re-attaches the watcher to each new main-thread loop). Returns whether
+    the pidfd watcher is in use."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:  # an older kernel, or a sandbox that forbids it: keep the default
+        return False
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    asyncio.get_event_loop_policy().set_child_watcher(watcher)
+    return True
 
 
 def exit_status(returncode: int) -> int:

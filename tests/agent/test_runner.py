@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from agent.outbox import Outbox
-from agent.runner import TRUNCATED_MARKER, Runner, RunnerOptions
+from agent.runner import TRUNCATED_MARKER, Runner, RunnerOptions, remove_workdir
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
 from plugins.sdk.contract import API_VERSION, OutputStreamKind, PluginSpec, RunContext, StepOutcome
@@ -811,3 +811,16 @@ def test_two_commands_have_separate_workdirs_and_reports(h: Harness) -> None:
         "cmd-a", Detail.SUCCESS, "cmd-b", Detail.FAILED, 9)
     assert sorted(Path(c.workdir).name for c in h.rec.contexts) == ["cmd-a", "cmd-b"]
     assert h.outbox.unacknowledged() == {"cmd-a", "cmd-b"}
+
+
+@pytest.mark.parametrize("content", [None, [], ["a.tmp"], ["sub/b.tmp", "c.tmp"]])
+def test_remove_workdir_removes_it_empty_or_not_and_minds_no_absent_one(tmp_path: Path,
+                                                                        content: list[str] | None) -> None:
+    workdir = tmp_path / "cmd-1"
+    if content is not None:
+        workdir.mkdir()
+        for name in content:
+            (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+            (workdir / name).write_text("x")
+    remove_workdir(str(workdir))
+    assert not workdir.exists() and tmp_path.exists()

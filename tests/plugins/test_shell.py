@@ -336,3 +336,27 @@ def test_run_process_rejects_empty_argv(tmp_path: Path) -> None:
     ctx = make_ctx(RecordingSink(), tmp_path)
     with pytest.raises(PluginError):
         run(lambda: process_mod.run_process(ctx, [], cwd=None, env={}))
+
+
+def test_with_the_pidfd_watcher_a_child_is_reaped_without_a_waitpid_thread(tmp_path: Path) -> None:
+    """Python 3.11's default watcher blocks a thread in waitpid for every child ("asyncio-waitpid-N");
+    the pidfd watcher (3.12's default) learns of the exit on the loop itself."""
+    import sys
+    import threading
+
+    async def go() -> tuple[bool, int, list[str]]:
+        installed = process_mod.watch_children_by_pidfd()
+        sink = RecordingSink()
+        task = asyncio.create_task(process_mod.run_process(
+            make_ctx(sink, tmp_path), ["/bin/sh", "-c", "sleep 0.3; echo done; exit 3"], cwd=None, env={}))
+        await asyncio.sleep(0.15)
+        names = [t.name for t in threading.enumerate()]
+        return installed, await task, names
+
+    try:
+        installed, code, names = run(go)
+    finally:
+        asyncio.get_event_loop_policy().set_child_watcher(None)  # the next test's loop gets the default
+    assert installed is (sys.version_info < (3, 12))
+    assert code == 3
+    assert not [n for n in names if n.startswith("asyncio-waitpid")]
