@@ -20,7 +20,6 @@ import grpc
 
 from controller.cli.client import AdminClient
 from controller.devcluster import OUTPOST, ROOT, Cluster
-from outpost.v1 import outpost_pb2 as pb
 
 ACTIVATION_LIMIT = 1000  # the controller's MAX_ACTIVATION_LIMIT
 _STREAM_ENDED = re.compile(rb"stream to \S+ ended: ")
@@ -36,7 +35,7 @@ class OnlineWait:
 
 def online_count(client: AdminClient) -> int:
     try:
-        nodes = client.stub.ListNodes(pb.ListNodesRequest(), timeout=30).nodes
+        nodes = client.list_nodes()
     except grpc.RpcError:
         return -1  # the controller is not up (yet)
     return sum(1 for n in nodes if n.ping_status == "Online")

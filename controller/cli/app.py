@@ -171,7 +171,7 @@ def node() -> None:
 @click.pass_obj
 def node_list(obj: Ctx, output: str) -> None:
     with obj.client() as c:
-        rows = [node_row(n) for n in c.stub.ListNodes(pb.ListNodesRequest(), timeout=c.timeout).nodes]
+        rows = [node_row(n) for n in c.list_nodes()]
     if output == "json":
         print_json(rows)
     else:

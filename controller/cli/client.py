@@ -4,6 +4,7 @@ from __future__ import annotations
 import grpc
 
 from controller.config import CliConfig
+from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 
 
@@ -15,6 +16,18 @@ class AdminClient:
         self.timeout = timeout_seconds
         self._channel = grpc.secure_channel(config.controller, creds)
         self.stub = pbg.AdminServiceStub(self._channel)
+
+    def list_nodes(self, page_size: int = 0) -> list[pb.Node]:
+        """Every registered node, by node id, a page at a time (0: the controller's largest)."""
+        out: list[pb.Node] = []
+        token = ""
+        while True:
+            page = self.stub.ListNodes(pb.ListNodesRequest(max_results=page_size, next_token=token),
+                                       timeout=self.timeout)
+            out.extend(page.nodes)
+            token = page.next_token
+            if not token:
+                return out
 
     def close(self) -> None:
         self._channel.close()

@@ -133,14 +133,22 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeTagTables, Output
             raise NotFound(f"no node {node_id}")
         return node_from_row(row, tag_rows)
 
-    def list_nodes(self) -> list[NodeRecord]:
+    def list_nodes(self, after: str = "", limit: int | None = None) -> list[NodeRecord]:
+        """By node id: every node, or a page of at most ``limit`` whose ids come after ``after``."""
+        if limit is not None and limit < 1:
+            raise StoreError(f"limit must be positive, got {limit}")
+        n, t = nodes.c, node_tags.c
         with read_tx(self._engine) as conn:
-            rows = conn.execute(select(nodes).order_by(nodes.c.node_id)).mappings().all()
-            tag_rows = conn.execute(select(node_tags).order_by(
-                node_tags.c.node_id, node_tags.c.position)).mappings().all()
+            rows = conn.execute(select(nodes).where(n.node_id > after).order_by(n.node_id).limit(limit)
+                                ).mappings().all()
+            if not rows:
+                return []
+            last = str(rows[-1]["node_id"])
+            tag_rows = conn.execute(select(node_tags).where(t.node_id > after, t.node_id <= last)
+                                    .order_by(t.node_id, t.position)).mappings().all()
         by_node: dict[str, list[RowMapping]] = {}
-        for t in tag_rows:
-            by_node.setdefault(str(t["node_id"]), []).append(t)
+        for tag in tag_rows:
+            by_node.setdefault(str(tag["node_id"]), []).append(tag)
         return [node_from_row(r, by_node.get(str(r["node_id"]), [])) for r in rows]
 
     def mark_all_connection_lost(self) -> int:

@@ -11,8 +11,10 @@ import stat
 import time
 from pathlib import Path
 
-from controller.config import ControllerDir
+from controller.cli.client import AdminClient
+from controller.config import CliConfig, ControllerDir
 from controller.store import Store
+from outpost.v1 import outpost_pb2 as pb
 from tests.support.cluster import Activation, Cluster
 
 
@@ -142,3 +144,15 @@ def test_private_keys_are_private(cluster: Cluster) -> None:
     cdir = cluster.controller_dir
     for name in ("ca.key", "signing.key", "server.key", "operators/admin.key"):
         assert _mode(cdir / name) == 0o600, (name, oct(_mode(cdir / name)))
+
+
+def test_the_operator_client_pages_through_every_node(cluster: Cluster) -> None:
+    cluster.start_controller()
+    act = cluster.create_activation(limit=3)
+    for name in ("p1", "p2", "p3"):
+        cluster.enroll(name, act)
+    with AdminClient(CliConfig.load(cluster.config)) as client:
+        one_by_one = [n.node_id for n in client.list_nodes(page_size=1)]
+        first = client.stub.ListNodes(pb.ListNodesRequest(max_results=2))
+    assert one_by_one == sorted(_node_ids(cluster)) and len(one_by_one) == 3  # the CLI's `node list`
+    assert [n.node_id for n in first.nodes] == one_by_one[:2] and first.next_token

@@ -382,14 +382,20 @@ class Node(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., ping_status: _Optional[str] = ..., registered_at_ms: _Optional[int] = ..., last_seen_at_ms: _Optional[int] = ..., activation_id: _Optional[str] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("max_results", "next_token")
+    MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    max_results: int
+    next_token: str
+    def __init__(self, max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class ListNodesResponse(_message.Message):
-    __slots__ = ("nodes",)
+    __slots__ = ("nodes", "next_token")
     NODES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[Node]
-    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
+    next_token: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class TagFilter(_message.Message):
     __slots__ = ("key", "values")
