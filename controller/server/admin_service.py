@@ -169,9 +169,9 @@ class AdminService(pbg.AdminServiceServicer):
         store = self._db.store
         invs = await self._db.run(store.list_invocations, cmd.command_id)
         document = await self._db.run(store.get_document, cmd.document_sha256)
-        views = {i.node_id: await self._db.run(store.output_views, cmd.command_id, i.node_id) for i in invs}
+        views = await self._db.run(store.command_output_views, cmd.command_id)
         return pb.GetCommandResponse(command=convert.command_to_pb(cmd),
-                                     invocations=[convert.invocation_to_pb(i, views[i.node_id]) for i in invs],
+                                     invocations=[convert.invocation_to_pb(i, views.get(i.node_id, {})) for i in invs],
                                      document=masked_document(document))
 
     async def GetOutput(self, request, context):  # noqa: N802

@@ -49,6 +49,52 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     return [k for k in keys if k in found]
 
 
+def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step_name: str | None = None
+             ) -> dict[str, list[StepOutput]]:
+    """``OutputTables.get_output`` inside the caller's transaction, for one node or (None) all of
+    the command's, by node id."""
+    s, o, so = step_results.c, output_chunks.c, step_outputs.c
+    step_q = select(s.node_id, s.step_name, s.step_index).where(s.command_id == command_id)
+    blob_q = select(so.node_id, so.step_name, so.stream, so.data).where(so.command_id == command_id)
+    chunk_q = (select(o.node_id, o.step_name, o.stream, o.data).where(o.command_id == command_id)
+               .order_by(o.node_id, o.step_name, o.stream, o.seq))
+    if node_id is not None:
+        step_q, blob_q, chunk_q = (step_q.where(s.node_id == node_id), blob_q.where(so.node_id == node_id),
+                                   chunk_q.where(o.node_id == node_id))
+    if step_name is not None:
+        step_q, blob_q, chunk_q = (step_q.where(s.step_name == step_name), blob_q.where(so.step_name == step_name),
+                                   chunk_q.where(o.step_name == step_name))
+    index: dict[tuple[str, str], int] = {}
+    out: dict[str, dict[str, dict[str, bytearray]]] = {}
+
+    def streams(node: object, name: object) -> dict[str, bytearray]:
+        return out.setdefault(str(node), {}).setdefault(str(name), {k: bytearray() for k in STREAMS})
+
+    for node, name, step_index in conn.execute(step_q):
+        key = (str(node), str(name))
+        index[key] = min(int(step_index), index.get(key, int(step_index)))
+        streams(node, name)
+    for node, name, stream, data in conn.execute(blob_q):
+        streams(node, name)[stream] += zlib.decompress(data)
+    for node, name, stream, data in conn.execute(chunk_q):
+        streams(node, name)[stream] += data
+    result: dict[str, list[StepOutput]] = {}
+    for node, steps in out.items():
+        names = sorted(steps, key=lambda n: (0, index[(node, n)], n) if (node, n) in index else (1, 0, n))
+        result[node] = [StepOutput(step_name=n, stdout=bytes(steps[n]["stdout"]), stderr=bytes(steps[n]["stderr"]))
+                        for n in names]
+    return result
+
+
+def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
+    out = {}
+    for o in outputs:
+        stdout, so_cut = _view(o.stdout, "stdout")
+        stderr, se_cut = _view(o.stderr, "stderr")
+        out[o.step_name] = StepOutputView(o.step_name, stdout, stderr, so_cut, se_cut)
+    return out
+
+
 def chunks_of_command(conn: Connection, command_id: str) -> list[tuple[str, OutputChunk]]:
     """``OutputTables.output_chunks`` inside the caller's transaction."""
     out: list[tuple[str, OutputChunk]] = []
@@ -126,40 +172,18 @@ class OutputTables:
         """Each step's stdout and stderr, chunks joined in seq order. Steps come in step_index order
         (steps with a row but no output yet are included, empty); steps that have output but no
         row yet follow, by name."""
-        s, o = step_results.c, output_chunks.c
-        step_q = select(s.step_name, s.step_index).where(s.command_id == command_id, s.node_id == node_id)
-        chunk_q = (select(o.step_name, o.stream, o.data)
-                   .where(o.command_id == command_id, o.node_id == node_id)
-                   .order_by(o.step_name, o.stream, o.seq))
-        if step_name is not None:
-            step_q = step_q.where(s.step_name == step_name)
-            chunk_q = chunk_q.where(o.step_name == step_name)
-        so = step_outputs.c
-        blob_q = select(so.step_name, so.stream, so.data).where(so.command_id == command_id, so.node_id == node_id)
-        if step_name is not None:
-            blob_q = blob_q.where(so.step_name == step_name)
-        index: dict[str, int] = {}
-        out: dict[str, dict[str, bytearray]] = {}
         with read_tx(self._engine) as conn:
-            for name, step_index in conn.execute(step_q):
-                index[name] = min(int(step_index), index.get(name, int(step_index)))
-                out.setdefault(name, {k: bytearray() for k in STREAMS})
-            for name, stream, data in conn.execute(blob_q):
-                out.setdefault(name, {k: bytearray() for k in STREAMS})[stream] += zlib.decompress(data)
-            for name, stream, data in conn.execute(chunk_q):
-                out.setdefault(name, {k: bytearray() for k in STREAMS})[stream] += data
-        names = sorted(out, key=lambda n: (0, index[n], n) if n in index else (1, 0, n))
-        return [StepOutput(step_name=n, stdout=bytes(out[n]["stdout"]), stderr=bytes(out[n]["stderr"]))
-                for n in names]
+            return _outputs(conn, command_id, node_id, step_name).get(node_id, [])
 
     def output_views(self, command_id: str, node_id: str) -> dict[str, StepOutputView]:
         """Each step's output cut to the view limits, with truncation flags, by step name."""
-        out = {}
-        for o in self.get_output(command_id, node_id):
-            stdout, so_cut = _view(o.stdout, "stdout")
-            stderr, se_cut = _view(o.stderr, "stderr")
-            out[o.step_name] = StepOutputView(o.step_name, stdout, stderr, so_cut, se_cut)
-        return out
+        return _views(self.get_output(command_id, node_id))
+
+    def command_output_views(self, command_id: str) -> dict[str, dict[str, StepOutputView]]:
+        """``output_views`` of every node of a command, by node id, in one transaction (GetCommand
+        on a 10,000-node command made 10,000 database jobs of 0.5 ms each before)."""
+        with read_tx(self._engine) as conn:
+            return {n: _views(outs) for n, outs in _outputs(conn, command_id).items()}
 
     def compact_output(self, command_id: str, node_id: str) -> int:
         """Once an invocation is settled, keep each step's output as one compressed blob outside the hot

@@ -1,4 +1,5 @@
-"""Store.command_snapshot: what a watcher that starts now is shown first, in one read."""
+"""Command-wide reads in one transaction: Store.command_snapshot (what a watcher that starts now is shown
+first) and Store.command_output_views (GetCommand's output previews)."""
 from __future__ import annotations
 
 import pytest
@@ -24,3 +25,20 @@ def test_a_command_snapshot_is_the_command_its_invocations_and_its_output_in_one
     assert [(n, c.data) for n, c in snap.output] == [("mi-1", b"hello ")]
     with pytest.raises(NotFound):
         store.command_snapshot("nope")
+
+
+def test_command_output_views_are_every_nodes_output_views_in_one_read(store: Store) -> None:
+    for n in ("mi-1", "mi-2", "mi-3"):
+        store.add_node(node(n))
+    store.create_command(command("cmd-1"), DOC, invocations("cmd-1", ("mi-1", "mi-2", "mi-3")))
+    store.append_output("cmd-1", "mi-1", "s2", "stdout", 0, b"live ")  # chunks of a running step, no row yet
+    store.append_output("cmd-1", "mi-1", "s2", "stdout", 1, b"output")
+    store.append_output("cmd-1", "mi-2", "s1", "stderr", 0, b"x" * 9_000)  # settled: compacted, view cut
+    store.settle([InvocationRecord("cmd-1", "mi-2", Detail.FAILED, 3, NOW, NOW + 5,
+                                   (step("cmd-1", "mi-2", 0, "s1", Detail.FAILED, 3), step("cmd-1", "mi-2", 1, "s0")))])
+    store.upsert_steps([step("cmd-1", "mi-1", 0, "s1")])  # a step without output
+    views = store.command_output_views("cmd-1")
+    assert views == {n: v for n in ("mi-1", "mi-2", "mi-3") if (v := store.output_views("cmd-1", n))}
+    assert list(views["mi-1"]) == ["s1", "s2"] and views["mi-1"]["s2"].stdout == "live output"
+    assert list(views["mi-2"]) == ["s1", "s0"] and views["mi-2"]["s1"].stderr_truncated
+    assert "mi-3" not in views and store.command_output_views("nope") == {}
