@@ -190,3 +190,11 @@ class CommandSnapshot:
     command: CommandRecord
     invocations: tuple[InvocationRecord, ...]
     output: tuple[tuple[str, OutputChunk], ...]
+
+
+@dataclass(frozen=True)
+class InvocationPage:
+    """A page of a command's invocations by node id (steps filled in), with their output previews
+    by node id and step name."""
+    invocations: tuple[InvocationRecord, ...]
+    views: Mapping[str, Mapping[str, StepOutputView]]

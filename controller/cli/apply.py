@@ -119,7 +119,7 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
                     done = [d for d in details.values() if d.terminal]
                     ok = sum(1 for d in done if d is Detail.SUCCESS)
                     progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
-        final = client.stub.GetCommand(pb.GetCommandRequest(command_id=cid), timeout=client.timeout)
+        final = client.get_command(cid)
         done = [wire.detail_from_pb(i.detail) for i in final.invocations]
         ok = sum(1 for d in done if d is Detail.SUCCESS)
         progress.update(task, completed=sum(d.terminal for d in done), ok=ok, bad=len(done) - ok)

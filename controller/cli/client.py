@@ -29,6 +29,19 @@ class AdminClient:
             if not token:
                 return out
 
+    def get_command(self, command_id: str, page_size: int = 0) -> pb.GetCommandResponse:
+        """The command with every invocation, a page at a time (0: the controller's largest); the
+        command and document as the last page gave them."""
+        invocations: list[pb.Invocation] = []
+        token = ""
+        while True:
+            page = self.stub.GetCommand(pb.GetCommandRequest(command_id=command_id, max_results=page_size,
+                                                             next_token=token), timeout=self.timeout)
+            invocations.extend(page.invocations)
+            token = page.next_token
+            if not token:
+                return pb.GetCommandResponse(command=page.command, invocations=invocations, document=page.document)
+
     def close(self) -> None:
         self._channel.close()
 

@@ -60,7 +60,7 @@ def command_list(obj: Ctx, limit: int, command_id: str, output: str) -> None:
 @click.pass_obj
 def command_show(obj: Ctx, command_id: str, output: str) -> None:
     with obj.client() as c:
-        r = c.stub.GetCommand(pb.GetCommandRequest(command_id=command_id), timeout=c.timeout)
+        r = c.get_command(command_id)
     row = {**command_row(r.command), "invocations": [invocation_row(i) for i in r.invocations]}
     if output == "json":
         print_json(row)
@@ -113,7 +113,7 @@ def _wait(client, command_id: str, output: str) -> int:
         if event.WhichOneof("body") == "command" and wire.detail_from_pb(event.command.detail).terminal:
             final = event.command
             break
-    shown = client.stub.GetCommand(pb.GetCommandRequest(command_id=command_id), timeout=client.timeout)
+    shown = client.get_command(command_id)
     row = {**command_row(shown.command), "invocations": [invocation_row(i) for i in shown.invocations]}
     if output == "json":
         print_json(row)

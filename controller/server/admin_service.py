@@ -38,8 +38,11 @@ DEFAULT_ACTIVATION_LIMIT = 1
 MAX_ACTIVATION_LIMIT = 1000
 DEFAULT_ACTIVATION_SECONDS = 24 * 3600
 MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
-# Nodes in one ListNodes page at most (and by default): about 260 KB, 25 ms of the loop to convert here.
-MAX_NODES_PAGE = 1000
+# Nodes or invocations in one page at most (and by default): 1,000 nodes are about 260 KB and 25 ms of
+# the loop to convert here. A page of invocations also ends at PAGE_BYTES (their output previews),
+# well under gRPC's 4 MB default for a received message.
+MAX_PAGE = 1000
+PAGE_BYTES = 2 * 1024 * 1024
 
 
 class AdminService(pbg.AdminServiceServicer):
@@ -83,16 +86,22 @@ class AdminService(pbg.AdminServiceServicer):
         recs = await self._db.run(self._db.store.list_activations)
         return pb.ListActivationsResponse(activations=[convert.activation_to_pb(a) for a in recs])
 
-    async def ListNodes(self, request, context):  # noqa: N802
-        await self._operator(context, "ListNodes")
-        limit = request.max_results or MAX_NODES_PAGE
-        if not 1 <= limit <= MAX_NODES_PAGE:
+    async def _page(self, context: grpc.aio.ServicerContext, request: pb.ListNodesRequest | pb.GetCommandRequest
+                    ) -> tuple[str, int]:
+        """(the key the page starts after, its size) from a request's next_token and max_results."""
+        limit = request.max_results or MAX_PAGE
+        if not 1 <= limit <= MAX_PAGE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"max_results: must be 1..{MAX_NODES_PAGE}, got {request.max_results}")
+                                f"max_results: must be 1..{MAX_PAGE}, got {request.max_results}")
         try:
-            after = page_token.decode(request.next_token)
+            return page_token.decode(request.next_token), limit
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"next_token: {exc}")
+            raise AssertionError("abort raises") from None
+
+    async def ListNodes(self, request, context):  # noqa: N802
+        await self._operator(context, "ListNodes")
+        after, limit = await self._page(context, request)
         nodes = await self._db.run(self._db.store.list_nodes, after, limit + 1)  # one more: is there a next page?
         page = nodes[:limit]
         return pb.ListNodesResponse(nodes=[convert.node_to_pb(n) for n in page],
@@ -165,14 +174,22 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def GetCommand(self, request, context):  # noqa: N802
         await self._operator(context, "GetCommand")
+        after, limit = await self._page(context, request)
         cmd = await self._command(context, request.command_id)
         store = self._db.store
-        invs = await self._db.run(store.list_invocations, cmd.command_id)
+        page = await self._db.run(store.invocation_page, cmd.command_id, after, limit + 1)
         document = await self._db.run(store.get_document, cmd.document_sha256)
-        views = await self._db.run(store.command_output_views, cmd.command_id)
-        return pb.GetCommandResponse(command=convert.command_to_pb(cmd),
-                                     invocations=[convert.invocation_to_pb(i, views.get(i.node_id, {})) for i in invs],
-                                     document=masked_document(document))
+        invocations, size = [], 0
+        for inv in page.invocations[:limit]:  # and at most PAGE_BYTES of them (output previews are up to 32 KB a step)
+            msg = convert.invocation_to_pb(inv, page.views.get(inv.node_id, {}))
+            size += msg.ByteSize()
+            if invocations and size > PAGE_BYTES:
+                break
+            invocations.append(msg)
+        more = len(invocations) < len(page.invocations)
+        return pb.GetCommandResponse(command=convert.command_to_pb(cmd), invocations=invocations,
+                                     document=masked_document(document),
+                                     next_token=page_token.encode(invocations[-1].node_id) if more else "")
 
     async def GetOutput(self, request, context):  # noqa: N802
         await self._operator(context, "GetOutput")

@@ -49,10 +49,10 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     return [k for k in keys if k in found]
 
 
-def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step_name: str | None = None
-             ) -> dict[str, list[StepOutput]]:
-    """``OutputTables.get_output`` inside the caller's transaction, for one node or (None) all of
-    the command's, by node id."""
+def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step_name: str | None = None,
+             between: tuple[str, str] | None = None) -> dict[str, list[StepOutput]]:
+    """``OutputTables.get_output`` inside the caller's transaction, for one node, the nodes whose ids
+    are in ``between`` (after, last], or (neither) all of the command's, by node id."""
     s, o, so = step_results.c, output_chunks.c, step_outputs.c
     step_q = select(s.node_id, s.step_name, s.step_index).where(s.command_id == command_id)
     blob_q = select(so.node_id, so.step_name, so.stream, so.data).where(so.command_id == command_id)
@@ -61,6 +61,11 @@ def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step
     if node_id is not None:
         step_q, blob_q, chunk_q = (step_q.where(s.node_id == node_id), blob_q.where(so.node_id == node_id),
                                    chunk_q.where(o.node_id == node_id))
+    if between is not None:
+        after, last = between
+        step_q, blob_q, chunk_q = (step_q.where(s.node_id > after, s.node_id <= last),
+                                   blob_q.where(so.node_id > after, so.node_id <= last),
+                                   chunk_q.where(o.node_id > after, o.node_id <= last))
     if step_name is not None:
         step_q, blob_q, chunk_q = (step_q.where(s.step_name == step_name), blob_q.where(so.step_name == step_name),
                                    chunk_q.where(o.step_name == step_name))
@@ -84,6 +89,13 @@ def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step
         result[node] = [StepOutput(step_name=n, stdout=bytes(steps[n]["stdout"]), stderr=bytes(steps[n]["stderr"]))
                         for n in names]
     return result
+
+
+def output_views_in(conn: Connection, command_id: str, between: tuple[str, str] | None = None
+                    ) -> dict[str, dict[str, StepOutputView]]:
+    """``OutputTables.command_output_views`` inside the caller's transaction (``between``: see
+    ``_outputs``)."""
+    return {n: _views(outs) for n, outs in _outputs(conn, command_id, between=between).items()}
 
 
 def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
@@ -183,7 +195,7 @@ class OutputTables:
         """``output_views`` of every node of a command, by node id, in one transaction (GetCommand
         on a 10,000-node command made 10,000 database jobs of 0.5 ms each before)."""
         with read_tx(self._engine) as conn:
-            return {n: _views(outs) for n, outs in _outputs(conn, command_id).items()}
+            return output_views_in(conn, command_id)
 
     def compact_output(self, command_id: str, node_id: str) -> int:
         """Once an invocation is settled, keep each step's output as one compressed blob outside the hot

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from controller.model import (
     CommandRecord,
     CommandSnapshot,
+    InvocationPage,
     InvocationRecord,
     NodeRecord,
     PingStatus,
@@ -32,7 +33,7 @@ from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
 from controller.store.groups import GroupTables
 from controller.store.inlists import SLICE, slices
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
-from controller.store.output import OutputTables, chunks_of_command
+from controller.store.output import OutputTables, chunks_of_command, output_views_in
 from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
 from controller.store.rows import (
@@ -286,6 +287,26 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeTagTables, Output
         with read_tx(self._engine) as conn:
             rows = conn.execute(INVOCATIONS_OF_COMMAND, {"cid": command_id}).mappings().all()
             return self._with_steps(conn, rows)
+
+    def invocation_page(self, command_id: str, after: str, limit: int) -> InvocationPage:
+        """At most ``limit`` of the command's invocations whose node ids come after ``after``, by node
+        id, steps filled in, with their output previews: one read transaction."""
+        if limit < 1:
+            raise StoreError(f"limit must be positive, got {limit}")
+        i, s = invocations_t.c, step_results.c
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(invocations_t).where(i.command_id == command_id, i.node_id > after)
+                                .order_by(i.node_id).limit(limit)).mappings().all()
+            if not rows:
+                return InvocationPage((), {})
+            last = str(rows[-1]["node_id"])
+            steps: dict[str, list[StepRecord]] = {}
+            for sr in conn.execute(select(step_results).where(s.command_id == command_id, s.node_id > after,
+                                                              s.node_id <= last)
+                                   .order_by(s.node_id, s.step_index)).mappings():
+                steps.setdefault(str(sr["node_id"]), []).append(step_from_row(sr))
+            views = output_views_in(conn, command_id, (after, last))
+        return InvocationPage(tuple(invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows), views)
 
     def get_invocations(self, command_id: str, node_ids: Sequence[str]) -> list[InvocationRecord]:
         """These nodes' invocations of one command (those that exist), steps filled in, by node id."""

@@ -15,6 +15,7 @@ from controller.cli.client import AdminClient
 from controller.config import CliConfig, ControllerDir
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.document import Document, Step
 from tests.support.cluster import Activation, Cluster
 
 
@@ -154,5 +155,12 @@ def test_the_operator_client_pages_through_every_node(cluster: Cluster) -> None:
     with AdminClient(CliConfig.load(cluster.config)) as client:
         one_by_one = [n.node_id for n in client.list_nodes(page_size=1)]
         first = client.stub.ListNodes(pb.ListNodesRequest(max_results=2))
+        doc = Document((Step("hi", "shell", {"cmd": "echo hi"}),), "paged").canonical_bytes()
+        cid = client.stub.SendCommand(pb.SendCommandRequest(document=doc, targets=pb.Targets(node_ids=one_by_one),
+                                                            max_concurrency="100%")).command.command_id
+        invocations = [i.node_id for i in client.get_command(cid, page_size=2).invocations]  # pending: offline
+        shown = cluster.outpost_json("command", "show", cid)
     assert one_by_one == sorted(_node_ids(cluster)) and len(one_by_one) == 3  # the CLI's `node list`
     assert [n.node_id for n in first.nodes] == one_by_one[:2] and first.next_token
+    assert invocations == one_by_one
+    assert isinstance(shown, dict) and [i["node_id"] for i in shown["invocations"]] == one_by_one

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controller.model import InvocationRecord
-from controller.store import NotFound, Store
+from controller.store import NotFound, Store, StoreError
 from plugins.sdk.status import Detail
 from tests.store.test_store import DOC, NOW, command, invocations, node, step
 
@@ -42,3 +42,25 @@ def test_command_output_views_are_every_nodes_output_views_in_one_read(store: St
     assert list(views["mi-1"]) == ["s1", "s2"] and views["mi-1"]["s2"].stdout == "live output"
     assert list(views["mi-2"]) == ["s1", "s0"] and views["mi-2"]["s1"].stderr_truncated
     assert "mi-3" not in views and store.command_output_views("nope") == {}
+
+
+def test_invocation_pages_carry_their_steps_and_previews_and_cover_the_command_once(store: Store) -> None:
+    ids = ("mi-1", "mi-2", "mi-3", "mi-4", "mi-5")
+    for n in ids:
+        store.add_node(node(n))
+    store.create_command(command("cmd-1"), DOC, invocations("cmd-1", ids))
+    for n in ("mi-2", "mi-3", "mi-5"):
+        store.upsert_steps([step("cmd-1", n, 0, "s1")])
+        store.append_output("cmd-1", n, "s1", "stdout", 0, f"hello from {n}".encode())
+    whole, views = store.list_invocations("cmd-1"), store.command_output_views("cmd-1")
+    pages, after = [], ""
+    while (page := store.invocation_page("cmd-1", after, 2)).invocations:
+        pages.append(page)
+        after = page.invocations[-1].node_id
+    assert [[i.node_id for i in p.invocations] for p in pages] == [["mi-1", "mi-2"], ["mi-3", "mi-4"], ["mi-5"]]
+    assert [i for p in pages for i in p.invocations] == whole
+    assert {n: v for p in pages for n, v in p.views.items()} == views
+    assert pages[1].views["mi-3"]["s1"].stdout == "hello from mi-3" and "mi-2" not in pages[1].views
+    assert store.invocation_page("nope", "", 5).invocations == ()
+    with pytest.raises(StoreError, match="limit must be positive"):
+        store.invocation_page("cmd-1", "", 0)

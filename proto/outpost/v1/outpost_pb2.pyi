@@ -572,20 +572,26 @@ class ListCommandsResponse(_message.Message):
     def __init__(self, commands: _Optional[_Iterable[_Union[CommandInfo, _Mapping]]] = ...) -> None: ...
 
 class GetCommandRequest(_message.Message):
-    __slots__ = ("command_id",)
+    __slots__ = ("command_id", "max_results", "next_token")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     command_id: str
-    def __init__(self, command_id: _Optional[str] = ...) -> None: ...
+    max_results: int
+    next_token: str
+    def __init__(self, command_id: _Optional[str] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class GetCommandResponse(_message.Message):
-    __slots__ = ("command", "invocations", "document")
+    __slots__ = ("command", "invocations", "document", "next_token")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     command: CommandInfo
     invocations: _containers.RepeatedCompositeFieldContainer[Invocation]
     document: bytes
-    def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ..., invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ..., document: _Optional[bytes] = ...) -> None: ...
+    next_token: str
+    def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ..., invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ..., document: _Optional[bytes] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class GetOutputRequest(_message.Message):
     __slots__ = ("command_id", "node_id", "step_name", "full")

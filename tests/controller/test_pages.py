@@ -1,4 +1,4 @@
-"""ListNodes pages through the fleet by node id: AdminService over a real (SQLite) store, an
+"""ListNodes and GetCommand page by node id: AdminService over a real (SQLite) store, an
 operator's real certificate in a stand-in gRPC context."""
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 
 from controller.db import Db
 from controller.pki import CertificateAuthority, create_ca
-from controller.server import page_token
-from controller.server.admin_service import MAX_NODES_PAGE, AdminService
+from controller.server import admin_service, page_token
+from controller.server.admin_service import MAX_PAGE, AdminService
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
 from tests.controller.test_auth import Aborted, FakeContext
-from tests.store.test_store import node
+from tests.store.test_store import DOC, command, invocations, node, step
 
 NODE_IDS = [f"mi-{i:017x}" for i in (7, 1, 5, 3, 9)]
 
@@ -33,8 +33,12 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
     store.migrate()
     for node_id in NODE_IDS:
         store.add_node(node(node_id))
+    store.create_command(command("cmd-1"), DOC, invocations("cmd-1", tuple(NODE_IDS)))
+    for node_id in NODE_IDS:
+        store.upsert_steps([step("cmd-1", node_id, 0, "s1")])
+        store.append_output("cmd-1", node_id, "s1", "stdout", 0, node_id.encode() * 40)
     db = Db(store)
-    try:  # ListNodes needs the store and the operator check only
+    try:  # ListNodes and GetCommand need the store and the operator check only
         yield AdminService(db, None, None, "", SimpleNamespace(validate=None), None)  # type: ignore[arg-type]
     finally:
         db.close()
@@ -52,7 +56,7 @@ def test_pages_cover_every_node_once_in_node_id_order(service: AdminService, ope
     while True:
         resp = _list(service, operator_pem, max_results=page, next_token=token)
         pages += 1
-        assert len(resp.nodes) <= (page or MAX_NODES_PAGE)
+        assert len(resp.nodes) <= (page or MAX_PAGE)
         seen += [n.node_id for n in resp.nodes]
         token = resp.next_token
         if not token:
@@ -64,8 +68,8 @@ def test_pages_cover_every_node_once_in_node_id_order(service: AdminService, ope
 
 
 @pytest.mark.parametrize(("fields", "message"), [
-    ({"max_results": MAX_NODES_PAGE + 1}, f"max_results: must be 1..{MAX_NODES_PAGE}, got {MAX_NODES_PAGE + 1}"),
-    ({"max_results": -1}, f"max_results: must be 1..{MAX_NODES_PAGE}, got -1"),
+    ({"max_results": MAX_PAGE + 1}, f"max_results: must be 1..{MAX_PAGE}, got {MAX_PAGE + 1}"),
+    ({"max_results": -1}, f"max_results: must be 1..{MAX_PAGE}, got -1"),
     ({"next_token": "mi-0000000000000001"}, "next_token: 'mi-0000000000000001' is not a page token"),
     ({"next_token": "%%%"}, "next_token: '%%%' is not a page token"),
     ({"next_token": page_token.encode("")}, "is not a page token"),
@@ -88,3 +92,41 @@ def test_a_page_token_round_trips_its_key(key: str) -> None:
         with pytest.raises(ValueError, match="is not a page token"):
             page_token.decode(token)
     assert page_token.decode("") == ""
+
+
+def _invocation_pages(service: AdminService, pem: bytes, page: int) -> list[pb.GetCommandResponse]:
+    out, token = [], ""
+    while True:
+        resp = asyncio.run(service.GetCommand(pb.GetCommandRequest(command_id="cmd-1", max_results=page,
+                                                                   next_token=token), FakeContext(pem)))
+        out.append(resp)
+        if not (token := resp.next_token):
+            return out
+
+
+@pytest.mark.parametrize(("page", "page_bytes", "sizes"), [
+    (0, admin_service.PAGE_BYTES, [5]), (2, admin_service.PAGE_BYTES, [2, 2, 1]), (5, admin_service.PAGE_BYTES, [5]),
+    (0, 2800, [3, 2]),  # ends by bytes (each invocation about 900 bytes with its preview)
+    (2, 2800, [2, 2, 1]),
+    (0, 1, [1, 1, 1, 1, 1]),  # never an empty page: one invocation at least
+])
+def test_get_command_pages_its_invocations_by_count_and_by_bytes(service: AdminService, operator_pem: bytes,
+                                                                 monkeypatch: pytest.MonkeyPatch, page: int,
+                                                                 page_bytes: int, sizes: list[int]) -> None:
+    monkeypatch.setattr(admin_service, "PAGE_BYTES", page_bytes)
+    pages = _invocation_pages(service, operator_pem, page)
+    assert [len(p.invocations) for p in pages] == sizes
+    invs = [i for p in pages for i in p.invocations]
+    assert [i.node_id for i in invs] == sorted(NODE_IDS)
+    assert all(i.steps[0].stdout == i.node_id * 40 for i in invs)  # each with its own preview
+    assert all(p.command.command_id == "cmd-1" and p.document == pages[0].document != b"" for p in pages)
+    assert all(abs(i.ByteSize() - 900) < 20 for i in invs)  # what the byte budgets above count on
+
+
+def test_get_command_refuses_a_bad_page_request_by_name(service: AdminService, operator_pem: bytes) -> None:
+    for fields, message in (({"max_results": 1001}, "max_results: must be 1..1000, got 1001"),
+                            ({"next_token": "bogus"}, "next_token: 'bogus' is not a page token from this listing")):
+        ctx = FakeContext(operator_pem)
+        with pytest.raises(Aborted):
+            asyncio.run(service.GetCommand(pb.GetCommandRequest(command_id="cmd-1", **fields), ctx))
+        assert ctx.aborted == [(grpc.StatusCode.INVALID_ARGUMENT, message)]
