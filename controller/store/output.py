@@ -93,8 +93,9 @@ def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step
 
 def output_views_in(conn: Connection, command_id: str, between: tuple[str, str] | None = None
                     ) -> dict[str, dict[str, StepOutputView]]:
-    """``OutputTables.command_output_views`` inside the caller's transaction (``between``: see
-    ``_outputs``)."""
+    """``OutputTables.output_views`` of every node of a command (or of those ``between``, see
+    ``_outputs``), by node id, inside the caller's transaction: GetCommand on a 10,000-node command
+    made 10,000 database jobs of 0.5 ms each when it asked node by node."""
     return {n: _views(outs) for n, outs in _outputs(conn, command_id, between=between).items()}
 
 
@@ -190,12 +191,6 @@ class OutputTables:
     def output_views(self, command_id: str, node_id: str) -> dict[str, StepOutputView]:
         """Each step's output cut to the view limits, with truncation flags, by step name."""
         return _views(self.get_output(command_id, node_id))
-
-    def command_output_views(self, command_id: str) -> dict[str, dict[str, StepOutputView]]:
-        """``output_views`` of every node of a command, by node id, in one transaction (GetCommand
-        on a 10,000-node command made 10,000 database jobs of 0.5 ms each before)."""
-        with read_tx(self._engine) as conn:
-            return output_views_in(conn, command_id)
 
     def compact_output(self, command_id: str, node_id: str) -> int:
         """Once an invocation is settled, keep each step's output as one compressed blob outside the hot

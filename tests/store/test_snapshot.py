@@ -1,5 +1,5 @@
 """Command-wide reads in one transaction: Store.command_snapshot (what a watcher that starts now is shown
-first) and Store.command_output_views (GetCommand's output previews)."""
+first) and Store.invocation_page (GetCommand's pages, with their output previews)."""
 from __future__ import annotations
 
 import pytest
@@ -27,7 +27,7 @@ def test_a_command_snapshot_is_the_command_its_invocations_and_its_output_in_one
         store.command_snapshot("nope")
 
 
-def test_command_output_views_are_every_nodes_output_views_in_one_read(store: Store) -> None:
+def test_a_pages_previews_are_its_nodes_output_views(store: Store) -> None:
     for n in ("mi-1", "mi-2", "mi-3"):
         store.add_node(node(n))
     store.create_command(command("cmd-1"), DOC, invocations("cmd-1", ("mi-1", "mi-2", "mi-3")))
@@ -37,11 +37,11 @@ def test_command_output_views_are_every_nodes_output_views_in_one_read(store: St
     store.settle([InvocationRecord("cmd-1", "mi-2", Detail.FAILED, 3, NOW, NOW + 5,
                                    (step("cmd-1", "mi-2", 0, "s1", Detail.FAILED, 3), step("cmd-1", "mi-2", 1, "s0")))])
     store.upsert_steps([step("cmd-1", "mi-1", 0, "s1")])  # a step without output
-    views = store.command_output_views("cmd-1")
+    views = store.invocation_page("cmd-1", "", 10).views
     assert views == {n: v for n in ("mi-1", "mi-2", "mi-3") if (v := store.output_views("cmd-1", n))}
     assert list(views["mi-1"]) == ["s1", "s2"] and views["mi-1"]["s2"].stdout == "live output"
     assert list(views["mi-2"]) == ["s1", "s0"] and views["mi-2"]["s1"].stderr_truncated
-    assert "mi-3" not in views and store.command_output_views("nope") == {}
+    assert "mi-3" not in views and store.invocation_page("nope", "", 10).views == {}
 
 
 def test_invocation_pages_carry_their_steps_and_previews_and_cover_the_command_once(store: Store) -> None:
@@ -52,7 +52,8 @@ def test_invocation_pages_carry_their_steps_and_previews_and_cover_the_command_o
     for n in ("mi-2", "mi-3", "mi-5"):
         store.upsert_steps([step("cmd-1", n, 0, "s1")])
         store.append_output("cmd-1", n, "s1", "stdout", 0, f"hello from {n}".encode())
-    whole, views = store.list_invocations("cmd-1"), store.command_output_views("cmd-1")
+    whole = store.list_invocations("cmd-1")
+    views = {n: v for n in ids if (v := store.output_views("cmd-1", n))}
     pages, after = [], ""
     while (page := store.invocation_page("cmd-1", after, 2)).invocations:
         pages.append(page)
