@@ -67,9 +67,7 @@ def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: App
            console: Console) -> int:
     plays = []
     for play, document in zip(plan.plays, documents, strict=True):
-        reply = client.stub.ResolveTargets(pb.ResolveTargetsRequest(targets=targets_to_pb(play.targets)),
-                                           timeout=client.timeout)
-        nodes = [node_row(n) for n in reply.nodes]
+        nodes = [node_row(n) for n in client.resolve_targets(targets_to_pb(play.targets))]
         plays.append({"name": play.name, "source": play.source, "document": masked_json(document),
                       "document_sha256": document.sha256().hex(), "max_concurrency": play.max_concurrency,
                       "max_errors": play.max_errors, "nodes": nodes})

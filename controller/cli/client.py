@@ -1,11 +1,23 @@
 """The operator's connection to the controller: mutual TLS with the operator certificate."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from typing import Protocol, TypeVar
+
 import grpc
 
 from controller.config import CliConfig
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
+
+
+class _Paged(Protocol):
+    """A paged listing's request or response."""
+    next_token: str
+
+
+Q = TypeVar("Q", bound=_Paged)
+R = TypeVar("R", bound=_Paged)
 
 
 class AdminClient:
@@ -17,30 +29,32 @@ class AdminClient:
         self._channel = grpc.secure_channel(config.controller, creds)
         self.stub = pbg.AdminServiceStub(self._channel)
 
+    def _pages(self, call: Callable[..., R], request: Q) -> Iterator[R]:
+        """Every page of a paged listing: ``request`` again with each next_token, until there is none."""
+        while True:
+            page = call(request, timeout=self.timeout)
+            yield page
+            if not page.next_token:
+                return
+            request.next_token = page.next_token
+
     def list_nodes(self, page_size: int = 0) -> list[pb.Node]:
         """Every registered node, by node id, a page at a time (0: the controller's largest)."""
-        out: list[pb.Node] = []
-        token = ""
-        while True:
-            page = self.stub.ListNodes(pb.ListNodesRequest(max_results=page_size, next_token=token),
-                                       timeout=self.timeout)
-            out.extend(page.nodes)
-            token = page.next_token
-            if not token:
-                return out
+        return [n for page in self._pages(self.stub.ListNodes, pb.ListNodesRequest(max_results=page_size))
+                for n in page.nodes]
+
+    def resolve_targets(self, targets: pb.Targets, page_size: int = 0) -> list[pb.Node]:
+        """The nodes ``targets`` select now, by node id, a page at a time (0: the controller's largest)."""
+        request = pb.ResolveTargetsRequest(targets=targets, max_results=page_size)
+        return [n for page in self._pages(self.stub.ResolveTargets, request) for n in page.nodes]
 
     def get_command(self, command_id: str, page_size: int = 0) -> pb.GetCommandResponse:
         """The command with every invocation, a page at a time (0: the controller's largest); the
         command and document as the last page gave them."""
-        invocations: list[pb.Invocation] = []
-        token = ""
-        while True:
-            page = self.stub.GetCommand(pb.GetCommandRequest(command_id=command_id, max_results=page_size,
-                                                             next_token=token), timeout=self.timeout)
-            invocations.extend(page.invocations)
-            token = page.next_token
-            if not token:
-                return pb.GetCommandResponse(command=page.command, invocations=invocations, document=page.document)
+        pages = list(self._pages(self.stub.GetCommand, pb.GetCommandRequest(command_id=command_id,
+                                                                            max_results=page_size)))
+        return pb.GetCommandResponse(command=pages[-1].command, document=pages[-1].document,
+                                     invocations=[i for page in pages for i in page.invocations])
 
     def close(self) -> None:
         self._channel.close()

@@ -3,6 +3,7 @@ comes from the verified certificate and is recorded with everything it does."""
 from __future__ import annotations
 
 import base64
+import bisect
 import logging
 import secrets
 import uuid
@@ -86,8 +87,8 @@ class AdminService(pbg.AdminServiceServicer):
         recs = await self._db.run(self._db.store.list_activations)
         return pb.ListActivationsResponse(activations=[convert.activation_to_pb(a) for a in recs])
 
-    async def _page(self, context: grpc.aio.ServicerContext, request: pb.ListNodesRequest | pb.GetCommandRequest
-                    ) -> tuple[str, int]:
+    async def _page(self, context: grpc.aio.ServicerContext,
+                    request: pb.ListNodesRequest | pb.GetCommandRequest | pb.ResolveTargetsRequest) -> tuple[str, int]:
         """(the key the page starts after, its size) from a request's next_token and max_results."""
         limit = request.max_results or MAX_PAGE
         if not 1 <= limit <= MAX_PAGE:
@@ -109,12 +110,15 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def ResolveTargets(self, request, context):  # noqa: N802
         await self._operator(context, "ResolveTargets")
+        after, limit = await self._page(context, request)
         try:
-            chosen = set(await self._dispatcher.resolve(convert.targets_from_pb(request.targets)))
+            chosen = await self._dispatcher.resolve(convert.targets_from_pb(request.targets))  # by node id
         except CommandRejected as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        nodes = await self._db.run(self._db.store.list_nodes)
-        return pb.ResolveTargetsResponse(nodes=[convert.node_to_pb(n) for n in nodes if n.node_id in chosen])
+        rest = chosen[bisect.bisect_right(chosen, after):]
+        nodes = await self._db.run(self._db.store.get_nodes, rest[:limit])
+        return pb.ResolveTargetsResponse(nodes=[convert.node_to_pb(n) for n in nodes],
+                                         next_token=page_token.encode(rest[limit - 1]) if len(rest) > limit else "")
 
     async def SendCommand(self, request, context):  # noqa: N802
         who = await self._operator(context, "SendCommand")

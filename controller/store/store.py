@@ -32,6 +32,7 @@ from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine
 from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
 from controller.store.groups import GroupTables
 from controller.store.inlists import SLICE, slices
+from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
 from controller.store.presence import PresenceTables
@@ -39,7 +40,6 @@ from controller.store.retention import RetentionTables
 from controller.store.rows import (
     command_from_row,
     invocation_from_row,
-    node_from_row,
     step_from_row,
     step_values,
 )
@@ -73,8 +73,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _MIGRATION_LOCK_KEY = 0x0075_7470_6F73
 
 
-class Store(ActivationTables, DocumentTables, GroupTables, NodeTagTables, OutputTables, PresenceTables, RetentionTables,
-            SettleTables):
+class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables, PresenceTables,
+            RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -124,33 +124,6 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeTagTables, Output
                 conn.execute(node_tags.insert(), [
                     {"node_id": rec.node_id, "position": i, "key": t.key, "value": t.value}
                     for i, t in enumerate(rec.tags)])
-
-    def get_node(self, node_id: str) -> NodeRecord:
-        with read_tx(self._engine) as conn:
-            row = conn.execute(select(nodes).where(nodes.c.node_id == node_id)).mappings().one_or_none()
-            tag_rows = conn.execute(select(node_tags).where(node_tags.c.node_id == node_id)
-                                    .order_by(node_tags.c.position)).mappings().all()
-        if row is None:
-            raise NotFound(f"no node {node_id}")
-        return node_from_row(row, tag_rows)
-
-    def list_nodes(self, after: str = "", limit: int | None = None) -> list[NodeRecord]:
-        """By node id: every node, or a page of at most ``limit`` whose ids come after ``after``."""
-        if limit is not None and limit < 1:
-            raise StoreError(f"limit must be positive, got {limit}")
-        n, t = nodes.c, node_tags.c
-        with read_tx(self._engine) as conn:
-            rows = conn.execute(select(nodes).where(n.node_id > after).order_by(n.node_id).limit(limit)
-                                ).mappings().all()
-            if not rows:
-                return []
-            last = str(rows[-1]["node_id"])
-            tag_rows = conn.execute(select(node_tags).where(t.node_id > after, t.node_id <= last)
-                                    .order_by(t.node_id, t.position)).mappings().all()
-        by_node: dict[str, list[RowMapping]] = {}
-        for tag in tag_rows:
-            by_node.setdefault(str(tag["node_id"]), []).append(tag)
-        return [node_from_row(r, by_node.get(str(r["node_id"]), [])) for r in rows]
 
     def mark_all_connection_lost(self) -> int:
         """At controller start no agent is connected yet; returns how many nodes changed."""

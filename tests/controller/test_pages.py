@@ -39,7 +39,10 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
         store.append_output("cmd-1", node_id, "s1", "stdout", 0, node_id.encode() * 40)
     db = Db(store)
     try:  # ListNodes and GetCommand need the store and the operator check only
-        yield AdminService(db, None, None, "", SimpleNamespace(validate=None), None)  # type: ignore[arg-type]
+        async def resolve(targets: object) -> list[str]:  # the dispatcher's answer: node id order
+            return sorted(NODE_IDS)[1::2]
+        yield AdminService(db, SimpleNamespace(resolve=resolve), None, "",  # type: ignore[arg-type]
+                           SimpleNamespace(validate=None), None)  # type: ignore[arg-type]
     finally:
         db.close()
 
@@ -130,3 +133,20 @@ def test_get_command_refuses_a_bad_page_request_by_name(service: AdminService, o
         with pytest.raises(Aborted):
             asyncio.run(service.GetCommand(pb.GetCommandRequest(command_id="cmd-1", **fields), ctx))
         assert ctx.aborted == [(grpc.StatusCode.INVALID_ARGUMENT, message)]
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 0])
+def test_resolve_targets_pages_through_the_chosen_nodes(service: AdminService, operator_pem: bytes, page: int) -> None:
+    chosen, token, pages = [], "", 0
+    while True:
+        resp = asyncio.run(service.ResolveTargets(pb.ResolveTargetsRequest(max_results=page, next_token=token),
+                                                  FakeContext(operator_pem)))  # type: ignore[arg-type]
+        chosen += [n.node_id for n in resp.nodes]
+        pages += 1
+        if not (token := resp.next_token):
+            break
+    assert chosen == sorted(NODE_IDS)[1::2] and all(n.tags for n in resp.nodes)
+    assert pages == (-(-2 // page) if page else 1)
+    after_unchosen = asyncio.run(service.ResolveTargets(pb.ResolveTargetsRequest(
+        next_token=page_token.encode(sorted(NODE_IDS)[2])), FakeContext(operator_pem)))  # type: ignore[arg-type]
+    assert [n.node_id for n in after_unchosen.nodes] == [sorted(NODE_IDS)[3]]

@@ -25,3 +25,14 @@ def test_pages_by_node_id_carry_each_nodes_own_tags(store: Store) -> None:
     assert store.list_nodes("mi-e") == [] and store.list_nodes("mi-bb", 1)[0].node_id == "mi-c"
     with pytest.raises(StoreError, match="limit must be positive"):
         store.list_nodes("", 0)
+
+
+def test_get_nodes_returns_the_registered_ones_among_many_ids_by_node_id(store: Store) -> None:
+    for node_id in ("mi-c", "mi-a", "mi-b"):
+        store.add_node(node(node_id, tags=(Tag("name", node_id),)))
+    asked = [f"mi-x{i:04d}" for i in range(1200)] + ["mi-c", "mi-a", "mi-c"]  # beyond one IN list; a repeat
+    got = store.get_nodes(asked)
+    assert [n.node_id for n in got] == ["mi-a", "mi-c"]
+    assert [n.tags for n in got] == [(Tag("name", "mi-a"),), (Tag("name", "mi-c"),)]
+    assert got == [n for n in store.list_nodes() if n.node_id in ("mi-a", "mi-c")]
+    assert store.get_nodes([]) == []

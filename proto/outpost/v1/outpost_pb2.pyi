@@ -418,16 +418,22 @@ class Targets(_message.Message):
     def __init__(self, node_ids: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[_Union[TagFilter, _Mapping]]] = ..., group: _Optional[str] = ..., all: _Optional[bool] = ...) -> None: ...
 
 class ResolveTargetsRequest(_message.Message):
-    __slots__ = ("targets",)
+    __slots__ = ("targets", "max_results", "next_token")
     TARGETS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     targets: Targets
-    def __init__(self, targets: _Optional[_Union[Targets, _Mapping]] = ...) -> None: ...
+    max_results: int
+    next_token: str
+    def __init__(self, targets: _Optional[_Union[Targets, _Mapping]] = ..., max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class ResolveTargetsResponse(_message.Message):
-    __slots__ = ("nodes",)
+    __slots__ = ("nodes", "next_token")
     NODES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[Node]
-    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
+    next_token: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class ParameterValues(_message.Message):
     __slots__ = ("values",)
