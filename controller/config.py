@@ -17,12 +17,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
-from controller.webhooks import WebhookConfig, load_webhooks
 from plugins.sdk.errors import ConfigError, InputError
 from plugins.sdk.files import write_private
+
+if TYPE_CHECKING:
+    from controller.webhooks import WebhookConfig
 
 DEFAULT_PORT = 8443
 
@@ -95,6 +98,8 @@ class ControllerDir:
         if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
             raise ConfigError(f"{self.settings_path}: retention_days: expected a positive integer")
         try:
+            from controller.webhooks import load_webhooks  # the controller's settings only, not the CLI's (10 ms)
+
             webhooks = load_webhooks(doc.get("webhooks"), "webhooks")
         except InputError as exc:
             raise ConfigError(f"{self.settings_path}: {exc}") from None
