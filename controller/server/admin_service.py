@@ -112,7 +112,8 @@ class AdminService(pbg.AdminServiceServicer):
         await self._operator(context, "ResolveTargets")
         after, limit = await self._page(context, request)
         try:
-            chosen = await self._dispatcher.resolve(convert.targets_from_pb(request.targets))  # by node id
+            # sorted here, as bisect compares: the database's collation may order ids otherwise
+            chosen = sorted(await self._dispatcher.resolve(convert.targets_from_pb(request.targets)))
         except CommandRejected as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         rest = chosen[bisect.bisect_right(chosen, after):]
