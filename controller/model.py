@@ -183,11 +183,10 @@ class StepOutputView:
 
 
 @dataclass(frozen=True)
-class CommandSnapshot:
-    """A command as one read sees it: what a watcher that starts now is shown first. ``output``:
-    every stored piece of its output as (node id, chunk), a settled step's whole output as one chunk
-    with ``seq`` -1."""
-    command: CommandRecord
+class ReplayPage:
+    """A page of a command's invocations by node id (steps filled in) and every stored piece of
+    their output as (node id, chunk), a settled step's whole output as one chunk with ``seq`` -1:
+    what a watcher that starts now is shown first, a page at a time."""
     invocations: tuple[InvocationRecord, ...]
     output: tuple[tuple[str, OutputChunk], ...]
 

@@ -17,7 +17,7 @@ from controller.clock import now_ms
 from controller.db import Db
 from controller.dispatch import Dispatcher
 from controller.events import CommandChanged, EventBus, OutputArrived
-from controller.model import ActivationRecord
+from controller.model import ActivationRecord, CommandRecord, ReplayPage
 from controller.sendrequest import CommandRejected, CommandRequest
 from controller.server import convert, page_token
 from controller.server.agent_service import hash_activation_code
@@ -25,7 +25,7 @@ from controller.server.auth import PeerIdentities
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
 from controller.statusevents import StatusFeed
-from controller.store import NotFound
+from controller.store import NotFound, Store
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk import wire
@@ -44,6 +44,14 @@ MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
 # well under gRPC's 4 MB default for a received message.
 MAX_PAGE = 1000
 PAGE_BYTES = 2 * 1024 * 1024
+# Invocations a watcher that starts late is replayed per database job, with all of their stored
+# output (up to 16 MB a step and stream each): memory bounded by the page, not by the command.
+WATCH_PAGE = 200
+
+
+def _replay_start(store: Store, command_id: str) -> tuple[CommandRecord, ReplayPage]:
+    """The command and the first page of its replay, in one database job (NotFound)."""
+    return store.get_command(command_id), store.replay_page(command_id, "", WATCH_PAGE)
 
 
 class AdminService(pbg.AdminServiceServicer):
@@ -218,25 +226,30 @@ class AdminService(pbg.AdminServiceServicer):
         """The command as it stands (invocations, every stored output chunk), then its live events
         until it is terminal. A watcher that starts late misses nothing and sees nothing twice."""
         await self._operator(context, "WatchCommand")
-        queue = self._events.subscribe(request.command_id)  # before the snapshot: no event falls between
+        queue = self._events.subscribe(request.command_id)  # before the replay: no event falls between
         try:
             try:
-                snap = await self._db.run(self._db.store.command_snapshot, request.command_id)
+                cmd, page = await self._db.run(_replay_start, self._db.store, request.command_id)
             except NotFound:
                 await context.abort(grpc.StatusCode.NOT_FOUND, f"command {request.command_id!r} does not exist")
-            for inv in snap.invocations:
-                yield pb.CommandEvent(invocation=convert.invocation_to_pb(inv), node_id=inv.node_id)
             replayed: set[tuple[str, str, str, int]] = set()
             whole: set[tuple[str, str, str]] = set()  # settled steps' output, replayed in one piece
-            for node_id, chunk in snap.output:
-                if chunk.seq < 0:
-                    whole.add((node_id, chunk.step_name, chunk.stream.value))
-                    chunk = replace(chunk, seq=0)
-                else:
-                    replayed.add((node_id, chunk.step_name, chunk.stream.value, chunk.seq))
-                yield convert.event_to_pb(OutputArrived(node_id, chunk))
-            yield pb.CommandEvent(command=convert.command_to_pb(snap.command))
-            terminal = snap.command.detail.terminal
+            while True:  # a page of invocations and their output at a time: a big command's output is big
+                for inv in page.invocations:
+                    yield pb.CommandEvent(invocation=convert.invocation_to_pb(inv), node_id=inv.node_id)
+                for node_id, chunk in page.output:
+                    if chunk.seq < 0:
+                        whole.add((node_id, chunk.step_name, chunk.stream.value))
+                        chunk = replace(chunk, seq=0)
+                    else:
+                        replayed.add((node_id, chunk.step_name, chunk.stream.value, chunk.seq))
+                    yield convert.event_to_pb(OutputArrived(node_id, chunk))
+                if len(page.invocations) < WATCH_PAGE:
+                    break
+                page = await self._db.run(self._db.store.replay_page, cmd.command_id,
+                                          page.invocations[-1].node_id, WATCH_PAGE)
+            yield pb.CommandEvent(command=convert.command_to_pb(cmd))  # as it was before the replay:
+            terminal = cmd.detail.terminal  # any change since is in the queue
             while not terminal:
                 event = await queue.get()
                 if event is None:  # the controller is stopping

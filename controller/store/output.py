@@ -108,13 +108,19 @@ def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
     return out
 
 
-def chunks_of_command(conn: Connection, command_id: str) -> list[tuple[str, OutputChunk]]:
-    """``OutputTables.output_chunks`` inside the caller's transaction."""
+def chunks_of_command(conn: Connection, command_id: str, between: tuple[str, str] | None = None
+                      ) -> list[tuple[str, OutputChunk]]:
+    """``OutputTables.output_chunks`` inside the caller's transaction (``between``: only the nodes
+    whose ids are in (after, last])."""
+    settled, chunks = SETTLED_OUTPUT_OF_COMMAND, CHUNKS_OF_COMMAND
+    if between is not None:
+        settled = settled.where(step_outputs.c.node_id > between[0], step_outputs.c.node_id <= between[1])
+        chunks = chunks.where(output_chunks.c.node_id > between[0], output_chunks.c.node_id <= between[1])
     out: list[tuple[str, OutputChunk]] = []
-    for node_id, step, stream, data in conn.execute(SETTLED_OUTPUT_OF_COMMAND, {"cid": command_id}):
+    for node_id, step, stream, data in conn.execute(settled, {"cid": command_id}):
         out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,
                                               zlib.decompress(data))))
-    for node_id, step, stream, seq, data in conn.execute(CHUNKS_OF_COMMAND, {"cid": command_id}):
+    for node_id, step, stream, seq, data in conn.execute(chunks, {"cid": command_id}):
         out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq),
                                               bytes(data))))
     out.sort(key=lambda item: (item[0], item[1].step_name, item[1].stream.value, item[1].seq))

@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 
 from controller.model import (
     CommandRecord,
-    CommandSnapshot,
     InvocationPage,
     InvocationRecord,
     NodeRecord,
     PingStatus,
+    ReplayPage,
     StepRecord,
 )
 from controller.store import codec
@@ -71,6 +71,24 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any constant: serialises concurrent migrate() calls from several controllers on one PostgreSQL.
 _MIGRATION_LOCK_KEY = 0x0075_7470_6F73
+
+
+def _invocations_after(conn: Connection, command_id: str, after: str, limit: int) -> list[InvocationRecord]:
+    """At most ``limit`` of the command's invocations whose node ids come after ``after``, by node id,
+    steps filled in."""
+    if limit < 1:
+        raise StoreError(f"limit must be positive, got {limit}")
+    i, s = invocations_t.c, step_results.c
+    rows = conn.execute(select(invocations_t).where(i.command_id == command_id, i.node_id > after)
+                        .order_by(i.node_id).limit(limit)).mappings().all()
+    if not rows:
+        return []
+    steps: dict[str, list[StepRecord]] = {}
+    for sr in conn.execute(select(step_results).where(s.command_id == command_id, s.node_id > after,
+                                                      s.node_id <= str(rows[-1]["node_id"]))
+                           .order_by(s.node_id, s.step_index)).mappings():
+        steps.setdefault(str(sr["node_id"]), []).append(step_from_row(sr))
+    return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
 class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables, PresenceTables,
@@ -182,17 +200,6 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeT
             raise NotFound(f"no command {command_id}")
         return command_from_row(row)
 
-    def command_snapshot(self, command_id: str) -> CommandSnapshot:
-        """The command, its invocations (steps filled in, by node id) and its stored output
-        (``output_chunks``), in one read transaction."""
-        with read_tx(self._engine) as conn:
-            row = conn.execute(COMMAND_BY_ID, {"cid": command_id}).mappings().one_or_none()
-            if row is None:
-                raise NotFound(f"no command {command_id}")
-            invs = self._with_steps(conn, conn.execute(INVOCATIONS_OF_COMMAND, {"cid": command_id}).mappings().all())
-            output = chunks_of_command(conn, command_id)
-        return CommandSnapshot(command_from_row(row), tuple(invs), tuple(output))
-
     def list_commands(self, limit: int = 50) -> list[CommandRecord]:
         """Newest first."""
         if limit < 1:
@@ -264,22 +271,18 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeT
     def invocation_page(self, command_id: str, after: str, limit: int) -> InvocationPage:
         """At most ``limit`` of the command's invocations whose node ids come after ``after``, by node
         id, steps filled in, with their output previews: one read transaction."""
-        if limit < 1:
-            raise StoreError(f"limit must be positive, got {limit}")
-        i, s = invocations_t.c, step_results.c
         with read_tx(self._engine) as conn:
-            rows = conn.execute(select(invocations_t).where(i.command_id == command_id, i.node_id > after)
-                                .order_by(i.node_id).limit(limit)).mappings().all()
-            if not rows:
-                return InvocationPage((), {})
-            last = str(rows[-1]["node_id"])
-            steps: dict[str, list[StepRecord]] = {}
-            for sr in conn.execute(select(step_results).where(s.command_id == command_id, s.node_id > after,
-                                                              s.node_id <= last)
-                                   .order_by(s.node_id, s.step_index)).mappings():
-                steps.setdefault(str(sr["node_id"]), []).append(step_from_row(sr))
-            views = output_views_in(conn, command_id, (after, last))
-        return InvocationPage(tuple(invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows), views)
+            invs = _invocations_after(conn, command_id, after, limit)
+            views = output_views_in(conn, command_id, (after, invs[-1].node_id)) if invs else {}
+        return InvocationPage(tuple(invs), views)
+
+    def replay_page(self, command_id: str, after: str, limit: int) -> ReplayPage:
+        """``invocation_page``'s invocations with their stored output (``output_chunks``) instead of
+        previews: one read transaction."""
+        with read_tx(self._engine) as conn:
+            invs = _invocations_after(conn, command_id, after, limit)
+            output = chunks_of_command(conn, command_id, (after, invs[-1].node_id)) if invs else []
+        return ReplayPage(tuple(invs), tuple(output))
 
     def get_invocations(self, command_id: str, node_ids: Sequence[str]) -> list[InvocationRecord]:
         """These nodes' invocations of one command (those that exist), steps filled in, by node id."""

@@ -1,5 +1,6 @@
-"""ListNodes and GetCommand page by node id: AdminService over a real (SQLite) store, an
-operator's real certificate in a stand-in gRPC context."""
+"""ListNodes, ResolveTargets and GetCommand page by node id, and WatchCommand replays a page at a
+time: AdminService over a real (SQLite) store, an operator's real certificate in a stand-in gRPC
+context."""
 from __future__ import annotations
 
 import asyncio
@@ -11,11 +12,13 @@ import grpc
 import pytest
 
 from controller.db import Db
+from controller.events import EventBus
 from controller.pki import CertificateAuthority, create_ca
 from controller.server import admin_service, page_token
 from controller.server.admin_service import MAX_PAGE, AdminService
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.status import Detail
 from tests.controller.test_auth import Aborted, FakeContext
 from tests.store.test_store import DOC, command, invocations, node, step
 
@@ -41,7 +44,7 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
     try:  # ListNodes and GetCommand need the store and the operator check only
         async def resolve(targets: object) -> list[str]:  # the dispatcher's answer: node id order
             return sorted(NODE_IDS)[1::2]
-        yield AdminService(db, SimpleNamespace(resolve=resolve), None, "",  # type: ignore[arg-type]
+        yield AdminService(db, SimpleNamespace(resolve=resolve), EventBus(), "",  # type: ignore[arg-type]
                            SimpleNamespace(validate=None), None)  # type: ignore[arg-type]
     finally:
         db.close()
@@ -150,3 +153,29 @@ def test_resolve_targets_pages_through_the_chosen_nodes(service: AdminService, o
     after_unchosen = asyncio.run(service.ResolveTargets(pb.ResolveTargetsRequest(
         next_token=page_token.encode(sorted(NODE_IDS)[2])), FakeContext(operator_pem)))  # type: ignore[arg-type]
     assert [n.node_id for n in after_unchosen.nodes] == [sorted(NODE_IDS)[3]]
+
+
+def _watch(service: AdminService, pem: bytes) -> list[pb.CommandEvent]:
+    async def collect() -> list[pb.CommandEvent]:
+        return [e async for e in service.WatchCommand(pb.WatchCommandRequest(command_id="cmd-1"), FakeContext(pem))]
+    return asyncio.run(collect())
+
+
+def test_a_late_watcher_is_replayed_every_invocation_and_its_output_a_page_at_a_time(
+        service: AdminService, operator_pem: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    service._db.store.update_command("cmd-1", Detail.SUCCESS, len(NODE_IDS), 0)  # terminal: the watch ends
+    whole = _watch(service, operator_pem)
+    monkeypatch.setattr(admin_service, "WATCH_PAGE", 2)
+    paged = _watch(service, operator_pem)
+    for events in (whole, paged):
+        kinds = [e.WhichOneof("body") for e in events]
+        assert kinds.count("invocation") == kinds.count("output") == len(NODE_IDS) and kinds[-1] == "command"
+        assert [e.node_id for e in events if e.HasField("invocation")] == sorted(NODE_IDS)
+        assert sorted((e.node_id, e.output.data) for e in events if e.HasField("output")) == \
+            sorted((n, n.encode() * 40) for n in NODE_IDS)
+    assert [e.WhichOneof("body") for e in paged][:4] == ["invocation", "invocation", "output", "output"]  # page 1
+    assert sorted(e.SerializeToString() for e in paged) == sorted(e.SerializeToString() for e in whole)
+    ctx = FakeContext(operator_pem)
+    with pytest.raises(Aborted):
+        asyncio.run(anext(service.WatchCommand(pb.WatchCommandRequest(command_id="nope"), ctx)))
+    assert ctx.aborted == [(grpc.StatusCode.NOT_FOUND, "command 'nope' does not exist")]

@@ -1,30 +1,35 @@
-"""Command-wide reads in one transaction: Store.command_snapshot (what a watcher that starts now is shown
-first) and Store.invocation_page (GetCommand's pages, with their output previews)."""
+"""A command's invocations a page at a time, each page one read: Store.replay_page (what a watcher
+that starts now is shown first) and Store.invocation_page (GetCommand's pages, with output previews)."""
 from __future__ import annotations
 
 import pytest
 
-from controller.model import InvocationRecord
-from controller.store import NotFound, Store, StoreError
+from controller.model import InvocationRecord, ReplayPage
+from controller.store import Store, StoreError
 from plugins.sdk.status import Detail
 from tests.store.test_store import DOC, NOW, command, invocations, node, step
 
 
-def test_a_command_snapshot_is_the_command_its_invocations_and_its_output_in_one_read(store: Store) -> None:
-    store.add_node(node("mi-1"))
-    store.add_node(node("mi-2"))
-    store.create_command(command("cmd-1"), DOC, invocations("cmd-1", ("mi-1", "mi-2")))
+def test_replay_pages_are_the_invocations_and_their_output_a_page_at_a_time(store: Store) -> None:
+    ids = ("mi-1", "mi-2", "mi-3")
+    for n in ids:
+        store.add_node(node(n))
+    store.create_command(command("cmd-1"), DOC, invocations("cmd-1", ids))
     store.append_output("cmd-1", "mi-1", "s1", "stdout", 0, b"hello ")
+    store.append_output("cmd-1", "mi-3", "s1", "stdout", 0, b"three")
+    store.append_output("cmd-1", "mi-2", "s1", "stderr", 0, b"two")  # settled below: kept whole (seq -1)
     store.settle([InvocationRecord("cmd-1", "mi-2", Detail.FAILED, 3, NOW, NOW + 5, (step("cmd-1", "mi-2", 0, "s1",
                                                                                            Detail.FAILED, 3),))])
-    snap = store.command_snapshot("cmd-1")
-    assert snap.command == store.get_command("cmd-1")
-    assert list(snap.invocations) == store.list_invocations("cmd-1")
-    assert [i.detail for i in snap.invocations] == [Detail.PENDING, Detail.FAILED]
-    assert list(snap.output) == store.output_chunks("cmd-1")
-    assert [(n, c.data) for n, c in snap.output] == [("mi-1", b"hello ")]
-    with pytest.raises(NotFound):
-        store.command_snapshot("nope")
+    store.append_output("cmd-1", "mi-2", "s1", "stderr", 1, b"late")  # a replay after settling: dropped
+    first, second = store.replay_page("cmd-1", "", 2), store.replay_page("cmd-1", "mi-2", 2)
+    assert [i.node_id for i in first.invocations] == ["mi-1", "mi-2"]
+    assert [i.node_id for i in second.invocations] == ["mi-3"]
+    assert [*first.invocations, *second.invocations] == store.list_invocations("cmd-1")
+    assert [*first.output, *second.output] == store.output_chunks("cmd-1")
+    assert [(n, c.seq, c.data) for n, c in first.output] == [("mi-1", 0, b"hello "), ("mi-2", -1, b"two")]
+    assert store.replay_page("cmd-1", "mi-3", 2) == store.replay_page("nope", "", 2) == ReplayPage((), ())
+    with pytest.raises(StoreError, match="limit must be positive"):
+        store.replay_page("cmd-1", "", 0)
 
 
 def test_a_pages_previews_are_its_nodes_output_views(store: Store) -> None:
