@@ -43,7 +43,7 @@ def remove_workdir(path: str) -> None:
     try:
         os.rmdir(path)
     except FileNotFoundError:
-        pass
+        return
     except OSError:  # not empty
         shutil.rmtree(path, ignore_errors=True)
 

@@ -7,8 +7,9 @@ import bisect
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from typing import TypeVar
 
 import grpc
 
@@ -17,7 +18,7 @@ from controller.clock import now_ms
 from controller.db import Db
 from controller.dispatch import Dispatcher
 from controller.events import CommandChanged, EventBus, OutputArrived
-from controller.model import ActivationRecord, CommandRecord, ReplayPage
+from controller.model import ActivationRecord, CommandRecord, InvocationPage, ReplayPage
 from controller.sendrequest import CommandRejected, CommandRequest
 from controller.server import convert, page_token
 from controller.server.agent_service import hash_activation_code
@@ -34,6 +35,7 @@ from plugins.sdk.identity import Role
 from plugins.sdk.status import Detail, Status
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_ACTIVATION_LIMIT = 1
 MAX_ACTIVATION_LIMIT = 1000
@@ -50,8 +52,15 @@ WATCH_PAGE = 200
 
 
 def _replay_start(store: Store, command_id: str) -> tuple[CommandRecord, ReplayPage]:
-    """The command and the first page of its replay, in one database job (NotFound)."""
+    """The command and the first page of its replay (WatchCommand), in one database job."""
     return store.get_command(command_id), store.replay_page(command_id, "", WATCH_PAGE)
+
+
+def _command_page(store: Store, command_id: str, after: str, limit: int
+                  ) -> tuple[CommandRecord, InvocationPage, bytes]:
+    """The command, a page of its invocations and its document (GetCommand), in one database job."""
+    cmd = store.get_command(command_id)
+    return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
 class AdminService(pbg.AdminServiceServicer):
@@ -174,24 +183,26 @@ class AdminService(pbg.AdminServiceServicer):
     async def ListCommands(self, request, context):  # noqa: N802
         await self._operator(context, "ListCommands")
         if request.command_id:
-            cmds = [await self._command(context, request.command_id)]
+            cmds = [await self._about_command(context, request.command_id, Store.get_command)]
         else:
             cmds = await self._db.run(self._db.store.list_commands, request.limit or 50)
         return pb.ListCommandsResponse(commands=[convert.command_to_pb(c) for c in cmds])
 
-    async def _command(self, context, command_id: str):
+    async def _about_command(self, context: grpc.aio.ServicerContext, command_id: str,
+                             job: Callable[..., T], *args: object) -> T:
+        """``job(store, command_id, *args)`` as one database job; a command that does not exist is
+        NOT_FOUND."""
         try:
-            return await self._db.run(self._db.store.get_command, command_id)
+            return await self._db.run(job, self._db.store, command_id, *args)
         except NotFound:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"command {command_id!r} does not exist")
+            raise AssertionError("abort raises") from None
 
     async def GetCommand(self, request, context):  # noqa: N802
         await self._operator(context, "GetCommand")
         after, limit = await self._page(context, request)
-        cmd = await self._command(context, request.command_id)
-        store = self._db.store
-        page = await self._db.run(store.invocation_page, cmd.command_id, after, limit + 1)
-        document = await self._db.run(store.get_document, cmd.document_sha256)
+        cmd, page, document = await self._about_command(context, request.command_id, _command_page, after,
+                                                        limit + 1)
         invocations, size = [], 0
         for inv in page.invocations[:limit]:  # and at most PAGE_BYTES of them (output previews are up to 32 KB a step)
             msg = convert.invocation_to_pb(inv, page.views.get(inv.node_id, {}))
@@ -228,10 +239,7 @@ class AdminService(pbg.AdminServiceServicer):
         await self._operator(context, "WatchCommand")
         queue = self._events.subscribe(request.command_id)  # before the replay: no event falls between
         try:
-            try:
-                cmd, page = await self._db.run(_replay_start, self._db.store, request.command_id)
-            except NotFound:
-                await context.abort(grpc.StatusCode.NOT_FOUND, f"command {request.command_id!r} does not exist")
+            cmd, page = await self._about_command(context, request.command_id, _replay_start)
             replayed: set[tuple[str, str, str, int]] = set()
             whole: set[tuple[str, str, str]] = set()  # settled steps' output, replayed in one piece
             while True:  # a page of invocations and their output at a time: a big command's output is big

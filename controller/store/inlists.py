@@ -36,3 +36,9 @@ def pair_params(pairs: Iterable[tuple[str, str]], size: int = SLICE) -> Iterator
     for command_id, node_set in by_command.items():
         for node_ids in slices(list(node_set), size):
             yield {"c": command_id, "n": node_ids}
+
+
+def page_range(column: ColumnElement[str], between: tuple[str, str]) -> ColumnElement[bool]:
+    """``column`` within (after, last]: the keys of one page of a listing by key."""
+    after, last = between
+    return and_(column > after, column <= last)

@@ -8,7 +8,7 @@ from sqlalchemy import Engine, RowMapping, select
 from controller.model import NodeRecord
 from controller.store.engine import read_tx
 from controller.store.errors import NotFound, StoreError
-from controller.store.inlists import slices
+from controller.store.inlists import page_range, slices
 from controller.store.rows import node_from_row
 from controller.store.schema import node_tags, nodes
 
@@ -45,7 +45,7 @@ class NodeListTables:
             if not rows:
                 return []
             last = str(rows[-1]["node_id"])
-            tag_rows = conn.execute(select(node_tags).where(t.node_id > after, t.node_id <= last)
+            tag_rows = conn.execute(select(node_tags).where(page_range(t.node_id, (after, last)))
                                     .order_by(t.node_id, t.position)).mappings().all()
         return _records(rows, tag_rows)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from controller.model import StepOutput, StepOutputView, StepRecord
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
-from controller.store.inlists import pair_params, pair_where
+from controller.store.inlists import page_range, pair_params, pair_where
 from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
 from controller.store.statements import CHUNKS_OF_COMMAND, SETTLED_OUTPUT_OF_COMMAND, dialect_insert, step_upsert
@@ -54,21 +54,22 @@ def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step
     """``OutputTables.get_output`` inside the caller's transaction, for one node, the nodes whose ids
     are in ``between`` (after, last], or (neither) all of the command's, by node id."""
     s, o, so = step_results.c, output_chunks.c, step_outputs.c
-    step_q = select(s.node_id, s.step_name, s.step_index).where(s.command_id == command_id)
-    blob_q = select(so.node_id, so.step_name, so.stream, so.data).where(so.command_id == command_id)
-    chunk_q = (select(o.node_id, o.step_name, o.stream, o.data).where(o.command_id == command_id)
+
+    def narrowed(table: Table) -> list[ColumnElement[bool]]:
+        c = table.c
+        conds = [c.command_id == command_id]
+        if node_id is not None:
+            conds.append(c.node_id == node_id)
+        if between is not None:
+            conds.append(page_range(c.node_id, between))
+        if step_name is not None:
+            conds.append(c.step_name == step_name)
+        return conds
+
+    step_q = select(s.node_id, s.step_name, s.step_index).where(*narrowed(step_results))
+    blob_q = select(so.node_id, so.step_name, so.stream, so.data).where(*narrowed(step_outputs))
+    chunk_q = (select(o.node_id, o.step_name, o.stream, o.data).where(*narrowed(output_chunks))
                .order_by(o.node_id, o.step_name, o.stream, o.seq))
-    if node_id is not None:
-        step_q, blob_q, chunk_q = (step_q.where(s.node_id == node_id), blob_q.where(so.node_id == node_id),
-                                   chunk_q.where(o.node_id == node_id))
-    if between is not None:
-        after, last = between
-        step_q, blob_q, chunk_q = (step_q.where(s.node_id > after, s.node_id <= last),
-                                   blob_q.where(so.node_id > after, so.node_id <= last),
-                                   chunk_q.where(o.node_id > after, o.node_id <= last))
-    if step_name is not None:
-        step_q, blob_q, chunk_q = (step_q.where(s.step_name == step_name), blob_q.where(so.step_name == step_name),
-                                   chunk_q.where(o.step_name == step_name))
     index: dict[tuple[str, str], int] = {}
     out: dict[str, dict[str, dict[str, bytearray]]] = {}
 
@@ -114,8 +115,8 @@ def chunks_of_command(conn: Connection, command_id: str, between: tuple[str, str
     whose ids are in (after, last])."""
     settled, chunks = SETTLED_OUTPUT_OF_COMMAND, CHUNKS_OF_COMMAND
     if between is not None:
-        settled = settled.where(step_outputs.c.node_id > between[0], step_outputs.c.node_id <= between[1])
-        chunks = chunks.where(output_chunks.c.node_id > between[0], output_chunks.c.node_id <= between[1])
+        settled = settled.where(page_range(step_outputs.c.node_id, between))
+        chunks = chunks.where(page_range(output_chunks.c.node_id, between))
     out: list[tuple[str, OutputChunk]] = []
     for node_id, step, stream, data in conn.execute(settled, {"cid": command_id}):
         out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,

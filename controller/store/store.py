@@ -31,7 +31,7 @@ from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
 from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
 from controller.store.groups import GroupTables
-from controller.store.inlists import SLICE, slices
+from controller.store.inlists import SLICE, page_range, slices
 from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
@@ -84,8 +84,8 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     if not rows:
         return []
     steps: dict[str, list[StepRecord]] = {}
-    for sr in conn.execute(select(step_results).where(s.command_id == command_id, s.node_id > after,
-                                                      s.node_id <= str(rows[-1]["node_id"]))
+    for sr in conn.execute(select(step_results).where(s.command_id == command_id,
+                                                      page_range(s.node_id, (after, str(rows[-1]["node_id"]))))
                            .order_by(s.node_id, s.step_index)).mappings():
         steps.setdefault(str(sr["node_id"]), []).append(step_from_row(sr))
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]

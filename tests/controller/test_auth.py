@@ -15,7 +15,7 @@ from plugins.sdk.identity import Role, identity_of_certificate, new_node_id
 
 
 class Aborted(Exception):
-    pass
+    """What FakeContext.abort raises, as grpc.aio's abort does."""
 
 
 @dataclass
