@@ -191,11 +191,14 @@ class CommandOutcome:
         return self.targets - self.completed + self.errors + self.delivery_timed_out
 
 
+def true_request(node_ids: list[str], max_concurrency: str = "100%") -> pb.SendCommandRequest:
+    """`true` on these nodes, all at once by default."""
+    return pb.SendCommandRequest(document=TRUE_DOC, targets=pb.Targets(node_ids=node_ids), document_name="bench",
+                                 max_concurrency=max_concurrency)
+
+
 def send_true(client: AdminClient, node_ids: list[str], max_concurrency: str = "100%") -> str:
-    sent = client.stub.SendCommand(pb.SendCommandRequest(
-        document=TRUE_DOC, targets=pb.Targets(node_ids=node_ids), document_name="bench",
-        max_concurrency=max_concurrency), timeout=300)
-    return sent.command.command_id
+    return client.stub.SendCommand(true_request(node_ids, max_concurrency), timeout=300).command.command_id
 
 
 def command_info(client: AdminClient, command_id: str) -> pb.CommandInfo:

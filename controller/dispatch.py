@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces nothing twice
 
 
+def new_command_id() -> str:
+    return str(uuid.uuid4())
+
+
 def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
     """The command's record with its detail and counters as its run has them in memory."""
     return cmd.with_counts(run.command_detail(), run.counts())
@@ -61,7 +65,10 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ sending
 
-    async def send(self, req: CommandRequest) -> tuple[CommandRecord, list[InvocationRecord]]:
+    async def send(self, req: CommandRequest, command_id: str | None = None
+                   ) -> tuple[CommandRecord, list[InvocationRecord]]:
+        """Store the command and its first dispatch round, then send that round. ``command_id``: the
+        id to give it (one a watcher subscribed to beforehand: RunCommand); by default a new one."""
         doc, timeout = check_request(req, self._registry)
         named = req.targets.named_nodes  # checked as the command is stored: one database job, not two
         matched = named if named is not None else await self.resolve(req.targets)
@@ -72,7 +79,7 @@ class Dispatcher:
             raise CommandRejected(str(exc)) from None
         created = now_ms()
         cmd = CommandRecord(
-            command_id=str(uuid.uuid4()), document_name=req.document_name or doc.description or "inline",
+            command_id=command_id or new_command_id(), document_name=req.document_name or doc.description or "inline",
             document_sha256=doc.sha256(), targets=req.targets, comment=req.comment,
             requested_by=req.requested_by, created_at_ms=created, expires_at_ms=created + timeout * 1000,
             target_count=len(matched), max_concurrency=req.max_concurrency, max_errors=req.max_errors,
@@ -87,9 +94,9 @@ class Dispatcher:
         first, offline = self._split(run.next_batch())
         self._dispatched(run, first, offline)
         stored = _with_counts(cmd, run) if matched else cmd
+        rows = [replace(i, detail=run.details[i.node_id]) for i in invocations]
         try:
-            await self._db.run(self._db.store.create_command, stored, req.document,
-                               [replace(i, detail=run.details[i.node_id]) for i in invocations],
+            await self._db.run(self._db.store.create_command, stored, req.document, rows,
                                check_nodes=named is not None)
         except UnknownNodes as exc:
             raise _unknown_node(req.targets, exc.node_ids) from None
@@ -103,6 +110,15 @@ class Dispatcher:
             self._records[cmd.command_id] = stored
             self._documents[cmd.command_id] = req.document
             await self._delivery.send(stored, req.document, first)
+            # a watcher since before the command existed (RunCommand) is told of the first round as just
+            # stored, read back from nowhere; a result stored meanwhile (counted()) is newer and stays,
+            # and once an announcement has begun, it alone knows what is newest
+            if self._events.watched(cmd.command_id) and cmd.command_id in self._runs \
+                    and cmd.command_id not in self._announcing:
+                fresh = self._fresh.setdefault(cmd.command_id, {})
+                for row in rows:
+                    if row.detail is not Detail.PENDING:
+                        fresh.setdefault(row.node_id, row)
             await self._after_change(cmd.command_id, [*first, *offline])
         return cmd, invocations
 

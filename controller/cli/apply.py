@@ -93,30 +93,30 @@ def fetcher(client: AdminClient):
 
 def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: ApplyOptions,
               console: Console) -> pb.GetCommandResponse:
-    sent = client.stub.SendCommand(pb.SendCommandRequest(
+    events = client.stub.RunCommand(pb.SendCommandRequest(
         document=document.canonical_bytes(), targets=targets_to_pb(play.targets), comment=opts.comment,
         timeout_seconds=opts.timeout_seconds, document_name=play.name, max_concurrency=play.max_concurrency,
-        max_errors=play.max_errors), timeout=client.timeout)
-    cid = sent.command.command_id
+        max_errors=play.max_errors))
+    sent = next(events).command  # the command as sent comes first, its events after it until its end
+    cid = sent.command_id
     live = opts.output != "json"
     if live:
-        console.print(f"[bold]PLAY[/bold] {play.name}  command {cid}  ({sent.command.target_count} node(s))")
+        console.print(f"[bold]PLAY[/bold] {play.name}  command {cid}  ({sent.target_count} node(s))")
     lines = LinePrinter(console)
     details: dict[str, Detail] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[green]{task.fields[ok]} succeeded[/green] [red]{task.fields[bad]} failed[/red]"),
                   TimeElapsedColumn(), console=console, disable=not live, transient=False) as progress:
-        task = progress.add_task(play.name, total=sent.command.target_count, ok=0, bad=0)
-        if sent.command.target_count:
-            for event in client.stub.WatchCommand(pb.WatchCommandRequest(command_id=cid)):
-                kind = event.WhichOneof("body")
-                if kind == "output" and live:
-                    lines.feed(event.node_id, event.output)
-                elif kind == "invocation":
-                    details[event.node_id] = wire.detail_from_pb(event.invocation.detail)
-                    done = [d for d in details.values() if d.terminal]
-                    ok = sum(1 for d in done if d is Detail.SUCCESS)
-                    progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
+        task = progress.add_task(play.name, total=sent.target_count, ok=0, bad=0)
+        for event in events:
+            kind = event.WhichOneof("body")
+            if kind == "output" and live:
+                lines.feed(event.node_id, event.output)
+            elif kind == "invocation":
+                details[event.node_id] = wire.detail_from_pb(event.invocation.detail)
+                done = [d for d in details.values() if d.terminal]
+                ok = sum(1 for d in done if d is Detail.SUCCESS)
+                progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
         final = client.get_command(cid)
         done = [wire.detail_from_pb(i.detail) for i in final.invocations]
         ok = sum(1 for d in done if d is Detail.SUCCESS)

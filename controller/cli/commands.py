@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -93,26 +94,29 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
     if not targets and not all_nodes:
         raise InputError("--targets", "give --targets or --all")
     chosen = replace(parse_targets(targets), all=True) if all_nodes else parse_targets(targets)
+    request = pb.SendCommandRequest(
+        document_name=name, document_version=version, document_hash=document_hash,
+        parameters=parse_parameters(parameters), targets=targets_to_pb(chosen), max_concurrency=max_concurrency,
+        max_errors=max_errors, timeout_seconds=timeout_seconds, comment=comment)
     with obj.client() as c:
-        r = c.stub.SendCommand(pb.SendCommandRequest(
-            document_name=name, document_version=version, document_hash=document_hash,
-            parameters=parse_parameters(parameters), targets=targets_to_pb(chosen), max_concurrency=max_concurrency,
-            max_errors=max_errors, timeout_seconds=timeout_seconds, comment=comment), timeout=c.timeout)
-        cid = r.command.command_id
-        if wait:
-            raise SystemExit(_wait(c, cid, output))
+        if wait:  # sent and followed on one stream
+            raise SystemExit(_wait(c, c.stub.RunCommand(request), output))
+        r = c.stub.SendCommand(request, timeout=c.timeout)
     if output == "json":
         print_json(command_row(r.command))
     else:
-        click.echo(cid)
+        click.echo(r.command.command_id)
 
 
-def _wait(client, command_id: str, output: str) -> int:
-    final = None
-    for event in client.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)):
-        if event.WhichOneof("body") == "command" and wire.detail_from_pb(event.command.detail).terminal:
-            final = event.command
-            break
+def _wait(client, events: Iterable[pb.CommandEvent], output: str) -> int:
+    """Follow a command's events (RunCommand's or WatchCommand's) to its end, then show it."""
+    command_id, final = "", None
+    for event in events:
+        if event.WhichOneof("body") == "command":
+            command_id = event.command.command_id
+            if wire.detail_from_pb(event.command.detail).terminal:
+                final = event.command
+                break
     shown = client.get_command(command_id)
     row = {**command_row(shown.command), "invocations": [invocation_row(i) for i in shown.invocations]}
     if output == "json":
@@ -131,7 +135,7 @@ def _wait(client, command_id: str, output: str) -> int:
 def command_wait(obj: Ctx, command_id: str, output: str) -> None:
     """Block until the command is terminal; exit 0 only when it ended Success."""
     with obj.client() as c:
-        raise SystemExit(_wait(c, command_id, output))
+        raise SystemExit(_wait(c, c.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)), output))
 
 
 @command.command("cancel")

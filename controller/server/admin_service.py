@@ -2,12 +2,13 @@
 comes from the verified certificate and is recorded with everything it does."""
 from __future__ import annotations
 
+import asyncio
 import base64
 import bisect
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Set
 from dataclasses import replace
 from typing import TypeVar
 
@@ -16,9 +17,9 @@ import grpc
 from controller.catalog import DocumentCatalog, masked_document
 from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import Dispatcher
-from controller.events import CommandChanged, EventBus, OutputArrived
-from controller.model import ActivationRecord, CommandRecord, InvocationPage, ReplayPage
+from controller.dispatch import Dispatcher, new_command_id
+from controller.events import CommandChanged, CommandEvent, EventBus, OutputArrived
+from controller.model import ActivationRecord, CommandRecord, InvocationPage, InvocationRecord, ReplayPage
 from controller.sendrequest import CommandRejected, CommandRequest
 from controller.server import convert, page_token
 from controller.server.agent_service import hash_activation_code
@@ -140,15 +141,35 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def SendCommand(self, request, context):  # noqa: N802
         who = await self._operator(context, "SendCommand")
+        cmd, invocations = await self._send(context, request, who)
+        return pb.SendCommandResponse(command=convert.command_to_pb(cmd),
+                                      invocations=[convert.invocation_to_pb(i) for i in invocations])
+
+    async def RunCommand(self, request, context) -> AsyncIterator[pb.CommandEvent]:  # noqa: N802
+        """SendCommand and WatchCommand in one call: the watcher is there before the command exists,
+        so its first event is the command as sent and nothing needs replaying."""
+        who = await self._operator(context, "RunCommand")
+        command_id = new_command_id()
+        queue = self._events.subscribe(command_id)
+        try:
+            await self._send(context, request, who, command_id)
+            async for event in self._follow(queue):
+                yield event
+        finally:
+            self._events.unsubscribe(command_id, queue)
+
+    async def _send(self, context: grpc.aio.ServicerContext, request: pb.SendCommandRequest, who: str,
+                    command_id: str | None = None) -> tuple[CommandRecord, list[InvocationRecord]]:
+        """Check, store and dispatch a command; a bad request aborts the call naming what is wrong. The
+        command goes on even when the caller goes away meanwhile: once stored, it is sent."""
         try:
             req = await self._command_request(request, who)
-            cmd, invocations = await self._dispatcher.send(req)
+            return await asyncio.shield(self._dispatcher.send(req, command_id))
         except (CommandRejected, DocumentError, InputError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except NotFound as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-        return pb.SendCommandResponse(command=convert.command_to_pb(cmd),
-                                      invocations=[convert.invocation_to_pb(i) for i in invocations])
+        raise AssertionError("abort raises")
 
     async def _command_request(self, request: pb.SendCommandRequest, who: str) -> CommandRequest:
         """An inline document (a playbook's play) as it is; a stored one rendered with its parameters."""
@@ -257,19 +278,26 @@ class AdminService(pbg.AdminServiceServicer):
                 page = await self._db.run(self._db.store.replay_page, cmd.command_id,
                                           page.invocations[-1].node_id, WATCH_PAGE)
             yield pb.CommandEvent(command=convert.command_to_pb(cmd))  # as it was before the replay:
-            terminal = cmd.detail.terminal  # any change since is in the queue
-            while not terminal:
-                event = await queue.get()
-                if event is None:  # the controller is stopping
-                    return
-                if isinstance(event, OutputArrived):
-                    key = (event.node_id, event.chunk.step_name, event.chunk.stream.value)
-                    if key in whole or (*key, event.chunk.seq) in replayed:
-                        continue
-                yield convert.event_to_pb(event)
-                terminal = isinstance(event, CommandChanged) and event.command.detail.terminal
+            if not cmd.detail.terminal:  # any change since is in the queue
+                async for event in self._follow(queue, replayed, whole):
+                    yield event
         finally:
             self._events.unsubscribe(request.command_id, queue)
+
+    @staticmethod
+    async def _follow(queue: asyncio.Queue[CommandEvent | None], replayed: Set[tuple[str, str, str, int]] = frozenset(),
+                      whole: Set[tuple[str, str, str]] = frozenset()) -> AsyncIterator[pb.CommandEvent]:
+        """A command's live events until it is terminal (or the controller stops), without the output
+        a replay sent already: chunks by (node, step, stream, seq) in ``replayed``, and every chunk of
+        the streams in ``whole``."""
+        while (event := await queue.get()) is not None:
+            if isinstance(event, OutputArrived):
+                key = (event.node_id, event.chunk.step_name, event.chunk.stream.value)
+                if key in whole or (*key, event.chunk.seq) in replayed:
+                    continue
+            yield convert.event_to_pb(event)
+            if isinstance(event, CommandChanged) and event.command.detail.terminal:
+                return
 
     async def WatchEvents(self, request, context) -> AsyncIterator[pb.StatusEvent]:  # noqa: N802
         """Every command and invocation status change from now on, until the controller stops."""

@@ -36,7 +36,7 @@ def test_small_bench_writes_every_asked_figure(tmp_path: Path) -> None:
     assert "machine speed: Ed25519 verify" in proc.stdout
     figures = doc["figures"]
     assert set(figures) == {"connect.seconds", "connect.failed_streams", "fanout.seconds", "latency.p50",
-                            "latency.p99"}, figures.keys()
+                            "latency.p99", "latency.send_watch_p50"}, figures.keys()
     for key, row in figures.items():
         assert row["error"] is None, (key, row["error"], proc.stderr[-3000:])
         assert len(row["runs"]) == 1, (key, row)
@@ -44,6 +44,7 @@ def test_small_bench_writes_every_asked_figure(tmp_path: Path) -> None:
         assert isinstance(value, int | float) and math.isfinite(value) and value >= 0, (key, value)
     assert figures["connect.seconds"]["value"] > 0 and figures["fanout.seconds"]["value"] > 0
     assert 0 < figures["latency.p50"]["value"] <= figures["latency.p99"]["value"]
+    assert figures["latency.send_watch_p50"]["value"] > 0  # SendCommand, then WatchCommand
     assert "300 agents connect" in figures["connect.seconds"]["label"]
     assert "connect to a cold controller" in proc.stdout  # the table
 

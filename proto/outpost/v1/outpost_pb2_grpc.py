@@ -194,6 +194,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.WatchCommandRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
                 _registered_method=True)
+        self.RunCommand = channel.unary_stream(
+                '/outpost.v1.AdminService/RunCommand',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.SendCommandRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
+                _registered_method=True)
         self.CancelCommand = channel.unary_unary(
                 '/outpost.v1.AdminService/CancelCommand',
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.CancelCommandRequest.SerializeToString,
@@ -309,6 +314,16 @@ class AdminServiceServicer:
 
     def WatchCommand(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunCommand(self, request, context):
+        """SendCommand, then the command's events until it ends, on one stream (`command send --wait`,
+        `playbook apply`): the first event is the command as sent, the last its end. A bad request
+        fails the call as SendCommand would, with nothing sent; a caller that goes away does not stop
+        the command.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -431,6 +446,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'WatchCommand': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchCommand,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.WatchCommandRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.SerializeToString,
+            ),
+            'RunCommand': grpc.unary_stream_rpc_method_handler(
+                    servicer.RunCommand,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.SendCommandRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.SerializeToString,
             ),
             'CancelCommand': grpc.unary_unary_rpc_method_handler(
@@ -736,6 +756,33 @@ class AdminService:
             target,
             '/outpost.v1.AdminService/WatchCommand',
             outpost_dot_v1_dot_outpost__pb2.WatchCommandRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunCommand(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/outpost.v1.AdminService/RunCommand',
+            outpost_dot_v1_dot_outpost__pb2.SendCommandRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
             options,
             channel_credentials,
