@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from controller.model import StepOutput, StepOutputView, StepRecord
+from controller.store import driver
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
 from controller.store.inlists import page_range, pair_params, pair_where
@@ -33,7 +34,7 @@ def upsert_step_rows(conn: Connection, rows: list[dict[str, str | int]]) -> None
     """Insert step results, or update those already stored (by command, node and step index)."""
     if not rows:
         return
-    conn.execute(step_upsert(conn.dialect.name, tuple(rows[0])), rows)
+    driver.executemany(conn, step_upsert(conn.dialect.name, tuple(rows[0])), rows)
 
 
 _CHUNKED = select(output_chunks.c.command_id, output_chunks.c.node_id).distinct().where(
@@ -45,7 +46,7 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     queries for a whole batch, where most invocations of a fan-out printed nothing)."""
     found: set[tuple[str, str]] = set()
     for params in pair_params(keys):
-        found |= {(str(c), str(n)) for c, n in conn.execute(_CHUNKED, params)}
+        found |= {(str(c), str(n)) for c, n in driver.execute(conn, _CHUNKED, params).rows}
     return [k for k in keys if k in found]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy import Connection, Engine, bindparam, or_, select, update
 
 from controller.model import CommandRecord, InvocationRecord, StepRecord
+from controller.store import driver
 from controller.store.engine import write_tx
 from controller.store.inlists import pair_params, pair_where, slices
 from controller.store.output import compact, upsert_step_rows, with_chunks
@@ -24,7 +25,7 @@ _DETAILS = select(invocations.c.command_id, invocations.c.node_id, invocations.c
 def _details_of(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Detail]:
     """The stored detail of each (command id, node id) pair that has an invocation."""
     return {(str(c), str(n)): row_detail(value) for params in pair_params(pairs)
-            for c, n, value in conn.execute(_DETAILS, params)}
+            for c, n, value in driver.execute(conn, _DETAILS, params).rows}
 
 
 class SettleTables:
@@ -99,12 +100,10 @@ class SettleTables:
                                   "ea": b.ended_at_ms})
                     now = current[(b.command_id, b.node_id)] = b.detail
                 out.append(now)
-            if moves:
-                conn.execute(INVOCATION_RESULT, moves)
+            driver.executemany(conn, INVOCATION_RESULT, moves)
             for key in with_chunks(conn, list(dict.fromkeys(k for k in keys if k in current))):
                 compact(conn, *key)  # the output is complete: keep it whole, compressed
             records = counted(out) if counted is not None else ()
-            if records:
-                conn.execute(COMMAND_COUNTERS, [counter_params(r.command_id, r.detail, r.completed_count, r.error_count,
-                                                               r.delivery_timed_out_count) for r in records])
+            driver.executemany(conn, COMMAND_COUNTERS, [counter_params(
+                r.command_id, r.detail, r.completed_count, r.error_count, r.delivery_timed_out_count) for r in records])
         return out

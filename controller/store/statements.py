@@ -65,6 +65,7 @@ def document_insert(dialect: str) -> PgInsert | SqliteInsert:
 
 # -- invocations and their steps ----------------------------------------------------------------------
 
+INVOCATION_INSERT = invocations.insert()
 INVOCATIONS_OF_COMMAND = select(invocations).where(invocations.c.command_id == bindparam("cid")).order_by(
     invocations.c.node_id)
 # an invocation's final report (Store.settle, executemany)

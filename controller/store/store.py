@@ -25,7 +25,7 @@ from controller.model import (
     ReplayPage,
     StepRecord,
 )
-from controller.store import codec
+from controller.store import codec, driver
 from controller.store.activations import ActivationTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
@@ -57,6 +57,7 @@ from controller.store.statements import (
     COMMAND_BY_ID,
     COMMAND_COUNTERS,
     COMMAND_INSERT,
+    INVOCATION_INSERT,
     INVOCATIONS_OF_COMMAND,
     NODES_AMONG,
     STEPS_OF_COMMANDS,
@@ -166,12 +167,14 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeT
             raise StoreError(f"command {cmd.command_id}: an invocation names another command")
         with write_tx(self._engine) as conn:
             if check_nodes:
-                known = {str(n) for part in slices(node_ids) for (n,) in conn.execute(NODES_AMONG, {"ids": part})}
+                known = {str(n) for part in slices(node_ids) for (n,) in driver.execute(conn, NODES_AMONG,
+                                                                                          {"ids": part}).rows}
                 if len(known) != len(node_ids):
                     raise UnknownNodes(frozenset(node_ids) - known)
-            conn.execute(document_insert(conn.dialect.name), {"sha256": cmd.document_sha256, "content": document})
+            driver.execute(conn, document_insert(conn.dialect.name), {"sha256": cmd.document_sha256,
+                                                                       "content": document})
             try:
-                conn.execute(COMMAND_INSERT, dict(
+                driver.execute(conn, COMMAND_INSERT, dict(
                     command_id=cmd.command_id, document_name=cmd.document_name,
                     document_sha256=cmd.document_sha256, targets=codec.encode_targets(cmd.targets),
                     comment=cmd.comment, requested_by=cmd.requested_by, created_at_ms=cmd.created_at_ms,
@@ -184,7 +187,7 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeT
             except IntegrityError as e:
                 raise Conflict(f"command {cmd.command_id} already exists") from e
             if invocations:
-                conn.execute(invocations_t.insert(), [
+                driver.executemany(conn, INVOCATION_INSERT, [
                     {"command_id": i.command_id, "node_id": i.node_id, "status": i.status.value,
                      "status_detail": i.detail.value, "exit_code": i.exit_code,
                      "started_at_ms": i.started_at_ms, "ended_at_ms": i.ended_at_ms}
