@@ -19,7 +19,7 @@ from agent.facts import gather_facts
 from agent.groupcommit import LedgerWrite, fsync_each
 from agent.ledger import Ledger
 from agent.outbox import Outbox
-from agent.runner import Runner, RunnerOptions, now_ms
+from agent.runner import NotRecorded, Runner, RunnerOptions, now_ms
 from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
 from outpost.v1 import outpost_pb2 as pb
@@ -272,30 +272,43 @@ class Agent:
         else:
             self._outbox.transient(msg)
 
+    async def _record(self, cid: str) -> bool:
+        """Record the command in the ledger (fsynced, off the event loop), then accept it; False when
+        the ledger cannot take it: the command is refused."""
+        try:
+            await self._ledger_write(self._ledger, cid)
+        except OSError as exc:
+            self._refuse(Refusal(cid, "ledger_unwritable", f"cannot record the command in the ledger: {exc}"),
+                         verified=True)
+            return False
+        self._outbox.accept(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)), self._options.accept_delay_seconds)
+        return True
+
     async def _execute(self, vc: VerifiedCommand) -> None:
         cid = vc.envelope.command_id
+        # In the ledger before it is accepted and before its first step starts. Meanwhile it waits for a
+        # slot and its first step is set up: the runner awaits ``recorded`` just before starting it.
+        recorded = asyncio.ensure_future(self._record(cid))
         try:
             try:
-                # in the ledger (fsynced, off the event loop) before it is accepted and before any step
-                await self._ledger_write(self._ledger, cid)
-                self._outbox.accept(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)),
-                                    self._options.accept_delay_seconds)
                 await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
             except asyncio.CancelledError:
                 if cid not in self._cancel_requested:
+                    recorded.cancel()
                     raise
-                self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
-                return
-            except OSError as exc:
-                self._refuse(Refusal(cid, "ledger_unwritable", f"cannot record the command in the ledger: {exc}"),
-                             verified=True)
+                if await asyncio.shield(recorded):
+                    self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
                 return
             try:
-                await self._runner.run(vc, lambda: cid in self._cancel_requested)
+                await self._runner.run(vc, lambda: cid in self._cancel_requested, recorded)
                 self.commands_run += 1
+            except NotRecorded:
+                return  # refused by _record
             finally:
                 self._slots.release()
         finally:
+            if not recorded.done():  # stopping: the runner ended without waiting for it
+                recorded.cancel()
             self._tasks.pop(cid, None)
             self._cancel_requested.discard(cid)
 

@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -46,6 +46,11 @@ def remove_workdir(path: str) -> None:
         return
     except OSError:  # not empty
         shutil.rmtree(path, ignore_errors=True)
+
+
+class NotRecorded(OutpostError):
+    """The command could not be recorded in the ledger, so none of its steps may start (the agent
+    refuses it: agent/connection.py)."""
 
 
 @dataclass(frozen=True)
@@ -120,10 +125,13 @@ class Runner:
         self._options = options
         self._environ = dict(os.environ)  # the agent's own environment, the base of every step's
 
-    async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool]) -> InvocationReport:
+    async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool],
+                  recorded: Awaitable[bool] | None = None) -> InvocationReport:
         """Run the document's steps as agent/flow.py rules; report each step and the invocation.
         Cancellation by the operator (``cancel_requested()`` true when the task is cancelled) ends as
-        Cancelled; any other cancellation (agent shutdown) propagates after the step's processes are gone."""
+        Cancelled; any other cancellation (agent shutdown) propagates after the step's processes are gone.
+        ``recorded``: whether the command is in the ledger, awaited once the first step to run is set
+        up and before it starts (the ledger's fsync and the set-up overlap); False raises NotRecorded."""
         cid = vc.envelope.command_id
         log = BoundLogger(self._log, {"command": cid, "node": self._node_id})
         workdir = os.path.join(self._work_root, cid)  # made by the first step whose plugin needs it
@@ -140,11 +148,15 @@ class Runner:
                     flow.skipped_step(step)
                     report = self._skipped(cid, index, step, reason)
                 else:
-                    report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested)
+                    report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested,
+                                                  recorded)
+                    recorded = None
                     report = replace(report, detail=flow.record(step, report.detail, report.exit_code))
                 reports.append(report)
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
                     self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
+            if recorded is not None and not await asyncio.shield(recorded):  # no step ran: recorded all the same
+                raise NotRecorded(f"command {cid} is not in the ledger")
             result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
             self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
             log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
@@ -179,7 +191,7 @@ class Runner:
         return StepReport(cid, index, step.name, step.action, Detail.SKIPPED, NO_EXIT_CODE, at, at, reason)
 
     async def _run_step(self, vc: VerifiedCommand, index: int, workdir: str, log: BoundLogger,
-                        cancel_requested: Callable[[], bool]) -> StepReport:
+                        cancel_requested: Callable[[], bool], recorded: Awaitable[bool] | None) -> StepReport:
         cid = vc.envelope.command_id
         step = vc.document.steps[index]
         started = now_ms()
@@ -198,9 +210,13 @@ class Runner:
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
                              check_mode=False, workdir=workdir, output=sink, logger=log,
                              cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env)
+            if recorded is not None and not await asyncio.shield(recorded):
+                raise NotRecorded(f"command {cid} is not in the ledger")
             log.info("running %s (timeout %ss)", step.action, timeout)
             async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for (3.11)
                 outcome = await bound_step.plugin.run(ctx, bound_step.inputs)
+        except NotRecorded:
+            raise
         except TimeoutError:
             outcome = StepOutcome(Detail.EXECUTION_TIMED_OUT, NO_EXIT_CODE, f"step exceeded its timeout of {timeout} s")
         except asyncio.CancelledError:
@@ -215,6 +231,8 @@ class Runner:
             outcome = StepOutcome(Detail.FAILED, NO_EXIT_CODE, error)
         finally:
             await sink.flush()
-        log.info("step %s: %s", step.name, outcome.detail.value)
+        # a success is told by the invocation's "finished" line; anything else here, with its step
+        log.log(logging.DEBUG if outcome.detail is Detail.SUCCESS else logging.INFO, "step %s: %s", step.name,
+                outcome.detail.value)
         return StepReport(cid, index, step.name, step.action, outcome.detail, outcome.exit_code,
                           started, now_ms(), sink.scrub_text(outcome.error))

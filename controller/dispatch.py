@@ -17,7 +17,7 @@ from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets
 from controller.ratecontrol import CommandRun, parse_limit
-from controller.sendrequest import CommandRejected, CommandRequest, check_request
+from controller.sendrequest import CheckedDocuments, CommandRejected, CommandRequest, check_request
 from controller.signing import DocumentSigner
 from controller.statusevents import KIND_COMMAND, KIND_INVOCATION, StatusFeed
 from controller.store import NotFound, UnknownNodes
@@ -52,7 +52,7 @@ class Dispatcher:
         self._delivery = Delivery(signer, hub)
         self._hub = hub
         self._events = events
-        self._registry = registry
+        self._checked = CheckedDocuments(registry)
         self._feed = feed
         self._published: dict[str, dict[str, Detail]] = {}  # last detail announced, per active command
         self._changes: dict[str, set[str]] = {}  # per command: nodes changed since its last announcement
@@ -69,7 +69,8 @@ class Dispatcher:
                    ) -> tuple[CommandRecord, list[InvocationRecord]]:
         """Store the command and its first dispatch round, then send that round. ``command_id``: the
         id to give it (one a watcher subscribed to beforehand: RunCommand); by default a new one."""
-        doc, timeout = check_request(req, self._registry)
+        checked, timeout = check_request(req, self._checked)
+        doc = checked.document
         named = req.targets.named_nodes  # checked as the command is stored: one database job, not two
         matched = named if named is not None else await self.resolve(req.targets)
         try:
@@ -80,7 +81,7 @@ class Dispatcher:
         created = now_ms()
         cmd = CommandRecord(
             command_id=command_id or new_command_id(), document_name=req.document_name or doc.description or "inline",
-            document_sha256=doc.sha256(), targets=req.targets, comment=req.comment,
+            document_sha256=checked.sha256, targets=req.targets, comment=req.comment,
             requested_by=req.requested_by, created_at_ms=created, expires_at_ms=created + timeout * 1000,
             target_count=len(matched), max_concurrency=req.max_concurrency, max_errors=req.max_errors,
             document_version=req.document_version, parameters=req.parameters or {},
@@ -96,7 +97,7 @@ class Dispatcher:
         stored = _with_counts(cmd, run) if matched else cmd
         rows = [replace(i, detail=run.details[i.node_id]) for i in invocations]
         try:
-            await self._db.run(self._db.store.create_command, stored, req.document, rows,
+            await self._db.run(self._db.store.create_command, stored, checked.canonical, rows,
                                check_nodes=named is not None)
         except UnknownNodes as exc:
             raise _unknown_node(req.targets, exc.node_ids) from None
@@ -108,8 +109,8 @@ class Dispatcher:
             self._published[cmd.command_id] = {"": cmd.detail}
             self._runs[cmd.command_id] = run
             self._records[cmd.command_id] = stored
-            self._documents[cmd.command_id] = req.document
-            await self._delivery.send(stored, req.document, first)
+            self._documents[cmd.command_id] = checked.canonical
+            await self._delivery.send(stored, checked.canonical, first)
             # a watcher since before the command existed (RunCommand) is told of the first round as just
             # stored, read back from nowhere; a result stored meanwhile (counted()) is newer and stays,
             # and once an announcement has begun, it alone knows what is newest

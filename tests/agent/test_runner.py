@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import pytest
 
 from agent.outbox import Outbox
-from agent.runner import TRUNCATED_MARKER, Runner, RunnerOptions, remove_workdir
+from agent.runner import TRUNCATED_MARKER, NotRecorded, Runner, RunnerOptions, remove_workdir
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk import wire
 from plugins.sdk.contract import API_VERSION, OutputStreamKind, PluginSpec, RunContext, StepOutcome
@@ -824,3 +824,37 @@ def test_remove_workdir_removes_it_empty_or_not_and_minds_no_absent_one(tmp_path
             (workdir / name).write_text("x")
     remove_workdir(str(workdir))
     assert not workdir.exists() and tmp_path.exists()
+
+
+# ------------------------------------------------------------------------------- the ledger's record
+
+
+@pytest.mark.parametrize(("steps", "ran"), [((ok("first"), ok("second")), ["first", "second"]),
+                                           ((only_on("Windows", "elsewhere"), ok("first")), ["first"])])
+def test_the_first_step_starts_only_once_the_command_is_recorded(h: Harness, steps: tuple[Step, ...],
+                                                                 ran: list[str]) -> None:
+    async def scenario() -> tuple[list[str], InvocationReport]:
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(h.runner().run(command(CID, *steps), lambda: False, recorded))
+        for _ in range(20):  # the first step is set up, then waits for the ledger
+            await asyncio.sleep(0)
+        before = list(h.rec.steps)
+        recorded.set_result(True)
+        return before, await asyncio.wait_for(task, 10)
+    before, result = asyncio.run(scenario())
+    assert before == [] and h.rec.steps == ran
+    assert result.detail is Detail.SUCCESS
+
+
+@pytest.mark.parametrize("steps", [(ok("first"),), (only_on("Windows", "elsewhere"),),
+                                   (only_on("Windows", "w"), ok("x"))])
+def test_a_command_the_ledger_did_not_record_runs_nothing_and_reports_nothing(h: Harness,
+                                                                              steps: tuple[Step, ...]) -> None:
+    async def scenario() -> None:
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        recorded.set_result(False)
+        await h.runner().run(command(CID, *steps), lambda: False, recorded)
+    with pytest.raises(NotRecorded, match=f"command {CID} is not in the ledger"):
+        asyncio.run(scenario())
+    assert h.rec.steps == []
+    assert not [m for m in h.messages() if isinstance(m, InvocationReport)]  # the agent's refusal says it all

@@ -2,6 +2,8 @@
 and `playbook apply` use). Real controller, agents and CLI; the operator's real client."""
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 
 import grpc
@@ -109,3 +111,17 @@ def test_send_wait_follows_the_command_on_one_stream(cluster: Cluster) -> None:
     assert ok.returncode == 0, ok.stderr
     assert '"status_detail": "Success"' in ok.stdout and cluster.node_ids["a"] in ok.stdout
     assert bad.returncode == 1 and "Failed" in bad.stdout, (bad.stdout, bad.stderr)
+
+
+def test_an_inline_document_in_other_json_runs_as_its_canonical_form(cluster: Cluster) -> None:
+    cluster.start_controller()
+    start_fleet(cluster, ["a"], cluster.create_activation("Role=web", limit=1))
+    request = _request(cluster, ["a"], "echo spaced")
+    canonical = request.document
+    request.document = json.dumps(json.loads(canonical), indent=2).encode()  # a client's own JSON
+    with AdminClient(CliConfig.load(cluster.config)) as client:
+        events = list(client.stub.RunCommand(request, timeout=60))
+        shown = client.get_command(events[0].command.command_id)
+    assert detail_from_pb(events[-1].command.detail).value == "Success"
+    assert shown.document == canonical and events[0].command.document_sha256 == hashlib.sha256(canonical).digest()
+    assert b"".join(e.output.data for e in events if e.HasField("output")) == b"spaced\n"
