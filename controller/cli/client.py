@@ -20,13 +20,19 @@ Q = TypeVar("Q", bound=_Paged)
 R = TypeVar("R", bound=_Paged)
 
 
+# grpc.experimental.ChannelOptions.SingleThreadedUnaryStream (importing grpc.experimental costs the CLI's start)
+SINGLE_THREADED_UNARY_STREAM = "SingleThreadedUnaryStream"
+
+
 class AdminClient:
     def __init__(self, config: CliConfig, timeout_seconds: float = 30.0) -> None:
         ca, key, cert = config.credentials()
         creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
         self.address = config.controller
         self.timeout = timeout_seconds
-        self._channel = grpc.secure_channel(config.controller, creds)
+        # a streaming answer (RunCommand, WatchCommand, WatchEvents) is read on the calling thread, not
+        # handed over from gRPC's channel thread message by message (a thread switch each)
+        self._channel = grpc.secure_channel(config.controller, creds, options=((SINGLE_THREADED_UNARY_STREAM, 1),))
         self.stub = pbg.AdminServiceStub(self._channel)
 
     def _pages(self, call: Callable[..., R], request: Q) -> Iterator[R]:
