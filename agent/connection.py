@@ -258,7 +258,10 @@ class Agent:
             self._refuse(Refusal(cid, "replayed", "this command id was already executed on this node"),
                          verified=True)
             return
-        self._tasks[cid] = asyncio.create_task(self._execute(vc))
+        # in the ledger before it is accepted and before its first step starts: the record's task is
+        # scheduled first, so the fsync is under way (on a thread) while the run is set up
+        recorded = asyncio.ensure_future(self._record(cid))
+        self._tasks[cid] = asyncio.create_task(self._execute(vc, recorded))
 
     def _refuse(self, refusal: Refusal, *, verified: bool) -> None:
         """Report a refusal. One about an unverified envelope is filed under the id it claims only
@@ -284,11 +287,10 @@ class Agent:
         self._outbox.accept(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)), self._options.accept_delay_seconds)
         return True
 
-    async def _execute(self, vc: VerifiedCommand) -> None:
+    async def _execute(self, vc: VerifiedCommand, recorded: asyncio.Future[bool]) -> None:
+        """Run a command once it has a slot; meanwhile ``recorded`` is written and the first step set
+        up (the runner awaits ``recorded`` just before starting it)."""
         cid = vc.envelope.command_id
-        # In the ledger before it is accepted and before its first step starts. Meanwhile it waits for a
-        # slot and its first step is set up: the runner awaits ``recorded`` just before starting it.
-        recorded = asyncio.ensure_future(self._record(cid))
         try:
             try:
                 await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
