@@ -50,9 +50,14 @@ class EventBus:
         return bool(self._subs.get(command_id))
 
     def publish(self, command_id: str, event: CommandEvent) -> None:
+        """A watcher too slow to keep up loses events (dispatch never waits for it), but never the
+        command's end, which takes the place of the oldest: a watcher ends when the command does."""
         for q in self._subs.get(command_id, ()):
-            if not q.full():  # a watcher too slow to keep up loses live lines, never stalls dispatch
-                q.put_nowait(event)
+            if q.full():
+                if not (isinstance(event, CommandChanged) and event.command.detail.terminal):
+                    continue
+                q.get_nowait()
+            q.put_nowait(event)
 
     def close(self) -> None:
         """Wake every watcher with the end marker."""
