@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Sequence, Set
 from dataclasses import replace
 
@@ -15,7 +14,7 @@ from controller.delivery import Delivery
 from controller.dispatchjobs import Forecast, dispatch_batch, recount_and_read, store_counts
 from controller.events import CommandChanged, EventBus, InvocationChanged
 from controller.hub import Hub
-from controller.model import CommandRecord, InvocationRecord, Targets
+from controller.model import CommandRecord, InvocationRecord, Targets, new_command_id
 from controller.ratecontrol import CommandRun, parse_limit
 from controller.sendrequest import CheckedDocuments, CommandRejected, CommandRequest, check_request
 from controller.signing import DocumentSigner
@@ -29,10 +28,6 @@ from plugins.sdk.status import Detail
 log = logging.getLogger(__name__)
 
 ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces nothing twice
-
-
-def new_command_id() -> str:
-    return str(uuid.uuid4())
 
 
 def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
@@ -111,15 +106,13 @@ class Dispatcher:
             self._records[cmd.command_id] = stored
             self._documents[cmd.command_id] = checked.canonical
             await self._delivery.send(stored, checked.canonical, first)
-            # a watcher since before the command existed (RunCommand) is told of the first round as just
-            # stored, read back from nowhere; a result stored meanwhile (counted()) is newer and stays,
-            # and once an announcement has begun, it alone knows what is newest
             if self._events.watched(cmd.command_id) and cmd.command_id in self._runs \
-                    and cmd.command_id not in self._announcing:
+                    and cmd.command_id not in self._announcing:  # once one has begun, it knows what is newest
+                # a watcher since before the command existed (RunCommand) is told of the first round as
+                # just stored, not read back; a result stored meanwhile (counted()) is newer and stays
                 fresh = self._fresh.setdefault(cmd.command_id, {})
-                for row in rows:
-                    if row.detail is not Detail.PENDING:
-                        fresh.setdefault(row.node_id, row)
+                for row in (r for r in rows if r.detail is not Detail.PENDING):
+                    fresh.setdefault(row.node_id, row)
             await self._after_change(cmd.command_id, [*first, *offline])
         return cmd, invocations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -98,6 +99,11 @@ class NodeRecord:
     registered_at_ms: int
     last_seen_at_ms: int
     ping_status: PingStatus = PingStatus.CONNECTION_LOST
+
+
+def new_command_id() -> str:
+    """A command's id (SSM's are UUIDs too)."""
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)

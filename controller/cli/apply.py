@@ -93,11 +93,10 @@ def fetcher(client: AdminClient):
 
 def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: ApplyOptions,
               console: Console) -> pb.GetCommandResponse:
-    events = client.stub.RunCommand(pb.SendCommandRequest(
+    sent, events = client.run_command(pb.SendCommandRequest(
         document=document.canonical_bytes(), targets=targets_to_pb(play.targets), comment=opts.comment,
         timeout_seconds=opts.timeout_seconds, document_name=play.name, max_concurrency=play.max_concurrency,
         max_errors=play.max_errors))
-    sent = next(events).command  # the command as sent comes first, its events after it until its end
     cid = sent.command_id
     live = opts.output != "json"
     if live:

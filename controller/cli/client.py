@@ -9,6 +9,7 @@ import grpc
 from controller.config import CliConfig
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
+from plugins.sdk.errors import OutpostError
 
 
 class _Paged(Protocol):
@@ -34,6 +35,15 @@ class AdminClient:
         # handed over from gRPC's channel thread message by message (a thread switch each)
         self._channel = grpc.secure_channel(config.controller, creds, options=((SINGLE_THREADED_UNARY_STREAM, 1),))
         self.stub = pbg.AdminServiceStub(self._channel)
+
+    def run_command(self, request: pb.SendCommandRequest) -> tuple[pb.CommandInfo, Iterator[pb.CommandEvent]]:
+        """RunCommand: the command as sent, and an iterator of its events after it, until its end."""
+        events = self.stub.RunCommand(request)
+        first = next(events, None)
+        if first is None or not first.HasField("command"):
+            events.cancel()
+            raise OutpostError("the controller's answer to RunCommand did not begin with the command")
+        return first.command, events
 
     def _pages(self, call: Callable[..., R], request: Q) -> Iterator[R]:
         """Every page of a paged listing: ``request`` again with each next_token, until there is none."""

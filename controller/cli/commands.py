@@ -100,7 +100,8 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
         max_errors=max_errors, timeout_seconds=timeout_seconds, comment=comment)
     with obj.client() as c:
         if wait:  # sent and followed on one stream
-            raise SystemExit(_wait(c, c.stub.RunCommand(request), output))
+            sent, events = c.run_command(request)
+            raise SystemExit(_wait(c, sent.command_id, events, output))
         r = c.stub.SendCommand(request, timeout=c.timeout)
     if output == "json":
         print_json(command_row(r.command))
@@ -108,15 +109,13 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
         click.echo(r.command.command_id)
 
 
-def _wait(client, events: Iterable[pb.CommandEvent], output: str) -> int:
+def _wait(client, command_id: str, events: Iterable[pb.CommandEvent], output: str) -> int:
     """Follow a command's events (RunCommand's or WatchCommand's) to its end, then show it."""
-    command_id, final = "", None
+    final = None
     for event in events:
-        if event.WhichOneof("body") == "command":
-            command_id = event.command.command_id
-            if wire.detail_from_pb(event.command.detail).terminal:
-                final = event.command
-                break
+        if event.WhichOneof("body") == "command" and wire.detail_from_pb(event.command.detail).terminal:
+            final = event.command
+            break
     shown = client.get_command(command_id)
     row = {**command_row(shown.command), "invocations": [invocation_row(i) for i in shown.invocations]}
     if output == "json":
@@ -135,7 +134,8 @@ def _wait(client, events: Iterable[pb.CommandEvent], output: str) -> int:
 def command_wait(obj: Ctx, command_id: str, output: str) -> None:
     """Block until the command is terminal; exit 0 only when it ended Success."""
     with obj.client() as c:
-        raise SystemExit(_wait(c, c.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)), output))
+        raise SystemExit(_wait(c, command_id, c.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)),
+                               output))
 
 
 @command.command("cancel")

@@ -17,9 +17,16 @@ import grpc
 from controller.catalog import DocumentCatalog, masked_document
 from controller.clock import now_ms
 from controller.db import Db
-from controller.dispatch import Dispatcher, new_command_id
+from controller.dispatch import Dispatcher
 from controller.events import CommandChanged, CommandEvent, EventBus, OutputArrived
-from controller.model import ActivationRecord, CommandRecord, InvocationPage, InvocationRecord, ReplayPage
+from controller.model import (
+    ActivationRecord,
+    CommandRecord,
+    InvocationPage,
+    InvocationRecord,
+    ReplayPage,
+    new_command_id,
+)
 from controller.sendrequest import CommandRejected, CommandRequest
 from controller.server import convert, page_token
 from controller.server.agent_service import hash_activation_code

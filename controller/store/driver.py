@@ -96,11 +96,10 @@ def _compiled(conn: Connection, stmt: ClauseElement) -> _Compiled:
     return compiled
 
 
-def _raise(conn: Connection, sql: str, params: object, exc: Exception) -> None:
-    dbapi = conn.dialect.loaded_dbapi
-    if isinstance(exc, dbapi.Error):
-        raise DBAPIError.instance(sql, params, exc, dbapi.Error, dialect=conn.dialect) from exc  # type: ignore[arg-type]
-    raise exc
+def _translated(conn: Connection, sql: str, params: object, exc: Exception) -> DBAPIError:
+    """The driver's error as SQLAlchemy's exception for it (IntegrityError, OperationalError, ...)."""
+    return DBAPIError.instance(sql, params, exc, conn.dialect.loaded_dbapi.Error,  # type: ignore[arg-type]
+                               dialect=conn.dialect)
 
 
 def execute(conn: Connection, stmt: ClauseElement, params: Params | None = None) -> Ran:
@@ -112,9 +111,8 @@ def execute(conn: Connection, stmt: ClauseElement, params: Params | None = None)
         cursor.execute(sql, args)
         rows = [tuple(r) for r in cursor.fetchall()] if cursor.description is not None else []
         return Ran(rows, cursor.rowcount)
-    except Exception as exc:  # noqa: BLE001 - re-raised as SQLAlchemy's exception for the driver's error
-        _raise(conn, sql, args, exc)
-        raise
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _translated(conn, sql, args, exc) from exc
     finally:
         cursor.close()
 
@@ -131,8 +129,7 @@ def executemany(conn: Connection, stmt: ClauseElement, rows: Sequence[Params]) -
     cursor = conn.connection.cursor()
     try:
         cursor.executemany(sql, [args for _, args in rendered])
-    except Exception as exc:  # noqa: BLE001 - as in execute
-        _raise(conn, sql, None, exc)
-        raise
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _translated(conn, sql, None, exc) from exc
     finally:
         cursor.close()
