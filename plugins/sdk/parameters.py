@@ -1,10 +1,6 @@
-"""SSM document parameters: declarations (``parameters:`` of a schema 2.2 document), the values
-given at run time (SSM's ``map<string, list<string>>``) and their substitution into step inputs.
-
-``{{ name }}`` is a verbatim text substitution, as in SSM, unless the parameter is declared with
-``interpolationType: ENV_VAR``: then the step gets a reference to the environment variable
-``OUTPOST_<NAME>`` (``${OUTPOST_NAME}`` for a shell) and the value travels in the document's
-environment, so it is never parsed as code. Secret parameters must use ENV_VAR.
+"""SSM document parameters: declarations (``parameters:`` of a schema 2.2 document) and the values
+given at run time (SSM's ``map<string, list<string>>``), typed and checked. Their substitution into
+step inputs is plugins/sdk/placeholders.py.
 """
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ import dataclasses
 import enum
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,11 +21,6 @@ ENV_PREFIX = "OUTPOST_"
 # Set by the agent's runner for every step; a parameter must not shadow them.
 RESERVED_ENV = frozenset({"OUTPOST_COMMAND_ID", "OUTPOST_NODE_ID", "OUTPOST_STEP_NAME"})
 TEXT, ENV_VAR = "TEXT", "ENV_VAR"
-# ``{{ ... }}``. Only a parameter name (or an unsupported ``ssm:``-style reference) is ours;
-# anything else (``{{.State.Status}}`` in a docker format string) is left as it is.
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-WHOLE = re.compile(r"^\{\{\s*([A-Za-z0-9_]+)\s*\}\}$")
-UNSUPPORTED_REF = re.compile(r"^(ssm|ssm-secure|resolve)\s*:")
 INTEGER = re.compile(r"^[+-]?[0-9]{1,18}$")
 
 
@@ -303,11 +294,11 @@ def resolve_values(specs: Sequence[ParameterSpec], given: Mapping[str, Sequence[
     return values
 
 
-def _as_json(value: Any) -> JsonValue:
+def as_json(value: Any) -> JsonValue:
     if isinstance(value, (list, tuple)):
-        return [_as_json(v) for v in value]
+        return [as_json(v) for v in value]
     if isinstance(value, Mapping):
-        return {k: _as_json(v) for k, v in value.items()}
+        return {k: as_json(v) for k, v in value.items()}
     return value
 
 
@@ -316,112 +307,5 @@ def value_text(spec: ParameterSpec, value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if spec.type in STRUCTURED:
-        return json.dumps(_as_json(value), separators=(",", ":"), ensure_ascii=False)
+        return json.dumps(as_json(value), separators=(",", ":"), ensure_ascii=False)
     return str(value)
-
-
-def _spec_for(name: str, specs: Mapping[str, ParameterSpec], where: str) -> ParameterSpec:
-    try:
-        spec = specs[name]
-    except KeyError:
-        raise InputError(where, f"references undeclared parameter {name!r}") from None
-    if spec.secret and spec.interpolation != ENV_VAR:
-        raise InputError(where, f"secret parameter {name!r} can only be passed with interpolationType: ENV_VAR")
-    return spec
-
-
-def interpolate(text: str, values: Mapping[str, Any], specs: Sequence[ParameterSpec],
-                env_reference: Callable[[str], str] | None, *, where: str = "") -> str:
-    """Replace each ``{{ name }}`` in ``text``: verbatim for TEXT parameters, ``env_reference``
-    of the environment variable for ENV_VAR ones. Substituted values are not scanned again.
-
-    ``env_reference=None`` substitutes ENV_VAR values too (for precondition operands, which
-    are compared, never run); a secret parameter is then refused.
-    """
-    by_name = {s.name: s for s in specs}
-
-    def substitute(match: re.Match[str]) -> str:
-        inner = match.group(1)
-        if UNSUPPORTED_REF.match(inner):
-            raise InputError(where, f"{{{{{inner}}}}} is not supported: Outpost has no parameter store")
-        if not NAME.match(inner):
-            return match.group(0)
-        spec = _spec_for(inner, by_name, where)
-        if spec.interpolation == ENV_VAR:
-            if env_reference is not None:
-                return env_reference(spec.env_name)
-            if spec.secret:
-                raise InputError(where, f"secret parameter {inner!r} cannot be used here")
-        elif spec.type in STRUCTURED:
-            raise InputError(where, f"parameter {inner!r} is a {spec.type.value}: it can only be a whole "
-                                    f"value (\"{{{{ {inner} }}}}\"), not part of a string")
-        return value_text(spec, values[inner])
-
-    return PLACEHOLDER.sub(substitute, text)
-
-
-def _whole(text: Any, by_name: Mapping[str, ParameterSpec], where: str) -> ParameterSpec | None:
-    """The TEXT parameter that ``text`` is exactly a reference to, if any."""
-    match = WHOLE.match(text) if isinstance(text, str) else None
-    if match is None:
-        return None
-    spec = _spec_for(match.group(1), by_name, where)
-    return spec if spec.interpolation == TEXT else None
-
-
-def apply_to_inputs(inputs: JsonValue, values: Mapping[str, Any], specs: Sequence[ParameterSpec],
-                    env_reference: Callable[[str], str], *, where: str = "inputs") -> JsonValue:
-    """Substitute parameters throughout step inputs (SSM's rules), returning a new value.
-
-    A list element that is exactly ``{{ name }}`` of a StringList or MapList expands into its
-    items (``runCommand: ["{{ commands }}"]``); a string that is exactly ``{{ name }}`` of a
-    non-String parameter becomes its typed value; other strings are interpolated.
-    """
-    by_name = {s.name: s for s in specs}
-
-    def walk(value: JsonValue, at: str) -> JsonValue:
-        if isinstance(value, str):
-            spec = _whole(value, by_name, at)
-            if spec is not None and spec.type is not ParamType.STRING:
-                return _as_json(copy.deepcopy(values[spec.name]))
-            return interpolate(value, values, specs, env_reference, where=at)
-        if isinstance(value, list):
-            out: list[JsonValue] = []
-            for i, item in enumerate(value):
-                spec = _whole(item, by_name, f"{at}[{i}]")
-                if spec is not None and spec.type in LISTS:
-                    out.extend(_as_json(copy.deepcopy(values[spec.name])))
-                else:
-                    out.append(walk(item, f"{at}[{i}]"))
-            return out
-        if isinstance(value, Mapping):
-            return {k: walk(v, f"{at}.{k}") for k, v in value.items()}
-        return value
-
-    return walk(inputs, where)
-
-
-_PLACEHOLDER_VALUES = {ParamType.STRING: "x", ParamType.STRING_LIST: ("x",), ParamType.INTEGER: 0,
-                       ParamType.BOOLEAN: False, ParamType.STRING_MAP: {}, ParamType.MAP_LIST: ()}
-
-
-def check_references(template: JsonValue, specs: Sequence[ParameterSpec], where: str, *,
-                     in_precondition: bool = False) -> None:
-    """Check a template before any value is known: every ``{{ name }}`` declared, no ``ssm:``
-    reference, no secret by text, no list or map inside a string. Raises DocumentError."""
-    stand_ins = {s.name: _PLACEHOLDER_VALUES[s.type] for s in specs}
-    try:
-        if in_precondition:
-            interpolate(str(template), stand_ins, specs, None, where=where)
-        else:
-            apply_to_inputs(template, stand_ins, specs, lambda name: name, where=where)
-    except InputError as exc:
-        raise DocumentError(str(exc)) from None
-
-
-def environment_for(values: Mapping[str, Any],
-                    specs: Sequence[ParameterSpec]) -> tuple[dict[str, str], tuple[str, ...]]:
-    """The environment variables of ENV_VAR parameters and the names of the secret ones."""
-    env = {s.env_name: value_text(s, values[s.name]) for s in specs if s.interpolation == ENV_VAR}
-    secret = tuple(s.env_name for s in specs if s.interpolation == ENV_VAR and s.secret)
-    return env, secret

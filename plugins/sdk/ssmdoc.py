@@ -31,15 +31,8 @@ from plugins.sdk.document import (
     parse_precondition,
 )
 from plugins.sdk.errors import DocumentError, InputError
-from plugins.sdk.parameters import (
-    ParameterSpec,
-    apply_to_inputs,
-    check_references,
-    environment_for,
-    interpolate,
-    parse_parameter_specs,
-    resolve_values,
-)
+from plugins.sdk.parameters import ParameterSpec, parse_parameter_specs, resolve_values
+from plugins.sdk.placeholders import apply_to_inputs, check_references, environment_for, interpolate
 from plugins.sdk.registry import PluginRegistry
 from plugins.sdk.schema import JsonValue, inputs_to_json, kind_of, parse_inputs
 

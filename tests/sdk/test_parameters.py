@@ -1,4 +1,5 @@
-"""plugins.sdk.parameters: declarations, typed values from SSM's lists of strings, substitution."""
+"""plugins.sdk.parameters and plugins.sdk.placeholders: declarations, typed values from SSM's lists of
+strings, substitution."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,16 +7,8 @@ from typing import Any
 import pytest
 
 from plugins.sdk.errors import DocumentError, InputError
-from plugins.sdk.parameters import (
-    MISSING,
-    ParameterSpec,
-    ParamType,
-    apply_to_inputs,
-    environment_for,
-    interpolate,
-    parse_parameter_specs,
-    resolve_values,
-)
+from plugins.sdk.parameters import MISSING, ParameterSpec, ParamType, parse_parameter_specs, resolve_values
+from plugins.sdk.placeholders import apply_to_inputs, environment_for, interpolate
 
 DECLS: dict[str, Any] = {
     "service": {"type": "String", "default": "nginx", "allowedPattern": "^[a-z]+$", "minChars": 2, "maxChars": 8},
