@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -145,20 +146,25 @@ def enroll_missing(args: argparse.Namespace, dirs: Sequence[StateDir], registry:
     return done
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What every agent of one swarm shares, so 10,000 of them hold one each."""
+    rng: random.Random  # a Random holds 2.5 KB of state
+    ledger_write: LedgerWrite  # one flush for the ledgers of all agents (one disk here)
+    delays: Delays  # one timer for all their held acceptances
+    verified_roots: VerifiedRoots  # each batch signature verified once for all of them
+
+
 class Swarm:
     def __init__(self, dirs: Sequence[StateDir], registry: PluginRegistry, base: Facts, options: AgentOptions,
-                 runner_options: RunnerOptions, connect_rate: float, rng: random.Random,
-                 ledger_write: LedgerWrite, delays: Delays, verified_roots: VerifiedRoots) -> None:
+                 runner_options: RunnerOptions, connect_rate: float, shared: Shared) -> None:
         self._dirs = dirs
         self._registry = registry
         self._base = base
         self._options = options
         self._runner_options = runner_options
         self._rate = connect_rate
-        self._rng = rng  # one for all agents: a Random holds 2.5 KB of state
-        self._ledger_write = ledger_write  # one flush for the ledgers of all agents (one disk here)
-        self._delays = delays  # one timer for all their held acceptances
-        self._verified_roots = verified_roots  # each batch signature verified once for all of them
+        self._shared = shared
         self.agents: list[Agent] = []
         self._tasks: list[asyncio.Task[None]] = []
         self.failed = 0
@@ -186,11 +192,12 @@ class Swarm:
 
     async def _launch(self, stop: Stop) -> None:
         loop = asyncio.get_running_loop()
+        shared = self._shared
         slot = 1.0 / self._rate
         t0 = loop.time()
         for index, state in enumerate(self._dirs, start=1):
             # a random point in this agent's slot: the rate holds on average, never in lockstep
-            delay = t0 + (index - 1 + self._rng.random()) * slot - loop.time()
+            delay = t0 + (index - 1 + shared.rng.random()) * slot - loop.time()
             # always let the loop go, also when behind: the agents started so far connect meanwhile,
             # and a late start never turns into a burst of every agent at once (measured: starting
             # fell 23 s behind on a slow disk, then 7,000 streams opened together and 212 failed)
@@ -199,8 +206,8 @@ class Swarm:
                 return
             try:
                 agent = Agent(state.load_identity(), state, self._registry, self._options, self._runner_options,
-                              rng=self._rng, facts=facts_for(self._base, index), ledger_write=self._ledger_write,
-                              delays=self._delays, verified_roots=self._verified_roots)
+                              rng=shared.rng, facts=facts_for(self._base, index), ledger_write=shared.ledger_write,
+                              delays=shared.delays, verified_roots=shared.verified_roots)
             except (OutpostError, OSError) as exc:
                 self.failed += 1
                 log.error("agent-%06d cannot start: %s", index, exc)
@@ -265,8 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds)
-        swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate, random.Random(),
-                      GroupCommit(args.state_dir), Delays(), VerifiedRoots())
+        swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate,
+                      Shared(random.Random(), GroupCommit(args.state_dir), Delays(), VerifiedRoots()))
         say(f"swarm: starting {args.agents} agent(s) ({args.action}) at {args.connect_rate:g} per second")
         asyncio.run(_main(swarm, args.status_seconds, say))
         return 0
