@@ -53,6 +53,13 @@ class NotRecorded(OutpostError):
     refuses it: agent/connection.py)."""
 
 
+async def _until_recorded(recorded: Awaitable[bool], command_id: str) -> None:
+    """Wait for the command's ledger record (shielded: a cancel of the waiter leaves the record to
+    finish); NotRecorded when the ledger could not take it."""
+    if not await asyncio.shield(recorded):
+        raise NotRecorded(f"command {command_id} is not in the ledger")
+
+
 @dataclass(frozen=True)
 class RunnerOptions:
     default_timeout_seconds: int = 3600  # SSM's default executionTimeout
@@ -155,8 +162,8 @@ class Runner:
                 reports.append(report)
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
                     self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
-            if recorded is not None and not await asyncio.shield(recorded):  # no step ran: recorded all the same
-                raise NotRecorded(f"command {cid} is not in the ledger")
+            if recorded is not None:  # no step ran: the result still waits for the record
+                await _until_recorded(recorded, cid)
             result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
             self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
             log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
@@ -210,8 +217,8 @@ class Runner:
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
                              check_mode=False, workdir=workdir, output=sink, logger=log,
                              cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env)
-            if recorded is not None and not await asyncio.shield(recorded):
-                raise NotRecorded(f"command {cid} is not in the ledger")
+            if recorded is not None:
+                await _until_recorded(recorded, cid)
             log.info("running %s (timeout %ss)", step.action, timeout)
             async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for (3.11)
                 outcome = await bound_step.plugin.run(ctx, bound_step.inputs)

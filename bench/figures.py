@@ -19,10 +19,9 @@ import psutil
 from bench.fleet import Fleet, PgSchema, fan_out, send_true, true_request, wait_command
 from bench.model import Measure, Scale, failed, percentile, say
 from bench.swarmctl import SwarmProcess
-from controller.cli.client import AdminClient
+from controller.cli.client import AdminClient, command_end
 from controller.devcluster import OUTPOST, ROOT
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk.wire import detail_from_pb
 
 FIGURES = ("connect", "rss", "fanout", "fanout_pg", "fanout_subprocess", "latency", "idle", "restart", "check",
            "ansible", "salt")
@@ -249,10 +248,7 @@ def round_trips(client: AdminClient, node_id: str, count: int, *, watch_after_se
             events = client.stub.WatchCommand(pb.WatchCommandRequest(command_id=cid), timeout=60)
         else:
             events = client.stub.RunCommand(request, timeout=60)
-        for event in events:
-            if event.WhichOneof("body") == "command" and detail_from_pb(event.command.detail).terminal:
-                break
-        else:
+        if command_end(events) is None:
             raise RuntimeError("the command's events ended before the command did")
         out.append((time.perf_counter() - t0) * 1000)
     return out

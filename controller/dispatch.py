@@ -65,7 +65,6 @@ class Dispatcher:
         """Store the command and its first dispatch round, then send that round. ``command_id``: the
         id to give it (one a watcher subscribed to beforehand: RunCommand); by default a new one."""
         checked, timeout = check_request(req, self._checked)
-        doc = checked.document
         named = req.targets.named_nodes  # checked as the command is stored: one database job, not two
         matched = named if named is not None else await self.resolve(req.targets)
         try:
@@ -75,7 +74,8 @@ class Dispatcher:
             raise CommandRejected(str(exc)) from None
         created = now_ms()
         cmd = CommandRecord(
-            command_id=command_id or new_command_id(), document_name=req.document_name or doc.description or "inline",
+            command_id=command_id or new_command_id(),
+            document_name=req.document_name or checked.document.description or "inline",
             document_sha256=checked.sha256, targets=req.targets, comment=req.comment,
             requested_by=req.requested_by, created_at_ms=created, expires_at_ms=created + timeout * 1000,
             target_count=len(matched), max_concurrency=req.max_concurrency, max_errors=req.max_errors,

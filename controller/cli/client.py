@@ -1,7 +1,7 @@
 """The operator's connection to the controller: mutual TLS with the operator certificate."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, TypeVar
 
 import grpc
@@ -9,6 +9,7 @@ import grpc
 from controller.config import CliConfig
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
+from plugins.sdk import wire
 from plugins.sdk.errors import OutpostError
 
 
@@ -23,6 +24,15 @@ R = TypeVar("R", bound=_Paged)
 
 # grpc.experimental.ChannelOptions.SingleThreadedUnaryStream (importing grpc.experimental costs the CLI's start)
 SINGLE_THREADED_UNARY_STREAM = "SingleThreadedUnaryStream"
+
+
+def command_end(events: Iterable[pb.CommandEvent]) -> pb.CommandInfo | None:
+    """Read a command's events (RunCommand's or WatchCommand's) up to its end; the command as it
+    ended, or None when the events stopped first (the controller went away)."""
+    for event in events:
+        if event.HasField("command") and wire.detail_from_pb(event.command.detail).terminal:
+            return event.command
+    return None
 
 
 class AdminClient:

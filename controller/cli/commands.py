@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from controller.cli.client import command_end
 from controller.cli.render import OUTPUT, command_row, invocation_row, iso, print_json, print_table
 from controller.server.convert import targets_to_pb
 from controller.targets_syntax import parse_targets
@@ -111,11 +112,7 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
 
 def _wait(client, command_id: str, events: Iterable[pb.CommandEvent], output: str) -> int:
     """Follow a command's events (RunCommand's or WatchCommand's) to its end, then show it."""
-    final = None
-    for event in events:
-        if event.WhichOneof("body") == "command" and wire.detail_from_pb(event.command.detail).terminal:
-            final = event.command
-            break
+    final = command_end(events)
     shown = client.get_command(command_id)
     row = {**command_row(shown.command), "invocations": [invocation_row(i) for i in shown.invocations]}
     if output == "json":

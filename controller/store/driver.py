@@ -34,12 +34,6 @@ Params = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class Ran:
-    rows: list[tuple[Any, ...]]  # empty for a statement that returns none
-    rowcount: int
-
-
-@dataclass(frozen=True)
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None  # parameter names in placeholder order (qmark), None when named
@@ -102,15 +96,14 @@ def _translated(conn: Connection, sql: str, params: object, exc: Exception) -> D
                                dialect=conn.dialect)
 
 
-def execute(conn: Connection, stmt: ClauseElement, params: Params | None = None) -> Ran:
-    """Run ``stmt`` once in ``conn``'s transaction; its rows (all fetched) and rowcount."""
+def execute(conn: Connection, stmt: ClauseElement, params: Params | None = None) -> list[tuple[Any, ...]]:
+    """Run ``stmt`` once in ``conn``'s transaction; its rows, all fetched (none for a write)."""
     compiled = _compiled(conn, stmt)
     sql, args = compiled.render(params or {})
     cursor = conn.connection.cursor()
     try:
         cursor.execute(sql, args)
-        rows = [tuple(r) for r in cursor.fetchall()] if cursor.description is not None else []
-        return Ran(rows, cursor.rowcount)
+        return [tuple(r) for r in cursor.fetchall()] if cursor.description is not None else []
     except conn.dialect.loaded_dbapi.Error as exc:
         raise _translated(conn, sql, args, exc) from exc
     finally:

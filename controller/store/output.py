@@ -46,7 +46,7 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     queries for a whole batch, where most invocations of a fan-out printed nothing)."""
     found: set[tuple[str, str]] = set()
     for params in pair_params(keys):
-        found |= {(str(c), str(n)) for c, n in driver.execute(conn, _CHUNKED, params).rows}
+        found |= {(str(c), str(n)) for c, n in driver.execute(conn, _CHUNKED, params)}
     return [k for k in keys if k in found]
 
 

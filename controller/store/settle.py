@@ -25,7 +25,7 @@ _DETAILS = select(invocations.c.command_id, invocations.c.node_id, invocations.c
 def _details_of(conn: Connection, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Detail]:
     """The stored detail of each (command id, node id) pair that has an invocation."""
     return {(str(c), str(n)): row_detail(value) for params in pair_params(pairs)
-            for c, n, value in driver.execute(conn, _DETAILS, params).rows}
+            for c, n, value in driver.execute(conn, _DETAILS, params)}
 
 
 class SettleTables:

@@ -167,8 +167,8 @@ class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeT
             raise StoreError(f"command {cmd.command_id}: an invocation names another command")
         with write_tx(self._engine) as conn:
             if check_nodes:
-                known = {str(n) for part in slices(node_ids) for (n,) in driver.execute(conn, NODES_AMONG,
-                                                                                          {"ids": part}).rows}
+                known = {str(n) for part in slices(node_ids)
+                         for (n,) in driver.execute(conn, NODES_AMONG, {"ids": part})}
                 if len(known) != len(node_ids):
                     raise UnknownNodes(frozenset(node_ids) - known)
             driver.execute(conn, document_insert(conn.dialect.name), {"sha256": cmd.document_sha256,

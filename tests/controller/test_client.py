@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import grpc.experimental
 import pytest
 
-from controller.cli.client import SINGLE_THREADED_UNARY_STREAM, AdminClient
+from controller.cli.client import SINGLE_THREADED_UNARY_STREAM, AdminClient, command_end
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import OutpostError
 
@@ -54,3 +54,12 @@ def test_run_command_refuses_a_stream_that_does_not_begin_with_the_command(event
     with pytest.raises(OutpostError, match="did not begin with the command"):
         _client(stream).run_command(pb.SendCommandRequest())
     assert stream.cancelled
+
+
+def test_command_end_is_the_terminal_command_event_or_none() -> None:
+    running = pb.CommandEvent(command=pb.CommandInfo(command_id="c-1", detail=pb.STATUS_DETAIL_IN_PROGRESS))
+    ended = pb.CommandEvent(command=pb.CommandInfo(command_id="c-1", detail=pb.STATUS_DETAIL_SUCCESS))
+    line = pb.CommandEvent(invocation=pb.Invocation(command_id="c-1", detail=pb.STATUS_DETAIL_SUCCESS))
+    after = iter([running, line, ended, running])
+    assert command_end(after) == ended.command and list(after) == [running]  # read up to the end, no further
+    assert command_end([running, line]) is None

@@ -41,7 +41,7 @@ def test_expanding_lists_and_rows(store: Store) -> None:
         one = driver.execute(conn, NODES_AMONG, {"ids": ["mi-2"]})
         with pytest.raises(ValueError, match="'ids' needs at least one value"):
             driver.execute(conn, NODES_AMONG, {"ids": []})
-    assert sorted(found.rows) == [("mi-1",), ("mi-3",)] and one.rows == [("mi-2",)]
+    assert sorted(found) == [("mi-1",), ("mi-3",)] and one == [("mi-2",)]
 
 
 def test_executemany_updates_each_row(store: Store) -> None:
@@ -73,6 +73,6 @@ def test_statements_built_per_call_do_not_pile_up(store: Store) -> None:
     store.add_node(node("mi-1"))
     with read_tx(store.engine) as conn:
         for i in range(200):
-            rows = driver.execute(conn, select(invocations.c.node_id).where(invocations.c.exit_code == i)).rows
+            rows = driver.execute(conn, select(invocations.c.node_id).where(invocations.c.exit_code == i))
             assert rows == []
         assert len(conn.connection.info["outpost_driver_statements"]) <= 64
