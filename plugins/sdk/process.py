@@ -212,6 +212,14 @@ async def _terminate(ctx: RunContext, pgid: int, exited: asyncio.Future[None],
             ctx.logger.warning("process group %d outlived its %.1fs grace; sending SIGKILL",
                                pgid, ctx.cancel_grace_seconds)
             _signal_group(pgid, signal.SIGKILL)
+            # SIGKILL is delivered asynchronously: on a busy machine a member may still show as
+            # running for a moment. The step ends only once its group is gone (bounded).
+            kill_deadline = loop.time() + _REAP_SECONDS
+            while _group_alive(pgid) and loop.time() < kill_deadline:
+                await asyncio.sleep(_POLL_SECONDS)
+            if _group_alive(pgid):
+                ctx.logger.error("process group %d still runs %.1fs after SIGKILL",
+                                 pgid, _REAP_SECONDS)
     # The leader is gone from the group; wait for asyncio to reap it (bounded).
     await asyncio.wait({exited}, timeout=_REAP_SECONDS)
     # Stop reading: a process that escaped the group may still hold the pipes.
