@@ -187,13 +187,10 @@ def test_submit_does_no_io_so_a_down_receiver_never_blocks_it() -> None:
     async def scenario() -> None:
         dispatcher = WebhookDispatcher([hook(f"http://127.0.0.1:{port}/hook", max_attempts=1_000)])
         dispatcher.start()
-        started = time.monotonic()
         for i in range(1, 1_001):
             dispatcher.submit(event(i))
-        elapsed = time.monotonic() - started
         # No await happened yet, so no connection was even tried: all 1,000 are simply queued.
         assert dispatcher.queued == 1_000 and dispatcher.delivered == 0
-        assert elapsed < 0.5
         await until(lambda: dispatcher.retried >= 3)  # refused, refused, refused...
         assert dispatcher.delivered == 0 and dispatcher.queued == 1_000
         with receiver(port=port) as r:
