@@ -296,8 +296,7 @@ class Agent:
                 await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
             except asyncio.CancelledError:
                 if cid not in self._cancel_requested:
-                    recorded.cancel()
-                    raise
+                    raise  # stopping: the finally below cancels the record
                 if await asyncio.shield(recorded):
                     self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
                 return

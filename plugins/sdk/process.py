@@ -200,26 +200,18 @@ async def _cleanup(ctx: RunContext, transport: asyncio.SubprocessTransport, prot
 
 async def _terminate(ctx: RunContext, pgid: int, exited: asyncio.Future[None],
                      pumps: list[asyncio.Task[None]]) -> None:
-    loop = asyncio.get_running_loop()
     if _group_alive(pgid):
         ctx.logger.info("sending SIGTERM to process group %d", pgid)
         _signal_group(pgid, signal.SIGTERM)
         _signal_group(pgid, signal.SIGCONT)  # a stopped process must run to act on SIGTERM
-        deadline = loop.time() + max(ctx.cancel_grace_seconds, 0.0)
-        while _group_alive(pgid) and loop.time() < deadline:
-            await asyncio.sleep(min(_POLL_SECONDS, max(deadline - loop.time(), 0.0)))
-        if _group_alive(pgid):
+        if not await _group_gone(pgid, ctx.cancel_grace_seconds):
             ctx.logger.warning("process group %d outlived its %.1fs grace; sending SIGKILL",
                                pgid, ctx.cancel_grace_seconds)
             _signal_group(pgid, signal.SIGKILL)
             # SIGKILL is delivered asynchronously: on a busy machine a member may still show as
             # running for a moment. The step ends only once its group is gone (bounded).
-            kill_deadline = loop.time() + _REAP_SECONDS
-            while _group_alive(pgid) and loop.time() < kill_deadline:
-                await asyncio.sleep(_POLL_SECONDS)
-            if _group_alive(pgid):
-                ctx.logger.error("process group %d still runs %.1fs after SIGKILL",
-                                 pgid, _REAP_SECONDS)
+            if not await _group_gone(pgid, _REAP_SECONDS):
+                ctx.logger.error("process group %d still runs %.1fs after SIGKILL", pgid, _REAP_SECONDS)
     # The leader is gone from the group; wait for asyncio to reap it (bounded).
     await asyncio.wait({exited}, timeout=_REAP_SECONDS)
     # Stop reading: a process that escaped the group may still hold the pipes.
@@ -227,6 +219,18 @@ async def _terminate(ctx: RunContext, pgid: int, exited: asyncio.Future[None],
         task.cancel()
     if pumps:
         await asyncio.wait(pumps, timeout=_REAP_SECONDS)
+
+
+async def _group_gone(pgid: int, seconds: float) -> bool:
+    """Whether group ``pgid`` has no running process left within ``seconds`` (polled)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(seconds, 0.0)
+    while _group_alive(pgid):
+        left = deadline - loop.time()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(_POLL_SECONDS, left))
+    return True
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
