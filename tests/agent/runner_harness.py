@@ -85,35 +85,33 @@ class Recorder:
         return [c.step_name for c in self.contexts]
 
 
-class OutcomePlugin:
-    spec: ClassVar[PluginSpec] = _spec("outcome", OutcomeInputs)
+class FakePlugin:
+    """What every fake plugin here shares: the Recorder its runs are told to."""
 
     def __init__(self, rec: Recorder) -> None:
         self.rec = rec
+
+
+class OutcomePlugin(FakePlugin):
+    spec: ClassVar[PluginSpec] = _spec("outcome", OutcomeInputs)
 
     async def run(self, ctx: RunContext, inputs: OutcomeInputs) -> StepOutcome:
         self.rec.saw(ctx)
         return StepOutcome(Detail(inputs.detail), inputs.exit_code, inputs.error)
 
 
-class ExitPlugin:
+class ExitPlugin(FakePlugin):
     """Says what a process exiting with ``code`` would (StepOutcome.from_exit_code, as the shell plugin)."""
     spec: ClassVar[PluginSpec] = _spec("exit", ExitInputs)
-
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
 
     async def run(self, ctx: RunContext, inputs: ExitInputs) -> StepOutcome:
         self.rec.saw(ctx)
         return StepOutcome.from_exit_code(inputs.code)
 
 
-class NoFilesPlugin:
+class NoFilesPlugin(FakePlugin):
     """Declares that it needs no scratch directory."""
     spec: ClassVar[PluginSpec] = dataclasses.replace(_spec("no-files", OutcomeInputs), needs_workdir=False)
-
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
 
     async def run(self, ctx: RunContext, inputs: OutcomeInputs) -> StepOutcome:
         self.rec.contexts.append(ctx)
@@ -121,22 +119,12 @@ class NoFilesPlugin:
         return StepOutcome(Detail(inputs.detail), inputs.exit_code, inputs.error)
 
 
-class WindowsOnlyPlugin:
+class WindowsOnlyPlugin(OutcomePlugin):
     spec: ClassVar[PluginSpec] = _spec("windows-only", OutcomeInputs, frozenset({Platform.WINDOWS}))
 
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
 
-    async def run(self, ctx: RunContext, inputs: OutcomeInputs) -> StepOutcome:
-        self.rec.saw(ctx)
-        return StepOutcome(Detail(inputs.detail), inputs.exit_code, inputs.error)
-
-
-class CrashPlugin:
+class CrashPlugin(FakePlugin):
     spec: ClassVar[PluginSpec] = _spec("crash", CrashInputs)
-
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
 
     async def run(self, ctx: RunContext, inputs: CrashInputs) -> StepOutcome:
         self.rec.saw(ctx)
@@ -145,11 +133,8 @@ class CrashPlugin:
         raise RuntimeError("boom")
 
 
-class SleepPlugin:
+class SleepPlugin(FakePlugin):
     spec: ClassVar[PluginSpec] = _spec("sleep", SleepInputs)
-
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
 
     async def run(self, ctx: RunContext, inputs: SleepInputs) -> StepOutcome:
         self.rec.saw(ctx)
@@ -163,11 +148,8 @@ class SleepPlugin:
         return StepOutcome(Detail.SUCCESS)
 
 
-class WritePlugin:
+class WritePlugin(FakePlugin):
     spec: ClassVar[PluginSpec] = _spec("write", WriteInputs)
-
-    def __init__(self, rec: Recorder) -> None:
-        self.rec = rec
 
     async def run(self, ctx: RunContext, inputs: WriteInputs) -> StepOutcome:
         self.rec.saw(ctx)
