@@ -23,7 +23,7 @@ proto: install
 	$(PY) -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto --grpc_python_out=proto proto/outpost/v1/outpost.proto
 
 demo: bytecode
-	$(PY) -m controller.demo
+	$(PY) -m controller.dev.demo
 
 test: bytecode
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

@@ -19,9 +19,9 @@ from agent.state import StateDir
 from agent.stop import Stop
 from agent.trim import trim_when_idle
 from plugins.sdk.errors import ConfigError, OutpostError
-from plugins.sdk.gcfreeze import Freezer
+from plugins.sdk.host.gcfreeze import Freezer
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.process import watch_children_by_pidfd
-from plugins.sdk.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
 

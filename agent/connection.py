@@ -24,19 +24,19 @@ from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk import wire
-from plugins.sdk.batch import VerifiedRoots
-from plugins.sdk.envelope import VerifiedCommand, is_command_id, signing_key, verify_command
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Facts
-from plugins.sdk.registry import PluginRegistry
-from plugins.sdk.results import Refusal
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.batch import VerifiedRoots
+from plugins.sdk.wire.envelope import VerifiedCommand, is_command_id, signing_key, verify_command
+from plugins.sdk.wire.results import Refusal
 
 log = logging.getLogger(__name__)
 
 # ../shared/reference/grpc-aio.md §3: keep pinging a quiet stream so dead peers are noticed. No BDP
-# probing (a PING and its ACK for data received; see controller/app.py's SERVER_OPTIONS).
+# probing (a PING and its ACK for data received; see controller/runtime/serve.py's SERVER_OPTIONS).
 KEEPALIVE_OPTIONS = (
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.keepalive_timeout_ms", 10_000),
@@ -90,7 +90,7 @@ class Agent:
         each of its agents its own hostname, makes their ledgers durable together (``ledger_write``,
         agent/groupcommit.py), holds their acceptances on shared timers (``delays``, agent/delays.py)
         and verifies each batch signature once for all of them (``verified_roots``,
-        plugins/sdk/batch.py)."""
+        plugins/sdk/wire/batch.py)."""
         self._identity = identity
         self._signing_key = signing_key(identity.signing_public_key)
         self._verified_roots = verified_roots

@@ -17,16 +17,16 @@ import grpc
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from agent.csr import load_certificate_chain_ok, make_key_and_csr
 from agent.facts import gather_facts
 from agent.state import AgentIdentity, StateDir
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk import wire
-from plugins.sdk.csr import load_certificate_chain_ok, make_key_and_csr
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.facts import Facts
-from plugins.sdk.identity import fingerprint, identity_of_certificate
-from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.identity import fingerprint, identity_of_certificate
 
 log = logging.getLogger(__name__)
 

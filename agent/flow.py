@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from plugins.sdk.document import OnFailure, Step
-from plugins.sdk.results import NO_EXIT_CODE
 from plugins.sdk.status import EXIT_FAILURE_AND_STOP, EXIT_SUCCESS_AND_STOP, Detail
+from plugins.sdk.wire.document import OnFailure, Step
+from plugins.sdk.wire.results import NO_EXIT_CODE
 
 
 @dataclass

@@ -18,17 +18,17 @@ from pathlib import Path
 from agent.flow import Flow
 from agent.outbox import Outbox
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
 from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
-from plugins.sdk.document import Step
-from plugins.sdk.envelope import VerifiedCommand
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.facts import Platform
-from plugins.sdk.logs import BoundLogger
-from plugins.sdk.registry import PluginRegistry
-from plugins.sdk.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
+from plugins.sdk.host.logs import BoundLogger
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import MASK
 from plugins.sdk.status import Detail
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Step
+from plugins.sdk.wire.envelope import VerifiedCommand
+from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
 
 TRUNCATED_MARKER = b"\n--output truncated--\n"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from plugins.sdk.errors import ConfigError
-from plugins.sdk.files import write_private
+from plugins.sdk.host.files import write_private
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from bench import machine
 from bench.figures import FIGURES, catalogue, fail_rows, postgres_group, single_group, subprocess_group, swarm_group
 from bench.model import SCALES, Measure, Scale, fmt, say
 from bench.peers import peers_group
-from controller.devcluster import ROOT
+from controller.dev.cluster import ROOT
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 NEEDS = {"fanout_pg": "fanout", "ansible": "fanout_subprocess", "salt": "fanout_subprocess", "rss": "connect"}

@@ -20,7 +20,7 @@ from bench.fleet import Fleet, PgSchema, fan_out, send_true, true_request, wait_
 from bench.model import Measure, Scale, failed, percentile, say
 from bench.swarmctl import SwarmProcess
 from controller.cli.client import AdminClient, command_end
-from controller.devcluster import OUTPOST, ROOT
+from controller.dev.cluster import OUTPOST, ROOT
 from outpost.v1 import outpost_pb2 as pb
 
 FIGURES = ("connect", "rss", "fanout", "fanout_pg", "fanout_subprocess", "latency", "idle", "restart", "check",

@@ -24,13 +24,13 @@ from sqlalchemy.pool import NullPool
 from agent.state import StateDir
 from bench.swarmctl import OnlineWait, SwarmProcess, online_count
 from controller.cli.client import AdminClient
-from controller.config import CliConfig, ControllerDir
-from controller.devcluster import Cluster, wait_for
+from controller.dev.cluster import Cluster, wait_for
+from controller.runtime.config import CliConfig, ControllerDir
 from controller.store.engine import create_store_engine, read_tx
 from controller.store.schema import nodes
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk.document import Document, Step
-from plugins.sdk.wire import detail_from_pb
+from plugins.sdk.wire.convert import detail_from_pb
+from plugins.sdk.wire.document import Document, Step
 
 PG_DSN_ENV = "OUTPOST_BENCH_POSTGRES_DSN"
 DEFAULT_PG_DSN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from bench.model import Measure, Scale, failed, say
-from controller.devcluster import free_port_pair
+from controller.dev.cluster import free_port_pair
 
 PEERS_DIR = Path(os.environ.get("OUTPOST_BENCH_PEERS_DIR", "/tmp/outpost-bench-peers"))
 VENV = PEERS_DIR / "venv"

@@ -4,17 +4,42 @@ from __future__ import annotations
 
 import enum
 import functools
+import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
+from plugins.sdk.errors import InputError
 from plugins.sdk.facts import Facts
-from plugins.sdk.results import OutputChunk
 from plugins.sdk.status import Detail, Status
+from plugins.sdk.wire.results import OutputChunk
 
-if TYPE_CHECKING:
-    from controller.ratecontrol import Counts
+_LIMIT = re.compile(r"^(\d{1,9})(%?)$")
+
+
+def parse_limit(text: str, targets: int, *, where: str, minimum: int) -> int:
+    """``"50"`` or ``"10%"`` of ``targets`` as a count (percent: up for concurrency, down for errors)."""
+    m = _LIMIT.match(text.strip())
+    if not m:
+        raise InputError(where, f"expected a number or a percentage such as 10%, got {text!r}")
+    value, percent = int(m.group(1)), bool(m.group(2))
+    if percent:
+        if not minimum <= value <= 100:
+            raise InputError(where, f"a percentage must be {minimum}%..100%, got {text}")
+        share = targets * value / 100
+        return max(minimum, math.ceil(share)) if minimum else math.floor(share)
+    if value < minimum:
+        raise InputError(where, f"must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Counts:
+    targets: int
+    completed: int
+    errors: int
+    delivery_timed_out: int
 
 
 class PingStatus(enum.Enum):

@@ -12,8 +12,9 @@ import click
 import grpc
 
 from controller.cli.apply import ApplyOptions, apply
-from controller.cli.client import AdminClient, rpc_error_message
+from controller.cli.client import rpc_error_message
 from controller.cli.commands import command, events
+from controller.cli.context import Ctx
 from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands
 from controller.cli.render import (
@@ -24,10 +25,10 @@ from controller.cli.render import (
     print_json,
     print_table,
 )
-from controller.config import DEFAULT_PORT, CliConfig, default_cli_config_path
+from controller.runtime.config import DEFAULT_PORT
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError, OutpostError
-from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import describe
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -49,14 +50,6 @@ def parse_tags(items: Sequence[str], where: str) -> list[pb.Tag]:
             raise InputError(where, f"expected KEY=VALUE, got {item!r}")
         tags.append(pb.Tag(key=key.strip(), value=value.strip()))
     return tags
-
-
-class Ctx:
-    def __init__(self, config_path: Path | None) -> None:
-        self.config_path = config_path or default_cli_config_path()
-
-    def client(self) -> AdminClient:
-        return AdminClient(CliConfig.load(self.config_path))
 
 
 @click.group()
@@ -87,7 +80,7 @@ def controller() -> None:
 def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], operator: str,
                     database_url: str | None, port: int) -> None:
     """Create the CA, server certificate, signing key, operator credentials, database and CLI config."""
-    from controller.init import init_controller
+    from controller.runtime.init import init_controller
 
     res = init_controller(directory, hostnames, operator=operator, cli_config_path=obj.config_path,
                           database_url=database_url, port=port)
@@ -108,7 +101,7 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
 def controller_serve(directory: Path, listen: str | None, enrolment_listen: str | None, database_url: str | None,
                      heartbeat_timeout: float, sweep_interval: float) -> None:
     """Run the controller until SIGTERM or SIGINT."""
-    from controller.app import ServeOptions, serve
+    from controller.runtime.serve import ServeOptions, serve
 
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     asyncio.run(serve(ServeOptions(directory, listen, enrolment_listen, database_url, heartbeat_timeout,

@@ -18,10 +18,10 @@ from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
 from controller.compiler.expand import expand
 from controller.server.convert import targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
-from plugins.sdk.document import Document, masked_json
-from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Document, masked_json
 
 EXIT_OK, EXIT_FAILED, EXIT_COMPILE = 0, 1, 2
 

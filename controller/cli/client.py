@@ -6,11 +6,11 @@ from typing import Protocol, TypeVar
 
 import grpc
 
-from controller.config import CliConfig
+from controller.runtime.config import CliConfig
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk import wire
 from plugins.sdk.errors import OutpostError
+from plugins.sdk.wire import convert as wire
 
 
 class _Paged(Protocol):

@@ -11,14 +11,14 @@ import click
 
 from controller.cli.client import command_end
 from controller.cli.render import OUTPUT, command_row, invocation_row, iso, print_json, print_table
+from controller.fleet.targets import parse_targets
 from controller.server.convert import targets_to_pb
-from controller.targets_syntax import parse_targets
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
 from plugins.sdk.errors import InputError
+from plugins.sdk.wire import convert as wire
 
 if TYPE_CHECKING:
-    from controller.cli.app import Ctx
+    from controller.cli.context import Ctx
 
 
 def parse_parameters(items: tuple[str, ...]) -> dict[str, pb.ParameterValues]:

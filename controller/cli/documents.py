@@ -11,7 +11,7 @@ from controller.cli.render import OUTPUT, Row, iso, print_json, print_table
 from outpost.v1 import outpost_pb2 as pb
 
 if TYPE_CHECKING:
-    from controller.cli.app import Ctx
+    from controller.cli.context import Ctx
 
 _SUFFIX_FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
 _FILE = click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),

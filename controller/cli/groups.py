@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 import click
 
 from controller.cli.render import OUTPUT, Row, iso, node_row, print_json, print_table
-from controller.targets_syntax import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX, parse_targets
+from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX, parse_targets
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError
 
 if TYPE_CHECKING:
-    from controller.cli.app import Ctx
+    from controller.cli.context import Ctx
 
 _NODE_COLUMNS = ["node_id", "hostname", "platform", "ping_status", "tags"]
 

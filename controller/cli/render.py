@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
 from plugins.sdk.facts import Platform
+from plugins.sdk.wire import convert as wire
 
 Row = dict[str, object]
 OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)

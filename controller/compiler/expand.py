@@ -1,7 +1,7 @@
 """A play's `document:` tasks, expanded into the stored documents' steps before sending.
 
 Each referenced document is rendered with the task's parameters by the same code the controller
-uses (plugins/sdk/ssmdoc.py); its steps are named ``TASK.STEP`` and keep their own SSM semantics
+uses (controller/documents/ssmdoc.py); its steps are named ``TASK.STEP`` and keep their own SSM semantics
 (``onFailure``, preconditions); ENV_VAR parameters join the play's environment.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ from dataclasses import replace
 
 from controller.compiler.errors import PlaybookError
 from controller.compiler.playbook import DocumentTask, PlayPlan
-from plugins.sdk.document import MAX_DOCUMENT_BYTES, Document, Step
+from controller.documents.ssmdoc import parse_command_document, render
 from plugins.sdk.errors import OutpostError
-from plugins.sdk.registry import PluginRegistry
-from plugins.sdk.ssmdoc import parse_command_document, render
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, Step
 
 # (name, version selector) -> (content, format): GetDocument through the operator's connection
 Fetch = Callable[[str, str], tuple[bytes, str]]

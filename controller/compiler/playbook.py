@@ -1,6 +1,6 @@
 """Plays, targets and tasks: a playbook's YAML tree to a :class:`Plan` of command documents.
 
-Each play compiles to one :class:`~plugins.sdk.document.Document` whose steps are its tasks in
+Each play compiles to one :class:`~plugins.sdk.wire.document.Document` whose steps are its tasks in
 order. Inputs are templated first, then validated against the action's own schema (so an
 ``aws:runShellScript`` step stays an SSM-style step), then bound through the registry so the
 alias conversion runs too. The first error raises; nothing partial is returned.
@@ -16,13 +16,12 @@ from typing import Any, NoReturn
 from controller.compiler.errors import PlaybookError, TemplateError
 from controller.compiler.template import Scope, VarValue, is_identifier
 from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, kind, line_index, load, locate
-from controller.model import TagFilter, Targets
-from controller.ratecontrol import parse_limit
-from plugins.sdk.document import MAX_DOCUMENT_BYTES, Document, OnFailure, Step
+from controller.model import TagFilter, Targets, parse_limit
 from plugins.sdk.errors import InputError, OutpostError
-from plugins.sdk.identity import is_node_id
-from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import inputs_to_json, parse_inputs
+from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, OnFailure, Step
+from plugins.sdk.wire.identity import is_node_id
 
 PLAY_KEYS = ("name", "targets", "vars", "tasks", "max_concurrency", "max_errors")
 TARGET_KEYS = ("node_ids", "tags", "group")

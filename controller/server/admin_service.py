@@ -14,11 +14,12 @@ from typing import TypeVar
 
 import grpc
 
-from controller.catalog import DocumentCatalog, masked_document
 from controller.clock import now_ms
-from controller.db import Db
-from controller.dispatch import Dispatcher
-from controller.events import CommandChanged, CommandEvent, EventBus, OutputArrived
+from controller.dispatch.dispatcher import Dispatcher
+from controller.dispatch.request import CommandRejected, CommandRequest
+from controller.documents.catalog import DocumentCatalog, masked_document
+from controller.events.feed import StatusFeed
+from controller.events.watch import CommandChanged, CommandEvent, EventBus, OutputArrived
 from controller.model import (
     ActivationRecord,
     CommandRecord,
@@ -27,20 +28,19 @@ from controller.model import (
     ReplayPage,
     new_command_id,
 )
-from controller.sendrequest import CommandRejected, CommandRequest
 from controller.server import convert, page_token
 from controller.server.agent_service import hash_activation_code
 from controller.server.auth import PeerIdentities
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
-from controller.statusevents import StatusFeed
 from controller.store import NotFound, Store
+from controller.store.db import Db
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk import wire
 from plugins.sdk.errors import DocumentError, InputError
-from plugins.sdk.identity import Role
 from plugins.sdk.status import Detail, Status
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.identity import Role
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,21 +11,21 @@ from typing import NoReturn
 import grpc
 
 from controller.clock import now_ms
-from controller.db import Db
-from controller.hub import AgentSession, Hub
+from controller.dispatch.reports import Reports
+from controller.fleet.presence import Presence
+from controller.fleet.sessions import AgentSession, Hub
 from controller.model import EnrolmentFailure, NodeRecord
-from controller.pki import CertificateAuthority
-from controller.presence import Presence
-from controller.reports import Reports
 from controller.server.auth import PeerIdentities
-from controller.signing import DocumentSigner
 from controller.store import ActivationRefused, NotFound
+from controller.store.db import Db
+from controller.trust.pki import CertificateAuthority
+from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk import wire
 from plugins.sdk.errors import IdentityError
-from plugins.sdk.identity import Role, new_node_id
-from plugins.sdk.wire import WireError
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.convert import WireError
+from plugins.sdk.wire.identity import Role, new_node_id
 
 log = logging.getLogger(__name__)
 

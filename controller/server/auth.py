@@ -12,7 +12,7 @@ import grpc
 from cryptography import x509
 
 from plugins.sdk.errors import IdentityError
-from plugins.sdk.identity import Identity, Role, identity_of_certificate
+from plugins.sdk.wire.identity import Identity, Role, identity_of_certificate
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from controller.events import CommandChanged, CommandEvent, InvocationChanged, OutputArrived
+from controller.events.watch import CommandChanged, CommandEvent, InvocationChanged, OutputArrived
 from controller.model import (
     ActivationRecord,
     CommandRecord,
@@ -17,7 +17,7 @@ from controller.model import (
     Targets,
 )
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
+from plugins.sdk.wire import convert as wire
 
 
 def tags_to_pb(tags: tuple[Tag, ...]) -> list[pb.Tag]:

@@ -18,7 +18,7 @@ from typing import NoReturn, ParamSpec, Protocol, TypeVar
 import grpc
 
 from controller.clock import now_ms
-from controller.db import Db
+from controller.store.db import Db
 from controller.store.documents import (
     FORMATS,
     BuiltinDocument,
@@ -39,7 +39,7 @@ MAX_CONTENT_BYTES = 64 * 1024
 
 
 class Summary(Protocol):
-    """What the validator returns (controller.catalog.DocumentSummary is one)."""
+    """What the validator returns (controller.documents.catalog.DocumentSummary is one)."""
     @property
     def description(self) -> str: ...
     @property

@@ -9,14 +9,7 @@ from collections.abc import Callable
 import grpc
 
 from controller.clock import now_ms
-from controller.db import Db
-from controller.model import Tag, TagFilter, Targets
-from controller.server import convert
-from controller.server.document_api import abort
-from controller.store.errors import NotFound
-from controller.store.groups import GroupRecord
-from controller.store.nodetags import TagLimitExceeded
-from controller.targets_syntax import (
+from controller.fleet.targets import (
     KEY_GROUP,
     MAX_NODE_IDS,
     MAX_TAG_KEY_LEN,
@@ -24,6 +17,13 @@ from controller.targets_syntax import (
     MAX_TAG_VALUE_LEN,
     MAX_VALUES,
 )
+from controller.model import Tag, TagFilter, Targets
+from controller.server import convert
+from controller.server.document_api import abort
+from controller.store.db import Db
+from controller.store.errors import NotFound
+from controller.store.groups import GroupRecord
+from controller.store.nodetags import TagLimitExceeded
 from outpost.v1 import outpost_pb2 as pb
 
 log = logging.getLogger(__name__)

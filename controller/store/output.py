@@ -16,7 +16,7 @@ from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
 from controller.store.statements import CHUNKS_OF_COMMAND, SETTLED_OUTPUT_OF_COMMAND, dialect_insert, step_upsert
 from plugins.sdk.contract import OutputStreamKind
-from plugins.sdk.results import OutputChunk
+from plugins.sdk.wire.results import OutputChunk
 
 STREAMS = ("stdout", "stderr")
 TRUNCATED_MARKER = b"--output truncated--"  # what the agent appends when it caps a step's output

@@ -12,12 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
-from plugins.sdk.facts import Platform
-from plugins.sdk.process import run_process
-from plugins.sdk.schema import Alias, param
-from plugins.shell.plugin import SSM_MAX_TIMEOUT_SECONDS, build_env, empty_env
+from plugins.sdk import API_VERSION, Alias, Platform, PluginSpec, RunContext, StepOutcome, param, run_process
 
+# SSM's documented ceiling for aws:runPowerShellScript's timeoutSeconds (48 hours).
+SSM_MAX_TIMEOUT_SECONDS = 172800
 SCRIPT_NAME = "_script.ps1"
 DEFAULT_EXECUTABLE = "powershell.exe" if os.name == "nt" else "pwsh"
 
@@ -28,7 +26,7 @@ class PowerShellInputs:
                         free_form=True)
     chdir: str | None = param("Directory to run in; defaults to the step's working directory.", default=None)
     env: Mapping[str, str] = param("Environment variables set for the script, over the agent's base "
-                                   "environment.", default_factory=empty_env)
+                                   "environment.", default={})
     executable: str = param("The PowerShell that runs the script.", default=DEFAULT_EXECUTABLE)
     timeout_seconds: int | None = param("Execution timeout of the step, in seconds, when the task sets none.",
                                         default=None, minimum=1)
@@ -70,5 +68,5 @@ class PowerShellPlugin:
         with open(path, "w", encoding="utf-8-sig") as fh:  # PowerShell 5 reads a BOM as UTF-8
             fh.write(inputs.script)
         exit_code = await run_process(ctx, build_argv(inputs, path), cwd=inputs.chdir or ctx.workdir,
-                                      env=build_env(ctx.environment, inputs))
+                                      env=ctx.process_environment(inputs.env))
         return StepOutcome.from_exit_code(exit_code)

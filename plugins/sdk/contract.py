@@ -53,6 +53,12 @@ class RunContext:
     cancel_grace_seconds: float
     environment: Mapping[str, str]  # the base environment for processes the step starts
 
+    def process_environment(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The environment of a process the step starts: the base environment, ``extra`` over it."""
+        env = dict(self.environment)
+        env.update(extra)
+        return env
+
 
 @dataclass(frozen=True)
 class StepOutcome:

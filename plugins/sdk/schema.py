@@ -38,6 +38,11 @@ class ParamMeta:
 def param(doc: str, *, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
           secret: bool = False, choices: tuple[str, ...] = (), free_form: bool = False,
           minimum: int | None = None, maximum: int | None = None) -> Any:
+    """One input field. A mapping default (``default={}``) is given to each value as a read-only
+    copy, so a frozen dataclass can have it and no two steps share it mutably."""
+    if isinstance(default, Mapping):
+        frozen = types.MappingProxyType(dict(default))
+        default, default_factory = dataclasses.MISSING, lambda: frozen
     meta = {_META: ParamMeta(doc, secret, choices, free_form, minimum, maximum)}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=meta)
 

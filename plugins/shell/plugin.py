@@ -5,22 +5,14 @@ It also answers to SSM's ``aws:runShellScript`` (``runCommand`` lines, ``working
 """
 from __future__ import annotations
 
-import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
-from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
-from plugins.sdk.facts import Platform
-from plugins.sdk.process import run_process
-from plugins.sdk.schema import Alias, param
+from plugins.sdk import API_VERSION, Alias, Platform, PluginSpec, RunContext, StepOutcome, param, run_process
 
 # SSM's documented ceiling for aws:runShellScript's timeoutSeconds (48 hours).
 SSM_MAX_TIMEOUT_SECONDS = 172800
-
-
-def empty_env() -> Mapping[str, str]:
-    return types.MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -30,7 +22,7 @@ class ShellInputs:
     chdir: str | None = param("Directory to run in; defaults to the step's working directory.",
                               default=None)
     env: Mapping[str, str] = param("Environment variables set for the script, over the agent's "
-                                   "base environment.", default_factory=empty_env)
+                                   "base environment.", default={})
     executable: str = param("The shell that runs the script (called as `<executable> -c <cmd>`).",
                             default="/bin/sh")
     timeout_seconds: int | None = param("Execution timeout of the step, in seconds, when the task "
@@ -57,16 +49,6 @@ def build_argv(inputs: ShellInputs) -> tuple[str, ...]:
     return (inputs.executable, "-c", inputs.cmd)
 
 
-def build_env(base: Mapping[str, str], inputs: ShellInputs | PowerShellLike) -> dict[str, str]:
-    env = dict(base)
-    env.update(inputs.env)
-    return env
-
-
-class PowerShellLike(Protocol):
-    env: Mapping[str, str]
-
-
 class ShellPlugin:
     spec: ClassVar[PluginSpec] = PluginSpec(
         name="shell",
@@ -81,5 +63,5 @@ class ShellPlugin:
 
     async def run(self, ctx: RunContext, inputs: ShellInputs) -> StepOutcome:
         exit_code = await run_process(ctx, build_argv(inputs), cwd=inputs.chdir or ctx.workdir,
-                                      env=build_env(ctx.environment, inputs))
+                                      env=ctx.process_environment(inputs.env))
         return StepOutcome.from_exit_code(exit_code)

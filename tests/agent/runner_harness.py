@@ -1,5 +1,5 @@
 """The agent runner's test harness: small fake plugins, a Runner over them with a real outbox, and
-helpers that read back what the controller would get (parsed with plugins.sdk.wire). Used by
+helpers that read back what the controller would get (parsed with plugins.sdk.wire.convert). Used by
 tests/agent/test_runner*.py; the ``h`` fixture is in tests/agent/conftest.py."""
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from typing import Any, ClassVar
 from agent.outbox import Outbox
 from agent.runner import Runner, RunnerOptions
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
 from plugins.sdk.contract import API_VERSION, OutputStreamKind, PluginSpec, RunContext, StepOutcome
-from plugins.sdk.document import Document, OnFailure, Precondition, Step
-from plugins.sdk.envelope import Envelope, VerifiedCommand
 from plugins.sdk.errors import PluginError
 from plugins.sdk.facts import Platform
-from plugins.sdk.registry import PluginRegistry
-from plugins.sdk.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import param
 from plugins.sdk.status import Detail
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Document, OnFailure, Precondition, Step
+from plugins.sdk.wire.envelope import Envelope, VerifiedCommand
+from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
 
 NODE = "node-7"
 CID = "cmd-0001"

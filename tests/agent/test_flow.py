@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from agent.flow import Flow
-from plugins.sdk.document import OnFailure, Step
-from plugins.sdk.results import NO_EXIT_CODE
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.document import OnFailure, Step
+from plugins.sdk.wire.results import NO_EXIT_CODE
 
 S, F, T, C = Detail.SUCCESS, Detail.FAILED, Detail.EXECUTION_TIMED_OUT, Detail.CANCELLED
 INVALID = Detail.INVALID_PLATFORM
@@ -118,7 +118,7 @@ CASES: list[tuple[str, list[tuple[Any, ...]], list[Any], Detail, int]] = [
      [("exit", F, 3), ("", S, 0), ("finally", INAPPLICABLE)], [F, NOT_RUN, INAPPLICABLE], F, 3),
 ]
 
-# A cancelled invocation, or one where nothing ran, has no exit code (plugins.sdk.results.NO_EXIT_CODE,
+# A cancelled invocation, or one where nothing ran, has no exit code (plugins.sdk.wire.results.NO_EXIT_CODE,
 # SSM's -1: "not started" or "no code"), as report_not_started sends.
 
 

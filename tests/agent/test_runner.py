@@ -2,7 +2,7 @@
 (tests/agent/runner_harness.py); preconditions and platforms.
 
 Every assertion on reports reads them back from the outbox (what the controller would get),
-parsed with plugins.sdk.wire. The step-by-step flow rules themselves are tabled in test_flow.py;
+parsed with plugins.sdk.wire.convert. The step-by-step flow rules themselves are tabled in test_flow.py;
 here they are checked end to end, through real reports.
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from plugins.sdk.document import Precondition, Step
 from plugins.sdk.facts import Platform
-from plugins.sdk.results import NO_EXIT_CODE
 from plugins.sdk.status import Detail, Status
+from plugins.sdk.wire.document import Precondition, Step
+from plugins.sdk.wire.results import NO_EXIT_CODE
 from tests.agent.runner_harness import (
     CID,
     CONTINUE,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from agent.runner import TRUNCATED_MARKER, NotRecorded, RunnerOptions, remove_workdir
-from plugins.sdk.document import Step
-from plugins.sdk.results import InvocationReport
 from plugins.sdk.secrets import MASK
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.document import Step
+from plugins.sdk.wire.results import InvocationReport
 from tests.agent.runner_harness import (
     CID,
     ERR,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from agent.runner import RunnerOptions
-from plugins.sdk.document import Step
-from plugins.sdk.results import NO_EXIT_CODE, InvocationReport
 from plugins.sdk.status import Detail, Status
+from plugins.sdk.wire.document import Step
+from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport
 from tests.agent.runner_harness import (
     CID,
     EXIT,

@@ -62,7 +62,7 @@ def test_a_running_agent_loads_no_yaml_parser(tmp_path: Path) -> None:
             "from agent.runner import RunnerOptions\n"
             "from pathlib import Path\n"
             "from agent.state import StateDir\n"
-            "from plugins.sdk.registry import PluginRegistry\n"
+            "from plugins.sdk.host.registry import PluginRegistry\n"
             f"ident = StateDir(Path({str(tmp_path / 's')!r})).load_identity()\n"
             "PluginRegistry.discover()\n"
             "print('yaml' in sys.modules)\n")

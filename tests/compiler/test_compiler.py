@@ -29,11 +29,11 @@ from controller.compiler.playbook import DocumentTask
 from controller.compiler.template import Expr, Literal, Scope, parse
 from controller.model import TagFilter, Targets
 from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
-from plugins.sdk.document import document_from_bytes
 from plugins.sdk.errors import InputError
 from plugins.sdk.facts import Platform
-from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import Alias, param
+from plugins.sdk.wire.document import document_from_bytes
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]

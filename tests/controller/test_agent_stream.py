@@ -8,14 +8,14 @@ import contextlib
 
 import grpc
 
+from agent.csr import make_key_and_csr
 from agent.facts import gather_facts
-from controller.hub import Hub
-from controller.pki import CertificateAuthority, create_ca
+from controller.fleet.sessions import Hub
 from controller.server.agent_service import AgentStreamService
+from controller.trust.pki import CertificateAuthority, create_ca
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
-from plugins.sdk.csr import make_key_and_csr
-from plugins.sdk.identity import new_node_id
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.identity import new_node_id
 
 
 class _Context:

@@ -8,10 +8,10 @@ from unittest import mock
 import grpc
 import pytest
 
-from controller.pki import CertificateAuthority, create_ca
+from agent.csr import make_key_and_csr
 from controller.server.auth import PeerIdentities
-from plugins.sdk.csr import make_key_and_csr
-from plugins.sdk.identity import Role, identity_of_certificate, new_node_id
+from controller.trust.pki import CertificateAuthority, create_ca
+from plugins.sdk.wire.identity import Role, identity_of_certificate, new_node_id
 
 
 class Aborted(Exception):

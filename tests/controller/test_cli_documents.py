@@ -14,10 +14,10 @@ from click.testing import CliRunner, Result
 
 from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands
-from controller.db import Db
 from controller.model import Tag
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
+from controller.store.db import Db
 from tests.controller.test_document_api import FakeContext, _TestStore, node, validate
 
 

@@ -1,4 +1,4 @@
-"""controller.delivery: a fan-out's envelopes, signed and queued a chunk at a time, reach every
+"""controller.dispatch.delivery: a fan-out's envelopes, signed and queued a chunk at a time, reach every
 connected node once, bound to that node; a cancel can wait for them to be queued."""
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import asyncio
 import time
 import uuid
 
-from controller.delivery import Delivery
-from controller.hub import AgentSession, Hub
+from controller.dispatch.delivery import Delivery
+from controller.fleet.sessions import AgentSession, Hub
 from controller.model import CommandRecord, Targets
-from controller.signing import DocumentSigner
-from plugins.sdk import wire
-from plugins.sdk.document import Document, Step
-from plugins.sdk.envelope import signing_key, verify_command
-from plugins.sdk.identity import new_node_id
+from controller.trust.signing import DocumentSigner
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Document, Step
+from plugins.sdk.wire.envelope import signing_key, verify_command
+from plugins.sdk.wire.identity import new_node_id
 
 DOC = Document((Step("s", "shell", {"cmd": "true"}),), "t").canonical_bytes()
 

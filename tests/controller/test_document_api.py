@@ -12,11 +12,11 @@ from typing import TypeVar
 import grpc
 import pytest
 
-from controller.db import Db
 from controller.model import NodeRecord, Tag
 from controller.server.document_api import DocumentApi, DocumentSummary, document_format, name_problem
 from controller.server.group_api import GroupApi
 from controller.store import Store
+from controller.store.db import Db
 from controller.store.documents import DocumentTables
 from controller.store.groups import GroupTables
 from controller.store.nodetags import NodeTagTables

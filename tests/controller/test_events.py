@@ -1,9 +1,9 @@
-"""controller.events.EventBus: a slow watcher loses events, never the command's end."""
+"""controller.events.watch.EventBus: a slow watcher loses events, never the command's end."""
 from __future__ import annotations
 
 import dataclasses
 
-from controller.events import CommandChanged, EventBus, InvocationChanged
+from controller.events.watch import CommandChanged, EventBus, InvocationChanged
 from controller.model import InvocationRecord
 from plugins.sdk.status import Detail
 from tests.store.test_store import command

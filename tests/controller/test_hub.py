@@ -1,9 +1,9 @@
-"""controller.hub: a session's result acks are gathered and sent together."""
+"""controller.fleet.sessions: a session's result acks are gathered and sent together."""
 from __future__ import annotations
 
 import asyncio
 
-from controller.hub import AgentSession, Hub
+from controller.fleet.sessions import AgentSession, Hub
 from outpost.v1 import outpost_pb2 as pb
 
 

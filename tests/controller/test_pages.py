@@ -11,12 +11,12 @@ from types import SimpleNamespace
 import grpc
 import pytest
 
-from controller.db import Db
-from controller.events import EventBus
-from controller.pki import CertificateAuthority, create_ca
+from controller.events.watch import EventBus
 from controller.server import admin_service, page_token
 from controller.server.admin_service import MAX_PAGE, AdminService
 from controller.store import Store
+from controller.store.db import Db
+from controller.trust.pki import CertificateAuthority, create_ca
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.status import Detail
 from tests.controller.test_auth import Aborted, FakeContext

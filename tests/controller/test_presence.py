@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
+from controller.fleet.presence import Presence
 from controller.model import PingStatus
-from controller.presence import Presence
 from controller.store.presence import Sighting
 from plugins.sdk.facts import Facts, Platform
 

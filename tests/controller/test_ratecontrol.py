@@ -5,7 +5,8 @@ import random
 
 import pytest
 
-from controller.ratecontrol import CommandRun, command_detail, counts, parse_limit
+from controller.dispatch.ratecontrol import CommandRun, command_detail, counts
+from controller.model import parse_limit
 from plugins.sdk.errors import InputError
 from plugins.sdk.status import Detail
 

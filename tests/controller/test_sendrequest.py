@@ -1,4 +1,4 @@
-"""controller.sendrequest.CheckedDocuments: a document is checked against the plugins' schemas once per
+"""controller.dispatch.request.CheckedDocuments: a document is checked against the plugins' schemas once per
 bytes sent, kept in canonical form (what is stored, signed and hashed by the agent), and a bad one is
 refused every time, naming what is wrong."""
 from __future__ import annotations
@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from controller import sendrequest
-from controller.sendrequest import CheckedDocuments, CommandRejected
-from plugins.sdk.document import Document, Step
+from controller.dispatch import request as sendrequest
+from controller.dispatch.request import CheckedDocuments, CommandRejected
 from plugins.sdk.errors import DocumentError
-from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.wire.document import Document, Step
 
 DOC = Document((Step("hi", "shell", {"cmd": "echo hi"}),), "greet")
 

@@ -1,4 +1,4 @@
-"""controller.statusevents: StatusEvent's JSON shape and the StatusFeed fan-out."""
+"""controller.events.feed: StatusEvent's JSON shape and the StatusFeed fan-out."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from controller.statusevents import StatusEvent, StatusFeed, iso_utc_ms
+from controller.events.feed import StatusEvent, StatusFeed, iso_utc_ms
 
 
 def _publish(feed: StatusFeed, n: int, start: int = 0) -> list[StatusEvent]:
@@ -125,7 +125,7 @@ def test_sinks_get_every_event_and_a_failing_sink_disturbs_nobody(caplog: pytest
 
     feed.add_sink(broken)
     feed.add_sink(seen.append)
-    with caplog.at_level(logging.ERROR, logger="controller.statusevents"):
+    with caplog.at_level(logging.ERROR, logger="controller.events.feed"):
         published = _publish(feed, 3)
     assert seen == published
     assert sum("status sink" in r.getMessage() for r in caplog.records) == 3

@@ -1,11 +1,11 @@
-"""controller.targets_syntax: SSM's --targets shorthand, good and bad."""
+"""controller.fleet.targets: SSM's --targets shorthand, good and bad."""
 from __future__ import annotations
 
 import pytest
 
+from controller.fleet.targets import parse_targets
 from controller.model import TagFilter
 from controller.model import Targets as ParsedTargets
-from controller.targets_syntax import parse_targets
 from plugins.sdk.errors import InputError
 
 IDS_50 = ",".join(f"mi-{i}" for i in range(50))

@@ -1,4 +1,4 @@
-"""controller.webhooks against a real HTTP(S) receiver on 127.0.0.1 (http.server in a thread)."""
+"""controller.events.webhooks against a real HTTP(S) receiver on 127.0.0.1 (http.server in a thread)."""
 from __future__ import annotations
 
 import asyncio
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.pki import CertificateAuthority, create_ca
-from controller.statusevents import StatusEvent, StatusFeed
-from controller.webhooks import WebhookConfig, WebhookDispatcher, load_webhooks, sign, verify_signature
+from controller.events.feed import StatusEvent, StatusFeed
+from controller.events.webhooks import WebhookConfig, WebhookDispatcher, load_webhooks, sign, verify_signature
+from controller.trust.pki import CertificateAuthority, create_ca
 from plugins.sdk.errors import InputError
 from plugins.sdk.secrets import MASK, Secret
 
@@ -175,7 +175,8 @@ def test_after_max_attempts_the_event_is_dropped_and_later_ones_still_go(caplog:
         assert [json.loads(q.body)["seq"] for q in r.received()] == [1, 1, 1, 2]
         assert (dispatcher.delivered, dispatcher.failed, dispatcher.retried) == (1, 1, 2)
 
-    with caplog.at_level(logging.ERROR, logger="controller.webhooks"), receiver(lambda n: 503 if n <= 3 else 204) as r:
+    with caplog.at_level(logging.ERROR, logger="controller.events.webhooks"), \
+            receiver(lambda n: 503 if n <= 3 else 204) as r:
         asyncio.run(scenario(r))
     [record] = [x for x in caplog.records if x.levelno == logging.ERROR]
     assert "gave up" in record.getMessage() and "seq=1" in record.getMessage() and "HTTP 503" in record.getMessage()
@@ -241,7 +242,7 @@ def test_a_receiver_that_never_answers_times_out_and_is_retried(caplog: pytest.L
         server.close()
         assert attempts == 2 and dispatcher.retried == 1 and dispatcher.delivered == 0
 
-    with caplog.at_level(logging.DEBUG, logger="controller.webhooks"):
+    with caplog.at_level(logging.DEBUG, logger="controller.events.webhooks"):
         asyncio.run(scenario())
     assert sum("TimeoutError" in x.getMessage() for x in caplog.records) == 3  # 2 attempts + the give-up
 
@@ -258,7 +259,7 @@ def test_a_full_queue_drops_its_oldest_and_warns(caplog: pytest.LogCaptureFixtur
         assert [json.loads(q.body)["seq"] for q in r.received()] == [3, 4, 5]
         assert dispatcher.stats()[0].dropped == 2
 
-    with caplog.at_level(logging.WARNING, logger="controller.webhooks"), receiver() as r:
+    with caplog.at_level(logging.WARNING, logger="controller.events.webhooks"), receiver() as r:
         asyncio.run(scenario(r))
     assert any("queue full" in x.getMessage() and "dropped" in x.getMessage() for x in caplog.records)
 
@@ -282,7 +283,7 @@ def test_stop_drains_then_gives_up_on_a_dead_receiver(caplog: pytest.LogCaptureF
         assert time.monotonic() - started < 2
         assert dead.delivered == 0
 
-    with caplog.at_level(logging.WARNING, logger="controller.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="controller.events.webhooks"):
         asyncio.run(scenario())
     assert any("1 undelivered" in x.getMessage() for x in caplog.records)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk.document import Document, Step
+from plugins.sdk.wire.document import Document, Step
 from tests.support.fake_controller import AgentProcess, FakeController
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.signing import DocumentSigner
+from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk import wire
-from plugins.sdk.document import Document, Step
-from plugins.sdk.envelope import SignedCommand
-from plugins.sdk.identity import Role, new_node_id
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Document, Step
+from plugins.sdk.wire.envelope import SignedCommand
+from plugins.sdk.wire.identity import Role, new_node_id
 from tests.support.fake_controller import AgentProcess, FakeController, now_ms
 
 # How long a refused command gets to (wrongly) run something before the test looks for it.

@@ -19,7 +19,7 @@ from bench import peers
 from bench.__main__ import parse_args
 from bench.figures import catalogue
 from bench.model import SMALL, Measure
-from controller.devcluster import ROOT
+from controller.dev.cluster import ROOT
 
 
 @pytest.mark.timeout(240)

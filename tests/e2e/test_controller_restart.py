@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.devcluster import OUTPOST, ROOT
+from controller.dev.cluster import OUTPOST, ROOT
 from tests.support.cluster import Cluster, wait_for
 
 SLEEP_SECONDS = 4

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from controller.devcluster import OUTPOST, ROOT
+from controller.dev.cluster import OUTPOST, ROOT
 from tests.support.cluster import Cluster, wait_for
 from tests.support.fleet import (
     LAST_COMMAND_ID,

@@ -140,7 +140,7 @@ def test_create_yaml_and_json_update_show_set_default_and_run_each_version(fleet
 
 
 def test_a_node_id_not_registered_is_refused_and_nothing_stored(fleet: Cluster) -> None:
-    """Named nodes are checked as the command is stored (controller/dispatch.py): one unknown id
+    """Named nodes are checked as the command is stored (controller/dispatch/dispatcher.py): one unknown id
     refuses the whole command, naming it."""
     c = fleet
     known = sorted(_nodes(c, "svc"))[0]

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 from controller.cli.client import AdminClient
-from controller.config import CliConfig, ControllerDir
+from controller.runtime.config import CliConfig, ControllerDir
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk.document import Document, Step
+from plugins.sdk.wire.document import Document, Step
 from tests.support.cluster import Activation, Cluster
 
 

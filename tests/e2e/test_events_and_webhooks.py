@@ -3,7 +3,7 @@
 An HTTP receiver runs in the test process on 127.0.0.1 and is configured in controller.yaml (read
 when ``controller serve`` starts). A command goes to two real agents, one step succeeds on one node
 and fails on the other; the receiver and ``events --follow`` must both see every status change,
-signed (checked with :func:`controller.webhooks.verify_signature` and with an independent HMAC) and
+signed (checked with :func:`controller.events.webhooks.verify_signature` and with an independent HMAC) and
 in ``seq`` order. A receiver that answers 500 gets the events later, by retry, and never holds the
 command up.
 """
@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from controller.webhooks import verify_signature
+from controller.events.webhooks import verify_signature
 from tests.support.cluster import Cluster, wait_for
 from tests.support.docrun import (
     AgentSpec,

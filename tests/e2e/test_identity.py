@@ -15,11 +15,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controller.pki import CertificateAuthority, create_ca
+from agent.csr import make_key_and_csr
+from controller.trust.pki import CertificateAuthority, create_ca
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk.csr import make_key_and_csr
-from plugins.sdk.document import canonical_json
+from plugins.sdk.wire.document import canonical_json
 from tests.support.cluster import Cluster, wait_for
 
 RPC_TIMEOUT = 10.0

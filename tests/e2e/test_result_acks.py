@@ -1,6 +1,6 @@
 """End to end: the results a real agent keeps until they are acknowledged (agent/outbox.py).
 
-The controller gathers its acks and sends many in one ResultAck (controller/hub.py). A real
+The controller gathers its acks and sends many in one ResultAck (controller/fleet/sessions.py). A real
 ``outpost agent run`` on real mutual TLS to the stand-in controller: what one ack names is forgotten,
 what it does not name is replayed on the agent's next stream.
 """
@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk.document import Document, Step
+from plugins.sdk.wire.document import Document, Step
 from tests.support.fake_controller import AgentProcess, FakeController
 
 

@@ -10,10 +10,10 @@ import grpc
 import pytest
 
 from controller.cli.client import AdminClient
-from controller.config import CliConfig
+from controller.runtime.config import CliConfig
 from outpost.v1 import outpost_pb2 as pb
-from plugins.sdk.document import Document, Step
-from plugins.sdk.wire import detail_from_pb
+from plugins.sdk.wire.convert import detail_from_pb
+from plugins.sdk.wire.document import Document, Step
 from tests.support.cluster import Cluster
 from tests.support.fleet import start_fleet, targets_for, wait_command
 

@@ -15,9 +15,9 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from controller.devcluster import OUTPOST, ROOT
-from controller.signing import DocumentSigner
-from plugins.sdk.document import Document, Step
+from controller.dev.cluster import OUTPOST, ROOT
+from controller.trust.signing import DocumentSigner
+from plugins.sdk.wire.document import Document, Step
 from tests.support.cluster import Activation, Cluster, wait_for
 from tests.support.fake_controller import FakeController
 

@@ -1,4 +1,4 @@
-"""Envelopes signed many at once (plugins/sdk/batch.py): every envelope of a batch verifies on its
+"""Envelopes signed many at once (plugins/sdk/wire/batch.py): every envelope of a batch verifies on its
 own node with its own proof, and nothing else does."""
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import hashlib
 
 import pytest
 
-from controller.signing import DocumentSigner
-from plugins.sdk import batch, wire
-from plugins.sdk.document import Document, Step
-from plugins.sdk.envelope import SignedCommand, signing_key, verify_command
+from controller.trust.signing import DocumentSigner
 from plugins.sdk.errors import IdentityError, VerificationError
-from plugins.sdk.identity import new_node_id
+from plugins.sdk.wire import batch
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Document, Step
+from plugins.sdk.wire.envelope import SignedCommand, signing_key, verify_command
+from plugins.sdk.wire.identity import new_node_id
 
 NOW_MS = 1_800_000_000_000
 DOCUMENT = Document((Step("hello", "shell", {"commands": ["echo hi"]}),)).canonical_bytes()

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from controller.pki import (
+from agent.csr import load_certificate_chain_ok, make_key_and_csr
+from controller.trust.pki import (
     CertificateAuthority,
     CertifiedKey,
     IssuedCertificate,
@@ -25,12 +26,11 @@ from controller.pki import (
     write_private,
     write_public,
 )
-from controller.signing import DocumentSigner
-from plugins.sdk.csr import load_certificate_chain_ok, make_key_and_csr
-from plugins.sdk.document import Document, Step
-from plugins.sdk.envelope import SignedCommand, key_id_of, signing_key, verify_command
+from controller.trust.signing import DocumentSigner
 from plugins.sdk.errors import ConfigError, IdentityError, InputError, VerificationError
-from plugins.sdk.identity import Role, fingerprint, identity_of_certificate, new_node_id
+from plugins.sdk.wire.document import Document, Step
+from plugins.sdk.wire.envelope import SignedCommand, key_id_of, signing_key, verify_command
+from plugins.sdk.wire.identity import Role, fingerprint, identity_of_certificate, new_node_id
 
 NOW_MS = 1_700_000_000_000
 

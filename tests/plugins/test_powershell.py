@@ -13,7 +13,7 @@ from plugins.powershell.plugin import SCRIPT_NAME, PowerShellPlugin, build_argv
 from plugins.sdk.contract import OutputStreamKind, RunContext
 from plugins.sdk.errors import InputError
 from plugins.sdk.facts import Platform
-from plugins.sdk.registry import PluginRegistry
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
 
 REGISTRY = PluginRegistry([PowerShellPlugin()])

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,9 @@ from plugins.sdk import process as process_mod
 from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
 from plugins.sdk.errors import InputError, PluginError
 from plugins.sdk.facts import Platform
-from plugins.sdk.registry import ENTRY_POINT_GROUP, PluginRegistry
+from plugins.sdk.host.registry import ENTRY_POINT_GROUP, PluginRegistry
 from plugins.sdk.status import Detail
-from plugins.shell.plugin import ShellInputs, ShellPlugin, build_argv, build_env
+from plugins.shell.plugin import ShellInputs, ShellPlugin, build_argv
 
 CASES: list[dict[str, Any]] = json.loads((Path(__file__).parent / "shell_cases.json").read_text())
 
@@ -106,9 +106,10 @@ def test_alias_conversion() -> None:
     assert bound.plugin.spec.name == "shell"
 
 
-def test_build_env_overlays_inputs() -> None:
+def test_process_environment_overlays_inputs(tmp_path: Path) -> None:
     inputs = registry().bind("shell", {"cmd": "true", "env": {"A": "task", "C": "3"}}, "s").inputs
-    assert build_env({"A": "base", "B": "base"}, inputs) == {"A": "task", "B": "base", "C": "3"}
+    ctx = replace(make_ctx(RecordingSink(), tmp_path), environment={"A": "base", "B": "base"})
+    assert ctx.process_environment(inputs.env) == {"A": "task", "B": "base", "C": "3"}
 
 
 def test_spec_and_entry_point() -> None:

@@ -1,4 +1,4 @@
-"""plugins.sdk.document: the command document, its canonical bytes and its parser.
+"""plugins.sdk.wire.document: the command document, its canonical bytes and its parser.
 
 Data-driven: ``document_cases.json`` holds malformed documents (``doc`` as JSON, or ``raw``
 text) with the exact DocumentError message (or its prefix), and well-formed ones with the
@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from plugins.sdk.document import (
+from plugins.sdk.errors import DocumentError, OutpostError
+from plugins.sdk.wire.document import (
     MAX_DOCUMENT_BYTES,
     SCHEMA_VERSION,
     Document,
@@ -24,7 +25,6 @@ from plugins.sdk.document import (
     document_from_bytes,
     masked_json,
 )
-from plugins.sdk.errors import DocumentError, OutpostError
 
 CASES: dict[str, list[dict[str, Any]]] = json.loads((Path(__file__).parent / "document_cases.json").read_text())
 

@@ -1,4 +1,4 @@
-"""plugins.sdk.gcfreeze: survivors frozen out of the collector's walks, cycles still reclaimed at
+"""plugins.sdk.host.gcfreeze: survivors frozen out of the collector's walks, cycles still reclaimed at
 each refresh, nothing left frozen once the freezer stops."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import gc
 import weakref
 
-from plugins.sdk.gcfreeze import Freezer
+from plugins.sdk.host.gcfreeze import Freezer
 
 
 class Node:

@@ -1,4 +1,4 @@
-"""plugins.sdk.parameters and plugins.sdk.placeholders: declarations, typed values from SSM's lists of
+"""controller.documents.parameters and controller.documents.placeholders: declarations, typed values from SSM's lists of
 strings, substitution."""
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from controller.documents.parameters import MISSING, ParameterSpec, ParamType, parse_parameter_specs, resolve_values
+from controller.documents.placeholders import apply_to_inputs, environment_for, interpolate
 from plugins.sdk.errors import DocumentError, InputError
-from plugins.sdk.parameters import MISSING, ParameterSpec, ParamType, parse_parameter_specs, resolve_values
-from plugins.sdk.placeholders import apply_to_inputs, environment_for, interpolate
 
 DECLS: dict[str, Any] = {
     "service": {"type": "String", "default": "nginx", "allowedPattern": "^[a-z]+$", "minChars": 2, "maxChars": 8},

@@ -1,4 +1,4 @@
-"""plugins.sdk.registry: plugins and their actions, resolved and bound, with small fake plugins."""
+"""plugins.sdk.host.registry: plugins and their actions, resolved and bound, with small fake plugins."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +9,7 @@ import pytest
 from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
 from plugins.sdk.errors import InputError, PluginError
 from plugins.sdk.facts import Platform, PluginInfo
-from plugins.sdk.registry import BoundStep, PluginRegistry
+from plugins.sdk.host.registry import BoundStep, PluginRegistry
 from plugins.sdk.schema import Alias, param
 from plugins.sdk.status import Status
 

@@ -1,4 +1,4 @@
-"""plugins.sdk.ssmdoc: stored SSM command documents and their rendering into signed Documents.
+"""controller.documents.ssmdoc: stored SSM command documents and their rendering into signed Documents.
 
 Data-driven: every ``ssmdoc_cases/ok/*.yaml`` renders to the Document JSON in the ``.json``
 beside it; every ``ssmdoc_cases/bad/*.yaml`` fails (parsing or rendering) with exactly the
@@ -16,12 +16,8 @@ from typing import Any
 
 import pytest
 
-from plugins.sdk.document import MAX_DOCUMENT_BYTES, OnFailure, Precondition, document_from_bytes, masked_json
-from plugins.sdk.errors import DocumentError, InputError, OutpostError
-from plugins.sdk.facts import Platform
-from plugins.sdk.parameters import ParamType
-from plugins.sdk.registry import PluginRegistry
-from plugins.sdk.ssmdoc import (
+from controller.documents.parameters import ParamType
+from controller.documents.ssmdoc import (
     CommandDocument,
     StepTemplate,
     check_actions,
@@ -29,6 +25,10 @@ from plugins.sdk.ssmdoc import (
     parse_command_document,
     render,
 )
+from plugins.sdk.errors import DocumentError, InputError, OutpostError
+from plugins.sdk.facts import Platform
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, OnFailure, Precondition, document_from_bytes, masked_json
 from plugins.shell.plugin import ShellPlugin
 
 HERE = Path(__file__).parent / "ssmdoc_cases"

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from controller.dispatchjobs import Forecast, settle_forecast
+from controller.dispatch.jobs import Forecast, settle_forecast
 from controller.model import InvocationRecord
 from controller.store import Store
 from plugins.sdk.status import Detail

@@ -1,9 +1,9 @@
-"""Test helpers around controller.devcluster."""
+"""Test helpers around controller.dev.cluster."""
 from __future__ import annotations
 
 import psutil
 
-from controller.devcluster import Activation, Cluster, free_port_pair, wait_for
+from controller.dev.cluster import Activation, Cluster, free_port_pair, wait_for
 
 __all__ = ["Activation", "Cluster", "descendants_alive", "free_port_pair", "wait_for"]
 

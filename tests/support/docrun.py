@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.devcluster import OUTPOST, ROOT
+from controller.dev.cluster import OUTPOST, ROOT
 from tests.support.cluster import Cluster, wait_for
 
 TERMINAL_COMMAND_DETAILS = frozenset({"Success", "Failed", "Incomplete", "Cancelled", "ExecutionTimedOut",

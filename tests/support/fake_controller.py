@@ -5,7 +5,7 @@ It plays the controller's side of ``AgentService.Connect`` the way ``controller/
 what to send: commands signed with any key, for any node, with any validity window, or
 tampered with. Every AgentMessage received is recorded, per stream, for the test to inspect;
 an InvocationResult or a refusal Ack is answered with a ResultAck at once (``auto_result_ack``;
-the real controller gathers them, controller/hub.py).
+the real controller gathers them, controller/fleet/sessions.py).
 
 The gRPC server runs in a background thread with its own event loop, so tests stay plain
 synchronous functions. :class:`AgentProcess` runs a real agent (``outpost agent run``) with its
@@ -27,17 +27,17 @@ from pathlib import Path
 import grpc
 from cryptography import x509
 
+from agent.csr import make_key_and_csr
 from agent.state import AgentIdentity, StateDir
-from controller.pki import CertificateAuthority, create_ca
-from controller.signing import DocumentSigner
+from controller.trust.pki import CertificateAuthority, create_ca
+from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk import wire
-from plugins.sdk.csr import make_key_and_csr
-from plugins.sdk.document import Document
-from plugins.sdk.envelope import SignedCommand
 from plugins.sdk.errors import IdentityError
-from plugins.sdk.identity import Identity, identity_of_certificate, new_node_id
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Document
+from plugins.sdk.wire.envelope import SignedCommand
+from plugins.sdk.wire.identity import Identity, identity_of_certificate, new_node_id
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPOST = (sys.executable, "-m", "controller.cli.entry")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from controller.devcluster import ROOT
+from controller.dev.cluster import ROOT
 from tests.support.cluster import Activation, Cluster, wait_for
 
 # Command details after which nothing changes any more (docs/statuses.md).

@@ -1,0 +1,1 @@
+"""For developers: a local cluster of real processes (tests, bench) and `make demo`."""

@@ -1,0 +1,157 @@
+"""What agents say about their commands, stored: acceptances, refusals, output, step and
+invocation results, cancel acknowledgements, heartbeats. Identity is the stream's verified node
+id, so an agent can only ever report on its own invocations."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from controller.clock import now_ms
+from controller.dispatch.dispatcher import Dispatcher
+from controller.dispatch.jobs import Forecast, settle_forecast
+from controller.events.watch import EventBus, OutputArrived
+from controller.fleet.sessions import Hub
+from controller.model import InvocationRecord, StepRecord
+from controller.store import NotFound, Store
+from controller.store.db import Db
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.status import Detail
+from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
+
+log = logging.getLogger(__name__)
+
+SETTLE_BATCH = 500  # results stored per transaction at most
+
+
+def _step_record(node_id: str, s: StepReport) -> StepRecord:
+    return StepRecord(s.command_id, node_id, s.step_index, s.step_name, s.action, s.detail, s.exit_code,
+                      s.started_at_ms, s.ended_at_ms, s.error)
+
+
+def _store_refusal(store: Store, node_id: str, refusal: Refusal) -> bool:
+    """A refusal settles only an invocation the agent had not accepted yet."""
+    try:
+        inv = store.get_invocation(refusal.command_id, node_id)
+    except NotFound:
+        return False
+    if inv.started_at_ms or inv.detail.terminal:
+        return False
+    store.upsert_step(StepRecord(refusal.command_id, node_id, 0, "(refused)", "", Detail.FAILED, -1, now_ms(),
+                                 now_ms(), f"refused by the agent: {refusal.code}: {refusal.detail}"))
+    return store.update_invocation(refusal.command_id, node_id, Detail.FAILED, ended_at_ms=now_ms())
+
+
+def _write_reports(store: Store, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
+                   results: list[InvocationRecord], forecasts: list[Forecast]
+                   ) -> tuple[list[Detail | None], list[Forecast]]:
+    """One database job for a batch of reports, the counters of the commands they end included."""
+    store.accept_many(accepted)
+    store.upsert_steps(steps)
+    return settle_forecast(store, results, forecasts)
+
+
+def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for command_id, node_id, _ in accepted:
+        out.setdefault(command_id, []).append(node_id)
+    return out
+
+
+class Reports:
+    def __init__(self, db: Db, hub: Hub, events: EventBus, dispatcher: Dispatcher) -> None:
+        self._db = db
+        self._hub = hub
+        self._events = events
+        self._dispatcher = dispatcher
+        self._accepted: list[tuple[str, str, int]] = []
+        self._steps: list[StepRecord] = []
+        self._results: list[InvocationRecord] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def on_hello(self, node_id: str) -> None:
+        """The node's stream is attached: send it what waited for it."""
+        await self._dispatcher.on_hello(node_id)
+
+    async def on_accepted(self, node_id: str, command_id: str) -> None:
+        self._accepted.append((command_id, node_id, now_ms()))
+        self._kick()
+
+    async def on_refused(self, node_id: str, refusal: Refusal) -> None:
+        log.warning("node %s refused command %r: %s: %s", node_id, refusal.command_id, refusal.code, refusal.detail)
+        if self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)  # what the agent said before must be stored first
+        if await self._db.run(_store_refusal, self._db.store, node_id, refusal):
+            await self._dispatcher.settled(refusal.command_id, [(node_id, Detail.FAILED)])
+        self._ack(node_id, refusal.command_id)
+
+    async def on_output(self, node_id: str, chunk: OutputChunk) -> None:
+        try:
+            await self._db.run(self._db.store.append_output, chunk.command_id, node_id, chunk.step_name,
+                               chunk.stream.value, chunk.seq, chunk.data)
+        except NotFound:
+            log.warning("node %s sent output of unknown command %r", node_id, chunk.command_id)
+            return
+        self._events.publish(chunk.command_id, OutputArrived(node_id, chunk))
+
+    async def on_step(self, node_id: str, step: StepReport) -> None:
+        self._steps.append(_step_record(node_id, step))
+        self._kick()
+
+    async def on_result(self, node_id: str, report: InvocationReport) -> None:
+        """Queued: while one batch is being stored, the results that arrive meanwhile gather into the
+        next, so thousands of results cost a few transactions (controller/store/settle.py)."""
+        self._results.append(InvocationRecord(report.command_id, node_id, report.detail, report.exit_code,
+                                        report.started_at_ms, report.ended_at_ms,
+                                        tuple(_step_record(node_id, s) for s in report.steps)))
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Store what queued up, in arrival order per kind: acceptances, then finished steps, then results
+        (an invocation's acceptance and steps always reach the database before its result)."""
+        while self._accepted or self._steps or self._results:
+            accepted, self._accepted = self._accepted, []
+            steps, self._steps = self._steps, []
+            batch, self._results = self._results[:SETTLE_BATCH], self._results[SETTLE_BATCH:]
+            try:
+                await self._store(accepted, steps, batch)
+            except Exception:  # the agents keep their results and send them again on their next stream
+                log.exception("storing %d acceptance(s), %d step(s), %d result(s) failed", len(accepted),
+                              len(steps), len(batch))
+
+    async def _store(self, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
+                     batch: list[InvocationRecord]) -> None:
+        # an acceptance whose result is in the same batch need not be stored: the result carries its start
+        settling = {(b.command_id, b.node_id) for b in batch}
+        accepted = [a for a in accepted if (a[0], a[1]) not in settling]
+        forecasts = self._dispatcher.forecast([(b.command_id, b.node_id, b.detail) for b in batch])
+        details, counted = await self._db.run(_write_reports, self._db.store, accepted, steps, batch, forecasts)
+        for command_id, nodes in _group(accepted).items():
+            await self._dispatcher.settled(command_id, [], changed=[(n, None) for n in nodes])
+        # an invocation whose reported detail the store took is now stored exactly as reported
+        self._dispatcher.counted(counted, [b for b, d in zip(batch, details, strict=True) if d is b.detail])
+        by_command: dict[str, tuple[list[tuple[str, Detail]], list[tuple[str, Detail | None]]]] = {}
+        for item, detail in zip(batch, details, strict=True):
+            if detail is None:
+                log.warning("node %s reported a result for unknown command %r", item.node_id, item.command_id)
+            else:
+                finished, changed = by_command.setdefault(item.command_id, ([], []))
+                if detail.terminal:
+                    finished.append((item.node_id, detail))
+                else:
+                    changed.append((item.node_id, detail))
+            self._ack(item.node_id, item.command_id)
+        for command_id, (finished, changed) in by_command.items():
+            await self._dispatcher.settled(command_id, finished, changed=changed)
+
+    async def on_cancel_ack(self, node_id: str, ack: pb.CancelAck) -> None:
+        log.info("node %s: cancel of %s %s", node_id, ack.command_id,
+                 "under way" if ack.running else "found nothing running")
+
+    def _ack(self, node_id: str, command_id: str) -> None:
+        session = self._hub.get(node_id)
+        if session is not None and command_id:
+            session.acknowledge(command_id)

@@ -1,0 +1,1 @@
+"""Documents: the catalogue of SSM command documents, their parameters and rendering."""

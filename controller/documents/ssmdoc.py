@@ -1,0 +1,308 @@
+"""Stored SSM command documents (schema 2.2, YAML or JSON: what ``outpost document create``
+takes) and their rendering, with parameter values, into the Document the controller signs.
+
+Field names are SSM's. ``onFailure``, ``onSuccess`` and ``finallyStep`` are SSM "shared inputs",
+written inside ``inputs``; they are taken out of the inputs (they may also be written at step
+level). ``timeoutSeconds`` inside ``inputs`` stays there: it is the plugin's input (as for
+aws:runShellScript); at step level it is Outpost's step timeout.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from controller.documents.parameters import ParameterSpec, parse_parameter_specs, resolve_values
+from controller.documents.placeholders import apply_to_inputs, check_references, environment_for, interpolate
+from plugins.sdk.errors import DocumentError, InputError
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.schema import JsonValue, inputs_to_json, kind_of, parse_inputs
+from plugins.sdk.wire.document import (
+    MAX_DOCUMENT_BYTES,
+    PLATFORM_TYPE,
+    SCHEMA_VERSION,
+    Document,
+    OnFailure,
+    Precondition,
+    Step,
+    check_precondition,
+    parse_flow,
+    parse_precondition,
+)
+
+STEP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+DOCUMENT_KEYS = ("schemaVersion", "description", "parameters", "mainSteps")
+STEP_KEYS = ("action", "name", "inputs", "precondition", "onFailure", "onSuccess", "finallyStep", "timeoutSeconds")
+SHARED_INPUTS = ("onFailure", "onSuccess", "finallyStep")
+POWERSHELL_ACTIONS = frozenset({"aws:runPowerShellScript", "powershell"})
+MAX_YAML_NODES = 200_000  # a 64 KB document has far fewer; only alias expansion gets here
+
+
+@dataclass(frozen=True)
+class StepTemplate:
+    """A step as stored: inputs and precondition operands keep their ``{{ }}`` references."""
+    name: str
+    action: str
+    inputs: Mapping[str, JsonValue] = field(default_factory=dict)
+    precondition: tuple[str, str] | None = None
+    on_failure: OnFailure = OnFailure.CONTINUE
+    on_success_exit: bool = False
+    finally_step: bool = False
+    timeout_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class CommandDocument:
+    schema_version: str
+    description: str
+    parameters: tuple[ParameterSpec, ...]
+    steps: tuple[StepTemplate, ...]
+
+
+def env_reference_for(action: str) -> Callable[[str], str]:
+    """How a step of ``action`` refers to an environment variable: ``$env:NAME`` in PowerShell,
+    ``${NAME}`` everywhere else (POSIX shells)."""
+    if action in POWERSHELL_ACTIONS:
+        return lambda name: f"$env:{name}"
+    return lambda name: "${" + name + "}"
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+def _load_json(text: str) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                raise DocumentError(f"document: duplicate key {k!r}")
+            out[k] = v
+        return out
+
+    def constant(name: str) -> Any:
+        raise DocumentError(f"document is not valid JSON: {name} is not a number")
+
+    try:
+        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(f"document is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise DocumentError("document is nested too deeply") from None
+
+
+def _index(node: yaml.Node, path: str, lines: dict[str, int], budget: list[int]) -> None:
+    """Record the line of every key and item under ``path``; refuse duplicate keys and alias bombs."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise DocumentError("document is too large once its YAML aliases are expanded")
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+            at = f"{path}.{name}"
+            if name in seen and name != "<<":
+                raise DocumentError(f"{at}: duplicate key (line {key.start_mark.line + 1})")
+            seen.add(name)
+            lines.setdefault(at, key.start_mark.line + 1)
+            _index(value, at, lines, budget)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.setdefault(f"{path}[{i}]", item.start_mark.line + 1)
+            _index(item, f"{path}[{i}]", lines, budget)
+
+
+def _load_yaml(text: str, lines: dict[str, int]) -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _index(node, "document", lines, [MAX_YAML_NODES])
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise DocumentError(f"document is not valid YAML: {getattr(exc, 'problem', None) or exc}{where}") from None
+    except RecursionError:
+        raise DocumentError("document is nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _check_json(value: Any, where: str) -> None:
+    """YAML can hold what JSON cannot (dates, non-string keys, .nan): refuse it."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise DocumentError(f"{where}: keys must be strings, got {kind_of(k)} {k!r}")
+            _check_json(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json(v, f"{where}[{i}]")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise DocumentError(f"{where}: {value} is not a JSON number")
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        raise DocumentError(f"{where}: expected a string, number, boolean, list or mapping, got "
+                            f"{type(value).__name__} (quote it)")
+
+
+def _with_line(exc: DocumentError, lines: Mapping[str, int]) -> DocumentError:
+    message = str(exc)
+    path = message.split(": ", 1)[0]
+    while path.startswith("document.") and path not in lines:
+        shorter = re.sub(r"(\.[^.\[\]]*|\[\d+\])$", "", path)
+        if shorter == path:
+            break
+        path = shorter
+    if path in lines and "(line " not in message:
+        return DocumentError(f"{message} (line {lines[path]})")
+    return exc
+
+
+def parse_command_document(content: bytes, fmt: str | None = None) -> CommandDocument:
+    """Parse and validate a stored command document (``fmt``: "YAML", "JSON" or None to detect).
+
+    Raises DocumentError naming the path (``document.mainSteps[1].onFailure: ...``), with the
+    line for YAML.
+    """
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(f"document content is {len(content)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DocumentError("document is not valid UTF-8") from None
+    kind = (fmt or ("JSON" if text.lstrip().startswith("{") else "YAML")).upper()
+    if kind not in ("JSON", "YAML"):
+        raise DocumentError(f"document format {fmt!r} is not supported (supported: JSON, YAML)")
+    lines: dict[str, int] = {}
+    data = _load_json(text) if kind == "JSON" else _load_yaml(text, lines)
+    try:
+        _check_json(data, "document")
+        return _document(data)
+    except DocumentError as exc:
+        raise _with_line(exc, lines) from None
+
+
+def _document(data: Any) -> CommandDocument:
+    if not isinstance(data, dict):
+        raise DocumentError(f"document: expected a mapping, got {kind_of(data)}")
+    if "schemaVersion" not in data:
+        raise DocumentError("document: missing 'schemaVersion'")
+    version = data["schemaVersion"]
+    if version == 2.2 and isinstance(version, float):  # YAML's unquoted ``schemaVersion: 2.2``
+        version = SCHEMA_VERSION
+    if version != SCHEMA_VERSION:
+        raise DocumentError(f"document.schemaVersion: unsupported {version!r} (supported: {SCHEMA_VERSION})")
+    unknown = sorted(set(data) - set(DOCUMENT_KEYS))
+    if unknown:
+        raise DocumentError(f"document.{unknown[0]}: unknown key (known: {', '.join(DOCUMENT_KEYS)})")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise DocumentError(f"document.description: expected a string, got {kind_of(description)}")
+    specs = parse_parameter_specs(data.get("parameters") or {}, "document.parameters")
+    raw_steps = data.get("mainSteps")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise DocumentError("document.mainSteps: expected a list of at least one step")
+    steps: list[StepTemplate] = []
+    for i, raw in enumerate(raw_steps):
+        step = _step(raw, f"document.mainSteps[{i}]", specs, last=i == len(raw_steps) - 1)
+        if any(s.name == step.name for s in steps):
+            raise DocumentError(f"document.mainSteps[{i}].name: duplicate step name {step.name!r}")
+        steps.append(step)
+    return CommandDocument(SCHEMA_VERSION, description, specs, tuple(steps))
+
+
+def _step(raw: Any, where: str, specs: Sequence[ParameterSpec], *, last: bool) -> StepTemplate:
+    if not isinstance(raw, dict):
+        raise DocumentError(f"{where}: expected a mapping, got {kind_of(raw)}")
+    unknown = sorted(set(raw) - set(STEP_KEYS))
+    if unknown:
+        raise DocumentError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(STEP_KEYS)})")
+    for key in ("name", "action"):
+        if key not in raw:
+            raise DocumentError(f"{where}: missing {key!r}")
+    name, action = raw["name"], raw["action"]
+    if not isinstance(name, str) or not STEP_NAME.match(name):
+        raise DocumentError(f"{where}.name: expected 1 to 128 letters, digits, '.', '_' or '-', got {name!r}")
+    if not isinstance(action, str) or not action:
+        raise DocumentError(f"{where}.action: expected a non-empty string, got {action!r}")
+    if not isinstance(raw.get("inputs", {}), dict):
+        raise DocumentError(f"{where}.inputs: expected a mapping, got {kind_of(raw['inputs'])}")
+    inputs = dict(raw.get("inputs", {}))  # a copy: shared inputs are taken out of it
+    flow: dict[str, Any] = {}
+    for key in SHARED_INPUTS:  # SSM's shared inputs, inside inputs or at step level
+        if key in inputs and key in raw:
+            raise DocumentError(f"{where}.{key}: given both at step level and in inputs")
+        loc, source = (f"{where}.inputs", inputs) if key in inputs else (where, raw)
+        if key in source:
+            flow[key] = source.pop(key) if source is inputs else source[key]
+            parse_flow({key: flow[key]}, loc)
+            if key == "finallyStep" and flow[key] and not last:
+                raise DocumentError(f"{loc}.finallyStep: only the last step can be a finally step")
+    on_failure, on_success_exit, finally_step = parse_flow(flow, where)
+    timeout = raw.get("timeoutSeconds")
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
+        raise DocumentError(f"{where}.timeoutSeconds: expected a positive integer")
+    precondition = None
+    if "precondition" in raw:
+        precondition = parse_precondition(raw["precondition"], f"{where}.precondition")
+        for operand in precondition:
+            check_references(operand, specs, f"{where}.precondition", in_precondition=True)
+        if "{{" not in "".join(precondition):
+            check_precondition(*precondition, f"{where}.precondition")
+    check_references(inputs, specs, f"{where}.inputs")
+    return StepTemplate(name, action, inputs, precondition, on_failure, on_success_exit, finally_step, timeout)
+
+
+def check_actions(doc: CommandDocument, registry: PluginRegistry) -> None:
+    """Refuse a document whose steps name an action no installed plugin provides."""
+    for i, step in enumerate(doc.steps):
+        if not registry.has_action(step.action):
+            raise DocumentError(f"document.mainSteps[{i}].action: unknown action {step.action!r} "
+                                f"(known: {', '.join(registry.actions())})")
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+def _precondition(raw: tuple[str, str], values: Mapping[str, Any], specs: Sequence[ParameterSpec],
+                  where: str) -> Precondition:
+    left, right = (interpolate(op, values, specs, None, where=where) for op in raw)
+    for template, operand in zip(raw, (left, right), strict=True):
+        if operand == PLATFORM_TYPE and template != PLATFORM_TYPE:
+            raise InputError(where, f"a parameter's value cannot be {PLATFORM_TYPE!r}")
+    check_precondition(left, right, where)
+    return Precondition(left, right)
+
+
+def render(doc: CommandDocument, given: Mapping[str, Sequence[str]], registry: PluginRegistry, *,
+           max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
+    """The Document to sign: parameters resolved and applied, each step's inputs validated and
+    normalised by its plugin's schema. InputError for parameters and inputs, DocumentError when
+    the result exceeds ``max_bytes`` (SSM's 64 KB, runtime parameters included)."""
+    specs = doc.parameters
+    values = resolve_values(specs, given)
+    environment, secret_names = environment_for(values, specs)
+    steps = []
+    for i, t in enumerate(doc.steps):
+        where = f"mainSteps[{i}]"
+        if not registry.has_action(t.action):
+            raise InputError(f"{where}.action", f"unknown action {t.action!r} (known: {', '.join(registry.actions())})")
+        raw = apply_to_inputs(dict(t.inputs), values, specs, env_reference_for(t.action), where=f"{where}.inputs")
+        registry.bind(t.action, raw, f"{where}.inputs")
+        inputs = inputs_to_json(parse_inputs(registry.input_schema(t.action, where), raw, f"{where}.inputs"))
+        precondition = None
+        if t.precondition is not None:
+            precondition = _precondition(t.precondition, values, specs, f"{where}.precondition")
+        steps.append(Step(t.name, t.action, inputs, t.timeout_seconds, False, precondition, t.on_failure,
+                          t.on_success_exit, t.finally_step))
+    document = Document(tuple(steps), doc.description, SCHEMA_VERSION, types.MappingProxyType(environment),
+                        secret_names)
+    size = len(document.canonical_bytes())
+    if size > max_bytes:
+        raise DocumentError(f"document is {size} bytes once parameters are applied; the limit is {max_bytes}")
+    return document

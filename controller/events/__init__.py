@@ -1,0 +1,1 @@
+"""Events: live status changes for watchers (per command and fleet-wide) and webhooks."""

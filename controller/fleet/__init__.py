@@ -1,0 +1,1 @@
+"""The fleet: connected agents' sessions, their presence, and target selection."""

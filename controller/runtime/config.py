@@ -1,0 +1,145 @@
+"""Where the controller keeps its keys and settings, and where the operator CLI finds it.
+
+Controller directory (``controller init --dir DIR``)::
+
+    DIR/controller.yaml        database URL, hostnames, default listen address
+    DIR/ca.key  DIR/ca.crt     the CA (ECDSA P-256); the key is 0600 and never leaves DIR
+    DIR/server.key  server.crt the server certificate with the SANs given at init
+    DIR/signing.key            the Ed25519 document-signing key (0600)
+    DIR/outpost.db             the embedded SQLite store (default)
+    DIR/operators/NAME.key|crt operator credentials made at init
+
+CLI configuration (``--config``, ``OUTPOST_CONFIG`` or ``~/.config/outpost/config.yaml``): the
+controller address and the operator's CA, certificate and key paths.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from plugins.sdk.errors import ConfigError, InputError
+from plugins.sdk.host.files import write_private
+
+if TYPE_CHECKING:
+    from controller.events.webhooks import WebhookConfig
+
+DEFAULT_PORT = 8443
+
+
+def default_cli_config_path() -> Path:
+    env = os.environ.get("OUTPOST_CONFIG")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "outpost" / "config.yaml"
+
+
+def _load_yaml(path: Path) -> dict[str, object]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found") from None
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected a mapping")
+    return doc
+
+
+def _str(doc: dict[str, object], key: str, path: Path) -> str:
+    value = doc.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{path}: {key}: expected a non-empty string")
+    return value
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    database_url: str
+    hostnames: tuple[str, ...]
+    listen: str
+    webhooks: tuple[WebhookConfig, ...] = ()
+    retention_days: int = 30
+
+
+class ControllerDir:
+    def __init__(self, path: Path) -> None:
+        self.path = path.resolve()
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @property
+    def settings_path(self) -> Path:
+        return self.path / "controller.yaml"
+
+    def default_database_url(self) -> str:
+        return f"sqlite:///{self.path / 'outpost.db'}"
+
+    def save_settings(self, settings: ControllerSettings) -> None:
+        doc = {"database_url": settings.database_url, "hostnames": list(settings.hostnames),
+               "listen": settings.listen, "retention_days": settings.retention_days,
+               "webhooks": [{"url": w.url, "secret": w.secret.reveal(), "events": sorted(w.events)}
+                            for w in settings.webhooks]}
+        write_private(self.settings_path, yaml.safe_dump(doc, sort_keys=True).encode())
+
+    def load_settings(self) -> ControllerSettings:
+        if not self.settings_path.exists():
+            raise ConfigError(f"{self.path}: not a controller directory (run `outpost controller init` first)")
+        doc = _load_yaml(self.settings_path)
+        hostnames = doc.get("hostnames")
+        if not isinstance(hostnames, list) or not all(isinstance(h, str) for h in hostnames):
+            raise ConfigError(f"{self.settings_path}: hostnames: expected a list of strings")
+        retention = doc.get("retention_days", 30)
+        if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
+            raise ConfigError(f"{self.settings_path}: retention_days: expected a positive integer")
+        try:
+            from controller.events.webhooks import (
+                load_webhooks,  # the controller's settings only, not the CLI's (10 ms)
+            )
+
+            webhooks = load_webhooks(doc.get("webhooks"), "webhooks")
+        except InputError as exc:
+            raise ConfigError(f"{self.settings_path}: {exc}") from None
+        return ControllerSettings(_str(doc, "database_url", self.settings_path), tuple(hostnames),
+                                  _str(doc, "listen", self.settings_path), webhooks, retention)
+
+    def read(self, name: str) -> bytes:
+        try:
+            return (self.path / name).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{self.path / name}: {exc.strerror or exc}") from None
+
+
+@dataclass(frozen=True)
+class CliConfig:
+    controller: str
+    ca: Path
+    certificate: Path
+    key: Path
+    operator: str
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"controller": self.controller, "ca": str(self.ca), "certificate": str(self.certificate),
+               "key": str(self.key), "operator": self.operator}
+        write_private(path, yaml.safe_dump(doc, sort_keys=True).encode())
+
+    @classmethod
+    def load(cls, path: Path) -> CliConfig:
+        if not path.exists():
+            raise ConfigError(f"{path}: no CLI configuration; run `outpost controller init` or pass --config")
+        doc = _load_yaml(path)
+        return cls(_str(doc, "controller", path), Path(_str(doc, "ca", path)),
+                   Path(_str(doc, "certificate", path)), Path(_str(doc, "key", path)), _str(doc, "operator", path))
+
+    def credentials(self) -> tuple[bytes, bytes, bytes]:
+        """(ca, key, certificate) PEM bytes."""
+        try:
+            return self.ca.read_bytes(), self.key.read_bytes(), self.certificate.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"operator credentials: {exc}") from None

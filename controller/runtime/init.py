@@ -1,0 +1,60 @@
+"""``outpost controller init``: a CA, a server certificate, a document-signing key, the first
+operator's credentials, the database, and the operator CLI's configuration."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.runtime.config import DEFAULT_PORT, CliConfig, ControllerDir, ControllerSettings
+from controller.store import Store
+from controller.trust.pki import CertificateAuthority, create_ca, write_private, write_public
+from controller.trust.signing import DocumentSigner
+from plugins.sdk.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    directory: Path
+    ca_fingerprint: str
+    cli_config: Path
+    operator: str
+
+
+def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: str, cli_config_path: Path,
+                    database_url: str | None = None, port: int = DEFAULT_PORT) -> InitResult:
+    cdir = ControllerDir(directory)
+    if cdir.settings_path.exists():
+        raise ConfigError(f"{cdir.path} is already initialised; refusing to overwrite its keys")
+    if not hostnames:
+        raise ConfigError("give at least one --hostname (the name or address agents dial)")
+    cdir.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (cdir.path / "operators").mkdir(exist_ok=True, mode=0o700)
+
+    ca_pair = create_ca()
+    write_private(cdir.file("ca.key"), ca_pair.key_pem)
+    write_public(cdir.file("ca.crt"), ca_pair.cert_pem)
+    ca = CertificateAuthority(ca_pair)
+    server = ca.issue_server(list(hostnames))
+    write_private(cdir.file("server.key"), server.key_pem)
+    write_public(cdir.file("server.crt"), server.cert_pem)
+    write_private(cdir.file("signing.key"), DocumentSigner.generate().private_pem())
+    op = ca.issue_operator(operator)
+    op_key, op_crt = cdir.file(f"operators/{operator}.key"), cdir.file(f"operators/{operator}.crt")
+    write_private(op_key, op.key_pem)
+    write_public(op_crt, op.cert_pem)
+
+    url = database_url or cdir.default_database_url()
+    store = Store.open(url)
+    try:
+        store.migrate()
+    finally:
+        store.close()
+    listen = f"{hostnames[0]}:{port}"
+    cdir.save_settings(ControllerSettings(url, hostnames, listen))
+    CliConfig(controller=listen, ca=cdir.file("ca.crt"), certificate=op_crt, key=op_key,
+              operator=operator).save(cli_config_path)
+    log.info("initialised controller in %s", cdir.path)
+    return InitResult(cdir.path, ca.fingerprint, cli_config_path, operator)

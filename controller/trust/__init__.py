@@ -1,0 +1,1 @@
+"""Trust: the CA that issues certificates and the key that signs command documents."""

@@ -1,0 +1,148 @@
+"""The one place where the SDK's types meet protobuf: conversions both sides share."""
+from __future__ import annotations
+
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.contract import OutputStreamKind
+from plugins.sdk.facts import Facts, Platform, PluginInfo
+from plugins.sdk.status import Detail, Status
+from plugins.sdk.wire.envelope import SignedBatch, SignedCommand
+from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
+
+_STATUS_TO_PB = {status: getattr(pb, f"STATUS_{status.name}") for status in Status}
+_STATUS_FROM_PB = {v: k for k, v in _STATUS_TO_PB.items()}
+_DETAIL_TO_PB = {detail: getattr(pb, f"STATUS_DETAIL_{detail.name}") for detail in Detail}
+_DETAIL_FROM_PB = {v: k for k, v in _DETAIL_TO_PB.items()}
+
+_PLATFORM_TO_PB = {
+    Platform.LINUX: pb.PLATFORM_LINUX,
+    Platform.WINDOWS: pb.PLATFORM_WINDOWS,
+    Platform.MACOS: pb.PLATFORM_MACOS,
+}
+_PLATFORM_FROM_PB = {v: k for k, v in _PLATFORM_TO_PB.items()}
+
+_STREAM_TO_PB = {OutputStreamKind.STDOUT: pb.OUTPUT_STREAM_STDOUT, OutputStreamKind.STDERR: pb.OUTPUT_STREAM_STDERR}
+_STREAM_FROM_PB = {v: k for k, v in _STREAM_TO_PB.items()}
+
+
+class WireError(ValueError):
+    """A protobuf message carries a value this version does not know."""
+
+
+def status_to_pb(status: Status) -> int:
+    return _STATUS_TO_PB[status]
+
+
+def status_from_pb(value: int) -> Status:
+    try:
+        return _STATUS_FROM_PB[value]
+    except KeyError:
+        raise WireError(f"unknown status {value}") from None
+
+
+def detail_to_pb(detail: Detail) -> int:
+    return _DETAIL_TO_PB[detail]
+
+
+def detail_from_pb(value: int) -> Detail:
+    try:
+        return _DETAIL_FROM_PB[value]
+    except KeyError:
+        raise WireError(f"unknown status detail {value}") from None
+
+
+def stream_to_pb(stream: OutputStreamKind) -> int:
+    return _STREAM_TO_PB[stream]
+
+
+def stream_from_pb(value: int) -> OutputStreamKind:
+    try:
+        return _STREAM_FROM_PB[value]
+    except KeyError:
+        raise WireError(f"unknown output stream {value}") from None
+
+
+def facts_to_pb(facts: Facts) -> pb.Facts:
+    return pb.Facts(
+        hostname=facts.hostname, os_name=facts.os_name, os_version=facts.os_version,
+        platform=_PLATFORM_TO_PB[facts.platform], architecture=facts.architecture,
+        ip_addresses=list(facts.ip_addresses), agent_version=facts.agent_version,
+        plugins=[pb.PluginInfo(name=p.name, version=p.version, aliases=list(p.aliases)) for p in facts.plugins],
+    )
+
+
+def facts_from_pb(msg: pb.Facts) -> Facts:
+    try:
+        platform = _PLATFORM_FROM_PB[msg.platform]
+    except KeyError:
+        raise WireError(f"unknown platform {msg.platform}") from None
+    return Facts(
+        hostname=msg.hostname, os_name=msg.os_name, os_version=msg.os_version, platform=platform,
+        architecture=msg.architecture, ip_addresses=tuple(msg.ip_addresses), agent_version=msg.agent_version,
+        plugins=tuple(PluginInfo(p.name, p.version, tuple(p.aliases)) for p in msg.plugins),
+    )
+
+
+def command_to_pb(cmd: SignedCommand) -> pb.Command:
+    return pb.Command(envelope=cmd.envelope, signature=cmd.signature, document=cmd.document, proof=cmd.proof)
+
+
+def batch_to_pb(signed: SignedBatch) -> list[pb.ControllerMessage]:
+    """One ControllerMessage per envelope of the batch, in order (filled in place: a fan-out makes
+    thousands, and a Command built apart would be copied into its message)."""
+    out = []
+    for envelope, proof in zip(signed.envelopes, signed.proofs, strict=True):
+        msg = pb.ControllerMessage()
+        cmd = msg.command
+        cmd.envelope, cmd.signature, cmd.document, cmd.proof = envelope, signed.signature, signed.document, proof
+        out.append(msg)
+    return out
+
+
+def command_from_pb(msg: pb.Command) -> SignedCommand:
+    return SignedCommand(envelope=msg.envelope, signature=msg.signature, document=msg.document, proof=msg.proof)
+
+
+def chunk_to_pb(chunk: OutputChunk) -> pb.OutputChunk:
+    return pb.OutputChunk(command_id=chunk.command_id, step_name=chunk.step_name,
+                          stream=stream_to_pb(chunk.stream), seq=chunk.seq, data=chunk.data)
+
+
+def chunk_from_pb(msg: pb.OutputChunk) -> OutputChunk:
+    return OutputChunk(msg.command_id, msg.step_name, stream_from_pb(msg.stream), msg.seq, msg.data)
+
+
+def step_to_pb(step: StepReport) -> pb.StepResult:
+    return pb.StepResult(command_id=step.command_id, step_name=step.step_name, step_index=step.step_index,
+                         detail=detail_to_pb(step.detail), exit_code=step.exit_code,
+                         started_at_ms=step.started_at_ms, ended_at_ms=step.ended_at_ms, error=step.error,
+                         action=step.action)
+
+
+def step_from_pb(msg: pb.StepResult) -> StepReport:
+    return StepReport(msg.command_id, msg.step_index, msg.step_name, msg.action, detail_from_pb(msg.detail),
+                      msg.exit_code, msg.started_at_ms, msg.ended_at_ms, msg.error)
+
+
+def invocation_to_pb(inv: InvocationReport) -> pb.InvocationResult:
+    return pb.InvocationResult(command_id=inv.command_id, detail=detail_to_pb(inv.detail),
+                               exit_code=inv.exit_code, started_at_ms=inv.started_at_ms,
+                               ended_at_ms=inv.ended_at_ms, error=inv.error,
+                               steps=[step_to_pb(s) for s in inv.steps])
+
+
+def invocation_from_pb(msg: pb.InvocationResult) -> InvocationReport:
+    return InvocationReport(msg.command_id, detail_from_pb(msg.detail), msg.exit_code, msg.started_at_ms,
+                            msg.ended_at_ms, tuple(step_from_pb(s) for s in msg.steps), msg.error)
+
+
+def accepted_to_pb(command_id: str) -> pb.Ack:
+    return pb.Ack(command_id=command_id, accepted=True)
+
+
+def refusal_to_pb(refusal: Refusal) -> pb.Ack:
+    return pb.Ack(command_id=refusal.command_id, accepted=False, refusal_code=refusal.code,
+                  refusal_detail=refusal.detail)
+
+
+def refusal_from_pb(msg: pb.Ack) -> Refusal:
+    return Refusal(msg.command_id, msg.refusal_code, msg.refusal_detail)
