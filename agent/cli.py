@@ -13,13 +13,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.connection import Agent, AgentOptions
+from agent.connection import Agent, AgentOptions, Shared
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from agent.stop import Stop
 from agent.trim import trim_when_idle
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.host.gcfreeze import Freezer
+from plugins.sdk.host.logs import install_scrubber
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.process import watch_children_by_pidfd
 
@@ -58,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOptions,
                memory_trim: bool = True) -> None:
     identity = state.load_identity()
-    agent = Agent(identity, state, PluginRegistry.discover(), options, runner_options)
+    agent = Agent(identity, state, PluginRegistry.discover(), options, runner_options,
+                  shared=Shared(scrubber=install_scrubber()))  # logging is set up by now
     stop = Stop()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

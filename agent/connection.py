@@ -10,23 +10,23 @@ import asyncio
 import enum
 import logging
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
-from agent.delays import Delays
 from agent.facts import gather_facts
-from agent.groupcommit import LedgerWrite, fsync_each
-from agent.ledger import Ledger
-from agent.outbox import Outbox
-from agent.runner import NotRecorded, Runner, RunnerOptions, now_ms
+from agent.ledger import Ledger, LedgerWrite, fsync_each
+from agent.outbox import CallLater, Outbox, loop_call_later
+from agent.runner import NotRecorded, Runner, RunnerOptions
 from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Facts
+from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.batch import VerifiedRoots
@@ -81,30 +81,40 @@ def _untrusted_command_id(msg: pb.Command) -> str:
     return claimed if is_command_id(claimed) else ""
 
 
+@dataclass(frozen=True)
+class Shared:
+    """What the agents of one process share. An agent alone takes the defaults; ``outpost swarm``
+    gives its thousands of agents one of each: one Random, their ledgers made durable together
+    (agent/swarm/groupcommit.py), their held acceptances on one timer (agent/swarm/delays.py), each
+    batch signature verified once for all of them (plugins/sdk/wire/batch.py)."""
+    rng: random.Random = field(default_factory=random.Random)
+    ledger_write: LedgerWrite = fsync_each
+    call_later: CallLater = loop_call_later
+    verified_roots: VerifiedRoots | None = None
+    scrubber: ScrubFilter = field(default_factory=ScrubFilter)  # the process's log scrubber
+
+
 class Agent:
     def __init__(self, identity: AgentIdentity, state: StateDir, registry: PluginRegistry,
-                 options: AgentOptions, runner_options: RunnerOptions, rng: random.Random | None = None,
-                 facts: Facts | None = None, ledger_write: LedgerWrite = fsync_each,
-                 delays: Delays | None = None, verified_roots: VerifiedRoots | None = None) -> None:
-        """``facts``: what Hello reports (default: gathered from this machine); ``outpost swarm`` gives
-        each of its agents its own hostname, makes their ledgers durable together (``ledger_write``,
-        agent/groupcommit.py), holds their acceptances on shared timers (``delays``, agent/delays.py)
-        and verifies each batch signature once for all of them (``verified_roots``,
-        plugins/sdk/wire/batch.py)."""
+                 options: AgentOptions, runner_options: RunnerOptions, facts: Facts | None = None,
+                 shared: Shared | None = None) -> None:
+        """``facts``: what Hello reports (default: gathered from this machine; ``outpost swarm`` gives
+        each of its agents its own hostname)."""
+        shared = shared or Shared()
         self._identity = identity
         self._signing_key = signing_key(identity.signing_public_key)
-        self._verified_roots = verified_roots
+        self._verified_roots = shared.verified_roots
         self._registry = registry
         self._options = options
-        self._rng = rng or random.Random()
+        self._rng = shared.rng
         state.create()
         self._ledger = Ledger(state.ledger_path)
-        self._ledger_write = ledger_write
-        self._outbox = Outbox(delays)
+        self._ledger_write = shared.ledger_write
+        self._outbox = Outbox(shared.call_later)
         self._facts = facts or gather_facts(registry.infos())
         self._hello = pb.AgentMessage(hello=pb.Hello(facts=wire.facts_to_pb(self._facts)))  # every stream's first
         self._runner = Runner(registry, identity.node_id, self._facts.platform, state.work_dir, self._outbox,
-                              runner_options)
+                              runner_options, shared.scrubber)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._slots = asyncio.Semaphore(options.max_concurrent_documents)

@@ -1,7 +1,8 @@
 """What happens after each step of a document: SSM 2.2's rules with Ansible's ``ignore_errors``.
 
-Pure logic, no I/O: the runner asks ``skip_reason`` before a step, tells ``record`` its outcome,
-and reads ``detail``/``exit_code`` at the end.
+Pure logic, no I/O: the runner asks ``should_run`` before a step, tells ``skipped_step`` of a step
+that does not apply to the node and ``record`` a run step's outcome, and reads ``detail`` and
+``exit_code`` at the end.
 
 - A step whose precondition is false, or whose action does not run on this platform, is Skipped;
   when every step is skipped the invocation is InvalidPlatform.

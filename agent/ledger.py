@@ -8,8 +8,10 @@ process holds thousands of agents (``outpost swarm``: with 10,000 agents a held 
 the descriptors the connections need, and the 8 KiB buffer of each open file adds up)."""
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
@@ -58,7 +60,7 @@ class Ledger:
 
     def record(self, command_id: str, *, fsync: bool = True) -> None:
         """Record ``command_id``: durably when ``fsync`` (returns after fsync); without it the caller
-        makes the file durable itself (agent/groupcommit.py, for many ledgers on one filesystem)."""
+        makes the file durable itself (agent/swarm/groupcommit.py, for many ledgers on one filesystem)."""
         if any(c.isspace() for c in command_id):
             raise ValueError(f"command id with white space: {command_id!r}")
         self._append(f"{int(time.time())} {command_id}\n".encode("ascii"), fsync)
@@ -66,3 +68,11 @@ class Ledger:
 
     def close(self) -> None:
         """Nothing is held open between records; kept for callers that close what they open."""
+
+
+LedgerWrite = Callable[[Ledger, str], Awaitable[None]]  # how a record reaches the disk before it counts
+
+
+async def fsync_each(ledger: Ledger, command_id: str) -> None:
+    """Record and fsync off the event loop (an agent's own way; a swarm's: agent/swarm/groupcommit.py)."""
+    await asyncio.to_thread(ledger.record, command_id)

@@ -14,20 +14,26 @@ sees output or a step of a command it has not seen accepted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 
-from agent.delays import Delays
 from outpost.v1 import outpost_pb2 as pb
+
+CallLater = Callable[[float, Callable[[], None]], object]  # run a function in so many seconds
+
+
+def loop_call_later(delay: float, fn: Callable[[], None]) -> object:
+    return asyncio.get_running_loop().call_later(delay, fn)
 
 
 class Outbox:
-    def __init__(self, delays: Delays | None = None) -> None:
-        """``delays``: the timers of held acceptances (a swarm shares one among its agents)."""
+    def __init__(self, call_later: CallLater = loop_call_later) -> None:
+        """``call_later``: the timers of held acceptances (a swarm holds all of its agents' on one,
+        agent/swarm/delays.py)."""
         self._log: dict[str, list[pb.AgentMessage]] = {}
         self._live: asyncio.Queue[pb.AgentMessage | None] | None = None  # None in it: the stream ended
         self._held: dict[str, pb.AgentMessage] = {}
-        self._delays = delays or Delays()
+        self._call_later = call_later
 
     def about(self, command_id: str, msg: pb.AgentMessage) -> None:
         """Queue a message about ``command_id``; it is kept until the controller acknowledges."""
@@ -40,7 +46,7 @@ class Outbox:
         """Queue the acceptance of ``command_id`` in ``delay_seconds``, or with the next message about
         the command, or never when that message is its result."""
         self._held[command_id] = msg
-        self._delays.call_later(delay_seconds, partial(self._release, command_id, msg))
+        self._call_later(delay_seconds, partial(self._release, command_id, msg))
 
     def _release(self, command_id: str, msg: pb.AgentMessage) -> None:
         if self._held.get(command_id) is msg:  # still held (not sent with a later message meanwhile)

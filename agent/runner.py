@@ -10,7 +10,6 @@ import asyncio
 import logging
 import os
 import shutil
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,9 +20,10 @@ from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.facts import Platform
+from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.logs import BoundLogger
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.secrets import MASK
+from plugins.sdk.secrets import MASK, ScrubFilter
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Step
@@ -31,10 +31,6 @@ from plugins.sdk.wire.envelope import VerifiedCommand
 from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
 
 TRUNCATED_MARKER = b"\n--output truncated--\n"
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def remove_workdir(path: str) -> None:
@@ -66,7 +62,7 @@ class RunnerOptions:
     output_cap_bytes: int = 16 * 1024 * 1024  # per step and stream, then truncated with a marker
 
 
-class StepOutput:
+class StepOutputSink:
     """The OutputSink of one step: numbers chunks per stream, caps them, hands them to the outbox."""
 
     def __init__(self, outbox: Outbox, command_id: str, step_name: str, cap_bytes: int,
@@ -122,7 +118,10 @@ class StepOutput:
 
 class Runner:
     def __init__(self, registry: PluginRegistry, node_id: str, platform: Platform, work_root: Path, outbox: Outbox,
-                 options: RunnerOptions) -> None:
+                 options: RunnerOptions, scrubber: ScrubFilter | None = None) -> None:
+        """``scrubber``: the process's log scrubber (plugins/sdk/host/logs.py), which holds a command's
+        secret values while it runs, so no log line (the plugins' own included) shows one."""
+        self._scrubber = scrubber or ScrubFilter()
         self._registry = registry
         self._node_id = node_id
         self._platform = platform
@@ -147,6 +146,8 @@ class Runner:
         started = now_ms()
         flow = Flow()
         reports: list[StepReport] = []
+        secrets = vc.document.secret_values()
+        self._scrubber.hold(secrets)
         try:
             for index, step in enumerate(vc.document.steps):
                 if not flow.should_run(step):
@@ -168,8 +169,11 @@ class Runner:
             self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
             log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
         finally:
-            if needs_workdir:  # after the result is on its way, and never on the event loop
-                await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, remove_workdir, workdir))
+            try:
+                if needs_workdir:  # after the result is on its way, and never on the event loop
+                    await asyncio.shield(asyncio.get_running_loop().run_in_executor(None, remove_workdir, workdir))
+            finally:
+                self._scrubber.release(secrets)
         return result
 
     def report_not_started(self, vc: VerifiedCommand, detail: Detail, reason: str) -> InvocationReport:
@@ -183,8 +187,7 @@ class Runner:
         """Why a step does not apply to this node (SSM 2.2 skips it), or None."""
         cond = step.precondition
         if cond is not None:
-            left, right = (self._platform.value if v == "platformType" else v for v in (cond.left, cond.right))
-            if left != right:
+            if not cond.holds(self._platform):
                 return f"precondition {cond.operator} [{cond.left}, {cond.right}] is false here"
             return None
         if self._registry.has_action(step.action):
@@ -203,7 +206,7 @@ class Runner:
         step = vc.document.steps[index]
         started = now_ms()
         timeout: float | None = None
-        sink = StepOutput(self._outbox, cid, step.name, self._options.output_cap_bytes,
+        sink = StepOutputSink(self._outbox, cid, step.name, self._options.output_cap_bytes,
                           vc.document.secret_values())
         try:
             bound_step = self._registry.bind(step.action, step.inputs, f"mainSteps[{index}].inputs")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from plugins.sdk.errors import InputError
 from plugins.sdk.facts import Facts
 from plugins.sdk.status import Detail, Status
-from plugins.sdk.wire.results import OutputChunk
+from plugins.sdk.wire.results import OutputChunk, StepReport
 
 _LIMIT = re.compile(r"^(\d{1,9})(%?)$")
 
@@ -169,16 +169,14 @@ class CommandRecord:
 
 @dataclass(frozen=True)
 class StepRecord:
-    command_id: str
+    """A step's result as stored: the agent's report (plugins/sdk/wire/results.py), and the node
+    whose verified identity sent it."""
     node_id: str
-    step_index: int
-    step_name: str
-    action: str
-    detail: Detail
-    exit_code: int
-    started_at_ms: int
-    ended_at_ms: int
-    error: str = ""
+    report: StepReport
+
+    @property
+    def command_id(self) -> str:
+        return self.report.command_id
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Each simulated agent is a real :class:`agent.connection.Agent` — its own key a
 own mutual-TLS channel and Connect stream, signature verification, ledger and outbox — whose state
 lives in ``DIR/agent-NNNNNN/`` (the layout of a real agent's state dir). What real nodes would do
 in parallel, each on its own disk and CPU, they share: one filesystem sync for their ledgers
-(agent/groupcommit.py) and one verification of each batch signature (plugins/sdk/wire/batch.py); each
+(agent/swarm/groupcommit.py) and one verification of each batch signature (plugins/sdk/wire/batch.py); each
 agent still checks its own envelope, proof and document. Identities are enrolled
 once, 16 at a time, and reused by later runs. ``--action noop`` swaps the shell plugin for one
 that succeeds at once (agent/swarm/plugins.py); ``--action subprocess`` runs the real plugins.
@@ -26,22 +26,22 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
-from agent.connection import Agent, AgentOptions
-from agent.delays import Delays
+from agent.connection import Agent, AgentOptions, Shared
 from agent.facts import gather_facts
-from agent.groupcommit import GroupCommit, LedgerWrite
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from agent.stop import Stop
+from agent.swarm.delays import Delays
+from agent.swarm.groupcommit import GroupCommit
 from agent.swarm.plugins import noop_registry
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.gcfreeze import Freezer
+from plugins.sdk.host.logs import install_scrubber
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.process import watch_children_by_pidfd
 from plugins.sdk.wire.batch import VerifiedRoots
@@ -146,15 +146,6 @@ def enroll_missing(args: argparse.Namespace, dirs: Sequence[StateDir], registry:
     return done
 
 
-@dataclass(frozen=True)
-class Shared:
-    """What every agent of one swarm shares, so 10,000 of them hold one each."""
-    rng: random.Random  # a Random holds 2.5 KB of state
-    ledger_write: LedgerWrite  # one flush for the ledgers of all agents (one disk here)
-    delays: Delays  # one timer for all their held acceptances
-    verified_roots: VerifiedRoots  # each batch signature verified once for all of them
-
-
 class Swarm:
     def __init__(self, dirs: Sequence[StateDir], registry: PluginRegistry, base: Facts, options: AgentOptions,
                  runner_options: RunnerOptions, connect_rate: float, shared: Shared) -> None:
@@ -206,8 +197,7 @@ class Swarm:
                 return
             try:
                 agent = Agent(state.load_identity(), state, self._registry, self._options, self._runner_options,
-                              rng=shared.rng, facts=facts_for(self._base, index), ledger_write=shared.ledger_write,
-                              delays=shared.delays, verified_roots=shared.verified_roots)
+                              facts=facts_for(self._base, index), shared=shared)
             except (OutpostError, OSError) as exc:
                 self.failed += 1
                 log.error("agent-%06d cannot start: %s", index, exc)
@@ -274,7 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds)
         swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate,
-                      Shared(random.Random(), GroupCommit(args.state_dir), Delays(), VerifiedRoots()))
+                      Shared(random.Random(), GroupCommit(args.state_dir), Delays().call_later, VerifiedRoots(),
+                             install_scrubber()))
         say(f"swarm: starting {args.agents} agent(s) ({args.action}) at {args.connect_rate:g} per second")
         asyncio.run(_main(swarm, args.status_seconds, say))
         return 0

@@ -16,18 +16,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from controller.clock import now_ms
 from controller.fleet.sessions import Hub
 from controller.model import CommandRecord
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.wire import convert as wire
 
 CHUNK = 256  # envelopes signed between two turns of the event loop
 
 
 class Delivery:
-    def __init__(self, signer: DocumentSigner, hub: Hub, chunk: int = CHUNK) -> None:
+    def __init__(self, signer: DocumentSigner, hub: Hub, chunk: int = CHUNK, clock: Clock = now_ms) -> None:
+        self._clock = clock
         self._signer = signer
         self._hub = hub
         self._chunk = chunk
@@ -35,7 +36,7 @@ class Delivery:
 
     def _sign(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]
               ) -> list[tuple[str, pb.ControllerMessage]]:
-        signed = self._signer.sign_commands(cmd.command_id, node_ids, document, now_ms(), cmd.expires_at_ms)
+        signed = self._signer.sign_commands(cmd.command_id, node_ids, document, self._clock(), cmd.expires_at_ms)
         return list(zip(node_ids, wire.batch_to_pb(signed), strict=True))
 
     def _queue(self, signed: list[tuple[str, pb.ControllerMessage]]) -> None:

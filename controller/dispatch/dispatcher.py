@@ -1,18 +1,26 @@
 """Dispatch: from an accepted command to signed envelopes on agents' streams, under SSM's rate
-control (controller/dispatch/ratecontrol.py), and the operator's cancels. controller/dispatch/reports.py takes the
-agents' answers; both end in ``settled``, which frees slots, applies max-errors and recounts."""
+control (controller/dispatch/ratecontrol.py), and the operator's cancels. Each command being
+dispatched is one ``ActiveCommand`` (controller/dispatch/active.py). controller/dispatch/reports.py
+stores the agents' answers and hands their ``Settlement``s here; cancels and deadlines make their
+own. ``settle`` frees slots, applies max-errors, dispatches what the limits allow and announces."""
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence, Set
+from collections.abc import Set
 from dataclasses import replace
 
-from controller.clock import now_ms
+from controller.dispatch.active import COMMAND, ActiveCommand, ActiveCommands, Settlement
 from controller.dispatch.delivery import Delivery
-from controller.dispatch.jobs import Forecast, dispatch_batch, recount_and_read, store_counts
+from controller.dispatch.jobs import dispatch_batch, recount_and_read, store_counts
 from controller.dispatch.ratecontrol import CommandRun
-from controller.dispatch.request import CheckedDocuments, CommandRejected, CommandRequest, check_request
+from controller.dispatch.request import (
+    CheckedDocument,
+    CheckedDocuments,
+    CommandRejected,
+    CommandRequest,
+    check_request,
+)
 from controller.events.feed import KIND_COMMAND, KIND_INVOCATION, StatusFeed
 from controller.events.watch import CommandChanged, EventBus, InvocationChanged
 from controller.fleet.sessions import Hub
@@ -22,13 +30,12 @@ from controller.store.db import Db
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError, OutpostError
+from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.status import Detail
 
 log = logging.getLogger(__name__)
-
-ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces nothing twice
-
 
 def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
     """The command's record with its detail and counters as its run has them in memory."""
@@ -42,21 +49,21 @@ def _unknown_node(targets: Targets, unknown: Set[str]) -> CommandRejected:
 
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
-                 registry: PluginRegistry, feed: StatusFeed) -> None:
+                 registry: PluginRegistry, feed: StatusFeed, active: ActiveCommands | None = None,
+                 clock: Clock = now_ms, scrubber: ScrubFilter | None = None) -> None:
+        """``scrubber``: the process's log scrubber (plugins/sdk/host/logs.py), which holds a
+        command's secret values while it is being sent."""
+        self._scrubber = scrubber or ScrubFilter()
         self._db = db
-        self._delivery = Delivery(signer, hub)
+        self._delivery = Delivery(signer, hub, clock=clock)
         self._hub = hub
         self._events = events
         self._checked = CheckedDocuments(registry)
         self._feed = feed
-        self._published: dict[str, dict[str, Detail]] = {}  # last detail announced, per active command
-        self._changes: dict[str, set[str]] = {}  # per command: nodes changed since its last announcement
-        self._announcing: set[str] = set()
-        self._ended: dict[str, Detail] = {}  # recently ended commands and their end (bounded)
-        self._runs: dict[str, CommandRun] = {}
-        self._records: dict[str, CommandRecord] = {}  # active commands as last stored
-        self._documents: dict[str, bytes] = {}  # command id -> document, while it is active
-        self._fresh: dict[str, dict[str, InvocationRecord]] = {}  # invocations as just stored, to announce
+        self._clock = clock
+        self.active = active or ActiveCommands()
+        # per command being announced: None, or the nodes changed since its round began (a round is due)
+        self._announcing: dict[str, set[str] | None] = {}
 
     # ------------------------------------------------------------------ sending
 
@@ -65,6 +72,15 @@ class Dispatcher:
         """Store the command and its first dispatch round, then send that round. ``command_id``: the
         id to give it (one a watcher subscribed to beforehand: RunCommand); by default a new one."""
         checked, timeout = check_request(req, self._checked)
+        secrets = checked.document.secret_values()
+        self._scrubber.hold(secrets)
+        try:
+            return await self._send(req, checked, timeout, command_id)
+        finally:
+            self._scrubber.release(secrets)
+
+    async def _send(self, req: CommandRequest, checked: CheckedDocument, timeout: int, command_id: str | None
+                    ) -> tuple[CommandRecord, list[InvocationRecord]]:
         named = req.targets.named_nodes  # checked as the command is stored: one database job, not two
         matched = named if named is not None else await self.resolve(req.targets)
         try:
@@ -72,7 +88,7 @@ class Dispatcher:
             max_errors = parse_limit(req.max_errors, len(matched), where="max_errors", minimum=0)
         except InputError as exc:
             raise CommandRejected(str(exc)) from None
-        created = now_ms()
+        created = self._clock()
         cmd = CommandRecord(
             command_id=command_id or new_command_id(),
             document_name=req.document_name or checked.document.description or "inline",
@@ -101,18 +117,15 @@ class Dispatcher:
         self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending
         self._feed.publish(KIND_COMMAND, cmd.command_id, "", cmd.status.value, cmd.detail.value)
         if matched:
-            self._published[cmd.command_id] = {"": cmd.detail}
-            self._runs[cmd.command_id] = run
-            self._records[cmd.command_id] = stored
-            self._documents[cmd.command_id] = checked.canonical
+            active = ActiveCommand(run, stored, checked.canonical, announced={COMMAND: cmd.detail})
+            self.active.start(active)
             await self._delivery.send(stored, checked.canonical, first)
-            if self._events.watched(cmd.command_id) and cmd.command_id in self._runs \
+            if self._events.watched(cmd.command_id) and self.active.get(cmd.command_id) is active \
                     and cmd.command_id not in self._announcing:  # once one has begun, it knows what is newest
                 # a watcher since before the command existed (RunCommand) is told of the first round as
                 # just stored, not read back; a result stored meanwhile (counted()) is newer and stays
-                fresh = self._fresh.setdefault(cmd.command_id, {})
                 for row in (r for r in rows if r.detail is not Detail.PENDING):
-                    fresh.setdefault(row.node_id, row)
+                    active.fresh.setdefault(row.node_id, row)
             await self._after_change(cmd.command_id, [*first, *offline])
         return cmd, invocations
 
@@ -131,18 +144,18 @@ class Dispatcher:
             raise _unknown_node(targets, unknown)
         return [n for n, tags in nodes if targets.matches(n, tags, group)]
 
-    async def _pump(self, run: CommandRun) -> None:
+    async def _pump(self, active: ActiveCommand) -> None:
         """Dispatch as many queued invocations as the limits allow: online nodes get the envelope
         (InProgress), offline ones wait for their agent (Delayed)."""
+        run = active.run
         batch = run.next_batch()
         if not batch:
             return
         online, offline = self._split(batch)
         sent, delayed = await self._db.run(dispatch_batch, self._db.store, run.command_id, online, offline)
         self._dispatched(run, sent, delayed)
-        document = self._documents.get(run.command_id)
-        if document is not None:
-            await self._delivery.send(self._records[run.command_id], document, sent)
+        if self.active.get(run.command_id) is active:
+            await self._delivery.send(active.record, active.document, sent)
         await self._after_change(run.command_id, batch)
 
     def _split(self, batch: list[str]) -> tuple[list[str], list[str]]:
@@ -172,28 +185,27 @@ class Dispatcher:
         missing = set(node_ids) - {i.node_id for i in invs}
         if missing:
             raise CommandRejected(f"command {command_id} has no invocation on {sorted(missing)[0]}")
-        run = self._runs.get(command_id)
+        active = self.active.get(command_id)
         if not node_ids:
             await self._db.run(store.request_cancel, command_id)
-            if run is not None:
-                run.cancelling = True
-            if command_id in self._records:
-                self._records[command_id] = replace(self._records[command_id], cancel_requested=True)
+            if active is not None:
+                active.run.cancelling = True
+                active.record = replace(active.record, cancel_requested=True)
         never_sent = [i.node_id for i in chosen if i.detail in (Detail.PENDING, Detail.DELAYED)]
-        if run is not None:
+        if active is not None:
             for n in never_sent:
-                if n in run.queue:
-                    run.queue.remove(n)
+                if n in active.run.queue:
+                    active.run.queue.remove(n)
         done = await self._db.run(store.transition_invocations, command_id, never_sent, Detail.CANCELLED,
-                                  ended_at_ms=now_ms())
+                                  ended_at_ms=self._clock())
         sent = [i.node_id for i in chosen if i.detail is Detail.IN_PROGRESS]
         stopping = await self._db.run(store.transition_invocations, command_id, sent, Detail.CANCELLING)
         for node_id in stopping:
             self._send_cancel(node_id, command_id)
         log.info("command %s: cancel by operator (%d not started, %d stopping)", command_id, len(done),
                  len(stopping))
-        await self.settled(command_id, [(n, Detail.CANCELLED) for n in done],
-                           changed=[(n, Detail.CANCELLING) for n in stopping])
+        await self.settle(Settlement(command_id, tuple((n, Detail.CANCELLED) for n in done),
+                                     tuple((n, Detail.CANCELLING) for n in stopping)))
         return await self._db.run(store.get_command, command_id)
 
     def _send_cancel(self, node_id: str, command_id: str) -> None:
@@ -203,40 +215,14 @@ class Dispatcher:
 
     # ------------------------------------------------------------------ after every change
 
-    def forecast(self, results: Sequence[tuple[str, str, Detail]]) -> list[Forecast]:
-        """For each active command among ``results`` (command id, node id, detail reported): its record
-        once they are stored, so that the job storing them stores its counters too (controller/dispatch/reports.py:
-        one database job per batch of results, not two)."""
-        reported: dict[str, list[tuple[str, Detail]]] = {}
-        for command_id, node_id, detail in results:
-            reported.setdefault(command_id, []).append((node_id, detail))
-        out = []
-        for command_id, items in reported.items():
-            run, record = self._runs.get(command_id), self._records.get(command_id)
-            if run is not None and record is not None:
-                moved, detail, counts = run.forecast(items)
-                out.append(Forecast(record, record.with_counts(detail, counts), tuple(moved.items())))
-        return out
-
-    def counted(self, forecasts: Sequence[Forecast], stored: Sequence[InvocationRecord]) -> None:
-        """These forecasts' counters and these invocations were just stored: the next announcement of
-        their commands neither stores nor reads them again. A forecast whose command had other counters
-        stored meanwhile is not taken: its next announcement stores the counters as they are then."""
-        for f in forecasts:
-            if self._records.get(f.record.command_id) is f.base:
-                self._records[f.record.command_id] = f.record
-        for inv in stored:
-            if inv.command_id in self._records:
-                self._fresh.setdefault(inv.command_id, {})[inv.node_id] = inv
-
-    async def settled(self, command_id: str, finished: list[tuple[str, Detail]],
-                      changed: Sequence[tuple[str, Detail | None]] = ()) -> None:
+    async def settle(self, settlement: Settlement) -> None:
         """Invocations reached terminal details: free their slots, apply max-errors (the never-started
-        end Terminated), dispatch what the limits now allow, publish and recount. ``changed``: other
-        invocations stored meanwhile, with their detail now (None: the detail stayed, as on acceptance)."""
-        run = self._runs.get(command_id)
+        end Terminated), dispatch what the limits now allow, publish and recount."""
+        command_id, finished, changed = settlement.command_id, settlement.finished, settlement.changed
+        active = self.active.get(command_id)
         touched = [n for n, _ in finished] + [n for n, _ in changed]
-        if run is not None:
+        if active is not None:
+            run = active.run
             for node_id, detail in [*finished, *changed]:
                 if detail is not None:
                     run.track(node_id, detail)
@@ -247,55 +233,59 @@ class Dispatcher:
             if never:
                 detail = Detail.CANCELLED if run.cancelling else Detail.TERMINATED
                 moved = await self._db.run(self._db.store.transition_invocations, command_id, never, detail,
-                                           ended_at_ms=now_ms())
+                                           ended_at_ms=self._clock())
                 if run.stopped:
                     log.info("command %s passed max errors (%d): %d invocation(s) terminated", command_id,
                              run.max_errors, len(moved))
                 for node_id in moved:
                     run.track(node_id, detail)
                 touched += moved
-            await self._pump(run)
+            await self._pump(active)
         await self._after_change(command_id, touched)
 
     async def _after_change(self, command_id: str, node_ids: list[str]) -> None:
         """Recount and announce. One announcer per command at a time: changes that arrive meanwhile
         are folded into its next round (so a fan-out's thousands of reports cost a few rounds), its
         invocations' ends are always published before its own end, and its end exactly once."""
-        self._changes.setdefault(command_id, set()).update(node_ids)
         if command_id in self._announcing:
+            self._announcing[command_id] = (self._announcing[command_id] or set()) | set(node_ids)
             return
-        self._announcing.add(command_id)
+        self._announcing[command_id] = None
+        nodes: set[str] | None = set(node_ids)
         try:
-            while (nodes := self._changes.pop(command_id, None)) is not None:
-                if command_id not in self._ended:
+            while nodes is not None:
+                if self.active.ended(command_id) is None:
                     await self._announce(command_id, sorted(nodes))
                 else:
                     await self._late_change(command_id, sorted(nodes))
+                nodes, self._announcing[command_id] = self._announcing[command_id], None
         finally:
-            self._announcing.discard(command_id)
+            del self._announcing[command_id]
 
     async def _late_change(self, command_id: str, node_ids: list[str]) -> None:
         """A report after the command ended (an agent's real result after DeliveryTimedOut) may still
         change its counters; announce only what changes its end."""
         cmd, invs = await self._db.run(recount_and_read, self._db.store, command_id, None, node_ids)
-        if cmd.detail is not self._ended[command_id]:
-            self._ended[command_id] = cmd.detail
+        if cmd.detail is not self.active.ended(command_id):
+            self.active.remember_end(command_id, cmd.detail)
             for inv in invs:
                 self._feed.publish(KIND_INVOCATION, command_id, inv.node_id, inv.status.value, inv.detail.value)
             self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
 
     async def _announce(self, command_id: str, node_ids: list[str]) -> None:
-        run, record = self._runs.get(command_id), self._records.get(command_id)
+        active = self.active.get(command_id)
         nodes = list(dict.fromkeys(node_ids))
-        if run is None or record is None:  # not dispatching (restored late, nothing to run): from the database
+        if active is None:  # not dispatching (restored late, nothing to run): from the database
             cmd, invs = await self._db.run(recount_and_read, self._db.store, command_id, None, nodes)
             now = [(inv.node_id, inv.detail) for inv in invs]
+            seen: dict[str, Detail] = {}
         else:  # counted in memory, as every change was tracked when stored: O(changes), not O(targets)
+            run, record, seen = active.run, active.record, active.announced
             counted = _with_counts(record, run)
             changed = counted.counters != record.counters
-            cmd = self._records[command_id] = counted if changed else record  # same record: counted() can match it
+            cmd = active.record = counted if changed else record  # same record: counted() can match it
             watched = nodes if self._events.watched(command_id) else None
-            fresh = self._fresh.pop(command_id, {})  # invocations stored with their results just now
+            fresh, active.fresh = active.fresh, {}  # invocations stored with their results just now
             wanted: list[str] | None = watched or []  # at the end a watcher is told of every invocation
             if watched is not None and cmd.detail.terminal:
                 wanted = list(fresh) if len(fresh) == cmd.target_count else None
@@ -306,24 +296,16 @@ class Dispatcher:
             now = [(n, run.details[n]) for n in nodes if n in run.details]
         for inv in invs:
             self._events.publish(command_id, InvocationChanged(inv))
-        seen = self._published.setdefault(command_id, {})
         for node_id, detail in now:
             if seen.get(node_id) is not detail:
                 seen[node_id] = detail
                 self._feed.publish(KIND_INVOCATION, command_id, node_id, detail.status.value, detail.value)
         self._events.publish(command_id, CommandChanged(cmd))
-        if seen.get("") is not cmd.detail:
-            seen[""] = cmd.detail
+        if seen.get(COMMAND) is not cmd.detail:
+            seen[COMMAND] = cmd.detail
             self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
         if cmd.detail.terminal:
-            self._runs.pop(command_id, None)
-            self._records.pop(command_id, None)
-            self._documents.pop(command_id, None)
-            self._published.pop(command_id, None)
-            self._fresh.pop(command_id, None)
-            self._ended[command_id] = cmd.detail
-            while len(self._ended) > ENDED_MEMORY:
-                del self._ended[next(iter(self._ended))]
+            self.active.end(command_id, cmd.detail)
 
     # ------------------------------------------------------------------ nodes coming and going
 
@@ -331,13 +313,14 @@ class Dispatcher:
         """A node connected: send what waited for it, and the cancels it missed. Only an active
         command can have either, and every active command has its run here (resume() after a restart),
         so a node none of them has in flight costs nothing: a fleet reconnecting reads nothing."""
-        if not any(node_id in run.in_flight for run in self._runs.values()):
+        if not any(node_id in a.run.in_flight for a in self.active):
             return
         store = self._db.store
-        for inv in await self._db.run(store.undelivered_invocations, node_id, now_ms()):
-            run = self._runs.get(inv.command_id)
+        for inv in await self._db.run(store.undelivered_invocations, node_id, self._clock()):
+            active = self.active.get(inv.command_id)
+            run = active.run if active is not None else None
             if run is not None and (run.stopped or run.cancelling):
-                continue  # never started, and never will: settled() terminates it
+                continue  # never started, and never will: settle() terminates it
             if inv.detail is Detail.DELAYED:
                 moved = await self._db.run(store.transition_invocations, inv.command_id, [node_id],
                                            Detail.IN_PROGRESS)
@@ -347,10 +330,13 @@ class Dispatcher:
                     run.delivered(node_id)
                     run.track(node_id, Detail.IN_PROGRESS)
                 await self._after_change(inv.command_id, [node_id])
-            cmd = self._records.get(inv.command_id) or await self._db.run(store.get_command, inv.command_id)
-            if inv.command_id not in self._documents:
-                self._documents[inv.command_id] = await self._db.run(store.get_document, cmd.document_sha256)
-            await self._delivery.send(cmd, self._documents[inv.command_id], [node_id])
+            active = self.active.get(inv.command_id)
+            if active is not None:
+                cmd, document = active.record, active.document
+            else:
+                cmd = await self._db.run(store.get_command, inv.command_id)
+                document = await self._db.run(store.get_document, cmd.document_sha256)
+            await self._delivery.send(cmd, document, [node_id])
         for inv in await self._db.run(store.node_invocations, node_id, [Detail.CANCELLING]):
             self._send_cancel(node_id, inv.command_id)
 
@@ -364,26 +350,25 @@ class Dispatcher:
                 cmd.command_id, parse_limit(cmd.max_concurrency, cmd.target_count, where="max_concurrency", minimum=1),
                 parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0), cmd.cancel_requested,
                 [(i.node_id, i.detail) for i in invs])
-            self._runs[cmd.command_id] = run
-            self._records[cmd.command_id] = cmd
-            self._documents[cmd.command_id] = await self._db.run(store.get_document, cmd.document_sha256)
-            await self.settled(cmd.command_id, [])
+            document = await self._db.run(store.get_document, cmd.document_sha256)
+            self.active.start(ActiveCommand(run, cmd, document))
+            await self.settle(Settlement(cmd.command_id))
         return len(active)
 
     async def expire_undelivered(self) -> int:
         """Invocations not accepted by their command's delivery deadline end DeliveryTimedOut."""
-        expired = await self._db.run(self._db.store.expire_undelivered, now_ms())
+        expired = await self._db.run(self._db.store.expire_undelivered, self._clock())
         by_command: dict[str, list[str]] = {}
         for cid, nid in expired:
             by_command.setdefault(cid, []).append(nid)
         for cid, nids in by_command.items():
-            run = self._runs.get(cid)
-            if run is not None:
+            active = self.active.get(cid)
+            if active is not None:
                 for n in nids:
-                    if n in run.queue:
-                        run.queue.remove(n)
-                        run.in_flight.add(n)  # so that settled() frees it like any other
-            await self.settled(cid, [(n, Detail.DELIVERY_TIMED_OUT) for n in nids])
+                    if n in active.run.queue:
+                        active.run.queue.remove(n)
+                        active.run.in_flight.add(n)  # so that settle() frees it like any other
+            await self.settle(Settlement(cid, tuple((n, Detail.DELIVERY_TIMED_OUT) for n in nids)))
         return len(expired)
 
     async def sweep_forever(self, interval_seconds: float) -> None:

@@ -1,13 +1,16 @@
 """What agents say about their commands, stored: acceptances, refusals, output, step and
-invocation results, cancel acknowledgements, heartbeats. Identity is the stream's verified node
-id, so an agent can only ever report on its own invocations."""
+invocation results, cancel acknowledgements. Identity is the stream's verified node id, so an agent
+can only ever report on its own invocations.
+
+What a batch of reports settles goes out as ``Settlement``s to ``settle`` (the dispatcher's): this
+module reads the active commands (to forecast their counters) and never calls the dispatcher."""
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
-from controller.clock import now_ms
-from controller.dispatch.dispatcher import Dispatcher
+from controller.dispatch.active import ActiveCommands, Settlement
 from controller.dispatch.jobs import Forecast, settle_forecast
 from controller.events.watch import EventBus, OutputArrived
 from controller.fleet.sessions import Hub
@@ -15,6 +18,7 @@ from controller.model import InvocationRecord, StepRecord
 from controller.store import NotFound, Store
 from controller.store.db import Db
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
 
@@ -23,12 +27,7 @@ log = logging.getLogger(__name__)
 SETTLE_BATCH = 500  # results stored per transaction at most
 
 
-def _step_record(node_id: str, s: StepReport) -> StepRecord:
-    return StepRecord(s.command_id, node_id, s.step_index, s.step_name, s.action, s.detail, s.exit_code,
-                      s.started_at_ms, s.ended_at_ms, s.error)
-
-
-def _store_refusal(store: Store, node_id: str, refusal: Refusal) -> bool:
+def _store_refusal(store: Store, node_id: str, refusal: Refusal, at_ms: int) -> bool:
     """A refusal settles only an invocation the agent had not accepted yet."""
     try:
         inv = store.get_invocation(refusal.command_id, node_id)
@@ -36,9 +35,10 @@ def _store_refusal(store: Store, node_id: str, refusal: Refusal) -> bool:
         return False
     if inv.started_at_ms or inv.detail.terminal:
         return False
-    store.upsert_step(StepRecord(refusal.command_id, node_id, 0, "(refused)", "", Detail.FAILED, -1, now_ms(),
-                                 now_ms(), f"refused by the agent: {refusal.code}: {refusal.detail}"))
-    return store.update_invocation(refusal.command_id, node_id, Detail.FAILED, ended_at_ms=now_ms())
+    store.upsert_step(StepRecord(node_id, StepReport(refusal.command_id, 0, "(refused)", "", Detail.FAILED, -1,
+                                                     at_ms, at_ms,
+                                                     f"refused by the agent: {refusal.code}: {refusal.detail}")))
+    return store.update_invocation(refusal.command_id, node_id, Detail.FAILED, ended_at_ms=at_ms)
 
 
 def _write_reports(store: Store, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
@@ -57,31 +57,33 @@ def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
     return out
 
 
+Settle = Callable[[Settlement], Awaitable[None]]
+
+
 class Reports:
-    def __init__(self, db: Db, hub: Hub, events: EventBus, dispatcher: Dispatcher) -> None:
+    def __init__(self, db: Db, hub: Hub, events: EventBus, active: ActiveCommands, settle: Settle,
+                 clock: Clock = now_ms) -> None:
         self._db = db
         self._hub = hub
         self._events = events
-        self._dispatcher = dispatcher
+        self._active = active
+        self._settle = settle
+        self._clock = clock
         self._accepted: list[tuple[str, str, int]] = []
         self._steps: list[StepRecord] = []
         self._results: list[InvocationRecord] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def on_hello(self, node_id: str) -> None:
-        """The node's stream is attached: send it what waited for it."""
-        await self._dispatcher.on_hello(node_id)
-
     async def on_accepted(self, node_id: str, command_id: str) -> None:
-        self._accepted.append((command_id, node_id, now_ms()))
+        self._accepted.append((command_id, node_id, self._clock()))
         self._kick()
 
     async def on_refused(self, node_id: str, refusal: Refusal) -> None:
         log.warning("node %s refused command %r: %s: %s", node_id, refusal.command_id, refusal.code, refusal.detail)
         if self._writer is not None and not self._writer.done():
             await asyncio.shield(self._writer)  # what the agent said before must be stored first
-        if await self._db.run(_store_refusal, self._db.store, node_id, refusal):
-            await self._dispatcher.settled(refusal.command_id, [(node_id, Detail.FAILED)])
+        if await self._db.run(_store_refusal, self._db.store, node_id, refusal, self._clock()):
+            await self._settle(Settlement(refusal.command_id, ((node_id, Detail.FAILED),)))
         self._ack(node_id, refusal.command_id)
 
     async def on_output(self, node_id: str, chunk: OutputChunk) -> None:
@@ -94,7 +96,7 @@ class Reports:
         self._events.publish(chunk.command_id, OutputArrived(node_id, chunk))
 
     async def on_step(self, node_id: str, step: StepReport) -> None:
-        self._steps.append(_step_record(node_id, step))
+        self._steps.append(StepRecord(node_id, step))
         self._kick()
 
     async def on_result(self, node_id: str, report: InvocationReport) -> None:
@@ -102,8 +104,13 @@ class Reports:
         next, so thousands of results cost a few transactions (controller/store/settle.py)."""
         self._results.append(InvocationRecord(report.command_id, node_id, report.detail, report.exit_code,
                                         report.started_at_ms, report.ended_at_ms,
-                                        tuple(_step_record(node_id, s) for s in report.steps)))
+                                        tuple(StepRecord(node_id, s) for s in report.steps)))
         self._kick()
+
+    async def flushed(self) -> None:
+        """Until every report queued so far is stored and settled."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
     def _kick(self) -> None:
         if self._writer is None or self._writer.done():
@@ -127,12 +134,12 @@ class Reports:
         # an acceptance whose result is in the same batch need not be stored: the result carries its start
         settling = {(b.command_id, b.node_id) for b in batch}
         accepted = [a for a in accepted if (a[0], a[1]) not in settling]
-        forecasts = self._dispatcher.forecast([(b.command_id, b.node_id, b.detail) for b in batch])
+        forecasts = self._active.forecast([(b.command_id, b.node_id, b.detail) for b in batch])
         details, counted = await self._db.run(_write_reports, self._db.store, accepted, steps, batch, forecasts)
         for command_id, nodes in _group(accepted).items():
-            await self._dispatcher.settled(command_id, [], changed=[(n, None) for n in nodes])
+            await self._settle(Settlement(command_id, changed=tuple((n, None) for n in nodes)))
         # an invocation whose reported detail the store took is now stored exactly as reported
-        self._dispatcher.counted(counted, [b for b, d in zip(batch, details, strict=True) if d is b.detail])
+        self._active.counted(counted, [b for b, d in zip(batch, details, strict=True) if d is b.detail])
         by_command: dict[str, tuple[list[tuple[str, Detail]], list[tuple[str, Detail | None]]]] = {}
         for item, detail in zip(batch, details, strict=True):
             if detail is None:
@@ -145,7 +152,7 @@ class Reports:
                     changed.append((item.node_id, detail))
             self._ack(item.node_id, item.command_id)
         for command_id, (finished, changed) in by_command.items():
-            await self._dispatcher.settled(command_id, finished, changed=changed)
+            await self._settle(Settlement(command_id, tuple(finished), tuple(changed)))
 
     async def on_cancel_ack(self, node_id: str, ack: pb.CancelAck) -> None:
         log.info("node %s: cancel of %s %s", node_id, ack.command_id,

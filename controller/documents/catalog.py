@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from controller.clock import now_ms
 from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render
 from controller.store.db import Db
 from plugins.sdk.errors import DocumentError
+from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import MASK
 from plugins.sdk.wire.document import canonical_json, document_from_bytes, masked_json

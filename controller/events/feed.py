@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from plugins.sdk.host.clock import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class StatusFeed:
             raise ValueError(f"unknown status event kind {kind!r}")
         self._seq += 1
         event = StatusEvent(kind=kind, command_id=command_id, node_id=node_id, status=status,
-                            detail=detail, at_ms=time.time_ns() // 1_000_000 if at_ms is None else at_ms,
+                            detail=detail, at_ms=now_ms() if at_ms is None else at_ms,
                             seq=self._seq)
         if not self._closed:
             for q in self._subs:

@@ -15,11 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from controller.clock import now_ms
 from controller.model import PingStatus
 from controller.store.db import Db
 from controller.store.presence import Sighting
 from plugins.sdk.facts import Facts
+from plugins.sdk.host.clock import now_ms
 
 log = logging.getLogger(__name__)
 

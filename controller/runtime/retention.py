@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from controller.clock import now_ms
 from controller.store.db import Db
 from plugins.sdk.errors import OutpostError
+from plugins.sdk.host.clock import now_ms
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import ConfigError
 from plugins.sdk.host.gcfreeze import Freezer
+from plugins.sdk.host.logs import install_scrubber
 from plugins.sdk.host.registry import PluginRegistry
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     feed.add_sink(webhooks.submit)
     webhooks.start()
     registry = PluginRegistry.discover()
-    dispatcher = Dispatcher(db, signer, hub, events, registry, feed)
-    reports = Reports(db, hub, events, dispatcher)
+    dispatcher = Dispatcher(db, signer, hub, events, registry, feed, scrubber=install_scrubber())
+    reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle)
     catalog = DocumentCatalog(db, registry)
     await catalog.seed_builtins()
     resumed = await dispatcher.resume()
@@ -98,7 +99,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         log.info("resumed %d active command(s)", resumed)
 
     mtls = grpc.aio.server(options=SERVER_OPTIONS)
-    pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, Presence(db),
+    pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                                               opts.heartbeat_timeout_seconds),
                                            mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, feed),

@@ -14,7 +14,6 @@ from typing import TypeVar
 
 import grpc
 
-from controller.clock import now_ms
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.request import CommandRejected, CommandRequest
 from controller.documents.catalog import DocumentCatalog, masked_document
@@ -38,6 +37,7 @@ from controller.store.db import Db
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import DocumentError, InputError
+from plugins.sdk.host.clock import now_ms
 from plugins.sdk.status import Detail, Status
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.identity import Role

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import grpc
 
-from controller.clock import now_ms
+from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
@@ -23,6 +23,7 @@ from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import IdentityError
+from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.convert import WireError
 from plugins.sdk.wire.identity import Role, new_node_id
@@ -92,10 +93,12 @@ class EnrolmentService(pbg.AgentServiceServicer):
 class AgentStreamService(pbg.AgentServiceServicer):
     """Served on the mutual-TLS listener: Connect, for node certificates only."""
 
-    def __init__(self, hub: Hub, reports: Reports, presence: Presence, heartbeat_timeout_seconds: float) -> None:
+    def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
+                 heartbeat_timeout_seconds: float) -> None:
         self._presence = presence
         self._hub = hub
         self._reports = reports
+        self._dispatcher = dispatcher
         self._heartbeat_timeout = heartbeat_timeout_seconds
         self._identities = PeerIdentities(limit=0)  # a node's certificate comes once a stream: nothing to keep
 
@@ -131,7 +134,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
         writer = asyncio.create_task(self._write(session, context))
         reader: asyncio.Task[None] | None = None
         try:
-            await self._reports.on_hello(node_id)
+            await self._dispatcher.on_hello(node_id)  # what waited for the node, and cancels it missed
             session.send(pb.ControllerMessage(ping=pb.Ping(sent_at_ms=now_ms())))
             log.info("node %s connected from %s", node_id, context.peer())
             reader = asyncio.create_task(self._read(session, context))

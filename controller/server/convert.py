@@ -11,7 +11,6 @@ from controller.model import (
     NodeRecord,
     StepOutput,
     StepOutputView,
-    StepRecord,
     Tag,
     TagFilter,
     Targets,
@@ -69,19 +68,13 @@ def command_to_pb(c: CommandRecord) -> pb.CommandInfo:
         document_version=c.document_version, parameters=parameters_to_pb(c.parameters))
 
 
-def step_to_pb(s: StepRecord) -> pb.StepResult:
-    return pb.StepResult(command_id=s.command_id, step_name=s.step_name, step_index=s.step_index,
-                         detail=wire.detail_to_pb(s.detail), exit_code=s.exit_code,
-                         started_at_ms=s.started_at_ms, ended_at_ms=s.ended_at_ms, error=s.error, action=s.action)
-
-
 def invocation_to_pb(i: InvocationRecord, views: Mapping[str, StepOutputView] | None = None) -> pb.Invocation:
     """``views``: the steps' output previews by step name (GetCommand), when wanted."""
     steps = []
-    for s in i.steps:
+    for s in (rec.report for rec in i.steps):
         v = (views or {}).get(s.step_name)
-        steps.append(pb.StepView(result=step_to_pb(s)) if v is None else pb.StepView(
-            result=step_to_pb(s), stdout=v.stdout, stderr=v.stderr, stdout_truncated=v.stdout_truncated,
+        steps.append(pb.StepView(result=wire.step_to_pb(s)) if v is None else pb.StepView(
+            result=wire.step_to_pb(s), stdout=v.stdout, stderr=v.stderr, stdout_truncated=v.stdout_truncated,
             stderr_truncated=v.stderr_truncated))
     return pb.Invocation(command_id=i.command_id, node_id=i.node_id, status=wire.status_to_pb(i.status),
                          detail=wire.detail_to_pb(i.detail), exit_code=i.exit_code, started_at_ms=i.started_at_ms,

@@ -17,7 +17,6 @@ from typing import NoReturn, ParamSpec, Protocol, TypeVar
 
 import grpc
 
-from controller.clock import now_ms
 from controller.store.db import Db
 from controller.store.documents import (
     FORMATS,
@@ -28,6 +27,7 @@ from controller.store.documents import (
 from controller.store.errors import Conflict, NotFound, StoreError
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import OutpostError
+from plugins.sdk.host.clock import now_ms
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

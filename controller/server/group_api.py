@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import grpc
 
-from controller.clock import now_ms
 from controller.fleet.targets import (
     KEY_GROUP,
     MAX_NODE_IDS,
@@ -25,6 +24,7 @@ from controller.store.errors import NotFound
 from controller.store.groups import GroupRecord
 from controller.store.nodetags import TagLimitExceeded
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.host.clock import now_ms
 
 log = logging.getLogger(__name__)
 

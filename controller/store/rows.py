@@ -17,6 +17,7 @@ from controller.model import (
 from controller.store import codec
 from controller.store.errors import StoreError
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.results import StepReport
 
 
 def detail(value: object) -> Detail:
@@ -84,9 +85,8 @@ def command_from_row(r: RowMapping) -> CommandRecord:
 
 
 def step_from_row(r: RowMapping) -> StepRecord:
-    return StepRecord(
+    return StepRecord(str(r["node_id"]), StepReport(
         command_id=str(r["command_id"]),
-        node_id=str(r["node_id"]),
         step_index=int(r["step_index"]),
         step_name=str(r["step_name"]),
         action=str(r["action"]),
@@ -95,13 +95,14 @@ def step_from_row(r: RowMapping) -> StepRecord:
         started_at_ms=int(r["started_at_ms"]),
         ended_at_ms=int(r["ended_at_ms"]),
         error=str(r["error"]),
-    )
+    ))
 
 
-def step_values(s: StepRecord) -> dict[str, str | int]:
+def step_values(rec: StepRecord) -> dict[str, str | int]:
     """A step_results row's column values."""
+    s = rec.report
     return {
-        "command_id": s.command_id, "node_id": s.node_id, "step_index": s.step_index,
+        "command_id": s.command_id, "node_id": rec.node_id, "step_index": s.step_index,
         "step_name": s.step_name, "action": s.action, "status": s.detail.value,
         "exit_code": s.exit_code, "started_at_ms": s.started_at_ms, "ended_at_ms": s.ended_at_ms,
         "error": s.error,

@@ -30,19 +30,9 @@ class VerificationError(OutpostError):
 
 
 class PluginError(OutpostError):
-    """A plugin could not be loaded or is not usable here."""
-
-
-class UnknownActionError(PluginError):
-    """No installed plugin provides this action."""
-
-
-class StepTimeout(OutpostError):
-    """A step ran past its deadline."""
-
-
-class StepCancelled(OutpostError):
-    """A step was cancelled by the operator."""
+    """A plugin could not be loaded or is not usable here, or a step failed for a reason its plugin
+    explains. A step's timeout and an operator's cancel are not exceptions of this tree: the runner
+    cancels the plugin's coroutine (asyncio's CancelledError) and maps that to the status itself."""
 
 
 class IdentityError(OutpostError):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable
 
 MASK = "********"
@@ -36,15 +37,36 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
 
 
 class ScrubFilter(logging.Filter):
-    """A logging filter that masks known secret values in every record that passes."""
+    """A logging filter that masks known secret values in every record that passes. A process
+    installs one on its log handlers (plugins/sdk/host/logs.py) and holds each command's secret
+    values in it while the command is in hand (``hold``, then ``release`` as often)."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets: set[str] = set(secrets)
+        self._held: Counter[str] = Counter()
+        self._secrets: set[str] = set()
+        self.hold(secrets)
 
     def add(self, value: str) -> None:
-        if value:
-            self._secrets.add(value)
+        self.hold((value,))
+
+    def hold(self, values: Iterable[str]) -> None:
+        for value in values:
+            if value:
+                self._held[value] += 1
+                self._secrets.add(value)
+
+    def release(self, values: Iterable[str]) -> None:
+        for value in values:
+            if self._held[value] > 1:
+                self._held[value] -= 1
+            elif value in self._held:
+                del self._held[value]
+                self._secrets.discard(value)
+
+    @property
+    def held(self) -> frozenset[str]:
+        return frozenset(self._secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._secrets:

@@ -17,6 +17,7 @@ from plugins.sdk.errors import PluginError
 from plugins.sdk.facts import Platform
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import param
+from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Document, OnFailure, Precondition, Step
@@ -148,6 +149,17 @@ class SleepPlugin(FakePlugin):
         return StepOutcome(Detail.SUCCESS)
 
 
+class LogPlugin(FakePlugin):
+    """Logs its message through the step's logger, as a careless plugin might log a secret."""
+    spec: ClassVar[PluginSpec] = _spec("log", WriteInputs)
+
+    async def run(self, ctx: RunContext, inputs: WriteInputs) -> StepOutcome:
+        self.rec.saw(ctx)
+        for line in inputs.stdout:
+            ctx.logger.warning("%s", line)
+        return StepOutcome(Detail.SUCCESS)
+
+
 class WritePlugin(FakePlugin):
     spec: ClassVar[PluginSpec] = _spec("write", WriteInputs)
 
@@ -167,12 +179,14 @@ class Harness:
     platform: Platform = Platform.LINUX
     rec: Recorder = field(default_factory=Recorder)
     outbox: Outbox = field(default_factory=Outbox)
+    scrubber: ScrubFilter = field(default_factory=ScrubFilter)
+    extra: tuple[type[FakePlugin], ...] = ()  # plugins beyond the usual ones
 
     def runner(self) -> Runner:
         registry = PluginRegistry([OutcomePlugin(self.rec), ExitPlugin(self.rec), CrashPlugin(self.rec),
                                    SleepPlugin(self.rec), WritePlugin(self.rec), WindowsOnlyPlugin(self.rec),
-                                   NoFilesPlugin(self.rec)])
-        return Runner(registry, NODE, self.platform, self.work_root, self.outbox, self.options)
+                                   NoFilesPlugin(self.rec), *(p(self.rec) for p in self.extra)])
+        return Runner(registry, NODE, self.platform, self.work_root, self.outbox, self.options, self.scrubber)
 
     def run(self, *steps: Step, cid: str = CID, **doc: Any) -> InvocationReport:
         return asyncio.run(asyncio.wait_for(self.runner().run(command(cid, *steps, **doc), lambda: False), 10))

@@ -1,11 +1,11 @@
-"""agent.delays: calls due a fixed delay from now, in order, on one timer per delay."""
+"""agent.swarm.delays: calls due a fixed delay from now, in order, on one timer per delay."""
 from __future__ import annotations
 
 import asyncio
 
 import pytest
 
-from agent.delays import Delays
+from agent.swarm.delays import Delays
 
 
 def test_calls_come_in_order_after_their_delay_and_the_queues_empty() -> None:

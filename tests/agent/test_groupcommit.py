@@ -1,4 +1,4 @@
-"""agent.groupcommit: ledger records made durable one command at a time (an agent) or many per
+"""agent.swarm.groupcommit: ledger records made durable one command at a time (an agent) or many per
 flush (the swarm's ledgers, one filesystem)."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.groupcommit import GroupCommit, filesystem_sync, fsync_each
-from agent.ledger import Ledger
+from agent.ledger import Ledger, fsync_each
+from agent.swarm.groupcommit import GroupCommit, filesystem_sync
 
 
 def ledgers(root: Path, count: int) -> list[Ledger]:

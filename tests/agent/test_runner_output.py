@@ -3,6 +3,7 @@ step starts, with the fake plugins of tests/agent/runner_harness.py."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from tests.agent.runner_harness import (
     NODE,
     OUT,
     Harness,
+    LogPlugin,
     command,
     fail,
     ok,
@@ -199,3 +201,19 @@ def test_a_command_the_ledger_did_not_record_runs_nothing_and_reports_nothing(h:
         asyncio.run(scenario())
     assert h.rec.steps == []
     assert not [m for m in h.messages() if isinstance(m, InvocationReport)]  # the agent's refusal says it all
+
+
+def test_a_plugin_s_log_lines_never_show_the_command_s_secrets(tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """The process's scrubber (installed on its log handlers) holds the secrets while the command runs."""
+    h = Harness(tmp_path / "work", extra=(LogPlugin,))
+    caplog.handler.addFilter(h.scrubber)
+    try:
+        with caplog.at_level(logging.WARNING, logger="agent.runner"):
+            h.run(Step("one", "log", {"stdout": ["token is s3cr3t"]}), environment={"TOKEN": "s3cr3t"},
+                  secret_names=("TOKEN",))
+    finally:
+        caplog.handler.removeFilter(h.scrubber)
+    assert [r.getMessage() for r in caplog.records if r.name == "agent.runner"] == \
+        ["[command=cmd-0001 node=node-7 step=one] token is ********"]
+    assert h.scrubber.held == frozenset()  # released with the command

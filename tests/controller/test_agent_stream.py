@@ -71,7 +71,7 @@ def _cut_off_during_hello(newer_stream: bool) -> list[str]:
 
     async def go() -> list[str]:
         hub, presence = Hub(), _Presence()
-        service = AgentStreamService(hub, None, presence, 90.0)  # type: ignore[arg-type]
+        service = AgentStreamService(hub, None, None, presence, 90.0)  # type: ignore[arg-type]
         call = asyncio.create_task(service.Connect(None, _Context(cert)))  # type: ignore[arg-type]
         storing = asyncio.create_task(presence.storing.wait())
         await asyncio.wait({storing, call}, return_when=asyncio.FIRST_COMPLETED)

@@ -147,3 +147,35 @@ def test_scrub_filter_masks_exception_text(logged) -> None:  # noqa: ANN001
         logger.exception("plugin crashed")
     assert handler.lines[0].startswith("plugin crashed")
     assert VALUE not in handler.lines[0]
+
+
+def test_scrub_filter_holds_a_value_while_any_holder_needs_it(logged) -> None:  # noqa: ANN001
+    logger, handler, scrubber = logged
+    scrubber.hold(["tok-1", "tok-2"])
+    scrubber.hold(["tok-1"])  # a second command with the same secret
+    scrubber.release(["tok-1", "tok-2"])
+    logger.info("tok-1 tok-2")
+    scrubber.release(["tok-1"])
+    scrubber.release(["never-held"])
+    logger.info("tok-1")
+    assert handler.lines == [f"{MASK} tok-2", "tok-1"]
+    assert scrubber.held == frozenset({VALUE})
+
+
+def test_install_scrubber_filters_every_handler_of_the_logger() -> None:
+    from plugins.sdk.host.logs import install_scrubber
+
+    logger = logging.getLogger("test.install_scrubber")
+    first, second = ListHandler(), ListHandler()
+    logger.addHandler(first)
+    logger.addHandler(second)
+    logger.propagate = False
+    try:
+        scrubber = install_scrubber(logger)
+        scrubber.hold(["hunter2"])
+        logging.getLogger("test.install_scrubber.child").warning("password hunter2")
+        assert first.lines == second.lines == [f"password {MASK}"]
+    finally:
+        logger.removeHandler(first)
+        logger.removeHandler(second)
+        logger.propagate = True

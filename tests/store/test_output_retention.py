@@ -9,6 +9,7 @@ from controller.model import InvocationRecord, StepRecord
 from controller.store import Store
 from controller.store.schema import documents, output_chunks, step_outputs
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.results import StepReport
 from tests.store.test_store import DOC, NOW, command, node
 
 
@@ -29,7 +30,7 @@ def _count(store: Store, table) -> int:
 
 def test_compaction_keeps_output_whole_compressed_and_ignores_replays(store: Store) -> None:
     _setup(store)
-    store.upsert_step(StepRecord("c1", "mi-1", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW))
+    store.upsert_step(StepRecord("mi-1", StepReport("c1", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW)))
     for seq, data in enumerate([b"hello ", b"world\n", b"x" * 10_000]):
         store.append_output("c1", "mi-1", "a", "stdout", seq, data)
     store.append_output("c1", "mi-1", "a", "stderr", 0, b"warn\n")
@@ -65,7 +66,7 @@ def test_prune_deletes_only_old_terminal_commands_with_everything_they_hold(stor
     for cid in ("old", "new"):
         store.update_command(cid, Detail.SUCCESS, 2, 0)
         store.append_output(cid, "mi-1", "a", "stdout", 0, b"out")
-        store.upsert_step(StepRecord(cid, "mi-1", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW))
+        store.upsert_step(StepRecord("mi-1", StepReport(cid, 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW)))
     cutoff = NOW + 86_400_000
     assert store.prune_commands(cutoff, batch=1) == 1
     assert store.prune_commands(cutoff, batch=1) == 0  # the running one stays whatever its age
@@ -85,8 +86,8 @@ def test_batched_acceptances_steps_and_settlements(store: Store) -> None:
     store.accept_many([("c1", "mi-1", NOW + 5), ("c1", "mi-2", NOW + 6), ("c1", "mi-9", NOW)])
     assert [(i.detail, i.started_at_ms) for i in store.list_invocations("c1")] == [
         (Detail.IN_PROGRESS, NOW + 5), (Detail.IN_PROGRESS, NOW + 6)]
-    step = StepRecord("c1", "mi-1", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW)
-    store.upsert_steps([step, StepRecord("c1", "mi-9", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW)])
+    step = StepRecord("mi-1", StepReport("c1", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW))
+    store.upsert_steps([step, StepRecord("mi-9", StepReport("c1", 0, "a", "shell", Detail.SUCCESS, 0, NOW, NOW))])
     store.append_output("c1", "mi-1", "a", "stdout", 0, b"out")
     done = [InvocationRecord("c1", "mi-1", Detail.SUCCESS, 0, NOW + 5, NOW + 7, (step,)),
             InvocationRecord("c1", "mi-2", Detail.FAILED, 3, NOW + 6, NOW + 8, ()),

@@ -34,6 +34,7 @@ from controller.store.schema import metadata
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 from plugins.sdk.status import Detail, Status, can_transition
+from plugins.sdk.wire.results import StepReport
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000
@@ -76,9 +77,9 @@ def invocations(command_id: str, node_ids: tuple[str, ...]) -> list[InvocationRe
 
 def step(command_id: str, node_id: str, index: int, name: str, detail: Detail = Detail.SUCCESS,
          exit_code: int = 0) -> StepRecord:
-    return StepRecord(command_id=command_id, node_id=node_id, step_index=index, step_name=name,
-                      action="aws:runShellScript", detail=detail, exit_code=exit_code,
-                      started_at_ms=NOW + index, ended_at_ms=NOW + index + 1)
+    return StepRecord(node_id, StepReport(command_id=command_id, step_index=index, step_name=name,
+                                          action="aws:runShellScript", detail=detail, exit_code=exit_code,
+                                          started_at_ms=NOW + index, ended_at_ms=NOW + index + 1))
 
 
 def with_command(store: Store, command_id: str = "cmd-1", node_ids: tuple[str, ...] = ("mi-2", "mi-1"),

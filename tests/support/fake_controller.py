@@ -34,6 +34,7 @@ from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import IdentityError
+from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Document
 from plugins.sdk.wire.envelope import SignedCommand
@@ -42,10 +43,6 @@ from plugins.sdk.wire.identity import Identity, identity_of_certificate, new_nod
 ROOT = Path(__file__).resolve().parents[2]
 OUTPOST = (sys.executable, "-m", "controller.cli.entry")
 DEFAULT_TIMEOUT = 15.0
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

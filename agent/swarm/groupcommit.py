@@ -1,8 +1,7 @@
-"""How an accepted command reaches the ledger's disk before it is acknowledged.
+"""How the ledgers of many agents on one filesystem reach the disk (``outpost swarm``).
 
-One agent (``fsync_each``): append and fsync its ledger on a worker thread, per command.
-
-Many agents on one filesystem (``outpost swarm``, ``GroupCommit``): each record is appended at once
+One agent appends and fsyncs its ledger on a worker thread, per command (agent/ledger.py,
+``fsync_each``). Many agents on one filesystem (``GroupCommit``): each record is appended at once
 and made durable by one syncfs(2) shared with every record appended meanwhile. On real nodes every
 agent has its own disk and fsyncs in parallel; a swarm's thousands of ledgers share one disk, where
 one fsync per agent would serialize (about 0.6 ms each here: 6 s for a 10,000-node fan-out) and turn
@@ -13,17 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.ledger import Ledger
-
-LedgerWrite = Callable[[Ledger, str], Awaitable[None]]
-
-
-async def fsync_each(ledger: Ledger, command_id: str) -> None:
-    """Record and fsync off the event loop (an agent's default)."""
-    await asyncio.to_thread(ledger.record, command_id)
 
 
 def filesystem_sync() -> Callable[[Path], None]:

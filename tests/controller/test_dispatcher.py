@@ -1,0 +1,183 @@
+"""controller.dispatch.dispatcher, alone (tests/controller/dispatch_rig.py): rate control as SSM does it,
+offline nodes, cancels, delivery deadlines by the clock, a restart's resume, and what the feed says."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from controller.dispatch.active import ActiveCommand
+from controller.store import Store
+from plugins.sdk.status import Detail
+from tests.controller.dispatch_rig import FakeClock, Rig, received
+
+T = TypeVar("T")
+N1, N2, N3, N4 = "mi-00000000000000001", "mi-00000000000000002", "mi-00000000000000003", "mi-00000000000000004"
+
+
+@pytest.fixture
+def rig(tmp_path: Path):
+    r = Rig.open(tmp_path)
+    r.add_nodes(N1, N2, N3, N4)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def run(fn: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(fn())
+
+
+def test_a_send_dispatches_up_to_max_concurrency_and_holds_offline_nodes(rig: Rig) -> None:
+    sessions = rig.connect(N1, N2, N3)  # N4 has no stream
+
+    async def go() -> str:
+        return (await rig.send([N1, N2, N3, N4], concurrency="3")).command_id
+    cid = run(go)
+    assert rig.invocations(cid) == {N1: Detail.IN_PROGRESS, N2: Detail.IN_PROGRESS, N3: Detail.IN_PROGRESS,
+                                    N4: Detail.PENDING}
+    assert [received(sessions[n]) for n in (N1, N2, N3)] == [["command"]] * 3
+    active = rig.dispatcher.active.get(cid)
+    assert isinstance(active, ActiveCommand) and active.run.in_flight == {N1, N2, N3}
+    assert rig.command(cid).detail is Detail.IN_PROGRESS
+
+
+def test_a_finished_invocation_frees_its_slot_for_the_next(rig: Rig) -> None:
+    sessions = rig.connect(N1, N2)
+
+    async def go() -> str:
+        cid = (await rig.send([N1, N2], concurrency="1")).command_id
+        assert rig.invocations(cid) == {N1: Detail.IN_PROGRESS, N2: Detail.PENDING}
+        await rig.report(cid, N1, Detail.SUCCESS)
+        assert rig.invocations(cid) == {N1: Detail.SUCCESS, N2: Detail.IN_PROGRESS}
+        await rig.report(cid, N2, Detail.SUCCESS)
+        return cid
+    cid = run(go)
+    assert received(sessions[N1]) == ["command"] and received(sessions[N2]) == ["command"]
+    cmd = rig.command(cid)
+    assert (cmd.detail, cmd.completed_count, cmd.error_count) == (Detail.SUCCESS, 2, 0)
+    assert rig.dispatcher.active.get(cid) is None and rig.dispatcher.active.ended(cid) is Detail.SUCCESS
+
+
+def test_passing_max_errors_terminates_what_never_started(rig: Rig) -> None:
+    rig.connect(N1, N2, N3)
+
+    async def go() -> str:
+        cid = (await rig.send([N1, N2, N3], concurrency="1", errors="0")).command_id
+        await rig.report(cid, N1, Detail.FAILED, exit_code=3)
+        return cid
+    cid = run(go)
+    assert rig.invocations(cid) == {N1: Detail.FAILED, N2: Detail.TERMINATED, N3: Detail.TERMINATED}
+    cmd = rig.command(cid)
+    assert (cmd.detail, cmd.error_count, cmd.completed_count) == (Detail.FAILED, 1, 3)
+
+
+def test_a_cancel_ends_the_never_sent_at_once_and_tells_the_agents_of_the_others(rig: Rig) -> None:
+    sessions = rig.connect(N1, N2)
+
+    async def go() -> str:
+        cid = (await rig.send([N1, N2], concurrency="1")).command_id
+        await rig.dispatcher.cancel(cid)
+        assert rig.invocations(cid) == {N1: Detail.CANCELLING, N2: Detail.CANCELLED}
+        assert rig.command(cid).detail is Detail.CANCELLING
+        await rig.report(cid, N1, Detail.CANCELLED)
+        return cid
+    cid = run(go)
+    assert received(sessions[N1]) == ["command", "cancel"]  # the result's ack waits for a heartbeat
+    sessions[N1].flush_acks()
+    assert received(sessions[N1]) == ["result_ack"]
+    assert received(sessions[N2]) == []
+    assert rig.command(cid).detail is Detail.CANCELLED and rig.dispatcher.active.get(cid) is None
+
+
+def test_the_cancel_goes_after_the_command_on_the_stream(rig: Rig) -> None:
+    sessions = rig.connect(N1)
+
+    async def go() -> None:
+        cid = (await rig.send([N1])).command_id
+        await rig.dispatcher.cancel(cid)
+    run(go)
+    sessions[N1].flush_acks()
+    assert received(sessions[N1]) == ["command", "cancel"]
+
+
+def test_an_offline_node_gets_its_command_when_it_connects(rig: Rig) -> None:
+    async def go() -> tuple[str, list[str]]:
+        cid = (await rig.send([N1, N2])).command_id  # both offline: Delayed
+        assert rig.invocations(cid) == {N1: Detail.DELAYED, N2: Detail.DELAYED}
+        session = rig.hub.attach(N1)
+        await rig.dispatcher.on_hello(N1)
+        return cid, received(session)
+    cid, got = run(go)
+    assert got == ["command"]
+    assert rig.invocations(cid) == {N1: Detail.IN_PROGRESS, N2: Detail.DELAYED}
+
+
+def test_a_node_that_connects_after_the_deadline_gets_nothing_and_times_out(rig: Rig) -> None:
+    async def go() -> tuple[str, list[str]]:
+        cid = (await rig.send([N1, N2], timeout_seconds=60)).command_id
+        rig.clock.advance(59)
+        assert await rig.dispatcher.expire_undelivered() == 0
+        rig.clock.advance(2)
+        session = rig.hub.attach(N1)
+        await rig.dispatcher.on_hello(N1)  # past the deadline: nothing is sent
+        assert await rig.dispatcher.expire_undelivered() == 2
+        return cid, received(session)
+    cid, got = run(go)
+    assert got == []
+    assert rig.invocations(cid) == {N1: Detail.DELIVERY_TIMED_OUT, N2: Detail.DELIVERY_TIMED_OUT}
+    cmd = rig.command(cid)
+    assert cmd.detail.terminal and cmd.delivery_timed_out_count == 2
+    assert rig.dispatcher.active.get(cid) is None
+
+
+def test_a_restarted_dispatcher_resumes_its_active_commands(tmp_path: Path) -> None:
+    first = Rig.open(tmp_path)
+    first.add_nodes(N1, N2)
+    first.connect(N1, N2)
+
+    async def before() -> str:
+        return (await first.send([N1, N2], concurrency="1")).command_id
+    cid = run(before)
+    first.close()  # the controller stops; the store stays
+    assert first.invocations(cid) == {N1: Detail.IN_PROGRESS, N2: Detail.PENDING}
+
+    second = Rig.open(tmp_path, store=Store.open(f"sqlite:///{tmp_path / 'outpost.db'}"),
+                      clock=FakeClock(first.clock.now_ms))
+    try:
+        sessions = second.connect(N1, N2)
+
+        async def after() -> int:
+            resumed = await second.dispatcher.resume()
+            await second.report(cid, N1, Detail.SUCCESS)  # the agent's result, replayed on its new stream
+            await second.report(cid, N2, Detail.SUCCESS)
+            return resumed
+        assert run(after) == 1
+        assert received(sessions[N2]) == ["command"]
+        assert second.command(cid).detail is Detail.SUCCESS
+    finally:
+        second.close()
+
+
+def test_the_feed_tells_each_change_once_and_the_command_s_end_last(rig: Rig) -> None:
+    rig.connect(N1, N2)
+
+    async def go() -> list[tuple[str, str, str]]:
+        q = rig.feed.subscribe()
+        cid = (await rig.send([N1, N2])).command_id
+        await rig.report(cid, N1, Detail.SUCCESS)
+        await rig.report(cid, N1, Detail.SUCCESS)  # replayed: stored once, told once
+        await rig.report(cid, N2, Detail.FAILED, exit_code=1)
+        out = []
+        while not q.empty():
+            e = q.get_nowait()
+            out.append((e.kind, e.node_id, e.detail))
+        return out
+    events = run(go)
+    assert events == [("command", "", "Pending"), ("invocation", N1, "InProgress"), ("invocation", N2, "InProgress"),
+                      ("command", "", "InProgress"), ("invocation", N1, "Success"), ("invocation", N2, "Failed"),
+                      ("command", "", "Failed")]
