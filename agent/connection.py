@@ -31,6 +31,7 @@ from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.batch import VerifiedRoots
 from plugins.sdk.wire.envelope import VerifiedCommand, is_command_id, signing_key, verify_command
+from plugins.sdk.wire.messages import Accepted, AgentMessage, CancelAck, Heartbeat, Hello
 from plugins.sdk.wire.results import Refusal
 
 log = logging.getLogger(__name__)
@@ -110,9 +111,9 @@ class Agent:
         state.create()
         self._ledger = Ledger(state.ledger_path)
         self._ledger_write = shared.ledger_write
-        self._outbox = Outbox(shared.call_later)
+        self._outbox: Outbox[AgentMessage] = Outbox(shared.call_later, wire.agent_message_to_pb)
         self._facts = facts or gather_facts(registry.infos())
-        self._hello = pb.AgentMessage(hello=pb.Hello(facts=wire.facts_to_pb(self._facts)))  # every stream's first
+        self._hello = Hello(self._facts)  # every stream's first
         self._runner = Runner(registry, identity.node_id, self._facts.platform, state.work_dir, self._outbox,
                               runner_options, shared.scrubber)
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -248,8 +249,7 @@ class Agent:
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self._options.heartbeat_seconds)
-            self._outbox.transient(pb.AgentMessage(heartbeat=pb.Heartbeat(
-                sent_at_ms=now_ms(), running_command_ids=sorted(self._tasks))))
+            self._outbox.transient(Heartbeat(now_ms(), tuple(sorted(self._tasks))))
 
     # ------------------------------------------------------------------ commands
 
@@ -277,7 +277,7 @@ class Agent:
         """Report a refusal. One about an unverified envelope is filed under the id it claims only
         when that id means nothing here yet, so a forged id can never disturb a real command."""
         log.warning("refused command %s: %s: %s", refusal.command_id or "(unknown)", refusal.code, refusal.detail)
-        msg = pb.AgentMessage(ack=wire.refusal_to_pb(refusal))
+        msg = refusal
         cid = refusal.command_id
         known = cid in self._ledger or cid in self._tasks or self._outbox.holds(cid)
         if cid and (verified or not known):
@@ -294,7 +294,7 @@ class Agent:
             self._refuse(Refusal(cid, "ledger_unwritable", f"cannot record the command in the ledger: {exc}"),
                          verified=True)
             return False
-        self._outbox.accept(cid, pb.AgentMessage(ack=wire.accepted_to_pb(cid)), self._options.accept_delay_seconds)
+        self._outbox.accept(cid, Accepted(cid), self._options.accept_delay_seconds)
         return True
 
     async def _execute(self, vc: VerifiedCommand, recorded: asyncio.Future[bool]) -> None:
@@ -325,8 +325,7 @@ class Agent:
 
     def _on_cancel(self, command_id: str) -> None:
         task = self._tasks.get(command_id)
-        self._outbox.transient(pb.AgentMessage(cancel_ack=pb.CancelAck(command_id=command_id,
-                                                                       running=task is not None)))
+        self._outbox.transient(CancelAck(command_id, running=task is not None))
         if task is not None and command_id not in self._cancel_requested:
             log.info("cancelling command %s", command_id)
             self._cancel_requested.add(command_id)

@@ -10,55 +10,64 @@ reported by its result alone, which carries when it started, so a quick command 
 the controller one message each way fewer (a 10,000-node fan-out: 10,000 messages and database
 updates). Any other message about the command sends the acceptance first, so the controller never
 sees output or a step of a command it has not seen accepted.
+
+The outbox keeps typed messages (plugins/sdk/wire/messages.py) and hands each to the stream through
+``encode`` (the connection's: to protobuf), so nothing but the connection's edge knows the wire.
 """
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-
-from outpost.v1 import outpost_pb2 as pb
+from typing import Any, Generic, TypeVar
 
 CallLater = Callable[[float, Callable[[], None]], object]  # run a function in so many seconds
+M = TypeVar("M")  # a message as the agent holds it
 
 
 def loop_call_later(delay: float, fn: Callable[[], None]) -> object:
     return asyncio.get_running_loop().call_later(delay, fn)
 
 
-class Outbox:
-    def __init__(self, call_later: CallLater = loop_call_later) -> None:
+def _as_is(msg: Any) -> Any:
+    return msg
+
+
+class Outbox(Generic[M]):
+    def __init__(self, call_later: CallLater = loop_call_later, encode: Callable[[M], Any] = _as_is) -> None:
         """``call_later``: the timers of held acceptances (a swarm holds all of its agents' on one,
-        agent/swarm/delays.py)."""
-        self._log: dict[str, list[pb.AgentMessage]] = {}
-        self._live: asyncio.Queue[pb.AgentMessage | None] | None = None  # None in it: the stream ended
-        self._held: dict[str, pb.AgentMessage] = {}
+        agent/swarm/delays.py). ``encode``: a message as the stream carries it."""
+        self._encode = encode
+        self._log: dict[str, list[M]] = {}
+        self._live: asyncio.Queue[M | None] | None = None  # None in it: the stream ended
+        self._held: dict[str, M] = {}
         self._call_later = call_later
 
-    def about(self, command_id: str, msg: pb.AgentMessage) -> None:
-        """Queue a message about ``command_id``; it is kept until the controller acknowledges."""
+    def about(self, command_id: str, msg: M, *, final: bool = False) -> None:
+        """Queue a message about ``command_id``; it is kept until the controller acknowledges.
+        ``final``: the invocation's result, which stands for an acceptance still held."""
         held = self._held.pop(command_id, None)  # its timer finds nothing to release when it comes
-        if held is not None and msg.WhichOneof("body") != "invocation_result":  # the result stands for it
+        if held is not None and not final:
             self._queue(command_id, held)
         self._queue(command_id, msg)
 
-    def accept(self, command_id: str, msg: pb.AgentMessage, delay_seconds: float) -> None:
+    def accept(self, command_id: str, msg: M, delay_seconds: float) -> None:
         """Queue the acceptance of ``command_id`` in ``delay_seconds``, or with the next message about
         the command, or never when that message is its result."""
         self._held[command_id] = msg
         self._call_later(delay_seconds, partial(self._release, command_id, msg))
 
-    def _release(self, command_id: str, msg: pb.AgentMessage) -> None:
+    def _release(self, command_id: str, msg: M) -> None:
         if self._held.get(command_id) is msg:  # still held (not sent with a later message meanwhile)
             del self._held[command_id]
             self._queue(command_id, msg)
 
-    def _queue(self, command_id: str, msg: pb.AgentMessage) -> None:
+    def _queue(self, command_id: str, msg: M) -> None:
         self._log.setdefault(command_id, []).append(msg)
         if self._live is not None:
             self._live.put_nowait(msg)
 
-    def transient(self, msg: pb.AgentMessage) -> None:
+    def transient(self, msg: M) -> None:
         """Queue a message worth sending only on the current stream (heartbeats)."""
         if self._live is not None:
             self._live.put_nowait(msg)
@@ -72,17 +81,18 @@ class Outbox:
     def holds(self, command_id: str) -> bool:
         return command_id in self._log
 
-    async def stream(self, first: pb.AgentMessage) -> AsyncIterator[pb.AgentMessage]:
-        """The messages of one stream: ``first`` (Hello), then the replay, then live messages."""
-        live: asyncio.Queue[pb.AgentMessage | None] = asyncio.Queue()
+    async def stream(self, first: M) -> AsyncIterator[Any]:
+        """The messages of one stream, encoded: ``first`` (Hello), then the replay, then live messages."""
+        live: asyncio.Queue[M | None] = asyncio.Queue()
         self._live = live  # set together with the snapshot below: nothing falls between them
         replay = [m for msgs in self._log.values() for m in msgs]
+        encode = self._encode
         try:
-            yield first
+            yield encode(first)
             for msg in replay:
-                yield msg
+                yield encode(msg)
             while (msg := await live.get()) is not None:
-                yield msg
+                yield encode(msg)
         finally:
             if self._live is live:
                 self._live = None

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from agent.flow import Flow
 from agent.outbox import Outbox
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.facts import Platform
@@ -25,7 +24,6 @@ from plugins.sdk.host.logs import BoundLogger
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import MASK, ScrubFilter
 from plugins.sdk.status import Detail
-from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Step
 from plugins.sdk.wire.envelope import VerifiedCommand
 from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
@@ -113,7 +111,7 @@ class StepOutputSink:
         self._bytes[stream] = min(self._cap, used + len(data))
         chunk = OutputChunk(self._command_id, self._step_name, stream, self._seq[stream], data)
         self._seq[stream] += 1
-        self._outbox.about(self._command_id, pb.AgentMessage(output=wire.chunk_to_pb(chunk)))
+        self._outbox.about(self._command_id, chunk)
 
 
 class Runner:
@@ -162,11 +160,11 @@ class Runner:
                     report = replace(report, detail=flow.record(step, report.detail, report.exit_code))
                 reports.append(report)
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
-                    self._outbox.about(cid, pb.AgentMessage(step_result=wire.step_to_pb(report)))
+                    self._outbox.about(cid, report)
             if recorded is not None:  # no step ran: the result still waits for the record
                 await _until_recorded(recorded, cid)
             result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
-            self._outbox.about(cid, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
+            self._outbox.about(cid, result, final=True)
             log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
         finally:
             try:
@@ -180,7 +178,7 @@ class Runner:
         """Settle an invocation that never ran a step (cancelled while queued)."""
         at = now_ms()
         result = InvocationReport(vc.envelope.command_id, detail, NO_EXIT_CODE, at, at, (), reason)
-        self._outbox.about(vc.envelope.command_id, pb.AgentMessage(invocation_result=wire.invocation_to_pb(result)))
+        self._outbox.about(vc.envelope.command_id, result, final=True)
         return result
 
     def _inapplicable(self, step: Step) -> str | None:

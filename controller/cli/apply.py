@@ -16,7 +16,7 @@ from controller.cli.client import AdminClient
 from controller.cli.render import command_row, invocation_row, node_row, print_json, print_table
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
 from controller.compiler.expand import expand
-from controller.server.convert import targets_to_pb
+from controller.wire import targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail

@@ -12,7 +12,7 @@ import click
 from controller.cli.client import command_end
 from controller.cli.render import OUTPUT, command_row, invocation_row, iso, print_json, print_table
 from controller.fleet.targets import parse_targets
-from controller.server.convert import targets_to_pb
+from controller.wire import targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError
 from plugins.sdk.wire import convert as wire

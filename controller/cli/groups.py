@@ -8,6 +8,7 @@ import click
 
 from controller.cli.render import OUTPUT, Row, iso, node_row, print_json, print_table
 from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX, parse_targets
+from controller.wire import targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError
 
@@ -58,8 +59,7 @@ def group_create(obj: Ctx, name: str, targets: tuple[str, ...], output: str) -> 
         raise InputError("--targets", f"a group cannot contain another group ({KEY_GROUP}={parsed.group})")
     if parsed.all:
         raise InputError("--targets", "a group cannot be every node (Key=InstanceIds,Values=*)")
-    req = pb.PutGroupRequest(group=pb.Group(name=name, targets=pb.Targets(
-        node_ids=list(parsed.node_ids), tags=[pb.TagFilter(key=f.key, values=list(f.values)) for f in parsed.tags])))
+    req = pb.PutGroupRequest(group=pb.Group(name=name, targets=targets_to_pb(parsed)))
     with obj.client() as c:
         r = c.stub.PutGroup(req, timeout=c.timeout)
     if output == "json":

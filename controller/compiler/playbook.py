@@ -19,7 +19,7 @@ from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, ki
 from controller.model import TagFilter, Targets, parse_limit
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.schema import inputs_to_json, parse_inputs
+from plugins.sdk.schema import inputs_to_json
 from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, OnFailure, Step
 from plugins.sdk.wire.identity import is_node_id
 
@@ -392,8 +392,7 @@ class _Compiler:
         surface). Errors are located at the offending input's line."""
         raw = self.render(entry.value, where, scope)
         try:
-            typed = parse_inputs(self.registry.input_schema(entry.key, where), raw, where)
-            self.registry.bind(entry.key, raw, where)
+            typed = self.registry.bind(entry.key, raw, where).given  # validated and converted, once
         except InputError as exc:  # a conversion's error may name its field without our prefix
             field = exc.where if exc.where.startswith(where) else ".".join(filter(None, (where, exc.where)))
             index = line_index(entry.value, where, entry.key_line)

@@ -24,7 +24,7 @@ class ActiveCommand:
     run: CommandRun  # rate control: queue, in flight, errors, every target's detail
     record: CommandRecord  # as last stored (counters included)
     document: bytes  # the canonical document its envelopes carry
-    announced: dict[str, Detail] = field(default_factory=dict)  # last detail put on the feed, per node
+    announced: dict[str, Detail] = field(default_factory=dict)  # last detail told the fleet, per node
     fresh: dict[str, InvocationRecord] = field(default_factory=dict)  # stored just now, to announce unread
 
     @property

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from controller.fleet.sessions import Hub
 from controller.model import CommandRecord
 from controller.trust.signing import DocumentSigner
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.host.clock import Clock, now_ms
-from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.envelope import SignedCommand
 
 CHUNK = 256  # envelopes signed between two turns of the event loop
 
@@ -34,12 +33,11 @@ class Delivery:
         self._chunk = chunk
         self._busy: dict[str, set[asyncio.Future[None]]] = {}  # command id -> deliveries under way
 
-    def _sign(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]
-              ) -> list[tuple[str, pb.ControllerMessage]]:
+    def _sign(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]) -> list[tuple[str, SignedCommand]]:
         signed = self._signer.sign_commands(cmd.command_id, node_ids, document, self._clock(), cmd.expires_at_ms)
-        return list(zip(node_ids, wire.batch_to_pb(signed), strict=True))
+        return [(node_id, signed.command(i)) for i, node_id in enumerate(node_ids)]
 
-    def _queue(self, signed: list[tuple[str, pb.ControllerMessage]]) -> None:
+    def _queue(self, signed: list[tuple[str, SignedCommand]]) -> None:
         for node_id, msg in signed:
             session = self._hub.get(node_id)
             if session is not None:  # gone meanwhile: the command waits for its next Hello

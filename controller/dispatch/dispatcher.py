@@ -21,19 +21,18 @@ from controller.dispatch.request import (
     CommandRequest,
     check_request,
 )
-from controller.events.feed import KIND_COMMAND, KIND_INVOCATION, StatusFeed
-from controller.events.watch import CommandChanged, EventBus, InvocationChanged
+from controller.events.bus import CommandChanged, EventBus, EventKind, InvocationChanged
 from controller.fleet.sessions import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets, new_command_id, parse_limit
 from controller.store import NotFound, UnknownNodes
 from controller.store.db import Db
 from controller.trust.signing import DocumentSigner
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.messages import Cancel
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def _unknown_node(targets: Targets, unknown: Set[str]) -> CommandRejected:
 
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
-                 registry: PluginRegistry, feed: StatusFeed, active: ActiveCommands | None = None,
+                 registry: PluginRegistry, active: ActiveCommands | None = None,
                  clock: Clock = now_ms, scrubber: ScrubFilter | None = None) -> None:
         """``scrubber``: the process's log scrubber (plugins/sdk/host/logs.py), which holds a
         command's secret values while it is being sent."""
@@ -59,7 +58,6 @@ class Dispatcher:
         self._hub = hub
         self._events = events
         self._checked = CheckedDocuments(registry)
-        self._feed = feed
         self._clock = clock
         self.active = active or ActiveCommands()
         # per command being announced: None, or the nodes changed since its round began (a round is due)
@@ -115,7 +113,7 @@ class Dispatcher:
         log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,
                  req.requested_by, len(matched), concurrency, max_errors)
         self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending
-        self._feed.publish(KIND_COMMAND, cmd.command_id, "", cmd.status.value, cmd.detail.value)
+        self._events.announce(EventKind.COMMAND, cmd.command_id, "", cmd.detail)
         if matched:
             active = ActiveCommand(run, stored, checked.canonical, announced={COMMAND: cmd.detail})
             self.active.start(active)
@@ -211,7 +209,7 @@ class Dispatcher:
     def _send_cancel(self, node_id: str, command_id: str) -> None:
         session = self._hub.get(node_id)
         if session is not None:
-            session.send(pb.ControllerMessage(cancel=pb.Cancel(command_id=command_id)))
+            session.send(Cancel(command_id))
 
     # ------------------------------------------------------------------ after every change
 
@@ -269,8 +267,8 @@ class Dispatcher:
         if cmd.detail is not self.active.ended(command_id):
             self.active.remember_end(command_id, cmd.detail)
             for inv in invs:
-                self._feed.publish(KIND_INVOCATION, command_id, inv.node_id, inv.status.value, inv.detail.value)
-            self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
+                self._events.announce(EventKind.INVOCATION, command_id, inv.node_id, inv.detail)
+            self._events.announce(EventKind.COMMAND, command_id, "", cmd.detail)
 
     async def _announce(self, command_id: str, node_ids: list[str]) -> None:
         active = self.active.get(command_id)
@@ -299,11 +297,11 @@ class Dispatcher:
         for node_id, detail in now:
             if seen.get(node_id) is not detail:
                 seen[node_id] = detail
-                self._feed.publish(KIND_INVOCATION, command_id, node_id, detail.status.value, detail.value)
+                self._events.announce(EventKind.INVOCATION, command_id, node_id, detail)
         self._events.publish(command_id, CommandChanged(cmd))
         if seen.get(COMMAND) is not cmd.detail:
             seen[COMMAND] = cmd.detail
-            self._feed.publish(KIND_COMMAND, command_id, "", cmd.status.value, cmd.detail.value)
+            self._events.announce(EventKind.COMMAND, command_id, "", cmd.detail)
         if cmd.detail.terminal:
             self.active.end(command_id, cmd.detail)
 

@@ -12,14 +12,14 @@ from collections.abc import Awaitable, Callable
 
 from controller.dispatch.active import ActiveCommands, Settlement
 from controller.dispatch.jobs import Forecast, settle_forecast
-from controller.events.watch import EventBus, OutputArrived
+from controller.events.bus import EventBus, OutputArrived
 from controller.fleet.sessions import Hub
 from controller.model import InvocationRecord, StepRecord
 from controller.store import NotFound, Store
 from controller.store.db import Db
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.messages import CancelAck
 from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class Reports:
         for command_id, (finished, changed) in by_command.items():
             await self._settle(Settlement(command_id, tuple(finished), tuple(changed)))
 
-    async def on_cancel_ack(self, node_id: str, ack: pb.CancelAck) -> None:
+    async def on_cancel_ack(self, node_id: str, ack: CancelAck) -> None:
         log.info("node %s: cancel of %s %s", node_id, ack.command_id,
                  "under way" if ack.running else "found nothing running")
 

@@ -22,7 +22,7 @@ from controller.documents.parameters import ParameterSpec, parse_parameter_specs
 from controller.documents.placeholders import apply_to_inputs, check_references, environment_for, interpolate
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.schema import JsonValue, inputs_to_json, kind_of, parse_inputs
+from plugins.sdk.schema import JsonValue, inputs_to_json, kind_of
 from plugins.sdk.wire.document import (
     MAX_DOCUMENT_BYTES,
     PLATFORM_TYPE,
@@ -293,8 +293,7 @@ def render(doc: CommandDocument, given: Mapping[str, Sequence[str]], registry: P
         if not registry.has_action(t.action):
             raise InputError(f"{where}.action", f"unknown action {t.action!r} (known: {', '.join(registry.actions())})")
         raw = apply_to_inputs(dict(t.inputs), values, specs, env_reference_for(t.action), where=f"{where}.inputs")
-        registry.bind(t.action, raw, f"{where}.inputs")
-        inputs = inputs_to_json(parse_inputs(registry.input_schema(t.action, where), raw, f"{where}.inputs"))
+        inputs = inputs_to_json(registry.bind(t.action, raw, f"{where}.inputs").given)
         precondition = None
         if t.precondition is not None:
             precondition = _precondition(t.precondition, values, specs, f"{where}.precondition")

@@ -52,7 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from controller.events.feed import KINDS, StatusEvent
+from controller.events.bus import EventKind, StatusEvent
 from plugins.sdk.errors import InputError
 from plugins.sdk.secrets import Secret
 
@@ -65,6 +65,7 @@ _NUMBERS = {"max_attempts": int, "initial_backoff_seconds": float, "max_backoff_
             "timeout_seconds": float}
 _KEYS = frozenset({"url", "secret", "events", *_NUMBERS})
 _PORTS = {"http": 80, "https": 443}
+KINDS = frozenset(k.value for k in EventKind)
 
 
 @dataclass(frozen=True)
@@ -305,7 +306,7 @@ class WebhookDispatcher:
                 cap = min(cfg.max_backoff_seconds, cfg.initial_backoff_seconds * 2 ** (attempt - 2))
                 await asyncio.sleep(self._rng.uniform(0.0, cap))  # full jitter
             timestamp = str(int(time.time()))
-            headers = {"Content-Type": "application/json", "X-Outpost-Event": event.kind,
+            headers = {"Content-Type": "application/json", "X-Outpost-Event": event.kind.value,
                        "X-Outpost-Delivery": delivery, "X-Outpost-Timestamp": timestamp,
                        "X-Outpost-Signature": sign(cfg.secret, timestamp, body)}
             try:

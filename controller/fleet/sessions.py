@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.wire.messages import ControllerMessage, ResultAck
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,12 @@ class AgentSession:
 
     def __init__(self, node_id: str, ack_batch: int = ACK_BATCH) -> None:
         self.node_id = node_id
-        self.outbound: asyncio.Queue[pb.ControllerMessage | None] = asyncio.Queue()
+        self.outbound: asyncio.Queue[ControllerMessage | None] = asyncio.Queue()
         self.closed = False
         self._acks: list[str] = []
         self._ack_batch = ack_batch
 
-    def send(self, msg: pb.ControllerMessage) -> None:
+    def send(self, msg: ControllerMessage) -> None:
         if not self.closed:
             self.outbound.put_nowait(msg)
 
@@ -46,7 +46,7 @@ class AgentSession:
         """Send the gathered acks in one message (the agent's heartbeat arrived)."""
         if self._acks:
             acks, self._acks = self._acks, []
-            self.send(pb.ControllerMessage(result_ack=pb.ResultAck(command_ids=acks)))
+            self.send(ResultAck(tuple(acks)))
 
     def close(self) -> None:
         if not self.closed:

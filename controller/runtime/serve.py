@@ -13,8 +13,7 @@ import grpc
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.documents.catalog import DocumentCatalog
-from controller.events.feed import StatusFeed
-from controller.events.watch import EventBus
+from controller.events.bus import EventBus
 from controller.events.webhooks import WebhookDispatcher
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import Hub
@@ -85,12 +84,12 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     store.migrate()
     store.mark_all_connection_lost()
     db = Db(store)
-    hub, events, feed = Hub(), EventBus(), StatusFeed()
+    hub, events = Hub(), EventBus()
     webhooks = WebhookDispatcher(settings.webhooks)
-    feed.add_sink(webhooks.submit)
+    events.add_sink(webhooks.submit)
     webhooks.start()
     registry = PluginRegistry.discover()
-    dispatcher = Dispatcher(db, signer, hub, events, registry, feed, scrubber=install_scrubber())
+    dispatcher = Dispatcher(db, signer, hub, events, registry, scrubber=install_scrubber())
     reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle)
     catalog = DocumentCatalog(db, registry)
     await catalog.seed_builtins()
@@ -102,7 +101,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                                               opts.heartbeat_timeout_seconds),
                                            mtls)
-    pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, feed),
+    pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog),
                                            mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
@@ -143,7 +142,6 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         await asyncio.sleep(0)  # the stops take their first step (the shutdown) before the streams end
         hub.close_all()
         events.close()
-        feed.close()
         await webhooks.stop(drain_seconds=5.0)
         await stopping
         await db.run(store.mark_all_connection_lost)

@@ -17,8 +17,7 @@ import grpc
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.request import CommandRejected, CommandRequest
 from controller.documents.catalog import DocumentCatalog, masked_document
-from controller.events.feed import StatusFeed
-from controller.events.watch import CommandChanged, CommandEvent, EventBus, OutputArrived
+from controller.events.bus import CommandChanged, CommandEvent, EventBus, OutputArrived
 from controller.model import (
     ActivationRecord,
     CommandRecord,
@@ -34,11 +33,11 @@ from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
 from controller.store import NotFound, Store
 from controller.store.db import Db
+from controller.wire import tags_from_pb, targets_from_pb
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.clock import now_ms
-from plugins.sdk.status import Detail, Status
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.identity import Role
 
@@ -73,8 +72,7 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
 
 class AdminService(pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
-                 documents: DocumentCatalog, feed: StatusFeed) -> None:
-        self._feed = feed
+                 documents: DocumentCatalog) -> None:
         self._db = db
         self._identities = PeerIdentities()
         self._document_api = DocumentApi(db, documents.validate)
@@ -100,7 +98,7 @@ class AdminService(pbg.AdminServiceServicer):
         aid = str(uuid.uuid4())
         code = base64.b32encode(secrets.token_bytes(20)).decode()  # 160 random bits, 32 of A-Z2-7
         created = now_ms()
-        rec = ActivationRecord(aid, hash_activation_code(aid, code), convert.tags_from_pb(request.tags), limit, 0,
+        rec = ActivationRecord(aid, hash_activation_code(aid, code), tags_from_pb(request.tags), limit, 0,
                                created, created + seconds * 1000, request.description)
         await self._db.run(self._db.store.create_activation, rec)
         log.info("operator %s created activation %s (limit %d, %d s)", who, aid, limit, seconds)
@@ -138,7 +136,7 @@ class AdminService(pbg.AdminServiceServicer):
         after, limit = await self._page(context, request)
         try:
             # sorted here, as bisect compares: the database's collation may order ids otherwise
-            chosen = sorted(await self._dispatcher.resolve(convert.targets_from_pb(request.targets)))
+            chosen = sorted(await self._dispatcher.resolve(targets_from_pb(request.targets)))
         except CommandRejected as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         rest = chosen[bisect.bisect_right(chosen, after):]
@@ -180,7 +178,7 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def _command_request(self, request: pb.SendCommandRequest, who: str) -> CommandRequest:
         """An inline document (a playbook's play) as it is; a stored one rendered with its parameters."""
-        common = dict(targets=convert.targets_from_pb(request.targets), comment=request.comment, requested_by=who,
+        common = dict(targets=targets_from_pb(request.targets), comment=request.comment, requested_by=who,
                       timeout_seconds=request.timeout_seconds, max_concurrency=request.max_concurrency or "50",
                       max_errors=request.max_errors or "0")
         if len(request.comment) > 100:
@@ -309,14 +307,14 @@ class AdminService(pbg.AdminServiceServicer):
     async def WatchEvents(self, request, context) -> AsyncIterator[pb.StatusEvent]:  # noqa: N802
         """Every command and invocation status change from now on, until the controller stops."""
         await self._operator(context, "WatchEvents")
-        queue = self._feed.subscribe()
+        queue = self._events.subscribe_fleet()
         try:
             while (event := await queue.get()) is not None:
-                yield pb.StatusEvent(kind=event.kind, command_id=event.command_id, node_id=event.node_id,
-                                     status=wire.status_to_pb(Status(event.status)),
-                                     detail=wire.detail_to_pb(Detail(event.detail)), at_ms=event.at_ms, seq=event.seq)
+                yield pb.StatusEvent(kind=event.kind.value, command_id=event.command_id, node_id=event.node_id,
+                                     status=wire.status_to_pb(event.status), detail=wire.detail_to_pb(event.detail),
+                                     at_ms=event.at_ms, seq=event.seq)
         finally:
-            self._feed.unsubscribe(queue)
+            self._events.unsubscribe_fleet(queue)
 
     # ---- documents and groups: the operator check here, the work in document_api / group_api
 

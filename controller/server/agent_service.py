@@ -27,6 +27,7 @@ from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.convert import WireError
 from plugins.sdk.wire.identity import Role, new_node_id
+from plugins.sdk.wire.messages import Ping
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
         reader: asyncio.Task[None] | None = None
         try:
             await self._dispatcher.on_hello(node_id)  # what waited for the node, and cancels it missed
-            session.send(pb.ControllerMessage(ping=pb.Ping(sent_at_ms=now_ms())))
+            session.send(Ping(now_ms()))
             log.info("node %s connected from %s", node_id, context.peer())
             reader = asyncio.create_task(self._read(session, context))
             # ends when the agent goes (reader) or the session is closed: replaced, or shutdown (writer)
@@ -155,7 +156,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
             if msg is None:
                 return
             try:
-                await context.write(msg)
+                await context.write(wire.controller_message_to_pb(msg))
             except grpc.aio.UsageError:  # the call already ended: the agent went, or the controller is stopping
                 return
 
@@ -209,6 +210,6 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 self._presence.heartbeat(node_id)
                 session.flush_acks()
             elif kind == "cancel_ack":
-                await d.on_cancel_ack(node_id, msg.cancel_ack)
+                await d.on_cancel_ack(node_id, wire.cancel_ack_from_pb(msg.cancel_ack))
         except WireError as exc:
             log.warning("node %s sent a message this controller cannot read: %s", node_id, exc)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from controller.events.watch import CommandChanged, CommandEvent, InvocationChanged, OutputArrived
+from controller.events.bus import CommandChanged, CommandEvent, InvocationChanged, OutputArrived
 from controller.model import (
     ActivationRecord,
     CommandRecord,
@@ -11,30 +11,10 @@ from controller.model import (
     NodeRecord,
     StepOutput,
     StepOutputView,
-    Tag,
-    TagFilter,
-    Targets,
 )
+from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire import convert as wire
-
-
-def tags_to_pb(tags: tuple[Tag, ...]) -> list[pb.Tag]:
-    return [pb.Tag(key=t.key, value=t.value) for t in tags]
-
-
-def tags_from_pb(tags: list[pb.Tag]) -> tuple[Tag, ...]:
-    return tuple(Tag(t.key, t.value) for t in tags)
-
-
-def targets_to_pb(t: Targets) -> pb.Targets:
-    return pb.Targets(node_ids=list(t.node_ids),
-                      tags=[pb.TagFilter(key=f.key, values=list(f.values)) for f in t.tags], group=t.group,
-                      all=t.all)
-
-
-def targets_from_pb(t: pb.Targets) -> Targets:
-    return Targets(tuple(t.node_ids), tuple(TagFilter(f.key, tuple(f.values)) for f in t.tags), t.group, t.all)
 
 
 def parameters_to_pb(params: Mapping[str, tuple[str, ...]]) -> dict[str, pb.ParameterValues]:

@@ -23,6 +23,7 @@ from controller.store.db import Db
 from controller.store.errors import NotFound
 from controller.store.groups import GroupRecord
 from controller.store.nodetags import TagLimitExceeded
+from controller.wire import targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.host.clock import now_ms
 
@@ -32,12 +33,8 @@ GROUP_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]{1,128}$")
 MAX_NODE_TAGS = 50
 
 
-def group_targets_to_pb(t: Targets) -> pb.Targets:
-    return pb.Targets(node_ids=list(t.node_ids), tags=[pb.TagFilter(key=f.key, values=list(f.values)) for f in t.tags])
-
-
 def group_to_pb(g: GroupRecord) -> pb.Group:
-    return pb.Group(name=g.name, targets=group_targets_to_pb(g.targets), created_at_ms=g.created_at_ms)
+    return pb.Group(name=g.name, targets=targets_to_pb(g.targets), created_at_ms=g.created_at_ms)
 
 
 def group_targets_problem(t: pb.Targets) -> str | None:

@@ -14,7 +14,7 @@ from agent.runner import Runner, RunnerOptions
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import API_VERSION, OutputStreamKind, PluginSpec, RunContext, StepOutcome
 from plugins.sdk.errors import PluginError
-from plugins.sdk.facts import Platform
+from plugins.sdk.facts import Facts, Platform
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import param
 from plugins.sdk.secrets import ScrubFilter
@@ -22,12 +22,13 @@ from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Document, OnFailure, Precondition, Step
 from plugins.sdk.wire.envelope import Envelope, VerifiedCommand
+from plugins.sdk.wire.messages import Heartbeat, Hello
 from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
 
 NODE = "node-7"
 CID = "cmd-0001"
-HELLO = pb.AgentMessage(hello=pb.Hello())
-END = pb.AgentMessage(heartbeat=pb.Heartbeat(sent_at_ms=-1))
+HELLO = Hello(Facts("h", "Debian", "12", Platform.LINUX, "x86_64", (), "0.1.0"))
+END = Heartbeat(sent_at_ms=-1)
 OUT, ERR = OutputStreamKind.STDOUT, OutputStreamKind.STDERR
 NOT_RUN = "not run: an earlier step ended the document"
 EXIT, SUCCESS_AND_EXIT, CONTINUE = OnFailure.EXIT, OnFailure.SUCCESS_AND_EXIT, OnFailure.CONTINUE
@@ -178,7 +179,7 @@ class Harness:
     options: RunnerOptions = field(default_factory=RunnerOptions)
     platform: Platform = Platform.LINUX
     rec: Recorder = field(default_factory=Recorder)
-    outbox: Outbox = field(default_factory=Outbox)
+    outbox: Outbox = field(default_factory=lambda: Outbox(encode=wire.agent_message_to_pb))  # as on the wire
     scrubber: ScrubFilter = field(default_factory=ScrubFilter)
     extra: tuple[type[FakePlugin], ...] = ()  # plugins beyond the usual ones
 
@@ -226,10 +227,11 @@ def command(cid: str, *steps: Step, environment: dict[str, str] | None = None,
 
 async def _replay(outbox: Outbox) -> list[pb.AgentMessage]:
     gen = outbox.stream(HELLO)
-    assert await anext(gen) == HELLO
+    assert await anext(gen) == wire.agent_message_to_pb(HELLO)
     outbox.transient(END)
     got = []
-    while (msg := await asyncio.wait_for(anext(gen), 1)) != END:
+    end = wire.agent_message_to_pb(END)
+    while (msg := await asyncio.wait_for(anext(gen), 1)) != end:
         got.append(msg)
     await gen.aclose()
     return got

@@ -220,7 +220,7 @@ def test_a_result_within_the_delay_stands_for_the_acceptance() -> None:
 
     async def scenario() -> list[pb.AgentMessage]:
         outbox.accept("c1", ack("c1"), 0.05)
-        outbox.about("c1", result("c1"))
+        outbox.about("c1", result("c1"), final=True)
         await asyncio.sleep(0.1)  # the cancelled timer must not bring the acceptance back
         return await session(outbox)
 
@@ -235,7 +235,7 @@ def test_any_other_message_sends_the_held_acceptance_first() -> None:
         outbox.accept("c2", ack("c2"), 60)
         outbox.about("c1", out("c1", 1))
         outbox.about("c1", step("c1", "a"))
-        outbox.about("c1", result("c1"))
+        outbox.about("c1", result("c1"), final=True)
         return await session(outbox)
 
     assert run(scenario) == [HELLO, ack("c1"), out("c1", 1), step("c1", "a"), result("c1")]

@@ -1,5 +1,5 @@
 """The dispatcher and reports in one process, with nothing else: a real store on a SQLite file, the
-in-memory hub, event bus and feed, a real signer, the shell plugin's schema, and a clock the test
+in-memory hub and event bus, a real signer, the shell plugin's schema, and a clock the test
 moves. No controller process, no agent, no gRPC: what an agent would receive is what lands on its
 session's queue, and what it would report is handed to ``Reports`` directly."""
 from __future__ import annotations
@@ -12,8 +12,7 @@ from controller.dispatch.active import ActiveCommands
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.dispatch.request import CommandRequest
-from controller.events.feed import StatusFeed
-from controller.events.watch import EventBus
+from controller.events.bus import EventBus
 from controller.fleet.sessions import AgentSession, Hub
 from controller.model import CommandRecord, InvocationRecord, NodeRecord, Tag, Targets
 from controller.store import Store
@@ -22,6 +21,7 @@ from controller.trust.signing import DocumentSigner
 from plugins.sdk.facts import Facts, Platform
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
+from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Document, Step
 from plugins.sdk.wire.results import InvocationReport
 from plugins.shell.plugin import ShellPlugin
@@ -47,7 +47,6 @@ class Rig:
     db: Db
     hub: Hub
     events: EventBus
-    feed: StatusFeed
     clock: FakeClock
     dispatcher: Dispatcher
     reports: Reports
@@ -57,12 +56,12 @@ class Rig:
         if store is None:
             store = Store.open(f"sqlite:///{directory / 'outpost.db'}")
             store.migrate()
-        db, hub, events, feed, clock = Db(store), Hub(), EventBus(), StatusFeed(), clock or FakeClock()
+        db, hub, events, clock = Db(store), Hub(), EventBus(), clock or FakeClock()
         registry = PluginRegistry([ShellPlugin()])
-        dispatcher = Dispatcher(db, DocumentSigner.generate(), hub, events, registry, feed, ActiveCommands(),
+        dispatcher = Dispatcher(db, DocumentSigner.generate(), hub, events, registry, ActiveCommands(),
                                 clock=clock)
         reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle, clock=clock)
-        return cls(store, db, hub, events, feed, clock, dispatcher, reports)
+        return cls(store, db, hub, events, clock, dispatcher, reports)
 
     def close(self) -> None:
         self.hub.close_all()
@@ -104,5 +103,5 @@ def received(session: AgentSession) -> list[str]:
     out = []
     while not session.outbound.empty():
         msg = session.outbound.get_nowait()
-        out.append("closed" if msg is None else msg.WhichOneof("body"))
+        out.append("closed" if msg is None else wire.controller_message_to_pb(msg).WhichOneof("body"))
     return out

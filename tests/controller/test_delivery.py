@@ -26,7 +26,8 @@ def _command(nodes: list[str]) -> CommandRecord:
 def _drain(session: AgentSession) -> list:
     out = []
     while not session.outbound.empty():
-        out.append(session.outbound.get_nowait())
+        msg = session.outbound.get_nowait()
+        out.append(None if msg is None else wire.controller_message_to_pb(msg))  # as the stream carries it
     return out
 
 

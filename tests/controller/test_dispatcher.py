@@ -167,7 +167,7 @@ def test_the_feed_tells_each_change_once_and_the_command_s_end_last(rig: Rig) ->
     rig.connect(N1, N2)
 
     async def go() -> list[tuple[str, str, str]]:
-        q = rig.feed.subscribe()
+        q = rig.events.subscribe_fleet()
         cid = (await rig.send([N1, N2])).command_id
         await rig.report(cid, N1, Detail.SUCCESS)
         await rig.report(cid, N1, Detail.SUCCESS)  # replayed: stored once, told once
@@ -175,7 +175,7 @@ def test_the_feed_tells_each_change_once_and_the_command_s_end_last(rig: Rig) ->
         out = []
         while not q.empty():
             e = q.get_nowait()
-            out.append((e.kind, e.node_id, e.detail))
+            out.append((e.kind.value, e.node_id, e.detail.value))
         return out
     events = run(go)
     assert events == [("command", "", "Pending"), ("invocation", N1, "InProgress"), ("invocation", N2, "InProgress"),

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.events.feed import StatusEvent, StatusFeed
+from controller.events.bus import EventBus, EventKind, StatusEvent
 from controller.events.webhooks import WebhookConfig, WebhookDispatcher, load_webhooks, sign, verify_signature
 from controller.trust.pki import CertificateAuthority, create_ca
 from plugins.sdk.errors import InputError
 from plugins.sdk.secrets import MASK, Secret
+from plugins.sdk.status import Detail
 
 SECRET = "whsec-7f3a9c1e-never-print-me"
 FAST = {"initial_backoff_seconds": 0.01, "max_backoff_seconds": 0.05, "timeout_seconds": 2.0}
@@ -104,7 +105,7 @@ def hook(url: str, **kw: object) -> WebhookConfig:
 
 
 def event(seq: int, kind: str = "invocation") -> StatusEvent:
-    return StatusEvent(kind, f"cmd-{seq}", "" if kind == "command" else "mi-1", "Failed", "Failed", 1_000, seq)
+    return StatusEvent(EventKind(kind), f"cmd-{seq}", "" if kind == "command" else "mi-1", Detail.FAILED, 1_000, seq)
 
 
 def independent_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -116,11 +117,11 @@ def independent_signature(secret: str, timestamp: str, body: bytes) -> str:
 
 def test_every_published_event_arrives_in_order_signed_with_headers_and_json() -> None:
     async def scenario(r: Receiver) -> None:
-        feed, dispatcher = StatusFeed(), WebhookDispatcher([hook(r.url("/in/hook?team=ops"))])
+        feed, dispatcher = EventBus(), WebhookDispatcher([hook(r.url("/in/hook?team=ops"))])
         feed.add_sink(dispatcher.submit)
         dispatcher.start()
-        published = [feed.publish("command" if i % 4 == 0 else "invocation", f"cmd-{i // 4}",
-                                  "" if i % 4 == 0 else f"mi-{i}", "InProgress", "InProgress", 1_700_000_000_000 + i)
+        published = [feed.announce(EventKind.COMMAND if i % 4 == 0 else EventKind.INVOCATION, f"cmd-{i // 4}",
+                                   "" if i % 4 == 0 else f"mi-{i}", Detail.IN_PROGRESS, 1_700_000_000_000 + i)
                      for i in range(40)]
         await until(lambda: dispatcher.delivered == 40)
         await dispatcher.stop(1)
@@ -206,11 +207,12 @@ def test_submit_does_no_io_so_a_down_receiver_never_blocks_it() -> None:
 def test_a_webhook_gets_only_the_event_kinds_it_asked_for() -> None:
     async def scenario(r: Receiver) -> None:
         dispatcher = WebhookDispatcher([hook(r.url("/all")), hook(r.url("/cmd"), events=frozenset({"command"}))])
-        feed = StatusFeed()
+        feed = EventBus()
         feed.add_sink(dispatcher.submit)
         dispatcher.start()
         for i in range(6):
-            feed.publish("command" if i % 2 else "invocation", "c-1", "" if i % 2 else "mi-1", "Success", "Success", 0)
+            feed.announce(EventKind.COMMAND if i % 2 else EventKind.INVOCATION, "c-1", "" if i % 2 else "mi-1",
+                          Detail.SUCCESS, 0)
         await until(lambda: dispatcher.delivered == 9)
         await dispatcher.stop(1)
         assert [json.loads(q.body)["seq"] for q in r.received("/all")] == [1, 2, 3, 4, 5, 6]

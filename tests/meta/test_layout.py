@@ -22,23 +22,23 @@ SHARED = {SDK, WIRE, HOST}
 # a room may always import itself. The controller's rooms are listed lowest first.
 MAY_IMPORT: dict[str, set[str]] = {
     "controller.model": {SDK, WIRE},
+    "controller.wire": {"controller.model", PB},  # targets and tags, for both edges
     "controller.store": {"controller.model", SDK, WIRE, HOST},
     "controller.trust": {SDK, WIRE, HOST},
     "controller.events": {"controller.model", SDK, WIRE, HOST},
-    "controller.fleet": {"controller.model", "controller.store", SDK, WIRE, HOST, PB},
+    "controller.fleet": {"controller.model", "controller.store", SDK, WIRE, HOST},
     "controller.documents": {"controller.model", "controller.store", SDK, WIRE, HOST},
     "controller.dispatch": {"controller.model", "controller.store", "controller.fleet",
-                            "controller.trust", "controller.events", SDK, WIRE, HOST, PB},
+                            "controller.trust", "controller.events", SDK, WIRE, HOST},
     "controller.compiler": {"controller.model", "controller.documents", SDK, WIRE, HOST},
-    "controller.server": {"controller.model", "controller.store", "controller.dispatch",
+    "controller.server": {"controller.model", "controller.wire", "controller.store", "controller.dispatch",
                           "controller.documents", "controller.events", "controller.fleet", "controller.trust",
                           SDK, WIRE, HOST, PB},
     "controller.runtime": {"controller.model", "controller.store", "controller.dispatch",
                            "controller.documents", "controller.events", "controller.fleet", "controller.trust",
                            "controller.server", SDK, WIRE, HOST, PB},
-    # the CLI still shares the server's Targets conversion (issue 16, point 4: a CLI wire module)
-    "controller.cli": {"controller.model", "controller.compiler", "controller.documents", "controller.fleet",
-                       "controller.runtime", "controller.server", SDK, WIRE, HOST, PB},
+    "controller.cli": {"controller.model", "controller.wire", "controller.compiler", "controller.documents",
+                       "controller.fleet", "controller.runtime", SDK, WIRE, HOST, PB},
     "controller.dev": set(),  # runs the others as processes, imports none of them
     "agent": {SDK, WIRE, HOST, PB},
     "agent.swarm": {"agent", SDK, WIRE, HOST, PB},  # the load-testing seams; the agent never imports them
@@ -202,6 +202,25 @@ def test_no_module_imports_itself_back() -> None:
         if v not in index:
             strong(v)
     assert not circles, "\n".join(" <-> ".join(c) for c in circles)
+
+
+# Where protobuf may be touched: the edges. Inside them every boundary is typed (plugins/sdk/wire/
+# messages.py, results.py, the controller's model); conversion is plugins/sdk/wire/convert.py (what
+# both sides share), the controller's service edge (controller/server/) and the agent's connection.
+PROTOBUF_EDGES = (
+    "plugins/sdk/wire/convert.py", "plugins/sdk/wire/envelope.py",  # the signed envelope is a pb message
+    "agent/connection.py", "agent/enroll.py",
+    "controller/server/", "controller/runtime/serve.py",  # the servicers and their registration
+    "controller/wire.py",  # targets and tags, which both the servicers and the CLI carry
+    "controller/cli/",  # still builds requests itself (issue 16, point 4: a CLI wire module)
+)
+
+
+def test_protobuf_stays_at_the_edges() -> None:
+    bad = [f"{p.relative_to(ROOT)}:{line}: imports {mod}"
+           for p in _sources(*SOURCES) if not str(p.relative_to(ROOT)).startswith(PROTOBUF_EDGES)
+           for line, mod in _imports(p) if mod.split(".")[0] == PB]
+    assert not bad, "\n".join(bad)
 
 
 def test_agent_runtime_needs_only_its_five_libraries() -> None:

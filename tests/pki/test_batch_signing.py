@@ -48,7 +48,7 @@ def test_a_batch_travels_as_one_message_per_envelope() -> None:
     signer = DocumentSigner.generate()
     nodes = [new_node_id() for _ in range(3)]
     signed = signer.sign_commands("cmd-1", nodes, DOCUMENT, NOW_MS, NOW_MS + 60_000)
-    messages = wire.batch_to_pb(signed)
+    messages = [wire.controller_message_to_pb(signed.command(i)) for i in range(len(nodes))]
     assert [wire.command_from_pb(m.command) for m in messages] == [signed.command(i) for i in range(3)]
     with pytest.raises(IdentityError):
         signer.sign_commands("cmd-1", [nodes[0], "not-a-node"], DOCUMENT, NOW_MS, NOW_MS + 60_000)

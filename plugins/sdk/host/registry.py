@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.sdk.contract import SUPPORTED_APIS, Plugin, PluginSpec
@@ -20,10 +20,13 @@ ENTRY_POINT_GROUP = "outpost.plugins"
 
 @dataclass(frozen=True)
 class BoundStep:
-    """An action resolved to its plugin, with inputs validated and converted to the plugin's type."""
+    """An action resolved to its plugin, with inputs validated and converted to the plugin's type.
+    ``given``: the inputs typed by the action's own schema, before an alias's conversion (what a
+    document carries)."""
     plugin: Plugin
     action: str
     inputs: Any
+    given: Any = field(default=None, compare=False)  # derived: the same raw inputs, unconverted
 
 
 class PluginRegistry:
@@ -91,7 +94,5 @@ class PluginRegistry:
     def bind(self, action: str, raw_inputs: Any, where: str) -> BoundStep:
         """Validate raw inputs against the action's schema; raises InputError naming ``where``."""
         plugin, inputs_cls, convert = self._lookup(action, where)
-        typed = parse_inputs(inputs_cls, raw_inputs, where)
-        if convert is not None:
-            typed = convert(typed)
-        return BoundStep(plugin, action, typed)
+        given = parse_inputs(inputs_cls, raw_inputs, where)
+        return BoundStep(plugin, action, given if convert is None else convert(given), given)

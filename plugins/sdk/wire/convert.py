@@ -5,7 +5,18 @@ from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 from plugins.sdk.status import Detail, Status
-from plugins.sdk.wire.envelope import SignedBatch, SignedCommand
+from plugins.sdk.wire.envelope import SignedCommand
+from plugins.sdk.wire.messages import (
+    Accepted,
+    AgentMessage,
+    Cancel,
+    CancelAck,
+    ControllerMessage,
+    Heartbeat,
+    Hello,
+    Ping,
+    ResultAck,
+)
 from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
 
 _STATUS_TO_PB = {status: getattr(pb, f"STATUS_{status.name}") for status in Status}
@@ -86,16 +97,26 @@ def command_to_pb(cmd: SignedCommand) -> pb.Command:
     return pb.Command(envelope=cmd.envelope, signature=cmd.signature, document=cmd.document, proof=cmd.proof)
 
 
-def batch_to_pb(signed: SignedBatch) -> list[pb.ControllerMessage]:
-    """One ControllerMessage per envelope of the batch, in order (filled in place: a fan-out makes
-    thousands, and a Command built apart would be copied into its message)."""
-    out = []
-    for envelope, proof in zip(signed.envelopes, signed.proofs, strict=True):
-        msg = pb.ControllerMessage()
-        cmd = msg.command
-        cmd.envelope, cmd.signature, cmd.document, cmd.proof = envelope, signed.signature, signed.document, proof
-        out.append(msg)
+def controller_message_to_pb(msg: ControllerMessage) -> pb.ControllerMessage:
+    """What the controller sends on an agent's stream (filled in place: a fan-out makes thousands of
+    commands, and a Command built apart would be copied into its message)."""
+    out = pb.ControllerMessage()
+    if isinstance(msg, SignedCommand):
+        cmd = out.command
+        cmd.envelope, cmd.signature, cmd.document, cmd.proof = msg.envelope, msg.signature, msg.document, msg.proof
+    elif isinstance(msg, ResultAck):
+        out.result_ack.command_ids.extend(msg.command_ids)
+    elif isinstance(msg, Cancel):
+        out.cancel.command_id = msg.command_id
+    elif isinstance(msg, Ping):
+        out.ping.sent_at_ms = msg.sent_at_ms
+    else:
+        raise TypeError(f"not a controller message: {msg!r}")
     return out
+
+
+def cancel_ack_from_pb(msg: pb.CancelAck) -> CancelAck:
+    return CancelAck(msg.command_id, msg.running)
 
 
 def command_from_pb(msg: pb.Command) -> SignedCommand:
@@ -146,3 +167,25 @@ def refusal_to_pb(refusal: Refusal) -> pb.Ack:
 
 def refusal_from_pb(msg: pb.Ack) -> Refusal:
     return Refusal(msg.command_id, msg.refusal_code, msg.refusal_detail)
+
+
+def agent_message_to_pb(msg: AgentMessage) -> pb.AgentMessage:
+    """What an agent sends on its stream, as the stream carries it."""
+    if isinstance(msg, OutputChunk):
+        return pb.AgentMessage(output=chunk_to_pb(msg))
+    if isinstance(msg, StepReport):
+        return pb.AgentMessage(step_result=step_to_pb(msg))
+    if isinstance(msg, InvocationReport):
+        return pb.AgentMessage(invocation_result=invocation_to_pb(msg))
+    if isinstance(msg, Accepted):
+        return pb.AgentMessage(ack=accepted_to_pb(msg.command_id))
+    if isinstance(msg, Heartbeat):
+        return pb.AgentMessage(heartbeat=pb.Heartbeat(sent_at_ms=msg.sent_at_ms,
+                                                      running_command_ids=msg.running_command_ids))
+    if isinstance(msg, Refusal):
+        return pb.AgentMessage(ack=refusal_to_pb(msg))
+    if isinstance(msg, CancelAck):
+        return pb.AgentMessage(cancel_ack=pb.CancelAck(command_id=msg.command_id, running=msg.running))
+    if isinstance(msg, Hello):
+        return pb.AgentMessage(hello=pb.Hello(facts=facts_to_pb(msg.facts)))
+    raise TypeError(f"not an agent message: {msg!r}")

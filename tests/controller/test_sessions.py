@@ -5,12 +5,14 @@ import asyncio
 
 from controller.fleet.sessions import AgentSession, Hub
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.wire import convert as wire
 
 
 def _sent(session: AgentSession) -> list[pb.ControllerMessage | None]:
     out = []
     while not session.outbound.empty():
-        out.append(session.outbound.get_nowait())
+        msg = session.outbound.get_nowait()
+        out.append(None if msg is None else wire.controller_message_to_pb(msg))  # as the stream carries it
     return out
 
 

@@ -1,0 +1,57 @@
+"""An agent's stream carries, besides signed commands (envelope.py) and results (results.py), these:
+what the controller sends to steer it (a cancel, a ping, the acknowledgement of stored results) and
+the agent's answer to a cancel. Both sides hold these types; only their edges see protobuf
+(plugins/sdk/wire/convert.py)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plugins.sdk.facts import Facts
+from plugins.sdk.wire.envelope import SignedCommand
+from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Stop what runs of this command (SIGTERM, then SIGKILL after the plugin's grace)."""
+    command_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    sent_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResultAck:
+    """These commands' results are stored: the agent may forget them."""
+    command_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CancelAck:
+    """The agent's answer to a Cancel: whether it found the command running."""
+    command_id: str
+    running: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """Every stream's first message: what the agent tells of its node."""
+    facts: Facts
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The command is in the agent's ledger and runs (a refusal is a Refusal)."""
+    command_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    sent_at_ms: int
+    running_command_ids: tuple[str, ...] = ()
+
+
+ControllerMessage = SignedCommand | Cancel | Ping | ResultAck
+AgentMessage = Hello | Accepted | Refusal | OutputChunk | StepReport | InvocationReport | Heartbeat | CancelAck
