@@ -181,6 +181,10 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class InvocationRecord:
+    """An invocation as the controller keeps it. Unlike a step, it is not a copy of what the agent
+    reported: it exists from the command's sending (Pending, Delayed), its start is the acceptance's,
+    and the controller alone ends some (DeliveryTimedOut, Terminated, Cancelled before it started).
+    The agent's InvocationReport is one input to it (controller/dispatch/reports.py)."""
     command_id: str
     node_id: str
     detail: Detail = Detail.PENDING

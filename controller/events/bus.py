@@ -8,7 +8,7 @@
   invocation, as a ``StatusEvent`` stamped with an increasing ``seq``. ``outpost events --follow``
   (``WatchEvents``) and the webhooks (a sink) follow it. A subscriber that falls behind loses its
   *oldest* events, counted (``dropped_for``, ``dropped``); the gap in ``seq`` tells it. A sink is a
-  synchronous callable that must return at once (``WebhookDispatcher.submit``); one that raises is
+  synchronous callable that must return at once (``WebhookSender.submit``); one that raises is
   logged and disturbs nobody.
 
 Publishing never blocks and never awaits; the bus is not thread-safe (the event loop's thread only).

@@ -23,7 +23,7 @@ Delivery: any 2xx is delivered; any other status (redirects are not followed), a
 connection error is retried with exponential backoff and full jitter, up to ``max_attempts``
 attempts, after which the event is dropped with an error log. One worker per webhook delivers
 that webhook's events strictly in order, so a failing event delays the ones behind it (``seq`` in
-the body lets a receiver check order and gaps). :meth:`WebhookDispatcher.submit` only appends to
+the body lets a receiver check order and gaps). :meth:`WebhookSender.submit` only appends to
 the webhook's bounded queue: it does no I/O, never blocks and never raises; when a queue is full
 the oldest event is dropped and counted.
 
@@ -200,7 +200,7 @@ def _backlog(hook: _Hook) -> int:
     return len(hook.queue) + (hook.in_flight is not None)
 
 
-class WebhookDispatcher:
+class WebhookSender:
     """Delivers submitted status events to each configured webhook; see the module docstring."""
 
     def __init__(self, configs: Sequence[WebhookConfig], *, queue_limit: int = DEFAULT_QUEUE_LIMIT,
@@ -213,7 +213,7 @@ class WebhookDispatcher:
         self._stopping = False
 
     def __repr__(self) -> str:
-        return f"WebhookDispatcher({', '.join(h.config.origin for h in self._hooks)})"
+        return f"WebhookSender({', '.join(h.config.origin for h in self._hooks)})"
 
     @property
     def delivered(self) -> int:

@@ -14,7 +14,7 @@ from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.documents.catalog import DocumentCatalog
 from controller.events.bus import EventBus
-from controller.events.webhooks import WebhookDispatcher
+from controller.events.webhooks import WebhookSender
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import Hub
 from controller.runtime.config import ControllerDir
@@ -85,7 +85,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     store.mark_all_connection_lost()
     db = Db(store)
     hub, events = Hub(), EventBus()
-    webhooks = WebhookDispatcher(settings.webhooks)
+    webhooks = WebhookSender(settings.webhooks)
     events.add_sink(webhooks.submit)
     webhooks.start()
     registry = PluginRegistry.discover()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from controller.events.bus import EventBus, EventKind, StatusEvent
-from controller.events.webhooks import WebhookConfig, WebhookDispatcher, load_webhooks, sign, verify_signature
+from controller.events.webhooks import WebhookConfig, WebhookSender, load_webhooks, sign, verify_signature
 from controller.trust.pki import CertificateAuthority, create_ca
 from plugins.sdk.errors import InputError
 from plugins.sdk.secrets import MASK, Secret
@@ -117,7 +117,7 @@ def independent_signature(secret: str, timestamp: str, body: bytes) -> str:
 
 def test_every_published_event_arrives_in_order_signed_with_headers_and_json() -> None:
     async def scenario(r: Receiver) -> None:
-        feed, dispatcher = EventBus(), WebhookDispatcher([hook(r.url("/in/hook?team=ops"))])
+        feed, dispatcher = EventBus(), WebhookSender([hook(r.url("/in/hook?team=ops"))])
         feed.add_sink(dispatcher.submit)
         dispatcher.start()
         published = [feed.announce(EventKind.COMMAND if i % 4 == 0 else EventKind.INVOCATION, f"cmd-{i // 4}",
@@ -148,7 +148,7 @@ def test_every_published_event_arrives_in_order_signed_with_headers_and_json() -
 
 def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt() -> None:
     async def scenario(r: Receiver) -> None:
-        dispatcher = WebhookDispatcher([hook(r.url())])
+        dispatcher = WebhookSender([hook(r.url())])
         dispatcher.start()
         dispatcher.submit(event(1))
         await until(lambda: dispatcher.delivered == 1)
@@ -167,7 +167,7 @@ def test_a_receiver_failing_twice_gets_the_event_on_the_third_attempt() -> None:
 
 def test_after_max_attempts_the_event_is_dropped_and_later_ones_still_go(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario(r: Receiver) -> None:
-        dispatcher = WebhookDispatcher([hook(r.url(), max_attempts=3)])
+        dispatcher = WebhookSender([hook(r.url(), max_attempts=3)])
         dispatcher.start()
         dispatcher.submit(event(1))
         dispatcher.submit(event(2))
@@ -187,7 +187,7 @@ def test_submit_does_no_io_so_a_down_receiver_never_blocks_it() -> None:
     port = closed_port()
 
     async def scenario() -> None:
-        dispatcher = WebhookDispatcher([hook(f"http://127.0.0.1:{port}/hook", max_attempts=1_000)])
+        dispatcher = WebhookSender([hook(f"http://127.0.0.1:{port}/hook", max_attempts=1_000)])
         dispatcher.start()
         for i in range(1, 1_001):
             dispatcher.submit(event(i))
@@ -206,7 +206,7 @@ def test_submit_does_no_io_so_a_down_receiver_never_blocks_it() -> None:
 
 def test_a_webhook_gets_only_the_event_kinds_it_asked_for() -> None:
     async def scenario(r: Receiver) -> None:
-        dispatcher = WebhookDispatcher([hook(r.url("/all")), hook(r.url("/cmd"), events=frozenset({"command"}))])
+        dispatcher = WebhookSender([hook(r.url("/all")), hook(r.url("/cmd"), events=frozenset({"command"}))])
         feed = EventBus()
         feed.add_sink(dispatcher.submit)
         dispatcher.start()
@@ -236,7 +236,7 @@ def test_a_receiver_that_never_answers_times_out_and_is_retried(caplog: pytest.L
 
         server = await asyncio.start_server(silent, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
-        dispatcher = WebhookDispatcher([hook(f"http://127.0.0.1:{port}/", max_attempts=2, timeout_seconds=0.2)])
+        dispatcher = WebhookSender([hook(f"http://127.0.0.1:{port}/", max_attempts=2, timeout_seconds=0.2)])
         dispatcher.start()
         dispatcher.submit(event(1))
         await until(lambda: dispatcher.failed == 1)
@@ -251,7 +251,7 @@ def test_a_receiver_that_never_answers_times_out_and_is_retried(caplog: pytest.L
 
 def test_a_full_queue_drops_its_oldest_and_warns(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario(r: Receiver) -> None:
-        dispatcher = WebhookDispatcher([hook(r.url())], queue_limit=3)
+        dispatcher = WebhookSender([hook(r.url())], queue_limit=3)
         for i in range(1, 6):
             dispatcher.submit(event(i))  # before start(): queued, not lost
         assert (dispatcher.queued, dispatcher.dropped) == (3, 2)
@@ -269,7 +269,7 @@ def test_a_full_queue_drops_its_oldest_and_warns(caplog: pytest.LogCaptureFixtur
 def test_stop_drains_then_gives_up_on_a_dead_receiver(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         with receiver() as r:
-            dispatcher = WebhookDispatcher([hook(r.url())])
+            dispatcher = WebhookSender([hook(r.url())])
             dispatcher.start()
             for i in range(1, 21):
                 dispatcher.submit(event(i))
@@ -277,7 +277,7 @@ def test_stop_drains_then_gives_up_on_a_dead_receiver(caplog: pytest.LogCaptureF
             assert dispatcher.delivered == 20 and len(r.received()) == 20
             dispatcher.submit(event(21))  # a stopped dispatcher ignores new events
             assert dispatcher.queued == 0
-        dead = WebhookDispatcher([hook(f"http://127.0.0.1:{closed_port()}/", max_attempts=1_000)])
+        dead = WebhookSender([hook(f"http://127.0.0.1:{closed_port()}/", max_attempts=1_000)])
         dead.start()
         dead.submit(event(1))
         started = time.monotonic()
@@ -300,9 +300,9 @@ def test_https_delivery_verifies_the_receiver_certificate() -> None:
         tls.load_cert_chain(Path(tmp) / "s.crt", Path(tmp) / "s.key")
 
     async def scenario(r: Receiver) -> None:
-        trusting = WebhookDispatcher([hook(r.url(scheme="https"))],
+        trusting = WebhookSender([hook(r.url(scheme="https"))],
                                      ssl_context=ssl.create_default_context(cadata=ca.cert_pem.decode()))
-        untrusting = WebhookDispatcher([hook(r.url(scheme="https"), max_attempts=1)])  # system CAs only
+        untrusting = WebhookSender([hook(r.url(scheme="https"), max_attempts=1)])  # system CAs only
         for d in (trusting, untrusting):
             d.start()
             d.submit(event(1))
@@ -319,8 +319,8 @@ def test_https_delivery_verifies_the_receiver_certificate() -> None:
 
 
 def test_the_secret_is_never_logged_nor_in_a_repr(caplog: pytest.LogCaptureFixture) -> None:
-    async def scenario(r: Receiver) -> WebhookDispatcher:
-        dispatcher = WebhookDispatcher([hook(r.url(), max_attempts=2),
+    async def scenario(r: Receiver) -> WebhookSender:
+        dispatcher = WebhookSender([hook(r.url(), max_attempts=2),
                                         hook(f"http://127.0.0.1:{closed_port()}/x", max_attempts=2)], queue_limit=1)
         for i in range(1, 4):
             dispatcher.submit(event(i))
