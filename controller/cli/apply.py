@@ -5,25 +5,28 @@ is sent), 1 otherwise. Plays run in order; a play with any failed node stops the
 """
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from controller.cli.client import AdminClient
 from controller.cli.render import command_row, invocation_row, node_row, print_json, print_table
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
-from controller.compiler.expand import expand
+from controller.compiler.playbook import DocumentTask
 from controller.wire import targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
-from plugins.sdk.wire.document import Document, masked_json
+from plugins.sdk.wire.document import Document, document_from_bytes, masked_json
 
 EXIT_OK, EXIT_FAILED, EXIT_COMPILE = 0, 1, 2
+_STEP_ERROR = re.compile(r"^mainSteps\[(\d+)\]\.inputs(?:\.\S+)?: (.*)$", re.S)
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,30 @@ def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: App
     return EXIT_OK
 
 
-def fetcher(client: AdminClient):
-    def fetch(name: str, version: str) -> tuple[bytes, str]:
-        r = client.stub.GetDocument(pb.GetDocumentRequest(name=name, version=version), timeout=client.timeout)
-        return r.content, r.document.format
-    return fetch
+def _located(play: PlayPlan, details: str) -> PlaybookError:
+    """The controller's error about a play's aws:runDocument step, at the `document:` task's line."""
+    m = _STEP_ERROR.match(details)
+    task = play.tasks[int(m.group(1))] if m and int(m.group(1)) < len(play.tasks) else None
+    if m is None or not isinstance(task, DocumentTask):
+        filename, _, line = play.source.rpartition(":")
+        return PlaybookError(details, filename=filename, line=int(line), where="tasks")
+    filename, _, line = task.source.rpartition(":")
+    return PlaybookError(m.group(2), filename=filename, line=int(line), where=f"{task.name}.document")
+
+
+def expanded(client: AdminClient, play: PlayPlan) -> Document:
+    """What the controller will run of a play: its `document:` tasks expanded there (ExpandDocument),
+    so that every play's errors are known before any is sent; a play without one is as compiled."""
+    if not play.needs_expansion:
+        return play.document
+    try:
+        r = client.stub.ExpandDocument(pb.ExpandDocumentRequest(document=play.document.canonical_bytes()),
+                                       timeout=client.timeout)
+    except grpc.RpcError as exc:
+        if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
+            raise _located(play, exc.details() or "") from None
+        raise
+    return document_from_bytes(r.document)
 
 
 def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: ApplyOptions,
@@ -134,7 +156,7 @@ def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console
         return EXIT_COMPILE
     with client_factory() as client:
         try:
-            documents = [expand(play, fetcher(client), registry) for play in plan.plays]  # all errors before any send
+            documents = [expanded(client, play) for play in plan.plays]  # all errors before any send
         except PlaybookError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_COMPILE
@@ -142,8 +164,8 @@ def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console
             return _check(client, plan, documents, opts, console)
         results = []
         code = EXIT_OK
-        for play, document in zip(plan.plays, documents, strict=True):
-            final = _run_play(client, play, document, opts, console)
+        for play in plan.plays:  # as compiled: the controller expands its `document:` tasks again, as sent
+            final = _run_play(client, play, play.document, opts, console)
             rows = [invocation_row(i) for i in final.invocations]
             results.append({"play": play.name, **command_row(final.command), "invocations": rows})
             if opts.output != "json":

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from controller.compiler.errors import PlaybookError, TemplateError
 from controller.compiler.template import Scope, VarValue, is_identifier
 from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, kind, line_index, load, locate
+from controller.documents.expand import run_document_step
 from controller.model import TagFilter, Targets, parse_limit
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
@@ -31,8 +32,8 @@ DOCUMENT_TASK = "document"  # `- document: NAME[:VERSION]` with `parameters:`: a
 
 @dataclass(frozen=True)
 class DocumentTask:
-    """A task that runs a stored document: expanded into its steps (parameters applied) before
-    sending (controller/compiler/expand.py), since only the controller holds the document."""
+    """A task that runs a stored document: an ``aws:runDocument`` step in the play's document, which
+    the controller expands into the stored document's steps (controller/documents/expand.py)."""
     name: str
     document: str
     version: str  # "" = $DEFAULT
@@ -40,12 +41,15 @@ class DocumentTask:
     ignore_errors: bool
     source: str
 
+    def step(self) -> Step:
+        return run_document_step(self.name, self.document, self.version, self.parameters, self.ignore_errors)
+
 
 @dataclass(frozen=True)
 class PlayPlan:
     name: str
     targets: Targets
-    document: Document  # the play's inline tasks (every task when there is no `document:` task)
+    document: Document  # every task, `document:` tasks as aws:runDocument steps
     source: str  # "site.yml:3": where the play starts
     max_concurrency: str = "50"
     max_errors: str = "0"
@@ -158,7 +162,7 @@ class _Compiler:
                           f"duplicate task name {step.name!r} (tasks[{first}] has it too)")
             seen[step.name] = i
             steps.append(step)
-        document = Document(tuple(s for s in steps if isinstance(s, Step)), description=name)
+        document = Document(tuple(s if isinstance(s, Step) else s.step() for s in steps), description=name)
         size = len(document.canonical_bytes())
         if size > MAX_DOCUMENT_BYTES:
             self.fail(node.line, f"plays[{index}]",

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
+from controller.documents.expand import expand, runs_documents
 from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render
 from controller.store.db import Db
 from plugins.sdk.errors import DocumentError
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import MASK
-from plugins.sdk.wire.document import canonical_json, document_from_bytes, masked_json
+from plugins.sdk.wire.document import Document, canonical_json, document_from_bytes, masked_json
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,18 @@ class DocumentCatalog:
         secret = {p.name for p in doc.parameters if p.secret}
         shown = {k: (MASK,) if k in secret else tuple(v) for k, v in given.items()}
         return Rendered(rec.name, rec.version, rendered.canonical_bytes(), shown)
+
+    async def rendered(self, name: str, version: str, given: Mapping[str, tuple[str, ...]]) -> Document:
+        """A stored document rendered with ``given``: what an ``aws:runDocument`` step runs."""
+        rec = await self._db.run(self._db.store.get_document_version, name, version or "$DEFAULT")
+        return render(parse_command_document(rec.content, rec.format), given, self._registry)
+
+    async def expand(self, content: bytes) -> bytes:
+        """An inline document with its ``aws:runDocument`` steps expanded (controller/documents/
+        expand.py), canonical; the same bytes when it has none. InputError names what is wrong."""
+        if not runs_documents(content):
+            return content
+        return (await expand(document_from_bytes(content), self.rendered)).canonical_bytes()
 
     async def seed_builtins(self) -> int:
         """Store the built-in documents shipped with the controller, when absent or changed."""

@@ -186,13 +186,25 @@ class AdminService(pbg.AdminServiceServicer):
         if request.document:
             if request.parameters or request.document_version or request.document_hash:
                 raise CommandRejected("an inline document takes no parameters, version or hash")
-            return CommandRequest(document=request.document, document_name=request.document_name, **common)
+            document = await self._documents.expand(request.document)  # its aws:runDocument steps
+            return CommandRequest(document=document, document_name=request.document_name, **common)
         if not request.document_name:
             raise CommandRejected("document: give a document name (or an inline document)")
         rendered = await self._documents.render(request.document_name, request.document_version,
                                                 request.document_hash, convert.parameters_from_pb(request.parameters))
         return CommandRequest(document=rendered.document, document_name=rendered.name,
                               document_version=rendered.version, parameters=rendered.shown_parameters, **common)
+
+    async def ExpandDocument(self, request, context):  # noqa: N802
+        """What SendCommand would run of an inline document: its aws:runDocument steps expanded."""
+        await self._operator(context, "ExpandDocument")
+        try:
+            return pb.ExpandDocumentResponse(document=await self._documents.expand(request.document))
+        except (DocumentError, InputError) as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except NotFound as exc:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        raise AssertionError("abort raises")
 
     async def CancelCommand(self, request, context):  # noqa: N802
         who = await self._operator(context, "CancelCommand")

@@ -418,3 +418,40 @@ def test_a_precondition_no_node_meets_is_invalid_platform_and_not_an_error(fleet
     # docs/statuses.md: Success needs at least one Success; with none, the command is Failed
     assert (shown["status"], shown["status_detail"]) == ("Failed", "Failed"), shown
     assert not marker.exists()
+
+
+def test_a_playbook_s_document_task_is_expanded_by_the_controller(fleet: Cluster, tmp_path: Path) -> None:
+    """The workstation sends the play with an aws:runDocument step; the controller renders the stored
+    document into it. `--check` shows what the controller would run; a bad reference is refused at the
+    task's line before anything is sent."""
+    tasks = ("  tasks:\n"
+             "    - name: first\n"
+             "      shell: echo first\n"
+             "    - name: stored\n"
+             "      document: Outpost-RunShellScript\n"
+             "      parameters:\n")
+    book = write_file(tmp_path, "site.yml", "- name: docs\n  targets: {tags: {Role: lin}}\n" + tasks +
+                      '        commands: ["echo from the stored document"]\n')
+    checked = fleet.outpost_json("playbook", "apply", str(book), "--check")
+    assert isinstance(checked, dict)
+    (play,) = checked["plays"]
+    assert [s["name"] for s in play["document"]["mainSteps"]] == ["first", "stored.runShellScript"]
+    assert play["document"]["mainSteps"][1]["inputs"]["runCommand"] == ["echo from the stored document"]
+
+    before = command_ids(fleet)
+    bad = write_file(tmp_path, "bad.yml", "- name: docs\n  targets: {tags: {Role: lin}}\n" + tasks +
+                     "        nosuch: [x]\n")
+    proc = fleet.outpost("playbook", "apply", str(bad), check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{bad}:6: stored.document: Outpost-RunShellScript:" in proc.stderr and "nosuch" in proc.stderr, \
+        proc.stderr
+    assert command_ids(fleet) == before  # nothing was sent
+
+    result = fleet.outpost_json("playbook", "apply", str(book))
+    assert isinstance(result, dict)
+    (ran,) = result["plays"]
+    assert ran["status"] == "Success", ran
+    for node_id in (i["node_id"] for i in ran["invocations"]):
+        rows = output(fleet, ran["command_id"], node_id)
+        assert [(r["step"], r["stdout"]) for r in rows] == [("first", "first\n"),
+                                                            ("stored.runShellScript", "from the stored document\n")]

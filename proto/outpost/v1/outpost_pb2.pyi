@@ -563,6 +563,18 @@ class SendCommandResponse(_message.Message):
     invocations: _containers.RepeatedCompositeFieldContainer[Invocation]
     def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ..., invocations: _Optional[_Iterable[_Union[Invocation, _Mapping]]] = ...) -> None: ...
 
+class ExpandDocumentRequest(_message.Message):
+    __slots__ = ("document",)
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    document: bytes
+    def __init__(self, document: _Optional[bytes] = ...) -> None: ...
+
+class ExpandDocumentResponse(_message.Message):
+    __slots__ = ("document",)
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    document: bytes
+    def __init__(self, document: _Optional[bytes] = ...) -> None: ...
+
 class ListCommandsRequest(_message.Message):
     __slots__ = ("limit", "command_id")
     LIMIT_FIELD_NUMBER: _ClassVar[int]

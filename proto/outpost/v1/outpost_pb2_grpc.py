@@ -199,6 +199,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.SendCommandRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
                 _registered_method=True)
+        self.ExpandDocument = channel.unary_unary(
+                '/outpost.v1.AdminService/ExpandDocument',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ExpandDocumentRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ExpandDocumentResponse.FromString,
+                _registered_method=True)
         self.CancelCommand = channel.unary_unary(
                 '/outpost.v1.AdminService/CancelCommand',
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.CancelCommandRequest.SerializeToString,
@@ -328,6 +333,12 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExpandDocument(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CancelCommand(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -452,6 +463,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RunCommand,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.SendCommandRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.CommandEvent.SerializeToString,
+            ),
+            'ExpandDocument': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExpandDocument,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ExpandDocumentRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ExpandDocumentResponse.SerializeToString,
             ),
             'CancelCommand': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelCommand,
@@ -784,6 +800,33 @@ class AdminService:
             '/outpost.v1.AdminService/RunCommand',
             outpost_dot_v1_dot_outpost__pb2.SendCommandRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.CommandEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExpandDocument(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ExpandDocument',
+            outpost_dot_v1_dot_outpost__pb2.ExpandDocumentRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ExpandDocumentResponse.FromString,
             options,
             channel_credentials,
             insecure,
