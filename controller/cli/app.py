@@ -25,8 +25,8 @@ from controller.cli.render import (
     print_json,
     print_table,
 )
+from controller.model import Tag
 from controller.runtime.config import DEFAULT_PORT
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import describe
@@ -42,14 +42,14 @@ def parse_duration(text: str, where: str) -> int:
     return int(m.group(1)) * _UNITS[m.group(2)]
 
 
-def parse_tags(items: Sequence[str], where: str) -> list[pb.Tag]:
+def parse_tags(items: Sequence[str], where: str) -> tuple[Tag, ...]:
     tags = []
     for item in (part for text in items for part in text.split(",") if part.strip()):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InputError(where, f"expected KEY=VALUE, got {item!r}")
-        tags.append(pb.Tag(key=key.strip(), value=value.strip()))
-    return tags
+        tags.append(Tag(key.strip(), value.strip()))
+    return tuple(tags)
 
 
 @click.group()
@@ -125,12 +125,11 @@ def activation() -> None:
 def activation_create(obj: Ctx, tags: tuple[str, ...], limit: int, expires: str, description: str,
                       output: str) -> None:
     """Create an activation; prints its id, its code (shown once) and the CA fingerprint."""
-    req = pb.CreateActivationRequest(tags=parse_tags(tags, "--tags"), registration_limit=limit,
-                                     expires_seconds=parse_duration(expires, "--expires"), description=description)
+    chosen, seconds = parse_tags(tags, "--tags"), parse_duration(expires, "--expires")
     if not 1 <= limit <= 1000:
         raise InputError("--limit", f"must be 1..1000, got {limit}")
     with obj.client() as c:
-        r = c.stub.CreateActivation(req, timeout=c.timeout)
+        r = c.create_activation(chosen, limit, seconds, description)
     row = {**activation_row(r.activation), "activation_code": r.activation_code, "ca_fingerprint": r.ca_fingerprint}
     if output == "json":
         print_json(row)
@@ -146,8 +145,7 @@ def activation_create(obj: Ctx, tags: tuple[str, ...], limit: int, expires: str,
 @click.pass_obj
 def activation_list(obj: Ctx, output: str) -> None:
     with obj.client() as c:
-        rows = [activation_row(a) for a in c.stub.ListActivations(pb.ListActivationsRequest(),
-                                                                   timeout=c.timeout).activations]
+        rows = [activation_row(a) for a in c.list_activations()]
     if output == "json":
         print_json(rows)
     else:

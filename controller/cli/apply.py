@@ -14,15 +14,20 @@ import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controller.cli.client import AdminClient
-from controller.cli.render import command_row, invocation_row, node_row, print_json, print_table
+from controller.cli.client import AdminClient, CommandSpec, CommandView
+from controller.cli.render import (
+    LinePrinter,
+    command_row,
+    detail_of,
+    invocation_row,
+    node_row,
+    print_json,
+    print_table,
+)
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
 from controller.compiler.playbook import DocumentTask
-from controller.wire import targets_to_pb
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
-from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Document, document_from_bytes, masked_json
 
 EXIT_OK, EXIT_FAILED, EXIT_COMPILE = 0, 1, 2
@@ -39,38 +44,11 @@ class ApplyOptions:
     comment: str
 
 
-class LinePrinter:
-    """Prints each node's output as whole lines, prefixed by the node id."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-        self._partial: dict[tuple[str, str, int], str] = {}
-
-    def feed(self, node_id: str, chunk: pb.OutputChunk) -> None:
-        key = (node_id, chunk.step_name, chunk.stream)
-        text = self._partial.pop(key, "") + chunk.data.decode("utf-8", errors="replace")
-        *lines, rest = text.split("\n")
-        for line in lines:
-            self._emit(node_id, chunk.stream, line)
-        if rest:
-            self._partial[key] = rest
-
-    def flush(self) -> None:
-        for (node_id, _step, stream), rest in sorted(self._partial.items()):
-            self._emit(node_id, stream, rest)
-        self._partial.clear()
-
-    def _emit(self, node_id: str, stream: int, line: str) -> None:
-        style = "red" if stream == pb.OUTPUT_STREAM_STDERR else None
-        self._console.print(f"[bold]{node_id}[/bold] | ", end="", highlight=False, markup=True)
-        self._console.print(line, style=style, highlight=False, markup=False)
-
-
 def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: ApplyOptions,
            console: Console) -> int:
     plays = []
     for play, document in zip(plan.plays, documents, strict=True):
-        nodes = [node_row(n) for n in client.resolve_targets(targets_to_pb(play.targets))]
+        nodes = [node_row(n) for n in client.resolve_targets(play.targets)]
         plays.append({"name": play.name, "source": play.source, "document": masked_json(document),
                       "document_sha256": document.sha256().hex(), "max_concurrency": play.max_concurrency,
                       "max_errors": play.max_errors, "nodes": nodes})
@@ -104,19 +82,17 @@ def expanded(client: AdminClient, play: PlayPlan) -> Document:
     if not play.needs_expansion:
         return play.document
     try:
-        r = client.stub.ExpandDocument(pb.ExpandDocumentRequest(document=play.document.canonical_bytes()),
-                                       timeout=client.timeout)
+        return document_from_bytes(client.expand_document(play.document.canonical_bytes()))
     except grpc.RpcError as exc:
         if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
             raise _located(play, exc.details() or "") from None
         raise
-    return document_from_bytes(r.document)
 
 
 def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: ApplyOptions,
-              console: Console) -> pb.GetCommandResponse:
-    sent, events = client.run_command(pb.SendCommandRequest(
-        document=document.canonical_bytes(), targets=targets_to_pb(play.targets), comment=opts.comment,
+              console: Console) -> CommandView:
+    sent, events = client.run_command(CommandSpec(
+        play.targets, document=document.canonical_bytes(), comment=opts.comment,
         timeout_seconds=opts.timeout_seconds, document_name=play.name, max_concurrency=play.max_concurrency,
         max_errors=play.max_errors))
     cid = sent.command_id
@@ -134,12 +110,12 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
             if kind == "output" and live:
                 lines.feed(event.node_id, event.output)
             elif kind == "invocation":
-                details[event.node_id] = wire.detail_from_pb(event.invocation.detail)
+                details[event.node_id] = detail_of(event.invocation)
                 done = [d for d in details.values() if d.terminal]
                 ok = sum(1 for d in done if d is Detail.SUCCESS)
                 progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
         final = client.get_command(cid)
-        done = [wire.detail_from_pb(i.detail) for i in final.invocations]
+        done = [detail_of(i) for i in final.invocations]
         ok = sum(1 for d in done if d is Detail.SUCCESS)
         progress.update(task, completed=sum(d.terminal for d in done), ok=ok, bad=len(done) - ok)
         if live:
@@ -170,8 +146,8 @@ def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console
             results.append({"play": play.name, **command_row(final.command), "invocations": rows})
             if opts.output != "json":
                 print_table(rows, ["node_id", "status", "exit_code", "duration", "status_detail"],
-                            title=f"{play.name}: {wire.detail_from_pb(final.command.detail).value}", console=console)
-            if wire.detail_from_pb(final.command.detail) is not Detail.SUCCESS:
+                            title=f"{play.name}: {detail_of(final.command).value}", console=console)
+            if detail_of(final.command) is not Detail.SUCCESS:
                 code = EXIT_FAILED
                 break
         if opts.output == "json":

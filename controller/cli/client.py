@@ -1,12 +1,19 @@
-"""The operator's connection to the controller: mutual TLS with the operator certificate."""
+"""The operator's connection to the controller: mutual TLS with the operator certificate.
+
+This is the CLI's wire edge with render.py: the command modules call these methods with typed
+values (the controller's model) and never build a protobuf request; the answers come back as the
+controller's messages, which render.py turns into rows."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import grpc
 
+from controller.model import Tag, Targets
 from controller.runtime.config import CliConfig
+from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import OutpostError
@@ -35,6 +42,32 @@ def command_end(events: Iterable[pb.CommandEvent]) -> pb.CommandInfo | None:
     return None
 
 
+CommandView = pb.GetCommandResponse  # a command with every invocation (get_command)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """What an operator sends (SSM's SendCommand): an inline document, or a stored one by name."""
+    targets: Targets
+    document: bytes = b""  # an inline document (a playbook's play), canonical JSON
+    document_name: str = ""
+    document_version: str = ""
+    document_hash: str = ""
+    parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    max_concurrency: str = "50"
+    max_errors: str = "0"
+    timeout_seconds: int = 0
+    comment: str = ""
+
+    def to_pb(self) -> pb.SendCommandRequest:
+        return pb.SendCommandRequest(
+            document=self.document, document_name=self.document_name, document_version=self.document_version,
+            document_hash=self.document_hash, targets=targets_to_pb(self.targets),
+            parameters={k: pb.ParameterValues(values=list(v)) for k, v in self.parameters.items()},
+            max_concurrency=self.max_concurrency, max_errors=self.max_errors,
+            timeout_seconds=self.timeout_seconds, comment=self.comment)
+
+
 class AdminClient:
     def __init__(self, config: CliConfig, timeout_seconds: float = 30.0) -> None:
         ca, key, cert = config.credentials()
@@ -46,9 +79,14 @@ class AdminClient:
         self._channel = grpc.secure_channel(config.controller, creds, options=((SINGLE_THREADED_UNARY_STREAM, 1),))
         self.stub = pbg.AdminServiceStub(self._channel)
 
-    def run_command(self, request: pb.SendCommandRequest) -> tuple[pb.CommandInfo, Iterator[pb.CommandEvent]]:
+    # ---- commands
+
+    def send_command(self, spec: CommandSpec) -> pb.SendCommandResponse:
+        return self.stub.SendCommand(spec.to_pb(), timeout=self.timeout)
+
+    def run_command(self, spec: CommandSpec) -> tuple[pb.CommandInfo, Iterator[pb.CommandEvent]]:
         """RunCommand: the command as sent, and an iterator of its events after it, until its end."""
-        events = self.stub.RunCommand(request)
+        events = self.stub.RunCommand(spec.to_pb())
         first = next(events, None)
         if first is None or not first.HasField("command"):
             events.cancel()
@@ -64,17 +102,91 @@ class AdminClient:
                 return
             request.next_token = page.next_token
 
+    def list_commands(self, limit: int, command_id: str = "") -> list[pb.CommandInfo]:
+        request = pb.ListCommandsRequest(limit=limit, command_id=command_id)
+        return list(self.stub.ListCommands(request, timeout=self.timeout).commands)
+
+    def watch_command(self, command_id: str) -> Iterator[pb.CommandEvent]:
+        return self.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id))
+
+    def cancel_command(self, command_id: str, node_ids: Iterable[str] = ()) -> pb.CommandInfo:
+        request = pb.CancelCommandRequest(command_id=command_id, node_ids=list(node_ids))
+        return self.stub.CancelCommand(request, timeout=self.timeout).command
+
+    def get_output(self, command_id: str, node_id: str, step_name: str = "", full: bool = False
+                   ) -> list[pb.StepOutput]:
+        request = pb.GetOutputRequest(command_id=command_id, node_id=node_id, step_name=step_name, full=full)
+        return list(self.stub.GetOutput(request, timeout=self.timeout).steps)
+
+    def watch_events(self) -> Iterator[pb.StatusEvent]:
+        return self.stub.WatchEvents(pb.WatchEventsRequest())
+
+    def expand_document(self, document: bytes) -> bytes:
+        """An inline document as the controller would run it: its aws:runDocument steps expanded."""
+        return self.stub.ExpandDocument(pb.ExpandDocumentRequest(document=document), timeout=self.timeout).document
+
+    # ---- activations and nodes
+
+    def create_activation(self, tags: tuple[Tag, ...], limit: int, expires_seconds: int, description: str
+                          ) -> pb.CreateActivationResponse:
+        request = pb.CreateActivationRequest(tags=tags_to_pb(tags), registration_limit=limit,
+                                             expires_seconds=expires_seconds, description=description)
+        return self.stub.CreateActivation(request, timeout=self.timeout)
+
+    def list_activations(self) -> list[pb.Activation]:
+        return list(self.stub.ListActivations(pb.ListActivationsRequest(), timeout=self.timeout).activations)
+
+    def tag_node(self, node_id: str, tags: tuple[Tag, ...] = (), remove: Iterable[str] = ()) -> pb.Node:
+        request = pb.TagNodeRequest(node_id=node_id, tags=tags_to_pb(tags), remove=list(remove))
+        return self.stub.TagNode(request, timeout=self.timeout).node
+
+    # ---- documents
+
+    def put_document(self, name: str, content: bytes, fmt: str, create: bool) -> pb.DocumentInfo:
+        request = pb.PutDocumentRequest(name=name, content=content, format=fmt, create=create)
+        return self.stub.PutDocument(request, timeout=self.timeout).document
+
+    def list_documents(self) -> list[pb.DocumentInfo]:
+        return list(self.stub.ListDocuments(pb.ListDocumentsRequest(), timeout=self.timeout).documents)
+
+    def get_document(self, name: str, version: str = "") -> pb.GetDocumentResponse:
+        return self.stub.GetDocument(pb.GetDocumentRequest(name=name, version=version), timeout=self.timeout)
+
+    def delete_document(self, name: str) -> None:
+        self.stub.DeleteDocument(pb.DeleteDocumentRequest(name=name), timeout=self.timeout)
+
+    def set_default_version(self, name: str, version: int) -> pb.DocumentInfo:
+        request = pb.SetDefaultVersionRequest(name=name, version=version)
+        return self.stub.SetDefaultVersion(request, timeout=self.timeout).document
+
+    # ---- groups
+
+    def put_group(self, name: str, targets: Targets) -> pb.Group:
+        request = pb.PutGroupRequest(group=pb.Group(name=name, targets=targets_to_pb(targets)))
+        return self.stub.PutGroup(request, timeout=self.timeout).group
+
+    def list_groups(self) -> list[pb.Group]:
+        return list(self.stub.ListGroups(pb.ListGroupsRequest(), timeout=self.timeout).groups)
+
+    def get_group(self, name: str) -> pb.GetGroupResponse:
+        return self.stub.GetGroup(pb.GetGroupRequest(name=name), timeout=self.timeout)
+
+    def delete_group(self, name: str) -> None:
+        self.stub.DeleteGroup(pb.DeleteGroupRequest(name=name), timeout=self.timeout)
+
+    # ---- paged listings
+
     def list_nodes(self, page_size: int = 0) -> list[pb.Node]:
         """Every registered node, by node id, a page at a time (0: the controller's largest)."""
         return [n for page in self._pages(self.stub.ListNodes, pb.ListNodesRequest(max_results=page_size))
                 for n in page.nodes]
 
-    def resolve_targets(self, targets: pb.Targets, page_size: int = 0) -> list[pb.Node]:
+    def resolve_targets(self, targets: Targets, page_size: int = 0) -> list[pb.Node]:
         """The nodes ``targets`` select now, by node id, a page at a time (0: the controller's largest)."""
-        request = pb.ResolveTargetsRequest(targets=targets, max_results=page_size)
+        request = pb.ResolveTargetsRequest(targets=targets_to_pb(targets), max_results=page_size)
         return [n for page in self._pages(self.stub.ResolveTargets, request) for n in page.nodes]
 
-    def get_command(self, command_id: str, page_size: int = 0) -> pb.GetCommandResponse:
+    def get_command(self, command_id: str, page_size: int = 0) -> CommandView:
         """The command with every invocation, a page at a time (0: the controller's largest); the
         command and document as the last page gave them."""
         pages = list(self._pages(self.stub.GetCommand, pb.GetCommandRequest(command_id=command_id,

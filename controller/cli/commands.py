@@ -9,19 +9,26 @@ from typing import TYPE_CHECKING
 
 import click
 
-from controller.cli.client import command_end
-from controller.cli.render import OUTPUT, command_row, invocation_row, iso, print_json, print_table
+from controller.cli.client import CommandSpec, command_end
+from controller.cli.render import (
+    OUTPUT,
+    LinePrinter,
+    command_row,
+    invocation_row,
+    make_console,
+    output_row,
+    print_json,
+    print_table,
+    status_event_row,
+)
 from controller.fleet.targets import parse_targets
-from controller.wire import targets_to_pb
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError
-from plugins.sdk.wire import convert as wire
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
 
 
-def parse_parameters(items: tuple[str, ...]) -> dict[str, pb.ParameterValues]:
+def parse_parameters(items: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """SSM's ``--parameters k=v[,k=v]`` (repeatable); a key given again adds a value (StringList)."""
     out: dict[str, list[str]] = {}
     for text in items:
@@ -32,7 +39,7 @@ def parse_parameters(items: tuple[str, ...]) -> dict[str, pb.ParameterValues]:
             if not sep or not key.strip():
                 raise InputError("--parameters", f"expected NAME=VALUE, got {part!r}")
             out.setdefault(key.strip(), []).append(value)
-    return {k: pb.ParameterValues(values=v) for k, v in out.items()}
+    return {k: tuple(v) for k, v in out.items()}
 
 
 @click.group()
@@ -47,8 +54,7 @@ def command() -> None:
 @click.pass_obj
 def command_list(obj: Ctx, limit: int, command_id: str, output: str) -> None:
     with obj.client() as c:
-        rows = [command_row(x) for x in c.stub.ListCommands(pb.ListCommandsRequest(limit=limit, command_id=command_id),
-                                                            timeout=c.timeout).commands]
+        rows = [command_row(x) for x in c.list_commands(limit, command_id)]
     if output == "json":
         print_json(rows)
     else:
@@ -95,22 +101,21 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
     if not targets and not all_nodes:
         raise InputError("--targets", "give --targets or --all")
     chosen = replace(parse_targets(targets), all=True) if all_nodes else parse_targets(targets)
-    request = pb.SendCommandRequest(
-        document_name=name, document_version=version, document_hash=document_hash,
-        parameters=parse_parameters(parameters), targets=targets_to_pb(chosen), max_concurrency=max_concurrency,
-        max_errors=max_errors, timeout_seconds=timeout_seconds, comment=comment)
+    spec = CommandSpec(chosen, document_name=name, document_version=version, document_hash=document_hash,
+                       parameters=parse_parameters(parameters), max_concurrency=max_concurrency, max_errors=max_errors,
+                       timeout_seconds=timeout_seconds, comment=comment)
     with obj.client() as c:
         if wait:  # sent and followed on one stream
-            sent, events = c.run_command(request)
+            sent, events = c.run_command(spec)
             raise SystemExit(_wait(c, sent.command_id, events, output))
-        r = c.stub.SendCommand(request, timeout=c.timeout)
+        r = c.send_command(spec)
     if output == "json":
         print_json(command_row(r.command))
     else:
         click.echo(r.command.command_id)
 
 
-def _wait(client, command_id: str, events: Iterable[pb.CommandEvent], output: str) -> int:
+def _wait(client, command_id: str, events: Iterable[object], output: str) -> int:
     """Follow a command's events (RunCommand's or WatchCommand's) to its end, then show it."""
     final = command_end(events)
     shown = client.get_command(command_id)
@@ -120,8 +125,8 @@ def _wait(client, command_id: str, events: Iterable[pb.CommandEvent], output: st
     else:
         print_table(row["invocations"], ["node_id", "status", "status_detail", "exit_code", "duration"],
                     title=f"{command_id}: {row['status']} ({row['status_detail']})")
-    detail = wire.detail_from_pb((final or shown.command).detail)
-    return 0 if detail.value == "Success" else 1
+    detail = command_row(final or shown.command)["status_detail"]
+    return 0 if detail == "Success" else 1
 
 
 @command.command("wait")
@@ -131,8 +136,7 @@ def _wait(client, command_id: str, events: Iterable[pb.CommandEvent], output: st
 def command_wait(obj: Ctx, command_id: str, output: str) -> None:
     """Block until the command is terminal; exit 0 only when it ended Success."""
     with obj.client() as c:
-        raise SystemExit(_wait(c, command_id, c.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)),
-                               output))
+        raise SystemExit(_wait(c, command_id, c.watch_command(command_id), output))
 
 
 @command.command("cancel")
@@ -143,9 +147,7 @@ def command_wait(obj: Ctx, command_id: str, output: str) -> None:
 def command_cancel(obj: Ctx, command_id: str, node_ids: tuple[str, ...], output: str) -> None:
     """Stop a command: queued invocations never start, running ones are stopped (SIGTERM, then SIGKILL)."""
     with obj.client() as c:
-        r = c.stub.CancelCommand(pb.CancelCommandRequest(command_id=command_id, node_ids=list(node_ids)),
-                                 timeout=c.timeout)
-    row = command_row(r.command)
+        row = command_row(c.cancel_command(command_id, node_ids))
     if output == "json":
         print_json(row)
     else:
@@ -162,14 +164,11 @@ def command_cancel(obj: Ctx, command_id: str, node_ids: tuple[str, ...], output:
 def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, full: bool, output: str) -> None:
     """One node's output, step by step."""
     with obj.client() as c:
-        r = c.stub.GetOutput(pb.GetOutputRequest(command_id=command_id, node_id=node_id, step_name=step or "",
-                                                 full=full), timeout=c.timeout)
+        steps = c.get_output(command_id, node_id, step or "", full)
     if output == "json":
-        print_json([{"step": s.step_name, "stdout": s.stdout.decode(errors="replace"),
-                     "stderr": s.stderr.decode(errors="replace"), "stdout_truncated": s.stdout_truncated,
-                     "stderr_truncated": s.stderr_truncated} for s in r.steps])
+        print_json([output_row(s) for s in steps])
         return
-    for s in r.steps:
+    for s in steps:
         click.echo(f"--- {s.step_name} stdout{' (truncated)' if s.stdout_truncated else ''} ---")
         click.echo(s.stdout.decode(errors="replace"), nl=False)
         if s.stderr:
@@ -183,12 +182,9 @@ def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, fu
 @click.pass_obj
 def command_logs(obj: Ctx, command_id: str, follow: bool) -> None:
     """Every node's output, each line prefixed by its node id."""
-    from controller.cli.apply import LinePrinter
-    from controller.cli.render import make_console
-
     printer = LinePrinter(make_console())
     with obj.client() as c:
-        for event in c.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id)):
+        for event in c.watch_command(command_id):
             kind = event.WhichOneof("body")
             if kind == "output":
                 printer.feed(event.node_id, event.output)
@@ -204,10 +200,8 @@ def command_logs(obj: Ctx, command_id: str, follow: bool) -> None:
 def events(obj: Ctx, follow: bool, output: str) -> None:
     """Every command and invocation status change: ``outpost events --follow [--output json]``."""
     with obj.client() as c:
-        for e in c.stub.WatchEvents(pb.WatchEventsRequest()):
-            row = {"seq": e.seq, "time": iso(e.at_ms), "kind": e.kind, "commandId": e.command_id,
-                   "nodeId": e.node_id, "status": wire.status_from_pb(e.status).value,
-                   "statusDetails": wire.detail_from_pb(e.detail).value}
+        for e in c.watch_events():
+            row = status_event_row(e)
             if output == "json":
                 sys.stdout.write(json.dumps(row) + "\n")
             else:

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from controller.cli.render import OUTPUT, Row, iso, print_json, print_table
-from outpost.v1 import outpost_pb2 as pb
+from controller.cli.render import OUTPUT, Row, document_row, print_json, print_table
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
@@ -20,13 +19,6 @@ _FORMAT = click.option("--format", "fmt", type=click.Choice(["YAML", "JSON"], ca
                        help="default: from the file name (.json, .yaml, .yml), else the controller guesses")
 _SHOW_KEYS = ("name", "version", "default_version", "latest_version", "format", "builtin", "description",
               "parameters", "sha256", "created_by", "created")
-
-
-def document_row(d: pb.DocumentInfo) -> Row:
-    return {"name": d.name, "version": d.version, "default_version": d.default_version,
-            "latest_version": d.latest_version, "format": d.format, "builtin": d.builtin,
-            "description": d.description, "parameters": list(d.parameters), "sha256": d.sha256,
-            "created_by": d.created_by, "created": iso(d.created_at_ms)}
 
 
 def _show(row: Row, output: str) -> None:
@@ -41,10 +33,10 @@ def _show(row: Row, output: str) -> None:
 
 def _put(obj: Ctx, name: str, path: Path, fmt: str | None, create: bool, output: str) -> None:
     fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower(), "")).upper()
-    req = pb.PutDocumentRequest(name=name, content=path.read_bytes(), format=fmt, create=create)
+    content = path.read_bytes()
     with obj.client() as c:
-        r = c.stub.PutDocument(req, timeout=c.timeout)
-    _show(document_row(r.document), output)
+        row = document_row(c.put_document(name, content, fmt, create))
+    _show(row, output)
 
 
 @click.group("document")
@@ -80,8 +72,7 @@ def document_update(obj: Ctx, name: str, path: Path, fmt: str | None, output: st
 def document_list(obj: Ctx, output: str) -> None:
     """Every document at its default version."""
     with obj.client() as c:
-        rows = [document_row(d) for d in c.stub.ListDocuments(pb.ListDocumentsRequest(),
-                                                               timeout=c.timeout).documents]
+        rows = [document_row(d) for d in c.list_documents()]
     if output == "json":
         print_json(rows)
     else:
@@ -98,7 +89,7 @@ def document_list(obj: Ctx, output: str) -> None:
 def document_show(obj: Ctx, name: str, version: str, with_content: bool, output: str) -> None:
     """One version of NAME."""
     with obj.client() as c:
-        r = c.stub.GetDocument(pb.GetDocumentRequest(name=name, version=version), timeout=c.timeout)
+        r = c.get_document(name, version)
     row = document_row(r.document)
     text = r.content.decode(errors="replace")
     if output == "json":
@@ -116,7 +107,7 @@ def document_show(obj: Ctx, name: str, version: str, with_content: bool, output:
 def document_delete(obj: Ctx, name: str) -> None:
     """Delete NAME (commands that ran it keep what they ran). Built-in documents cannot be deleted."""
     with obj.client() as c:
-        c.stub.DeleteDocument(pb.DeleteDocumentRequest(name=name), timeout=c.timeout)
+        c.delete_document(name)
     click.echo(f"deleted document {name}")
 
 
@@ -128,5 +119,5 @@ def document_delete(obj: Ctx, name: str) -> None:
 def document_set_default(obj: Ctx, name: str, version: int, output: str) -> None:
     """Make --version the version of NAME that commands run unless they name one."""
     with obj.client() as c:
-        r = c.stub.SetDefaultVersion(pb.SetDefaultVersionRequest(name=name, version=version), timeout=c.timeout)
-    _show(document_row(r.document), output)
+        row = document_row(c.set_default_version(name, version))
+    _show(row, output)

@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from controller.cli.render import OUTPUT, Row, iso, node_row, print_json, print_table
-from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX, parse_targets
-from controller.wire import targets_to_pb
-from outpost.v1 import outpost_pb2 as pb
+from controller.cli.render import OUTPUT, Row, group_row, node_row, print_json, print_table
+from controller.fleet.targets import KEY_GROUP, parse_targets
+from controller.model import Tag
 from plugins.sdk.errors import InputError
 
 if TYPE_CHECKING:
@@ -18,26 +17,10 @@ if TYPE_CHECKING:
 _NODE_COLUMNS = ["node_id", "hostname", "platform", "ping_status", "tags"]
 
 
-def targets_items(t: pb.Targets) -> list[str]:
-    """Targets back in the --targets syntax, one item per key."""
-    items = [f"Key={TAG_PREFIX}{f.key},Values={','.join(f.values)}" for f in t.tags]
-    if t.node_ids:
-        items.append(f"Key={KEY_NODE_IDS},Values={','.join(t.node_ids)}")
-    if t.group:
-        items.append(f"Key={KEY_GROUP},Values={t.group}")
-    if t.all:
-        items.append(f"Key={KEY_NODE_IDS},Values=*")
-    return items
-
-
-def group_row(g: pb.Group) -> Row:
-    return {"name": g.name, "targets": targets_items(g.targets), "created": iso(g.created_at_ms)}
-
-
-def _print_group(g: pb.Group) -> None:
-    click.echo(f"group:   {g.name}")
-    click.echo(f"created: {iso(g.created_at_ms)}")
-    for item in targets_items(g.targets):
+def _print_group(row: Row) -> None:
+    click.echo(f"group:   {row['name']}")
+    click.echo(f"created: {row['created']}")
+    for item in row["targets"]:  # type: ignore[attr-defined]
         click.echo(f"targets: {item}")
 
 
@@ -59,13 +42,12 @@ def group_create(obj: Ctx, name: str, targets: tuple[str, ...], output: str) -> 
         raise InputError("--targets", f"a group cannot contain another group ({KEY_GROUP}={parsed.group})")
     if parsed.all:
         raise InputError("--targets", "a group cannot be every node (Key=InstanceIds,Values=*)")
-    req = pb.PutGroupRequest(group=pb.Group(name=name, targets=targets_to_pb(parsed)))
     with obj.client() as c:
-        r = c.stub.PutGroup(req, timeout=c.timeout)
+        row = group_row(c.put_group(name, parsed))
     if output == "json":
-        print_json(group_row(r.group))
+        print_json(row)
     else:
-        _print_group(r.group)
+        _print_group(row)
 
 
 @group.command("list")
@@ -73,11 +55,11 @@ def group_create(obj: Ctx, name: str, targets: tuple[str, ...], output: str) -> 
 @click.pass_obj
 def group_list(obj: Ctx, output: str) -> None:
     with obj.client() as c:
-        groups = list(c.stub.ListGroups(pb.ListGroupsRequest(), timeout=c.timeout).groups)
+        rows = [group_row(g) for g in c.list_groups()]
     if output == "json":
-        print_json([group_row(g) for g in groups])
+        print_json(rows)
     else:
-        print_table([{**group_row(g), "targets": " ".join(targets_items(g.targets))} for g in groups],
+        print_table([{**r, "targets": " ".join(r["targets"])} for r in rows],  # type: ignore[arg-type]
                     ["name", "targets", "created"])
 
 
@@ -88,12 +70,12 @@ def group_list(obj: Ctx, output: str) -> None:
 def group_show(obj: Ctx, name: str, output: str) -> None:
     """The group and the nodes it matches now."""
     with obj.client() as c:
-        r = c.stub.GetGroup(pb.GetGroupRequest(name=name), timeout=c.timeout)
-    nodes = [node_row(n) for n in r.nodes]
+        r = c.get_group(name)
+    nodes, row = [node_row(n) for n in r.nodes], group_row(r.group)
     if output == "json":
-        print_json({**group_row(r.group), "nodes": nodes})
+        print_json({**row, "nodes": nodes})
         return
-    _print_group(r.group)
+    _print_group(row)
     print_table(nodes, _NODE_COLUMNS, title=f"{len(nodes)} matching nodes")
 
 
@@ -102,23 +84,22 @@ def group_show(obj: Ctx, name: str, output: str) -> None:
 @click.pass_obj
 def group_delete(obj: Ctx, name: str) -> None:
     with obj.client() as c:
-        c.stub.DeleteGroup(pb.DeleteGroupRequest(name=name), timeout=c.timeout)
+        c.delete_group(name)
     click.echo(f"deleted group {name}")
 
 
-def parse_tag_args(items: Sequence[str], where: str = "TAGS") -> list[pb.Tag]:
+def parse_tag_args(items: Sequence[str], where: str = "TAGS") -> tuple[Tag, ...]:
     """``Key=Value`` arguments (the value may be empty and may contain '=' and ',')."""
     tags = []
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise InputError(where, f"expected KEY=VALUE, got {item!r}")
-        tags.append(pb.Tag(key=key.strip(), value=value))
-    return tags
+        tags.append(Tag(key.strip(), value))
+    return tuple(tags)
 
 
-def _print_node(n: pb.Node, output: str) -> None:
-    row = node_row(n)
+def _print_node(row: Row, output: str) -> None:
     if output == "json":
         print_json(row)
     else:
@@ -135,10 +116,10 @@ def register_node_commands(node_group: click.Group) -> None:
     @click.pass_obj
     def node_tag(obj: Ctx, node_id: str, tags: tuple[str, ...], output: str) -> None:
         """Set tags on NODE_ID: KEY=VALUE ... (an existing key takes the new value)."""
-        req = pb.TagNodeRequest(node_id=node_id, tags=parse_tag_args(tags))
+        chosen = parse_tag_args(tags)
         with obj.client() as c:
-            r = c.stub.TagNode(req, timeout=c.timeout)
-        _print_node(r.node, output)
+            row = node_row(c.tag_node(node_id, tags=chosen))
+        _print_node(row, output)
 
     @node_group.command("untag")
     @click.argument("node_id")
@@ -147,7 +128,6 @@ def register_node_commands(node_group: click.Group) -> None:
     @click.pass_obj
     def node_untag(obj: Ctx, node_id: str, keys: tuple[str, ...], output: str) -> None:
         """Remove tags from NODE_ID by KEY ... (keys it does not have are ignored)."""
-        req = pb.TagNodeRequest(node_id=node_id, remove=list(keys))
         with obj.client() as c:
-            r = c.stub.TagNode(req, timeout=c.timeout)
-        _print_node(r.node, output)
+            row = node_row(c.tag_node(node_id, remove=keys))
+        _print_node(row, output)

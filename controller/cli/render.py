@@ -11,8 +11,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.facts import Platform
+from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 
 Row = dict[str, object]
@@ -29,6 +31,11 @@ def duration(start_ms: int, end_ms: int) -> str:
     if not start_ms or not end_ms:
         return ""
     return f"{(end_ms - start_ms) / 1000:.2f}s"
+
+
+def detail_of(item: pb.CommandInfo | pb.Invocation) -> Detail:
+    """A command's or an invocation's status detail, as the controller sent it."""
+    return wire.detail_from_pb(item.detail)
 
 
 def tags_text(tags: Sequence[pb.Tag]) -> str:
@@ -108,3 +115,65 @@ STATUS_STYLE = {"Success": "green", "Failed": "red", "TimedOut": "red", "Cancell
                 "Cancelling": "yellow", "InProgress": "cyan", "Delayed": "magenta", "Pending": "dim"}
 
 PLATFORMS = tuple(p.value for p in Platform)
+
+
+def output_row(s: pb.StepOutput) -> Row:
+    return {"step": s.step_name, "stdout": s.stdout.decode(errors="replace"),
+            "stderr": s.stderr.decode(errors="replace"), "stdout_truncated": s.stdout_truncated,
+            "stderr_truncated": s.stderr_truncated}
+
+
+def status_event_row(e: pb.StatusEvent) -> Row:
+    return {"seq": e.seq, "time": iso(e.at_ms), "kind": e.kind, "commandId": e.command_id,
+            "nodeId": e.node_id, "status": wire.status_from_pb(e.status).value,
+            "statusDetails": wire.detail_from_pb(e.detail).value}
+
+
+def targets_items(t: pb.Targets) -> list[str]:
+    """Targets back in the --targets syntax, one item per key."""
+    items = [f"Key={TAG_PREFIX}{f.key},Values={','.join(f.values)}" for f in t.tags]
+    if t.node_ids:
+        items.append(f"Key={KEY_NODE_IDS},Values={','.join(t.node_ids)}")
+    if t.group:
+        items.append(f"Key={KEY_GROUP},Values={t.group}")
+    if t.all:
+        items.append(f"Key={KEY_NODE_IDS},Values=*")
+    return items
+
+
+def group_row(g: pb.Group) -> Row:
+    return {"name": g.name, "targets": targets_items(g.targets), "created": iso(g.created_at_ms)}
+
+
+def document_row(d: pb.DocumentInfo) -> Row:
+    return {"name": d.name, "version": d.version, "default_version": d.default_version,
+            "latest_version": d.latest_version, "format": d.format, "builtin": d.builtin,
+            "description": d.description, "parameters": list(d.parameters), "sha256": d.sha256,
+            "created_by": d.created_by, "created": iso(d.created_at_ms)}
+
+
+class LinePrinter:
+    """Prints each node's output as whole lines, prefixed by the node id."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._partial: dict[tuple[str, str, int], str] = {}
+
+    def feed(self, node_id: str, chunk: pb.OutputChunk) -> None:
+        key = (node_id, chunk.step_name, chunk.stream)
+        text = self._partial.pop(key, "") + chunk.data.decode("utf-8", errors="replace")
+        *lines, rest = text.split("\n")
+        for line in lines:
+            self._emit(node_id, chunk.stream, line)
+        if rest:
+            self._partial[key] = rest
+
+    def flush(self) -> None:
+        for (node_id, _step, stream), rest in sorted(self._partial.items()):
+            self._emit(node_id, stream, rest)
+        self._partial.clear()
+
+    def _emit(self, node_id: str, stream: int, line: str) -> None:
+        style = "red" if stream == pb.OUTPUT_STREAM_STDERR else None
+        self._console.print(f"[bold]{node_id}[/bold] | ", end="", highlight=False, markup=True)
+        self._console.print(line, style=style, highlight=False, markup=False)

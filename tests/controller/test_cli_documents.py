@@ -12,6 +12,7 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from controller.cli.client import AdminClient
 from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands
 from controller.model import Tag
@@ -35,16 +36,14 @@ class Stub:
         return call
 
 
-class Client:
-    timeout = 5.0
+class Client(AdminClient):
+    """The real client's typed calls, on the stub above instead of a channel."""
 
-    def __init__(self, stub: Stub) -> None:
-        self.stub = stub
+    def __init__(self, stub: Stub) -> None:  # no channel
+        self.stub = stub  # type: ignore[assignment]
+        self.timeout = 5.0
 
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def close(self) -> None:
         pass
 
 

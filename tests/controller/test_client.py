@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import grpc.experimental
 import pytest
 
-from controller.cli.client import SINGLE_THREADED_UNARY_STREAM, AdminClient, command_end
+from controller.cli.client import SINGLE_THREADED_UNARY_STREAM, AdminClient, CommandSpec, command_end
+from controller.model import Targets
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import OutpostError
 
@@ -44,7 +45,7 @@ def test_run_command_returns_the_command_then_its_events() -> None:
     sent = pb.CommandEvent(command=pb.CommandInfo(command_id="c-1", status_detail="Pending"))
     rest = [pb.CommandEvent(invocation=pb.Invocation(command_id="c-1", node_id="mi-1"), node_id="mi-1"),
             pb.CommandEvent(command=pb.CommandInfo(command_id="c-1", status_detail="Success"))]
-    command, events = _client(_Stream([sent, *rest])).run_command(pb.SendCommandRequest())
+    command, events = _client(_Stream([sent, *rest])).run_command(CommandSpec(Targets()))
     assert command == sent.command and list(events) == rest
 
 
@@ -52,7 +53,7 @@ def test_run_command_returns_the_command_then_its_events() -> None:
 def test_run_command_refuses_a_stream_that_does_not_begin_with_the_command(events: list[pb.CommandEvent]) -> None:
     stream = _Stream(events)
     with pytest.raises(OutpostError, match="did not begin with the command"):
-        _client(stream).run_command(pb.SendCommandRequest())
+        _client(stream).run_command(CommandSpec(Targets()))
     assert stream.cancelled
 
 

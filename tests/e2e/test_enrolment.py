@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from controller.cli.client import AdminClient
+from controller.model import Targets
 from controller.runtime.config import CliConfig, ControllerDir
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
@@ -160,7 +161,7 @@ def test_the_operator_client_pages_through_every_node(cluster: Cluster) -> None:
                                                             max_concurrency="100%")).command.command_id
         invocations = [i.node_id for i in client.get_command(cid, page_size=2).invocations]  # pending: offline
         shown = cluster.outpost_json("command", "show", cid)
-        resolved = [n.node_id for n in client.resolve_targets(pb.Targets(node_ids=one_by_one[1:]), page_size=1)]
+        resolved = [n.node_id for n in client.resolve_targets(Targets(node_ids=tuple(one_by_one[1:])), page_size=1)]
     assert one_by_one == sorted(_node_ids(cluster)) and len(one_by_one) == 3  # the CLI's `node list`
     assert [n.node_id for n in first.nodes] == one_by_one[:2] and first.next_token
     assert invocations == one_by_one and resolved == one_by_one[1:]

@@ -212,7 +212,7 @@ PROTOBUF_EDGES = (
     "agent/connection.py", "agent/enroll.py",
     "controller/server/", "controller/runtime/serve.py",  # the servicers and their registration
     "controller/wire.py",  # targets and tags, which both the servicers and the CLI carry
-    "controller/cli/",  # still builds requests itself (issue 16, point 4: a CLI wire module)
+    "controller/cli/client.py", "controller/cli/render.py",  # the CLI's requests, and its rows from the answers
 )
 
 
