@@ -205,6 +205,17 @@ class StepOutput:
     stderr: bytes
 
 
+VIEW_CHARS = {"stdout": 24_000, "stderr": 8_000}  # SSM's StandardOutputContent / StandardErrorContent
+
+
+def output_view(data: bytes, stream: str) -> tuple[str, bool]:
+    """A stream's output as views show it: its first 24,000 (stdout) or 8,000 (stderr) characters,
+    and whether it was cut there."""
+    text = data.decode("utf-8", errors="replace")
+    limit = VIEW_CHARS[stream]
+    return (text[:limit], True) if len(text) > limit else (text, False)
+
+
 @dataclass(frozen=True)
 class StepOutputView:
     """A step's output as invocation views show it: SSM's 24,000 / 8,000 characters."""

@@ -14,7 +14,7 @@ import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controller.cli.client import AdminClient, CommandSpec, CommandView
+from controller.cli.client import AdminClient, CommandRecorder, CommandSpec, CommandView
 from controller.cli.render import (
     LinePrinter,
     command_row,
@@ -100,13 +100,18 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
     if live:
         console.print(f"[bold]PLAY[/bold] {play.name}  command {cid}  ({sent.target_count} node(s))")
     lines = LinePrinter(console)
+    recorder = CommandRecorder()
+    end = None
     details: dict[str, Detail] = {}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[green]{task.fields[ok]} succeeded[/green] [red]{task.fields[bad]} failed[/red]"),
                   TimeElapsedColumn(), console=console, disable=not live, transient=False) as progress:
         task = progress.add_task(play.name, total=sent.target_count, ok=0, bad=0)
         for event in events:
+            recorder.feed(event)
             kind = event.WhichOneof("body")
+            if kind == "command" and detail_of(event.command).terminal:
+                end = event
             if kind == "output" and live:
                 lines.feed(event.node_id, event.output)
             elif kind == "invocation":
@@ -114,7 +119,8 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
                 done = [d for d in details.values() if d.terminal]
                 ok = sum(1 for d in done if d is Detail.SUCCESS)
                 progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
-        final = client.get_command(cid)
+        # the end as streamed; read back only when the stream lost events or ended early
+        final = (recorder.ended(end) if end is not None else None) or client.get_command(cid)
         done = [detail_of(i) for i in final.invocations]
         ok = sum(1 for d in done if d is Detail.SUCCESS)
         progress.update(task, completed=sum(d.terminal for d in done), ok=ok, bad=len(done) - ok)

@@ -106,6 +106,7 @@ class EventBus:
             raise ValueError("queue_limit must be at least 1")
         self._limit = queue_limit
         self._commands: dict[str, set[CommandQueue]] = {}
+        self._lost: dict[CommandQueue, int] = {}  # command watcher -> events it lost to overflow
         self._fleet: dict[StatusQueue, int] = {}  # subscriber -> events it lost to overflow
         self._sinks: list[StatusSink] = []
         self._seq = 0
@@ -122,9 +123,11 @@ class EventBus:
         """A queue of the command's events; ``None`` in it means the bus closed (shutdown)."""
         q: CommandQueue = asyncio.Queue(self._limit)
         self._commands.setdefault(command_id, set()).add(q)
+        self._lost[q] = 0
         return q
 
     def unsubscribe(self, command_id: str, q: CommandQueue) -> None:
+        self._lost.pop(q, None)
         subs = self._commands.get(command_id)
         if subs is not None:
             subs.discard(q)
@@ -138,10 +141,15 @@ class EventBus:
     def publish(self, command_id: str, event: CommandEvent) -> None:
         for q in self._commands.get(command_id, ()):
             if q.full():
+                self._lost[q] += 1  # this event, or the oldest that makes room for the end
                 if not (isinstance(event, CommandChanged) and event.command.detail.terminal):
                     continue
                 q.get_nowait()
             q.put_nowait(event)
+
+    def lost(self, q: CommandQueue) -> int:
+        """How many of its command's events this watcher lost because its queue was full."""
+        return self._lost.get(q, 0)
 
     # -- the fleet's topic -------------------------------------------------------------------------
 

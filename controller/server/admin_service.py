@@ -301,20 +301,23 @@ class AdminService(pbg.AdminServiceServicer):
         finally:
             self._events.unsubscribe(request.command_id, queue)
 
-    @staticmethod
-    async def _follow(queue: asyncio.Queue[CommandEvent | None], replayed: Set[tuple[str, str, str, int]] = frozenset(),
+    async def _follow(self, queue: asyncio.Queue[CommandEvent | None],
+                      replayed: Set[tuple[str, str, str, int]] = frozenset(),
                       whole: Set[tuple[str, str, str]] = frozenset()) -> AsyncIterator[pb.CommandEvent]:
         """A command's live events until it is terminal (or the controller stops), without the output
         a replay sent already: chunks by (node, step, stream, seq) in ``replayed``, and every chunk of
-        the streams in ``whole``."""
+        the streams in ``whole``. The end says whether this watcher lost none (``complete``)."""
         while (event := await queue.get()) is not None:
             if isinstance(event, OutputArrived):
                 key = (event.node_id, event.chunk.step_name, event.chunk.stream.value)
                 if key in whole or (*key, event.chunk.seq) in replayed:
                     continue
-            yield convert.event_to_pb(event)
             if isinstance(event, CommandChanged) and event.command.detail.terminal:
+                end = convert.event_to_pb(event)
+                end.complete = self._events.lost(queue) == 0
+                yield end
                 return
+            yield convert.event_to_pb(event)
 
     async def WatchEvents(self, request, context) -> AsyncIterator[pb.StatusEvent]:  # noqa: N802
         """Every command and invocation status change from now on, until the controller stops."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Connection, Engine, Table, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from controller.model import StepOutput, StepOutputView, StepRecord
+from controller.model import StepOutput, StepOutputView, StepRecord, output_view
 from controller.store import driver
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
@@ -21,15 +21,6 @@ from plugins.sdk.wire.results import OutputChunk
 STREAMS = ("stdout", "stderr")
 TRUNCATED_MARKER = b"--output truncated--"  # what the agent appends when it caps a step's output
 # What invocation views carry (SSM's GetCommandInvocation); the rest stays retrievable in full.
-VIEW_CHARS = {"stdout": 24_000, "stderr": 8_000}
-
-
-def _view(data: bytes, stream: str) -> tuple[str, bool]:
-    text = data.decode("utf-8", errors="replace")
-    limit = VIEW_CHARS[stream]
-    return (text[:limit], True) if len(text) > limit else (text, False)
-
-
 def upsert_step_rows(conn: Connection, rows: list[dict[str, str | int]]) -> None:
     """Insert step results, or update those already stored (by command, node and step index)."""
     if not rows:
@@ -104,8 +95,8 @@ def output_views_in(conn: Connection, command_id: str, between: tuple[str, str] 
 def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
     out = {}
     for o in outputs:
-        stdout, so_cut = _view(o.stdout, "stdout")
-        stderr, se_cut = _view(o.stderr, "stderr")
+        stdout, so_cut = output_view(o.stdout, "stdout")
+        stderr, se_cut = output_view(o.stderr, "stderr")
         out[o.step_name] = StepOutputView(o.step_name, stdout, stderr, so_cut, se_cut)
     return out
 

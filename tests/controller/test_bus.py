@@ -166,3 +166,18 @@ def test_a_full_queue_drops_live_events_but_keeps_the_end() -> None:
     assert _drain(slow) == [invs[0], invs[1], end]  # the oldest made room for the end; four events were lost
     assert _drain(other) == []
     assert bus.watched("cmd-1") and not bus.watched("cmd-3")
+
+
+def test_a_command_watcher_s_losses_are_counted() -> None:
+    bus = EventBus(queue_limit=2)
+    slow, fine = bus.subscribe("cmd-1"), bus.subscribe("cmd-1")
+    invs = [InvocationChanged(InvocationRecord("cmd-1", f"mi-{i}", Detail.SUCCESS)) for i in range(3)]
+    end = CommandChanged(dataclasses.replace(command("cmd-1"), detail=Detail.SUCCESS))
+    bus.publish("cmd-1", invs[0])
+    _drain(fine)
+    for e in [*invs[1:], end]:
+        bus.publish("cmd-1", e)
+    assert _drain(slow) == [invs[1], end]  # invs[2] was skipped, invs[0] made room for the end
+    assert bus.lost(slow) == 2 and bus.lost(fine) == 1  # fine kept up, but was full at the end too
+    bus.unsubscribe("cmd-1", slow)
+    assert bus.lost(slow) == 0

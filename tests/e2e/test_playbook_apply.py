@@ -142,3 +142,27 @@ def test_agent_listens_on_no_port(cluster: Cluster) -> None:
     assert conns, "the agent should hold its outbound connection"
     assert not [c for c in conns if c.status == psutil.CONN_LISTEN]
     assert all(c.raddr and c.raddr.port == cluster.port for c in conns if c.status == psutil.CONN_ESTABLISHED)
+
+
+def test_apply_ends_on_the_streamed_end_as_the_stored_command_shows_it(cluster: Cluster, tmp_path: Path) -> None:
+    """The per-node rows come from RunCommand's stream (no read-back when it lost nothing): they are
+    what `command show` reads from the store, output previews and their cuts included."""
+    cluster.start_controller()
+    _enroll_three(cluster)
+    book = tmp_path / "big.yml"
+    book.write_text(
+        "- name: big\n"
+        "  targets: {tags: {Environment: dev}}\n"
+        "  tasks:\n"
+        "    - name: lots\n"
+        "      shell: head -c 30000 /dev/zero | tr '\\\\0' o; head -c 9000 /dev/zero | tr '\\\\0' e >&2\n"
+        "    - name: little\n"
+        "      shell: echo \"bye $OUTPOST_NODE_ID\"\n")
+    (play,) = cluster.outpost_json("playbook", "apply", str(book))["plays"]
+    assert play["status"] == "Success", play
+    shown = cluster.outpost_json("command", "show", play["command_id"])
+    assert play["invocations"] == shown["invocations"]
+    steps = play["invocations"][0]["steps"]
+    assert (len(steps[0]["stdout"]), steps[0]["stdout_truncated"], len(steps[0]["stderr"]),
+            steps[0]["stderr_truncated"]) == (24_000, True, 8_000, True)
+    assert steps[1]["stdout"] == f"bye {play['invocations'][0]['node_id']}\n"

@@ -650,16 +650,18 @@ class WatchCommandRequest(_message.Message):
     def __init__(self, command_id: _Optional[str] = ...) -> None: ...
 
 class CommandEvent(_message.Message):
-    __slots__ = ("output", "invocation", "command", "node_id")
+    __slots__ = ("output", "invocation", "command", "node_id", "complete")
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     INVOCATION_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
     output: OutputChunk
     invocation: Invocation
     command: CommandInfo
     node_id: str
-    def __init__(self, output: _Optional[_Union[OutputChunk, _Mapping]] = ..., invocation: _Optional[_Union[Invocation, _Mapping]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., node_id: _Optional[str] = ...) -> None: ...
+    complete: bool
+    def __init__(self, output: _Optional[_Union[OutputChunk, _Mapping]] = ..., invocation: _Optional[_Union[Invocation, _Mapping]] = ..., command: _Optional[_Union[CommandInfo, _Mapping]] = ..., node_id: _Optional[str] = ..., complete: _Optional[bool] = ...) -> None: ...
 
 class CancelCommandRequest(_message.Message):
     __slots__ = ("command_id", "node_ids")
