@@ -127,6 +127,11 @@ class Dispatcher:
             await self._after_change(cmd.command_id, [*first, *offline])
         return cmd, invocations
 
+    def check_document(self, document: bytes) -> bytes:
+        """A document checked as a send checks it (every step against its plugin's schema), in
+        canonical form; CommandRejected or DocumentError names what is wrong."""
+        return self._checked.check(document).canonical
+
     async def resolve(self, targets: Targets) -> list[str]:
         """Node ids that ``targets`` selects now, in node id order."""
         store = self._db.store

@@ -196,11 +196,13 @@ class AdminService(pbg.AdminServiceServicer):
                               document_version=rendered.version, parameters=rendered.shown_parameters, **common)
 
     async def ExpandDocument(self, request, context):  # noqa: N802
-        """What SendCommand would run of an inline document: its aws:runDocument steps expanded."""
+        """What SendCommand would run of an inline document: its aws:runDocument steps expanded, and
+        the whole checked as a send checks it. Nothing is stored or sent."""
         await self._operator(context, "ExpandDocument")
         try:
-            return pb.ExpandDocumentResponse(document=await self._documents.expand(request.document))
-        except (DocumentError, InputError) as exc:
+            expanded = await self._documents.expand(request.document)
+            return pb.ExpandDocumentResponse(document=self._dispatcher.check_document(expanded))
+        except (CommandRejected, DocumentError, InputError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except NotFound as exc:
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))

@@ -17,8 +17,13 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 
+from controller.cli.client import AdminClient
+from controller.documents.expand import run_document_step
+from controller.runtime.config import CliConfig
+from plugins.sdk.wire.document import Document, Step
 from tests.support.cluster import Cluster
 from tests.support.docrun import (
     AgentSpec,
@@ -446,6 +451,15 @@ def test_a_playbook_s_document_task_is_expanded_by_the_controller(fleet: Cluster
     assert f"{bad}:6: stored.document: Outpost-RunShellScript:" in proc.stderr and "nosuch" in proc.stderr, \
         proc.stderr
     assert command_ids(fleet) == before  # nothing was sent
+
+    # ExpandDocument checks what it expanded as a send would, and stores nothing
+    with AdminClient(CliConfig.load(fleet.config)) as client:
+        bad_doc = Document((run_document_step("ref", "Outpost-RunShellScript", "", {"commands": ("true",)}, False),
+                            Step("odd", "no-such-action", {})), "x").canonical_bytes()
+        with pytest.raises(grpc.RpcError) as info:
+            client.expand_document(bad_doc)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "no-such-action" in info.value.details()
+    assert command_ids(fleet) == before
 
     result = fleet.outpost_json("playbook", "apply", str(book))
     assert isinstance(result, dict)
