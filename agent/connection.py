@@ -277,13 +277,12 @@ class Agent:
         """Report a refusal. One about an unverified envelope is filed under the id it claims only
         when that id means nothing here yet, so a forged id can never disturb a real command."""
         log.warning("refused command %s: %s: %s", refusal.command_id or "(unknown)", refusal.code, refusal.detail)
-        msg = refusal
         cid = refusal.command_id
         known = cid in self._ledger or cid in self._tasks or self._outbox.holds(cid)
         if cid and (verified or not known):
-            self._outbox.about(cid, msg)
+            self._outbox.about(cid, refusal)
         else:
-            self._outbox.transient(msg)
+            self._outbox.transient(refusal)
 
     async def _record(self, cid: str) -> bool:
         """Record the command in the ledger (fsynced, off the event loop), then accept it; False when

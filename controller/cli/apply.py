@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -25,7 +25,7 @@ from controller.cli.render import (
     print_table,
 )
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
-from controller.compiler.playbook import DocumentTask
+from controller.compiler.plan import DocumentTask
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.document import Document, document_from_bytes, masked_json
@@ -89,6 +89,13 @@ def expanded(client: AdminClient, play: PlayPlan) -> Document:
         raise
 
 
+def _tally(details: Iterable[Detail]) -> dict[str, int]:
+    """The progress bar's counts: invocations ended, and of those how many succeeded or not."""
+    done = [d for d in details if d.terminal]
+    ok = sum(1 for d in done if d is Detail.SUCCESS)
+    return {"completed": len(done), "ok": ok, "bad": len(done) - ok}
+
+
 def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: ApplyOptions,
               console: Console) -> CommandView:
     sent, events = client.run_command(CommandSpec(
@@ -116,14 +123,10 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
                 lines.feed(event.node_id, event.output)
             elif kind == "invocation":
                 details[event.node_id] = detail_of(event.invocation)
-                done = [d for d in details.values() if d.terminal]
-                ok = sum(1 for d in done if d is Detail.SUCCESS)
-                progress.update(task, completed=len(done), ok=ok, bad=len(done) - ok)
+                progress.update(task, **_tally(details.values()))
         # the end as streamed; read back only when the stream lost events or ended early
         final = (recorder.ended(end) if end is not None else None) or client.get_command(cid)
-        done = [detail_of(i) for i in final.invocations]
-        ok = sum(1 for d in done if d is Detail.SUCCESS)
-        progress.update(task, completed=sum(d.terminal for d in done), ok=ok, bad=len(done) - ok)
+        progress.update(task, **_tally(detail_of(i) for i in final.invocations))
         if live:
             lines.flush()
     return final

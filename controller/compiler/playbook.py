@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from controller.compiler.errors import PlaybookError, TemplateError
+from controller.compiler.plan import DocumentTask, Plan, PlayPlan
 from controller.compiler.template import Scope, VarValue, is_identifier
 from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, kind, line_index, load, locate
-from controller.documents.expand import run_document_step
 from controller.model import TagFilter, Targets, parse_limit
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
@@ -28,42 +28,6 @@ PLAY_KEYS = ("name", "targets", "vars", "tasks", "max_concurrency", "max_errors"
 TARGET_KEYS = ("node_ids", "tags", "group")
 TASK_KEYWORDS = ("name", "timeout", "ignore_errors", "document")
 DOCUMENT_TASK = "document"  # `- document: NAME[:VERSION]` with `parameters:`: a stored SSM document's steps
-
-
-@dataclass(frozen=True)
-class DocumentTask:
-    """A task that runs a stored document: an ``aws:runDocument`` step in the play's document, which
-    the controller expands into the stored document's steps (controller/documents/expand.py)."""
-    name: str
-    document: str
-    version: str  # "" = $DEFAULT
-    parameters: dict[str, tuple[str, ...]]
-    ignore_errors: bool
-    source: str
-
-    def step(self) -> Step:
-        return run_document_step(self.name, self.document, self.version, self.parameters, self.ignore_errors)
-
-
-@dataclass(frozen=True)
-class PlayPlan:
-    name: str
-    targets: Targets
-    document: Document  # every task, `document:` tasks as aws:runDocument steps
-    source: str  # "site.yml:3": where the play starts
-    max_concurrency: str = "50"
-    max_errors: str = "0"
-    tasks: tuple[Step | DocumentTask, ...] = ()  # in order, `document:` tasks included
-
-    @property
-    def needs_expansion(self) -> bool:
-        return any(isinstance(t, DocumentTask) for t in self.tasks)
-
-
-@dataclass(frozen=True)
-class Plan:
-    path: str
-    plays: tuple[PlayPlan, ...]
 
 
 def compile_playbook(path: str | os.PathLike[str], registry: PluginRegistry,

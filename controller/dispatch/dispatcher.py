@@ -333,7 +333,7 @@ class Dispatcher:
                     run.delivered(node_id)
                     run.track(node_id, Detail.IN_PROGRESS)
                 await self._after_change(inv.command_id, [node_id])
-            active = self.active.get(inv.command_id)
+            active = self.active.get(inv.command_id)  # again: it may have ended during the awaits above
             if active is not None:
                 cmd, document = active.record, active.document
             else:

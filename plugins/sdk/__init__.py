@@ -49,9 +49,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'plugins.sdk' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup is a plain global
-    return value
+    return getattr(importlib.import_module(module), name)  # a plugin imports its names once
 
 
 def __dir__() -> list[str]:

@@ -25,7 +25,7 @@ from controller.compiler import (
     compile_text,
     parse_extra_vars,
 )
-from controller.compiler.playbook import DocumentTask
+from controller.compiler.plan import DocumentTask
 from controller.compiler.template import Expr, Literal, Scope, parse
 from controller.model import TagFilter, Targets
 from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
