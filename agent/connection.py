@@ -3,6 +3,12 @@
 It reconnects with exponential backoff and full jitter (the first retry included), verifies
 every command before anything runs, records it in the ledger (fsynced) before the first step,
 runs up to ``max_concurrent_documents`` documents at once and queues the rest in order.
+
+What it holds of each command is journaled (agent/journal.py) until the controller acknowledges
+the result: a new life of the agent replays it, and reports a command its previous life died under
+as interrupted, after killing what that life left running (agent/recovery.py). On a stop (SIGTERM)
+it stops what runs, reports how each ended and waits a bounded time for the controller to
+acknowledge before it closes its stream.
 """
 from __future__ import annotations
 
@@ -10,13 +16,16 @@ import asyncio
 import enum
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import grpc
 
 from agent.facts import gather_facts
+from agent.journal import Journal, SyncFiles, fsync_in_thread
 from agent.ledger import Ledger, LedgerWrite, fsync_each
 from agent.outbox import CallLater, Outbox, loop_call_later
+from agent.recovery import ends, recover
 from agent.runner import NotRecorded, Runner, RunnerOptions
 from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
@@ -32,7 +41,7 @@ from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.batch import VerifiedRoots
 from plugins.sdk.wire.envelope import VerifiedCommand, is_command_id, signing_key, verify_command
 from plugins.sdk.wire.messages import Accepted, AgentMessage, CancelAck, Heartbeat, Hello
-from plugins.sdk.wire.results import Refusal
+from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, Refusal, StepReport
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +68,11 @@ class AgentOptions:
     accept_delay_seconds: float = 0.25
     # how long a stream waits for an unreachable controller before one that fails at once says why
     unreachable_report_seconds: float = 60.0
+    # how long a stopping agent waits for the controller to acknowledge what it reports (0: not at all;
+    # what is not acknowledged stays journaled and goes with the next life's first stream)
+    stop_report_seconds: float = 5.0
+    # the least wait after the controller refused a stream for want of open files (RESOURCE_EXHAUSTED)
+    exhausted_backoff_seconds: float = 30.0
 
 
 class _Session(enum.Enum):
@@ -70,6 +84,19 @@ class _Session(enum.Enum):
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Full jitter: uniform in [0, min(cap, base * 2**attempt)]; attempt 0 is the first retry."""
     return rng.uniform(0.0, min(cap, base * (2 ** min(attempt, 30))))
+
+
+def _journal_bytes(msg: AgentMessage) -> bytes:
+    return wire.agent_message_to_pb(msg).SerializeToString()
+
+
+def _journal_message(data: bytes) -> AgentMessage:
+    return wire.agent_message_from_pb(pb.AgentMessage.FromString(data))
+
+
+def _settles(msg: AgentMessage) -> bool:
+    """A step's or the command's result: its journal is made durable with the next batch."""
+    return isinstance(msg, (StepReport, InvocationReport, Refusal))
 
 
 def _untrusted_command_id(msg: pb.Command) -> str:
@@ -93,6 +120,7 @@ class Shared:
     call_later: CallLater = loop_call_later
     verified_roots: VerifiedRoots | None = None
     scrubber: ScrubFilter = field(default_factory=ScrubFilter)  # the process's log scrubber
+    sync_files: SyncFiles = fsync_in_thread  # how journals reach the disk
 
 
 class Agent:
@@ -111,15 +139,19 @@ class Agent:
         state.create()
         self._ledger = Ledger(state.ledger_path)
         self._ledger_write = shared.ledger_write
-        self._outbox: Outbox[AgentMessage] = Outbox(shared.call_later, wire.agent_message_to_pb)
+        self._journal: Journal[AgentMessage] = Journal(state.commands_dir, _journal_bytes, _journal_message,
+                                                       _settles, shared.sync_files)
+        self._outbox: Outbox[AgentMessage] = Outbox(shared.call_later, wire.agent_message_to_pb, self._journal)
         self._facts = facts or gather_facts(registry.infos())
         self._hello = Hello(self._facts)  # every stream's first
         self._runner = Runner(registry, identity.node_id, self._facts.platform, state.work_dir, self._outbox,
-                              runner_options, shared.scrubber)
+                              runner_options, shared.scrubber, self._journal)
+        self._recovered = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._slots = asyncio.Semaphore(options.max_concurrent_documents)
         self._connected = False
+        self._refused: grpc.StatusCode | None = None  # how the controller ended the last stream, if it did
         self._ending = False  # this side is ending the current stream (stopping, or to say why it waits)
         self.commands_run = 0  # documents run to their end by this process (for status lines)
 
@@ -152,6 +184,7 @@ class Agent:
         answered."""
         attempt = 0
         report = True  # the next stream fails at once if the controller cannot be reached
+        await self.recover()
         creds = grpc.ssl_channel_credentials(root_certificates=self._identity.ca_pem,
                                               private_key=self._identity.key_pem,
                                               certificate_chain=self._identity.cert_pem)
@@ -159,6 +192,7 @@ class Agent:
         stub = pbg.AgentServiceStub(channel)
         try:
             while not stop.is_set():
+                self._refused = None
                 outcome = await self._session(stub, stop, wait=not report)
                 if stop.is_set():
                     break
@@ -168,11 +202,37 @@ class Agent:
                 attempt = 0 if outcome is _Session.ANSWERED else attempt + 1
                 delay = backoff_delay(attempt, self._options.backoff_base_seconds,
                                       self._options.backoff_cap_seconds, self._rng)
+                if self._refused is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    # The controller is at its open-file limit. Let go of the connection (it holds one of
+                    # the controller's descriptors while open) and come back later than usual.
+                    await channel.close()
+                    channel = grpc.aio.secure_channel(self._identity.controller, creds, options=KEEPALIVE_OPTIONS)
+                    stub = pbg.AgentServiceStub(channel)
+                    least = self._options.exhausted_backoff_seconds
+                    delay = max(delay, self._rng.uniform(least, 2 * least))
                 log.info("reconnecting to %s in %.2f s", self._identity.controller, delay)
                 await stop.pause(delay)
         finally:
             await self._shutdown()
+            await self._journal.synced()
             await channel.close()
+
+    async def recover(self) -> None:
+        """Take up what a previous life of the agent held (agent/recovery.py): replayed on the first
+        stream. Once per agent, before its first stream."""
+        if self._recovered:
+            return
+        self._recovered = True
+        entries = await asyncio.to_thread(self._journal.read_all)
+        for entry in entries:
+            if entry.messages and ends(entry.messages[-1]):
+                self._outbox.restore(entry.command_id, entry.messages)
+                continue
+            recovered = await asyncio.to_thread(recover, entry)  # kills leftovers: seconds, off the loop
+            self._journal.message(entry.command_id, recovered.messages[-1])
+            self._outbox.restore(entry.command_id, recovered.messages)
+        if entries:
+            log.info("%d command(s) of a previous life to report", len(entries))
 
     async def _session(self, stub: pbg.AgentServiceStub, stop: Stop, *, wait: bool) -> _Session:
         """One stream. ``wait``: it waits for the channel to be ready, up to
@@ -191,7 +251,8 @@ class Agent:
         def give_up() -> None:  # still no word from the controller: end the stream to say why
             if not self._connected:
                 end()
-        on_stop = stop.on_set(end)
+        stopping: list[asyncio.Task[None]] = []
+        on_stop = stop.on_set(lambda: stopping.append(asyncio.ensure_future(self._stop_then_end(end))))
         # jittered, so that agents waiting since the same moment (a controller restart that takes
         # long) do not all give up at once
         patience = self._options.unreachable_report_seconds * self._rng.uniform(0.75, 1.0)
@@ -199,6 +260,8 @@ class Agent:
         try:
             answered = await self._read(call)
         finally:
+            for task in stopping:  # the stream ended while the stop was reporting: the stop goes on
+                await asyncio.shield(task)
             stop.forget(on_stop)
             if timer is not None:
                 timer.cancel()
@@ -224,6 +287,7 @@ class Agent:
                 except Exception:  # a bug in handling one message must not take the agent down
                     log.exception("could not handle a %s message", msg.WhichOneof("body"))
         except grpc.aio.AioRpcError as exc:
+            self._refused = exc.code()
             if not (self._ending and exc.code() is grpc.StatusCode.CANCELLED):  # not when this side ended it
                 log.warning("stream to %s ended: %s %s", self._identity.controller, exc.code().name, exc.details())
         except asyncio.CancelledError:
@@ -245,6 +309,8 @@ class Agent:
         elif kind == "result_ack":
             for command_id in msg.result_ack.command_ids:
                 self._outbox.acknowledged(command_id)
+        elif kind == "ping" and msg.ping.answer:  # the controller asks whether this stream is alive
+            self._outbox.transient(Heartbeat(now_ms(), tuple(sorted(self._tasks))))
 
     async def _heartbeats(self) -> None:
         while True:
@@ -265,9 +331,17 @@ class Agent:
             log.info("command %s redelivered while still known; not running it again", cid)
             return
         if cid in self._ledger:
-            self._refuse(Refusal(cid, "replayed", "this command id was already executed on this node"),
-                         verified=True)
+            # Taken before, and its result acknowledged since (the controller has it, and keeps it) or lost
+            # with the machine's crash along with the journal: never run twice, and say so as a result
+            # (a redelivery of a command that ran is no refusal).
+            log.warning("command %s was taken before by this node; not running it again", cid)
+            at = now_ms()
+            self._outbox.about(cid, InvocationReport(
+                cid, Detail.FAILED, NO_EXIT_CODE, at, at, (),
+                "this node took this command before and does not run a command twice; it holds no result "
+                "of it any more (acknowledged already, or lost with a crash of the machine)"), final=True)
             return
+        self._journal.taken(cid, now_ms())
         # in the ledger before it is accepted and before its first step starts: the record's task is
         # scheduled first, so the fsync is under way (on a thread) while the run is set up
         recorded = asyncio.ensure_future(self._record(cid))
@@ -304,8 +378,11 @@ class Agent:
             try:
                 await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
             except asyncio.CancelledError:
-                if cid not in self._cancel_requested:
-                    raise  # stopping: the finally below cancels the record
+                if cid not in self._cancel_requested:  # stopping
+                    if recorded.done() and not recorded.cancelled() and recorded.result():
+                        self._runner.report_not_started(vc, Detail.FAILED, "the agent was stopped before this "
+                                                        "command started; it did not run and is not run again")
+                    raise  # the finally below cancels a record under way (the next life reports it)
                 if await asyncio.shield(recorded):
                     self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
                 return
@@ -329,6 +406,22 @@ class Agent:
             log.info("cancelling command %s", command_id)
             self._cancel_requested.add(command_id)
             task.cancel()
+
+    async def _stop_then_end(self, end: Callable[[], None]) -> None:
+        """Stopping: stop what runs (each command reports how it ended, journaled), give the controller
+        ``stop_report_seconds`` to acknowledge what is unacknowledged, then end the stream. Heartbeats
+        go every half second meanwhile: the controller sends its acks in answer to one."""
+        try:
+            await self._shutdown()
+            pending = self._outbox.unacknowledged()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._options.stop_report_seconds
+            while pending and self._connected and (left := deadline - loop.time()) > 0:
+                self._outbox.transient(Heartbeat(now_ms(), ()))
+                if await self._outbox.until_acknowledged(pending, min(0.5, left)):
+                    break
+        finally:
+            end()
 
     async def _shutdown(self) -> None:
         tasks = list(self._tasks.values())

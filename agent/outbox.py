@@ -11,18 +11,38 @@ the controller one message each way fewer (a 10,000-node fan-out: 10,000 message
 updates). Any other message about the command sends the acceptance first, so the controller never
 sees output or a step of a command it has not seen accepted.
 
+What it keeps it also writes to the agent's journal (agent/journal.py) as it queues it, and forgets
+there when acknowledged: an agent that dies replays, in its next life, what was not acknowledged
+(``restore``).
+
 The outbox keeps typed messages (plugins/sdk/wire/messages.py) and hands each to the stream through
 ``encode`` (the connection's: to protobuf), so nothing but the connection's edge knows the wire.
 """
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence, Set
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 CallLater = Callable[[float, Callable[[], None]], object]  # run a function in so many seconds
 M = TypeVar("M")  # a message as the agent holds it
+
+
+class Keeper(Protocol[M]):
+    """Where queued messages are kept across the agent's restarts (agent/journal.py's Journal)."""
+
+    def message(self, command_id: str, msg: M) -> None: ...
+
+    def forget(self, command_id: str) -> None: ...
+
+
+class _NoKeeper:
+    def message(self, command_id: str, msg: Any) -> None:
+        pass
+
+    def forget(self, command_id: str) -> None:
+        pass
 
 
 def loop_call_later(delay: float, fn: Callable[[], None]) -> object:
@@ -34,10 +54,14 @@ def _as_is(msg: Any) -> Any:
 
 
 class Outbox(Generic[M]):
-    def __init__(self, call_later: CallLater = loop_call_later, encode: Callable[[M], Any] = _as_is) -> None:
+    def __init__(self, call_later: CallLater = loop_call_later, encode: Callable[[M], Any] = _as_is,
+                 keeper: Keeper[M] | None = None) -> None:
         """``call_later``: the timers of held acceptances (a swarm holds all of its agents' on one,
-        agent/swarm/delays.py). ``encode``: a message as the stream carries it."""
+        agent/swarm/delays.py). ``encode``: a message as the stream carries it. ``keeper``: where
+        what is queued is kept until acknowledged (default: nowhere but here)."""
         self._encode = encode
+        self._keeper: Keeper[M] = keeper or _NoKeeper()
+        self._acked = asyncio.Event()  # set at each acknowledgement (a stopping agent waits on it)
         self._log: dict[str, list[M]] = {}
         self._live: asyncio.Queue[M | None] | None = None  # None in it: the stream ended
         self._held: dict[str, M] = {}
@@ -62,7 +86,13 @@ class Outbox(Generic[M]):
             del self._held[command_id]
             self._queue(command_id, msg)
 
+    def restore(self, command_id: str, messages: Sequence[M]) -> None:
+        """Messages a previous life of the agent queued and the controller did not acknowledge: they
+        go first on the next stream, as if queued in this life (they are kept already)."""
+        self._log.setdefault(command_id, []).extend(messages)
+
     def _queue(self, command_id: str, msg: M) -> None:
+        self._keeper.message(command_id, msg)
         self._log.setdefault(command_id, []).append(msg)
         if self._live is not None:
             self._live.put_nowait(msg)
@@ -73,7 +103,24 @@ class Outbox(Generic[M]):
             self._live.put_nowait(msg)
 
     def acknowledged(self, command_id: str) -> None:
-        self._log.pop(command_id, None)
+        if self._log.pop(command_id, None) is not None:
+            self._keeper.forget(command_id)
+            self._acked.set()
+
+    async def until_acknowledged(self, command_ids: Set[str], seconds: float) -> bool:
+        """Wait up to ``seconds`` for the controller to acknowledge all of ``command_ids``; whether it did."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while command_ids & self._log.keys():
+            self._acked.clear()
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._acked.wait(), left)
+            except TimeoutError:
+                return False
+        return True
 
     def unacknowledged(self) -> frozenset[str]:
         return frozenset(self._log)

@@ -12,9 +12,12 @@ import os
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from agent.flow import Flow
+from agent.journal import StepStart
 from agent.outbox import Outbox
 from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
 from plugins.sdk.errors import OutpostError
@@ -52,6 +55,34 @@ async def _until_recorded(recorded: Awaitable[bool], command_id: str) -> None:
     finish); NotRecorded when the ledger could not take it."""
     if not await asyncio.shield(recorded):
         raise NotRecorded(f"command {command_id} is not in the ledger")
+
+
+class StepJournal(Protocol):
+    """Where the runner notes each step and process group it starts (agent/journal.py), so that a
+    later life of the agent knows what this one left if it dies."""
+
+    def step_started(self, command_id: str, step: StepStart) -> None: ...
+
+    def process_started(self, command_id: str, pid: int) -> None: ...
+
+
+class _NoJournal:
+    def step_started(self, command_id: str, step: StepStart) -> None:
+        pass
+
+    def process_started(self, command_id: str, pid: int) -> None:
+        pass
+
+
+STOPPED = "the agent was stopped while this ran; its processes were stopped and it is not run again"
+
+
+def _in_ledger(recorded: Awaitable[bool] | None) -> bool:
+    """Whether the command is in the ledger (None: it was when its first step started)."""
+    if recorded is None:
+        return True
+    return isinstance(recorded, asyncio.Future) and recorded.done() and not recorded.cancelled() \
+        and recorded.exception() is None and bool(recorded.result())
 
 
 @dataclass(frozen=True)
@@ -116,10 +147,13 @@ class StepOutputSink:
 
 class Runner:
     def __init__(self, registry: PluginRegistry, node_id: str, platform: Platform, work_root: Path, outbox: Outbox,
-                 options: RunnerOptions, scrubber: ScrubFilter | None = None) -> None:
+                 options: RunnerOptions, scrubber: ScrubFilter | None = None,
+                 journal: StepJournal | None = None) -> None:
         """``scrubber``: the process's log scrubber (plugins/sdk/host/logs.py), which holds a command's
-        secret values while it runs, so no log line (the plugins' own included) shows one."""
+        secret values while it runs, so no log line (the plugins' own included) shows one.
+        ``journal``: where the steps and process groups started are noted."""
         self._scrubber = scrubber or ScrubFilter()
+        self._journal: StepJournal = journal or _NoJournal()
         self._registry = registry
         self._node_id = node_id
         self._platform = platform
@@ -133,7 +167,8 @@ class Runner:
                   recorded: Awaitable[bool] | None = None) -> InvocationReport:
         """Run the document's steps as agent/flow.py rules; report each step and the invocation.
         Cancellation by the operator (``cancel_requested()`` true when the task is cancelled) ends as
-        Cancelled; any other cancellation (agent shutdown) propagates after the step's processes are gone.
+        Cancelled; any other cancellation (the agent stopping) reports the invocation Failed (STOPPED)
+        once the step's processes are gone, and propagates.
         ``recorded``: whether the command is in the ledger, awaited once the first step to run is set
         up and before it starts (the ledger's fsync and the set-up overlap); False raises NotRecorded."""
         cid = vc.envelope.command_id
@@ -146,6 +181,7 @@ class Runner:
         reports: list[StepReport] = []
         secrets = vc.document.secret_values()
         self._scrubber.hold(secrets)
+        running: StepStart | None = None
         try:
             for index, step in enumerate(vc.document.steps):
                 if not flow.should_run(step):
@@ -154,9 +190,10 @@ class Runner:
                     flow.skipped_step(step)
                     report = self._skipped(cid, index, step, reason)
                 else:
+                    running = StepStart(index, step.name, step.action, now_ms())
                     report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested,
                                                   recorded)
-                    recorded = None
+                    running = recorded = None
                     report = replace(report, detail=flow.record(step, report.detail, report.exit_code))
                 reports.append(report)
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
@@ -166,6 +203,11 @@ class Runner:
             result = InvocationReport(cid, flow.detail, flow.exit_code, started, now_ms(), tuple(reports))
             self._outbox.about(cid, result, final=True)
             log.info("finished: %s (exit code %d)", flow.detail.value, flow.exit_code)
+        except asyncio.CancelledError:
+            if _in_ledger(recorded):  # say how it ended before this task goes (an operator's cancel ended
+                self._stopped(cid, started, reports, running)  # in _run_step; this is the agent stopping)
+                log.warning("stopped with the agent")
+            raise
         finally:
             try:
                 if needs_workdir:  # after the result is on its way, and never on the event loop
@@ -173,6 +215,15 @@ class Runner:
             finally:
                 self._scrubber.release(secrets)
         return result
+
+    def _stopped(self, cid: str, started: int, reports: list[StepReport], running: StepStart | None) -> None:
+        at = now_ms()
+        steps = list(reports)
+        if running is not None:
+            steps.append(StepReport(cid, running.index, running.name, running.action, Detail.FAILED, NO_EXIT_CODE,
+                                    running.started_at_ms, at, STOPPED))
+        self._outbox.about(cid, InvocationReport(cid, Detail.FAILED, NO_EXIT_CODE, started, at, tuple(steps),
+                                                 STOPPED), final=True)
 
     def report_not_started(self, vc: VerifiedCommand, detail: Detail, reason: str) -> InvocationReport:
         """Settle an invocation that never ran a step (cancelled while queued)."""
@@ -217,9 +268,11 @@ class Runner:
             env.update(OUTPOST_COMMAND_ID=cid, OUTPOST_NODE_ID=self._node_id, OUTPOST_STEP_NAME=step.name)
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
                              check_mode=False, workdir=workdir, output=sink, logger=log,
-                             cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env)
+                             cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env,
+                             process_started=partial(self._journal.process_started, cid))
             if recorded is not None:
                 await _until_recorded(recorded, cid)
+            self._journal.step_started(cid, StepStart(index, step.name, step.action, started))
             log.info("running %s (timeout %ss)", step.action, timeout)
             async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for (3.11)
                 outcome = await bound_step.plugin.run(ctx, bound_step.inputs)

@@ -8,6 +8,8 @@ Layout::
     DIR/node.crt        this node's certificate
     DIR/node.key        this node's private key (0600; made here, never leaves the node)
     DIR/ledger          executed command ids (append-only, fsynced)
+    DIR/commands/       the journal of each command held until the controller acknowledges its
+                        result (agent/journal.py)
     DIR/work/           working directories of running commands
 """
 from __future__ import annotations
@@ -40,6 +42,10 @@ class StateDir:
         return self.path / "ledger"
 
     @property
+    def commands_dir(self) -> Path:
+        return self.path / "commands"
+
+    @property
     def work_dir(self) -> Path:
         return self.path / "work"
 
@@ -57,6 +63,7 @@ class StateDir:
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.work_dir.mkdir(exist_ok=True, mode=0o700)
+        self.commands_dir.mkdir(exist_ok=True, mode=0o700)
 
     def save_identity(self, ident: AgentIdentity) -> None:
         self.create()

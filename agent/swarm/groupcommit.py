@@ -1,4 +1,4 @@
-"""How the ledgers of many agents on one filesystem reach the disk (``outpost swarm``).
+"""How the ledgers and journals of many agents on one filesystem reach the disk (``outpost swarm``).
 
 One agent appends and fsyncs its ledger on a worker thread, per command (agent/ledger.py,
 ``fsync_each``). Many agents on one filesystem (``GroupCommit``): each record is appended at once
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.ledger import Ledger
@@ -53,6 +53,14 @@ class GroupCommit:
 
     async def __call__(self, ledger: Ledger, command_id: str) -> None:
         ledger.record(command_id, fsync=False)  # appended (OSError: the agent refuses the command)
+        await self._next_flush()
+
+    async def sync_files(self, paths: Sequence[Path]) -> None:
+        """A ``SyncFiles`` for the agents' journals (agent/journal.py): written already, made durable
+        by the next flush, with the ledgers' records."""
+        await self._next_flush()
+
+    async def _next_flush(self) -> None:
         done = asyncio.get_running_loop().create_future()
         self._waiting.append(done)
         if self._flusher is None or self._flusher.done():

@@ -260,12 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.monotonic()
         if enrolled := enroll_missing(args, dirs, registry, base, say):
             say(f"swarm: enrolled {enrolled} agent(s) in {time.monotonic() - t0:.1f} s")
+        # a stopping swarm does not wait for acks: what is not acknowledged stays journaled, for its next run
         options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
                                max_concurrent_documents=args.max_concurrent_documents,
-                               backoff_base_seconds=args.backoff_base_seconds)
+                               backoff_base_seconds=args.backoff_base_seconds, stop_report_seconds=0.0)
+        durable = GroupCommit(args.state_dir)
         swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate,
-                      Shared(random.Random(), GroupCommit(args.state_dir), Delays().call_later, VerifiedRoots(),
-                             install_scrubber()))
+                      Shared(random.Random(), durable, Delays().call_later, VerifiedRoots(), install_scrubber(),
+                             durable.sync_files))
         say(f"swarm: starting {args.agents} agent(s) ({args.action}) at {args.connect_rate:g} per second")
         asyncio.run(_main(swarm, args.status_seconds, say))
         return 0

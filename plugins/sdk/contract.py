@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -52,6 +52,9 @@ class RunContext:
     logger: logging.LoggerAdapter
     cancel_grace_seconds: float
     environment: Mapping[str, str]  # the base environment for processes the step starts
+    # Told the pid of each process group the step starts (run_process does it), so that an agent
+    # that dies under the step can kill what it left when it starts again (agent/recovery.py).
+    process_started: Callable[[int], None] = lambda _pid: None
 
     def process_environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The environment of a process the step starts: the base environment, ``extra`` over it."""

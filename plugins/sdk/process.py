@@ -118,6 +118,7 @@ async def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | None,
         raise _start_error(argv, cwd, exc) from exc
 
     assert isinstance(transport, asyncio.SubprocessTransport) and isinstance(protocol, _Protocol)
+    ctx.process_started(transport.get_pid())  # it leads a session of its own: its pid is its group's id
     pumps = [asyncio.create_task(_pump(ctx, protocol.readers[fd], kind)) for fd, kind in _STREAMS]
     try:
         await _until_exit(protocol.exited, pumps)

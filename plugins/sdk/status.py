@@ -38,6 +38,7 @@ class Detail(enum.Enum):
     INCOMPLETE = "Incomplete"                 # command only: done, some not Success, within max-errors
     NO_INSTANCES_IN_TAG = "NoInstancesInTag"  # command only: the targets matched no node
     SKIPPED = "Skipped"                       # step only: its precondition was false, or an earlier exit
+    AGENT_LOST = "AgentLost"                  # the agent went and did not come back by the invocation's deadline
 
     @property
     def status(self) -> Status:
@@ -49,8 +50,9 @@ class Detail(enum.Enum):
 
     @property
     def is_error(self) -> bool:
-        """Counts toward max-errors: only Failed and ExecutionTimedOut (SSM)."""
-        return self in (Detail.FAILED, Detail.EXECUTION_TIMED_OUT)
+        """Counts toward max-errors: Failed and ExecutionTimedOut (SSM), and AgentLost (Outpost's: what
+        became of the command on that node is not known, which must stop a careful rollout)."""
+        return self in (Detail.FAILED, Detail.EXECUTION_TIMED_OUT, Detail.AGENT_LOST)
 
 
 _STATUS_OF = {
@@ -70,12 +72,13 @@ _STATUS_OF = {
     Detail.INCOMPLETE: Status.SUCCESS,
     Detail.NO_INSTANCES_IN_TAG: Status.FAILED,
     Detail.SKIPPED: Status.SUCCESS,
+    Detail.AGENT_LOST: Status.FAILED,
 }
 
 TERMINAL = frozenset({
     Detail.SUCCESS, Detail.CANCELLED, Detail.FAILED, Detail.DELIVERY_TIMED_OUT, Detail.EXECUTION_TIMED_OUT,
     Detail.UNDELIVERABLE, Detail.TERMINATED, Detail.INVALID_PLATFORM, Detail.ACCESS_DENIED, Detail.INCOMPLETE,
-    Detail.NO_INSTANCES_IN_TAG, Detail.SKIPPED,
+    Detail.NO_INSTANCES_IN_TAG, Detail.SKIPPED, Detail.AGENT_LOST,
 })
 # What an invocation's report from its agent can say: the outcome of running it.
 RAN = frozenset({Detail.SUCCESS, Detail.FAILED, Detail.EXECUTION_TIMED_OUT, Detail.CANCELLED,
@@ -89,11 +92,15 @@ _EDGES: dict[Detail, frozenset[Detail]] = {
                                Detail.INVALID_PLATFORM, Detail.FAILED} | RAN),
     Detail.DELAYED: frozenset({Detail.PENDING, Detail.IN_PROGRESS, Detail.CANCELLED, Detail.TERMINATED,
                                Detail.DELIVERY_TIMED_OUT, Detail.UNDELIVERABLE, Detail.FAILED} | RAN),
-    Detail.IN_PROGRESS: frozenset({Detail.CANCELLING, Detail.DELAYED, Detail.DELIVERY_TIMED_OUT} | RAN),
+    Detail.IN_PROGRESS: frozenset({Detail.CANCELLING, Detail.DELAYED, Detail.DELIVERY_TIMED_OUT,
+                                   Detail.AGENT_LOST} | RAN),
+    # a cancel of an invocation whose agent is away ends it at once (Cancelled), not here
     Detail.CANCELLING: RAN,
     # The agent's own report of having run it outranks a delivery timeout declared while it was
     # unreachable (SSM's "DeliveryTimedOut although the command ran" is a known pain).
     Detail.DELIVERY_TIMED_OUT: RAN,
+    # so does an agent's report after it was given up for lost
+    Detail.AGENT_LOST: RAN,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.runner import RunnerOptions
+from agent.runner import STOPPED, RunnerOptions
 from plugins.sdk.status import Detail, Status
 from plugins.sdk.wire.document import Step
 from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport
@@ -129,10 +129,16 @@ def test_ignore_errors_does_not_ignore_a_cancel(h: Harness) -> None:
     assert result.detail is Detail.CANCELLED
 
 
-def test_any_other_cancel_propagates_without_a_result(h: Harness) -> None:
+def test_the_agent_stopping_reports_the_invocation_failed_then_propagates(h: Harness) -> None:
+    """Any other cancel is the agent stopping (SIGTERM): the step's processes are stopped, the
+    invocation is reported Failed saying so (it is never run again), and the cancel goes on up."""
     result, workdir = _cancel_midway(h, cancel_requested=False)
     assert result == "propagated"
-    assert summary(h.reports()) == [(0, "first", Detail.SUCCESS, 0, "")]  # no result for the cut-off step
+    assert summary(h.reports())[:-1] == [(0, "first", Detail.SUCCESS, 0, ""),
+                                         (1, "slow", Detail.FAILED, NO_EXIT_CODE, STOPPED)]
+    final = h.reports()[-1]
+    assert isinstance(final, InvocationReport)
+    assert (final.detail, final.exit_code, final.error) == (Detail.FAILED, NO_EXIT_CODE, STOPPED)
     assert h.rec.stopped_by_cancel
     assert not workdir.exists()
 

@@ -246,19 +246,37 @@ def test_garbage_command_is_refused_and_nothing_runs(rig: Rig) -> None:
     rig.run_ok("after")
 
 
-def test_replayed_command_id_is_refused_after_an_agent_restart(rig: Rig) -> None:
+@pytest.mark.parametrize("acknowledged", [False, True], ids=["result-held", "result-acknowledged"])
+def test_a_replayed_command_id_never_runs_again_after_an_agent_restart(rig: Rig, acknowledged: bool) -> None:
+    """A brand-new, validly signed envelope reusing an executed command id, after a restart of the
+    agent: never run again. While the agent still holds the first run's result (not acknowledged),
+    its next life replays that result and the replay adds nothing; once acknowledged, the agent
+    answers with a Failed result that says it took the command before (a result, not a refusal:
+    a redelivery of a command that ran is no refusal)."""
     ctl = rig.controller
+    ctl.auto_result_ack = acknowledged
     first, result = rig.run_ok("1", echo="first run")
     cid = result.command_id
     assert rig.ledger_ids() == [cid]
-    assert b"".join(r.msg.output.data for r in ctl.received(cid, "output")) == b"first run\n"
+    journaled = rig.state_dir / "commands" / cid
+    if acknowledged:
+        ctl.wait_until(lambda: not journaled.exists(), "the journal to forget it")
+    else:
+        assert journaled.exists()
 
     assert rig.agent.stop() == 0, f"the agent did not stop cleanly:\n{rig.agent.log()[-4000:]}"
     ctl.wait_until(lambda: ctl.sessions()[0].closed, "the first stream to close", give_up=lambda: None)
     rig.start_agent()
     ctl.wait_session(1)
+    replayed = [r for r in ctl.received(cid, "invocation_result") if r.session == 1]
+    if not acknowledged:
+        ctl.wait_until(lambda: any(r.session == 1 for r in ctl.received(cid, "invocation_result")),
+                       "the held result to be replayed")
+        replayed = [r for r in ctl.received(cid, "invocation_result") if r.session == 1]
+        assert [r.msg.invocation_result for r in replayed] == [result]
+    else:
+        assert replayed == []
 
-    # a brand-new, validly signed envelope (fresh signature and expiry) reusing the command id
     time.sleep(0.01)
     replay = ctl.sign(cid, rig.touch_doc("2"))
     old_env, new_env = pb.Envelope.FromString(first.envelope), pb.Envelope.FromString(replay.envelope)
@@ -267,7 +285,13 @@ def test_replayed_command_id_is_refused_after_an_agent_restart(rig: Rig) -> None
     assert new_env.document_sha256 != old_env.document_sha256
     since = ctl.mark()
     ctl.send_command(replay)
-    rig.assert_refused(cid, "replayed", ["2"], since, session=1)
+    if acknowledged:
+        answer = ctl.wait_message("invocation_result", cid, since=since).msg.invocation_result
+        assert answer.detail == pb.STATUS_DETAIL_FAILED and "took this command before" in answer.error
+    else:
+        time.sleep(SETTLE_SECONDS)
+    assert not ctl.received(cid, "ack", since=since), "a replay is neither accepted nor refused"
+    assert not rig.marker("2").exists()
     assert rig.ledger_ids() == [cid], "a replay must not be recorded again"
     assert rig.marker("1").exists()
 

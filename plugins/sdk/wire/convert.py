@@ -110,6 +110,7 @@ def controller_message_to_pb(msg: ControllerMessage) -> pb.ControllerMessage:
         out.cancel.command_id = msg.command_id
     elif isinstance(msg, Ping):
         out.ping.sent_at_ms = msg.sent_at_ms
+        out.ping.answer = msg.answer
     else:
         raise TypeError(f"not a controller message: {msg!r}")
     return out
@@ -189,3 +190,23 @@ def agent_message_to_pb(msg: AgentMessage) -> pb.AgentMessage:
     if isinstance(msg, Hello):
         return pb.AgentMessage(hello=pb.Hello(facts=facts_to_pb(msg.facts)))
     raise TypeError(f"not an agent message: {msg!r}")
+
+
+def agent_message_from_pb(msg: pb.AgentMessage) -> AgentMessage:
+    """An agent's message as its stream carried it (or its journal kept it, agent/journal.py)."""
+    kind = msg.WhichOneof("body")
+    if kind == "output":
+        return chunk_from_pb(msg.output)
+    if kind == "step_result":
+        return step_from_pb(msg.step_result)
+    if kind == "invocation_result":
+        return invocation_from_pb(msg.invocation_result)
+    if kind == "ack":
+        return Accepted(msg.ack.command_id) if msg.ack.accepted else refusal_from_pb(msg.ack)
+    if kind == "heartbeat":
+        return Heartbeat(msg.heartbeat.sent_at_ms, tuple(msg.heartbeat.running_command_ids))
+    if kind == "cancel_ack":
+        return cancel_ack_from_pb(msg.cancel_ack)
+    if kind == "hello":
+        return Hello(facts_from_pb(msg.hello.facts))
+    raise WireError("an agent message with no body")

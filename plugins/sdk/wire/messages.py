@@ -20,6 +20,7 @@ class Cancel:
 @dataclass(frozen=True, slots=True)
 class Ping:
     sent_at_ms: int
+    answer: bool = False  # the agent answers with a Heartbeat (is this stream alive?)
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ class StatusDetail(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     STATUS_DETAIL_INCOMPLETE: _ClassVar[StatusDetail]
     STATUS_DETAIL_NO_INSTANCES_IN_TAG: _ClassVar[StatusDetail]
     STATUS_DETAIL_SKIPPED: _ClassVar[StatusDetail]
+    STATUS_DETAIL_AGENT_LOST: _ClassVar[StatusDetail]
 
 class OutputStream(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -81,6 +82,7 @@ STATUS_DETAIL_ACCESS_DENIED: StatusDetail
 STATUS_DETAIL_INCOMPLETE: StatusDetail
 STATUS_DETAIL_NO_INSTANCES_IN_TAG: StatusDetail
 STATUS_DETAIL_SKIPPED: StatusDetail
+STATUS_DETAIL_AGENT_LOST: StatusDetail
 OUTPUT_STREAM_UNSPECIFIED: OutputStream
 OUTPUT_STREAM_STDOUT: OutputStream
 OUTPUT_STREAM_STDERR: OutputStream
@@ -184,10 +186,12 @@ class Cancel(_message.Message):
     def __init__(self, command_id: _Optional[str] = ...) -> None: ...
 
 class Ping(_message.Message):
-    __slots__ = ("sent_at_ms",)
+    __slots__ = ("sent_at_ms", "answer")
     SENT_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FIELD_NUMBER: _ClassVar[int]
     sent_at_ms: int
-    def __init__(self, sent_at_ms: _Optional[int] = ...) -> None: ...
+    answer: bool
+    def __init__(self, sent_at_ms: _Optional[int] = ..., answer: _Optional[bool] = ...) -> None: ...
 
 class ResultAck(_message.Message):
     __slots__ = ("command_ids",)
@@ -364,7 +368,7 @@ class ListActivationsResponse(_message.Message):
     def __init__(self, activations: _Optional[_Iterable[_Union[Activation, _Mapping]]] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("node_id", "facts", "tags", "ping_status", "registered_at_ms", "last_seen_at_ms", "activation_id")
+    __slots__ = ("node_id", "facts", "tags", "ping_status", "registered_at_ms", "last_seen_at_ms", "activation_id", "connection_note")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     FACTS_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
@@ -372,6 +376,7 @@ class Node(_message.Message):
     REGISTERED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ACTIVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_NOTE_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     facts: Facts
     tags: _containers.RepeatedCompositeFieldContainer[Tag]
@@ -379,7 +384,8 @@ class Node(_message.Message):
     registered_at_ms: int
     last_seen_at_ms: int
     activation_id: str
-    def __init__(self, node_id: _Optional[str] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., ping_status: _Optional[str] = ..., registered_at_ms: _Optional[int] = ..., last_seen_at_ms: _Optional[int] = ..., activation_id: _Optional[str] = ...) -> None: ...
+    connection_note: str
+    def __init__(self, node_id: _Optional[str] = ..., facts: _Optional[_Union[Facts, _Mapping]] = ..., tags: _Optional[_Iterable[_Union[Tag, _Mapping]]] = ..., ping_status: _Optional[str] = ..., registered_at_ms: _Optional[int] = ..., last_seen_at_ms: _Optional[int] = ..., activation_id: _Optional[str] = ..., connection_note: _Optional[str] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
     __slots__ = ("max_results", "next_token")

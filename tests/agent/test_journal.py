@@ -1,0 +1,195 @@
+"""agent.journal and agent.recovery: what an agent holds of each command, read back by its next
+life; a command it died under is reported interrupted after what it left running is killed."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from agent.journal import Journal, ProcessRecord, StepStart
+from agent.recovery import kill_leftovers, recover
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.contract import OutputStreamKind
+from plugins.sdk.status import Detail
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.messages import Accepted, AgentMessage
+from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, Refusal, StepReport
+
+CID = "cmd-1"
+
+
+def journal(tmp_path: Path) -> Journal[AgentMessage]:
+    return Journal(tmp_path, lambda m: wire.agent_message_to_pb(m).SerializeToString(),
+                   lambda b: wire.agent_message_from_pb(pb.AgentMessage.FromString(b)))
+
+
+def step(index: int, detail: Detail = Detail.SUCCESS) -> StepReport:
+    return StepReport(CID, index, f"s{index}", "shell", detail, 0, 10, 20, "")
+
+
+def test_what_is_written_reads_back_in_order(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    chunk = OutputChunk(CID, "s0", OutputStreamKind.STDOUT, 0, b"hello\x00\xff")
+    j.taken(CID, 1234)
+    j.message(CID, Accepted(CID))
+    j.step_started(CID, StepStart(0, "s0", "shell", 1300))
+    j.process_started(CID, os.getpid())
+    j.message(CID, chunk)
+    j.message(CID, step(0))
+    (entry,) = journal(tmp_path).read_all()
+    assert (entry.command_id, entry.taken_at_ms, entry.damaged) == (CID, 1234, False)
+    assert entry.messages == [Accepted(CID), chunk, step(0)]
+    assert entry.steps == [StepStart(0, "s0", "shell", 1300)]
+    assert [p.pid for p in entry.processes] == [os.getpid()]
+    assert entry.processes[0].started == psutil.Process().create_time()
+
+
+def test_a_forgotten_command_leaves_nothing(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    j.taken(CID, 1)
+    j.forget(CID)
+    j.forget(CID)  # twice is harmless
+    assert journal(tmp_path).read_all() == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["cut", "flipped", "garbage"])
+def test_reading_stops_at_a_damaged_record_and_keeps_what_came_before(tmp_path: Path, damage: str) -> None:
+    j = journal(tmp_path)
+    j.taken(CID, 1)
+    j.message(CID, step(0))
+    good = (tmp_path / CID).stat().st_size
+    j.message(CID, step(1))
+    data = (tmp_path / CID).read_bytes()
+    if damage == "cut":
+        data = data[:-3]
+    elif damage == "flipped":
+        data = data[:-1] + bytes([data[-1] ^ 0xFF])
+    else:
+        data = data[:good] + b"\xff" * 40
+    (tmp_path / CID).write_bytes(data)
+    (entry,) = journal(tmp_path).read_all()
+    assert entry.damaged and entry.messages == [step(0)]
+
+
+def test_files_that_are_not_command_ids_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / ".tmp-x").write_bytes(b"junk")
+    assert journal(tmp_path).read_all() == []
+    with pytest.raises(ValueError):
+        journal(tmp_path).path("../escape")
+
+
+def test_an_unwritable_journal_is_told_once_and_the_agent_goes_on(tmp_path: Path, caplog) -> None:
+    j = journal(tmp_path / "missing")  # its directory is gone: every append fails
+    for i in range(3):
+        j.message(CID, step(i))
+    assert sum("not written" in r.message for r in caplog.records) == 1
+
+
+def test_results_are_made_durable_a_batch_at_a_time(tmp_path: Path) -> None:
+    synced: list[list[Path]] = []
+
+    async def sync(paths) -> None:
+        synced.append(list(paths))
+
+    async def main() -> None:
+        j: Journal[AgentMessage] = Journal(tmp_path, lambda m: wire.agent_message_to_pb(m).SerializeToString(),
+                                           lambda b: wire.agent_message_from_pb(pb.AgentMessage.FromString(b)),
+                                           lambda m: isinstance(m, (StepReport, InvocationReport)), sync)
+        j.message(CID, Accepted(CID))
+        j.message(CID, step(0))
+        j.message("cmd-2", StepReport("cmd-2", 0, "a", "shell", Detail.SUCCESS, 0, 1, 2))
+        await j.synced()
+    asyncio.run(main())
+    assert synced == [[tmp_path / CID, tmp_path / "cmd-2"]]
+
+
+# ---------------------------------------------------------------------- recovery
+
+
+def test_a_command_with_its_result_is_only_replayed(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    j.taken(CID, 5)
+    final = InvocationReport(CID, Detail.SUCCESS, 0, 5, 9, (step(0),))
+    j.message(CID, final)
+    rec = recover(journal(tmp_path).read_all()[0])
+    assert rec.messages == (final,) and not rec.interrupted
+    refused = Refusal("cmd-2", "bad_signature", "x")
+    j.message("cmd-2", refused)
+    entries = {e.command_id: e for e in journal(tmp_path).read_all()}
+    assert recover(entries["cmd-2"]).messages == (refused,)
+
+
+def _group(tmp_path: Path) -> subprocess.Popen:
+    """A process group like a step's: a shell leading its own session, with a child of its own."""
+    proc = subprocess.Popen(["sh", "-c", f"sleep 60 & echo $! > {tmp_path / 'child'}; wait"], start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "child").exists() or not (tmp_path / "child").read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return proc
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_an_interrupted_command_has_its_leftovers_killed_and_is_reported_failed(tmp_path: Path) -> None:
+    proc = _group(tmp_path)
+    child = int((tmp_path / "child").read_text())
+    try:
+        j = journal(tmp_path / "j")
+        (tmp_path / "j").mkdir()
+        j.taken(CID, 100)
+        j.message(CID, step(0))
+        j.step_started(CID, StepStart(1, "s1", "shell", 150))
+        j.process_started(CID, proc.pid)
+        rec = recover(journal(tmp_path / "j").read_all()[0], grace_seconds=2)
+        proc.wait(timeout=5)
+        assert _gone(child)
+        assert rec.interrupted and rec.messages[0] == step(0)
+        final = rec.messages[-1]
+        assert isinstance(final, InvocationReport)
+        assert (final.detail, final.exit_code, final.started_at_ms) == (Detail.FAILED, NO_EXIT_CODE, 100)
+        assert [(s.step_index, s.detail) for s in final.steps] == [(0, Detail.SUCCESS), (1, Detail.FAILED)]
+        assert "interrupted" in final.steps[1].error and "killed" in final.steps[1].error
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_group_whose_leader_is_gone_is_still_killed(tmp_path: Path) -> None:
+    proc = _group(tmp_path)
+    child = int((tmp_path / "child").read_text())
+    record = ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time(), psutil.boot_time())
+    os.kill(proc.pid, signal.SIGKILL)  # the leader dies; its background child lives on in the group
+    proc.wait()
+    assert not _gone(child)
+    assert kill_leftovers([record], grace_seconds=2) == 1
+    deadline = time.monotonic() + 5
+    while not _gone(child) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _gone(child)
+
+
+@pytest.mark.parametrize("stale", ["start_time", "boot"])
+def test_a_process_that_is_not_the_recorded_one_is_never_killed(tmp_path: Path, stale: str) -> None:
+    proc = _group(tmp_path)
+    try:
+        started, boot = psutil.Process(proc.pid).create_time(), psutil.boot_time()
+        record = ProcessRecord(proc.pid, started - 50 if stale == "start_time" else started,
+                               boot - 3600 if stale == "boot" else boot)  # a pid reused since; another boot
+        assert kill_leftovers([record], grace_seconds=0.2) == 0
+        time.sleep(0.2)
+        assert proc.poll() is None
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -1,0 +1,130 @@
+"""End to end: the agent dies, or is stopped, in the middle of a command.
+
+Each case was a reviewer's finding (issue 17): the invocation stayed InProgress for good after a
+kill -9 or a SIGTERM of the agent, the step's process group ran on unsupervised, a result not yet
+acknowledged was lost with the agent, and a redelivery of a command that had run was reported
+"(refused) replayed". Now every invocation ends, with what really happened, and nothing runs twice.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.support.cluster import Cluster, wait_for
+from tests.support.docrun import by_node, output, send, show, wait_terminal
+
+
+def _one_agent(cluster: Cluster, *agent_args: str) -> str:
+    cluster.start_controller()
+    act = cluster.create_activation("Environment=dev", limit=1)
+    cluster.enroll("n1", act)
+    _start(cluster, *agent_args)
+    cluster.wait_online(["n1"])
+    return cluster.node_ids["n1"]
+
+
+def _start(cluster: Cluster, *extra: str) -> subprocess.Popen:
+    proc = cluster.spawn("agent-n1", ["agent", "run", "--state-dir", str(cluster.state_dir("n1")),
+                                      "--heartbeat-seconds", "1", "--backoff-base-seconds", "0.2", *extra])
+    cluster.agents["n1"] = proc
+    return proc
+
+
+def _send(cluster: Cluster, node_id: str, script: str) -> str:
+    return send(cluster, "--document", "Outpost-RunShellScript", "--targets", f"Key=InstanceIds,Values={node_id}",
+                "--parameters", f"commands={script}")
+
+
+def _pid_in(path: Path, timeout: float = 20) -> int:
+    wait_for(lambda: path.exists() and path.read_text().strip() != "", timeout, f"{path.name} to be written")
+    return int(path.read_text().split()[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _invocation(cluster: Cluster, command_id: str, node_id: str, timeout: float = 60) -> dict:
+    return by_node(wait_terminal(cluster, command_id, timeout))[node_id]
+
+
+def _steps(cluster: Cluster, command_id: str, node_id: str) -> list[dict]:
+    return list(by_node(show(cluster, command_id))[node_id]["steps"])
+
+
+def _step_errors(cluster: Cluster, command_id: str, node_id: str) -> list[str]:
+    return [str(step["error"]) for step in _steps(cluster, command_id, node_id)]
+
+
+def test_a_kill_9_of_the_agent_ends_the_invocation_when_it_is_back_and_kills_what_it_left(
+        cluster: Cluster, tmp_path: Path) -> None:
+    node = _one_agent(cluster)
+    pidfile, marker = tmp_path / "pid", tmp_path / "ran-to-the-end"
+    cid = _send(cluster, node, f"echo $$ > {pidfile}; sleep 30; echo done > {marker}")
+    step_pid = _pid_in(pidfile)
+    cluster.stop_agent("n1", signal.SIGKILL)
+    time.sleep(0.5)
+    assert _alive(step_pid), "the step outlives a kill -9 of its agent (what the next life must clean up)"
+    _start(cluster)
+    inv = _invocation(cluster, cid, node, timeout=30)
+    assert inv["status"] == "Failed", inv
+    assert not _alive(step_pid), "the restarted agent kills what its previous life left running"
+    errors = " ".join(_step_errors(cluster, cid, node))
+    assert "interrupted" in errors and "killed" in errors, errors
+    assert not marker.exists()
+
+
+def test_a_sigterm_of_the_agent_reports_before_it_exits(cluster: Cluster, tmp_path: Path) -> None:
+    node = _one_agent(cluster)
+    pidfile = tmp_path / "pid"
+    cid = _send(cluster, node, f"echo $$ > {pidfile}; sleep 30")
+    step_pid = _pid_in(pidfile)
+    began = time.monotonic()
+    cluster.stop_agent("n1", signal.SIGTERM)  # waits for the exit (20 s at most)
+    stopped_in = time.monotonic() - began
+    assert not _alive(step_pid)
+    inv = by_node(wait_terminal(cluster, cid, 5))[node]  # already reported: no agent runs now
+    assert inv["status"] == "Failed", inv
+    assert "the agent was stopped" in " ".join(_step_errors(cluster, cid, node))
+    assert stopped_in < 20
+
+
+def test_a_result_the_controller_did_not_acknowledge_survives_a_kill_9_of_the_agent(
+        cluster: Cluster, tmp_path: Path) -> None:
+    node = _one_agent(cluster)
+    marker = tmp_path / "finished"
+    cid = _send(cluster, node, f"sleep 3; echo the-result; touch {marker}")
+    cluster.stop_controller(signal.SIGTERM)
+    wait_for(marker.exists, 30, "the command to finish while the controller is down")
+    time.sleep(0.5)  # its result is now queued in the agent, for a controller that is not there
+    cluster.stop_agent("n1", signal.SIGKILL)
+    cluster.start_controller()
+    _start(cluster)
+    inv = _invocation(cluster, cid, node, timeout=30)
+    assert inv["status"] == "Success", inv
+    assert "the-result" in "".join(str(r["stdout"]) for r in output(cluster, cid, node))
+
+
+def test_a_redelivery_of_a_command_that_ran_reports_what_happened_never_a_refusal(
+        cluster: Cluster, tmp_path: Path) -> None:
+    # killed inside its acceptance window: the controller never heard the command was taken, and
+    # sends it again to the restarted agent
+    node = _one_agent(cluster, "--accept-delay-seconds", "60")
+    count = tmp_path / "runs"
+    cid = _send(cluster, node, f"echo run >> {count}; sleep 30")
+    wait_for(count.exists, 20, "the command to start")
+    cluster.stop_agent("n1", signal.SIGKILL)
+    _start(cluster)
+    _invocation(cluster, cid, node, timeout=30)
+    steps = _steps(cluster, cid, node)
+    assert not any(step["name"] == "(refused)" for step in steps), steps
+    assert "interrupted" in " ".join(str(step["error"]) for step in steps), steps
+    time.sleep(1)
+    assert count.read_text().count("run") == 1  # ran once, never again
