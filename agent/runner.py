@@ -27,7 +27,7 @@ from plugins.sdk.host.logs import BoundLogger
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import MASK, ScrubFilter
 from plugins.sdk.status import Detail
-from plugins.sdk.wire.document import Step
+from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS, Step
 from plugins.sdk.wire.envelope import VerifiedCommand
 from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, StepReport
 
@@ -87,7 +87,7 @@ def _in_ledger(recorded: Awaitable[bool] | None) -> bool:
 
 @dataclass(frozen=True)
 class RunnerOptions:
-    default_timeout_seconds: int = 3600  # SSM's default executionTimeout
+    default_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS
     output_cap_bytes: int = 16 * 1024 * 1024  # per step and stream, then truncated with a marker
 
 

@@ -97,15 +97,17 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
 @click.option("--heartbeat-timeout", default=90.0, show_default=True,
               help="seconds of silence before a stream is dropped")
 @click.option("--sweep-interval", default=5.0, show_default=True,
-              help="seconds between checks for invocations past their delivery deadline")
+              help="seconds between checks for invocations past their deadlines")
+@click.option("--lost-agent-grace", default=120.0, show_default=True, type=click.FloatRange(min=0, max=86_400),
+              help="seconds an agent may stay away past its invocation's execution time before it ends AgentLost")
 def controller_serve(directory: Path, listen: str | None, enrolment_listen: str | None, database_url: str | None,
-                     heartbeat_timeout: float, sweep_interval: float) -> None:
+                     heartbeat_timeout: float, sweep_interval: float, lost_agent_grace: float) -> None:
     """Run the controller until SIGTERM or SIGINT."""
     from controller.runtime.serve import ServeOptions, serve
 
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     asyncio.run(serve(ServeOptions(directory, listen, enrolment_listen, database_url, heartbeat_timeout,
-                                   sweep_interval)))
+                                   sweep_interval, lost_agent_grace_seconds=lost_agent_grace)))
 
 
 # ---------------------------------------------------------------- activations and nodes
@@ -166,8 +168,8 @@ def node_list(obj: Ctx, output: str) -> None:
     if output == "json":
         print_json(rows)
     else:
-        print_table(rows, ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version",
-                           "last_seen"])
+        columns = ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version", "last_seen"]
+        print_table(rows, columns + ["note"] if any(r["note"] for r in rows) else columns)
 
 
 # ---------------------------------------------------------------- playbooks and commands

@@ -48,7 +48,7 @@ def node_row(n: pb.Node) -> Row:
             "os": f"{facts.os_name} {facts.os_version}".strip(), "ip_addresses": list(facts.ip_addresses),
             "ping_status": n.ping_status, "tags": {t.key: t.value for t in n.tags},
             "agent_version": facts.agent_version, "last_seen": iso(n.last_seen_at_ms),
-            "registered": iso(n.registered_at_ms)}
+            "registered": iso(n.registered_at_ms), "note": n.connection_note}
 
 
 def command_row(c: pb.CommandInfo) -> Row:

@@ -13,6 +13,7 @@ from controller.dispatch.jobs import Forecast
 from controller.dispatch.ratecontrol import CommandRun
 from controller.model import CommandRecord, InvocationRecord
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS
 
 ENDED_MEMORY = 10_000  # ended commands remembered, so a late report announces nothing twice
 COMMAND = ""  # the key of the command's own detail among its nodes' in ``ActiveCommand.announced``
@@ -24,6 +25,7 @@ class ActiveCommand:
     run: CommandRun  # rate control: queue, in flight, errors, every target's detail
     record: CommandRecord  # as last stored (counters included)
     document: bytes  # the canonical document its envelopes carry
+    execution_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS  # how long its steps may run on a node, at most
     announced: dict[str, Detail] = field(default_factory=dict)  # last detail told the fleet, per node
     fresh: dict[str, InvocationRecord] = field(default_factory=dict)  # stored just now, to announce unread
 

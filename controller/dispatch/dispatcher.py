@@ -2,15 +2,19 @@
 control (controller/dispatch/ratecontrol.py), and the operator's cancels. Each command being
 dispatched is one ``ActiveCommand`` (controller/dispatch/active.py). controller/dispatch/reports.py
 stores the agents' answers and hands their ``Settlement``s here; cancels and deadlines make their
-own. ``settle`` frees slots, applies max-errors, dispatches what the limits allow and announces."""
+own. ``settle`` frees slots, applies max-errors, dispatches what the limits allow and announces.
+
+Every invocation ends in bounded time, whatever dies: what agents cannot end, the controller's
+deadlines do (controller/dispatch/deadlines.py); a cancel ends an invocation whose agent is away at
+once, and the cancel is owed to that agent until it answers."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Set
 from dataclasses import replace
 
 from controller.dispatch.active import COMMAND, ActiveCommand, ActiveCommands, Settlement
+from controller.dispatch.deadlines import LOST_GRACE_SECONDS, Deadlines
 from controller.dispatch.delivery import Delivery
 from controller.dispatch.jobs import dispatch_batch, recount_and_read, store_counts
 from controller.dispatch.ratecontrol import CommandRun
@@ -20,6 +24,7 @@ from controller.dispatch.request import (
     CommandRejected,
     CommandRequest,
     check_request,
+    execution_seconds,
 )
 from controller.events.bus import CommandChanged, EventBus, EventKind, InvocationChanged
 from controller.fleet.sessions import Hub
@@ -32,6 +37,7 @@ from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS, document_from_bytes
 from plugins.sdk.wire.messages import Cancel
 
 log = logging.getLogger(__name__)
@@ -49,10 +55,12 @@ def _unknown_node(targets: Targets, unknown: Set[str]) -> CommandRejected:
 class Dispatcher:
     def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, active: ActiveCommands | None = None,
-                 clock: Clock = now_ms, scrubber: ScrubFilter | None = None) -> None:
+                 clock: Clock = now_ms, scrubber: ScrubFilter | None = None,
+                 lost_grace_seconds: float = LOST_GRACE_SECONDS) -> None:
         """``scrubber``: the process's log scrubber (plugins/sdk/host/logs.py), which holds a
         command's secret values while it is being sent."""
         self._scrubber = scrubber or ScrubFilter()
+        self._registry = registry
         self._db = db
         self._delivery = Delivery(signer, hub, clock=clock)
         self._hub = hub
@@ -62,6 +70,7 @@ class Dispatcher:
         self.active = active or ActiveCommands()
         # per command being announced: None, or the nodes changed since its round began (a round is due)
         self._announcing: dict[str, set[str] | None] = {}
+        self.deadlines = Deadlines(db, hub, self.active, self.settle, clock, lost_grace_seconds)
 
     # ------------------------------------------------------------------ sending
 
@@ -115,7 +124,8 @@ class Dispatcher:
         self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending
         self._events.announce(EventKind.COMMAND, cmd.command_id, "", cmd.detail)
         if matched:
-            active = ActiveCommand(run, stored, checked.canonical, announced={COMMAND: cmd.detail})
+            active = ActiveCommand(run, stored, checked.canonical, checked.execution_seconds,
+                                   announced={COMMAND: cmd.detail})
             self.active.start(active)
             await self._delivery.send(stored, checked.canonical, first)
             if self._events.watched(cmd.command_id) and self.active.get(cmd.command_id) is active \
@@ -201,13 +211,16 @@ class Dispatcher:
                     active.run.queue.remove(n)
         done = await self._db.run(store.transition_invocations, command_id, never_sent, Detail.CANCELLED,
                                   ended_at_ms=self._clock())
-        sent = [i.node_id for i in chosen if i.detail is Detail.IN_PROGRESS]
-        stopping = await self._db.run(store.transition_invocations, command_id, sent, Detail.CANCELLING)
-        for node_id in stopping:
+        sent = [i.node_id for i in chosen if i.detail in (Detail.IN_PROGRESS, Detail.CANCELLING)]
+        here = [n for n in sent if self._hub.get(n) is not None]
+        stopping = await self._db.run(store.transition_invocations, command_id, here, Detail.CANCELLING)
+        for node_id in here:
             self._send_cancel(node_id, command_id)
-        log.info("command %s: cancel by operator (%d not started, %d stopping)", command_id, len(done),
-                 len(stopping))
-        await self.settle(Settlement(command_id, tuple((n, Detail.CANCELLED) for n in done),
+        # an agent that is away is not waited for: its invocation ends now, and the cancel waits for it
+        away = await self.deadlines.end_cancelled(command_id, [n for n in sent if self._hub.get(n) is None])
+        log.info("command %s: cancel by operator (%d not started, %d stopping, %d ended with their agent away)",
+                 command_id, len(done), len(stopping), len(away))
+        await self.settle(Settlement(command_id, tuple((n, Detail.CANCELLED) for n in [*done, *away]),
                                      tuple((n, Detail.CANCELLING) for n in stopping)))
         return await self._db.run(store.get_command, command_id)
 
@@ -316,9 +329,11 @@ class Dispatcher:
         """A node connected: send what waited for it, and the cancels it missed. Only an active
         command can have either, and every active command has its run here (resume() after a restart),
         so a node none of them has in flight costs nothing: a fleet reconnecting reads nothing."""
+        store = self._db.store
+        for command_id in await self.deadlines.owed_to(node_id):  # ended while it was away: it may run them still
+            self._send_cancel(node_id, command_id)
         if not any(node_id in a.run.in_flight for a in self.active):
             return
-        store = self._db.store
         for inv in await self._db.run(store.undelivered_invocations, node_id, self._clock()):
             active = self.active.get(inv.command_id)
             run = active.run if active is not None else None
@@ -354,32 +369,15 @@ class Dispatcher:
                 parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0), cmd.cancel_requested,
                 [(i.node_id, i.detail) for i in invs])
             document = await self._db.run(store.get_document, cmd.document_sha256)
-            self.active.start(ActiveCommand(run, cmd, document))
+            self.active.start(ActiveCommand(run, cmd, document, self._execution_seconds(document)))
             await self.settle(Settlement(cmd.command_id))
+        await self.deadlines.load()
         return len(active)
 
-    async def expire_undelivered(self) -> int:
-        """Invocations not accepted by their command's delivery deadline end DeliveryTimedOut."""
-        expired = await self._db.run(self._db.store.expire_undelivered, self._clock())
-        by_command: dict[str, list[str]] = {}
-        for cid, nid in expired:
-            by_command.setdefault(cid, []).append(nid)
-        for cid, nids in by_command.items():
-            active = self.active.get(cid)
-            if active is not None:
-                for n in nids:
-                    if n in active.run.queue:
-                        active.run.queue.remove(n)
-                        active.run.in_flight.add(n)  # so that settle() frees it like any other
-            await self.settle(Settlement(cid, tuple((n, Detail.DELIVERY_TIMED_OUT) for n in nids)))
-        return len(expired)
-
-    async def sweep_forever(self, interval_seconds: float) -> None:
-        while True:
-            await asyncio.sleep(interval_seconds)
-            try:
-                n = await self.expire_undelivered()
-                if n:
-                    log.info("%d invocation(s) passed their delivery deadline", n)
-            except OutpostError:
-                log.exception("delivery sweep failed")
+    def _execution_seconds(self, document: bytes) -> int:
+        """A stored document's execution time (as checked when it was sent; the default per step when
+        it no longer parses here)."""
+        try:
+            return execution_seconds(document_from_bytes(document), self._registry)
+        except OutpostError:
+            return DEFAULT_EXECUTION_TIMEOUT_SECONDS

@@ -125,7 +125,7 @@ def counts(details: Sequence[Detail]) -> Counts:
 
 def counts_from_tally(tally: Counter[Detail]) -> Counts:
     return Counts(sum(tally.values()), sum(n for d, n in tally.items() if d.terminal),
-                  tally[Detail.FAILED] + tally[Detail.EXECUTION_TIMED_OUT], tally[Detail.DELIVERY_TIMED_OUT])
+                  sum(n for d, n in tally.items() if d.is_error), tally[Detail.DELIVERY_TIMED_OUT])
 
 
 _HARMLESS = (Detail.SUCCESS, Detail.UNDELIVERABLE, Detail.INVALID_PLATFORM)
@@ -147,7 +147,7 @@ def detail_from_tally(tally: Counter[Detail], *, max_errors: int, cancel_request
         return Detail.PENDING if tally[Detail.PENDING] == total else Detail.IN_PROGRESS
     if cancel_requested:
         return Detail.CANCELLED
-    errors = tally[Detail.FAILED] + tally[Detail.EXECUTION_TIMED_OUT]
+    errors = sum(n for d, n in tally.items() if d.is_error)
     if errors > max_errors:
         return Detail.EXECUTION_TIMED_OUT if tally[Detail.EXECUTION_TIMED_OUT] == errors else Detail.FAILED
     successes = tally[Detail.SUCCESS]

@@ -155,8 +155,21 @@ class Reports:
             await self._settle(Settlement(command_id, tuple(finished), tuple(changed)))
 
     async def on_cancel_ack(self, node_id: str, ack: CancelAck) -> None:
+        """The agent's answer to a cancel. A cancel owed to it is paid. When it found nothing running,
+        the command had ended there: its result came before this answer on the same stream, so once
+        the reports queued so far are stored, an invocation still Cancelling has no result to wait
+        for (it never reached the agent, or the agent lost it): it ends Cancelled."""
         log.info("node %s: cancel of %s %s", node_id, ack.command_id,
                  "under way" if ack.running else "found nothing running")
+        store = self._db.store
+        await self._db.run(store.cancel_delivered, ack.command_id, node_id)
+        if ack.running:
+            return
+        await self.flushed()
+        ended = await self._db.run(store.transition_invocations, ack.command_id, [node_id], Detail.CANCELLED,
+                                   ended_at_ms=self._clock(), only_from=[Detail.CANCELLING])
+        if ended:
+            await self._settle(Settlement(ack.command_id, ((node_id, Detail.CANCELLED),)))
 
     def _ack(self, node_id: str, command_id: str) -> None:
         session = self._hub.get(node_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from controller.model import Targets
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.wire.document import Document, document_from_bytes
+from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS, Document, document_from_bytes
 
 DEFAULT_DELIVERY_TIMEOUT_SECONDS = 600  # SSM's console default
 MIN_DELIVERY_TIMEOUT_SECONDS = 30
@@ -45,11 +45,29 @@ def validate_document(document: bytes, registry: PluginRegistry) -> Document:
     return doc
 
 
+def execution_seconds(doc: Document, registry: PluginRegistry) -> int:
+    """How long the document's steps may run on a node, at most: the sum of their timeouts, each as
+    the agent takes it (the step's ``timeoutSeconds``, else its input's ``timeout_seconds``, else the
+    default). A step whose plugin this controller lacks counts the default."""
+    total = 0
+    for i, step in enumerate(doc.steps):
+        timeout = step.timeout_seconds
+        if not timeout and registry.has_action(step.action):
+            try:
+                inputs = registry.bind(step.action, step.inputs, f"mainSteps[{i}].inputs").inputs
+                timeout = getattr(inputs, "timeout_seconds", None)
+            except InputError:
+                timeout = None
+        total += timeout or DEFAULT_EXECUTION_TIMEOUT_SECONDS
+    return total
+
+
 @dataclass(frozen=True)
 class CheckedDocument:
     document: Document
     canonical: bytes  # what is stored, signed and sent: the bytes the agent checks against sha256
     sha256: bytes
+    execution_seconds: int  # how long its steps may run on a node, at most
 
 
 class CheckedDocuments:
@@ -75,7 +93,8 @@ class CheckedDocuments:
         except InputError as exc:
             raise CommandRejected(str(exc)) from None
         canonical = doc.canonical_bytes()  # sent as other JSON (spacing, key order), stored as the agent hashes it
-        checked = CheckedDocument(doc, canonical, hashlib.sha256(canonical).digest())
+        checked = CheckedDocument(doc, canonical, hashlib.sha256(canonical).digest(),
+                                  execution_seconds(doc, self._registry))
         self._checked[document] = checked
         if len(self._checked) > self._size:
             self._checked.popitem(last=False)

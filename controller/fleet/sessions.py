@@ -1,10 +1,12 @@
-"""The connected agents: one session (an outbound queue) per node with an open stream."""
+"""The connected agents: one session (an outbound queue) per node with an open stream, and since
+when each other node has been away (the deadline of an invocation whose agent went counts from it)."""
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from plugins.sdk.wire.messages import ControllerMessage, ResultAck
+from plugins.sdk.host.clock import Clock, now_ms
+from plugins.sdk.wire.messages import ControllerMessage, Ping, ResultAck
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +27,32 @@ class AgentSession:
     result on its next stream, the store takes it idempotently and it is acknowledged again.
     """
 
-    def __init__(self, node_id: str, ack_batch: int = ACK_BATCH) -> None:
+    def __init__(self, node_id: str, ack_batch: int = ACK_BATCH, peer: str = "") -> None:
         self.node_id = node_id
+        self.peer = peer  # where the stream comes from (gRPC's peer string)
         self.outbound: asyncio.Queue[ControllerMessage | None] = asyncio.Queue()
         self.closed = False
         self._acks: list[str] = []
         self._ack_batch = ack_batch
+        self._probe: asyncio.Future[None] | None = None
+
+    def heard(self) -> None:
+        """The agent sent something on this stream."""
+        if self._probe is not None and not self._probe.done():
+            self._probe.set_result(None)
+
+    async def answers(self, seconds: float) -> bool:
+        """Whether the agent at the other end of this stream still answers: a Ping it must answer,
+        then up to ``seconds`` for any message (a second stream of the same node asks this of the first)."""
+        if self.closed:
+            return False
+        self._probe = asyncio.get_running_loop().create_future()
+        self.send(Ping(now_ms(), answer=True))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._probe), seconds)
+        except TimeoutError:
+            return False
+        return not self.closed
 
     def send(self, msg: ControllerMessage) -> None:
         if not self.closed:
@@ -55,16 +77,35 @@ class AgentSession:
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = now_ms) -> None:
         self._sessions: dict[str, AgentSession] = {}
+        self._clock = clock
+        self._started_ms = clock()  # a node not seen since has been away since then, as far as this process knows
+        self._away_since: dict[str, int] = {}
+        self._notes: dict[str, str] = {}  # node id -> what was noticed of its connections (node list shows it)
 
-    def attach(self, node_id: str) -> AgentSession:
+    def note(self, node_id: str, text: str | None = None) -> str:
+        """What was noticed of the node's connections (``text``: notice this now)."""
+        if text is not None:
+            self._notes[node_id] = text
+        return self._notes.get(node_id, "")
+
+    def away_since_ms(self, node_id: str) -> int | None:
+        """Since when the node has had no stream here (None: it has one now)."""
+        if node_id in self._sessions:
+            return None
+        return self._away_since.get(node_id, self._started_ms)
+
+    def attach(self, node_id: str, peer: str = "") -> AgentSession:
+        """The node's stream from now on; one it had before is closed (the caller made sure its agent
+        no longer answers: AgentStreamService.Connect)."""
         old = self._sessions.get(node_id)
         if old is not None:
             log.info("node %s opened a new stream; closing the old one", node_id)
             old.close()
-        session = AgentSession(node_id)
+        session = AgentSession(node_id, peer=peer)
         self._sessions[node_id] = session
+        self._away_since.pop(node_id, None)
         return session
 
     def detach(self, session: AgentSession) -> bool:
@@ -72,6 +113,7 @@ class Hub:
         session.close()
         if self._sessions.get(session.node_id) is session:
             del self._sessions[session.node_id]
+            self._away_since[session.node_id] = self._clock()
             return True
         return False
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 
+from controller.dispatch.deadlines import LOST_GRACE_SECONDS
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.documents.catalog import DocumentCatalog
@@ -59,6 +60,7 @@ class ServeOptions:
     database_url: str | None = None
     heartbeat_timeout_seconds: float = 90.0
     sweep_interval_seconds: float = 5.0
+    lost_agent_grace_seconds: float = LOST_GRACE_SECONDS
     retention_days: int | None = None  # None: controller.yaml's retention_days (default 30)
     prune_interval_seconds: float = 3600.0
 
@@ -89,7 +91,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     events.add_sink(webhooks.submit)
     webhooks.start()
     registry = PluginRegistry.discover()
-    dispatcher = Dispatcher(db, signer, hub, events, registry, scrubber=install_scrubber())
+    dispatcher = Dispatcher(db, signer, hub, events, registry, scrubber=install_scrubber(),
+                            lost_grace_seconds=opts.lost_agent_grace_seconds)
     reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle)
     catalog = DocumentCatalog(db, registry)
     await catalog.seed_builtins()
@@ -101,7 +104,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                                               opts.heartbeat_timeout_seconds),
                                            mtls)
-    pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog),
+    pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, hub),
                                            mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
@@ -120,7 +123,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     log.info("controller serving on %s (mutual TLS) and %s (enrolment); CA %s", listen, enrol_listen,
              ca.fingerprint)
     freezer = asyncio.create_task(Freezer().run())  # the streams' objects out of the collector's way
-    sweeper = asyncio.create_task(dispatcher.sweep_forever(opts.sweep_interval_seconds))
+    sweeper = asyncio.create_task(dispatcher.deadlines.sweep_forever(opts.sweep_interval_seconds))
     pruner = asyncio.create_task(Pruner(db, opts.retention_days or settings.retention_days)
                                  .run_forever(opts.prune_interval_seconds))
     stop = stop or asyncio.Event()

@@ -12,6 +12,7 @@ import grpc
 
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
+from controller.events.bus import iso_utc_ms
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
 from controller.model import EnrolmentFailure, NodeRecord
@@ -32,6 +33,10 @@ from plugins.sdk.wire.messages import Ping
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECONDS = 30.0
+# How long a node's stream has to answer when a second stream of the same node comes: one that
+# answers is alive (the second is refused); one that does not is a dead connection not noticed yet
+# (the agent came back after a network cut, or a crash of its machine): it is closed, the second stays.
+PROBE_SECONDS = 3.0
 
 
 def hash_activation_code(activation_id: str, code: str) -> bytes:
@@ -120,6 +125,9 @@ class AgentStreamService(pbg.AgentServiceServicer):
             facts = wire.facts_from_pb(first.hello.facts)
         except WireError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"hello.facts: {exc}")
+        old = self._hub.get(node_id)
+        if old is not None and await old.answers(PROBE_SECONDS):
+            await self._refuse_second_stream(context, node_id, old)
         try:
             known = await self._presence.hello(node_id, facts)  # stored Online in the next presence batch
         except asyncio.CancelledError:
@@ -131,7 +139,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
         if not known:
             log.warning("unknown node %s tried to connect", node_id)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"node {node_id} is not registered")
-        session = self._hub.attach(node_id)
+        session = self._hub.attach(node_id, context.peer())
         writer = asyncio.create_task(self._write(session, context))
         reader: asyncio.Task[None] | None = None
         try:
@@ -149,6 +157,22 @@ class AgentStreamService(pbg.AgentServiceServicer):
             if current:
                 log.info("node %s disconnected", node_id)
                 await asyncio.shield(self._presence.gone(node_id))
+
+    async def _refuse_second_stream(self, context: grpc.aio.ServicerContext, node_id: str,
+                                    first: AgentSession) -> NoReturn:
+        """One live stream per node identity: a second agent with the same identity (a copied state
+        directory: a VM snapshot, a golden image, a restored backup) is refused while the first
+        answers, so a command never reaches two machines. Noted on the node (``node list``) and logged."""
+        peer = context.peer()
+        note = (f"{iso_utc_ms(now_ms())}: a second agent with this identity connected from {peer} while the "
+                f"agent at {first.peer} answered; refused (a copied state directory?)")
+        self._hub.note(node_id, note)
+        log.error("node %s: %s", node_id, note)
+        await context.abort(grpc.StatusCode.ALREADY_EXISTS,
+                            f"node {node_id} already has a live stream, from another agent with this identity "
+                            f"({first.peer}); this one is refused so that no command runs twice. A copied state "
+                            "directory (VM snapshot, golden image, restored backup) must be enrolled anew")
+        raise AssertionError("abort raises")
 
     async def _write(self, session, context: grpc.aio.ServicerContext) -> None:
         while True:
@@ -187,6 +211,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 if msg is grpc.aio.EOF:
                     return
                 heard = loop.time()
+                session.heard()
                 await self._handle(session, msg)
         finally:
             timer.cancel()

@@ -31,10 +31,11 @@ def activation_to_pb(a: ActivationRecord) -> pb.Activation:
                          created_at_ms=a.created_at_ms, expires_at_ms=a.expires_at_ms, description=a.description)
 
 
-def node_to_pb(n: NodeRecord) -> pb.Node:
+def node_to_pb(n: NodeRecord, connection_note: str = "") -> pb.Node:
     return pb.Node(node_id=n.node_id, facts=wire.facts_to_pb(n.facts), tags=tags_to_pb(n.tags),
                    ping_status=n.ping_status.value, registered_at_ms=n.registered_at_ms,
-                   last_seen_at_ms=n.last_seen_at_ms, activation_id=n.activation_id)
+                   last_seen_at_ms=n.last_seen_at_ms, activation_id=n.activation_id,
+                   connection_note=connection_note)
 
 
 def command_to_pb(c: CommandRecord) -> pb.CommandInfo:

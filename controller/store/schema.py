@@ -210,3 +210,14 @@ step_outputs = Table(
                          ondelete="CASCADE"),
     CheckConstraint("stream IN ('stdout', 'stderr')", name="stream"),
 )
+
+# Cancels the controller owes an agent: invocations it ended Cancelled while their agent was away,
+# which that agent may still be running (a network cut, not a death). Sent when the node is back;
+# gone once the agent answers the cancel, or with the command.
+owed_cancels = Table(
+    "owed_cancels", metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("node_id", Text, primary_key=True),
+    Column("at_ms", BigInteger, nullable=False),
+    ForeignKeyConstraint(["command_id"], ["commands.command_id"], ondelete="CASCADE"),
+)

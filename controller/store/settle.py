@@ -34,13 +34,13 @@ class SettleTables:
     _engine: Engine
 
     def transition_invocations(self, command_id: str, node_ids: Sequence[str], detail: Detail, *,
-                               ended_at_ms: int | None = None) -> list[str]:
+                               ended_at_ms: int | None = None, only_from: Sequence[Detail] | None = None) -> list[str]:
         """Move many invocations of one command to ``detail`` in one transaction, each only along an
-        allowed edge; returns the node ids that moved."""
+        allowed edge (``only_from``: and only from these details); returns the node ids that moved."""
         if not node_ids:
             return []
         i = invocations.c
-        sources = [d.value for d in Detail if d is not detail and can_transition(d, detail)]
+        sources = [d.value for d in (only_from or Detail) if d is not detail and can_transition(d, detail)]
         values: dict[str, str | int] = {"status": detail.status.value, "status_detail": detail.value}
         if ended_at_ms is not None:
             values["ended_at_ms"] = ended_at_ms

@@ -27,6 +27,7 @@ from controller.model import (
 )
 from controller.store import codec, driver
 from controller.store.activations import ActivationTables
+from controller.store.cancels import CancelTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
 from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
@@ -92,8 +93,8 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
-class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables, PresenceTables,
-            RetentionTables, SettleTables):
+class Store(ActivationTables, CancelTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables,
+            PresenceTables, RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

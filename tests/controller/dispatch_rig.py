@@ -56,7 +56,8 @@ class Rig:
         if store is None:
             store = Store.open(f"sqlite:///{directory / 'outpost.db'}")
             store.migrate()
-        db, hub, events, clock = Db(store), Hub(), EventBus(), clock or FakeClock()
+        clock = clock or FakeClock()
+        db, hub, events = Db(store), Hub(clock), EventBus()
         registry = PluginRegistry([ShellPlugin()])
         dispatcher = Dispatcher(db, DocumentSigner.generate(), hub, events, registry, ActiveCommands(),
                                 clock=clock)

@@ -121,11 +121,11 @@ def test_a_node_that_connects_after_the_deadline_gets_nothing_and_times_out(rig:
     async def go() -> tuple[str, list[str]]:
         cid = (await rig.send([N1, N2], timeout_seconds=60)).command_id
         rig.clock.advance(59)
-        assert await rig.dispatcher.expire_undelivered() == 0
+        assert await rig.dispatcher.deadlines.expire_undelivered() == 0
         rig.clock.advance(2)
         session = rig.hub.attach(N1)
         await rig.dispatcher.on_hello(N1)  # past the deadline: nothing is sent
-        assert await rig.dispatcher.expire_undelivered() == 2
+        assert await rig.dispatcher.deadlines.expire_undelivered() == 2
         return cid, received(session)
     cid, got = run(go)
     assert got == []
@@ -181,3 +181,44 @@ def test_the_feed_tells_each_change_once_and_the_command_s_end_last(rig: Rig) ->
     assert events == [("command", "", "Pending"), ("invocation", N1, "InProgress"), ("invocation", N2, "InProgress"),
                       ("command", "", "InProgress"), ("invocation", N1, "Success"), ("invocation", N2, "Failed"),
                       ("command", "", "Failed")]
+
+
+def test_an_agent_that_went_and_stays_away_ends_agent_lost_by_its_deadline(rig: Rig) -> None:
+    """Accepted, then the agent goes: the invocation ends AgentLost once the node has been away the
+    grace and the document's execution time (its one step: the 3,600 s default) plus the grace has
+    passed since it was accepted; not before. A node that is back is never given up."""
+    rig.connect(N1, N2)
+
+    async def go() -> str:
+        cid = (await rig.send([N1, N2])).command_id
+        await rig.reports.on_accepted(N1, cid)
+        await rig.reports.on_accepted(N2, cid)
+        await rig.reports.flushed()
+        rig.hub.detach(rig.hub.get(N1))
+        rig.hub.detach(rig.hub.get(N2))
+        rig.hub.attach(N2)  # N2 came back (its stream is new)
+        deadlines = rig.dispatcher.deadlines
+        rig.clock.advance(3600 + 119)
+        assert await deadlines.expire_lost() == 0
+        rig.clock.advance(2)
+        assert await deadlines.expire_lost() == 1
+        return cid
+    cid = run(go)
+    assert rig.invocations(cid) == {N1: Detail.AGENT_LOST, N2: Detail.IN_PROGRESS}
+    assert rig.command(cid).error_count == 1
+
+
+def test_a_cancel_ends_an_away_agents_invocation_at_once_and_owes_it_the_cancel(rig: Rig) -> None:
+    sessions = rig.connect(N1, N2)
+
+    async def go() -> str:
+        cid = (await rig.send([N1, N2])).command_id
+        rig.hub.detach(sessions[N2])  # cut off, maybe still running it
+        await rig.dispatcher.cancel(cid)
+        return cid
+    cid = run(go)
+    assert rig.invocations(cid) == {N1: Detail.CANCELLING, N2: Detail.CANCELLED}
+    assert rig.store.owed_cancels() == [(cid, N2)]
+    back = rig.hub.attach(N2)
+    run(lambda: rig.dispatcher.on_hello(N2))
+    assert received(back) == ["cancel"]

@@ -16,6 +16,7 @@ from controller.dispatch.reports import Reports
 from controller.model import CommandRecord, InvocationRecord, Targets
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.messages import CancelAck
 from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
 from tests.controller.dispatch_rig import DOC, START_MS, Rig, received
 
@@ -152,3 +153,34 @@ def test_a_forecast_that_holds_stores_the_counters_with_the_results(rig: Rig) ->
     assert rig.command("c1").completed_count == 1  # stored in the results' own transaction
     assert set(counted.fresh) == {N1}  # announced without being read back
     assert rec.settled == [Settlement("c1", ((N1, Detail.SUCCESS),))]
+
+
+@pytest.mark.parametrize(("running", "after"), [(False, Detail.CANCELLED), (True, Detail.CANCELLING)])
+def test_a_cancel_the_agent_found_nothing_to_stop_ends_cancelled(rig: Rig, running: bool, after: Detail) -> None:
+    """A Cancelling invocation whose agent answers it has nothing running (it never got the command,
+    or lost it) has no result to wait for: Cancelled, once what the agent said before is stored. One
+    the agent is stopping waits for the agent's result."""
+    _stored(rig, "c1", (N1, N2), Detail.CANCELLING)
+    rig.store.owe_cancels("c1", [N1], START_MS)
+    reports, rec = _reports(rig)
+
+    async def main() -> None:
+        await reports.on_cancel_ack(N1, CancelAck("c1", running=running))
+    asyncio.run(main())
+    assert rig.invocations("c1") == {N1: after, N2: Detail.CANCELLING}
+    assert rec.settled == ([Settlement("c1", ((N1, Detail.CANCELLED),))] if not running else [])
+    assert rig.store.owed_cancels() == []  # answered: the cancel owed to it is paid
+
+
+def test_a_report_after_agent_lost_still_stores_what_really_happened(rig: Rig) -> None:
+    _stored(rig, "c1", (N1,))
+    rig.store.accept_many([("c1", N1, START_MS)])
+    assert rig.store.lose_invocations("c1", [N1], START_MS - 1, START_MS + 5) == []  # accepted later than that
+    assert rig.store.lose_invocations("c1", [N1], START_MS, START_MS + 5) == [N1]
+    reports, rec = _reports(rig)
+
+    async def main() -> None:
+        await reports.on_result(N1, InvocationReport("c1", Detail.SUCCESS, 0, START_MS, START_MS + 9, ()))
+        await reports.flushed()
+    asyncio.run(main())
+    assert rig.invocations("c1") == {N1: Detail.SUCCESS}

@@ -49,6 +49,8 @@ class OnFailure(enum.Enum):
     CONTINUE = "continue"
 
 
+DEFAULT_EXECUTION_TIMEOUT_SECONDS = 3600  # a step's timeout when nothing sets one (SSM's executionTimeout)
+
 @dataclass(frozen=True)
 class Precondition:
     """``StringEquals: [left, right]`` after parameter substitution; only StringEquals exists."""
