@@ -205,6 +205,9 @@ def events(obj: Ctx, follow: bool, output: str) -> None:
             if output == "json":
                 sys.stdout.write(json.dumps(row) + "\n")
             else:
-                sys.stdout.write(f"{row['time']} {row['kind']:<10} {row['commandId']} {row['nodeId'] or '-':<20} "
-                                 f"{row['status']} ({row['statusDetails']})\n")
+                what = f"{row['status']} ({row['statusDetails']})" if "status" in row else ""
+                if "note" in row:
+                    what = f"{what} {row['note']}".strip()
+                sys.stdout.write(f"{row['time']} {row['kind']:<10} {row['commandId'] or '-'} "
+                                 f"{row['nodeId'] or '-':<20} {what}\n")
             sys.stdout.flush()

@@ -124,9 +124,12 @@ def output_row(s: pb.StepOutput) -> Row:
 
 
 def status_event_row(e: pb.StatusEvent) -> Row:
-    return {"seq": e.seq, "time": iso(e.at_ms), "kind": e.kind, "commandId": e.command_id,
-            "nodeId": e.node_id, "status": wire.status_from_pb(e.status).value,
-            "statusDetails": wire.detail_from_pb(e.detail).value}
+    row: Row = {"seq": e.seq, "time": iso(e.at_ms), "kind": e.kind, "commandId": e.command_id, "nodeId": e.node_id}
+    if e.detail:  # a node event has none, but a note
+        row.update(status=wire.status_from_pb(e.status).value, statusDetails=wire.detail_from_pb(e.detail).value)
+    if e.note:
+        row["note"] = e.note
+    return row
 
 
 def targets_items(t: pb.Targets) -> list[str]:

@@ -60,6 +60,7 @@ CommandEvent = OutputArrived | InvocationChanged | CommandChanged
 class EventKind(enum.StrEnum):
     COMMAND = "command"
     INVOCATION = "invocation"
+    NODE = "node"  # something the controller noticed of a node's connections (no status)
 
 
 def iso_utc_ms(at_ms: int) -> str:
@@ -71,28 +72,28 @@ def iso_utc_ms(at_ms: int) -> str:
 
 @dataclass(frozen=True)
 class StatusEvent:
-    """One status change of a command (``node_id`` empty) or an invocation."""
+    """One status change of a command (``node_id`` empty) or an invocation; or a node event: what
+    the controller noticed of a node's connections (``note``; no command, no detail)."""
     kind: EventKind
     command_id: str
     node_id: str
-    detail: Detail  # SSM's StatusDetails; the status (SSM's Status) follows from it
+    detail: Detail | None  # SSM's StatusDetails; the status (SSM's Status) follows from it. None: a node event
     at_ms: int
     seq: int
+    note: str = ""
 
     @property
-    def status(self) -> Status:
-        return self.detail.status
+    def status(self) -> Status | None:
+        return None if self.detail is None else self.detail.status
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "kind": self.kind.value,
-            "commandId": self.command_id,
-            "nodeId": self.node_id,
-            "status": self.status.value,
-            "statusDetails": self.detail.value,
-            "time": iso_utc_ms(self.at_ms),
-            "seq": self.seq,
-        }
+        out: dict[str, object] = {"kind": self.kind.value, "commandId": self.command_id, "nodeId": self.node_id}
+        if self.detail is not None:
+            out.update(status=self.detail.status.value, statusDetails=self.detail.value)
+        if self.note:
+            out["note"] = self.note
+        out.update(time=iso_utc_ms(self.at_ms), seq=self.seq)
+        return out
 
 
 StatusSink = Callable[[StatusEvent], None]
@@ -189,11 +190,16 @@ class EventBus:
         if sink in self._sinks:
             self._sinks.remove(sink)
 
-    def announce(self, kind: EventKind, command_id: str, node_id: str, detail: Detail,
-                 at_ms: int | None = None) -> StatusEvent:
+    def notice(self, node_id: str, note: str) -> StatusEvent:
+        """A node event: what the controller noticed of the node's connections."""
+        return self.announce(EventKind.NODE, "", node_id, None, note=note)
+
+    def announce(self, kind: EventKind, command_id: str, node_id: str, detail: Detail | None,
+                 at_ms: int | None = None, note: str = "") -> StatusEvent:
         """Stamp a status change, hand it to the fleet's subscribers and sinks, and return it."""
         self._seq += 1
-        event = StatusEvent(kind, command_id, node_id, detail, now_ms() if at_ms is None else at_ms, self._seq)
+        event = StatusEvent(kind, command_id, node_id, detail, now_ms() if at_ms is None else at_ms, self._seq,
+                            note)
         if not self._closed:
             for q in self._fleet:
                 if q.full():

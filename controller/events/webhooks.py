@@ -66,13 +66,16 @@ _NUMBERS = {"max_attempts": int, "initial_backoff_seconds": float, "max_backoff_
 _KEYS = frozenset({"url", "secret", "events", *_NUMBERS})
 _PORTS = {"http": 80, "https": 443}
 KINDS = frozenset(k.value for k in EventKind)
+# node events (no status) only for hooks that ask for them: a receiver written for status changes
+# keeps receiving just those
+DEFAULT_KINDS = frozenset({EventKind.COMMAND.value, EventKind.INVOCATION.value})
 
 
 @dataclass(frozen=True)
 class WebhookConfig:
     url: str
     secret: Secret  # a plain str is wrapped on construction
-    events: frozenset[str] = KINDS
+    events: frozenset[str] = DEFAULT_KINDS
     max_attempts: int = 8
     initial_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 30.0
@@ -115,7 +118,7 @@ def _load_one(item: object, where: str) -> WebhookConfig:
     secret = item.get("secret")
     if not isinstance(secret, str) or not secret.strip():
         raise InputError(f"{where}.secret", "expected a non-empty string")  # never echo the value
-    events = item.get("events", sorted(KINDS))
+    events = item.get("events", sorted(DEFAULT_KINDS))
     if not isinstance(events, list) or not events:
         raise InputError(f"{where}.events", f"expected a non-empty list of {', '.join(sorted(KINDS))}")
     for j, kind in enumerate(events):

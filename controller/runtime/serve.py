@@ -102,8 +102,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
 
     mtls = grpc.aio.server(options=SERVER_OPTIONS)
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
-                                                                              opts.heartbeat_timeout_seconds),
-                                           mtls)
+                                                              opts.heartbeat_timeout_seconds, events), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, hub),
                                            mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,

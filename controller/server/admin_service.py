@@ -329,9 +329,11 @@ class AdminService(pbg.AdminServiceServicer):
         queue = self._events.subscribe_fleet()
         try:
             while (event := await queue.get()) is not None:
-                yield pb.StatusEvent(kind=event.kind.value, command_id=event.command_id, node_id=event.node_id,
-                                     status=wire.status_to_pb(event.status), detail=wire.detail_to_pb(event.detail),
-                                     at_ms=event.at_ms, seq=event.seq)
+                out = pb.StatusEvent(kind=event.kind.value, command_id=event.command_id, node_id=event.node_id,
+                                     at_ms=event.at_ms, seq=event.seq, note=event.note)
+                if event.detail is not None:
+                    out.status, out.detail = wire.status_to_pb(event.detail.status), wire.detail_to_pb(event.detail)
+                yield out
         finally:
             self._events.unsubscribe_fleet(queue)
 

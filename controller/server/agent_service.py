@@ -12,7 +12,7 @@ import grpc
 
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
-from controller.events.bus import iso_utc_ms
+from controller.events.bus import EventBus, iso_utc_ms
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
 from controller.model import EnrolmentFailure, NodeRecord
@@ -100,8 +100,9 @@ class AgentStreamService(pbg.AgentServiceServicer):
     """Served on the mutual-TLS listener: Connect, for node certificates only."""
 
     def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
-                 heartbeat_timeout_seconds: float) -> None:
+                 heartbeat_timeout_seconds: float, events: EventBus | None = None) -> None:
         self._presence = presence
+        self._events = events or EventBus()
         self._hub = hub
         self._reports = reports
         self._dispatcher = dispatcher
@@ -167,6 +168,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
         note = (f"{iso_utc_ms(now_ms())}: a second agent with this identity connected from {peer} while the "
                 f"agent at {first.peer} answered; refused (a copied state directory?)")
         self._hub.note(node_id, note)
+        self._events.notice(node_id, note)
         log.error("node %s: %s", node_id, note)
         await context.abort(grpc.StatusCode.ALREADY_EXISTS,
                             f"node {node_id} already has a live stream, from another agent with this identity "

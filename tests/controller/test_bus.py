@@ -56,8 +56,16 @@ def test_announce_defaults_time_to_now_and_kinds_are_typed() -> None:
     before = time.time_ns() // 1_000_000
     event = feed.announce(EventKind.COMMAND, "c", "", Detail.PENDING)
     assert before <= event.at_ms <= time.time_ns() // 1_000_000
-    assert [k.value for k in EventKind] == ["command", "invocation"]
-    assert event.status.value == "Pending"  # derived from the detail, never given apart
+    assert [k.value for k in EventKind] == ["command", "invocation", "node"]
+    assert event.status is not None and event.status.value == "Pending"  # derived from the detail, never given apart
+
+
+def test_a_node_event_carries_a_note_and_no_status() -> None:
+    event = EventBus().notice("mi-1", "a second agent with this identity was refused")
+    assert (event.kind, event.detail, event.status) == (EventKind.NODE, None, None)
+    assert event.to_json() == {"kind": "node", "commandId": "", "nodeId": "mi-1",
+                               "note": "a second agent with this identity was refused",
+                               "time": event.to_json()["time"], "seq": event.seq}
 
 
 def test_every_subscriber_gets_every_event_in_order() -> None:

@@ -14,7 +14,7 @@ import psutil
 
 from controller.dev.cluster import OUTPOST
 from tests.support.cluster import Cluster, wait_for
-from tests.support.docrun import by_node, send, show, start_agent_with_env, wait_terminal
+from tests.support.docrun import by_node, popen_outpost, send, show, start_agent_with_env, wait_terminal
 
 GRACE = "2"
 
@@ -95,6 +95,8 @@ def test_a_cancel_while_the_agent_is_cut_off_ends_at_once_and_reaches_the_agent_
 def test_a_second_agent_with_the_same_identity_is_refused_and_no_command_runs_twice(
         cluster: Cluster, tmp_path: Path) -> None:
     node = _fleet(cluster)
+    feed = popen_outpost(cluster, "events", "--follow", "--output", "json")
+    time.sleep(1)  # subscribed before the copy comes
     clone_dir = cluster.state_dir("n1-copy")
     shutil.copytree(cluster.state_dir("n1"), clone_dir)  # a VM snapshot, a golden image, a restored backup
     cluster.node_ids["n1-copy"] = node
@@ -113,3 +115,7 @@ def test_a_second_agent_with_the_same_identity_is_refused_and_no_command_runs_tw
     listed = json.loads(cluster.outpost("node", "list", "--output", "json").stdout)
     assert [r["ping_status"] for r in listed if r["node_id"] == node] == ["Online"]
     assert "second agent" in cluster.outpost("node", "list").stdout
+    feed.terminate()
+    events = [json.loads(line) for line in feed.communicate(timeout=10)[0].splitlines() if line.strip()]
+    noticed = [e for e in events if e["kind"] == "node"]
+    assert noticed and noticed[0]["nodeId"] == node and "second agent" in noticed[0]["note"], events

@@ -850,7 +850,7 @@ class TagNodeResponse(_message.Message):
     def __init__(self, node: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
 
 class StatusEvent(_message.Message):
-    __slots__ = ("kind", "command_id", "node_id", "status", "detail", "at_ms", "seq")
+    __slots__ = ("kind", "command_id", "node_id", "status", "detail", "at_ms", "seq", "note")
     KIND_FIELD_NUMBER: _ClassVar[int]
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -858,6 +858,7 @@ class StatusEvent(_message.Message):
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     AT_MS_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     kind: str
     command_id: str
     node_id: str
@@ -865,7 +866,8 @@ class StatusEvent(_message.Message):
     detail: StatusDetail
     at_ms: int
     seq: int
-    def __init__(self, kind: _Optional[str] = ..., command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., at_ms: _Optional[int] = ..., seq: _Optional[int] = ...) -> None: ...
+    note: str
+    def __init__(self, kind: _Optional[str] = ..., command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., at_ms: _Optional[int] = ..., seq: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
     __slots__ = ()
