@@ -260,6 +260,7 @@ class Agent:
         try:
             answered = await self._read(call)
         finally:
+            self._connected = False  # a stop reporting meanwhile waits no longer for acks
             for task in stopping:  # the stream ended while the stop was reporting: the stop goes on
                 await asyncio.shield(task)
             stop.forget(on_stop)

@@ -110,8 +110,10 @@ def recover(entry: JournalEntry[AgentMessage], *, grace_seconds: float = KILL_GR
             steps.append(StepReport(entry.command_id, step.index, step.name, step.action, Detail.FAILED,
                                     NO_EXIT_CODE, step.started_at_ms, at,
                                     f"interrupted: the agent stopped while this step ran{cut}"))
-    reason = ("interrupted: the agent stopped while this command ran and does not run a command twice"
-              f"{cut}")
+    if entry.steps or steps:
+        reason = f"interrupted: the agent stopped while this command ran and does not run a command twice{cut}"
+    else:
+        reason = "interrupted: the agent stopped before this command's first step started; it did not run"
     if entry.damaged:
         reason += " (its journal was cut short)"
     log.warning("command %s was interrupted by the agent's stop; reporting it Failed (%d process group(s) "

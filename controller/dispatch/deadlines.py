@@ -57,6 +57,11 @@ class Deadlines:
             self._owed.update(moved)
         return moved
 
+    async def answered(self, node_id: str, command_id: str) -> None:
+        """The node's agent answered a cancel of ``command_id``: a cancel owed for it is paid."""
+        if node_id in self._owed:
+            await self._db.run(self._db.store.cancel_delivered, command_id, node_id)
+
     async def owed_to(self, node_id: str) -> list[str]:
         """The commands whose cancel ``node_id`` is owed (its agent answers each: Reports pays them).
         Reads the database only for a node owed one since this controller started."""
@@ -97,10 +102,13 @@ class Deadlines:
                 continue
             stopping = [n for n in away if run.details.get(n) is Detail.CANCELLING]
             cancelled = await self.end_cancelled(active.command_id, stopping)
-            long_gone = [n for n, since in away.items() if n not in stopping and now - since >= grace]
             accepted_before = now - active.execution_seconds * 1000 - grace
-            lost = await self._db.run(self._db.store.lose_invocations, active.command_id, long_gone,
-                                      accepted_before, now)
+            lost: list[str] = []
+            if active.record.created_at_ms <= accepted_before:  # else none can be overdue: no database job
+                long_gone = [n for n, since in away.items()
+                             if run.details.get(n) is Detail.IN_PROGRESS and now - since >= grace]
+                lost = await self._db.run(self._db.store.lose_invocations, active.command_id, long_gone,
+                                          accepted_before, now)
             if lost:
                 log.warning("command %s: %d invocation(s) AgentLost: their agents went and did not come back by "
                             "the deadline (the steps' %d s and a grace of %d s)", active.command_id, len(lost),

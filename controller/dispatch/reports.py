@@ -58,12 +58,20 @@ def _group(accepted: list[tuple[str, str, int]]) -> dict[str, list[str]]:
 
 
 Settle = Callable[[Settlement], Awaitable[None]]
+CancelAnswered = Callable[[str, str], Awaitable[None]]  # (node id, command id): the agent answered a cancel
+
+
+async def _nothing_owed(_node_id: str, _command_id: str) -> None:
+    return None
 
 
 class Reports:
     def __init__(self, db: Db, hub: Hub, events: EventBus, active: ActiveCommands, settle: Settle,
-                 clock: Clock = now_ms) -> None:
+                 clock: Clock = now_ms, cancel_answered: CancelAnswered = _nothing_owed) -> None:
+        """``cancel_answered``: told of each agent's answer to a cancel (the cancels owed to agents that
+        were away: controller/dispatch/deadlines.py)."""
         self._db = db
+        self._cancel_answered = cancel_answered
         self._hub = hub
         self._events = events
         self._active = active
@@ -162,7 +170,7 @@ class Reports:
         log.info("node %s: cancel of %s %s", node_id, ack.command_id,
                  "under way" if ack.running else "found nothing running")
         store = self._db.store
-        await self._db.run(store.cancel_delivered, ack.command_id, node_id)
+        await self._cancel_answered(node_id, ack.command_id)
         if ack.running:
             return
         await self.flushed()

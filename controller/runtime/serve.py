@@ -93,7 +93,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     registry = PluginRegistry.discover()
     dispatcher = Dispatcher(db, signer, hub, events, registry, scrubber=install_scrubber(),
                             lost_grace_seconds=opts.lost_agent_grace_seconds)
-    reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle)
+    reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle,
+                      cancel_answered=dispatcher.deadlines.answered)
     catalog = DocumentCatalog(db, registry)
     await catalog.seed_builtins()
     resumed = await dispatcher.resume()

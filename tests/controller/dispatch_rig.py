@@ -61,7 +61,8 @@ class Rig:
         registry = PluginRegistry([ShellPlugin()])
         dispatcher = Dispatcher(db, DocumentSigner.generate(), hub, events, registry, ActiveCommands(),
                                 clock=clock)
-        reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle, clock=clock)
+        reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle, clock=clock,
+                          cancel_answered=dispatcher.deadlines.answered)
         return cls(store, db, hub, events, clock, dispatcher, reports)
 
     def close(self) -> None:

@@ -162,9 +162,12 @@ def test_a_cancel_the_agent_found_nothing_to_stop_ends_cancelled(rig: Rig, runni
     the agent is stopping waits for the agent's result."""
     _stored(rig, "c1", (N1, N2), Detail.CANCELLING)
     rig.store.owe_cancels("c1", [N1], START_MS)
-    reports, rec = _reports(rig)
+    rec = Recorder()
+    reports = Reports(rig.db, rig.hub, rig.events, ActiveCommands(), rec, clock=rig.clock,
+                      cancel_answered=rig.dispatcher.deadlines.answered)
 
     async def main() -> None:
+        await rig.dispatcher.deadlines.load()
         await reports.on_cancel_ack(N1, CancelAck("c1", running=running))
     asyncio.run(main())
     assert rig.invocations("c1") == {N1: after, N2: Detail.CANCELLING}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from controller.dev.cluster import OUTPOST, ROOT
 from controller.trust.signing import DocumentSigner
+from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.document import Document, Step
 from tests.support.cluster import Activation, Cluster, wait_for
 from tests.support.fake_controller import FakeController
@@ -102,7 +103,7 @@ def test_swarm_enrols_once_runs_commands_and_reuses_its_identities(cluster: Clus
     assert "Traceback" not in _stop(cluster, "swarm-2")
 
 
-def test_a_swarm_agent_refuses_replayed_and_forged_commands(tmp_path: Path) -> None:
+def test_a_swarm_agent_never_runs_a_command_twice_and_refuses_forged_ones(tmp_path: Path) -> None:
     state = tmp_path / "swarm"
     log_path = tmp_path / "swarm.log"
     with FakeController() as fake, open(log_path, "wb") as log:
@@ -122,10 +123,14 @@ def test_a_swarm_agent_refuses_replayed_and_forged_commands(tmp_path: Path) -> N
             assert fake.received(cid, "ack") == []
             assert cid in (state / "agent-000001" / "ledger").read_text()
 
+            # the same command id again, its result acknowledged (the fake acks at once): never run again,
+            # answered with a result that says so
+            fake.wait_until(lambda: not (state / "agent-000001" / "commands" / cid).exists(), "the ack to land")
             since = fake.mark()
-            fake.send_command(fake.sign(cid, doc))  # the same command id again
-            ack = fake.wait_message("ack", cid, since=since).msg.ack
-            assert (ack.accepted, ack.refusal_code) == (False, "replayed")
+            fake.send_command(fake.sign(cid, doc))
+            again = fake.wait_message("invocation_result", cid, since=since).msg.invocation_result
+            assert again.detail == pb.STATUS_DETAIL_FAILED and "took this command before" in again.error
+            assert fake.received(cid, "ack", since=since) == []
 
             forged = str(uuid.uuid4())
             fake.send_command(fake.sign(forged, doc, signer=DocumentSigner.generate()))
