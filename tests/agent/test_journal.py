@@ -14,7 +14,6 @@ import pytest
 
 from agent.journal import Journal, ProcessRecord, StepStart
 from agent.recovery import kill_leftovers, recover
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
@@ -25,8 +24,7 @@ CID = "cmd-1"
 
 
 def journal(tmp_path: Path) -> Journal[AgentMessage]:
-    return Journal(tmp_path, lambda m: wire.agent_message_to_pb(m).SerializeToString(),
-                   lambda b: wire.agent_message_from_pb(pb.AgentMessage.FromString(b)))
+    return Journal(tmp_path, wire.agent_message_to_bytes, wire.agent_message_from_bytes)
 
 
 def step(index: int, detail: Detail = Detail.SUCCESS) -> StepReport:
@@ -98,8 +96,7 @@ def test_results_are_made_durable_a_batch_at_a_time(tmp_path: Path) -> None:
         synced.append(list(paths))
 
     async def main() -> None:
-        j: Journal[AgentMessage] = Journal(tmp_path, lambda m: wire.agent_message_to_pb(m).SerializeToString(),
-                                           lambda b: wire.agent_message_from_pb(pb.AgentMessage.FromString(b)),
+        j: Journal[AgentMessage] = Journal(tmp_path, wire.agent_message_to_bytes, wire.agent_message_from_bytes,
                                            lambda m: isinstance(m, (StepReport, InvocationReport)), sync)
         j.message(CID, Accepted(CID))
         j.message(CID, step(0))

@@ -1,6 +1,8 @@
 """The one place where the SDK's types meet protobuf: conversions both sides share."""
 from __future__ import annotations
 
+from google.protobuf.message import DecodeError
+
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
@@ -210,3 +212,15 @@ def agent_message_from_pb(msg: pb.AgentMessage) -> AgentMessage:
     if kind == "hello":
         return Hello(facts_from_pb(msg.hello.facts))
     raise WireError("an agent message with no body")
+
+
+def agent_message_to_bytes(msg: AgentMessage) -> bytes:
+    """An agent's message as its journal keeps it (agent/journal.py): as the stream would carry it."""
+    return agent_message_to_pb(msg).SerializeToString()
+
+
+def agent_message_from_bytes(data: bytes) -> AgentMessage:
+    try:
+        return agent_message_from_pb(pb.AgentMessage.FromString(data))
+    except DecodeError as exc:
+        raise WireError(f"not an agent message: {exc}") from None

@@ -78,6 +78,16 @@ class VerifiedCommand:
     document: Document
 
 
+def claimed_command_id(envelope: bytes) -> str:
+    """The command id an unverified envelope claims, if it is well-formed: for a refusal's report
+    only, never trusted."""
+    try:
+        claimed = pb.Envelope.FromString(envelope).command_id
+    except Exception:  # noqa: BLE001 - a garbage envelope has no id to report
+        return ""
+    return claimed if is_command_id(claimed) else ""
+
+
 def key_id_of(public_key_raw: bytes) -> str:
     return "ed25519:" + hashlib.sha256(public_key_raw).hexdigest()[:16]
 

@@ -1,0 +1,195 @@
+"""What an agent does with the commands it is sent: verify each one before anything runs, record
+it in the ledger (fsynced) before its first step, run up to ``max_concurrent_documents`` at once
+and queue the rest in order, cancel on the operator's word, and stop them all when the agent stops.
+
+Everything it holds of a command is journaled (agent/journal.py) until the controller acknowledges
+the result; ``recover`` takes up what a previous life of the agent held (agent/recovery.py). The
+connection (agent/connection.py) hands it what arrives and streams its outbox.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.journal import Journal, SyncFiles
+from agent.ledger import Ledger, LedgerWrite
+from agent.outbox import CallLater, Outbox
+from agent.recovery import ends, recover
+from agent.runner import NotRecorded, Runner, RunnerOptions
+from agent.state import StateDir
+from plugins.sdk.errors import VerificationError
+from plugins.sdk.facts import Platform
+from plugins.sdk.host.clock import now_ms
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.secrets import ScrubFilter
+from plugins.sdk.status import Detail
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.batch import VerifiedRoots
+from plugins.sdk.wire.envelope import SignedCommand, VerifiedCommand, claimed_command_id, verify_command
+from plugins.sdk.wire.messages import Accepted, AgentMessage, CancelAck
+from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, Refusal, StepReport
+
+log = logging.getLogger(__name__)
+
+
+def _settles(msg: AgentMessage) -> bool:
+    """A step's or the command's result: its journal is made durable with the next batch."""
+    return isinstance(msg, (StepReport, InvocationReport, Refusal))
+
+
+@dataclass(frozen=True)
+class CommandsSetup:
+    """What ``Commands`` is built from (the agent's options and what a process's agents share)."""
+    node_id: str
+    signing_key: Ed25519PublicKey  # the pinned document-signing key
+    platform: Platform
+    max_concurrent_documents: int
+    accept_delay_seconds: float
+    ledger_write: LedgerWrite
+    call_later: CallLater
+    verified_roots: VerifiedRoots | None
+    scrubber: ScrubFilter
+    sync_files: SyncFiles
+
+
+class Commands:
+    def __init__(self, state: StateDir, registry: PluginRegistry, runner_options: RunnerOptions,
+                 setup: CommandsSetup) -> None:
+        state.create()
+        self._setup = setup
+        self.node_id = setup.node_id
+        self._ledger = Ledger(state.ledger_path)
+        self._journal: Journal[AgentMessage] = Journal(state.commands_dir, wire.agent_message_to_bytes,
+                                                       wire.agent_message_from_bytes, _settles, setup.sync_files)
+        self.outbox: Outbox[AgentMessage] = Outbox(setup.call_later, wire.agent_message_to_pb, self._journal)
+        self._runner = Runner(registry, setup.node_id, setup.platform, state.work_dir, self.outbox,
+                              runner_options, setup.scrubber, self._journal)
+        self._recovered = False
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancel_requested: set[str] = set()
+        self._slots = asyncio.Semaphore(setup.max_concurrent_documents)
+        self.commands_run = 0  # documents run to their end by this process (for status lines)
+
+    def running(self) -> tuple[str, ...]:
+        """The commands taken and not ended (running or queued for a slot), for heartbeats."""
+        return tuple(sorted(self._tasks))
+
+    async def recover(self) -> None:
+        """Take up what a previous life of the agent held (agent/recovery.py): replayed on the first
+        stream. Once, before the first stream."""
+        if self._recovered:
+            return
+        self._recovered = True
+        entries = await asyncio.to_thread(self._journal.read_all)
+        for entry in entries:
+            if entry.messages and ends(entry.messages[-1]):
+                self.outbox.restore(entry.command_id, entry.messages)
+                continue
+            recovered = await asyncio.to_thread(recover, entry)  # kills leftovers: seconds, off the loop
+            self._journal.message(entry.command_id, recovered.messages[-1])
+            self.outbox.restore(entry.command_id, recovered.messages)
+        if entries:
+            log.info("%d command(s) of a previous life to report", len(entries))
+
+    async def synced(self) -> None:
+        await self._journal.synced()
+
+    def on_command(self, signed: SignedCommand) -> None:
+        setup = self._setup
+        try:
+            vc = verify_command(signed, public_key=setup.signing_key, node_id=self.node_id, now_ms=now_ms(),
+                                verified_roots=setup.verified_roots)
+        except VerificationError as exc:
+            self._refuse(Refusal(claimed_command_id(signed.envelope), exc.code, exc.detail), verified=False)
+            return
+        cid = vc.envelope.command_id
+        if cid in self._tasks or (cid in self._ledger and self.outbox.holds(cid)):
+            log.info("command %s redelivered while still known; not running it again", cid)
+            return
+        if cid in self._ledger:
+            # Taken before, and its result acknowledged since (the controller has it, and keeps it) or lost
+            # with the machine's crash along with the journal: never run twice, and say so as a result
+            # (a redelivery of a command that ran is no refusal).
+            log.warning("command %s was taken before by this node; not running it again", cid)
+            at = now_ms()
+            self.outbox.about(cid, InvocationReport(
+                cid, Detail.FAILED, NO_EXIT_CODE, at, at, (),
+                "this node took this command before and does not run a command twice; it holds no result "
+                "of it any more (acknowledged already, or lost with a crash of the machine)"), final=True)
+            return
+        self._journal.taken(cid, now_ms())
+        # in the ledger before it is accepted and before its first step starts: the record's task is
+        # scheduled first, so the fsync is under way (on a thread) while the run is set up
+        recorded = asyncio.ensure_future(self._record(cid))
+        self._tasks[cid] = asyncio.create_task(self._execute(vc, recorded))
+
+    def _refuse(self, refusal: Refusal, *, verified: bool) -> None:
+        """Report a refusal. One about an unverified envelope is filed under the id it claims only
+        when that id means nothing here yet, so a forged id can never disturb a real command."""
+        log.warning("refused command %s: %s: %s", refusal.command_id or "(unknown)", refusal.code, refusal.detail)
+        cid = refusal.command_id
+        known = cid in self._ledger or cid in self._tasks or self.outbox.holds(cid)
+        if cid and (verified or not known):
+            self.outbox.about(cid, refusal)
+        else:
+            self.outbox.transient(refusal)
+
+    async def _record(self, cid: str) -> bool:
+        """Record the command in the ledger (fsynced, off the event loop), then accept it; False when
+        the ledger cannot take it: the command is refused."""
+        try:
+            await self._setup.ledger_write(self._ledger, cid)
+        except OSError as exc:
+            self._refuse(Refusal(cid, "ledger_unwritable", f"cannot record the command in the ledger: {exc}"),
+                         verified=True)
+            return False
+        self.outbox.accept(cid, Accepted(cid), self._setup.accept_delay_seconds)
+        return True
+
+    async def _execute(self, vc: VerifiedCommand, recorded: asyncio.Future[bool]) -> None:
+        """Run a command once it has a slot; meanwhile ``recorded`` is written and the first step set
+        up (the runner awaits ``recorded`` just before starting it)."""
+        cid = vc.envelope.command_id
+        try:
+            try:
+                await self._slots.acquire()  # FIFO: documents beyond the limit wait in order
+            except asyncio.CancelledError:
+                if cid not in self._cancel_requested:  # stopping
+                    if recorded.done() and not recorded.cancelled() and recorded.result():
+                        self._runner.report_not_started(vc, Detail.FAILED, "the agent was stopped before this "
+                                                        "command started; it did not run and is not run again")
+                    raise  # the finally below cancels a record under way (the next life reports it)
+                if await asyncio.shield(recorded):
+                    self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
+                return
+            try:
+                await self._runner.run(vc, lambda: cid in self._cancel_requested, recorded)
+                self.commands_run += 1
+            except NotRecorded:
+                return  # refused by _record
+            finally:
+                self._slots.release()
+        finally:
+            if not recorded.done():  # stopping: the runner ended without waiting for it
+                recorded.cancel()
+            self._tasks.pop(cid, None)
+            self._cancel_requested.discard(cid)
+
+    def on_cancel(self, command_id: str) -> None:
+        task = self._tasks.get(command_id)
+        self.outbox.transient(CancelAck(command_id, running=task is not None))
+        if task is not None and command_id not in self._cancel_requested:
+            log.info("cancelling command %s", command_id)
+            self._cancel_requested.add(command_id)
+            task.cancel()
+
+    async def stop(self) -> None:
+        """Stop every command (each reports how it ended) and wait for them."""
+        tasks = list(self._tasks.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._ledger.close()
