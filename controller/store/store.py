@@ -35,6 +35,7 @@ from controller.store.inlists import SLICE, page_range, slices
 from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
+from controller.store.output_reader import OutputReaderTables
 from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
 from controller.store.rows import (
@@ -92,8 +93,8 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
-class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables, PresenceTables,
-            RetentionTables, SettleTables):
+class Store(ActivationTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables,
+            OutputReaderTables, PresenceTables, RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
