@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.errors import InputError
 from plugins.sdk.facts import Facts
 from plugins.sdk.status import Detail, Status
@@ -203,6 +204,22 @@ class StepOutput:
     step_name: str
     stdout: bytes
     stderr: bytes
+
+
+# A piece of a stream read in full (StreamOutput). Measured reading 16 MB into the CLI: 1 MB pieces
+# grew it by 8-14 MB (gRPC holds several copies of a message on the way in), 256 KB pieces by 3-7 MB.
+PIECE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class OutputPiece:
+    """A piece of one step's stream as it is read in full: a stream of up to 16 MB comes as pieces
+    of at most PIECE_BYTES, its last one flagged (and whether the agent cut the stream at its cap)."""
+    step_name: str
+    stream: OutputStreamKind
+    data: bytes
+    last: bool = False
+    truncated: bool = False  # only ever on the last piece
 
 
 VIEW_CHARS = {"stdout": 24_000, "stderr": 8_000}  # SSM's StandardOutputContent / StandardErrorContent

@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 
 import grpc
 
-from controller.model import Tag, Targets, output_view
+from controller.model import OutputPiece, Tag, Targets, output_view
 from controller.runtime.config import CliConfig
 from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
@@ -31,6 +31,12 @@ R = TypeVar("R", bound=_Paged)
 
 # grpc.experimental.ChannelOptions.SingleThreadedUnaryStream (importing grpc.experimental costs the CLI's start)
 SINGLE_THREADED_UNARY_STREAM = "SingleThreadedUnaryStream"
+# What the controller may send on a stream ahead of what the CLI has read: 1 MB, fixed. gRPC's default
+# grows the window with its bandwidth estimate (BDP probes), and a controller that reads faster than
+# the CLI writes then filled the CLI with up to 19 MB of a 16 MB `command output --full` (3-7 MB fixed
+# at 1 MB). 1 MB still keeps 20 MB/s in flight over a 50 ms round trip.
+CHANNEL_OPTIONS = ((SINGLE_THREADED_UNARY_STREAM, 1), ("grpc.http2.bdp_probe", 0),
+                   ("grpc.http2.lookahead_bytes", 1024 * 1024))
 
 
 def command_end(events: Iterable[pb.CommandEvent]) -> pb.CommandInfo | None:
@@ -117,7 +123,7 @@ class AdminClient:
         self.timeout = timeout_seconds
         # a streaming answer (RunCommand, WatchCommand, WatchEvents) is read on the calling thread, not
         # handed over from gRPC's channel thread message by message (a thread switch each)
-        self._channel = grpc.secure_channel(config.controller, creds, options=((SINGLE_THREADED_UNARY_STREAM, 1),))
+        self._channel = grpc.secure_channel(config.controller, creds, options=CHANNEL_OPTIONS)
         self.stub = pbg.AdminServiceStub(self._channel)
 
     # ---- commands
@@ -158,6 +164,17 @@ class AdminClient:
                    ) -> list[pb.StepOutput]:
         request = pb.GetOutputRequest(command_id=command_id, node_id=node_id, step_name=step_name, full=full)
         return list(self.stub.GetOutput(request, timeout=self.timeout).steps)
+
+    def stream_output(self, command_id: str, node_id: str, step_name: str = "") -> Iterator[OutputPiece]:
+        """StreamOutput: the node's whole stored output, a piece at a time as it arrives (a stream may
+        hold 16 MB, past what one message can carry). No deadline, as for the other streams."""
+        request = pb.StreamOutputRequest(command_id=command_id, node_id=node_id, step_name=step_name)
+        call = self.stub.StreamOutput(request)
+        try:
+            for msg in call:
+                yield OutputPiece(msg.step_name, wire.stream_from_pb(msg.stream), msg.data, msg.last, msg.truncated)
+        finally:
+            call.cancel()  # when the reader stops early (a closed pipe); nothing once the stream has ended
 
     def watch_events(self) -> Iterator[pb.StatusEvent]:
         return self.stub.WatchEvents(pb.WatchEventsRequest())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from controller.cli.client import CommandSpec, command_end
+from controller.cli.output_writer import StreamWriter, write_json, write_table
 from controller.cli.render import (
     OUTPUT,
     LinePrinter,
@@ -162,18 +164,31 @@ def command_cancel(obj: Ctx, command_id: str, node_ids: tuple[str, ...], output:
 @OUTPUT
 @click.pass_obj
 def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, full: bool, output: str) -> None:
-    """One node's output, step by step."""
+    """One node's output, step by step. To a terminal, control characters are shown escaped (\\x1b);
+    to a file or a pipe, the output is written as the node printed it."""
     with obj.client() as c:
-        steps = c.get_output(command_id, node_id, step or "", full)
+        if full:  # streamed: a step keeps up to 16 MB a stream
+            pieces = c.stream_output(command_id, node_id, step or "")
+            try:
+                if output == "json":
+                    write_json(pieces, sys.stdout)
+                else:
+                    write_table(pieces, sys.stdout, sys.stderr)
+            except BrokenPipeError:  # `| head`: the reader has what it wanted
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+                raise SystemExit(141) from None  # as a shell reports SIGPIPE
+            return
+        steps = c.get_output(command_id, node_id, step or "")
     if output == "json":
         print_json([output_row(s) for s in steps])
         return
+    out, err = StreamWriter(sys.stdout), StreamWriter(sys.stderr)
     for s in steps:
-        click.echo(f"--- {s.step_name} stdout{' (truncated)' if s.stdout_truncated else ''} ---")
-        click.echo(s.stdout.decode(errors="replace"), nl=False)
+        out.line(f"--- {s.step_name} stdout{' (truncated)' if s.stdout_truncated else ''} ---")
+        out.write(s.stdout, last=True)
         if s.stderr:
-            click.echo(f"--- {s.step_name} stderr{' (truncated)' if s.stderr_truncated else ''} ---", err=True)
-            click.echo(s.stderr.decode(errors="replace"), nl=False, err=True)
+            err.line(f"--- {s.step_name} stderr{' (truncated)' if s.stderr_truncated else ''} ---")
+            err.write(s.stderr, last=True)
 
 
 @command.command("logs")

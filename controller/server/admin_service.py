@@ -32,6 +32,7 @@ from controller.server.agent_service import hash_activation_code
 from controller.server.auth import PeerIdentities
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
+from controller.server.output_api import OutputApi
 from controller.store import NotFound, Store
 from controller.store.db import Db
 from controller.wire import tags_from_pb, targets_from_pb
@@ -79,6 +80,7 @@ class AdminService(pbg.AdminServiceServicer):
         self._identities = PeerIdentities()
         self._document_api = DocumentApi(db, documents.validate)
         self._group_api = GroupApi(db)
+        self._output_api = OutputApi(db)
         self._dispatcher = dispatcher
         self._documents = documents
         self._events = events
@@ -259,21 +261,12 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def GetOutput(self, request, context):  # noqa: N802
         await self._operator(context, "GetOutput")
-        try:
-            await self._db.run(self._db.store.get_invocation, request.command_id, request.node_id)
-        except NotFound:
-            await context.abort(grpc.StatusCode.NOT_FOUND,
-                                f"no invocation of command {request.command_id!r} on node {request.node_id!r}")
-        store = self._db.store
-        if request.full:
-            outputs = await self._db.run(store.get_output, request.command_id, request.node_id,
-                                         request.step_name or None)
-            return pb.GetOutputResponse(steps=[convert.output_to_pb(o) for o in outputs])
-        views = await self._db.run(store.output_views, request.command_id, request.node_id)
-        return pb.GetOutputResponse(steps=[
-            pb.StepOutput(step_name=v.step_name, stdout=v.stdout.encode(), stderr=v.stderr.encode(),
-                          stdout_truncated=v.stdout_truncated, stderr_truncated=v.stderr_truncated)
-            for v in views.values() if not request.step_name or v.step_name == request.step_name])
+        return await self._output_api.GetOutput(request, context)
+
+    async def StreamOutput(self, request, context) -> AsyncIterator[pb.OutputPiece]:  # noqa: N802
+        await self._operator(context, "StreamOutput")
+        async for piece in self._output_api.StreamOutput(request, context):
+            yield piece
 
     async def WatchCommand(self, request, context) -> AsyncIterator[pb.CommandEvent]:  # noqa: N802
         """The command as it stands (invocations, every stored output chunk), then its live events

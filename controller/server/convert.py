@@ -9,6 +9,7 @@ from controller.model import (
     CommandRecord,
     InvocationRecord,
     NodeRecord,
+    OutputPiece,
     StepOutput,
     StepOutputView,
 )
@@ -65,6 +66,11 @@ def invocation_to_pb(i: InvocationRecord, views: Mapping[str, StepOutputView] | 
 def output_to_pb(o: StepOutput, stdout_truncated: bool = False, stderr_truncated: bool = False) -> pb.StepOutput:
     return pb.StepOutput(step_name=o.step_name, stdout=o.stdout, stderr=o.stderr, stdout_truncated=stdout_truncated,
                          stderr_truncated=stderr_truncated)
+
+
+def piece_to_pb(p: OutputPiece) -> pb.OutputPiece:
+    return pb.OutputPiece(step_name=p.step_name, stream=wire.stream_to_pb(p.stream), data=p.data, last=p.last,
+                          truncated=p.truncated)
 
 
 def event_to_pb(e: CommandEvent) -> pb.CommandEvent:

@@ -36,6 +36,7 @@ from controller.store.inlists import SLICE, page_range, slices
 from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
+from controller.store.output_reader import OutputReaderTables
 from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
 from controller.store.rows import (
@@ -94,7 +95,7 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
 
 
 class Store(ActivationTables, CancelTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables,
-            PresenceTables, RetentionTables, SettleTables):
+            OutputReaderTables, PresenceTables, RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

@@ -649,6 +649,30 @@ class GetOutputResponse(_message.Message):
     steps: _containers.RepeatedCompositeFieldContainer[StepOutput]
     def __init__(self, steps: _Optional[_Iterable[_Union[StepOutput, _Mapping]]] = ...) -> None: ...
 
+class StreamOutputRequest(_message.Message):
+    __slots__ = ("command_id", "node_id", "step_name")
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    command_id: str
+    node_id: str
+    step_name: str
+    def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., step_name: _Optional[str] = ...) -> None: ...
+
+class OutputPiece(_message.Message):
+    __slots__ = ("step_name", "stream", "data", "last", "truncated")
+    STEP_NAME_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    step_name: str
+    stream: OutputStream
+    data: bytes
+    last: bool
+    truncated: bool
+    def __init__(self, step_name: _Optional[str] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., data: _Optional[bytes] = ..., last: _Optional[bool] = ..., truncated: _Optional[bool] = ...) -> None: ...
+
 class WatchCommandRequest(_message.Message):
     __slots__ = ("command_id",)
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]

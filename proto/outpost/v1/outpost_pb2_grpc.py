@@ -189,6 +189,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.GetOutputRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetOutputResponse.FromString,
                 _registered_method=True)
+        self.StreamOutput = channel.unary_stream(
+                '/outpost.v1.AdminService/StreamOutput',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.StreamOutputRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.OutputPiece.FromString,
+                _registered_method=True)
         self.WatchCommand = channel.unary_stream(
                 '/outpost.v1.AdminService/WatchCommand',
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.WatchCommandRequest.SerializeToString,
@@ -313,6 +318,14 @@ class AdminServiceServicer:
 
     def GetOutput(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamOutput(self, request, context):
+        """A node's whole stored output, in pieces of at most 256 KB (`command output --full`). An unknown
+        command, node or step is NOT_FOUND naming the ones there are.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -453,6 +466,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetOutput,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetOutputRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.GetOutputResponse.SerializeToString,
+            ),
+            'StreamOutput': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamOutput,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.StreamOutputRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.OutputPiece.SerializeToString,
             ),
             'WatchCommand': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchCommand,
@@ -746,6 +764,33 @@ class AdminService:
             '/outpost.v1.AdminService/GetOutput',
             outpost_dot_v1_dot_outpost__pb2.GetOutputRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.GetOutputResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamOutput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/outpost.v1.AdminService/StreamOutput',
+            outpost_dot_v1_dot_outpost__pb2.StreamOutputRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.OutputPiece.FromString,
             options,
             channel_credentials,
             insecure,

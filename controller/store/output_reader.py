@@ -1,0 +1,200 @@
+"""A node's stored output read in full, a piece at a time (StreamOutput).
+
+A step keeps up to 16 MB a stream (the agent's cap), more than a gRPC message may carry and more
+than is worth holding at once, so a stream is read and inflated in pieces of at most PIECE_BYTES:
+compressed bytes are taken from the database a slice at a time (``substr`` works on SQLite blobs
+and PostgreSQL bytea alike) and inflated with zlib's ``max_length``, chunks are taken a few rows at
+a time by their lengths. Memory stays at a piece or two per reader, whatever the stream's size.
+
+A stream is what ``output._outputs`` joins: its compacted blob (step_outputs, zlib) followed by its
+chunks (output_chunks, by seq). Each piece is read in a transaction of its own, so a reader holds
+nothing of the database between pieces and a slow caller never keeps a transaction open. The
+invocation may settle meanwhile, its chunks folded into the blob; what a stream holds only ever
+grows at its end, so the reader keeps its place as the count of bytes given and looks again at
+each piece: once the blob holds more than that, the rest comes from the blob.
+"""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Connection, Engine, LargeBinary, Table, func, select
+
+from controller.model import PIECE_BYTES, OutputPiece
+from controller.store.engine import read_tx
+from controller.store.errors import StoreError
+from controller.store.output import STREAMS, TRUNCATED_MARKER
+from controller.store.schema import invocations, output_chunks, step_outputs, step_results
+from plugins.sdk.contract import OutputStreamKind
+
+# compressed bytes read at once: incompressible output comes in pieces of about this size
+SLICE_BYTES = 256 * 1024
+CHUNK_ROWS = 64  # chunk lengths looked at per piece: enough for a piece of small chunks
+_TAIL = len(TRUNCATED_MARKER) + 1  # what compact() looks at for the marker: the agent's ends in a newline
+
+
+@dataclass(frozen=True)
+class _Stream:
+    command_id: str
+    node_id: str
+    step_name: str
+    stream: str
+
+    def where(self, table: Table) -> tuple[ColumnElement[bool], ...]:
+        c = table.c
+        return c.command_id == self.command_id, c.node_id == self.node_id, c.step_name == self.step_name, \
+            c.stream == self.stream
+
+
+def _blob_size(conn: Connection, key: _Stream) -> int:
+    """The uncompressed size of the stream's compacted part; 0 when it has none."""
+    return int(conn.execute(select(step_outputs.c.size).where(*key.where(step_outputs))).scalar_one_or_none() or 0)
+
+
+class _Inflater:
+    """The compacted part of one stream, inflated a piece at a time from ``skip`` bytes on."""
+
+    def __init__(self, key: _Stream, size: int, skip: int, slice_bytes: int) -> None:
+        self.size = size  # the blob's size when this began: another size is another blob
+        self._key = key
+        self._skip = skip
+        self._slice = slice_bytes
+        self._z = zlib.decompressobj()
+        self._taken = 0  # compressed bytes fetched so far
+
+    def _fetch(self, conn: Connection) -> bytes:
+        so = step_outputs.c
+        part = conn.execute(select(func.substr(so.data, self._taken + 1, self._slice, type_=LargeBinary))
+                            .where(*self._key.where(step_outputs))).scalar_one_or_none()
+        self._taken += len(part or b"")
+        return bytes(part or b"")
+
+    def read(self, conn: Connection, limit: int) -> bytes:
+        """At most ``limit`` bytes more; empty at the blob's end."""
+        while True:
+            src = self._z.unconsumed_tail
+            if not src and not self._z.eof:
+                src = self._fetch(conn)
+            if self._z.eof:
+                return b""
+            want = min(self._skip, limit) if self._skip else limit
+            data = self._z.decompress(src, want)  # may hold back output it has room for next time
+            if not data and not src:
+                raise StoreError(f"the stored output of step {self._key.step_name!r} ({self._key.stream}) "
+                                 "ends before its compressed stream does")
+            if self._skip:
+                self._skip -= len(data)
+            elif data:
+                return data
+
+
+def _chunks(conn: Connection, key: _Stream, at: tuple[int, int], limit: int) -> tuple[bytes, tuple[int, int]]:
+    """At most ``limit`` bytes of the stream's chunks from ``at`` (a chunk's seq, a byte in it) on,
+    and where the next read starts; empty when there are no more. Whole chunks in one query; a
+    chunk bigger than a piece (the agent's are 64 KB, a plugin's may be more) a slice at a time."""
+    o = output_chunks.c
+    seq, pos = at
+    lengths = conn.execute(select(o.seq, func.length(o.data)).where(*key.where(output_chunks), o.seq >= seq)
+                           .order_by(o.seq).limit(CHUNK_ROWS)).all()
+    if not lengths:
+        return b"", at
+    first, first_len = int(lengths[0][0]), int(lengths[0][1])
+    if first != seq:
+        pos = 0  # the chunk this place was in is gone (or was never stored): the next one starts whole
+    if pos or first_len > limit:
+        count = min(limit, first_len - pos)
+        part = conn.execute(select(func.substr(o.data, pos + 1, count, type_=LargeBinary))
+                            .where(*key.where(output_chunks), o.seq == first)).scalar_one()
+        return bytes(part), ((first, pos + count) if pos + count < first_len else (first + 1, 0))
+    last, total = first, 0
+    for s, n in lengths:
+        if total + int(n) > limit:
+            break
+        last, total = int(s), total + int(n)
+    rows = conn.execute(select(o.data).where(*key.where(output_chunks), o.seq >= first, o.seq <= last)
+                        .order_by(o.seq)).all()
+    return b"".join(bytes(d) for (d,) in rows), (last + 1, 0)
+
+
+def _chunks_from(conn: Connection, key: _Stream, at: tuple[int, int]) -> bool:
+    """Whether the stream has chunk bytes from ``at`` on."""
+    o = output_chunks.c
+    return conn.execute(select(o.seq).where(*key.where(output_chunks), o.seq >= at[0]).limit(1)).first() is not None
+
+
+def _stream_data(engine: Engine, key: _Stream, limit: int, slice_bytes: int) -> Iterator[tuple[bytes, bool]]:
+    """The stream's bytes in order, in parts of at most ``limit`` bytes, each read in its own
+    transaction, with whether it is the last (then empty when the stream holds nothing)."""
+    given = 0  # bytes given so far: the place in the stream, whatever it is kept in now
+    at = (0, 0)  # the next chunk to read, and the byte in it
+    inflater: _Inflater | None = None
+    while True:
+        with read_tx(engine) as conn:
+            blob = _blob_size(conn, key)
+            if given < blob:  # (still, or since the invocation settled) in the compacted part
+                if inflater is None or inflater.size != blob:
+                    inflater = _Inflater(key, blob, given, slice_bytes)
+                data = inflater.read(conn, min(limit, blob - given))
+            else:
+                inflater = None
+                data, at = _chunks(conn, key, at, limit)
+            more = bool(data) and (given + len(data) < blob or _chunks_from(conn, key, at))
+        given += len(data)
+        yield data, not more
+        if not more:
+            return
+
+
+def _step_names(conn: Connection, command_id: str, node_id: str, step_name: str | None) -> list[str]:
+    """The steps with a result or output, as ``get_output`` orders them: by step index, then those
+    with output but no result yet, by name."""
+    def mine(table: Table) -> list[ColumnElement[bool]]:
+        c = table.c
+        conds = [c.command_id == command_id, c.node_id == node_id]
+        if step_name is not None:
+            conds.append(c.step_name == step_name)
+        return conds
+    s = step_results.c
+    index: dict[str, int] = {}
+    for name, i in conn.execute(select(s.step_name, func.min(s.step_index)).where(*mine(step_results))
+                                .group_by(s.step_name)):
+        index[str(name)] = int(i)
+    others: set[str] = set()
+    for table in (step_outputs, output_chunks):
+        others |= {str(n) for (n,) in conn.execute(select(table.c.step_name).distinct().where(*mine(table)))}
+    return sorted(index, key=lambda n: (index[n], n)) + sorted(others - set(index))
+
+
+class OutputReaderTables:
+    """Mixed into Store: output read in full, a piece at a time."""
+
+    _engine: Engine
+
+    def output_pieces(self, command_id: str, node_id: str, step_name: str | None = None,
+                      piece_bytes: int = PIECE_BYTES, slice_bytes: int = SLICE_BYTES) -> Iterator[OutputPiece]:
+        """Each step's stdout then stderr (steps as ``get_output`` orders them), in pieces of at most
+        ``piece_bytes``; every stream has at least one piece (empty when it holds nothing) and its
+        last one is flagged. Each ``next()`` runs its own read transaction: call it from the
+        database thread (Db.run), one piece at a time; no transaction stays open between pieces."""
+        with read_tx(self._engine) as conn:
+            names = _step_names(conn, command_id, node_id, step_name)
+        for name in names:
+            for stream in STREAMS:
+                tail = b""
+                for data, last in _stream_data(self._engine, _Stream(command_id, node_id, name, stream),
+                                               piece_bytes, slice_bytes):
+                    tail = (tail + data[-_TAIL:])[-_TAIL:]
+                    yield OutputPiece(name, OutputStreamKind(stream), data, last=last,
+                                      truncated=last and TRUNCATED_MARKER in tail)
+
+    def invocation_nodes(self, command_id: str, limit: int) -> tuple[list[str], int]:
+        """Up to ``limit`` of the command's node ids, by id, and how many it has in all: what an
+        error about a node it does not have lists."""
+        i = invocations.c
+        with read_tx(self._engine) as conn:
+            ids = [str(n) for (n,) in conn.execute(select(i.node_id).where(i.command_id == command_id)
+                                                   .order_by(i.node_id).limit(limit))]
+            total = int(conn.execute(select(func.count()).select_from(invocations)
+                                     .where(i.command_id == command_id)).scalar_one())
+        return ids, total
