@@ -31,7 +31,7 @@ from controller.server import convert, page_token
 from controller.server.agent_service import hash_activation_code
 from controller.server.auth import PeerIdentities
 from controller.server.document_api import DocumentApi
-from controller.server.group_api import GroupApi
+from controller.server.group_api import GroupApi, tags_problem
 from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
@@ -51,6 +51,7 @@ DEFAULT_ACTIVATION_LIMIT = 1
 MAX_ACTIVATION_LIMIT = 1000
 DEFAULT_ACTIVATION_SECONDS = 24 * 3600
 MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
+MAX_ACTIVATION_DESCRIPTION = 256  # SSM's
 # Nodes or invocations in one page at most (and by default): 1,000 nodes are about 260 KB and 25 ms of
 # the loop to convert here. A page of invocations also ends at PAGE_BYTES (their output previews),
 # well under gRPC's 4 MB default for a received message.
@@ -110,6 +111,11 @@ class AdminService(pbg.AdminServiceServicer):
         if not 1 <= seconds <= MAX_ACTIVATION_SECONDS:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"expiry: must be at most 30 days ({MAX_ACTIVATION_SECONDS} s), got {seconds} s")
+        if len(request.description) > MAX_ACTIVATION_DESCRIPTION:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"description: at most "
+                                f"{MAX_ACTIVATION_DESCRIPTION} characters, got {len(request.description)}")
+        if request.tags and (problem := tags_problem(list(request.tags), [])):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"tags: {problem}")
         aid = str(uuid.uuid4())
         code = base64.b32encode(secrets.token_bytes(20)).decode()  # 160 random bits, 32 of A-Z2-7
         created = now_ms()

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, ParamSpec, Protocol, TypeVar
 
 import grpc
 
+from controller.model import DOCUMENT_NAME
 from controller.store.db import Db
 from controller.store.documents import (
     FORMATS,
@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
+NAME_PATTERN = DOCUMENT_NAME
 RESERVED_PREFIXES = ("AWS-", "Amazon", "amzn", "Outpost-")  # built-in documents only; any case
 MAX_CONTENT_BYTES = 64 * 1024
 
