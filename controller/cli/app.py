@@ -177,7 +177,7 @@ def playbook() -> None:
 @playbook.command("apply")
 @click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=str))
 @click.option("--check", is_flag=True, help="print the plan (documents, resolved nodes); run nothing")
-@click.option("-e", "--extra-vars", "extra", multiple=True, type=params.TEXT, help="KEY=VALUE (repeat)")
+@click.option("-e", "--extra-vars", "extra", multiple=True, type=params.ASSIGNMENT, help="KEY=VALUE (repeat)")
 @click.option("--timeout", "timeout_seconds", default=600, show_default=True, type=params.TIMEOUT,
               help="delivery timeout, seconds")
 @click.option("--comment", default="", type=params.COMMENT)

@@ -91,7 +91,7 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
 @click.option("--document", "document", required=True, type=params.DOCUMENT_REF,
               help="NAME or NAME:VERSION ($LATEST, $DEFAULT, N)")
 @click.option("--document-hash", default="", type=params.SHA256, help="sha256 the document's content must have")
-@click.option("--parameters", "parameters", multiple=True, type=params.TEXT,
+@click.option("--parameters", "parameters", multiple=True, type=params.ASSIGNMENT,
               help="NAME=VALUE[,NAME=VALUE] (repeat a name for lists)")
 @click.option("--targets", "targets", multiple=True, type=params.TEXT,
               help="Key=tag:NAME,Values=a,b | Key=InstanceIds,Values=mi-.. "

@@ -21,6 +21,7 @@ import click
 from controller.model import DOCUMENT_NAME, GROUP_NAME, parse_limit
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.limits import MAX_TIMEOUT_SECONDS, NUL, NUL_PROBLEM, shown
+from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES
 from plugins.sdk.wire.identity import operator_identity
 
 MAX_TEXT = 4096  # an id, a name, a path: none is near this long
@@ -191,6 +192,7 @@ def _database_url(value: str) -> str | None:
 
 
 TEXT = Text()
+ASSIGNMENT = Text(MAX_DOCUMENT_BYTES, metavar="NAME=VALUE")  # a parameter's or a variable's value: up to a document
 ID = Text(128, metavar="ID")
 NAME = Text(128, metavar="NAME")
 TAG_KEY = Text(128, metavar="KEY")  # SSM's limit
