@@ -9,6 +9,7 @@ command line, environment variable or PostgreSQL text column can carry.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,10 +77,29 @@ def check_tree(value: Any, where: str, *, limit: int = MAX_NESTING) -> None:
 
 
 def check_json_tree(value: Any, text: str | bytes, where: str) -> None:
-    """:func:`check_tree` for a value parsed from JSON ``text``, skipped when the text itself shows
-    there is nothing to find: fewer brackets than the nesting limit, and no escaped NUL (raw control
-    characters are not valid JSON). Nearly every document is such, so the walk costs them nothing."""
+    """:func:`check_tree` for a value parsed from JSON ``text``, walked only when the text shows there
+    is something to find, to name the place: lists and mappings nested past the limit (counted on the
+    text, its strings taken out, mostly at C speed: about half the walk's cost, see _json_depth) or an
+    escaped NUL (raw control characters are not valid JSON)."""
     data = text.encode() if isinstance(text, str) else text
-    if data.count(b"[") + data.count(b"{") <= MAX_NESTING and b"\\u0000" not in data:
-        return
-    check_tree(value, where)
+    if b"\\u0000" in data or _json_depth(data) > MAX_NESTING:
+        check_tree(value, where)
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # unrolled: one step per run, not per character
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = frozenset(b"[{")
+
+
+def _json_depth(data: bytes) -> int:
+    """How deeply the lists and mappings of valid JSON ``data`` nest, or a bound on it no greater
+    than the limit when that is all the brackets allow. Measured on a 300-step document (26 KB): 0.6 ms,
+    where walking its parsed value took 1.1 ms and json.loads 0.2 ms; a 10-step one costs 2 us."""
+    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:  # every bracket, even in strings, one level
+        return MAX_NESTING
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for b in brackets:
+        depth += 1 if b in _OPENING else -1
+        deepest = max(deepest, depth)
+    return deepest
