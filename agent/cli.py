@@ -11,14 +11,14 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
+from agent.args import amount, count, directory, seconds
 from agent.connection import Agent, AgentOptions, Shared
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from agent.stop import Stop
 from agent.trim import trim_when_idle
-from plugins.sdk.errors import ConfigError, OutpostError
+from plugins.sdk.errors import OutpostError
 from plugins.sdk.host.gcfreeze import Freezer
 from plugins.sdk.host.logs import install_scrubber
 from plugins.sdk.host.registry import PluginRegistry
@@ -38,18 +38,18 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--activation-id", required=True)
     e.add_argument("--activation-code", required=True)
     e.add_argument("--ca-fingerprint", required=True, help="sha256:HEX printed with the activation")
-    e.add_argument("--state-dir", required=True, type=Path)
+    e.add_argument("--state-dir", required=True, type=directory)
 
     r = sub.add_parser("run", help="connect to the controller and run commands")
-    r.add_argument("--state-dir", required=True, type=Path)
-    r.add_argument("--heartbeat-seconds", type=float, default=30.0)
-    r.add_argument("--max-concurrent-documents", type=int, default=5)
-    r.add_argument("--backoff-base-seconds", type=float, default=1.0)
-    r.add_argument("--output-cap-mb", type=float, default=16.0,
+    r.add_argument("--state-dir", required=True, type=directory)
+    r.add_argument("--heartbeat-seconds", type=seconds(), default=30.0)
+    r.add_argument("--max-concurrent-documents", type=count(1, 1000), default=5)
+    r.add_argument("--backoff-base-seconds", type=seconds(), default=1.0)
+    r.add_argument("--output-cap-mb", type=amount(1024), default=16.0,
                    help="output kept per step and stream before it is truncated with a marker")
-    r.add_argument("--accept-delay-seconds", type=float, default=0.25,
+    r.add_argument("--accept-delay-seconds", type=seconds(60, zero=True), default=0.25,
                    help="a command that ends sooner is reported by its result alone, without an acceptance first")
-    r.add_argument("--unreachable-report-seconds", type=float, default=60.0,
+    r.add_argument("--unreachable-report-seconds", type=seconds(), default=60.0,
                    help="while the controller cannot be reached, say why this often (streams wait for it meanwhile)")
     r.add_argument("--no-memory-trim", dest="memory_trim", action="store_false",
                    help="keep what start-up and commands touched resident instead of giving it back when idle")
@@ -100,12 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                                backoff_base_seconds=args.backoff_base_seconds,
                                accept_delay_seconds=args.accept_delay_seconds,
                                unreachable_report_seconds=args.unreachable_report_seconds)
-        if args.accept_delay_seconds < 0:
-            raise ConfigError(f"--accept-delay-seconds: must not be negative, got {args.accept_delay_seconds}")
-        if args.unreachable_report_seconds <= 0:
-            raise ConfigError(f"--unreachable-report-seconds: must be positive, got {args.unreachable_report_seconds}")
-        if args.output_cap_mb <= 0:
-            raise ConfigError(f"--output-cap-mb: must be positive, got {args.output_cap_mb}")
         asyncio.run(_run(StateDir(args.state_dir), options,
                          RunnerOptions(output_cap_bytes=int(args.output_cap_mb * 1024 * 1024)), args.memory_trim))
         return 0

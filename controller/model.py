@@ -17,6 +17,9 @@ from plugins.sdk.status import Detail, Status
 from plugins.sdk.wire.results import OutputChunk, StepReport
 
 _LIMIT = re.compile(r"^(\d{1,9})(%?)$")
+# What the operator may call a document and a group: checked by the CLI and again at the API.
+DOCUMENT_NAME = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
+GROUP_NAME = re.compile(r"^[a-zA-Z0-9_\-.]{1,128}$")
 
 
 def parse_limit(text: str, targets: int, *, where: str, minimum: int) -> int:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psutil
 
+from agent.args import amount, count, directory, seconds
 from agent.connection import Agent, AgentOptions, Shared
 from agent.facts import gather_facts
 from agent.runner import RunnerOptions
@@ -52,6 +53,7 @@ ENROL_CONCURRENCY = 16
 # descriptors besides one socket per agent: the loop, gRPC's pollers, logs, enrolment, slack
 FD_MARGIN = 256
 SHUTDOWN_SECONDS = 30.0
+MAX_AGENTS = 1_000_000  # agent-NNNNNN
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -59,18 +61,18 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Run many simulated agents in one process (load testing).")
     p.add_argument("--controller", required=True, help="HOST:PORT of the controller's mutual-TLS listener")
     p.add_argument("--enrolment-endpoint", help="HOST:PORT of the enrolment listener (default: controller port + 1)")
-    p.add_argument("--agents", required=True, type=int, help="how many agents to run")
+    p.add_argument("--agents", required=True, type=count(1, MAX_AGENTS), help="how many agents to run")
     p.add_argument("--activation-id", help="needed when some agent of the swarm is not enrolled yet")
     p.add_argument("--activation-code")
     p.add_argument("--ca-fingerprint", help="sha256:HEX printed with the activation")
-    p.add_argument("--state-dir", required=True, type=Path, help="holds agent-000001/, agent-000002/, ...")
+    p.add_argument("--state-dir", required=True, type=directory, help="holds agent-000001/, agent-000002/, ...")
     p.add_argument("--action", choices=["noop", "subprocess"], default="noop",
                    help="noop: shell steps succeed at once; subprocess: the real plugins run them")
-    p.add_argument("--connect-rate", type=float, default=500.0, help="new streams per second (jittered)")
-    p.add_argument("--heartbeat-seconds", type=float, default=30.0)
-    p.add_argument("--max-concurrent-documents", type=int, default=5)
-    p.add_argument("--backoff-base-seconds", type=float, default=1.0)
-    p.add_argument("--status-seconds", type=float, default=5.0)
+    p.add_argument("--connect-rate", type=amount(1_000_000), default=500.0, help="new streams per second (jittered)")
+    p.add_argument("--heartbeat-seconds", type=seconds(), default=30.0)
+    p.add_argument("--max-concurrent-documents", type=count(1, 1000), default=5)
+    p.add_argument("--backoff-base-seconds", type=seconds(), default=1.0)
+    p.add_argument("--status-seconds", type=seconds(), default=5.0)
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     return p
 
@@ -234,13 +236,6 @@ async def _main(swarm: Swarm, status_seconds: float, say: Callable[[str], None])
     say(swarm.status().replace("swarm:", "swarm stopped:", 1))
 
 
-def _check(args: argparse.Namespace) -> None:
-    for name in ("agents", "connect_rate", "heartbeat_seconds", "max_concurrent_documents", "status_seconds",
-                 "backoff_base_seconds"):
-        if getattr(args, name) <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')}: must be positive, got {getattr(args, name)}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
@@ -250,7 +245,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{time.strftime('%H:%M:%S')} {line}", file=sys.stderr, flush=True)
 
     try:
-        _check(args)
         if (warning := raise_fd_limit(args.agents)) is not None:
             say(f"swarm: warning: {warning}")
         installed = PluginRegistry.discover()

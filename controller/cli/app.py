@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,12 +10,14 @@ from pathlib import Path
 import click
 import grpc
 
+from controller.cli import params
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.client import rpc_error_message
 from controller.cli.commands import command, events
 from controller.cli.context import Ctx
 from controller.cli.documents import document
-from controller.cli.groups import group, register_node_commands
+from controller.cli.groups import group, register_node_commands, tag
+from controller.cli.params import FilePath
 from controller.cli.render import (
     OUTPUT,
     activation_row,
@@ -29,17 +30,8 @@ from controller.model import Tag
 from controller.runtime.config import DEFAULT_PORT
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.limits import shown
 from plugins.sdk.schema import describe
-
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str, where: str) -> int:
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise InputError(where, f"expected a duration such as 90s, 30m, 24h or 7d, got {text!r}")
-    return int(m.group(1)) * _UNITS[m.group(2)]
 
 
 def parse_tags(items: Sequence[str], where: str) -> tuple[Tag, ...]:
@@ -47,13 +39,13 @@ def parse_tags(items: Sequence[str], where: str) -> tuple[Tag, ...]:
     for item in (part for text in items for part in text.split(",") if part.strip()):
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(where, f"expected KEY=VALUE, got {item!r}")
-        tags.append(Tag(key.strip(), value.strip()))
+            raise InputError(where, f"expected KEY=VALUE, got {shown(item)}")
+        tags.append(tag(key.strip(), value.strip(), where))
     return tuple(tags)
 
 
 @click.group()
-@click.option("--config", "config_path", type=click.Path(path_type=Path), envvar="OUTPOST_CONFIG",
+@click.option("--config", "config_path", type=FilePath(dir_okay=False, path_type=Path), envvar="OUTPOST_CONFIG",
               help="CLI configuration (default ~/.config/outpost/config.yaml)")
 @click.option("--log-level", default="WARNING", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))
 @click.pass_context
@@ -71,11 +63,14 @@ def controller() -> None:
 
 
 @controller.command("init")
-@click.option("--dir", "directory", required=True, type=click.Path(path_type=Path))
-@click.option("--hostname", "hostnames", multiple=True, required=True, help="name or address agents dial (repeat)")
-@click.option("--operator", default="admin", show_default=True)
-@click.option("--database-url", default=None, help="default: SQLite in DIR; postgresql+psycopg://... for production")
-@click.option("--port", default=DEFAULT_PORT, show_default=True)
+@click.option("--dir", "directory", required=True, type=FilePath(file_okay=False, path_type=Path))
+@click.option("--hostname", "hostnames", multiple=True, required=True, type=params.HOSTNAME,
+              help="name or address agents dial (repeat)")
+@click.option("--operator", default="admin", show_default=True, type=params.OPERATOR)
+@click.option("--database-url", default=None, type=params.DATABASE_URL,
+              help="default: SQLite in DIR; postgresql+psycopg://... for production")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=params.PORT,
+              help="agents and operators; enrolment listens on the next port")
 @click.pass_obj
 def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], operator: str,
                     database_url: str | None, port: int) -> None:
@@ -90,13 +85,15 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
 
 
 @controller.command("serve")
-@click.option("--dir", "directory", required=True, type=click.Path(path_type=Path))
-@click.option("--listen", default=None, help="HOST:PORT for mutual TLS (agents and operators)")
-@click.option("--enrolment-listen", default=None, help="HOST:PORT for enrolment (default: listen port + 1)")
-@click.option("--database-url", default=None)
-@click.option("--heartbeat-timeout", default=90.0, show_default=True,
+@click.option("--dir", "directory", required=True,
+              type=FilePath(exists=True, file_okay=False, path_type=Path))
+@click.option("--listen", default=None, type=params.ADDRESS, help="HOST:PORT for mutual TLS (agents and operators)")
+@click.option("--enrolment-listen", default=None, type=params.ADDRESS,
+              help="HOST:PORT for enrolment (default: listen port + 1)")
+@click.option("--database-url", default=None, type=params.DATABASE_URL)
+@click.option("--heartbeat-timeout", default=90.0, show_default=True, type=params.INTERVAL,
               help="seconds of silence before a stream is dropped")
-@click.option("--sweep-interval", default=5.0, show_default=True,
+@click.option("--sweep-interval", default=5.0, show_default=True, type=params.INTERVAL,
               help="seconds between checks for invocations past their deadlines")
 @click.option("--lost-agent-grace", default=120.0, show_default=True, type=click.FloatRange(min=0, max=86_400),
               help="seconds an agent may stay away past its invocation's execution time before it ends AgentLost")
@@ -118,20 +115,20 @@ def activation() -> None:
 
 
 @activation.command("create")
-@click.option("--tags", multiple=True, help="KEY=VALUE[,KEY=VALUE] copied onto enrolled nodes")
-@click.option("--limit", default=1, show_default=True, help="registrations allowed (1..1000)")
-@click.option("--expires", default="24h", show_default=True, help="lifetime, at most 30d")
-@click.option("--description", default="")
+@click.option("--tags", multiple=True, type=params.TEXT, help="KEY=VALUE[,KEY=VALUE] copied onto enrolled nodes")
+@click.option("--limit", default=1, show_default=True, type=params.REGISTRATIONS,
+              help="registrations allowed (1..1000)")
+@click.option("--expires", "expires_seconds", default="24h", show_default=True, type=params.DURATION,
+              help="lifetime, at most 30d")
+@click.option("--description", default="", type=params.DESCRIPTION)
 @OUTPUT
 @click.pass_obj
-def activation_create(obj: Ctx, tags: tuple[str, ...], limit: int, expires: str, description: str,
+def activation_create(obj: Ctx, tags: tuple[str, ...], limit: int, expires_seconds: int, description: str,
                       output: str) -> None:
     """Create an activation; prints its id, its code (shown once) and the CA fingerprint."""
-    chosen, seconds = parse_tags(tags, "--tags"), parse_duration(expires, "--expires")
-    if not 1 <= limit <= 1000:
-        raise InputError("--limit", f"must be 1..1000, got {limit}")
+    chosen = parse_tags(tags, "--tags")
     with obj.client() as c:
-        r = c.create_activation(chosen, limit, seconds, description)
+        r = c.create_activation(chosen, limit, expires_seconds, description)
     row = {**activation_row(r.activation), "activation_code": r.activation_code, "ca_fingerprint": r.ca_fingerprint}
     if output == "json":
         print_json(row)
@@ -180,11 +177,12 @@ def playbook() -> None:
 
 
 @playbook.command("apply")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=str))
 @click.option("--check", is_flag=True, help="print the plan (documents, resolved nodes); run nothing")
-@click.option("-e", "--extra-vars", "extra", multiple=True, help="KEY=VALUE (repeat)")
-@click.option("--timeout", "timeout_seconds", default=600, show_default=True, help="delivery timeout, seconds")
-@click.option("--comment", default="")
+@click.option("-e", "--extra-vars", "extra", multiple=True, type=params.ASSIGNMENT, help="KEY=VALUE (repeat)")
+@click.option("--timeout", "timeout_seconds", default=600, show_default=True, type=params.TIMEOUT,
+              help="delivery timeout, seconds")
+@click.option("--comment", default="", type=params.COMMENT)
 @OUTPUT
 @click.pass_obj
 def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], timeout_seconds: int, comment: str,
@@ -195,7 +193,7 @@ def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], tim
     try:
         extra_vars = parse_extra_vars(extra)
     except PlaybookError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: -e/--extra-vars: {exc}", err=True)
         raise SystemExit(2) from None
     opts = ApplyOptions(path, extra_vars, check, output, timeout_seconds, comment)
     raise SystemExit(apply(obj.client, opts, make_console()))
@@ -220,7 +218,7 @@ def plugin_list(output: str) -> None:
 
 
 @plugin.command("show")
-@click.argument("name")
+@click.argument("name", type=params.NAME)
 @OUTPUT
 def plugin_show(name: str, output: str) -> None:
     """One plugin's inputs (and its aliases'), from the schema the validators use."""
@@ -247,6 +245,18 @@ cli.add_command(group)
 register_node_commands(node)
 
 
+MAX_ERROR_CHARS = 500  # an error is one line; a value quoted in it may be huge (the sweep gives 100,000 characters)
+
+
+def one_line(message: str) -> str:
+    """``message`` as the one line an error is: line breaks as spaces, a long middle cut."""
+    text = " ".join(message.split("\n"))
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    half = MAX_ERROR_CHARS // 2
+    return f"{text[:half]} ... ({len(text) - 2 * half} characters cut) ... {text[-half:]}"
+
+
 def run(argv: Sequence[str]) -> int:
     try:
         cli.main(args=list(argv), prog_name="outpost", standalone_mode=False)
@@ -256,11 +266,16 @@ def run(argv: Sequence[str]) -> int:
     except click.exceptions.Abort:
         return 130
     except click.ClickException as exc:
+        exc.message = one_line(exc.message)
         exc.show()
         return 2
     except grpc.RpcError as exc:
-        click.echo(f"error: {rpc_error_message(exc)}", err=True)
+        click.echo(f"error: {one_line(rpc_error_message(exc))}", err=True)
         return 1
     except OutpostError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {one_line(str(exc))}", err=True)
+        return 1
+    except OSError as exc:  # a file the command reads or writes: say which and why, in a line
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {one_line(where + (exc.strerror or str(exc)))}", err=True)
         return 1

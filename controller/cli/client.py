@@ -17,6 +17,7 @@ from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import OutpostError
+from plugins.sdk.host.handshake import connection_failure
 from plugins.sdk.wire import convert as wire
 
 
@@ -119,6 +120,7 @@ class AdminClient:
     def __init__(self, config: CliConfig, timeout_seconds: float = 30.0) -> None:
         ca, key, cert = config.credentials()
         creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+        self._ca_pem, self._cert_pem = ca, cert  # to say why a handshake failed (connection_failure)
         self.address = config.controller
         self.timeout = timeout_seconds
         # a streaming answer (RunCommand, WatchCommand, WatchEvents) is read on the calling thread, not
@@ -258,8 +260,18 @@ class AdminClient:
     def __enter__(self) -> AdminClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        """Closes the channel; a call that failed to connect raises an OutpostError saying why
+        (a certificate the controller refuses, one it presents that is not trusted here, ...)."""
         self.close()
+        if isinstance(exc, grpc.RpcError) and (reason := self.connection_failure(exc)):
+            raise OutpostError(reason) from None
+
+    def connection_failure(self, exc: grpc.RpcError) -> str | None:
+        code = exc.code() if hasattr(exc, "code") else None
+        details = (exc.details() if hasattr(exc, "details") else "") or ""
+        return connection_failure(code.name if code is not None else "", details, self.address,
+                                  cert_pem=self._cert_pem, ca_pem=self._ca_pem)
 
 
 def rpc_error_message(exc: grpc.RpcError) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from controller.cli import params
 from controller.cli.client import CommandSpec, command_end
 from controller.cli.output_writer import StreamWriter, write_json, write_table
 from controller.cli.render import (
@@ -25,6 +26,8 @@ from controller.cli.render import (
 )
 from controller.fleet.targets import parse_targets
 from plugins.sdk.errors import InputError
+from plugins.sdk.limits import shown
+from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
@@ -39,8 +42,12 @@ def parse_parameters(items: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
                 continue
             key, sep, value = part.partition("=")
             if not sep or not key.strip():
-                raise InputError("--parameters", f"expected NAME=VALUE, got {part!r}")
+                raise InputError("--parameters", f"expected NAME=VALUE, got {shown(part)}")
             out.setdefault(key.strip(), []).append(value)
+    size = sum(len(v.encode()) for values in out.values() for v in values)
+    if size > MAX_DOCUMENT_BYTES:  # the document they are applied to could not be sent
+        raise InputError("--parameters", f"the values are {size} bytes; a document with its parameters "
+                                         f"is at most {MAX_DOCUMENT_BYTES}")
     return {k: tuple(v) for k, v in out.items()}
 
 
@@ -50,8 +57,9 @@ def command() -> None:
 
 
 @command.command("list")
-@click.option("--limit", default=50, show_default=True)
-@click.option("--command-id", default="", help="Just this command: its status and counters (SSM's --command-id).")
+@click.option("--limit", default=50, show_default=True, type=params.PAGE)
+@click.option("--command-id", default="", type=params.ID,
+              help="Just this command: its status and counters (SSM's --command-id).")
 @OUTPUT
 @click.pass_obj
 def command_list(obj: Ctx, limit: int, command_id: str, output: str) -> None:
@@ -65,7 +73,7 @@ def command_list(obj: Ctx, limit: int, command_id: str, output: str) -> None:
 
 
 @command.command("show")
-@click.argument("command_id")
+@click.argument("command_id", type=params.ID)
 @OUTPUT
 @click.pass_obj
 def command_show(obj: Ctx, command_id: str, output: str) -> None:
@@ -82,16 +90,22 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
 
 
 @command.command("send")
-@click.option("--document", "document", required=True, help="NAME or NAME:VERSION ($LATEST, $DEFAULT, N)")
-@click.option("--document-hash", default="", help="sha256 the document's content must have")
-@click.option("--parameters", "parameters", multiple=True, help="NAME=VALUE[,NAME=VALUE] (repeat a name for lists)")
-@click.option("--targets", "targets", multiple=True, help="Key=tag:NAME,Values=a,b | Key=InstanceIds,Values=mi-.. "
+@click.option("--document", "document", required=True, type=params.DOCUMENT_REF,
+              help="NAME or NAME:VERSION ($LATEST, $DEFAULT, N)")
+@click.option("--document-hash", default="", type=params.SHA256, help="sha256 the document's content must have")
+@click.option("--parameters", "parameters", multiple=True, type=params.ASSIGNMENT,
+              help="NAME=VALUE[,NAME=VALUE] (repeat a name for lists)")
+@click.option("--targets", "targets", multiple=True, type=params.TEXT,
+              help="Key=tag:NAME,Values=a,b | Key=InstanceIds,Values=mi-.. "
               "| Key=resource-groups:Name,Values=GROUP (repeat: ANDed)")
 @click.option("--all", "all_nodes", is_flag=True, help="every registered node")
-@click.option("--max-concurrency", default="50", show_default=True, help="a count or a percentage of the targets")
-@click.option("--max-errors", default="0", show_default=True, help="a count or a percentage of the targets")
-@click.option("--timeout-seconds", default=600, show_default=True, help="delivery timeout")
-@click.option("--comment", default="")
+@click.option("--max-concurrency", default="50", show_default=True, type=params.CONCURRENCY,
+              help="a count or a percentage of the targets")
+@click.option("--max-errors", default="0", show_default=True, type=params.ERRORS,
+              help="a count or a percentage of the targets")
+@click.option("--timeout-seconds", default=600, show_default=True, type=params.TIMEOUT,
+              help="delivery timeout, 30 s to 30 days")
+@click.option("--comment", default="", type=params.COMMENT)
 @click.option("--wait", "wait", is_flag=True, help="follow the command until it ends; exit 0 only on Success")
 @OUTPUT
 @click.pass_obj
@@ -132,7 +146,7 @@ def _wait(client, command_id: str, events: Iterable[object], output: str) -> int
 
 
 @command.command("wait")
-@click.argument("command_id")
+@click.argument("command_id", type=params.ID)
 @OUTPUT
 @click.pass_obj
 def command_wait(obj: Ctx, command_id: str, output: str) -> None:
@@ -142,8 +156,8 @@ def command_wait(obj: Ctx, command_id: str, output: str) -> None:
 
 
 @command.command("cancel")
-@click.argument("command_id")
-@click.option("--node", "node_ids", multiple=True, help="only this node's invocation (repeat)")
+@click.argument("command_id", type=params.ID)
+@click.option("--node", "node_ids", multiple=True, type=params.ID, help="only this node's invocation (repeat)")
 @OUTPUT
 @click.pass_obj
 def command_cancel(obj: Ctx, command_id: str, node_ids: tuple[str, ...], output: str) -> None:
@@ -192,7 +206,7 @@ def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, fu
 
 
 @command.command("logs")
-@click.argument("command_id")
+@click.argument("command_id", type=params.ID)
 @click.option("--follow", "-f", is_flag=True, help="keep streaming until the command ends")
 @click.pass_obj
 def command_logs(obj: Ctx, command_id: str, follow: bool) -> None:

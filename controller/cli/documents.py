@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from controller.cli import params
 from controller.cli.render import OUTPUT, Row, document_row, print_json, print_table
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
 
 _SUFFIX_FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
-_FILE = click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="the document, YAML or JSON")
+_FILE = click.option("--file", "path", required=True, type=params.existing_file(), help="the document, YAML or JSON")
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["YAML", "JSON"], case_sensitive=False), default=None,
                        help="default: from the file name (.json, .yaml, .yml), else the controller guesses")
 _SHOW_KEYS = ("name", "version", "default_version", "latest_version", "format", "builtin", "description",
@@ -45,7 +45,7 @@ def document() -> None:
 
 
 @document.command("create")
-@click.argument("name")
+@click.argument("name", type=params.DOCUMENT)
 @_FILE
 @_FORMAT
 @OUTPUT
@@ -56,7 +56,7 @@ def document_create(obj: Ctx, name: str, path: Path, fmt: str | None, output: st
 
 
 @document.command("update")
-@click.argument("name")
+@click.argument("name", type=params.DOCUMENT)
 @_FILE
 @_FORMAT
 @OUTPUT
@@ -81,8 +81,9 @@ def document_list(obj: Ctx, output: str) -> None:
 
 
 @document.command("show")
-@click.argument("name")
-@click.option("--version", "version", default="$DEFAULT", show_default=True, help="N, $LATEST or $DEFAULT")
+@click.argument("name", type=params.DOCUMENT)
+@click.option("--version", "version", default="$DEFAULT", show_default=True, type=params.DOCUMENT_VERSION,
+              help="N, $LATEST or $DEFAULT")
 @click.option("--content", "with_content", is_flag=True, help="print the document itself too")
 @OUTPUT
 @click.pass_obj
@@ -102,7 +103,7 @@ def document_show(obj: Ctx, name: str, version: str, with_content: bool, output:
 
 
 @document.command("delete")
-@click.argument("name")
+@click.argument("name", type=params.DOCUMENT)
 @click.pass_obj
 def document_delete(obj: Ctx, name: str) -> None:
     """Delete NAME (commands that ran it keep what they ran). Built-in documents cannot be deleted."""
@@ -112,8 +113,8 @@ def document_delete(obj: Ctx, name: str) -> None:
 
 
 @document.command("set-default")
-@click.argument("name")
-@click.option("--version", "version", required=True, type=click.IntRange(min=1), help="the version to run by default")
+@click.argument("name", type=params.DOCUMENT)
+@click.option("--version", "version", required=True, type=params.VERSION, help="the version to run by default")
 @OUTPUT
 @click.pass_obj
 def document_set_default(obj: Ctx, name: str, version: int, output: str) -> None:

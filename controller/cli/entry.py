@@ -5,6 +5,7 @@ loads nothing of the controller's."""
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if ep.name == args[0]:
                 return int(ep.load()(args[1:]) or 0)
+    if not ("controller" in args and "serve" in args):
+        # A command's stderr is its one error line: gRPC's core would add its own log line about a
+        # failed TLS handshake (printed at its default verbosity), which this CLI says in words
+        # instead. The controller keeps them in its log.
+        os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     from controller.cli.app import run  # the operator CLI (click, rich, grpc)
 
     return run(args)

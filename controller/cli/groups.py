@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from controller.cli import params
 from controller.cli.render import OUTPUT, Row, group_row, node_row, print_json, print_table
-from controller.fleet.targets import KEY_GROUP, parse_targets
+from controller.fleet.targets import KEY_GROUP, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, parse_targets
 from controller.model import Tag
 from plugins.sdk.errors import InputError
+from plugins.sdk.limits import shown
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
@@ -30,8 +32,8 @@ def group() -> None:
 
 
 @group.command("create")
-@click.argument("name")
-@click.option("--targets", "targets", multiple=True, required=True,
+@click.argument("name", type=params.GROUP)
+@click.option("--targets", "targets", multiple=True, required=True, type=params.TEXT,
               help="Key=tag:NAME,Values=V1,V2 | Key=InstanceIds,Values=ID1,ID2 (repeat: keys ANDed)")
 @OUTPUT
 @click.pass_obj
@@ -64,7 +66,7 @@ def group_list(obj: Ctx, output: str) -> None:
 
 
 @group.command("show")
-@click.argument("name")
+@click.argument("name", type=params.GROUP)
 @OUTPUT
 @click.pass_obj
 def group_show(obj: Ctx, name: str, output: str) -> None:
@@ -80,12 +82,21 @@ def group_show(obj: Ctx, name: str, output: str) -> None:
 
 
 @group.command("delete")
-@click.argument("name")
+@click.argument("name", type=params.GROUP)
 @click.pass_obj
 def group_delete(obj: Ctx, name: str) -> None:
     with obj.client() as c:
         c.delete_group(name)
     click.echo(f"deleted group {name}")
+
+
+def tag(key: str, value: str, where: str) -> Tag:
+    """A tag as SSM bounds it: a key of 1 to 128 characters, a value of at most 256."""
+    if len(key) > MAX_TAG_KEY_LEN:
+        raise InputError(where, f"a tag key is at most {MAX_TAG_KEY_LEN} characters, got {len(key)}")
+    if len(value) > MAX_TAG_VALUE_LEN:
+        raise InputError(where, f"a tag value is at most {MAX_TAG_VALUE_LEN} characters, got {len(value)}")
+    return Tag(key, value)
 
 
 def parse_tag_args(items: Sequence[str], where: str = "TAGS") -> tuple[Tag, ...]:
@@ -94,8 +105,8 @@ def parse_tag_args(items: Sequence[str], where: str = "TAGS") -> tuple[Tag, ...]
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise InputError(where, f"expected KEY=VALUE, got {item!r}")
-        tags.append(Tag(key.strip(), value))
+            raise InputError(where, f"expected KEY=VALUE, got {shown(item)}")
+        tags.append(tag(key.strip(), value, where))
     return tuple(tags)
 
 
@@ -110,8 +121,8 @@ def register_node_commands(node_group: click.Group) -> None:
     """Add ``tag`` and ``untag`` to the ``outpost node`` group."""
 
     @node_group.command("tag")
-    @click.argument("node_id")
-    @click.argument("tags", nargs=-1, required=True)
+    @click.argument("node_id", type=params.ID)
+    @click.argument("tags", nargs=-1, required=True, type=params.TEXT)
     @OUTPUT
     @click.pass_obj
     def node_tag(obj: Ctx, node_id: str, tags: tuple[str, ...], output: str) -> None:
@@ -122,8 +133,8 @@ def register_node_commands(node_group: click.Group) -> None:
         _print_node(row, output)
 
     @node_group.command("untag")
-    @click.argument("node_id")
-    @click.argument("keys", nargs=-1, required=True)
+    @click.argument("node_id", type=params.ID)
+    @click.argument("keys", nargs=-1, required=True, type=params.TAG_KEY)
     @OUTPUT
     @click.pass_obj
     def node_untag(obj: Ctx, node_id: str, keys: tuple[str, ...], output: str) -> None:

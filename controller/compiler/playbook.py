@@ -20,6 +20,7 @@ from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, ki
 from controller.model import TagFilter, Targets, parse_limit
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.limits import NUL, NUL_PROBLEM, shown, timeout_problem
 from plugins.sdk.schema import inputs_to_json
 from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, OnFailure, Step
 from plugins.sdk.wire.identity import is_node_id
@@ -39,6 +40,8 @@ def compile_playbook(path: str | os.PathLike[str], registry: PluginRegistry,
             data = f.read()
     except OSError as exc:
         raise PlaybookError(f"cannot read the playbook: {exc.strerror or exc}", filename=filename) from None
+    except ValueError:  # a NUL in the path, which no file name can hold
+        raise PlaybookError(f"cannot read the playbook: the path {NUL_PROBLEM}", filename=shown(filename)) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -56,6 +59,8 @@ def compile_text(text: str, filename: str, registry: PluginRegistry,
                                 "(letters, digits and _, not starting with a digit)")
         if not isinstance(value, str):
             raise PlaybookError(f"extra var {key!r}: expected a string value, got {kind(value)}")
+        if NUL in value:
+            raise PlaybookError(f"extra var {key!r}: {NUL_PROBLEM}")
     return _Compiler(filename, registry, dict(extra_vars)).playbook(text)
 
 
@@ -343,9 +348,9 @@ class _Compiler:
             return None
         value = entry.value.value if isinstance(entry.value, YScalar) else None
         if isinstance(value, int) and not isinstance(value, bool):
-            if value > 0:
+            if (problem := timeout_problem(value)) is None:
                 return value
-            self.fail(entry.key_line, where, f"expected a positive integer (seconds), got {value}")
+            self.fail(entry.key_line, where, problem)  # past 30 days is an error, never "no timeout"
         self.fail(entry.key_line, where, f"expected a positive integer (seconds), got {kind(entry.value)}")
 
     def ignore_errors(self, entry: YEntry | None, where: str) -> bool:

@@ -18,6 +18,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.compiler.errors import PlaybookError
+from controller.documents.yamlload import NestingLimitedLoader
+from plugins.sdk.limits import MAX_NESTING, NUL, NUL_PROBLEM, nesting_problem
 from plugins.sdk.schema import kind_of
 
 Scalar = str | int | float | bool | None
@@ -96,7 +98,7 @@ def kind(value: Any) -> str:
 def load(text: str, filename: str) -> YNode | None:
     """Parse one YAML document; ``None`` when it holds nothing (empty, or only comments)."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=NestingLimitedLoader)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, filename) from None
     except yaml.reader.ReaderError as exc:
@@ -105,8 +107,6 @@ def load(text: str, filename: str) -> YNode | None:
                             filename=filename, line=line) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every other YAML error is marked
         raise PlaybookError(str(exc), filename=filename, line=1) from None
-    except RecursionError:
-        raise PlaybookError("the YAML is nested too deeply", filename=filename, line=1) from None
     if root is None:
         return None
     return _Converter(filename).convert(root, ())
@@ -143,6 +143,8 @@ class _Converter:
             self.fail(node, path, f"the document expands to more than {MAX_NODES} values (aliases?)")
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
+        if len(path) >= MAX_NESTING:  # the text is composed within the limit; aliases can nest it deeper
+            self.fail(node, path, nesting_problem())
         if id(node) in self.open:
             self.fail(node, path, "an alias refers to a collection that contains it")
         self.open.add(id(node))
@@ -168,6 +170,8 @@ class _Converter:
         if value is not None and not isinstance(value, (str, int, float, bool)):
             self.fail(node, path, f"unsupported YAML value {node.value!r} ({type(value).__name__}); "
                             "quote it to make a string")
+        if isinstance(value, str) and NUL in value:  # YAML's "\0" or "\x00"
+            self.fail(node, path, NUL_PROBLEM)
         return YScalar(value, node.start_mark.line + 1)
 
     def mapping(self, node: MappingNode, path: Path) -> YMap:
@@ -185,6 +189,8 @@ class _Converter:
                 kind = "mapping" if hint else "list"
                 self.fail(key_node, path, f"a mapping key must be a plain string, not a {kind}{hint}")
             key, line = key_node.value, key_node.start_mark.line + 1
+            if NUL in key:
+                self.fail(key_node, path, f"a mapping key {NUL_PROBLEM}")
             if key in first_line:
                 self.fail(key_node, path, f"duplicate key {key!r} (first at line {first_line[key]})")
             first_line[key] = line

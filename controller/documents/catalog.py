@@ -1,17 +1,21 @@
 """The document catalogue: stored SSM command documents (versioned, with built-ins) rendered into
-signed-to-be documents with their parameters; and the validation `document create` runs."""
+signed-to-be documents with their parameters; and the validation `document create` runs: the
+same checks as a send of the document, with a value in place of each parameter not given yet."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 
 from controller.documents.expand import expand, runs_documents
-from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render
+from controller.documents.parameters import stand_in_values
+from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render, render_values
 from controller.store.db import Db
-from plugins.sdk.errors import DocumentError
+from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import MASK
@@ -34,6 +38,7 @@ class Rendered:
 class DocumentSummary:
     description: str
     parameters: tuple[str, ...]
+    rendered: bytes = b""  # canonical JSON, rendered with stand-in values (validate): what a send checks next
 
 
 def masked_document(content: bytes) -> bytes:
@@ -44,16 +49,41 @@ def masked_document(content: bytes) -> bytes:
         return content
 
 
+def _stand_ins_used(doc: CommandDocument, where: str) -> str:
+    """Words for an error at ``where`` (``mainSteps[N]...``) when that step refers to a required
+    parameter, whose value there was a stand-in: the value shown may not be one the author wrote."""
+    m = re.match(r"mainSteps\[(\d+)\]", where)
+    if m is None or int(m.group(1)) >= len(doc.steps):
+        return ""
+    step = doc.steps[int(m.group(1))]
+    text = json.dumps([step.inputs, step.precondition])
+    used = [p.name for p in doc.parameters if p.required and re.search(rf"\{{\{{\s*{p.name}\s*\}}\}}", text)]
+    return f" (with a stand-in value for the required parameter {', '.join(used)})" if used else ""
+
+
 class DocumentCatalog:
     def __init__(self, db: Db, registry: PluginRegistry) -> None:
         self._db = db
         self._registry = registry
 
+    def describe(self, content: bytes, fmt: str | None) -> DocumentSummary:
+        """A stored document's description and parameter names (listings: parsed, not rendered)."""
+        doc = parse_command_document(content, fmt)
+        return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters))
+
     def validate(self, content: bytes, fmt: str | None) -> DocumentSummary:
-        """Parse a document as `document create|update` takes it; DocumentError says what is wrong."""
+        """Check a document as `document create|update` takes it: parsed, then rendered as a send
+        renders it (every step's inputs against its plugin's schema, the 64 KB limit), with each
+        parameter's default or a stand-in (parameters.stand_in_values); ``rendered`` is the result,
+        for the checks a send runs on it next (the dispatcher's). DocumentError or InputError says
+        what is wrong, naming the step and field."""
         doc = parse_command_document(content, fmt)
         check_actions(doc, self._registry)
-        return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters))
+        try:
+            rendered = render_values(doc, stand_in_values(doc.parameters), self._registry)
+        except InputError as exc:
+            raise InputError(exc.where, exc.message + _stand_ins_used(doc, exc.where)) from None
+        return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters), rendered.canonical_bytes())
 
     async def render(self, name: str, version: str, pinned_sha256: str,
                      given: Mapping[str, tuple[str, ...]]) -> Rendered:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugins.sdk.errors import DocumentError, InputError
+from plugins.sdk.limits import check_json_tree, check_text, nesting_problem
 from plugins.sdk.schema import JsonValue, kind_of
 
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -194,6 +195,8 @@ def _from_strings(spec: ParameterSpec, given: Any, where: str) -> Any:
         given = [given]
     if not isinstance(given, (list, tuple)) or not all(isinstance(v, str) for v in given):
         raise InputError(where, "expected a list of strings")
+    for i, text in enumerate(given):
+        check_text(text, where if len(given) == 1 else f"{where}[{i}]")
     t = spec.type
     if t is ParamType.STRING_LIST:
         return tuple(given)
@@ -224,10 +227,13 @@ def _from_strings(spec: ParameterSpec, given: Any, where: str) -> Any:
 def _json(spec: ParameterSpec, text: str, where: str, typ: type, expected: str) -> Any:
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except json.JSONDecodeError:
         value = None
+    except RecursionError:  # deeper than the parser goes, so past the limit too
+        raise InputError(where, nesting_problem()) from None
     if not isinstance(value, typ):
         raise InputError(where, f"expected {expected}, got {_shown(spec, text)}")
+    check_json_tree(value, text, where)
     return value
 
 
@@ -291,6 +297,29 @@ def resolve_values(specs: Sequence[ParameterSpec], given: Mapping[str, Sequence[
         else:
             raise InputError(at, "missing required parameter")
         values[spec.name] = value
+    return values
+
+
+def stand_in_values(specs: Sequence[ParameterSpec]) -> dict[str, Any]:
+    """A value for every parameter before any is given, to check a document as a send would
+    (``document create``): the default where there is one (what a send that omits the parameter
+    runs), else a stand-in of the parameter's type that its declaration allows where it is plain to
+    make: its first allowed value, or for a String "1" (so that it also fills an integer input, as
+    SSM's documents pass numbers, executionTimeout for one), as long as minChars says, in as many
+    items as minItems says. A stand-in is not checked against allowedPattern: the values given at
+    send are, and what a step makes of them is checked then again."""
+    values: dict[str, Any] = {}
+    for spec in specs:
+        if not spec.required:
+            values[spec.name] = copy.deepcopy(spec.default)
+            continue
+        text = spec.allowed_values[0] if spec.allowed_values else "1" * max(spec.min_chars or 0,
+                                                                            int(spec.max_chars != 0))
+        items = max(spec.min_items or 0, int(spec.max_items != 0))
+        values[spec.name] = {ParamType.STRING: text, ParamType.STRING_LIST: (text,) * items,
+                             ParamType.INTEGER: int(text) if INTEGER.match(text) else 1,
+                             ParamType.BOOLEAN: False, ParamType.STRING_MAP: {},
+                             ParamType.MAP_LIST: ({},) * items}[spec.type]
     return values
 
 

@@ -20,8 +20,10 @@ import yaml
 
 from controller.documents.parameters import ParameterSpec, parse_parameter_specs, resolve_values
 from controller.documents.placeholders import apply_to_inputs, check_references, environment_for, interpolate
+from controller.documents.yamlload import NestingError, NestingLimitedLoader
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.limits import MAX_NESTING, check_json_tree, check_tree, nesting_problem, timeout_problem
 from plugins.sdk.schema import JsonValue, inputs_to_json, kind_of
 from plugins.sdk.wire.document import (
     MAX_DOCUMENT_BYTES,
@@ -88,18 +90,26 @@ def _load_json(text: str) -> Any:
         raise DocumentError(f"document is not valid JSON: {name} is not a number")
 
     try:
-        return json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
     except json.JSONDecodeError as exc:
         raise DocumentError(f"document is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise DocumentError("document is nested too deeply") from None
+    except RecursionError:  # deeper than the parser goes, so past the limit too
+        raise DocumentError(f"document: {nesting_problem()}") from None
+    try:
+        check_json_tree(data, text, "document")
+    except InputError as exc:
+        raise DocumentError(str(exc)) from None
+    return data
 
 
-def _index(node: yaml.Node, path: str, lines: dict[str, int], budget: list[int]) -> None:
-    """Record the line of every key and item under ``path``; refuse duplicate keys and alias bombs."""
+def _index(node: yaml.Node, path: str, lines: dict[str, int], budget: list[int], level: int = 1) -> None:
+    """Record the line of every key and item under ``path``; refuse duplicate keys, alias bombs, and
+    aliases that nest the document past the limit (the text itself was composed within it)."""
     budget[0] -= 1
     if budget[0] < 0:
         raise DocumentError("document is too large once its YAML aliases are expanded")
+    if level > MAX_NESTING and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        raise DocumentError(f"{path}: {nesting_problem()} (line {node.start_mark.line + 1})")
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
@@ -109,29 +119,34 @@ def _index(node: yaml.Node, path: str, lines: dict[str, int], budget: list[int])
                 raise DocumentError(f"{at}: duplicate key (line {key.start_mark.line + 1})")
             seen.add(name)
             lines.setdefault(at, key.start_mark.line + 1)
-            _index(value, at, lines, budget)
+            _index(value, at, lines, budget, level + 1)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines.setdefault(f"{path}[{i}]", item.start_mark.line + 1)
-            _index(item, f"{path}[{i}]", lines, budget)
+            _index(item, f"{path}[{i}]", lines, budget, level + 1)
 
 
 def _load_yaml(text: str, lines: dict[str, int]) -> Any:
-    loader = yaml.SafeLoader(text)
+    loader = NestingLimitedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
         _index(node, "document", lines, [MAX_YAML_NODES])
-        return loader.construct_document(node)
+        data = loader.construct_document(node)
+    except NestingError as exc:
+        raise DocumentError(f"document: {exc.problem} (line {exc.problem_mark.line + 1})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise DocumentError(f"document is not valid YAML: {getattr(exc, 'problem', None) or exc}{where}") from None
-    except RecursionError:
-        raise DocumentError("document is nested too deeply") from None
     finally:
         loader.dispose()
+    try:
+        check_tree(data, "document")  # a NUL (YAML's "\\0" or "\\x00"), anywhere
+    except InputError as exc:
+        raise _with_line(DocumentError(str(exc)), lines) from None
+    return data
 
 
 def _check_json(value: Any, where: str) -> None:
@@ -246,8 +261,8 @@ def _step(raw: Any, where: str, specs: Sequence[ParameterSpec], *, last: bool) -
                 raise DocumentError(f"{loc}.finallyStep: only the last step can be a finally step")
     on_failure, on_success_exit, finally_step = parse_flow(flow, where)
     timeout = raw.get("timeoutSeconds")
-    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
-        raise DocumentError(f"{where}.timeoutSeconds: expected a positive integer")
+    if timeout is not None and (problem := timeout_problem(timeout)):
+        raise DocumentError(f"{where}.timeoutSeconds: {problem}")
     precondition = None
     if "precondition" in raw:
         precondition = parse_precondition(raw["precondition"], f"{where}.precondition")
@@ -284,8 +299,13 @@ def render(doc: CommandDocument, given: Mapping[str, Sequence[str]], registry: P
     """The Document to sign: parameters resolved and applied, each step's inputs validated and
     normalised by its plugin's schema. InputError for parameters and inputs, DocumentError when
     the result exceeds ``max_bytes`` (SSM's 64 KB, runtime parameters included)."""
+    return render_values(doc, resolve_values(doc.parameters, given), registry, max_bytes=max_bytes)
+
+
+def render_values(doc: CommandDocument, values: Mapping[str, Any], registry: PluginRegistry, *,
+                  max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
+    """:func:`render` with every parameter's typed value already resolved (parameters.py)."""
     specs = doc.parameters
-    values = resolve_values(specs, given)
     environment, secret_names = environment_for(values, specs)
     steps = []
     for i, t in enumerate(doc.steps):

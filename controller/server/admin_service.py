@@ -13,10 +13,11 @@ from dataclasses import replace
 from typing import TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.request import CommandRejected, CommandRequest
-from controller.documents.catalog import DocumentCatalog, masked_document
+from controller.documents.catalog import DocumentCatalog, DocumentSummary, masked_document
 from controller.events.bus import CommandChanged, CommandEvent, EventBus, OutputArrived
 from controller.fleet.sessions import Hub
 from controller.model import (
@@ -31,8 +32,9 @@ from controller.server import convert, page_token
 from controller.server.agent_service import hash_activation_code
 from controller.server.auth import PeerIdentities
 from controller.server.document_api import DocumentApi
-from controller.server.group_api import GroupApi
+from controller.server.group_api import GroupApi, tags_problem
 from controller.server.output_api import OutputApi
+from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
 from controller.wire import tags_from_pb, targets_from_pb
@@ -40,6 +42,7 @@ from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.clock import now_ms
+from plugins.sdk.limits import NUL_PROBLEM
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.identity import Role
 
@@ -50,6 +53,7 @@ DEFAULT_ACTIVATION_LIMIT = 1
 MAX_ACTIVATION_LIMIT = 1000
 DEFAULT_ACTIVATION_SECONDS = 24 * 3600
 MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
+MAX_ACTIVATION_DESCRIPTION = 256  # SSM's
 # Nodes or invocations in one page at most (and by default): 1,000 nodes are about 260 KB and 25 ms of
 # the loop to convert here. A page of invocations also ends at PAGE_BYTES (their output previews),
 # well under gRPC's 4 MB default for a received message.
@@ -78,7 +82,7 @@ class AdminService(pbg.AdminServiceServicer):
         self._db = db
         self._hub = hub or Hub()
         self._identities = PeerIdentities()
-        self._document_api = DocumentApi(db, documents.validate)
+        self._document_api = DocumentApi(db, self._check_document, documents.describe)
         self._group_api = GroupApi(db)
         self._output_api = OutputApi(db)
         self._dispatcher = dispatcher
@@ -86,11 +90,23 @@ class AdminService(pbg.AdminServiceServicer):
         self._events = events
         self._ca_fingerprint = ca_fingerprint
 
-    async def _operator(self, context: grpc.aio.ServicerContext, method: str) -> str:
-        return (await self._identities.require(context, Role.OPERATOR, f"AdminService.{method}")).name
+    def _check_document(self, content: bytes, fmt: str | None) -> DocumentSummary:
+        """What `document create|update` stores: a document that passes what a send of it would
+        pass (the catalogue renders it, the dispatcher checks the result, as for a send)."""
+        summary = self._documents.validate(content, fmt)
+        self._dispatcher.check_document(summary.rendered)
+        return summary
+
+    async def _operator(self, context: grpc.aio.ServicerContext, method: str, request: Message) -> str:
+        """The operator calling ``method``, from the verified certificate; and its request's strings
+        checked (server/strings.py), before the method reads any of them."""
+        who = (await self._identities.require(context, Role.OPERATOR, f"AdminService.{method}")).name
+        if (field := nul_field(request)) is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {NUL_PROBLEM}")
+        return who
 
     async def CreateActivation(self, request, context):  # noqa: N802
-        who = await self._operator(context, "CreateActivation")
+        who = await self._operator(context, "CreateActivation", request)
         limit = request.registration_limit or DEFAULT_ACTIVATION_LIMIT
         seconds = request.expires_seconds or DEFAULT_ACTIVATION_SECONDS
         if not 1 <= limit <= MAX_ACTIVATION_LIMIT:
@@ -99,6 +115,11 @@ class AdminService(pbg.AdminServiceServicer):
         if not 1 <= seconds <= MAX_ACTIVATION_SECONDS:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"expiry: must be at most 30 days ({MAX_ACTIVATION_SECONDS} s), got {seconds} s")
+        if len(request.description) > MAX_ACTIVATION_DESCRIPTION:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"description: at most "
+                                f"{MAX_ACTIVATION_DESCRIPTION} characters, got {len(request.description)}")
+        if request.tags and (problem := tags_problem(list(request.tags), [])):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"tags: {problem}")
         aid = str(uuid.uuid4())
         code = base64.b32encode(secrets.token_bytes(20)).decode()  # 160 random bits, 32 of A-Z2-7
         created = now_ms()
@@ -110,7 +131,7 @@ class AdminService(pbg.AdminServiceServicer):
                                            ca_fingerprint=self._ca_fingerprint)
 
     async def ListActivations(self, request, context):  # noqa: N802
-        await self._operator(context, "ListActivations")
+        await self._operator(context, "ListActivations", request)
         recs = await self._db.run(self._db.store.list_activations)
         return pb.ListActivationsResponse(activations=[convert.activation_to_pb(a) for a in recs])
 
@@ -128,7 +149,7 @@ class AdminService(pbg.AdminServiceServicer):
             raise AssertionError("abort raises") from None
 
     async def ListNodes(self, request, context):  # noqa: N802
-        await self._operator(context, "ListNodes")
+        await self._operator(context, "ListNodes", request)
         after, limit = await self._page(context, request)
         nodes = await self._db.run(self._db.store.list_nodes, after, limit + 1)  # one more: is there a next page?
         page = nodes[:limit]
@@ -136,7 +157,7 @@ class AdminService(pbg.AdminServiceServicer):
                                     next_token=page_token.encode(page[-1].node_id) if len(nodes) > limit else "")
 
     async def ResolveTargets(self, request, context):  # noqa: N802
-        await self._operator(context, "ResolveTargets")
+        await self._operator(context, "ResolveTargets", request)
         after, limit = await self._page(context, request)
         try:
             # sorted here, as bisect compares: the database's collation may order ids otherwise
@@ -149,7 +170,7 @@ class AdminService(pbg.AdminServiceServicer):
                                          next_token=page_token.encode(rest[limit - 1]) if len(rest) > limit else "")
 
     async def SendCommand(self, request, context):  # noqa: N802
-        who = await self._operator(context, "SendCommand")
+        who = await self._operator(context, "SendCommand", request)
         cmd, invocations = await self._send(context, request, who)
         return pb.SendCommandResponse(command=convert.command_to_pb(cmd),
                                       invocations=[convert.invocation_to_pb(i) for i in invocations])
@@ -157,7 +178,7 @@ class AdminService(pbg.AdminServiceServicer):
     async def RunCommand(self, request, context) -> AsyncIterator[pb.CommandEvent]:  # noqa: N802
         """SendCommand and WatchCommand in one call: the watcher is there before the command exists,
         so its first event is the command as sent and nothing needs replaying."""
-        who = await self._operator(context, "RunCommand")
+        who = await self._operator(context, "RunCommand", request)
         command_id = new_command_id()
         queue = self._events.subscribe(command_id)
         try:
@@ -202,7 +223,7 @@ class AdminService(pbg.AdminServiceServicer):
     async def ExpandDocument(self, request, context):  # noqa: N802
         """What SendCommand would run of an inline document: its aws:runDocument steps expanded, and
         the whole checked as a send checks it. Nothing is stored or sent."""
-        await self._operator(context, "ExpandDocument")
+        await self._operator(context, "ExpandDocument", request)
         try:
             expanded = await self._documents.expand(request.document)
             return pb.ExpandDocumentResponse(document=self._dispatcher.check_document(expanded))
@@ -213,7 +234,7 @@ class AdminService(pbg.AdminServiceServicer):
         raise AssertionError("abort raises")
 
     async def CancelCommand(self, request, context):  # noqa: N802
-        who = await self._operator(context, "CancelCommand")
+        who = await self._operator(context, "CancelCommand", request)
         try:
             cmd = await self._dispatcher.cancel(request.command_id, tuple(request.node_ids))
         except NotFound:
@@ -225,10 +246,13 @@ class AdminService(pbg.AdminServiceServicer):
         return pb.CancelCommandResponse(command=convert.command_to_pb(cmd))
 
     async def ListCommands(self, request, context):  # noqa: N802
-        await self._operator(context, "ListCommands")
+        await self._operator(context, "ListCommands", request)
         if request.command_id:
             cmds = [await self._about_command(context, request.command_id, Store.get_command)]
         else:
+            if request.limit > MAX_PAGE:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                    f"limit: must be 1..{MAX_PAGE}, got {request.limit}")
             cmds = await self._db.run(self._db.store.list_commands, request.limit or 50)
         return pb.ListCommandsResponse(commands=[convert.command_to_pb(c) for c in cmds])
 
@@ -243,7 +267,7 @@ class AdminService(pbg.AdminServiceServicer):
             raise AssertionError("abort raises") from None
 
     async def GetCommand(self, request, context):  # noqa: N802
-        await self._operator(context, "GetCommand")
+        await self._operator(context, "GetCommand", request)
         after, limit = await self._page(context, request)
         cmd, page, document = await self._about_command(context, request.command_id, _command_page, after,
                                                         limit + 1)
@@ -260,18 +284,18 @@ class AdminService(pbg.AdminServiceServicer):
                                      next_token=page_token.encode(invocations[-1].node_id) if more else "")
 
     async def GetOutput(self, request, context):  # noqa: N802
-        await self._operator(context, "GetOutput")
+        await self._operator(context, "GetOutput", request)
         return await self._output_api.GetOutput(request, context)
 
     async def StreamOutput(self, request, context) -> AsyncIterator[pb.OutputPiece]:  # noqa: N802
-        await self._operator(context, "StreamOutput")
+        await self._operator(context, "StreamOutput", request)
         async for piece in self._output_api.StreamOutput(request, context):
             yield piece
 
     async def WatchCommand(self, request, context) -> AsyncIterator[pb.CommandEvent]:  # noqa: N802
         """The command as it stands (invocations, every stored output chunk), then its live events
         until it is terminal. A watcher that starts late misses nothing and sees nothing twice."""
-        await self._operator(context, "WatchCommand")
+        await self._operator(context, "WatchCommand", request)
         queue = self._events.subscribe(request.command_id)  # before the replay: no event falls between
         try:
             cmd, page = await self._about_command(context, request.command_id, _replay_start)
@@ -318,7 +342,7 @@ class AdminService(pbg.AdminServiceServicer):
 
     async def WatchEvents(self, request, context) -> AsyncIterator[pb.StatusEvent]:  # noqa: N802
         """Every command and invocation status change from now on, until the controller stops."""
-        await self._operator(context, "WatchEvents")
+        await self._operator(context, "WatchEvents", request)
         queue = self._events.subscribe_fleet()
         try:
             while (event := await queue.get()) is not None:
@@ -333,34 +357,41 @@ class AdminService(pbg.AdminServiceServicer):
     # ---- documents and groups: the operator check here, the work in document_api / group_api
 
     async def PutDocument(self, request, context):  # noqa: N802
-        return await self._document_api.PutDocument(request, context, await self._operator(context, "PutDocument"))
+        who = await self._operator(context, "PutDocument", request)
+        return await self._document_api.PutDocument(request, context, who)
 
     async def ListDocuments(self, request, context):  # noqa: N802
-        return await self._document_api.ListDocuments(request, context,
-                                                      await self._operator(context, "ListDocuments"))
+        who = await self._operator(context, "ListDocuments", request)
+        return await self._document_api.ListDocuments(request, context, who)
 
     async def GetDocument(self, request, context):  # noqa: N802
-        return await self._document_api.GetDocument(request, context, await self._operator(context, "GetDocument"))
+        who = await self._operator(context, "GetDocument", request)
+        return await self._document_api.GetDocument(request, context, who)
 
     async def DeleteDocument(self, request, context):  # noqa: N802
-        return await self._document_api.DeleteDocument(request, context,
-                                                       await self._operator(context, "DeleteDocument"))
+        who = await self._operator(context, "DeleteDocument", request)
+        return await self._document_api.DeleteDocument(request, context, who)
 
     async def SetDefaultVersion(self, request, context):  # noqa: N802
-        return await self._document_api.SetDefaultVersion(request, context,
-                                                          await self._operator(context, "SetDefaultVersion"))
+        who = await self._operator(context, "SetDefaultVersion", request)
+        return await self._document_api.SetDefaultVersion(request, context, who)
 
     async def PutGroup(self, request, context):  # noqa: N802
-        return await self._group_api.PutGroup(request, context, await self._operator(context, "PutGroup"))
+        who = await self._operator(context, "PutGroup", request)
+        return await self._group_api.PutGroup(request, context, who)
 
     async def ListGroups(self, request, context):  # noqa: N802
-        return await self._group_api.ListGroups(request, context, await self._operator(context, "ListGroups"))
+        who = await self._operator(context, "ListGroups", request)
+        return await self._group_api.ListGroups(request, context, who)
 
     async def GetGroup(self, request, context):  # noqa: N802
-        return await self._group_api.GetGroup(request, context, await self._operator(context, "GetGroup"))
+        who = await self._operator(context, "GetGroup", request)
+        return await self._group_api.GetGroup(request, context, who)
 
     async def DeleteGroup(self, request, context):  # noqa: N802
-        return await self._group_api.DeleteGroup(request, context, await self._operator(context, "DeleteGroup"))
+        who = await self._operator(context, "DeleteGroup", request)
+        return await self._group_api.DeleteGroup(request, context, who)
 
     async def TagNode(self, request, context):  # noqa: N802
-        return await self._group_api.TagNode(request, context, await self._operator(context, "TagNode"))
+        who = await self._operator(context, "TagNode", request)
+        return await self._group_api.TagNode(request, context, who)

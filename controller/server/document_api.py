@@ -4,19 +4,20 @@ GetDocument, DeleteDocument, UpdateDocumentDefaultVersion).
 AdminService checks the operator's certificate and then hands the call here with the operator's
 name. The document's own checks (schema, parameters, steps) are the injected ``validate``: it
 returns a DocumentSummary or raises an OutpostError whose message goes back as INVALID_ARGUMENT.
+AdminService's runs what a send of the document would run, so nothing a send refuses is stored.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, ParamSpec, Protocol, TypeVar
 
 import grpc
 
+from controller.model import DOCUMENT_NAME
 from controller.store.db import Db
 from controller.store.documents import (
     FORMATS,
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
+NAME_PATTERN = DOCUMENT_NAME
 RESERVED_PREFIXES = ("AWS-", "Amazon", "amzn", "Outpost-")  # built-in documents only; any case
 MAX_CONTENT_BYTES = 64 * 1024
 
@@ -85,7 +86,7 @@ def document_format(content: bytes, requested: str) -> str:
         return fmt
     try:
         return "JSON" if isinstance(json.loads(content), dict) else "YAML"
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # the parser says what is wrong, by name
         return "YAML"
 
 
@@ -98,15 +99,20 @@ def document_info_to_pb(rec: DocumentRecord, parameters: tuple[str, ...] = ()) -
 
 
 class DocumentApi:
-    def __init__(self, db: Db, validate: Validator, clock: Callable[[], int] = now_ms) -> None:
+    """``validate``: what a document must pass to be stored (AdminService's: the checks a send of it
+    runs); ``describe``: its description and parameter names once stored (by default ``validate``)."""
+
+    def __init__(self, db: Db, validate: Validator, describe: Validator | None = None,
+                 clock: Callable[[], int] = now_ms) -> None:
         self._db = db
         self._validate = validate
+        self._describe = describe or validate
         self._clock = clock
 
     def _parameters(self, rec: DocumentRecord) -> tuple[str, ...]:
-        """Parameter names of a stored version (not stored: the validator reads them again)."""
+        """Parameter names of a stored version (not stored: they are read again)."""
         try:
-            return self._validate(rec.content, rec.format).parameters
+            return self._describe(rec.content, rec.format).parameters
         except OutpostError as exc:  # stored under an older parser; still listable
             log.warning("stored document %s version %d no longer validates: %s", rec.name, rec.version, exc)
             return ()

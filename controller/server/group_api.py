@@ -3,7 +3,6 @@ and then hands the call here with the operator's name."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 
 import grpc
@@ -16,7 +15,7 @@ from controller.fleet.targets import (
     MAX_TAG_VALUE_LEN,
     MAX_VALUES,
 )
-from controller.model import Tag, TagFilter, Targets
+from controller.model import GROUP_NAME, Tag, TagFilter, Targets
 from controller.server import convert
 from controller.server.document_api import abort
 from controller.store.db import Db
@@ -29,7 +28,7 @@ from plugins.sdk.host.clock import now_ms
 
 log = logging.getLogger(__name__)
 
-GROUP_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_\-.]{1,128}$")
+GROUP_NAME_PATTERN = GROUP_NAME
 MAX_NODE_TAGS = 50
 
 

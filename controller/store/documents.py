@@ -43,6 +43,9 @@ class BuiltinDocument(StoreError):
     """A built-in document cannot be changed or deleted by an operator."""
 
 
+MAX_VERSION = 2**31 - 1  # the largest the column holds (SQLite and PostgreSQL alike)
+
+
 def parse_version_selector(selector: str) -> int | str:
     """``""`` and ``"$DEFAULT"`` -> VERSION_DEFAULT, ``"$LATEST"`` -> VERSION_LATEST, ``"N"`` -> N
     (a positive decimal integer); anything else is a StoreError."""
@@ -51,10 +54,10 @@ def parse_version_selector(selector: str) -> int | str:
         return VERSION_DEFAULT
     if s == VERSION_LATEST:
         return VERSION_LATEST
-    if s.isascii() and s.isdigit() and int(s) >= 1:
+    if s.isascii() and s.isdigit() and 1 <= int(s) <= MAX_VERSION:
         return int(s)
-    raise StoreError(f"document version must be $DEFAULT, $LATEST or a version number (1, 2, ...), "
-                     f"got {selector!r}")
+    raise StoreError(f"document version must be $DEFAULT, $LATEST or a version number (1 to {MAX_VERSION}), "
+                     f"got {selector[:40]!r}")
 
 
 def _record(head: RowMapping, row: RowMapping) -> DocumentRecord:

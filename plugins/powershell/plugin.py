@@ -12,7 +12,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from plugins.sdk import API_VERSION, Alias, Platform, PluginSpec, RunContext, StepOutcome, param, run_process
+from plugins.sdk import (
+    API_VERSION,
+    MAX_TIMEOUT_SECONDS,
+    Alias,
+    Platform,
+    PluginSpec,
+    RunContext,
+    StepOutcome,
+    param,
+    run_process,
+)
 
 # SSM's documented ceiling for aws:runPowerShellScript's timeoutSeconds (48 hours).
 SSM_MAX_TIMEOUT_SECONDS = 172800
@@ -29,7 +39,7 @@ class PowerShellInputs:
                                    "environment.", default={})
     executable: str = param("The PowerShell that runs the script.", default=DEFAULT_EXECUTABLE)
     timeout_seconds: int | None = param("Execution timeout of the step, in seconds, when the task sets none.",
-                                        default=None, minimum=1)
+                                        default=None, minimum=1, maximum=MAX_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,16 @@ _EXPORTS = {
     "Detail": "plugins.sdk.status",
     "PluginError": "plugins.sdk.errors",
     "InputError": "plugins.sdk.errors",
+    "MAX_TIMEOUT_SECONDS": "plugins.sdk.limits",
 }
-__all__ = ["API_VERSION", "Alias", "Detail", "InputError", "OutputStreamKind", "Platform", "Plugin",
-           "PluginError", "PluginSpec", "RunContext", "Secret", "StepOutcome", "param", "run_process"]
+__all__ = ["API_VERSION", "MAX_TIMEOUT_SECONDS", "Alias", "Detail", "InputError", "OutputStreamKind", "Platform",
+           "Plugin", "PluginError", "PluginSpec", "RunContext", "Secret", "StepOutcome", "param", "run_process"]
 
 if TYPE_CHECKING:
     from plugins.sdk.contract import API_VERSION, OutputStreamKind, Plugin, PluginSpec, RunContext, StepOutcome
     from plugins.sdk.errors import InputError, PluginError
     from plugins.sdk.facts import Platform
+    from plugins.sdk.limits import MAX_TIMEOUT_SECONDS
     from plugins.sdk.process import run_process
     from plugins.sdk.schema import Alias, param
     from plugins.sdk.secrets import Secret

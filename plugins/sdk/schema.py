@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugins.sdk.errors import InputError
+from plugins.sdk.limits import check_text
 from plugins.sdk.secrets import Secret
 
 JsonValue = typing.Union[None, bool, int, float, str, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007 - recursive alias needs Union
@@ -123,6 +124,7 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
     if tp is str or tp is Secret:
         if not isinstance(value, str):
             raise InputError(where, f"expected a string, got {kind_of(value)}")
+        check_text(value, where)  # a step's inputs end up as a process's arguments, environment or paths
         if meta.choices and value not in meta.choices:
             got = "another value" if tp is Secret or meta.secret else repr(value)  # never echo a secret
             raise InputError(where, f"expected one of {', '.join(meta.choices)}, got {got}")
@@ -150,7 +152,7 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
         if isinstance(value, str):  # a single string where a list is expected, as SSM allows
             value = [value]
         if not isinstance(value, (list, tuple)):
-            raise InputError(where, f"expected a list, got {kind_of(value)}")
+            raise InputError(where, f"expected a list of {_type_name(item_tp)}s, got {kind_of(value)}")
         return tuple(_coerce(item_tp, v, f"{where}[{i}]", ParamMeta(doc="")) for i, v in enumerate(value))
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
@@ -159,6 +161,7 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
         for k, v in value.items():
             if not isinstance(k, str):
                 raise InputError(where, f"keys must be strings, got {kind_of(k)}")
+            check_text(k, f"{where}.{k!r}")
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 v = str(v)
             out[k] = _coerce(str, v, f"{where}.{k}", ParamMeta(doc=""))

@@ -9,7 +9,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from plugins.sdk import API_VERSION, Alias, Platform, PluginSpec, RunContext, StepOutcome, param, run_process
+from plugins.sdk import (
+    API_VERSION,
+    MAX_TIMEOUT_SECONDS,
+    Alias,
+    Platform,
+    PluginSpec,
+    RunContext,
+    StepOutcome,
+    param,
+    run_process,
+)
 
 # SSM's documented ceiling for aws:runShellScript's timeoutSeconds (48 hours).
 SSM_MAX_TIMEOUT_SECONDS = 172800
@@ -26,7 +36,7 @@ class ShellInputs:
     executable: str = param("The shell that runs the script (called as `<executable> -c <cmd>`).",
                             default="/bin/sh")
     timeout_seconds: int | None = param("Execution timeout of the step, in seconds, when the task "
-                                        "sets none.", default=None, minimum=1)
+                                        "sets none.", default=None, minimum=1, maximum=MAX_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)

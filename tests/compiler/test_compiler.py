@@ -199,6 +199,22 @@ def test_unreadable_playbook(registry: PluginRegistry, tmp_path: Path) -> None:
         compile_playbook(binary, registry)
 
 
+def test_a_nul_in_the_path_is_an_error(registry: PluginRegistry) -> None:
+    with pytest.raises(PlaybookError, match=r"cannot read the playbook: the path contains a NUL character"):
+        compile_playbook("site\x00.yml", registry)
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("- " + "[" * 30_000 + "]" * 30_000 + "\n", 1),  # as deep as the reviewer's, flow style
+    ("".join(f"{'  ' * i}- k{i}:\n" for i in range(100)), 33),  # block style: a list and a mapping a line
+    ("- &a0 [x]\n" + "".join(f"- &a{i} [*a{i - 1}]\n" for i in range(1, 80)), 1),
+], ids=["30,000 deep", "block style", "through aliases"])
+def test_nesting_past_64_levels_is_refused_with_its_line(registry: PluginRegistry, text: str, line: int) -> None:
+    with pytest.raises(PlaybookError) as info:
+        compile_text(text, "deep.yml", registry)
+    assert str(info.value).startswith(f"deep.yml:{line}: ") and "nested deeper than 64 levels" in str(info.value)
+
+
 # -- extra vars -------------------------------------------------------------------------------
 
 def test_parse_extra_vars() -> None:
@@ -214,6 +230,8 @@ def test_compile_text_checks_extra_var_names(registry: PluginRegistry) -> None:
     text = (HERE / "cases" / "ok" / "minimal.yml").read_text()
     with pytest.raises(PlaybookError, match=r"^extra var 'a-b': not a valid variable name"):
         compile_text(text, "x.yml", registry, {"a-b": "1"})
+    with pytest.raises(PlaybookError, match=r"^extra var 'a': contains a NUL character"):
+        compile_text(text, "x.yml", registry, {"a": "x\x00"})
 
 
 # -- template.py ------------------------------------------------------------------------------

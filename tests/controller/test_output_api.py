@@ -54,7 +54,7 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
     db = Db(store)
     try:
         yield AdminService(db, SimpleNamespace(), EventBus(), "",  # type: ignore[arg-type]
-                           SimpleNamespace(validate=None))  # type: ignore[arg-type]
+                           SimpleNamespace(validate=None, describe=None))  # type: ignore[arg-type]
     finally:
         db.close()
 

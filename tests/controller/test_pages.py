@@ -45,7 +45,7 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
         async def resolve(targets: object) -> list[str]:  # the dispatcher's answer: node id order
             return sorted(NODE_IDS)[1::2]
         yield AdminService(db, SimpleNamespace(resolve=resolve), EventBus(), "",  # type: ignore[arg-type]
-                           SimpleNamespace(validate=None))  # type: ignore[arg-type]
+                           SimpleNamespace(validate=None, describe=None))  # type: ignore[arg-type]
     finally:
         db.close()
 

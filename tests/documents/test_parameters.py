@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from controller.documents.parameters import MISSING, ParameterSpec, ParamType, parse_parameter_specs, resolve_values
+from controller.documents.parameters import (
+    MISSING,
+    ParameterSpec,
+    ParamType,
+    parse_parameter_specs,
+    resolve_values,
+    stand_in_values,
+)
 from controller.documents.placeholders import apply_to_inputs, environment_for, interpolate
 from plugins.sdk.errors import DocumentError, InputError
 
@@ -126,6 +133,13 @@ BASE = {"commands": ["x"], "token": ["t"]}
     ({**BASE, "items": ['[1]']}, "parameters.items: expected a JSON list of objects, got '[1]'"),
     ({**BASE, "items": ['{"a": 1}', "2"]}, "parameters.items: expected a JSON object, got '2'"),
     ({**BASE, "mode": ["slow"]}, "parameters.mode: must be one of fast, safe, got 'slow'"),
+    ({**BASE, "commands": ["a", "b\x00"]}, "parameters.commands[1]: contains a NUL character, which no command "
+                                          "line, environment variable or database text can carry"),
+    ({**BASE, "labels": ['{"a": "\\u0000"}']}, "parameters.labels.a: contains a NUL character, which no command "
+                                                "line, environment variable or database text can carry"),
+    ({**BASE, "labels": ['{"a":' * 65 + '{}' + '}' * 65]}, ("parameters.labels" + ".a" * 64)[:100] + "...: nested "
+                                                                                               "deeper than 64 levels"),
+    ({**BASE, "labels": ['{"a":' * 30_000]}, "parameters.labels: nested deeper than 64 levels"),
 ])
 def test_bad_values(given: dict[str, Any], message: str) -> None:
     with pytest.raises(InputError) as info:
@@ -245,3 +259,16 @@ def test_environment_for() -> None:
                    "OUTPOST_ON": "false", "OUTPOST_TAGS": '{"b":"2","a":"1"}', "OUTPOST_PW": "hunter2"}
     assert secret == ("OUTPOST_PW",)
     assert environment_for({}, ()) == ({}, ())
+
+
+def test_stand_in_values_are_the_defaults_or_fit_the_declaration() -> None:
+    specs = parse_parameter_specs({
+        "word": {"type": "String"}, "long": {"type": "String", "minChars": 3},
+        "choice": {"type": "String", "allowedValues": ["b", "a"]}, "lines": {"type": "StringList", "minItems": 2},
+        "none": {"type": "StringList", "maxItems": 0}, "n": {"type": "Integer"},
+        "pick": {"type": "Integer", "allowedValues": ["7"]}, "flag": {"type": "Boolean"},
+        "labels": {"type": "StringMap"}, "items": {"type": "MapList"},
+    }, "document.parameters") + SPECS[:1]
+    assert stand_in_values(specs) == {
+        "word": "1", "long": "111", "choice": "b", "lines": ("1", "1"), "none": (), "n": 1, "pick": 7,
+        "flag": False, "labels": {}, "items": ({},), "service": "nginx"}

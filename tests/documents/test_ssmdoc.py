@@ -147,7 +147,18 @@ def test_json_and_yaml_give_the_same_document() -> None:
     (b"a: !!python/object:os.system x\n", None,
      "document is not valid YAML: could not determine a constructor for the tag "
      "'tag:yaml.org,2002:python/object:os.system' (line 1)"),
-    (b"[" * 40000, "JSON", "document is nested too deeply"),
+    (b"[" * 40000, "JSON", "document: nested deeper than 64 levels"),
+    (b"[" * 30000 + b"]" * 30000, "JSON", "document: nested deeper than 64 levels"),
+    (b"a: " + b"[" * 30000 + b"]" * 30000, "YAML", "document: nested deeper than 64 levels (line 1)"),
+    (b"a: " + b"[" * 64 + b"]" * 64, "YAML", "document: nested deeper than 64 levels (line 1)"),
+    ("".join(f"{'  ' * i}k{i}:\n" for i in range(70)).encode(), "YAML",
+     "document: nested deeper than 64 levels (line 65)"),
+    (b'{"schemaVersion": "2.2", "description": "a\\u0000b", "mainSteps": []}', "JSON",
+     "document.description: contains a NUL character, which no command line, environment variable or "
+     "database text can carry"),
+    (b'schemaVersion: "2.2"\ndescription: "a\\0b"\nmainSteps: []\n', "YAML",
+     "document.description: contains a NUL character, which no command line, environment variable or "
+     "database text can carry (line 2)"),
 ])
 def test_unreadable_documents(content: bytes, fmt: str | None, message: str) -> None:
     with pytest.raises(DocumentError) as info:
@@ -160,7 +171,7 @@ def test_yaml_alias_expansion_is_bounded() -> None:
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
     with pytest.raises(DocumentError, match="^document is too large once its YAML aliases are expanded$"):
         parse_command_document("\n".join(lines).encode())
-    with pytest.raises(DocumentError, match="^document is nested too deeply$"):
+    with pytest.raises(DocumentError, match=r"^document\.a(\[0\]){63}: nested deeper than 64 levels \(line 1\)$"):
         parse_command_document(b"a: &a [*a]\n")  # a recursive alias
 
 

@@ -17,6 +17,7 @@ from controller.runtime.config import CliConfig, ControllerDir
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.document import Document, Step
+from tests.support.clierrors import error_lines
 from tests.support.cluster import Activation, Cluster
 
 
@@ -116,16 +117,17 @@ def test_wrong_ca_fingerprint_sends_nothing(cluster: Cluster) -> None:
 def test_activation_create_validation(cluster: Cluster) -> None:
     cluster.start_controller()
     cases = [
-        (["--limit", "0"], "1..1000"),
-        (["--limit", "1001"], "1..1000"),
-        (["--expires", "31d"], "30 days"),
-        (["--expires", "soon"], "duration"),
+        (["--limit", "0"], "'--limit': 0 is not in the range 1<=x<=1000"),
+        (["--limit", "1001"], "'--limit': 1001 is not in the range 1<=x<=1000"),
+        (["--expires", "31d"], "'--expires': must be 1s to 30d"),
+        (["--expires", "soon"], "'--expires': expected a duration"),
     ]
-    for args, words in cases:
+    for args, words in cases:  # usage errors, refused as the command line is read
         proc = cluster.outpost("activation", "create", *args, check=False)
-        assert proc.returncode != 0, (args, proc.stdout)
+        assert proc.returncode == 2, (args, proc.stdout)
         assert "Traceback" not in proc.stderr, proc.stderr
-        assert proc.stderr.startswith("error:") and words in proc.stderr, (args, proc.stderr)
+        (line,) = error_lines(proc.stderr)
+        assert line.startswith("Error: Invalid value for") and words in line, (args, proc.stderr)
     assert cluster.outpost_json("activation", "list") == []
     # the limits themselves are allowed
     cluster.create_activation(limit=1000, expires="30d")

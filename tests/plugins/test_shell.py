@@ -138,6 +138,10 @@ def test_spec_and_entry_point() -> None:
     ("shell", {"cmd": ["x"]}, "case.cmd", "expected a string"),
     ("shell", {"cmd": "x", "env": ["A=1"]}, "case.env", "expected a mapping"),
     ("shell", {"cmd": "x", "timeout_seconds": 0}, "case.timeout_seconds", "at least 1"),
+    ("shell", {"cmd": "x", "timeout_seconds": 99999999999999999999}, "case.timeout_seconds", "at most 2592000"),
+    ("shell", {"cmd": "x", "timeout_seconds": "99999999999999999999"}, "case.timeout_seconds", "at most 2592000"),
+    ("shell", {"cmd": "echo a\x00b"}, "case.cmd", "contains a NUL character"),
+    ("aws:runShellScript", {"runCommand": ["echo a\x00b"]}, "case.runCommand[0]", "contains a NUL character"),
     ("shell", {}, "case.cmd", "missing required parameter"),
 ])
 def test_invalid_inputs(action: str, raw: Any, where: str, message: str) -> None:

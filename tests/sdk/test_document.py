@@ -137,9 +137,26 @@ def test_invalid_utf8_is_not_json() -> None:
         document_from_bytes(b'{"schemaVersion":"\xff"}')
 
 
-def test_deeply_nested_json_is_a_document_error() -> None:
-    with pytest.raises(DocumentError):
-        document_from_bytes(b"[" * 50_000)
+def _nested_inputs(levels: int) -> bytes:
+    """A document whose inputs hold lists down to nesting level ``levels`` (the document is level 1,
+    mainSteps 2, the step 3, inputs 4)."""
+    inner = "[" * (levels - 4) + "]" * (levels - 4)
+    return ('{"schemaVersion":"2.2","mainSteps":[{"name":"a","action":"x","inputs":{"v":' + inner + '}}]}').encode()
+
+
+def test_nesting_is_refused_by_name_past_64_levels() -> None:
+    assert document_from_bytes(_nested_inputs(64)).steps[0].name == "a"
+    with pytest.raises(DocumentError) as info:
+        document_from_bytes(_nested_inputs(65))
+    path = "document.mainSteps[0].inputs.v" + "[0]" * 60
+    assert str(info.value) == path[:100] + "...: nested deeper than 64 levels"
+
+
+@pytest.mark.parametrize("data", [b"[" * 50_000, b"[" * 30_000 + b"]" * 30_000, b'{"a":' * 10_000],
+                         ids=["unclosed", "30,000 deep", "10,000 deep objects"])
+def test_nesting_past_the_parser_is_refused_by_the_limit(data: bytes) -> None:
+    with pytest.raises(DocumentError, match="^document: nested deeper than 64 levels$"):
+        document_from_bytes(data)
 
 
 # -- flow control, preconditions, environment -------------------------------------------------

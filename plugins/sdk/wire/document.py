@@ -31,8 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from plugins.sdk.errors import DocumentError
+from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.facts import Platform
+from plugins.sdk.limits import check_json_tree, nesting_problem, timeout_problem
 from plugins.sdk.schema import JsonValue
 from plugins.sdk.secrets import MASK
 
@@ -212,8 +213,8 @@ def _parse_step(raw: Any, where: str, last: bool, names: set[str]) -> Step:
         raise DocumentError(f"{where}.{unknown[0]}: unknown key (known: {', '.join(STEP_KEYS)})")
     inputs = _req(raw, "inputs", dict, where)
     timeout = raw.get("timeoutSeconds")
-    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0):
-        raise DocumentError(f"{where}.timeoutSeconds: expected a positive integer")
+    if timeout is not None and (problem := timeout_problem(timeout)):
+        raise DocumentError(f"{where}.timeoutSeconds: {problem}")
     ignore = raw.get("ignoreErrors", False)
     if not isinstance(ignore, bool):
         raise DocumentError(f"{where}.ignoreErrors: expected a boolean")
@@ -250,7 +251,8 @@ def _parse_environment(obj: Mapping[str, Any]) -> tuple[Mapping[str, str], tuple
 
 
 def document_from_bytes(data: bytes) -> Document:
-    """Parse a document's canonical JSON. Structure only; inputs are checked by their plugin.
+    """Parse a document's canonical JSON. Structure only (with plugins/sdk/limits.py's bounds:
+    nesting, NUL, step timeouts); inputs are checked by their plugin.
 
     Unknown keys inside a step are errors; unknown top-level keys are ignored.
     """
@@ -258,7 +260,12 @@ def document_from_bytes(data: bytes) -> Document:
         raise DocumentError(f"document is {len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
     try:
         obj = json.loads(data.decode())
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        check_json_tree(obj, data, "document")  # nesting and NUL, refused by name
+    except RecursionError:  # deeper than the parser goes, so deeper than the limit too
+        raise DocumentError(f"document: {nesting_problem()}") from None
+    except InputError as exc:
+        raise DocumentError(str(exc)) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DocumentError(f"document is not valid JSON: {exc}") from None
     if not isinstance(obj, dict):
         raise DocumentError("document: expected a JSON object")

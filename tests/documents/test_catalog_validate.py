@@ -1,0 +1,76 @@
+"""DocumentCatalog.validate: what `document create|update` checks, the checks a send of the document
+runs (every step's inputs against its plugin's schema), with each parameter's default or a stand-in
+for the values a send gives. The controller then runs the dispatcher's check on ``rendered`` too
+(tests/e2e/test_bad_input_findings.py)."""
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from controller.documents.catalog import BUILTIN_PACKAGE, DocumentCatalog
+from plugins.sdk.errors import DocumentError, InputError, OutpostError
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.wire.document import document_from_bytes
+from plugins.shell.plugin import ShellPlugin
+
+CATALOG = DocumentCatalog(None, PluginRegistry([ShellPlugin()]))  # type: ignore[arg-type] - validate reads no store
+
+
+def _doc(inputs: str, parameters: str = "", step: str = "") -> bytes:
+    params = f"parameters:\n{parameters}" if parameters else ""
+    return (f'schemaVersion: "2.2"\n{params}mainSteps:\n  - action: aws:runShellScript\n    name: run\n'
+            f'{step}    inputs: {inputs}\n').encode()
+
+
+def test_the_builtin_documents_pass() -> None:
+    catalog = DocumentCatalog(None, PluginRegistry.discover())  # type: ignore[arg-type]
+    builtins = [e for e in resources.files(BUILTIN_PACKAGE).iterdir() if e.name.endswith(".yaml")]
+    assert len(builtins) == 2
+    for entry in builtins:
+        summary = catalog.validate(entry.read_bytes(), "YAML")
+        assert summary.parameters == ("commands", "workingDirectory", "executionTimeout")
+        assert document_from_bytes(summary.rendered).steps[0].inputs["timeoutSeconds"] == 3600
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (_doc('{runCommand: [echo], timeoutSeconds: "abc"}'),
+     "mainSteps[0].inputs.timeoutSeconds: expected an integer, got a string"),
+    (_doc("{runCommand: 5}"), "mainSteps[0].inputs.runCommand: expected a list of strings, got an integer"),
+    (_doc("{runCommand: [echo], timeoutSeconds: 172801}"), "mainSteps[0].inputs.timeoutSeconds: must be at most "
+                                                          "172800, got 172801"),
+    (_doc("{runCommand: [echo], retries: 3}"), "mainSteps[0].inputs.retries: unsupported parameter (supported: "
+                                               "runCommand, timeoutSeconds, workingDirectory)"),
+    # a default is what every send that omits the parameter runs
+    (_doc('{runCommand: [echo], timeoutSeconds: "{{ t }}"}', '  t: {type: String, default: "soon"}\n'),
+     "mainSteps[0].inputs.timeoutSeconds: expected an integer, got a string"),
+    # a required parameter's type cannot fit the input, whatever its value
+    (_doc('{runCommand: "{{ labels }}"}', "  labels: {type: StringMap}\n"),
+     "mainSteps[0].inputs.runCommand: expected a list of strings, got a mapping (with a stand-in value for the "
+     "required parameter labels)"),
+], ids=["timeoutSeconds a word", "runCommand a number", "beyond the plugin's maximum", "an unknown input",
+        "a default that does not fit", "a parameter type that cannot fit"])
+def test_what_a_send_refuses_is_refused(content: bytes, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        CATALOG.validate(content, "YAML")
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("content", [
+    _doc('{runCommand: "{{ commands }}", timeoutSeconds: "{{ t }}"}',
+         "  commands: {type: StringList, minItems: 2}\n  t: {type: String, allowedPattern: '^[0-9]+$'}\n"),
+    _doc('{runCommand: ["echo {{ word }}"], workingDirectory: "{{ dir }}"}',
+         "  word: {type: String, allowedValues: [a, b]}\n  dir: {type: String, minChars: 2}\n"),
+    _doc('{runCommand: ["echo {{ n }} {{ flag }}"], timeoutSeconds: "{{ n }}"}',
+         "  n: {type: Integer}\n  flag: {type: Boolean}\n"),
+], ids=["lists and numbers as strings", "allowed values and lengths", "integers and booleans"])
+def test_documents_whose_parameters_a_send_fills_are_stored(content: bytes) -> None:
+    summary = CATALOG.validate(content, "YAML")
+    assert document_from_bytes(summary.rendered).steps[0].name == "run"
+
+
+def test_structure_and_limits_are_refused_as_they_parse() -> None:
+    with pytest.raises(DocumentError, match=r"^document\.mainSteps\[0\]\.timeoutSeconds: must be at most 2592000"):
+        CATALOG.validate(_doc("{runCommand: [echo]}", step="    timeoutSeconds: 99999999999999999999\n"), "YAML")
+    with pytest.raises(OutpostError, match="nested deeper than 64 levels"):
+        CATALOG.validate(_doc("{runCommand: " + "[" * 30_000 + "]" * 30_000 + "}"), "YAML")
