@@ -28,6 +28,7 @@ from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.clock import now_ms
+from plugins.sdk.host.handshake import connection_failure
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.wire import convert as wire
@@ -236,7 +237,11 @@ class Agent:
         except grpc.aio.AioRpcError as exc:
             self._refused = exc.code()
             if not (self._ending and exc.code() is grpc.StatusCode.CANCELLED):  # not when this side ended it
-                log.warning("stream to %s ended: %s %s", self._identity.controller, exc.code().name, exc.details())
+                ident = self._identity
+                why = connection_failure(exc.code().name, exc.details() or "", ident.controller,
+                                         cert_pem=ident.cert_pem, ca_pem=ident.ca_pem)
+                log.warning("stream to %s ended: %s", ident.controller,
+                            why or f"{exc.code().name} {exc.details()}")
         except asyncio.CancelledError:
             # gRPC raises this for a call cancelled here; a cancellation of this task goes on up
             task = asyncio.current_task()
