@@ -210,3 +210,24 @@ step_outputs = Table(
                          ondelete="CASCADE"),
     CheckConstraint("stream IN ('stdout', 'stderr')", name="stream"),
 )
+
+
+# -- 0003: which controller process holds the database ----------------------------------------------
+#
+# One row per lease (controller/store/lease.py): today only ``sole-controller``, which one
+# controller holds while it serves the database, renewed every few seconds. Times are the
+# database's clock.
+
+controller_leases = Table(
+    "controller_leases", metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder_id", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("process_space", Text, nullable=False),  # boot id and pid namespace: where pid means one process
+    Column("pid", Integer, nullable=False),
+    Column("process_started_ms", BigInteger, nullable=False),
+    Column("listen", Text, nullable=False),
+    Column("acquired_at_ms", BigInteger, nullable=False),
+    Column("renewed_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+)

@@ -330,7 +330,7 @@ def test_0002_fills_defaults_on_existing_commands_and_downgrades_without_losing_
                 "SELECT max_concurrency, max_errors, delivery_timed_out_count, document_version, parameters,"
                 " cancel_requested FROM commands")).one()
             assert tuple(row) == ("50", "0", 0, 0, "{}", False)
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0002"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0003"
         _alembic(s.engine, lambda c: alembic_command.downgrade(c, "0001"))
         insp = inspect(s.engine)
         assert not {"document_heads", "document_versions", "target_groups", "step_outputs"} & \

@@ -108,7 +108,7 @@ def test_migrate_twice_is_a_noop(store: Store) -> None:
     store.migrate()
     store.migrate()
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
     assert store.get_activation("act-1") == activation()
 
 
