@@ -17,7 +17,8 @@ from controller.events.bus import EventBus
 from controller.events.webhooks import WebhookSender
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import Hub
-from controller.runtime.config import ControllerDir
+from controller.runtime.config import ControllerDir, ControllerSettings
+from controller.runtime.lease import LeaseGone, LeaseKeeper, this_process
 from controller.runtime.retention import Pruner
 from controller.server.admin_service import AdminService
 from controller.server.agent_service import AgentStreamService, EnrolmentService
@@ -75,13 +76,30 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     settings = cdir.load_settings()
     listen = opts.listen or settings.listen
     enrol_listen = opts.enrolment_listen or _next_port(listen)
+    store = Store.open(opts.database_url or settings.database_url)
+    try:
+        store.migrate()
+        lease = LeaseKeeper(store, this_process(listen))
+        lease.acquire()  # before the first write: a second controller on this database stops here
+    except BaseException:
+        store.close()
+        raise
+    try:
+        await _serve(opts, cdir, settings, store, lease, listen, enrol_listen, stop)
+    except LeaseGone:
+        raise
+    except BaseException:
+        lease.release()  # a start-up that failed, say on a port in use: the next try need not wait
+        store.close()
+        raise
+
+
+async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSettings, store: Store,
+                 lease: LeaseKeeper, listen: str, enrol_listen: str, stop: asyncio.Event | None) -> None:
     ca = CertificateAuthority.from_pem(cdir.read("ca.key"), cdir.read("ca.crt"))
     signer = DocumentSigner.from_pem(cdir.read("signing.key"))
     chain = cdir.read("server.crt") + ca.cert_pem  # the CA travels in the chain for enrolment discovery
     server_key = cdir.read("server.key")
-
-    store = Store.open(opts.database_url or settings.database_url)
-    store.migrate()
     store.mark_all_connection_lost()
     db = Db(store)
     hub, events = Hub(), EventBus()
@@ -127,9 +145,17 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    keeping = asyncio.create_task(lease.keep())
+    keeping.add_done_callback(lambda _: stop.set())  # the lease is gone: stop serving
+    lost: BaseException | None = None
     try:
         await stop.wait()
     finally:
+        if keeping.done() and not keeping.cancelled():
+            lost = keeping.exception()
+        keeping.cancel()
+        if lost is not None:
+            db.fence(f"{lost}")  # another controller may hold the database now: write nothing more
         log.info("controller stopping")
         sweeper.cancel()
         pruner.cancel()
@@ -144,6 +170,10 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         events.close()
         await webhooks.stop(drain_seconds=5.0)
         await stopping
-        await db.run(store.mark_all_connection_lost)
+        if lost is None:
+            await db.run(store.mark_all_connection_lost)
+            await db.run(lease.release)
         db.close()
         log.info("controller stopped")
+    if lost is not None:
+        raise lost
