@@ -21,6 +21,7 @@ from controller.cli.params import FilePath
 from controller.cli.render import (
     OUTPUT,
     activation_row,
+    capacity_line,
     make_console,
     node_row,
     print_json,
@@ -160,13 +161,21 @@ def node() -> None:
 @OUTPUT
 @click.pass_obj
 def node_list(obj: Ctx, output: str) -> None:
+    """Every registered node; under them, the controller's room for agent streams (on stderr with
+    --output json, and only when it refused some or is full)."""
     with obj.client() as c:
-        rows = [node_row(n) for n in c.list_nodes()]
+        listing = c.node_listing()
+    rows = [node_row(n) for n in listing.nodes]
+    capacity = capacity_line(listing.capacity)
     if output == "json":
         print_json(rows)
+        if listing.capacity.refused or capacity.startswith("at capacity"):
+            click.echo(f"warning: {capacity}", err=True)
     else:
         columns = ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version", "last_seen"]
         print_table(rows, columns + ["note"] if any(r["note"] for r in rows) else columns)
+        if capacity:
+            click.echo(capacity)
 
 
 # ---------------------------------------------------------------- playbooks and commands

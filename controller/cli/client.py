@@ -53,6 +53,13 @@ CommandView = pb.GetCommandResponse  # a command with every invocation (get_comm
 
 
 @dataclass(frozen=True)
+class NodeListing:
+    """Every registered node, and the controller's room for agent streams as of the last page."""
+    nodes: list[pb.Node]
+    capacity: pb.StreamCapacity
+
+
+@dataclass(frozen=True)
 class CommandSpec:
     """What an operator sends (SSM's SendCommand): an inline document, or a stored one by name."""
     targets: Targets
@@ -238,8 +245,12 @@ class AdminClient:
 
     def list_nodes(self, page_size: int = 0) -> list[pb.Node]:
         """Every registered node, by node id, a page at a time (0: the controller's largest)."""
-        return [n for page in self._pages(self.stub.ListNodes, pb.ListNodesRequest(max_results=page_size))
-                for n in page.nodes]
+        return self.node_listing(page_size).nodes
+
+    def node_listing(self, page_size: int = 0) -> NodeListing:
+        """``list_nodes``, with the controller's stream capacity."""
+        pages = list(self._pages(self.stub.ListNodes, pb.ListNodesRequest(max_results=page_size)))
+        return NodeListing([n for page in pages for n in page.nodes], pages[-1].stream_capacity)
 
     def resolve_targets(self, targets: Targets, page_size: int = 0) -> list[pb.Node]:
         """The nodes ``targets`` select now, by node id, a page at a time (0: the controller's largest)."""

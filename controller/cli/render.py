@@ -51,6 +51,20 @@ def node_row(n: pb.Node) -> Row:
             "registered": iso(n.registered_at_ms), "note": n.connection_note}
 
 
+def capacity_line(c: pb.StreamCapacity) -> str:
+    """The controller's room for agent streams, said under the node list ("" from a controller that
+    does not say)."""
+    if not c.open_file_limit:
+        return ""
+    refused = (f", {c.refused} refused since {iso(c.first_refused_at_ms)} (the last at {iso(c.last_refused_at_ms)})"
+               if c.refused else "")
+    if c.open_streams >= c.max_streams:
+        return (f"at capacity: {c.open_streams} of {c.max_streams} agent streams open{refused}; the controller's "
+                f"open-file limit is {c.open_file_limit}: raise LimitNOFILE to hold more")
+    return (f"agent streams: {c.open_streams} of about {c.max_streams} open{refused} "
+            f"(open-file limit {c.open_file_limit})")
+
+
 def command_row(c: pb.CommandInfo) -> Row:
     return {"command_id": c.command_id, "document": c.document_name,
             "document_version": c.document_version or None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,13 +104,16 @@ class Cluster:
 
     # ------------------------------------------------------------------ processes
 
-    def spawn(self, name: str, args: Sequence[str]) -> subprocess.Popen:
-        """Start ``outpost ARGS`` logging to NAME.log; ``close`` stops it with everything else."""
+    def spawn(self, name: str, args: Sequence[str], open_files: int | None = None) -> subprocess.Popen:
+        """Start ``outpost ARGS`` logging to NAME.log; ``close`` stops it with everything else.
+        ``open_files``: its open-file limit, soft and hard (RLIMIT_NOFILE)."""
         log = self.root / f"{name}.log"
         self._logs.append(log)
         fh = open(log, "ab")  # noqa: SIM115 - closed with the process
+        limit = None if open_files is None else partial(resource.setrlimit, resource.RLIMIT_NOFILE,
+                                                         (open_files, open_files))
         proc = subprocess.Popen([*OUTPOST, *args], env=self.env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=limit)
         self._spawned.append(proc)
         return proc
 
@@ -120,10 +125,10 @@ class Cluster:
             args += ["--database-url", self.database_url]
         self.outpost(*args)
 
-    def start_controller(self, *extra: str) -> None:
+    def start_controller(self, *extra: str, open_files: int | None = None) -> None:
         assert self.controller is None or self.controller.poll() is not None
         self.controller = self.spawn("controller", ["controller", "serve", "--dir", str(self.controller_dir),
-                                                     "--listen", self.address, *extra])
+                                                     "--listen", self.address, *extra], open_files)
 
         def up() -> bool:
             assert self.controller is not None

@@ -19,6 +19,7 @@ from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.request import CommandRejected, CommandRequest
 from controller.documents.catalog import DocumentCatalog, DocumentSummary, masked_document
 from controller.events.bus import CommandChanged, CommandEvent, EventBus, OutputArrived
+from controller.fleet.capacity import StreamCapacity
 from controller.fleet.sessions import Hub
 from controller.model import (
     ActivationRecord,
@@ -78,8 +79,9 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
 
 class AdminService(pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
-                 documents: DocumentCatalog, hub: Hub | None = None) -> None:
+                 documents: DocumentCatalog, capacity: StreamCapacity, hub: Hub | None = None) -> None:
         self._db = db
+        self._capacity = capacity
         self._hub = hub or Hub()
         self._identities = PeerIdentities()
         self._document_api = DocumentApi(db, self._check_document, documents.describe)
@@ -154,7 +156,8 @@ class AdminService(pbg.AdminServiceServicer):
         nodes = await self._db.run(self._db.store.list_nodes, after, limit + 1)  # one more: is there a next page?
         page = nodes[:limit]
         return pb.ListNodesResponse(nodes=[convert.node_to_pb(n, self._hub.note(n.node_id)) for n in page],
-                                    next_token=page_token.encode(page[-1].node_id) if len(nodes) > limit else "")
+                                    next_token=page_token.encode(page[-1].node_id) if len(nodes) > limit else "",
+                                    stream_capacity=convert.capacity_to_pb(self._capacity.state()))
 
     async def ResolveTargets(self, request, context):  # noqa: N802
         await self._operator(context, "ResolveTargets", request)

@@ -13,6 +13,7 @@ import grpc
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.events.bus import EventBus, iso_utc_ms
+from controller.fleet.capacity import StreamCapacity
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
 from controller.model import EnrolmentFailure, NodeRecord
@@ -100,8 +101,9 @@ class AgentStreamService(pbg.AgentServiceServicer):
     """Served on the mutual-TLS listener: Connect, for node certificates only."""
 
     def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
-                 heartbeat_timeout_seconds: float, events: EventBus | None = None) -> None:
+                 heartbeat_timeout_seconds: float, capacity: StreamCapacity, events: EventBus | None = None) -> None:
         self._presence = presence
+        self._capacity = capacity
         self._events = events or EventBus()
         self._hub = hub
         self._reports = reports
@@ -114,6 +116,9 @@ class AgentStreamService(pbg.AgentServiceServicer):
                             "Enroll is served on the enrolment listener, not the mutual-TLS one")
 
     async def Connect(self, request_iterator, context: grpc.aio.ServicerContext) -> None:  # noqa: N802
+        if not self._capacity.admit():  # first: a refusal costs nothing, and the agent backs off
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, self._capacity.refusal())
+        context.add_done_callback(self._capacity.release)  # counted until the call ends, however it ends
         ident = await self._identities.require(context, Role.NODE, "AgentService.Connect")
         node_id = ident.name
         try:

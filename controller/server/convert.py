@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from controller.events.bus import CommandChanged, CommandEvent, InvocationChanged, OutputArrived
+from controller.fleet.capacity import CapacityState
 from controller.model import (
     ActivationRecord,
     CommandRecord,
@@ -37,6 +38,12 @@ def node_to_pb(n: NodeRecord, connection_note: str = "") -> pb.Node:
                    ping_status=n.ping_status.value, registered_at_ms=n.registered_at_ms,
                    last_seen_at_ms=n.last_seen_at_ms, activation_id=n.activation_id,
                    connection_note=connection_note)
+
+
+def capacity_to_pb(c: CapacityState) -> pb.StreamCapacity:
+    return pb.StreamCapacity(open_streams=c.open_streams, max_streams=c.max_streams, open_file_limit=c.open_file_limit,
+                             refused=c.refused, first_refused_at_ms=c.first_refused_at_ms,
+                             last_refused_at_ms=c.last_refused_at_ms)
 
 
 def command_to_pb(c: CommandRecord) -> pb.CommandInfo:

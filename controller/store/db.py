@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from controller.store import Store
+from controller.store import Store, StoreError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -18,8 +18,17 @@ class Db:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outpost-db")
+        self._fenced = ""
+
+    def fence(self, reason: str) -> None:
+        """Run no job from now on: each raises StoreError(``reason``). For a controller that no longer
+        holds its database (controller/runtime/lease.py): what it would still write while it stops
+        could undo what the controller that holds it now wrote."""
+        self._fenced = reason
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._fenced:
+            raise StoreError(self._fenced)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
 

@@ -211,6 +211,27 @@ step_outputs = Table(
     CheckConstraint("stream IN ('stdout', 'stderr')", name="stream"),
 )
 
+
+# -- 0003: which controller process holds the database ----------------------------------------------
+#
+# One row per lease (controller/store/lease.py): today only ``sole-controller``, which one
+# controller holds while it serves the database, renewed every few seconds. Times are the
+# database's clock.
+
+controller_leases = Table(
+    "controller_leases", metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder_id", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("process_space", Text, nullable=False),  # boot id and pid namespace: where pid means one process
+    Column("pid", Integer, nullable=False),
+    Column("process_started_ms", BigInteger, nullable=False),
+    Column("listen", Text, nullable=False),
+    Column("acquired_at_ms", BigInteger, nullable=False),
+    Column("renewed_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+)
+
 # Cancels the controller owes an agent: invocations it ended Cancelled while their agent was away,
 # which that agent may still be running (a network cut, not a death). Sent when the node is back;
 # gone once the agent answers the cancel, or with the command.

@@ -33,6 +33,7 @@ from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine
 from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
 from controller.store.groups import GroupTables
 from controller.store.inlists import SLICE, page_range, slices
+from controller.store.lease import LeaseTables
 from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
@@ -94,8 +95,8 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
-class Store(ActivationTables, CancelTables, DocumentTables, GroupTables, NodeListTables, NodeTagTables, OutputTables,
-            OutputReaderTables, PresenceTables, RetentionTables, SettleTables):
+class Store(ActivationTables, CancelTables, DocumentTables, GroupTables, LeaseTables, NodeListTables, NodeTagTables,
+            OutputTables, OutputReaderTables, PresenceTables, RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

@@ -10,6 +10,7 @@ import grpc
 
 from agent.csr import make_key_and_csr
 from agent.facts import gather_facts
+from controller.fleet.capacity import StreamCapacity
 from controller.fleet.sessions import Hub
 from controller.server.agent_service import AgentStreamService
 from controller.trust.pki import CertificateAuthority, create_ca
@@ -41,6 +42,9 @@ class _Context:
     async def abort(self, code: grpc.StatusCode, details: str) -> None:
         raise AssertionError(f"aborted {code}: {details}")
 
+    def add_done_callback(self, callback: object) -> None:
+        pass
+
 
 class _Presence:
     """A Hello whose batch is still being stored when the agent goes."""
@@ -71,7 +75,8 @@ def _cut_off_during_hello(newer_stream: bool) -> list[str]:
 
     async def go() -> list[str]:
         hub, presence = Hub(), _Presence()
-        service = AgentStreamService(hub, None, None, presence, 90.0)  # type: ignore[arg-type]
+        service = AgentStreamService(hub, None, None, presence, 90.0,  # type: ignore[arg-type]
+                                     StreamCapacity(10, 1024))
         call = asyncio.create_task(service.Connect(None, _Context(cert)))  # type: ignore[arg-type]
         storing = asyncio.create_task(presence.storing.wait())
         await asyncio.wait({storing, call}, return_when=asyncio.FIRST_COMPLETED)

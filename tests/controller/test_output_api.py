@@ -16,6 +16,7 @@ import pytest
 
 from agent.csr import make_key_and_csr
 from controller.events.bus import EventBus
+from controller.fleet.capacity import StreamCapacity
 from controller.model import PIECE_BYTES
 from controller.server.admin_service import AdminService
 from controller.store import Store
@@ -54,7 +55,7 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
     db = Db(store)
     try:
         yield AdminService(db, SimpleNamespace(), EventBus(), "",  # type: ignore[arg-type]
-                           SimpleNamespace(validate=None, describe=None))  # type: ignore[arg-type]
+                           SimpleNamespace(validate=None, describe=None), StreamCapacity(10, 1024))  # type: ignore[arg-type]
     finally:
         db.close()
 

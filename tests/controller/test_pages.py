@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from controller.events.bus import EventBus
+from controller.fleet.capacity import StreamCapacity
 from controller.server import admin_service, page_token
 from controller.server.admin_service import MAX_PAGE, AdminService
 from controller.store import Store
@@ -45,7 +46,7 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
         async def resolve(targets: object) -> list[str]:  # the dispatcher's answer: node id order
             return sorted(NODE_IDS)[1::2]
         yield AdminService(db, SimpleNamespace(resolve=resolve), EventBus(), "",  # type: ignore[arg-type]
-                           SimpleNamespace(validate=None, describe=None))  # type: ignore[arg-type]
+                           SimpleNamespace(validate=None, describe=None), StreamCapacity(10, 1024))  # type: ignore[arg-type]
     finally:
         db.close()
 

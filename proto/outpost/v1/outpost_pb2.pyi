@@ -396,12 +396,30 @@ class ListNodesRequest(_message.Message):
     def __init__(self, max_results: _Optional[int] = ..., next_token: _Optional[str] = ...) -> None: ...
 
 class ListNodesResponse(_message.Message):
-    __slots__ = ("nodes", "next_token")
+    __slots__ = ("nodes", "next_token", "stream_capacity")
     NODES_FIELD_NUMBER: _ClassVar[int]
     NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STREAM_CAPACITY_FIELD_NUMBER: _ClassVar[int]
     nodes: _containers.RepeatedCompositeFieldContainer[Node]
     next_token: str
-    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., next_token: _Optional[str] = ...) -> None: ...
+    stream_capacity: StreamCapacity
+    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., next_token: _Optional[str] = ..., stream_capacity: _Optional[_Union[StreamCapacity, _Mapping]] = ...) -> None: ...
+
+class StreamCapacity(_message.Message):
+    __slots__ = ("open_streams", "max_streams", "open_file_limit", "refused", "first_refused_at_ms", "last_refused_at_ms")
+    OPEN_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_STREAMS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_FILE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_FIELD_NUMBER: _ClassVar[int]
+    FIRST_REFUSED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_REFUSED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    open_streams: int
+    max_streams: int
+    open_file_limit: int
+    refused: int
+    first_refused_at_ms: int
+    last_refused_at_ms: int
+    def __init__(self, open_streams: _Optional[int] = ..., max_streams: _Optional[int] = ..., open_file_limit: _Optional[int] = ..., refused: _Optional[int] = ..., first_refused_at_ms: _Optional[int] = ..., last_refused_at_ms: _Optional[int] = ...) -> None: ...
 
 class TagFilter(_message.Message):
     __slots__ = ("key", "values")
