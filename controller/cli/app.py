@@ -96,7 +96,7 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
               help="seconds of silence before a stream is dropped")
 @click.option("--sweep-interval", default=5.0, show_default=True, type=params.INTERVAL,
               help="seconds between checks for invocations past their deadlines")
-@click.option("--lost-agent-grace", default=120.0, show_default=True, type=click.FloatRange(min=0, max=86_400),
+@click.option("--lost-agent-grace", default=120.0, show_default=True, type=params.INTERVAL,
               help="seconds an agent may stay away past its invocation's execution time before it ends AgentLost")
 def controller_serve(directory: Path, listen: str | None, enrolment_listen: str | None, database_url: str | None,
                      heartbeat_timeout: float, sweep_interval: float, lost_agent_grace: float) -> None:
