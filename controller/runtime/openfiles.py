@@ -16,8 +16,9 @@ it leaves is shared out so that the listeners never reach it:
   accepted (``grpc.max_allowed_incoming_connections``), so the process never runs out;
 * of those connections, ``OPERATORS`` and ``IN_FLIGHT_SHARE`` of the limit are kept from agents:
   operators' calls and watchers, TLS handshakes, agents refused until their idle connection is
-  closed (serve.py's ``grpc.max_connection_idle_ms``). The rest is how many agent streams this
-  controller holds (controller/fleet/capacity.py admits them).
+  closed (serve.py's ``grpc.max_connection_idle_ms``, 10 s: a tenth of the limit holds the refused
+  agents of a fleet a quarter over its room that retry once a minute or so). The rest is how many
+  agent streams this controller holds (controller/fleet/capacity.py admits them).
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ DATABASE = 48
 ENROLMENT = 32
 SLACK = 16
 OPERATORS = 64
-IN_FLIGHT_SHARE = 0.05
+IN_FLIGHT_SHARE = 0.10
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,17 @@ log = logging.getLogger(__name__)
 # comes back; with 10,000 streams of small messages that doubled the frames (measured in a 10k
 # fan-out: gRPC's own threads 1.3-1.7 -> 0.3-0.6 CPU-s here, 1.6-2.3 -> 0.6-0.9 in the swarm). Windows
 # stay at the 64 KB default, which is one output chunk (plugins/sdk/process.py). A connection with no
-# call for half a second is closed (GOAWAY; a client's next call opens another): an agent refused for
-# want of room (controller/fleet/capacity.py) would otherwise keep its connection, an open file, for
-# as long as it backs off. Measured with 300 agents against a limit of 250 open files (room for 67
-# streams), admin calls probed every second for 40 s while they connected: idle 2 s, 18 failed;
-# 1 s, 8; 0.5 s, 4 (all in the first 8 s); none of the open files ran out. Agents' streams never idle.
+# call for 10 s is closed (GOAWAY; the client's next call opens another): an agent refused for want of
+# room (controller/fleet/capacity.py) would otherwise keep its connection, an open file, for as long
+# as it backs off. Not shorter: with 10,000 swarm agents, 0.5 s and 2 s closed connections between
+# the retries of a reconnect storm, so each retry was a new TLS handshake; at 0.5 s the swarm ran
+# away (RSS to 20 GB, killed; docs/performance.md saw it rarely before) in 2 of 6 cold connects and
+# fell short in a third, at 2 s in the one restart tried. At 10 s, one bench run: connect 76.9 s,
+# restart 58.0 s, 0 lost, against 75.4 s, 45.2 s, 0 for the unchanged tree (one run each, on a machine
+# at load average 12-19 from other work). The price: 300 agents against a limit of 250 open files,
+# operator calls probed every second for 40 s failed 4 times at 0.5 s and 27 at 10 s while refused
+# agents kept their connections (the listener's connections are capped, MAX_CONNECTIONS). Agents
+# that back off longer on RESOURCE_EXHAUSTED, or drop their connection meanwhile, close that gap.
 SERVER_OPTIONS = (
     ("grpc.server.max_pending_requests", 20_000),
     ("grpc.server.max_pending_requests_hard_limit", 30_000),
@@ -57,7 +63,7 @@ SERVER_OPTIONS = (
     ("grpc.http2.min_ping_interval_without_data_ms", 20_000),
     ("grpc.max_concurrent_streams", 16),
     ("grpc.http2.bdp_probe", 0),
-    ("grpc.max_connection_idle_ms", 500),
+    ("grpc.max_connection_idle_ms", 10_000),
 )
 # A listener's connections at most (controller/runtime/openfiles.py): one beyond is closed as soon as
 # it is accepted, so the process never reaches its open-file limit, where gRPC's accept loop stalls.

@@ -107,7 +107,7 @@ def test_the_limit_is_shared_out_as_stated() -> None:
     got = openfiles.share_out(20_000, 30)
     kept = openfiles.DATABASE + openfiles.ENROLMENT + openfiles.SLACK
     assert got.connections == 20_000 - 30 - kept
-    assert got.agent_streams == got.connections - openfiles.OPERATORS - 1_000
+    assert got.agent_streams == got.connections - openfiles.OPERATORS - 2_000
     assert got.summary() == (f"open-file limit 20000: room for about {got.agent_streams} agent streams "
                              "(raise LimitNOFILE to hold more)")
     assert openfiles.share_out(100, 30).agent_streams == 0  # too low for any: none, not a negative count

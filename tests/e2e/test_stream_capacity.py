@@ -20,14 +20,15 @@ AGENTS = OPEN_FILES + 40  # more than the controller could hold connections for,
 
 def _node_list(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
     """``outpost node list``: while refused agents knock, an operator's connection may be turned
-    away for a moment (the listener's connections are capped below the limit); it answers soon."""
+    away for a while (the listener's connections are capped below the limit, and a refused agent's
+    connection stays until it has been idle for 10 s); it answers once they back off."""
     out: list[subprocess.CompletedProcess[str]] = []
 
     def answered() -> bool:
         out[:] = [subprocess.run([*OUTPOST, "node", "list", *args], env=cluster.env, cwd=ROOT, capture_output=True,
                                  text=True, timeout=60)]
         return out[0].returncode == 0
-    wait_for(answered, 60, "node list to answer", interval=0.5)
+    wait_for(answered, 120, "node list to answer", interval=0.5)
     return out[0]
 
 
@@ -46,7 +47,8 @@ def test_streams_beyond_the_open_file_limit_are_refused_with_the_reason(cluster:
     swarm = cluster.spawn("swarm", ["swarm", "--controller", cluster.address, "--agents", str(agents),
                                     "--state-dir", str(tmp_path / "swarm"), "--activation-id", act.activation_id,
                                     f"--activation-code={act.code}", "--ca-fingerprint", act.ca_fingerprint,
-                                    "--heartbeat-seconds", "1", "--connect-rate", "100", "--status-seconds", "1"])
+                                    "--heartbeat-seconds", "1", "--connect-rate", "100", "--status-seconds", "1",
+                                    "--backoff-base-seconds", "5"])
     cluster.agents["swarm"] = swarm
     swarm_log = cluster.root / "swarm.log"
 
