@@ -98,9 +98,10 @@ def test_agent_with_a_certificate_from_another_ca_is_refused(cluster: Cluster) -
 
     agent_log = cluster.root / "agent-rogue.log"
 
-    def stream_failed() -> bool:
-        return agent_log.exists() and "UNAVAILABLE" in agent_log.read_text(errors="replace")
-    wait_for(stream_failed, 20, "the rogue agent's stream to fail UNAVAILABLE")
+    def stream_failed() -> bool:  # and the agent says why: its certificate is not the controller's CA's
+        return agent_log.exists() and "TLS handshake with" in agent_log.read_text(errors="replace")
+    wait_for(stream_failed, 20, "the rogue agent's stream to fail in the handshake")
+    assert "another CA" in agent_log.read_text(errors="replace")
 
     # it keeps trying (backoff), but the node never comes Online
     deadline = time.monotonic() + 4
