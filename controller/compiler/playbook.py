@@ -21,7 +21,7 @@ from controller.model import TagFilter, Targets, parse_limit
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.schema import inputs_to_json
-from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, OnFailure, Step
+from plugins.sdk.wire.document import LONE_SURROGATE, MAX_DOCUMENT_BYTES, Document, OnFailure, Step, has_lone_surrogate
 from plugins.sdk.wire.identity import is_node_id
 
 PLAY_KEYS = ("name", "targets", "vars", "tasks", "max_concurrency", "max_errors")
@@ -56,6 +56,8 @@ def compile_text(text: str, filename: str, registry: PluginRegistry,
                                 "(letters, digits and _, not starting with a digit)")
         if not isinstance(value, str):
             raise PlaybookError(f"extra var {key!r}: expected a string value, got {kind(value)}")
+        if has_lone_surrogate(value):  # -e bytes that are not UTF-8, as Python reads them from argv
+            raise PlaybookError(f"extra var {key!r}: not UTF-8 text ({LONE_SURROGATE})")
     return _Compiler(filename, registry, dict(extra_vars)).playbook(text)
 
 
