@@ -33,7 +33,7 @@ TARGETS = st.builds(Targets, st.lists(words, max_size=3).map(tuple), _FILTERS, w
 SHELL_DOCUMENT = documents().map(lambda d: d.canonical_bytes())
 
 
-@cases(15_000)
+@cases(5_000)
 @given(TARGETS, st.lists(st.builds(Tag, words, words), max_size=3).map(tuple),
        st.dictionaries(words, st.lists(words, max_size=3).map(tuple), max_size=3), facts)
 def test_typed_records_round_trip(targets: Targets, tags: tuple[Tag, ...], params: dict[str, tuple[str, ...]],
@@ -44,7 +44,7 @@ def test_typed_records_round_trip(targets: Targets, tags: tuple[Tag, ...], param
     assert wire.facts_from_pb(pb.Facts.FromString(wire.facts_to_pb(facts_).SerializeToString())) == facts_
 
 
-@cases(12_000)
+@cases(5_000)
 @given(messages(pb.SendCommandRequest.DESCRIPTOR), st.one_of(st.none(), SHELL_DOCUMENT))
 def test_any_send_command_request(request: pb.SendCommandRequest, document: bytes | None) -> None:
     """What SendCommand checks before anything is stored or sent, as admin_service and the dispatcher
@@ -64,7 +64,7 @@ def test_any_send_command_request(request: pb.SendCommandRequest, document: byte
         pass
 
 
-@cases(25_000)
+@cases(8_000)
 @given(messages(pb.PutGroupRequest.DESCRIPTOR), messages(pb.TagNodeRequest.DESCRIPTOR))
 def test_any_group_or_tag_request(put: pb.PutGroupRequest, tag: pb.TagNodeRequest) -> None:
     GROUP_NAME_PATTERN.match(put.group.name)
@@ -81,7 +81,7 @@ ROWS = {
 }
 
 
-@cases(35_000)
+@cases(10_000)
 @given(st.one_of(*(messages(cls.DESCRIPTOR) for cls in ROWS)))
 def test_any_answer_renders_or_says_why(answer: object) -> None:
     """What the CLI prints of the controller's answers: a row, or WireError for an enum it does not know."""

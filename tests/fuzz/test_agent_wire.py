@@ -45,14 +45,14 @@ AGENT_MESSAGES: st.SearchStrategy[AgentMessage] = st.one_of(
     st.builds(Heartbeat, ints(I64), st.lists(ids, max_size=3).map(tuple)), st.builds(CancelAck, ids, st.booleans()))
 
 
-@cases(40_000)
+@cases(10_000)
 @given(AGENT_MESSAGES)
 def test_agent_messages_round_trip(msg: AgentMessage) -> None:
     assert wire.agent_message_from_pb(pb.AgentMessage.FromString(
         wire.agent_message_to_pb(msg).SerializeToString())) == msg
 
 
-@cases(40_000)
+@cases(100_000)
 @given(st.one_of(st.builds(Cancel, ids), st.builds(Ping, ints(I64), st.booleans()),
                  st.builds(ResultAck, st.lists(ids, max_size=3).map(tuple)),
                  st.builds(SignedCommand, st.binary(max_size=40), st.binary(max_size=64), st.binary(max_size=40),
@@ -66,7 +66,7 @@ def test_controller_messages_round_trip(msg: Cancel | Ping | ResultAck | SignedC
     assert back == msg
 
 
-@cases(40_000)
+@cases(10_000)
 @given(messages(pb.AgentMessage.DESCRIPTOR))
 def test_any_agent_message_converts_or_says_why(msg: pb.AgentMessage) -> None:
     try:
@@ -76,7 +76,7 @@ def test_any_agent_message_converts_or_says_why(msg: pb.AgentMessage) -> None:
     assert wire.agent_message_from_pb(wire.agent_message_to_pb(typed)) == typed
 
 
-@cases(120_000)
+@cases(200_000)
 @given(st.binary(max_size=200))
 def test_any_bytes_as_an_agent_message(data: bytes) -> None:
     """What a journal's message record holds: protobuf's DecodeError or a WireError, or a message."""
@@ -117,7 +117,7 @@ def signed_commands(draw: st.DrawFn) -> SignedCommand:
     return SignedCommand(*parts)
 
 
-@cases(12_000)
+@cases(5_000)
 @given(st.one_of(signed_commands(), st.builds(SignedCommand, st.binary(max_size=80), st.binary(max_size=64),
                                                st.binary(max_size=80), st.binary(max_size=70))))
 def test_any_command_verifies_or_is_refused(cmd: SignedCommand) -> None:
@@ -142,7 +142,7 @@ def _journal(directory: Path) -> Journal[AgentMessage]:
     return Journal(directory, _journal_bytes, _journal_message)
 
 
-@cases(12_000)
+@cases(5_000)
 @given(RECORDS, st.one_of(st.none(), st.tuples(st.integers(min_value=0), st.binary(max_size=16))))
 def test_journal_reads_back_what_is_intact(records: list, damage: tuple[int, bytes] | None) -> None:
     """Records written, then perhaps the file cut at a point and garbage put there: reading never
@@ -168,7 +168,7 @@ def test_journal_reads_back_what_is_intact(records: list, damage: tuple[int, byt
         assert (entry.steps, entry.messages, entry.damaged) == (steps, sent, False)
 
 
-@cases(30_000)
+@cases(40_000)
 @given(st.binary(max_size=300))
 def test_any_journal_file(data: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:

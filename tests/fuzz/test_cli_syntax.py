@@ -23,7 +23,7 @@ _TARGET_TOKEN = st.sampled_from(["Key=", "Values=", "tag:", "Role", "InstanceIds
 TARGET_ITEM = st.lists(st.one_of(_TARGET_TOKEN, _TARGET_TOKEN, odd_text), max_size=8).map("".join)
 
 
-@cases(120_000)
+@cases(25_000)
 @given(st.lists(PARAMETER_ITEM, max_size=3).map(tuple))
 def test_parameters(items: tuple[str, ...]) -> None:
     try:
@@ -33,7 +33,7 @@ def test_parameters(items: tuple[str, ...]) -> None:
     assert parameters_from_pb(parameters_to_pb(params)) == params  # as SendCommand carries them
 
 
-@cases(100_000)
+@cases(25_000)
 @given(st.lists(TARGET_ITEM, max_size=4))
 def test_targets(items: list[str]) -> None:
     try:
@@ -43,7 +43,7 @@ def test_targets(items: list[str]) -> None:
     assert targets_from_pb(targets_to_pb(targets)) == targets
 
 
-@cases(60_000)
+@cases(30_000)
 @given(odd_text, st.integers(min_value=0, max_value=10 ** 6), st.integers(min_value=0, max_value=1))
 def test_limits(text_: str, targets: int, minimum: int) -> None:
     try:
@@ -52,7 +52,7 @@ def test_limits(text_: str, targets: int, minimum: int) -> None:
         pass
 
 
-@cases(60_000)
+@cases(40_000)
 @given(st.one_of(odd_text, st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=",
                                    max_size=40)), st.text(max_size=30))
 def test_page_tokens(token: str, key: str) -> None:

@@ -107,7 +107,7 @@ def _round_trip(doc: Document) -> None:
     assert again.canonical_bytes() == canonical
 
 
-@cases(12_000)
+@cases(3_000)
 @given(contents(), st.data())
 def test_any_content_parses_and_renders_or_says_why(content: tuple[bytes, str | None], data: st.DataObject) -> None:
     try:
@@ -122,7 +122,7 @@ def test_any_content_parses_and_renders_or_says_why(content: tuple[bytes, str | 
     _round_trip(rendered)
 
 
-@cases(100_000)
+@cases(200_000)
 @given(st.binary(max_size=256), st.sampled_from([None, "JSON", "YAML"]))
 def test_any_bytes(data: bytes, fmt: str | None) -> None:
     try:
@@ -131,7 +131,7 @@ def test_any_bytes(data: bytes, fmt: str | None) -> None:
         pass
 
 
-@cases(15_000)
+@cases(10_000)
 @given(st.one_of(st.dictionaries(PARAM, DECLARATION, max_size=4), json_values()), st.data())
 def test_parameter_declarations_and_values(raw: Any, data: st.DataObject) -> None:
     try:
@@ -162,7 +162,7 @@ def _renders(stored: Mapping[str, Document]):  # noqa: ANN202 - the catalogue's 
     return render_
 
 
-@cases(8_000)
+@cases(2_000)
 @given(st.lists(st.one_of(st.builds(run_document_step, st.sampled_from(["a", "b"]), st.sampled_from(["doc", "x"]),
                                     st.sampled_from(["", "1"]), _VALUES,
                                     st.booleans()),

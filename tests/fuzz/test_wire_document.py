@@ -1,6 +1,9 @@
 """Fuzz: the signed command document (plugins/sdk/wire/document.py). Whatever bytes come, parsing
 ends in a Document or a DocumentError; a Document's canonical bytes parse back to the same Document
-and the same bytes."""
+and the same bytes.
+
+Left out, for issue 17's input task (on another branch): numbers past Python's 4,300-digit limit for
+int(), which json.loads raises ValueError on; tests/fuzz/strategies.py makes none (see ``numbers``)."""
 from __future__ import annotations
 
 import json
@@ -107,13 +110,13 @@ def _round_trip(doc: Document) -> None:
     assert again.canonical_bytes() == canonical
 
 
-@cases(150_000)
+@cases(250_000)
 @given(st.binary(max_size=512))
 def test_any_bytes(data: bytes) -> None:
     _parse(data)
 
 
-@cases(25_000)
+@cases(3_000)
 @given(st.one_of(document_json(), mutated(documents().map(Document.to_json))), st.booleans())
 def test_any_json_shaped_like_a_document(value: Any, ascii_only: bool) -> None:
     doc = _parse(utf8(dumps(value, ascii_only)))
@@ -121,7 +124,7 @@ def test_any_json_shaped_like_a_document(value: Any, ascii_only: bool) -> None:
         _round_trip(doc)
 
 
-@cases(15_000)
+@cases(3_000)
 @given(document_json(), st.integers(min_value=0, max_value=64 * 1024 // 2 - 2), st.sampled_from("[{"))
 def test_deep_nesting_anywhere(value: Any, depth: int, bracket: str) -> None:
     """Opened brackets by the thousand, alone or in a step's inputs (JSON's own parser stops at its
@@ -135,7 +138,7 @@ def test_deep_nesting_anywhere(value: Any, depth: int, bracket: str) -> None:
             _round_trip(doc)
 
 
-@cases(15_000)
+@cases(3_000)
 @given(documents())
 def test_canonical_bytes_round_trip(doc: Document) -> None:
     canonical = doc.canonical_bytes()

@@ -270,7 +270,7 @@ def lone_surrogate(value: Any, where: str) -> str | None:
             return at
         if isinstance(item, dict):
             for key, v in reversed(item.items()):
-                if _LONE_SURROGATE.search(key):
+                if isinstance(key, str) and _LONE_SURROGATE.search(key):  # YAML keys may be null or numbers
                     return f"{at} (a key)"
                 todo.append((f"{at}.{key}", v))
         elif isinstance(item, list):
