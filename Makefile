@@ -1,10 +1,10 @@
-# Outpost: make install | demo | test | bench | proto | lint
+# Outpost: make install | demo | test | fuzz | bench | proto | lint
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install bytecode demo test bench proto lint clean
+.PHONY: install bytecode demo test fuzz bench proto lint clean
 
 install: $(STAMP)
 
@@ -28,6 +28,26 @@ demo: bytecode
 test: bytecode
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
+# The fuzz properties of tests/fuzz at their full counts (tests/fuzz/budget.py: 1.26 million cases),
+# shared out among FUZZ_JOBS processes, with a random seed unless FUZZ_SEED is given: a failure is
+# found again with the same seed. Each process's log and counts land in .fuzz/. make test runs the
+# same properties, a few cases each.
+FUZZ_JOBS ?= 2
+ifndef FUZZ_SEED
+FUZZ_SEED := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
+
+fuzz: bytecode
+	@echo "fuzz seed $(FUZZ_SEED), $(FUZZ_JOBS) processes (again: make fuzz FUZZ_SEED=$(FUZZ_SEED))"
+	@mkdir -p .fuzz && rm -f .fuzz/*.json .fuzz/*.log
+	@pids=""; for i in $$(seq 0 $$(($(FUZZ_JOBS) - 1))); do \
+	  OUTPOST_FUZZ_PROFILE=fuzz OUTPOST_FUZZ_SHARD=$$i/$(FUZZ_JOBS) OUTPOST_FUZZ_REPORT=.fuzz/$$i.json \
+	    $(PY) -m pytest -q -p no:cacheprovider -o timeout=0 --hypothesis-seed=$(FUZZ_SEED) tests/fuzz \
+	    > .fuzz/$$i.log 2>&1 & pids="$$pids $$!"; \
+	done; status=0; for p in $$pids; do wait $$p || status=1; done; \
+	cat .fuzz/*.log; $(PY) -m tests.fuzz.report .fuzz; \
+	echo "fuzz seed $(FUZZ_SEED)"; exit $$status
+
 bench: bytecode
 	$(PY) -m bench
 
@@ -35,4 +55,4 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .demo
+	rm -rf $(VENV) .demo .fuzz

@@ -44,7 +44,7 @@ M = TypeVar("M")  # a message as the agent holds it
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 _FRAME = struct.Struct(">IIc")  # payload length, CRC-32 of kind and payload, kind
 _TAKEN = struct.Struct(">q")
-_STEP = struct.Struct(">Iq")  # index, started at (ms); then name NUL action, UTF-8
+_STEP = struct.Struct(">Iq")  # index, started at (ms); then name NUL action, UTF-8 (no action holds a NUL)
 _PROCESS = struct.Struct(">idd")  # pid, its start time, the boot time (seconds since the epoch)
 MAX_RECORD = 64 * 1024 * 1024  # a longer length is garbage, never a record this agent wrote
 
@@ -217,7 +217,8 @@ class Journal(Generic[M]):
             (entry.taken_at_ms,) = _TAKEN.unpack(payload)
         elif kind == b"S":
             index, at = _STEP.unpack_from(payload)
-            name, _, action = payload[_STEP.size:].decode().partition("\0")
+            # split at the last NUL: a step's name may hold one, an action that runs never does
+            name, _, action = payload[_STEP.size:].decode().rpartition("\0")
             entry.steps.append(StepStart(index, name, action, at))
         elif kind == b"P":
             entry.processes.append(ProcessRecord(*_PROCESS.unpack(payload)))

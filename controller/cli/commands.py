@@ -27,7 +27,7 @@ from controller.cli.render import (
 from controller.fleet.targets import parse_targets
 from plugins.sdk.errors import InputError
 from plugins.sdk.limits import shown
-from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES
+from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, has_lone_surrogate
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
@@ -37,6 +37,8 @@ def parse_parameters(items: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     """SSM's ``--parameters k=v[,k=v]`` (repeatable); a key given again adds a value (StringList)."""
     out: dict[str, list[str]] = {}
     for text in items:
+        if has_lone_surrogate(text):  # argv bytes that are not UTF-8, as Python reads them
+            raise InputError("--parameters", f"{text!r} is not UTF-8 text")
         for part in text.split(","):
             if not part.strip():
                 continue

@@ -24,7 +24,10 @@ OUTPUT = click.option("--output", "-o", type=click.Choice(["table", "json"]), de
 def iso(ms: int) -> str:
     if not ms:
         return ""
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    except (OverflowError, ValueError, OSError):  # outside years 1..9999 (an agent's clock far off): as it came
+        return f"{ms} ms since 1970"
 
 
 def duration(start_ms: int, end_ms: int) -> str:

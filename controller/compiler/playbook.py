@@ -22,7 +22,7 @@ from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.limits import NUL, NUL_PROBLEM, shown, timeout_problem
 from plugins.sdk.schema import inputs_to_json
-from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, OnFailure, Step
+from plugins.sdk.wire.document import LONE_SURROGATE, MAX_DOCUMENT_BYTES, Document, OnFailure, Step, has_lone_surrogate
 from plugins.sdk.wire.identity import is_node_id
 
 PLAY_KEYS = ("name", "targets", "vars", "tasks", "max_concurrency", "max_errors")
@@ -61,6 +61,8 @@ def compile_text(text: str, filename: str, registry: PluginRegistry,
             raise PlaybookError(f"extra var {key!r}: expected a string value, got {kind(value)}")
         if NUL in value:
             raise PlaybookError(f"extra var {key!r}: {NUL_PROBLEM}")
+        if has_lone_surrogate(value):  # -e bytes that are not UTF-8, as Python reads them from argv
+            raise PlaybookError(f"extra var {key!r}: not UTF-8 text ({LONE_SURROGATE})")
     return _Compiler(filename, registry, dict(extra_vars)).playbook(text)
 
 

@@ -21,10 +21,14 @@ from controller.compiler.errors import PlaybookError
 from controller.documents.yamlload import NestingLimitedLoader
 from plugins.sdk.limits import MAX_NESTING, NUL, NUL_PROBLEM, nesting_problem
 from plugins.sdk.schema import kind_of
+from plugins.sdk.wire.document import LONE_SURROGATE, has_lone_surrogate
 
 Scalar = str | int | float | bool | None
 
 MAX_NODES = 100_000  # after alias expansion: a guard against "billion laughs" documents
+# What PyYAML's constructors raise, unwrapped, for a scalar that its tag (written, or resolved from
+# how the scalar looks) cannot read: int("x"), a timestamp that is no date, a boolean that is none.
+CONSTRUCTOR_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -165,6 +169,11 @@ class _Converter:
             value = self.constructor.construct_object(node, deep=True)
         except yaml.MarkedYAMLError as exc:
             raise _yaml_error(exc, self.filename) from None
+        except CONSTRUCTOR_ERRORS:  # PyYAML's own: `!!int x`, `!!timestamp`, a 13th month (`2001-13-01`)
+            shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+            self.fail(node, path, f"{shown!r} is not a valid {node.tag.rsplit(':', 1)[-1]}; quote it to make a string")
+        if isinstance(value, str) and has_lone_surrogate(value):  # a "\ud800" escape: no document can hold it
+            self.fail(node, path, LONE_SURROGATE)
         if isinstance(value, (datetime.date, datetime.datetime)):
             self.fail(node, path, f"{node.value!r} reads as a timestamp; quote it to make a string")
         if value is not None and not isinstance(value, (str, int, float, bool)):
@@ -191,6 +200,8 @@ class _Converter:
             key, line = key_node.value, key_node.start_mark.line + 1
             if NUL in key:
                 self.fail(key_node, path, f"a mapping key {NUL_PROBLEM}")
+            if has_lone_surrogate(key):
+                self.fail(key_node, path, f"a mapping key {LONE_SURROGATE}")
             if key in first_line:
                 self.fail(key_node, path, f"duplicate key {key!r} (first at line {first_line[key]})")
             first_line[key] = line

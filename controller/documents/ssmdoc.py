@@ -26,6 +26,7 @@ from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.limits import MAX_NESTING, check_json_tree, check_tree, nesting_problem, timeout_problem
 from plugins.sdk.schema import JsonValue, inputs_to_json, kind_of
 from plugins.sdk.wire.document import (
+    LONE_SURROGATE,
     MAX_DOCUMENT_BYTES,
     PLATFORM_TYPE,
     SCHEMA_VERSION,
@@ -34,6 +35,7 @@ from plugins.sdk.wire.document import (
     Precondition,
     Step,
     check_precondition,
+    lone_surrogate,
     parse_flow,
     parse_precondition,
 )
@@ -44,6 +46,9 @@ STEP_KEYS = ("action", "name", "inputs", "precondition", "onFailure", "onSuccess
 SHARED_INPUTS = ("onFailure", "onSuccess", "finallyStep")
 POWERSHELL_ACTIONS = frozenset({"aws:runPowerShellScript", "powershell"})
 MAX_YAML_NODES = 200_000  # a 64 KB document has far fewer; only alias expansion gets here
+# What PyYAML's constructors raise, unwrapped, for a scalar that its tag (written, or resolved from
+# how the scalar looks) cannot read: int("x"), a timestamp that is no date, a boolean that is none.
+CONSTRUCTOR_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -126,8 +131,18 @@ def _index(node: yaml.Node, path: str, lines: dict[str, int], budget: list[int],
             _index(item, f"{path}[{i}]", lines, budget, level + 1)
 
 
+def _reader_error(exc: yaml.reader.ReaderError, text: str) -> DocumentError:
+    character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+    line = text.count("\n", 0, max(exc.position, 0)) + 1
+    return DocumentError(f"document is not valid YAML: character {character!r} is not allowed ({exc.reason}) "
+                         f"(line {line})")
+
+
 def _load_yaml(text: str, lines: dict[str, int]) -> Any:
-    loader = NestingLimitedLoader(text)
+    try:  # the reader refuses control characters (but tab and newlines) as it is made
+        loader = NestingLimitedLoader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -136,6 +151,12 @@ def _load_yaml(text: str, lines: dict[str, int]) -> Any:
         data = loader.construct_document(node)
     except NestingError as exc:
         raise DocumentError(f"document: {exc.problem} (line {exc.problem_mark.line + 1})") from None
+    except CONSTRUCTOR_ERRORS as exc:  # PyYAML's own: `!!int x`, `!!timestamp`, a 13th month (`2001-13-01`)
+        why = f" ({exc})" if isinstance(exc, ValueError) else ""
+        raise DocumentError(f"document is not valid YAML: a value does not read as its type (!!int, !!timestamp...)"
+                            f"{why}") from None
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -197,6 +218,8 @@ def parse_command_document(content: bytes, fmt: str | None = None) -> CommandDoc
     lines: dict[str, int] = {}
     data = _load_json(text) if kind == "JSON" else _load_yaml(text, lines)
     try:
+        if (at := lone_surrogate(data, "document")) is not None:  # a "\ud800" escape, in JSON or YAML
+            raise DocumentError(f"{at}: {LONE_SURROGATE}")
         _check_json(data, "document")
         return _document(data)
     except DocumentError as exc:

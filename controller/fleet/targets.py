@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from controller.model import TagFilter, Targets
 from plugins.sdk.errors import InputError
+from plugins.sdk.wire.document import has_lone_surrogate
 
 MAX_TAG_KEYS = 5
 MAX_VALUES = 50
@@ -69,6 +70,8 @@ def parse_targets(items: Sequence[str], where: str = "--targets") -> Targets:
     group: str | None = None
     every = False
     for item in items:
+        if has_lone_surrogate(item):  # argv bytes that are not UTF-8, as Python reads them
+            raise InputError(where, f"{item!r} is not UTF-8 text")
         key, values = _fields(item.strip(), where)
         if len(values) > MAX_VALUES:
             raise InputError(where, f"at most {MAX_VALUES} values per key, {key} has {len(values)} in {item!r}")

@@ -48,6 +48,14 @@ def test_what_is_written_reads_back_in_order(tmp_path: Path) -> None:
     assert entry.processes[0].started == psutil.Process().create_time()
 
 
+def test_a_step_name_with_a_nul_reads_back_whole(tmp_path: Path) -> None:
+    """Found by tests/fuzz: the step record splits name and action at a NUL, which a step's name
+    (any text in a document) may hold; an action that runs never does."""
+    journal(tmp_path).step_started(CID, StepStart(0, "a\0b", "shell", 1))
+    (entry,) = journal(tmp_path).read_all()
+    assert entry.steps == [StepStart(0, "a\0b", "shell", 1)]
+
+
 def test_a_forgotten_command_leaves_nothing(tmp_path: Path) -> None:
     j = journal(tmp_path)
     j.taken(CID, 1)

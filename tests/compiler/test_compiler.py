@@ -234,6 +234,14 @@ def test_compile_text_checks_extra_var_names(registry: PluginRegistry) -> None:
         compile_text(text, "x.yml", registry, {"a": "x\x00"})
 
 
+def test_compile_text_refuses_extra_vars_that_are_not_utf8(registry: PluginRegistry) -> None:
+    """Found by tests/fuzz: ``-e`` bytes that are not UTF-8 reach Python as lone surrogates, which
+    made the play's document fail to encode (UnicodeEncodeError) instead of a message."""
+    text = (HERE / "cases" / "ok" / "minimal.yml").read_text()
+    with pytest.raises(PlaybookError, match=r"^extra var 'who': not UTF-8 text \(holds a lone surrogate"):
+        compile_text(text, "x.yml", registry, {"who": "caf\udce9"})
+
+
 # -- template.py ------------------------------------------------------------------------------
 
 def test_parse_segments() -> None:

@@ -84,3 +84,10 @@ def test_empty_and_where() -> None:
     assert not parse_targets(["Key=InstanceIds,Values=*"]).empty
     with pytest.raises(InputError, match=r"^targets\[0\]: "):
         parse_targets(["nope"], where="targets[0]")
+
+
+def test_text_that_is_not_utf8() -> None:
+    """Found by tests/fuzz: argv bytes that are not UTF-8 (lone surrogates in Python) went through to
+    the request, whose encoding failed with a traceback."""
+    with pytest.raises(InputError, match=r"^--targets: 'Key=tag:Role,Values=caf\\udce9' is not UTF-8 text$"):
+        parse_targets(["Key=tag:Role,Values=caf\udce9"])

@@ -159,6 +159,21 @@ def test_json_and_yaml_give_the_same_document() -> None:
     (b'schemaVersion: "2.2"\ndescription: "a\\0b"\nmainSteps: []\n', "YAML",
      "document.description: contains a NUL character, which no command line, environment variable or "
      "database text can carry (line 2)"),
+    # found by tests/fuzz: each of these raised from PyYAML (ReaderError, ValueError, AttributeError)
+    # or failed to encode once rendered (UnicodeEncodeError), instead of a DocumentError
+    (b"a: 1\nb: \"\x7f\"\n", None,
+     "document is not valid YAML: character '\\x7f' is not allowed (special characters are not allowed) (line 2)"),
+    (b"a: !!int x\n", None, "document is not valid YAML: a value does not read as its type (!!int, !!timestamp...) "
+                            "(invalid literal for int() with base 10: 'x')"),
+    (b"a: 2024-13-45\n", None, "document is not valid YAML: a value does not read as its type (!!int, "
+                               "!!timestamp...) (month must be in 1..12)"),
+    (b"a: !!timestamp\n", None, "document is not valid YAML: a value does not read as its type (!!int, "
+                                "!!timestamp...)"),
+    (b'description: "\\ud800"\n', None,
+     "document.description: holds a lone surrogate (a \\uD800-\\uDFFF escape), which is no character (line 1)"),
+    (b"?", None, "document: keys must be strings, got null None"),  # the surrogate check took keys for text
+    (b'{"schemaVersion": "2.2", "mainSteps": [{"\\udc00": 1}]}', None,
+     "document.mainSteps[0] (a key): holds a lone surrogate (a \\uD800-\\uDFFF escape), which is no character"),
 ])
 def test_unreadable_documents(content: bytes, fmt: str | None, message: str) -> None:
     with pytest.raises(DocumentError) as info:

@@ -42,6 +42,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024
 PLATFORM_TYPE = "platformType"
 PLATFORM_NAMES = tuple(p.value for p in Platform)
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON's \u escapes can spell one; UTF-8 cannot carry it
 
 
 class OnFailure(enum.Enum):
@@ -250,6 +251,34 @@ def _parse_environment(obj: Mapping[str, Any]) -> tuple[Mapping[str, str], tuple
     return types.MappingProxyType(dict(env)), tuple(secret)
 
 
+LONE_SURROGATE = "holds a lone surrogate (a \\uD800-\\uDFFF escape), which is no character"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a code point that UTF-8 cannot carry (what a JSON or YAML escape, or
+    Python's reading of command-line bytes that are not UTF-8, can make)."""
+    return _LONE_SURROGATE.search(text) is not None
+
+
+def lone_surrogate(value: Any, where: str) -> str | None:
+    """Where in a parsed JSON value a string (or a key) holds a lone surrogate, or None. JSON spells
+    one as ``"\\ud800"``; no UTF-8 text holds it, so such a document could never be hashed, signed or
+    run. A walk without recursion: the value may be nested as deep as the parser allowed."""
+    todo = [(where, value)]
+    while todo:
+        at, item = todo.pop()
+        if isinstance(item, str) and _LONE_SURROGATE.search(item):
+            return at
+        if isinstance(item, dict):
+            for key, v in reversed(item.items()):
+                if isinstance(key, str) and _LONE_SURROGATE.search(key):  # YAML keys may be null or numbers
+                    return f"{at} (a key)"
+                todo.append((f"{at}.{key}", v))
+        elif isinstance(item, list):
+            todo.extend((f"{at}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+    return None
+
+
 def document_from_bytes(data: bytes) -> Document:
     """Parse a document's canonical JSON. Structure only (with plugins/sdk/limits.py's bounds:
     nesting, NUL, step timeouts); inputs are checked by their plugin.
@@ -267,6 +296,8 @@ def document_from_bytes(data: bytes) -> Document:
         raise DocumentError(str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DocumentError(f"document is not valid JSON: {exc}") from None
+    if b"\\u" in data and (at := lone_surrogate(obj, "document")) is not None:
+        raise DocumentError(f"{at}: {LONE_SURROGATE}")
     if not isinstance(obj, dict):
         raise DocumentError("document: expected a JSON object")
     version = _req(obj, "schemaVersion", str, "document")

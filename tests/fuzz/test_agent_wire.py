@@ -1,0 +1,176 @@
+"""Fuzz: what crosses an agent's stream and its journal (plugins/sdk/wire/convert.py, envelope.py,
+agent/journal.py). A message of any content converts or raises WireError; every typed message
+goes to protobuf and back unchanged; a command of any bytes verifies or is refused with a
+VerificationError; a journal file of any bytes reads back as what was intact in it."""
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.message import DecodeError
+from hypothesis import given
+from hypothesis import strategies as st
+
+from agent.journal import Journal, StepStart
+from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.contract import OutputStreamKind
+from plugins.sdk.errors import VerificationError
+from plugins.sdk.facts import Facts, Platform, PluginInfo
+from plugins.sdk.status import Detail
+from plugins.sdk.wire import batch
+from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.envelope import SignedCommand, claimed_command_id, verify_command
+from plugins.sdk.wire.messages import Accepted, AgentMessage, Cancel, CancelAck, Heartbeat, Hello, Ping, ResultAck
+from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
+from tests.fuzz.budget import cases
+from tests.fuzz.pbgen import messages
+from tests.fuzz.strategies import unicode_text
+from tests.fuzz.test_wire_document import documents
+
+I32, I64, U32, U64 = ((-(2 ** 31), 2 ** 31 - 1), (-(2 ** 63), 2 ** 63 - 1), (0, 2 ** 32 - 1), (0, 2 ** 64 - 1))
+ints = lambda r: st.integers(min_value=r[0], max_value=r[1])  # noqa: E731
+ids = unicode_text(12)
+facts = st.builds(Facts, ids, ids, ids, st.sampled_from(Platform), ids, st.lists(ids, max_size=2).map(tuple), ids,
+                  st.lists(st.builds(PluginInfo, ids, ids, st.lists(ids, max_size=2).map(tuple)),
+                           max_size=2).map(tuple))
+step = st.builds(StepReport, ids, ints(U32), ids, ids, st.sampled_from(Detail), ints(I32), ints(I64), ints(I64), ids)
+AGENT_MESSAGES: st.SearchStrategy[AgentMessage] = st.one_of(
+    st.builds(Hello, facts), st.builds(Accepted, ids), st.builds(Refusal, ids, ids, ids),
+    st.builds(OutputChunk, ids, ids, st.sampled_from(OutputStreamKind), ints(U64), st.binary(max_size=32)), step,
+    st.builds(InvocationReport, ids, st.sampled_from(Detail), ints(I32), ints(I64), ints(I64),
+              st.lists(step, max_size=2).map(tuple), ids),
+    st.builds(Heartbeat, ints(I64), st.lists(ids, max_size=3).map(tuple)), st.builds(CancelAck, ids, st.booleans()))
+
+
+@cases(10_000)
+@given(AGENT_MESSAGES)
+def test_agent_messages_round_trip(msg: AgentMessage) -> None:
+    assert wire.agent_message_from_pb(pb.AgentMessage.FromString(
+        wire.agent_message_to_pb(msg).SerializeToString())) == msg
+
+
+@cases(100_000)
+@given(st.one_of(st.builds(Cancel, ids), st.builds(Ping, ints(I64), st.booleans()),
+                 st.builds(ResultAck, st.lists(ids, max_size=3).map(tuple)),
+                 st.builds(SignedCommand, st.binary(max_size=40), st.binary(max_size=64), st.binary(max_size=40),
+                           st.binary(max_size=66))))
+def test_controller_messages_round_trip(msg: Cancel | Ping | ResultAck | SignedCommand) -> None:
+    out = pb.ControllerMessage.FromString(wire.controller_message_to_pb(msg).SerializeToString())
+    kind = out.WhichOneof("body")
+    back = {"command": lambda: wire.command_from_pb(out.command), "cancel": lambda: Cancel(out.cancel.command_id),
+            "ping": lambda: Ping(out.ping.sent_at_ms, out.ping.answer),
+            "result_ack": lambda: ResultAck(tuple(out.result_ack.command_ids))}[kind]()
+    assert back == msg
+
+
+@cases(10_000)
+@given(messages(pb.AgentMessage.DESCRIPTOR))
+def test_any_agent_message_converts_or_says_why(msg: pb.AgentMessage) -> None:
+    try:
+        typed = wire.agent_message_from_pb(msg)
+    except wire.WireError:
+        return
+    assert wire.agent_message_from_pb(wire.agent_message_to_pb(typed)) == typed
+
+
+@cases(200_000)
+@given(st.binary(max_size=200))
+def test_any_bytes_as_an_agent_message(data: bytes) -> None:
+    """What a journal's message record holds: protobuf's DecodeError or a WireError, or a message."""
+    try:
+        wire.agent_message_from_bytes(data)
+    except (DecodeError, wire.WireError):
+        pass
+
+
+KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+NODE = "mi-0123456789abcdef0"
+NOW = 1_700_000_000_000
+
+
+@st.composite
+def signed_commands(draw: st.DrawFn) -> SignedCommand:
+    """Commands the way the controller signs them (a batch of envelopes, one signature), with any
+    envelope fields and document, then perhaps with a byte of one part changed."""
+    document = draw(st.one_of(documents().map(lambda d: d.canonical_bytes()), st.binary(max_size=64)))
+    good_hash = hashlib.sha256(document).digest()
+    envelopes = [pb.Envelope(command_id=draw(st.one_of(st.just("c-1"), ids)),
+                             node_id=draw(st.sampled_from([NODE, "mi-x"])),
+                             document_sha256=draw(st.sampled_from([good_hash, b"", b"\x00" * 32])),
+                             issued_at_ms=draw(st.one_of(st.just(NOW), ints(I64))),
+                             expires_at_ms=draw(st.one_of(st.just(NOW + 60_000), ints(I64))),
+                             key_id="k").SerializeToString()
+                 for _ in range(draw(st.integers(min_value=1, max_value=3)))]
+    root, proofs = batch.build(envelopes)
+    i = draw(st.integers(min_value=0, max_value=len(envelopes) - 1))
+    parts = [envelopes[i], KEY.sign(batch.signed_message(root)), document, proofs[i]]
+    if draw(st.booleans()):
+        which = draw(st.integers(min_value=0, max_value=3))
+        raw = bytearray(parts[which])
+        if raw:
+            at = draw(st.integers(min_value=0, max_value=len(raw) - 1))
+            raw[at] ^= draw(st.integers(min_value=1, max_value=255))
+        parts[which] = draw(st.sampled_from([bytes(raw), bytes(raw[:-1]), bytes(raw) + b"\x00"]))
+    return SignedCommand(*parts)
+
+
+@cases(5_000)
+@given(st.one_of(signed_commands(), st.builds(SignedCommand, st.binary(max_size=80), st.binary(max_size=64),
+                                               st.binary(max_size=80), st.binary(max_size=70))))
+def test_any_command_verifies_or_is_refused(cmd: SignedCommand) -> None:
+    claimed_command_id(cmd.envelope)  # what a refusal reports: never raises
+    try:
+        verified = verify_command(cmd, public_key=KEY.public_key(), node_id=NODE, now_ms=NOW)
+    except VerificationError as exc:
+        assert exc.code in ("bad_signature", "malformed", "wrong_node", "expired", "not_yet_valid",
+                            "document_mismatch", "bad_document")
+        return
+    assert verified.document.canonical_bytes() == cmd.document or verified.document is not None
+
+
+# the actions of steps that start: installed ones, never with a NUL in their name
+ACTIONS = st.one_of(st.sampled_from(["shell", "aws:runShellScript"]), ids.map(lambda a: a.replace("\0", "")))
+RECORDS = st.lists(st.one_of(st.tuples(st.just("T"), ints(I64)),
+                             st.tuples(st.just("S"), st.builds(StepStart, ints(U32), ids, ACTIONS, ints(I64))),
+                             st.tuples(st.just("M"), AGENT_MESSAGES)), max_size=6)
+
+
+def _journal(directory: Path) -> Journal[AgentMessage]:
+    return Journal(directory, wire.agent_message_to_bytes, wire.agent_message_from_bytes)
+
+
+@cases(5_000)
+@given(RECORDS, st.one_of(st.none(), st.tuples(st.integers(min_value=0), st.binary(max_size=16))))
+def test_journal_reads_back_what_is_intact(records: list, damage: tuple[int, bytes] | None) -> None:
+    """Records written, then perhaps the file cut at a point and garbage put there: reading never
+    raises, and gives the records before the damage."""
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = _journal(Path(tmp))
+        for kind, value in records:
+            {"T": journal.taken, "S": journal.step_started, "M": journal.message}[kind]("c-1", value)
+        path = Path(tmp) / "c-1"
+        if damage is not None and path.exists():
+            data = path.read_bytes()
+            cut = damage[0] % (len(data) + 1)
+            path.write_bytes(data[:cut] + damage[1])
+        entries = _journal(Path(tmp)).read_all()
+    if not records:
+        assert entries == []
+        return
+    (entry,) = entries
+    steps = [v for k, v in records if k == "S"]
+    sent = [v for k, v in records if k == "M"]
+    assert entry.steps == steps[:len(entry.steps)] and entry.messages == sent[:len(entry.messages)]
+    if damage is None:
+        assert (entry.steps, entry.messages, entry.damaged) == (steps, sent, False)
+
+
+@cases(40_000)
+@given(st.binary(max_size=300))
+def test_any_journal_file(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "c-1").write_bytes(data)
+        (entry,) = _journal(Path(tmp)).read_all()
+    assert entry.command_id == "c-1"
