@@ -117,3 +117,20 @@ def test_fault_to_terminal_counts_faults_that_struck_while_the_invocation_was_ou
     v = run([inv()], ran(), {(CID, NODE): 1006.0}, faults=(cut, before))
     assert v.longest is not None and v.longest.seconds == 3.0 and v.longest.kind is FaultKind.PROXY_CUT
     assert dict(v.longest_by_kind) == {FaultKind.PROXY_CUT: 3.0}
+
+
+def test_a_stall_of_the_machine_within_the_window_extends_the_bound_and_only_by_itself() -> None:
+    limit = bound(inv(), SENT[CID], S, ())
+    late = {(CID, NODE): limit + 5}
+    assert [f.problem for f in run([inv()], ran(), late).findings] == [Problem.LATE]
+
+    def stalled(seconds: float, at: float):
+        return lambda start, end: max(0.0, min(end, at + seconds) - max(start, at))
+    ok = check_run(S, SENT, [Shown(CID, "Success", (inv(),))], Seen(late), 2000.0, ran(), (),
+                   lambda node, at: Life(900.0), stalled(6.0, 1010.0))
+    assert ok.findings == ()
+    short = check_run(S, SENT, [Shown(CID, "Success", (inv(),))], Seen(late), 2000.0, ran(), (),
+                      lambda node, at: Life(900.0), stalled(4.0, 1010.0))
+    before = check_run(S, SENT, [Shown(CID, "Success", (inv(),))], Seen(late), 2000.0, ran(), (),
+                       lambda node, at: Life(900.0), stalled(60.0, 900.0))  # over before it was sent
+    assert [f.problem for f in short.findings] == [Problem.LATE] == [f.problem for f in before.findings]

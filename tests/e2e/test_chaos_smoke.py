@@ -22,7 +22,7 @@ from controller.dev.chaos.report import totals
 def test_randomized_fault_runs_keep_every_invariant(tmp_path: Path) -> None:
     seed = int(os.environ.get("OUTPOST_CHAOS_SEED") or random.SystemRandom().randrange(1_000_000))
     lines: list[str] = []
-    results, _, _ = campaign(dataclasses.replace(SMOKE, seed=seed), tmp_path / "chaos", say=lines.append)
+    results = campaign(dataclasses.replace(SMOKE, seed=seed), tmp_path / "chaos", say=lines.append).results
     t = totals(results)
     context = (f"seed {seed}; replay with: python -m controller.dev.chaos --smoke --runs {SMOKE.runs} --seed {seed}\n"
                + "\n".join(lines) + "\nlogs: " + str(tmp_path / "chaos"))

@@ -9,10 +9,12 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from controller.dev.chaos.fleet import ChaosFleet
+from controller.dev.chaos.machine import MachineWatch
 from controller.dev.chaos.observe import Observer
 from controller.dev.chaos.plan import SMOKE, Settings
 from controller.dev.chaos.report import run_line, table, totals, write_doc, write_json
@@ -47,11 +49,19 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(base, **changes)
 
 
-def campaign(settings: Settings, workdir: Path, say=print) -> tuple[list[RunResult], ChaosFleet, float]:
-    """Set up a fleet in ``workdir``, run every run of ``settings``, stop everything. The results,
-    the (closed) fleet and the wall time in seconds."""
+@dataclass(frozen=True)
+class Campaign:
+    results: list[RunResult]
+    disk_full_unavailable: str | None  # why the disk could not be filled here (None: it was)
+    seconds: float  # wall time, set-up included
+    loads: list[float]  # the load average, every few seconds
+
+
+def campaign(settings: Settings, workdir: Path, say: Callable[[str], None] = print) -> Campaign:
+    """Set up a fleet in ``workdir``, run every run of ``settings``, stop everything."""
     shutil.rmtree(workdir, ignore_errors=True)
     began = time.time()
+    machine = MachineWatch()
     fleet = ChaosFleet(workdir, settings)
     observer: Observer | None = None
     try:
@@ -60,12 +70,13 @@ def campaign(settings: Settings, workdir: Path, say=print) -> tuple[list[RunResu
         fleet.set_up()
         say(f"fleet up in {time.time() - began:.0f} s: {len(fleet.node_of)} nodes")
         observer = Observer(fleet.cluster, settings.poll_seconds)
-        results = run_campaign(fleet, observer, say, lambda r: say(run_line(r)))
+        results = run_campaign(fleet, observer, machine, say, lambda r: say(run_line(r)))
     finally:
         if observer is not None:
             observer.close()
         fleet.close()
-    return results, fleet, time.time() - began
+        machine.close()
+    return Campaign(results, fleet.disk_full_unavailable, time.time() - began, machine.loads())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,10 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m controller.dev.chaos " + shlex.join(given)
     print(f"chaos: seed {settings.seed}, {settings.runs} run(s) from run {settings.first_run}, "
           f"{settings.agents} agents and a swarm of {settings.swarm}; workdir {args.workdir}", flush=True)
-    results, fleet, wall = campaign(settings, args.workdir, say=lambda line: print(line, flush=True))
-    t = totals(results)
-    write_json(args.workdir / "results.json", results)
-    section = table(t, settings, command, wall, fleet.disk_full_unavailable)
+    done = campaign(settings, args.workdir, say=lambda line: print(line, flush=True))
+    t = totals(done.results)
+    write_json(args.workdir / "results.json", done.results)
+    section = table(t, settings, command, done.seconds, done.disk_full_unavailable, done.loads)
     print(section)
     if args.doc is not None:
         write_doc(args.doc, section)

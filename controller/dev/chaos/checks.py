@@ -29,7 +29,9 @@ docs/statuses.md, "When an agent goes"; all times are wall-clock seconds:
 - sigma: what watching from outside and a loaded machine add (``Settings.slack``).
 
 A fault that began after an invocation's bound can never excuse it: B is computed from the faults
-before it, taking in a later one only while it begins before the bound so far.
+before it, taking in a later one only while it begins before the bound so far. When the machine
+itself stood still (controller/dev/chaos/machine.py), the stalls within an invocation's window are
+added to its bound: every process stopped, the watching one included.
 """
 from __future__ import annotations
 
@@ -169,10 +171,12 @@ def _life_check(inv: Invocation, ex: Execution, life: Life | None) -> tuple[Prob
 
 def check_run(settings: Settings, sent: Mapping[str, SentCommand], final: Sequence[Shown], seen: Seen,
               collected_at: float, executions: Mapping[Key, Execution], faults: Sequence[FaultRecord],
-              life_of: Callable[[str, float], Life | None]) -> Verdict:
+              life_of: Callable[[str, float], Life | None],
+              stalled: Callable[[float, float], float] = lambda start, end: 0.0) -> Verdict:
     """Every invariant over one run: ``final`` is what ``command show`` gives at the end (taken at
     ``collected_at``), ``seen`` what the observer saw meanwhile, ``life_of(node id, t)`` the life
-    of the process that runs the node's agent at ``t``."""
+    of the process that runs the node's agent at ``t``, ``stalled(start, end)`` how long the
+    machine stood still in between (controller/dev/chaos/machine.py: added to a bound, reported)."""
     findings: list[Finding] = []
     unsure = 0
     longest: FaultToTerminal | None = None
@@ -188,6 +192,7 @@ def check_run(settings: Settings, sent: Mapping[str, SentCommand], final: Sequen
             cmd = sent[inv.command_id]
             ended = seen.first_terminal(key) or (collected_at if inv.terminal else None)
             limit = bound(inv, cmd, settings, faults)
+            limit += stalled(cmd.sent_at, limit + stalled(cmd.sent_at, limit))
             if ended is None or ended > limit:
                 findings.append(Finding(Problem.LATE, *key, f"terminal at {ended if ended else 'never'}, bound "
                                         f"{limit:.1f} (sent {cmd.sent_at:.1f}, accepted {inv.started}, {inv.detail})"))

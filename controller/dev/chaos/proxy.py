@@ -84,7 +84,9 @@ class FaultProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, name="chaos-proxy", daemon=True)
         self._thread.start()
 
-    def _call(self, coro: Coroutine[object, object, T], timeout: float = 10.0) -> T:
+    def _call(self, coro: Coroutine[object, object, T], timeout: float = 60.0) -> T:
+        """Run ``coro`` on the proxy's loop and wait for it (generously: on a loaded machine the loop
+        may be slow to get to it, and a fault applied late is recorded late, not lost)."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
 
     # ------------------------------------------------------------------ the harness's side

@@ -34,6 +34,9 @@ class Totals:
     longest_run: str  # "run N (seed S:N)"
     longest_by_kind: dict[FaultKind, float]
     closest: float | None  # the least time any invocation had left to its bound when it ended
+    stalls: int  # times the machine stood still (controller/dev/chaos/machine.py)
+    stalled_seconds: float
+    longest_stall: float
     notes: tuple[str, ...]
 
     @property
@@ -53,10 +56,12 @@ def totals(results: Sequence[RunResult]) -> Totals:
         for kind, seconds in r.verdict.longest_by_kind.items():
             by_kind[kind] = max(by_kind.get(kind, 0.0), seconds)
     margins = [r.verdict.closest for r in results if r.verdict.closest is not None]
+    stalls = [s for r in results for s in r.stalls]
     return Totals(len(results), sum(1 for r in results if not r.ok), faults,
                   sum(r.verdict.invocations for r in results), problems, sum(r.verdict.unsure for r in results),
                   sum(1 for r in results if not r.settled), longest, longest_run, by_kind,
-                  min(margins) if margins else None,
+                  min(margins) if margins else None, len(stalls), sum(s.seconds for s in stalls),
+                  max((s.seconds for s in stalls), default=0.0),
                   tuple(f"run {r.index} (seed {r.seed}): {n}" for r in results for n in r.notes))
 
 
@@ -66,6 +71,8 @@ def run_line(r: RunResult) -> str:
     longest = f"; longest fault to terminal {v.longest.seconds:.1f} s ({v.longest.kind.value})" if v.longest else ""
     longest += f"; least time left to a bound {v.closest:.1f} s" if v.closest is not None else ""
     phases = " + ".join(f"{name} {seconds:.0f}" for name, seconds in r.phases)
+    if r.stalls:
+        phases += f"; the machine stood still {len(r.stalls)} times, {sum(s.seconds for s in r.stalls):.0f} s"
     return (f"run {r.index} (seed {r.seed}): {'ok' if r.ok else 'FAILED'} in {r.seconds:.0f} s ({phases}); "
             f"{r.commands} commands, "
             f"{v.invocations} invocations, {len(r.faults)} faults{longest}"
@@ -81,7 +88,8 @@ def _commit() -> str:
     return (proc.stdout.strip() or "unknown") + (" (with local changes)" if dirty else "")
 
 
-def table(t: Totals, s: Settings, command: str, wall_seconds: float, disk_full: str | None) -> str:
+def table(t: Totals, s: Settings, command: str, wall_seconds: float, disk_full: str | None,
+          loads: Sequence[float]) -> str:
     """The generated section of docs/reliability.md."""
     kinds = [k for k in FaultKind if t.faults[k] or k is not FaultKind.DISK_FULL or disk_full is None]
     lo = t.longest
@@ -95,6 +103,10 @@ def table(t: Totals, s: Settings, command: str, wall_seconds: float, disk_full: 
         ("not terminal within the bound", f"{t.problems[Problem.LATE]} (commands not terminal: "
                                           f"{t.problems[Problem.OPEN]}; runs that did not settle: {t.unsettled})"),
         ("least time left to a bound", "-" if t.closest is None else f"{t.closest:.1f} s"),
+        ("the machine stood still", f"{t.stalls} times, {t.stalled_seconds:.0f} s in all, the longest "
+                                    f"{t.longest_stall:.1f} s (added to the bounds they overlap)"),
+        ("load average", "-" if not loads else f"{sum(loads) / len(loads):.1f} on average, {max(loads):.1f} at most "
+                                               f"(on {os.cpu_count()} CPUs)"),
         ("longest fault to terminal", f"{lo.seconds:.1f} s: {lo.kind.value}, {t.longest_run}, command {lo.command_id} "
                                       f"on {lo.node_id}, ended {lo.detail}" if lo else "-"),
     ]
@@ -136,6 +148,7 @@ def write_json(path: Path, results: Sequence[RunResult]) -> None:
             "faults": [{"kind": f.kind.value, "started": f.started, "ended": f.ended, "targets": list(f.targets)}
                        for f in r.faults],
             "closest": r.verdict.closest, "phases": dict(r.phases),
+            "stalls": [{"started": s.started, "seconds": round(s.seconds, 2)} for s in r.stalls],
             "longest": None if r.verdict.longest is None else {
                 "seconds": round(r.verdict.longest.seconds, 2), "kind": r.verdict.longest.kind.value,
                 "command_id": r.verdict.longest.command_id, "node_id": r.verdict.longest.node_id},

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 from controller.dev.chaos.checks import FaultRecord, SentCommand, Verdict, check_run
 from controller.dev.chaos.fleet import SWARM, ChaosFleet
+from controller.dev.chaos.machine import MachineWatch, Stall
 from controller.dev.chaos.observe import Observer, Shown, parse_iso
 from controller.dev.chaos.plan import CommandPlan, FaultKind, FaultPlan, RunPlan, Settings, plan_run
 from controller.dev.chaos.script import DOCUMENT_NAME, executions, read_records, uptime_offset
@@ -51,6 +52,7 @@ class RunResult:
     settled: bool
     notes: tuple[str, ...]  # what happened that no fault explains (processes that died by themselves, ...)
     phases: tuple[tuple[str, float], ...] = ()  # where the run's time went, in order (seconds)
+    stalls: tuple[Stall, ...] = ()  # when the machine stood still during the run
 
     @property
     def ok(self) -> bool:
@@ -65,9 +67,11 @@ def available_kinds(fleet: ChaosFleet) -> list[FaultKind]:
 
 
 class Run:
-    def __init__(self, fleet: ChaosFleet, observer: Observer, plan: RunPlan, say: Callable[[str], None]) -> None:
+    def __init__(self, fleet: ChaosFleet, observer: Observer, machine: MachineWatch, plan: RunPlan,
+                 say: Callable[[str], None]) -> None:
         self.fleet = fleet
         self.observer = observer
+        self.machine = machine
         self.plan = plan
         self.settings = fleet.settings
         self.say = say
@@ -97,7 +101,10 @@ class Run:
         jobs += [lambda f=f: self._fault(f, t0) for f in self.plan.faults]
         with ThreadPoolExecutor(max_workers=len(jobs) or 1, thread_name_prefix="chaos-run") as pool:
             for fut in [pool.submit(j) for j in jobs]:
-                fut.result()
+                try:
+                    fut.result()
+                except Exception as exc:  # noqa: BLE001 - the harness failed to do what it planned: noted
+                    self.notes.append(f"the harness could not carry out a planned step: {exc!r}")
         self.fleet.check_processes()
         if self.fleet.cluster.controller is None:  # died by itself meanwhile: noted; the run goes on
             self.fleet.start_controller()
@@ -113,13 +120,15 @@ class Run:
         records = read_records(self.fleet.counts_dir, offset, self.sent)
         fleet = self.fleet
         verdict = check_run(self.settings, self.sent, final, self.observer, collected_at, executions(records),
-                            self.faults, lambda node, at: fleet.lives.life_at(fleet.node_of[node], at))
+                            self.faults, lambda node, at: fleet.lives.life_at(fleet.node_of[node], at),
+                            self.machine.stalled)
         self.observer.forget(set(self.sent))
         self.notes += fleet.findings[findings_before:]
         if not settled:
             self.notes.append("the run did not settle in time (see the findings)")
         return RunResult(self.plan.index, self.plan.seed, time.time() - began, len(self.sent),
-                         tuple(self.faults), verdict, settled, tuple(self.notes), tuple(phases))
+                         tuple(self.faults), verdict, settled, tuple(self.notes), tuple(phases),
+                         tuple(self.machine.stalls(began, time.time())))
 
     # ------------------------------------------------------------------ commands
 
@@ -284,7 +293,7 @@ class Run:
         return final, collected_at
 
 
-def run_campaign(fleet: ChaosFleet, observer: Observer, say: Callable[[str], None],
+def run_campaign(fleet: ChaosFleet, observer: Observer, machine: MachineWatch, say: Callable[[str], None],
                  on_result: Callable[[RunResult], None]) -> list[RunResult]:
     s: Settings = fleet.settings
     kinds = available_kinds(fleet)
@@ -297,7 +306,7 @@ def run_campaign(fleet: ChaosFleet, observer: Observer, say: Callable[[str], Non
                         f"{' ' + ','.join(f.targets) if f.targets else ''}{'' if f.revive else ' (left dead)'}"
                         for f in plan.faults)
             + (" (the dead wait for delivery deadlines)" if waits else ""))
-        result = Run(fleet, observer, plan, say).execute()
+        result = Run(fleet, observer, machine, plan, say).execute()
         results.append(result)
         on_result(result)
     return results
