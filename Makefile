@@ -1,10 +1,10 @@
-# Outpost: make install | demo | test | fuzz | bench | proto | lint
+# Outpost: make install | demo | test | fuzz | bench | chaos | proto | lint
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install bytecode demo test fuzz bench proto lint clean
+.PHONY: install bytecode demo test fuzz bench chaos proto lint clean
 
 install: $(STAMP)
 
@@ -51,8 +51,16 @@ fuzz: bytecode
 bench: bytecode
 	$(PY) -m bench
 
+# Randomized fault injection on real processes (controller/dev/chaos): CHAOS_RUNS runs (at least 100
+# for the figures in docs/reliability.md), CHAOS_SEED to replay a campaign; writes the table there.
+CHAOS_RUNS ?= 100
+CHAOS_SEED ?=
+chaos: bytecode
+	$(PY) -m controller.dev.chaos --runs $(CHAOS_RUNS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) \
+		--doc docs/reliability.md $(CHAOS_ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .demo .fuzz
+	rm -rf $(VENV) .demo .fuzz .chaos

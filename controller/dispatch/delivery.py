@@ -14,6 +14,7 @@ follows the Command it cancels.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from controller.fleet.sessions import Hub
@@ -21,6 +22,8 @@ from controller.model import CommandRecord
 from controller.trust.signing import DocumentSigner
 from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.wire.envelope import SignedCommand
+
+log = logging.getLogger(__name__)
 
 CHUNK = 256  # envelopes signed between two turns of the event loop
 
@@ -34,7 +37,15 @@ class Delivery:
         self._busy: dict[str, set[asyncio.Future[None]]] = {}  # command id -> deliveries under way
 
     def _sign(self, cmd: CommandRecord, document: bytes, node_ids: Sequence[str]) -> list[tuple[str, SignedCommand]]:
-        signed = self._signer.sign_commands(cmd.command_id, node_ids, document, self._clock(), cmd.expires_at_ms)
+        now = self._clock()
+        if cmd.expires_at_ms <= now:
+            # Past the delivery deadline: a concurrency slot freed late, a restart's resume, a chunk
+            # signed late. The envelope would expire before it left (the agent refuses those), so none is
+            # made; the deadline sweep ends these invocations DeliveryTimedOut.
+            log.info("command %s: its delivery deadline has passed; %d invocation(s) not sent", cmd.command_id,
+                     len(node_ids))
+            return []
+        signed = self._signer.sign_commands(cmd.command_id, node_ids, document, now, cmd.expires_at_ms)
         return [(node_id, signed.command(i)) for i, node_id in enumerate(node_ids)]
 
     def _queue(self, signed: list[tuple[str, SignedCommand]]) -> None:

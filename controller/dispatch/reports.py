@@ -133,9 +133,22 @@ class Reports:
             batch, self._results = self._results[:SETTLE_BATCH], self._results[SETTLE_BATCH:]
             try:
                 await self._store(accepted, steps, batch)
-            except Exception:  # the agents keep their results and send them again on their next stream
+            except Exception:  # noqa: BLE001 - whatever it was, the agents must send it again
                 log.exception("storing %d acceptance(s), %d step(s), %d result(s) failed", len(accepted),
                               len(steps), len(batch))
+                self._send_again({n for _, n, _ in accepted} | {s.node_id for s in steps} | {b.node_id for b in batch})
+
+    def _send_again(self, node_ids: set[str]) -> None:
+        """Nothing of a batch that failed is acknowledged, so its agents still hold what they sent;
+        but an agent sends it again only on a new stream, and a healthy stream never ends: these
+        agents' streams are closed, so that each comes back and resends (as often as storing fails,
+        a full disk for instance, and no more once it works). Found by `make chaos`: results left
+        unstored by a full disk kept their invocations InProgress for good."""
+        for node_id in sorted(node_ids):
+            session = self._hub.get(node_id)
+            if session is not None:
+                log.warning("node %s: closing its stream so that it sends again what could not be stored", node_id)
+                session.close()
 
     async def _store(self, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
                      batch: list[InvocationRecord]) -> None:

@@ -12,6 +12,7 @@ import pytest
 from controller.dispatch.active import ActiveCommand
 from controller.store import Store
 from plugins.sdk.status import Detail
+from plugins.sdk.wire.results import InvocationReport
 from tests.controller.dispatch_rig import FakeClock, Rig, received
 
 T = TypeVar("T")
@@ -133,6 +134,33 @@ def test_a_node_that_connects_after_the_deadline_gets_nothing_and_times_out(rig:
     cmd = rig.command(cid)
     assert cmd.detail.terminal and cmd.delivery_timed_out_count == 2
     assert rig.dispatcher.active.get(cid) is None
+
+
+def test_a_slot_freed_after_the_deadline_sends_nothing_and_the_batch_settles_on(rig: Rig) -> None:
+    """Found by `make chaos` (seed 3, run 1): a result that freed a concurrency slot after its command's
+    delivery deadline made the dispatcher sign the next envelope already expired; the signer refused
+    (InputError), and the whole batch's settling stopped there, so another command whose result was
+    in the same batch never dispatched its next invocation."""
+    sessions = rig.connect(N1, N2, N3, N4)
+
+    async def go() -> tuple[str, str]:
+        late = (await rig.send([N1, N2], concurrency="1", timeout_seconds=60)).command_id
+        other = (await rig.send([N3, N4], concurrency="1", timeout_seconds=600)).command_id
+        for n in (N1, N3):
+            assert received(sessions[n]) == ["command"]
+        rig.clock.advance(61)  # past the first command's delivery deadline, not the second's
+        at = rig.clock()
+        for cid, node in ((late, N1), (other, N3)):  # one batch: queued before the writer runs
+            await rig.reports.on_result(node, InvocationReport(cid, Detail.SUCCESS, 0, at, at, ()))
+        await rig.reports.flushed()
+        return late, other
+    late, other = run(go)
+    assert received(sessions[N2]) == []  # its envelope would have been expired on arrival
+    assert received(sessions[N4]) == ["command"]  # the other command goes on
+    assert rig.invocations(other) == {N3: Detail.SUCCESS, N4: Detail.IN_PROGRESS}
+    assert run(rig.dispatcher.deadlines.expire_undelivered) == 1
+    assert rig.invocations(late) == {N1: Detail.SUCCESS, N2: Detail.DELIVERY_TIMED_OUT}
+    assert rig.command(late).detail.terminal
 
 
 def test_a_restarted_dispatcher_resumes_its_active_commands(tmp_path: Path) -> None:

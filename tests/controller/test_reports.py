@@ -14,6 +14,7 @@ from controller.dispatch.active import ActiveCommand, ActiveCommands, Settlement
 from controller.dispatch.ratecontrol import CommandRun
 from controller.dispatch.reports import Reports
 from controller.model import CommandRecord, InvocationRecord, Targets
+from controller.store import StoreError
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.messages import CancelAck
@@ -72,6 +73,37 @@ def test_a_batch_of_results_is_one_settlement_per_command_and_each_is_acknowledg
     for s in sessions.values():
         s.flush_acks()
     assert received(sessions[N1]) == ["result_ack"] and received(sessions[N2]) == ["result_ack"]
+
+
+def test_reports_that_cannot_be_stored_end_their_agents_streams_so_they_are_sent_again(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by `make chaos` (seed 563683, run 6: the controller's disk full for 4 s): a batch whose
+    storing failed was dropped, unacknowledged; its agents resend only on a new stream, and an agent
+    whose stream stayed up never had one, so its invocations stayed InProgress for good (the agent
+    connected: no AgentLost; accepted: no DeliveryTimedOut)."""
+    _stored(rig, "c1", (N1, N2))
+    sessions = rig.connect(N1, N2)
+    reports, rec = _reports(rig)
+    real = rig.store.accept_many
+
+    def disk_full(*args: object) -> None:
+        raise StoreError("database error: (sqlite3.OperationalError) database or disk is full")
+    monkeypatch.setattr(rig.store, "accept_many", disk_full)
+
+    async def report(node: str) -> None:
+        await reports.on_result(node, InvocationReport("c1", Detail.SUCCESS, 0, START_MS, START_MS + 5, ()))
+        await reports.flushed()
+    asyncio.run(report(N1))
+    assert rig.invocations("c1") == {N1: Detail.IN_PROGRESS, N2: Detail.IN_PROGRESS}
+    assert received(sessions[N1]) == ["closed"]  # the agent comes back and sends its result again
+    assert received(sessions[N2]) == [] and not sessions[N2].closed  # nothing of its was lost
+    monkeypatch.setattr(rig.store, "accept_many", real)  # the disk was freed
+    rig.hub.detach(sessions[N1])
+    again = rig.hub.attach(N1)
+    asyncio.run(report(N1))  # what the agent replays on its next stream
+    assert rig.invocations("c1") == {N1: Detail.SUCCESS, N2: Detail.IN_PROGRESS}
+    again.flush_acks()
+    assert received(again) == ["result_ack"] and rec.settled == [Settlement("c1", ((N1, Detail.SUCCESS),))]
 
 
 def test_an_acceptance_settles_as_a_change_without_a_detail(rig: Rig) -> None:
