@@ -68,6 +68,7 @@ class Commands:
         self._runner = Runner(registry, setup.node_id, setup.platform, state.work_dir, self.outbox,
                               runner_options, setup.scrubber, self._journal)
         self._recovered = False
+        self._stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._slots = asyncio.Semaphore(setup.max_concurrent_documents)
@@ -99,6 +100,12 @@ class Commands:
 
     def on_command(self, signed: SignedCommand) -> None:
         setup = self._setup
+        if self._stopping:
+            # Stopping (a SIGTERM), the stream still open while the agent waits for its acks: a command
+            # taken now would only be stopped again. Not taken, not in the ledger: the controller sends
+            # it to the agent's next life (an invocation not accepted is sent again on its next Hello).
+            log.info("stopping: command %s left for the agent's next start", claimed_command_id(signed.envelope))
+            return
         try:
             vc = verify_command(signed, public_key=setup.signing_key, node_id=self.node_id, now_ms=now_ms(),
                                 verified_roots=setup.verified_roots)
@@ -187,7 +194,8 @@ class Commands:
             task.cancel()
 
     async def stop(self) -> None:
-        """Stop every command (each reports how it ended) and wait for them."""
+        """Stop every command (each reports how it ended) and wait for them; take no new one."""
+        self._stopping = True
         tasks = list(self._tasks.values())
         for t in tasks:
             t.cancel()

@@ -10,7 +10,9 @@ agent's own log names the refusal.
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -314,3 +316,22 @@ def test_a_command_the_ledger_cannot_record_is_refused_and_nothing_runs(rig: Rig
     assert "ledger" in ack.refusal_detail
     rig.run_ok("after")  # the ledger is writable again: commands run
     assert cid not in rig.ledger_ids()
+
+
+def test_a_stopping_agent_takes_no_new_command(rig: Rig) -> None:
+    """After SIGTERM the agent keeps its stream a few seconds for the controller's acks; a command
+    that comes then is not taken (no ledger record, nothing runs, no answer), so the controller
+    sends it again to the agent's next life instead of having it stopped at once."""
+    ctl = rig.controller
+    ctl.auto_result_ack = False  # so the stopping agent waits its 5 s for acks
+    _, first = rig.run_ok("before")
+    os.kill(rig.agent.pid, signal.SIGTERM)
+    time.sleep(1)  # the agent is in its wait for acks now (the fake never acks)
+    signed = ctl.sign(_cid(), rig.touch_doc("late"))
+    cid = pb.Envelope.FromString(signed.envelope).command_id
+    since = ctl.mark()
+    ctl.send_command(signed)
+    assert rig.agent.stop() == 0
+    assert ctl.received(cid, since=since) == []
+    assert cid not in rig.ledger_ids() and not rig.marker("late").exists()
+    assert "left for the agent's next start" in rig.agent.log()
