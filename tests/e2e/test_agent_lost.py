@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 
 from controller.dev.cluster import OUTPOST
-from tests.support.cluster import Cluster, wait_for
-from tests.support.docrun import by_node, popen_outpost, send, show, start_agent_with_env, wait_terminal
+from tests.support.cluster import Cluster, pid_written, process_alive, wait_for
+from tests.support.docrun import by_node, popen_outpost, send_script, show, start_agent_with_env, wait_terminal
 
 GRACE = "2"
 
@@ -28,28 +28,11 @@ def _fleet(cluster: Cluster, *controller_args: str) -> str:
     return cluster.node_ids["n1"]
 
 
-def _send(cluster: Cluster, node_id: str, script: str, *extra: str) -> str:
-    return send(cluster, "--document", "Outpost-RunShellScript", "--targets", f"Key=InstanceIds,Values={node_id}",
-                "--parameters", f"commands={script}", *extra)
-
-
-def _pid_in(path: Path) -> int:
-    wait_for(lambda: path.exists() and path.read_text().strip() != "", 20, f"{path.name} to be written")
-    return int(path.read_text().split()[0])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def test_an_agent_that_never_comes_back_ends_agent_lost_by_its_deadline(cluster: Cluster, tmp_path: Path) -> None:
     node = _fleet(cluster)
     pidfile = tmp_path / "pid"
-    cid = _send(cluster, node, f"echo $$ > {pidfile}; sleep 60", "--parameters", "executionTimeout=5")
-    step_pid = _pid_in(pidfile)
+    cid = send_script(cluster, node, f"echo $$ > {pidfile}; sleep 60", "--parameters", "executionTimeout=5")
+    step_pid = pid_written(pidfile)
     wait_for(lambda: by_node(show(cluster, cid))[node]["started"] != "", 10, "the agent to accept it")
     gone_at = time.monotonic()
     cluster.stop_agent("n1", signal.SIGKILL)
@@ -64,7 +47,7 @@ def test_an_agent_that_never_comes_back_ends_agent_lost_by_its_deadline(cluster:
         assert ended_in < 30, ended_in
         assert waited.returncode != 0 and "Traceback" not in waited.stderr
     finally:
-        if _alive(step_pid):
+        if process_alive(step_pid):
             psutil.Process(step_pid).kill()
 
 
@@ -72,8 +55,8 @@ def test_a_cancel_while_the_agent_is_cut_off_ends_at_once_and_reaches_the_agent_
         cluster: Cluster, tmp_path: Path) -> None:
     node = _fleet(cluster, "--heartbeat-timeout", "3")
     pidfile = tmp_path / "pid"
-    cid = _send(cluster, node, f"echo $$ > {pidfile}; sleep 60")
-    step_pid = _pid_in(pidfile)
+    cid = send_script(cluster, node, f"echo $$ > {pidfile}; sleep 60")
+    step_pid = pid_written(pidfile)
     agent = cluster.agents["n1"]
     agent.send_signal(signal.SIGSTOP)  # alive, running its step, but silent: cut off as far as anyone can tell
     try:
@@ -84,10 +67,10 @@ def test_a_cancel_while_the_agent_is_cut_off_ends_at_once_and_reaches_the_agent_
         shown = wait_terminal(cluster, cid, 5)
         assert time.monotonic() - began < 5
         assert by_node(shown)[node]["status_detail"] == "Cancelled"
-        assert _alive(step_pid)  # the agent has not heard yet
+        assert process_alive(step_pid)  # the agent has not heard yet
     finally:
         agent.send_signal(signal.SIGCONT)
-    wait_for(lambda: not _alive(step_pid), 30, "the agent, back, to stop the cancelled command's process")
+    wait_for(lambda: not process_alive(step_pid), 30, "the agent, back, to stop the cancelled command's process")
     assert by_node(show(cluster, cid))[node]["status_detail"] == "Cancelled"
     assert "cancel of" in (cluster.root / "controller.log").read_text()
 
@@ -108,7 +91,7 @@ def test_a_second_agent_with_the_same_identity_is_refused_and_no_command_runs_tw
     counts = tmp_path / "runs"
     counts.mkdir()
     for i in range(5):
-        cid = _send(cluster, node, f"echo {i} >> {counts}/${{OUTPOST_TEST_COPY:-original}}")
+        cid = send_script(cluster, node, f"echo {i} >> {counts}/${{OUTPOST_TEST_COPY:-original}}")
         assert by_node(wait_terminal(cluster, cid, 30))[node]["status"] == "Success"
     assert not (counts / "copy").exists()
     assert (counts / "original").read_text().split() == ["0", "1", "2", "3", "4"]

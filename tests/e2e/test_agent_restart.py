@@ -12,10 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
-import psutil
-
-from tests.support.cluster import Cluster, wait_for
-from tests.support.docrun import by_node, output, send, show, wait_terminal
+from tests.support.cluster import Cluster, pid_written, process_alive, wait_for
+from tests.support.docrun import by_node, output, send_script, show, wait_terminal
 
 
 def _one_agent(cluster: Cluster, *agent_args: str) -> str:
@@ -34,23 +32,6 @@ def _start(cluster: Cluster, *extra: str) -> subprocess.Popen:
     return proc
 
 
-def _send(cluster: Cluster, node_id: str, script: str) -> str:
-    return send(cluster, "--document", "Outpost-RunShellScript", "--targets", f"Key=InstanceIds,Values={node_id}",
-                "--parameters", f"commands={script}")
-
-
-def _pid_in(path: Path, timeout: float = 20) -> int:
-    wait_for(lambda: path.exists() and path.read_text().strip() != "", timeout, f"{path.name} to be written")
-    return int(path.read_text().split()[0])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def _invocation(cluster: Cluster, command_id: str, node_id: str, timeout: float = 60) -> dict:
     return by_node(wait_terminal(cluster, command_id, timeout))[node_id]
 
@@ -67,15 +48,15 @@ def test_a_kill_9_of_the_agent_ends_the_invocation_when_it_is_back_and_kills_wha
         cluster: Cluster, tmp_path: Path) -> None:
     node = _one_agent(cluster)
     pidfile, marker = tmp_path / "pid", tmp_path / "ran-to-the-end"
-    cid = _send(cluster, node, f"echo $$ > {pidfile}; sleep 30; echo done > {marker}")
-    step_pid = _pid_in(pidfile)
+    cid = send_script(cluster, node, f"echo $$ > {pidfile}; sleep 30; echo done > {marker}")
+    step_pid = pid_written(pidfile)
     cluster.stop_agent("n1", signal.SIGKILL)
     time.sleep(0.5)
-    assert _alive(step_pid), "the step outlives a kill -9 of its agent (what the next life must clean up)"
+    assert process_alive(step_pid), "the step outlives a kill -9 of its agent (what the next life must clean up)"
     _start(cluster)
     inv = _invocation(cluster, cid, node, timeout=30)
     assert inv["status"] == "Failed", inv
-    assert not _alive(step_pid), "the restarted agent kills what its previous life left running"
+    assert not process_alive(step_pid), "the restarted agent kills what its previous life left running"
     errors = " ".join(_step_errors(cluster, cid, node))
     assert "interrupted" in errors and "killed" in errors, errors
     assert not marker.exists()
@@ -84,12 +65,12 @@ def test_a_kill_9_of_the_agent_ends_the_invocation_when_it_is_back_and_kills_wha
 def test_a_sigterm_of_the_agent_reports_before_it_exits(cluster: Cluster, tmp_path: Path) -> None:
     node = _one_agent(cluster)
     pidfile = tmp_path / "pid"
-    cid = _send(cluster, node, f"echo $$ > {pidfile}; sleep 30")
-    step_pid = _pid_in(pidfile)
+    cid = send_script(cluster, node, f"echo $$ > {pidfile}; sleep 30")
+    step_pid = pid_written(pidfile)
     began = time.monotonic()
     cluster.stop_agent("n1", signal.SIGTERM)  # waits for the exit (20 s at most)
     stopped_in = time.monotonic() - began
-    assert not _alive(step_pid)
+    assert not process_alive(step_pid)
     inv = by_node(wait_terminal(cluster, cid, 5))[node]  # already reported: no agent runs now
     assert inv["status"] == "Failed", inv
     assert "the agent was stopped" in " ".join(_step_errors(cluster, cid, node))
@@ -100,7 +81,7 @@ def test_a_result_the_controller_did_not_acknowledge_survives_a_kill_9_of_the_ag
         cluster: Cluster, tmp_path: Path) -> None:
     node = _one_agent(cluster)
     marker = tmp_path / "finished"
-    cid = _send(cluster, node, f"sleep 3; echo the-result; touch {marker}")
+    cid = send_script(cluster, node, f"sleep 3; echo the-result; touch {marker}")
     cluster.stop_controller(signal.SIGTERM)
     wait_for(marker.exists, 30, "the command to finish while the controller is down")
     time.sleep(0.5)  # its result is now queued in the agent, for a controller that is not there
@@ -118,7 +99,7 @@ def test_a_redelivery_of_a_command_that_ran_reports_what_happened_never_a_refusa
     # sends it again to the restarted agent
     node = _one_agent(cluster, "--accept-delay-seconds", "60")
     count = tmp_path / "runs"
-    cid = _send(cluster, node, f"echo run >> {count}; sleep 30")
+    cid = send_script(cluster, node, f"echo run >> {count}; sleep 30")
     wait_for(count.exists, 20, "the command to start")
     cluster.stop_agent("n1", signal.SIGKILL)
     _start(cluster)

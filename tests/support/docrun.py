@@ -110,6 +110,12 @@ def send(cluster: Cluster, *args: str) -> str:
     return str(row["command_id"])
 
 
+def send_script(cluster: Cluster, node_id: str, script: str, *extra: str) -> str:
+    """Send the built-in shell document running ``script`` to one node; the command id."""
+    return send(cluster, "--document", "Outpost-RunShellScript", "--targets", f"Key=InstanceIds,Values={node_id}",
+                "--parameters", f"commands={script}", *extra)
+
+
 def show(cluster: Cluster, command_id: str) -> dict:
     row = cluster.outpost_json("command", "show", command_id)
     assert isinstance(row, dict)
