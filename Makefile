@@ -28,7 +28,7 @@ demo: bytecode
 test: bytecode
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# The fuzz properties of tests/fuzz at their full counts (tests/fuzz/budget.py: 1.26 million cases),
+# The fuzz properties of tests/fuzz at their full counts (tests/fuzz/budget.py: 1.05 million cases),
 # shared out among FUZZ_JOBS processes, with a random seed unless FUZZ_SEED is given: a failure is
 # found again with the same seed. Each process's log and counts land in .fuzz/. make test runs the
 # same properties, a few cases each.

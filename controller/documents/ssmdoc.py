@@ -23,7 +23,15 @@ from controller.documents.placeholders import apply_to_inputs, check_references,
 from controller.documents.yamlload import NestingError, NestingLimitedLoader
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.limits import MAX_NESTING, check_json_tree, check_tree, nesting_problem, timeout_problem
+from plugins.sdk.limits import (
+    MAX_NESTING,
+    NumberTooLong,
+    bounded_int,
+    check_json_tree,
+    check_tree,
+    nesting_problem,
+    timeout_problem,
+)
 from plugins.sdk.schema import JsonValue, inputs_to_json, kind_of
 from plugins.sdk.wire.document import (
     LONE_SURROGATE,
@@ -95,7 +103,9 @@ def _load_json(text: str) -> Any:
         raise DocumentError(f"document is not valid JSON: {name} is not a number")
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_int=bounded_int)
+    except NumberTooLong as exc:
+        raise DocumentError(f"document: {exc}") from None
     except json.JSONDecodeError as exc:
         raise DocumentError(f"document is not valid JSON: {exc}") from None
     except RecursionError:  # deeper than the parser goes, so past the limit too

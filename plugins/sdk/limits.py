@@ -21,6 +21,21 @@ MAX_NESTING = 64
 # 30 days: SSM's longest delivery timeout, and the longest any step or task may run. A larger
 # value is refused, never taken as "no timeout".
 MAX_TIMEOUT_SECONDS = 2_592_000
+# Digits of an integer in JSON text: Python reads at most 4,300 (a ValueError past that), and no
+# number Outpost takes has more than 19 (an int64); far past both, and said by name.
+MAX_NUMBER_DIGITS = 100
+
+
+class NumberTooLong(ValueError):
+    """An integer in JSON text with more digits than MAX_NUMBER_DIGITS."""
+
+
+def bounded_int(text: str) -> int:
+    """``json.loads``'s ``parse_int``: NumberTooLong past MAX_NUMBER_DIGITS digits."""
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_NUMBER_DIGITS:
+        raise NumberTooLong(f"a number of {digits} digits; numbers have at most {MAX_NUMBER_DIGITS}")
+    return int(text)
 NUL = "\x00"
 NUL_PROBLEM = "contains a NUL character, which no command line, environment variable or database text can carry"
 

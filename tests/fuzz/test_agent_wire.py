@@ -127,7 +127,8 @@ def test_any_command_verifies_or_is_refused(cmd: SignedCommand) -> None:
         assert exc.code in ("bad_signature", "malformed", "wrong_node", "expired", "not_yet_valid",
                             "document_mismatch", "bad_document")
         return
-    assert verified.document.canonical_bytes() == cmd.document or verified.document is not None
+    assert verified.envelope.node_id == NODE and verified.envelope.expires_at_ms > NOW
+    assert verified.envelope.document_sha256 == hashlib.sha256(cmd.document).digest()
 
 
 # the actions of steps that start: installed ones, never with a NUL in their name

@@ -5,16 +5,19 @@ import json
 
 import pytest
 
-from plugins.sdk.errors import InputError
+from controller.documents.ssmdoc import parse_command_document
+from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.limits import (
     MAX_NESTING,
     MAX_TIMEOUT_SECONDS,
     _json_depth,
+    bounded_int,
     check_json_tree,
     check_tree,
     shown,
     timeout_problem,
 )
+from plugins.sdk.wire.document import document_from_bytes
 
 
 def _nested(levels: int) -> str:
@@ -70,3 +73,12 @@ def test_timeouts_are_whole_seconds_up_to_30_days(value: object, problem: str | 
 def test_shown_cuts_a_huge_value() -> None:
     assert shown("abc") == "'abc'"
     assert shown("x" * 1000).endswith("... (1002 characters)") and len(shown("x" * 1000)) < 90
+
+
+@pytest.mark.parametrize("parse", [document_from_bytes, lambda b: parse_command_document(b, "JSON")],
+                         ids=["wire", "ssm"])
+def test_a_number_past_pythons_digit_limit_is_refused_by_name(parse) -> None:  # found by tests/fuzz
+    text = b'{"schemaVersion": "2.2", "mainSteps": [], "x": -1' + b"0" * 5000 + b"}"
+    with pytest.raises(DocumentError, match=r"^document: a number of 5001 digits; numbers have at most 100$"):
+        parse(text)
+    assert bounded_int("-" + "9" * 100) == -int("9" * 100)
