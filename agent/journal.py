@@ -15,10 +15,15 @@ listing away). Records, appended as things happen:
 Each record is framed (length, CRC-32, kind): a record cut short by a crash, or garbage, ends the
 reading of its file, and nothing after it is trusted.
 
-Every record goes to the file at once (open, append, close: no descriptor held between records, as
-with the ledger, agent/ledger.py), so a kill -9 of the agent loses nothing it wrote: the page cache
-keeps it. What only a crash of the machine could lose is made durable a batch at a time: after a
-step's or the command's result, the file (and the directory, for a new file) is synced with
+Records go to the file in the event loop's turn that makes them: what one turn records about a
+command is appended in one write at the end of that turn (open, append, close: no descriptor held
+between writes, as with the ledger, agent/ledger.py), before any callback queued after the record
+runs, so before the stream can carry a message it records; a process group's record is written at
+once. A kill -9 of the agent loses nothing written: the page cache keeps it. (One write per turn
+rather than per record: a quick command's records cost one or two writes, not four or more.)
+
+What only a crash of the machine could lose is made durable a batch at a time: after a step's or
+the command's result, the file (and the directory, for a new file) is synced with
 everything else due, off the event loop (``SyncFiles``). A machine crash that loses records also
 ended what they described; the agent then reports the command interrupted (agent/recovery.py).
 """
@@ -111,9 +116,11 @@ class Journal(Generic[M]):
         self._to_bytes = to_bytes
         self._from_bytes = from_bytes
         self._sync = sync
+        self._pending: dict[str, bytearray] = {}  # records of this turn, by command, not yet written
         self._due: set[Path] = set()
         self._syncing: asyncio.Task[None] | None = None
         self._failed: set[str] = set()  # commands whose journal could not be written (told once each)
+        self._boot: float | None = None  # the machine's boot time (read once: an agent outlives no boot)
 
     def path(self, command_id: str) -> Path:
         if not is_command_id(command_id):  # never a path outside the directory
@@ -135,7 +142,13 @@ class Journal(Generic[M]):
             started = psutil.Process(pid).create_time()
         except psutil.Error:  # gone already: nothing of it to kill later
             return
-        self._append(command_id, b"P", _PROCESS.pack(pid, started, psutil.boot_time()))
+        self._append(command_id, b"P", _PROCESS.pack(pid, started, self._boot_time()))
+        self.write_pending()  # at once: a process left running is what a later life must find
+
+    def _boot_time(self) -> float:
+        if self._boot is None:
+            self._boot = psutil.boot_time()
+        return self._boot
 
     def message(self, command_id: str, msg: M) -> None:
         self._append(command_id, b"M", self._to_bytes(msg))
@@ -145,8 +158,11 @@ class Journal(Generic[M]):
     def forget(self, command_id: str) -> None:
         """The controller acknowledged the command's result: its journal goes."""
         self._failed.discard(command_id)
+        path = self.path(command_id)
+        if self._pending.pop(command_id, None) is not None and not path.exists():
+            return  # nothing of it written yet: nothing to remove
         try:
-            os.unlink(self.path(command_id))
+            os.unlink(path)
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -154,8 +170,29 @@ class Journal(Generic[M]):
 
     def _append(self, command_id: str, kind: bytes, payload: bytes) -> None:
         data = _frame(kind, payload)
+        path = self.path(command_id)
+        pending = self._pending.get(command_id)
+        if pending is not None:
+            pending += data
+            return
         try:
-            fd = os.open(self.path(command_id), _APPEND, 0o600)
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (reading tools, tests): written at once
+            self._write(command_id, path, data)
+            return
+        if not self._pending:
+            loop.call_soon(self.write_pending)
+        self._pending[command_id] = bytearray(data)
+
+    def write_pending(self) -> None:
+        """Write what was recorded and not yet written (the end of a turn, a process group, a stop)."""
+        pending, self._pending = self._pending, {}
+        for command_id, data in pending.items():
+            self._write(command_id, self.path(command_id), data)
+
+    def _write(self, command_id: str, path: Path, data: bytes | bytearray) -> None:
+        try:
+            fd = os.open(path, _APPEND, 0o600)
             try:
                 view = memoryview(data)
                 while view:
@@ -176,6 +213,7 @@ class Journal(Generic[M]):
             self._syncing = asyncio.get_running_loop().create_task(self._sync_due())
 
     async def _sync_due(self) -> None:
+        self.write_pending()
         while self._due:
             batch, self._due = sorted(self._due), set()
             try:
@@ -185,6 +223,7 @@ class Journal(Generic[M]):
 
     async def synced(self) -> None:
         """Until everything due is durable (a stopping agent waits for it)."""
+        self.write_pending()
         while self._syncing is not None and not self._syncing.done():
             await asyncio.shield(self._syncing)
 

@@ -114,6 +114,46 @@ def test_results_are_made_durable_a_batch_at_a_time(tmp_path: Path) -> None:
     assert synced == [[tmp_path / CID, tmp_path / "cmd-2"]]
 
 
+def test_what_one_turn_records_is_written_in_one_write_before_what_it_queued_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an event loop, a command's records of one turn go to its file in one write at the end of
+    the turn: before a callback queued after them (the stream's send) runs; a process group's at once."""
+    writes: list[int] = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: writes.append(len(data)) or real_write(fd, data))
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        j = journal(tmp_path)
+        j.taken(CID, 1)
+        j.message(CID, Accepted(CID))
+        j.step_started(CID, StepStart(0, "s0", "shell", 2))
+        j.message("cmd-2", Accepted("cmd-2"))
+        assert not (tmp_path / CID).exists()  # not yet: the turn is not over
+        asyncio.get_running_loop().call_soon(lambda: seen.update(at_send=journal(tmp_path).read_all()))
+        await asyncio.sleep(0)
+        j.process_started(CID, os.getpid())
+        seen["after_process"] = len(writes)
+    asyncio.run(main())
+    second, first = seen["at_send"]  # type: ignore[misc]  (cmd-2 has no taken record: it sorts first)
+    assert (first.command_id, first.taken_at_ms, first.messages, [s.index for s in first.steps]) == \
+        (CID, 1, [Accepted(CID)], [0])
+    assert second.messages == [Accepted("cmd-2")]
+    assert seen["after_process"] == 3 and len(writes) == 3  # one per command and turn, the process at once
+
+
+def test_a_command_forgotten_within_the_turn_never_reaches_the_disk(tmp_path: Path) -> None:
+    async def main() -> None:
+        j = journal(tmp_path)
+        j.taken(CID, 1)
+        j.message(CID, step(0))
+        j.forget(CID)
+        await asyncio.sleep(0)
+        await j.synced()
+    asyncio.run(main())
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------------- recovery
 
 
