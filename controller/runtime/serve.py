@@ -25,6 +25,7 @@ from controller.runtime.openfiles import ENROLMENT, open_file_count, raise_soft_
 from controller.runtime.retention import Pruner
 from controller.server.admin_service import AdminService
 from controller.server.agent_service import AgentStreamService, EnrolmentService
+from controller.server.failures import DatabaseFailures
 from controller.store import Store
 from controller.store.db import Db
 from controller.trust.pki import CertificateAuthority
@@ -140,14 +141,15 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     room = share_out(open_file_limit, open_file_count())
     log.info("%s", room.summary())
     capacity = StreamCapacity(room.agent_streams, room.limit)
-    mtls = grpc.aio.server(options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections)))
+    failures = (DatabaseFailures(),)  # a failed database answered UNAVAILABLE in one line
+    mtls = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections)))
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                               opts.heartbeat_timeout_seconds, capacity, events), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         hub), mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
-    enrol = grpc.aio.server(options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT)))
+    enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT)))
     pbg.add_AgentServiceServicer_to_server(EnrolmentService(db, ca, signer), enrol)
     enrol_creds = grpc.ssl_server_credentials([(server_key, chain)])
     try:

@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
-from controller.store.errors import StoreError
+from controller.store.errors import DatabaseFailed, StoreError
 
 if TYPE_CHECKING:
     import psycopg
@@ -111,6 +111,17 @@ def create_store_engine(url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
     return engine
 
 
+def _store_error(e: SQLAlchemyError) -> StoreError:
+    """The store's error for SQLAlchemy's, in one line (its own text adds a second, a link to its docs):
+    a failure of the database itself (OperationalError: disk full, server gone, locked out) is a
+    DatabaseFailed, anything else a StoreError."""
+    cause = getattr(e, "orig", None) or e
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    if isinstance(e, OperationalError | InterfaceError):
+        return DatabaseFailed(f"database failed: {first}")
+    return StoreError(f"database error: {first}")
+
+
 @contextmanager
 def write_tx(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: BEGIN IMMEDIATE on SQLite, READ COMMITTED on PostgreSQL."""
@@ -122,7 +133,7 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
     except StoreError:
         raise
     except SQLAlchemyError as e:
-        raise StoreError(f"database error: {e}") from e
+        raise _store_error(e) from e
 
 
 @contextmanager
@@ -137,4 +148,4 @@ def read_tx(engine: Engine) -> Iterator[Connection]:
     except StoreError:
         raise
     except SQLAlchemyError as e:
-        raise StoreError(f"database error: {e}") from e
+        raise _store_error(e) from e

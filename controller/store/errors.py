@@ -8,6 +8,11 @@ class StoreError(OutpostError):
     """The store could not do what was asked (bad input, corrupt row, database failure)."""
 
 
+class DatabaseFailed(StoreError):
+    """The database itself failed (its disk full, its server gone, a file it cannot write): nothing
+    the request did wrong. The servers answer it UNAVAILABLE in one line (controller/server/failures.py)."""
+
+
 class NotFound(StoreError):
     """The record asked for does not exist."""
 
