@@ -12,13 +12,14 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.journal import Journal, SyncFiles
+from agent.journal import Journal, StepStart, SyncFiles
 from agent.ledger import Ledger, LedgerWrite
 from agent.outbox import CallLater, Outbox
 from agent.recovery import ends, recover
-from agent.runner import NotRecorded, Runner, RunnerOptions
+from agent.runner import NotRecorded, Runner, RunnerOptions, StepJournal
 from agent.state import StateDir
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Platform
@@ -55,6 +56,45 @@ class CommandsSetup:
     sync_files: SyncFiles
 
 
+# How long a stopping agent lets the commands whose step process has exited already report that
+# exit (an agent seconds behind sees a SIGTERM before the exit it has not yet read), before it stops
+# what is left. Part of a stop's bound (docs/statuses.md, "When an agent goes").
+EXITED_SETTLE_SECONDS = 2.0
+
+
+class _Leaders:
+    """The process group each command's step leads now (its leader's pid), noted on the way to the
+    journal, so that a stopping agent can tell a step whose process has exited from one that runs."""
+
+    def __init__(self, journal: StepJournal) -> None:
+        self._journal = journal
+        self._pids: dict[str, int] = {}
+
+    def step_started(self, command_id: str, step: StepStart) -> None:
+        self._pids.pop(command_id, None)
+        self._journal.step_started(command_id, step)
+
+    def process_started(self, command_id: str, pid: int) -> None:
+        self._pids[command_id] = pid
+        self._journal.process_started(command_id, pid)
+
+    def forget(self, command_id: str) -> None:
+        self._pids.pop(command_id, None)
+
+    def exited(self, command_id: str) -> bool:
+        """Whether the step's process has exited (reaped or a zombie not yet reaped); False when it
+        runs, when there is none, or when its pid now names another process (then: not ours to wait)."""
+        pid = self._pids.get(command_id)
+        if pid is None:
+            return False
+        try:
+            return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+        except psutil.Error:
+            return False
+
+
 class Commands:
     def __init__(self, state: StateDir, registry: PluginRegistry, runner_options: RunnerOptions,
                  setup: CommandsSetup) -> None:
@@ -65,8 +105,9 @@ class Commands:
         self._journal: Journal[AgentMessage] = Journal(state.commands_dir, wire.agent_message_to_bytes,
                                                        wire.agent_message_from_bytes, _settles, setup.sync_files)
         self.outbox: Outbox[AgentMessage] = Outbox(setup.call_later, wire.agent_message_to_pb, self._journal)
+        self._leaders = _Leaders(self._journal)
         self._runner = Runner(registry, setup.node_id, setup.platform, state.work_dir, self.outbox,
-                              runner_options, setup.scrubber, self._journal)
+                              runner_options, setup.scrubber, self._leaders)
         self._recovered = False
         self._stopping = False
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -173,7 +214,7 @@ class Commands:
                     self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
                 return
             try:
-                await self._runner.run(vc, lambda: cid in self._cancel_requested, recorded)
+                await self._runner.run(vc, lambda: cid in self._cancel_requested, recorded, lambda: self._stopping)
                 self.commands_run += 1
             except NotRecorded:
                 return  # refused by _record
@@ -183,6 +224,7 @@ class Commands:
             if not recorded.done():  # stopping: the runner ended without waiting for it
                 recorded.cancel()
             self._tasks.pop(cid, None)
+            self._leaders.forget(cid)
             self._cancel_requested.discard(cid)
 
     def on_cancel(self, command_id: str) -> None:
@@ -194,8 +236,12 @@ class Commands:
             task.cancel()
 
     async def stop(self) -> None:
-        """Stop every command (each reports how it ended) and wait for them; take no new one."""
+        """Stop every command (each reports how it ended) and wait for them; take no new one. A
+        command whose step process has exited already first has a moment to report that exit."""
         self._stopping = True
+        exited = [task for cid, task in self._tasks.items() if self._leaders.exited(cid)]
+        if exited:
+            await asyncio.wait(exited, timeout=EXITED_SETTLE_SECONDS)
         tasks = list(self._tasks.values())
         for t in tasks:
             t.cancel()

@@ -164,13 +164,15 @@ class Runner:
         self._environ = dict(os.environ)  # the agent's own environment, the base of every step's
 
     async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool],
-                  recorded: Awaitable[bool] | None = None) -> InvocationReport:
+                  recorded: Awaitable[bool] | None = None,
+                  stopping: Callable[[], bool] = lambda: False) -> InvocationReport:
         """Run the document's steps as agent/flow.py rules; report each step and the invocation.
         Cancellation by the operator (``cancel_requested()`` true when the task is cancelled) ends as
         Cancelled; any other cancellation (the agent stopping) reports the invocation Failed (STOPPED)
         once the step's processes are gone, and propagates.
         ``recorded``: whether the command is in the ledger, awaited once the first step to run is set
-        up and before it starts (the ledger's fsync and the set-up overlap); False raises NotRecorded."""
+        up and before it starts (the ledger's fsync and the set-up overlap); False raises NotRecorded.
+        ``stopping()``: the agent is stopping; no further step starts (it ends as a stop does)."""
         cid = vc.envelope.command_id
         log = BoundLogger(self._log, {"command": cid, "node": self._node_id})
         workdir = os.path.join(self._work_root, cid)  # made by the first step whose plugin needs it
@@ -190,6 +192,8 @@ class Runner:
                     flow.skipped_step(step)
                     report = self._skipped(cid, index, step, reason)
                 else:
+                    if stopping():  # a step that ended let this one come: the agent is stopping all the same
+                        raise asyncio.CancelledError
                     running = StepStart(index, step.name, step.action, now_ms())
                     report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested,
                                                   recorded)

@@ -152,3 +152,23 @@ def test_report_not_started(h: Harness, detail: Detail) -> None:
     assert h.reports() == [result]  # sent, and only that
     assert h.outbox.unacknowledged() == {CID}
     assert h.rec.steps == [] and not (h.work_root / CID).exists()
+
+
+def test_while_the_agent_stops_no_further_step_starts(h: Harness) -> None:
+    """A step that ended by itself while the agent was stopping (its exit seen in the moment the stop
+    leaves such steps) is reported by its own outcome; the step after it never starts."""
+    stopping = {"now": False}
+
+    async def main() -> str:
+        run = h.runner().run(command(CID, ok("first"), ok("second")), lambda: False, None,
+                             lambda: stopping["now"] or bool(stopping.update(now=True)))
+        try:
+            await run
+        except asyncio.CancelledError:
+            return "propagated"
+        return "returned"
+
+    assert asyncio.run(main()) == "propagated"
+    assert h.rec.steps == ["first"]
+    assert summary(h.reports()) == [(0, "first", Detail.SUCCESS, 0, ""),
+                                    ("invocation", Detail.FAILED, NO_EXIT_CODE)]

@@ -77,6 +77,28 @@ def test_a_sigterm_of_the_agent_reports_before_it_exits(cluster: Cluster, tmp_pa
     assert stopped_in < 20
 
 
+def test_a_step_that_ended_before_the_agent_saw_it_is_reported_by_its_exit_not_as_stopped(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """Found by the chaos runs (docs/reliability.md): an agent seconds behind (here: SIGSTOPped) had
+    not yet seen its step's exit when its SIGTERM came, and reported a finished step stopped."""
+    node = _one_agent(cluster)
+    pidfile, marker = tmp_path / "pid", tmp_path / "ended"
+    cid = send_script(cluster, node, f"echo $$ > {pidfile}; sleep 1; echo done > {marker}; echo the-end")
+    step_pid = pid_written(pidfile)
+    agent = cluster.agents["n1"]
+    agent.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: marker.exists() and not process_alive(step_pid), 10, "the step to end")
+        time.sleep(0.3)
+        agent.send_signal(signal.SIGTERM)
+    finally:
+        agent.send_signal(signal.SIGCONT)
+    agent.wait(20)
+    inv = by_node(wait_terminal(cluster, cid, 10))[node]
+    assert inv["status"] == "Success", (inv, _step_errors(cluster, cid, node))
+    assert "the-end" in str(output(cluster, cid, node))
+
+
 def test_a_result_the_controller_did_not_acknowledge_survives_a_kill_9_of_the_agent(
         cluster: Cluster, tmp_path: Path) -> None:
     node = _one_agent(cluster)
