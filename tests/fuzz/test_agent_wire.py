@@ -80,9 +80,10 @@ def test_any_agent_message_converts_or_says_why(msg: pb.AgentMessage) -> None:
 def test_any_bytes_as_an_agent_message(data: bytes) -> None:
     """What a journal's message record holds: protobuf's DecodeError or a WireError, or a message."""
     try:
-        wire.agent_message_from_bytes(data)
+        typed = wire.agent_message_from_bytes(data)
     except (DecodeError, wire.WireError):
-        pass
+        return
+    assert wire.agent_message_from_bytes(wire.agent_message_to_bytes(typed)) == typed  # what it read, it keeps
 
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
