@@ -16,6 +16,7 @@ import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.journal import Journal, StepStart, SyncFiles
+from agent.journal_file import JournalFile
 from agent.ledger import Ledger, LedgerWrite
 from agent.outbox import CallLater, Outbox
 from agent.recovery import ends, recover
@@ -54,6 +55,7 @@ class CommandsSetup:
     verified_roots: VerifiedRoots | None
     scrubber: ScrubFilter
     sync_files: SyncFiles
+    journal_file: JournalFile | None  # shared by a process's agents (a swarm's); None: DIR/journal of its own
 
 
 # How long a stopping agent lets the commands whose step process has exited already report that
@@ -102,7 +104,13 @@ class Commands:
         self._setup = setup
         self.node_id = setup.node_id
         self._ledger = Ledger(state.ledger_path)
-        self._journal: Journal[AgentMessage] = Journal(state.commands_dir, wire.agent_message_to_bytes,
+        # an agent alone has its journal file in its state directory; a swarm's agents share one, each
+        # under its state directory's name
+        self._own_file = setup.journal_file is None
+        file, owner = ((JournalFile(state.journal_path), "") if setup.journal_file is None
+                       else (setup.journal_file, state.path.name))
+        self._journal_file = file
+        self._journal: Journal[AgentMessage] = Journal(file, owner, wire.agent_message_to_bytes,
                                                        wire.agent_message_from_bytes, _settles, setup.sync_files)
         self.outbox: Outbox[AgentMessage] = Outbox(setup.call_later, wire.agent_message_to_pb, self._journal)
         self._leaders = _Leaders(self._journal)
@@ -138,6 +146,14 @@ class Commands:
 
     async def synced(self) -> None:
         await self._journal.synced()
+
+    def close(self) -> None:
+        """The agent ends: its journal file is written and closed (a swarm's shared one is closed by
+        the swarm)."""
+        if self._own_file:
+            self._journal_file.close()
+        else:
+            self._journal.write_pending()
 
     def on_command(self, signed: SignedCommand) -> None:
         setup = self._setup

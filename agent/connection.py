@@ -19,6 +19,7 @@ import grpc
 from agent.commands import Commands, CommandsSetup
 from agent.facts import gather_facts
 from agent.journal import SyncFiles, fsync_in_thread
+from agent.journal_file import JournalFile
 from agent.ledger import LedgerWrite, fsync_each
 from agent.outbox import CallLater, loop_call_later
 from agent.runner import RunnerOptions
@@ -91,6 +92,7 @@ class Shared:
     verified_roots: VerifiedRoots | None = None
     scrubber: ScrubFilter = field(default_factory=ScrubFilter)  # the process's log scrubber
     sync_files: SyncFiles = fsync_in_thread  # how journals reach the disk
+    journal_file: JournalFile | None = None  # None: each agent its own, in its state directory
 
 
 class Agent:
@@ -108,7 +110,7 @@ class Agent:
         self._commands = Commands(state, registry, runner_options, CommandsSetup(
             identity.node_id, signing_key(identity.signing_public_key), self._facts.platform,
             options.max_concurrent_documents, options.accept_delay_seconds, shared.ledger_write, shared.call_later,
-            shared.verified_roots, shared.scrubber, shared.sync_files))
+            shared.verified_roots, shared.scrubber, shared.sync_files, shared.journal_file))
         self._outbox = self._commands.outbox
         self._connected = False
         self._refused: grpc.StatusCode | None = None  # how the controller ended the last stream, if it did
@@ -179,6 +181,7 @@ class Agent:
         finally:
             await self._commands.stop()
             await self._commands.synced()
+            self._commands.close()
             await channel.close()
 
     async def _session(self, stub: pbg.AgentServiceStub, stop: Stop, *, wait: bool) -> _Session:

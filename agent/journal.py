@@ -1,9 +1,6 @@
-"""The agent's journal: what it must not forget about each command it holds, on disk in its state
-directory, from the moment it takes the command until the controller acknowledges its result.
-
-One file per command, ``DIR/commands/<command id>``, removed when the controller acknowledges the
-command's result (a file per command needs no compaction, and what an agent holds is a directory
-listing away). Records, appended as things happen:
+"""The agent's journal: what it must not forget about each command it holds, kept in its journal
+file (agent/journal_file.py) from the moment it takes the command until the controller acknowledges
+its result, then forgotten. Records, appended as things happen:
 
 - ``T`` taken: the command was verified and goes into the ledger (when, in unix ms);
 - ``S`` a step starts (its index, name and action, when);
@@ -12,20 +9,14 @@ listing away). Records, appended as things happen:
 - ``M`` a message about the command for the controller (an agent message as its stream carries
   it, converted at the connection's edge).
 
-Each record is framed (length, CRC-32, kind): a record cut short by a crash, or garbage, ends the
-reading of its file, and nothing after it is trusted.
-
-Records go to the file in the event loop's turn that makes them: what one turn records about a
-command is appended in one write at the end of that turn (open, append, close: no descriptor held
-between writes, as with the ledger, agent/ledger.py), before any callback queued after the record
-runs, so before the stream can carry a message it records; a process group's record is written at
-once. A kill -9 of the agent loses nothing written: the page cache keeps it. (One write per turn
-rather than per record: a quick command's records cost one or two writes, not four or more.)
+What one event-loop turn records goes to the file at the end of the turn, before any callback
+queued after it runs, so before the stream can carry a message it records; a process group's record
+is written at once (agent/journal_file.py).
 
 What only a crash of the machine could lose is made durable a batch at a time: after a step's or
-the command's result, the file (and the directory, for a new file) is synced with
-everything else due, off the event loop (``SyncFiles``). A machine crash that loses records also
-ended what they described; the agent then reports the command interrupted (agent/recovery.py).
+the command's result, the file is synced with everything else due, off the event loop
+(``SyncFiles``). A machine crash that loses records also ended what they described; the agent then
+reports the command interrupted (agent/recovery.py).
 """
 from __future__ import annotations
 
@@ -33,25 +24,22 @@ import asyncio
 import logging
 import os
 import struct
-import zlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
 import psutil
 
+from agent.journal_file import HeldRecords, JournalFile
 from plugins.sdk.wire.envelope import is_command_id
 
 log = logging.getLogger(__name__)
 
 M = TypeVar("M")  # a message as the agent holds it
-_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-_FRAME = struct.Struct(">IIc")  # payload length, CRC-32 of kind and payload, kind
 _TAKEN = struct.Struct(">q")
 _STEP = struct.Struct(">Iq")  # index, started at (ms); then name NUL action, UTF-8 (no action holds a NUL)
 _PROCESS = struct.Struct(">idd")  # pid, its start time, the boot time (seconds since the epoch)
-MAX_RECORD = 64 * 1024 * 1024  # a longer length is garbage, never a record this agent wrote
 
 SyncFiles = Callable[[Sequence[Path]], Awaitable[None]]  # make these files (and their entries) durable
 
@@ -82,13 +70,9 @@ class JournalEntry(Generic[M]):
     damaged: bool = False  # reading stopped at a record cut short or garbled
 
 
-def _frame(kind: bytes, payload: bytes) -> bytes:
-    return _FRAME.pack(len(payload), zlib.crc32(kind + payload), kind) + payload
-
-
 def fsync_files(paths: Sequence[Path]) -> None:
-    """fsync each file, then each directory holding one (new files' entries)."""
-    for path in [*paths, *{p.parent for p in paths}]:
+    """fsync each file (the journal file makes its own directory entry durable)."""
+    for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:  # acknowledged and removed meanwhile: nothing left to keep
@@ -106,26 +90,22 @@ async def fsync_in_thread(paths: Sequence[Path]) -> None:
 
 
 class Journal(Generic[M]):
-    def __init__(self, directory: Path, to_bytes: Callable[[M], bytes], from_bytes: Callable[[bytes], M],
-                 settles: Callable[[M], bool] = lambda _msg: False, sync: SyncFiles = fsync_in_thread) -> None:
-        """``to_bytes`` / ``from_bytes``: a message as the journal keeps it (the connection's edge
-        gives protobuf's). ``settles``: whether a message is a step's or the command's result, after
-        which the file is made durable with the next batch."""
-        self._dir = directory
+    def __init__(self, file: JournalFile, owner: str, to_bytes: Callable[[M], bytes],
+                 from_bytes: Callable[[bytes], M], settles: Callable[[M], bool] = lambda _msg: False,
+                 sync: SyncFiles = fsync_in_thread) -> None:
+        """``file``: where the records go, under ``owner`` (``""`` for an agent alone; a swarm's
+        agents share one file). ``to_bytes`` / ``from_bytes``: a message as the journal keeps it (the
+        connection's edge gives protobuf's). ``settles``: whether a message is a step's or the
+        command's result, after which the file is made durable with the next batch."""
+        self._file = file
+        self._owner = owner
         self._settles = settles
         self._to_bytes = to_bytes
         self._from_bytes = from_bytes
         self._sync = sync
-        self._pending: dict[str, bytearray] = {}  # records of this turn, by command, not yet written
-        self._due: set[Path] = set()
+        self._due = False
         self._syncing: asyncio.Task[None] | None = None
-        self._failed: set[str] = set()  # commands whose journal could not be written (told once each)
         self._boot: float | None = None  # the machine's boot time (read once: an agent outlives no boot)
-
-    def path(self, command_id: str) -> Path:
-        if not is_command_id(command_id):  # never a path outside the directory
-            raise ValueError(f"not a command id: {command_id!r}")
-        return self._dir / command_id
 
     # ------------------------------------------------------------------ writing
 
@@ -143,7 +123,7 @@ class Journal(Generic[M]):
         except psutil.Error:  # gone already: nothing of it to kill later
             return
         self._append(command_id, b"P", _PROCESS.pack(pid, started, self._boot_time()))
-        self.write_pending()  # at once: a process left running is what a later life must find
+        self._file.flush()  # at once: a process left running is what a later life must find
 
     def _boot_time(self) -> float:
         if self._boot is None:
@@ -153,71 +133,35 @@ class Journal(Generic[M]):
     def message(self, command_id: str, msg: M) -> None:
         self._append(command_id, b"M", self._to_bytes(msg))
         if self._settles(msg):
-            self._sync_soon(self.path(command_id))
+            self._sync_soon()
 
     def forget(self, command_id: str) -> None:
         """The controller acknowledged the command's result: its journal goes."""
-        self._failed.discard(command_id)
-        path = self.path(command_id)
-        if self._pending.pop(command_id, None) is not None and not path.exists():
-            return  # nothing of it written yet: nothing to remove
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("could not remove the journal of command %s: %s", command_id, exc)
+        self._file.forget(self._owner, command_id)
+
+    def holds(self, command_id: str) -> bool:
+        return self._file.holds(self._owner, command_id)
 
     def _append(self, command_id: str, kind: bytes, payload: bytes) -> None:
-        data = _frame(kind, payload)
-        path = self.path(command_id)
-        pending = self._pending.get(command_id)
-        if pending is not None:
-            pending += data
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop (reading tools, tests): written at once
-            self._write(command_id, path, data)
-            return
-        if not self._pending:
-            loop.call_soon(self.write_pending)
-        self._pending[command_id] = bytearray(data)
+        if not is_command_id(command_id):  # never a record a reader could not place
+            raise ValueError(f"not a command id: {command_id!r}")
+        self._file.append(self._owner, command_id, kind, payload)
 
     def write_pending(self) -> None:
-        """Write what was recorded and not yet written (the end of a turn, a process group, a stop)."""
-        pending, self._pending = self._pending, {}
-        for command_id, data in pending.items():
-            self._write(command_id, self.path(command_id), data)
+        """Write what was recorded and not yet written (a stop)."""
+        self._file.flush()
 
-    def _write(self, command_id: str, path: Path, data: bytes | bytearray) -> None:
-        try:
-            fd = os.open(path, _APPEND, 0o600)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            # The message still goes to the controller from memory; only a restart of the agent
-            # before it is acknowledged would lose it. Told once per command, not per output chunk.
-            if command_id not in self._failed:
-                self._failed.add(command_id)
-                log.warning("journal of command %s not written (%s): what the agent holds of it is kept in "
-                            "memory only until the controller acknowledges it", command_id, exc)
-
-    def _sync_soon(self, path: Path) -> None:
-        self._due.add(path)
+    def _sync_soon(self) -> None:
+        self._due = True
         if self._syncing is None or self._syncing.done():
             self._syncing = asyncio.get_running_loop().create_task(self._sync_due())
 
     async def _sync_due(self) -> None:
-        self.write_pending()
         while self._due:
-            batch, self._due = sorted(self._due), set()
+            self._due = False
+            self._file.flush()
             try:
-                await self._sync(batch)
+                await self._sync([self._file.path])
             except OSError as exc:
                 log.warning("journal sync failed: %s", exc)
 
@@ -230,21 +174,17 @@ class Journal(Generic[M]):
     # ------------------------------------------------------------------ reading back
 
     def read_all(self) -> list[JournalEntry[M]]:
-        """Every command's journal in the directory, oldest taken first."""
-        try:
-            names = [n for n in os.listdir(self._dir) if is_command_id(n)]
-        except FileNotFoundError:
-            return []
-        entries = [self._read(name) for name in names]
+        """Every command a previous life of this agent held, oldest taken first (once)."""
+        held = self._file.take_recovered(self._owner)
+        entries = [self._read(cid, records) for cid, records in held.items()]
         return sorted(entries, key=lambda e: (e.taken_at_ms, e.command_id))
 
-    def _read(self, command_id: str) -> JournalEntry[M]:
-        entry: JournalEntry[M] = JournalEntry(command_id)
-        data = self.path(command_id).read_bytes()
-        for kind, payload in _records(data, entry):
+    def _read(self, command_id: str, held: HeldRecords) -> JournalEntry[M]:
+        entry: JournalEntry[M] = JournalEntry(command_id, damaged=held.damaged)
+        for kind, payload in held.records:
             try:
                 self._take(entry, kind, payload)
-            except Exception as exc:  # noqa: BLE001 - a record that does not decode: stop trusting the file
+            except Exception as exc:  # noqa: BLE001 - a record that does not decode: stop trusting the rest
                 log.warning("journal of command %s: unreadable %r record (%s); reading stops there",
                             command_id, kind, exc)
                 entry.damaged = True
@@ -265,20 +205,3 @@ class Journal(Generic[M]):
             entry.messages.append(self._from_bytes(payload))
         else:
             raise ValueError(f"unknown record kind {kind!r}")
-
-
-def _records(data: bytes, entry: JournalEntry) -> Iterable[tuple[bytes, bytes]]:
-    """The file's intact records, up to the first one that is not (``entry.damaged`` then)."""
-    at = 0
-    while at < len(data):
-        if len(data) - at < _FRAME.size:
-            entry.damaged = True
-            return
-        length, crc, kind = _FRAME.unpack_from(data, at)
-        start = at + _FRAME.size
-        payload = data[start:start + length]
-        if length > MAX_RECORD or len(payload) < length or zlib.crc32(kind + payload) != crc:
-            entry.damaged = True
-            return
-        yield kind, payload
-        at = start + length

@@ -8,8 +8,8 @@ Layout::
     DIR/node.crt        this node's certificate
     DIR/node.key        this node's private key (0600; made here, never leaves the node)
     DIR/ledger          executed command ids (append-only, fsynced)
-    DIR/commands/       the journal of each command held until the controller acknowledges its
-                        result (agent/journal.py)
+    DIR/journal         what the agent holds of each command until the controller acknowledges its
+                        result (agent/journal.py; a swarm keeps one for all its agents, in its root)
     DIR/work/           working directories of running commands
 """
 from __future__ import annotations
@@ -42,8 +42,8 @@ class StateDir:
         return self.path / "ledger"
 
     @property
-    def commands_dir(self) -> Path:
-        return self.path / "commands"
+    def journal_path(self) -> Path:
+        return self.path / "journal"
 
     @property
     def work_dir(self) -> Path:
@@ -63,7 +63,6 @@ class StateDir:
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.work_dir.mkdir(exist_ok=True, mode=0o700)
-        self.commands_dir.mkdir(exist_ok=True, mode=0o700)
 
     def save_identity(self, ident: AgentIdentity) -> None:
         self.create()

@@ -33,6 +33,7 @@ import psutil
 from agent.args import amount, count, directory, seconds
 from agent.connection import Agent, AgentOptions, Shared
 from agent.facts import gather_facts
+from agent.journal_file import JournalFile
 from agent.runner import RunnerOptions
 from agent.state import StateDir
 from agent.stop import Stop
@@ -259,13 +260,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds, stop_report_seconds=0.0)
         durable = GroupCommit(args.state_dir)
+        journal = JournalFile(args.state_dir / "journal")  # one for all the agents (agent/journal_file.py)
+        journal.open()
         swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate,
                       Shared(random.Random(), durable, Delays().call_later, VerifiedRoots(), install_scrubber(),
-                             durable.sync_files))
+                             durable.sync_files, journal))
         say(f"swarm: starting {args.agents} agent(s) ({args.action}) at {args.connect_rate:g} per second")
-        asyncio.run(_main(swarm, args.status_seconds, say))
+        try:
+            asyncio.run(_main(swarm, args.status_seconds, say))
+        finally:
+            journal.close()
         return 0
     except OutpostError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # the state directory or the swarm's journal file cannot be read or written
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # during enrolment (afterwards SIGINT stops the swarm cleanly)

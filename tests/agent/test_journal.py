@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from agent.journal import Journal, ProcessRecord, StepStart
+from agent.journal_file import COMPACT_MIN_BYTES, JournalFile, read_journal
 from agent.recovery import kill_leftovers, recover
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.status import Detail
@@ -23,8 +24,10 @@ from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk
 CID = "cmd-1"
 
 
-def journal(tmp_path: Path) -> Journal[AgentMessage]:
-    return Journal(tmp_path, wire.agent_message_to_bytes, wire.agent_message_from_bytes)
+def journal(tmp_path: Path, owner: str = "", file: JournalFile | None = None) -> Journal[AgentMessage]:
+    """An agent's journal; a new one on the same directory stands for the agent's next life."""
+    return Journal(file or JournalFile(tmp_path / "journal"), owner, wire.agent_message_to_bytes,
+                   wire.agent_message_from_bytes)
 
 
 def step(index: int, detail: Detail = Detail.SUCCESS) -> StepReport:
@@ -61,7 +64,56 @@ def test_a_forgotten_command_leaves_nothing(tmp_path: Path) -> None:
     j.taken(CID, 1)
     j.forget(CID)
     j.forget(CID)  # twice is harmless
-    assert journal(tmp_path).read_all() == [] and list(tmp_path.iterdir()) == []
+    assert journal(tmp_path).read_all() == [] and (tmp_path / "journal").stat().st_size == 0
+
+
+def test_the_file_empties_when_nothing_is_held_and_keeps_what_still_is(tmp_path: Path) -> None:
+    j = journal(tmp_path)
+    j.taken(CID, 1)
+    j.taken("cmd-2", 2)
+    j.message("cmd-2", step(0))
+    j.forget("cmd-2")
+    assert (tmp_path / "journal").stat().st_size > 0  # cmd-1 is still held
+    assert set(read_journal(tmp_path / "journal")) == {("", CID)}
+    j.forget(CID)
+    assert (tmp_path / "journal").stat().st_size == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal"]
+
+
+def test_forgotten_records_are_compacted_away_once_they_outweigh_what_is_held(tmp_path: Path) -> None:
+    """A command that runs for long keeps the file from emptying; what was forgotten meanwhile goes
+    once it reaches what is held (and at least COMPACT_MIN_BYTES): the file stays about twice what
+    is held, however much passes through it."""
+    j = journal(tmp_path)
+    j.taken("long", 1)
+    j.message("long", step(0))
+    chunk = OutputChunk(CID, "s0", OutputStreamKind.STDOUT, 0, b"x" * 64 * 1024)
+    biggest = 0
+    for i in range(200):  # about 13 MB through the file
+        cid = f"cmd-{i}"
+        j.taken(cid, i)
+        j.message(cid, chunk)
+        j.forget(cid)
+        biggest = max(biggest, (tmp_path / "journal").stat().st_size)
+    assert biggest <= COMPACT_MIN_BYTES + 2 * 64 * 1024 + 1024
+    (entry,) = journal(tmp_path).read_all()
+    assert (entry.command_id, entry.taken_at_ms, entry.messages) == ("long", 1, [step(0)])
+
+
+def test_agents_sharing_a_file_each_read_back_their_own(tmp_path: Path) -> None:
+    """A swarm's agents share one file, each under its own name (agent/swarm/main.py)."""
+    shared = JournalFile(tmp_path / "journal")
+    a, b = journal(tmp_path, "agent-000001", shared), journal(tmp_path, "agent-000002", shared)
+    a.taken(CID, 1)
+    b.taken(CID, 2)
+    b.message(CID, step(0))
+    a.forget(CID)
+    shared.close()
+    again = JournalFile(tmp_path / "journal")
+    assert journal(tmp_path, "agent-000001", again).read_all() == []
+    (entry,) = journal(tmp_path, "agent-000002", again).read_all()
+    assert (entry.taken_at_ms, entry.messages) == (2, [step(0)])
+    assert journal(tmp_path, "agent-000002", again).read_all() == []  # taken once
 
 
 @pytest.mark.parametrize("damage", ["cut", "flipped", "garbage"])
@@ -69,25 +121,31 @@ def test_reading_stops_at_a_damaged_record_and_keeps_what_came_before(tmp_path: 
     j = journal(tmp_path)
     j.taken(CID, 1)
     j.message(CID, step(0))
-    good = (tmp_path / CID).stat().st_size
+    j.taken("cmd-2", 2)
+    good = (tmp_path / "journal").stat().st_size
     j.message(CID, step(1))
-    data = (tmp_path / CID).read_bytes()
+    data = (tmp_path / "journal").read_bytes()
     if damage == "cut":
         data = data[:-3]
     elif damage == "flipped":
         data = data[:-1] + bytes([data[-1] ^ 0xFF])
     else:
         data = data[:good] + b"\xff" * 40
-    (tmp_path / CID).write_bytes(data)
-    (entry,) = journal(tmp_path).read_all()
-    assert entry.damaged and entry.messages == [step(0)]
+    (tmp_path / "journal").write_bytes(data)
+    next_life = journal(tmp_path)
+    first, second = next_life.read_all()
+    assert first.damaged and first.messages == [step(0)]
+    assert second.damaged and second.command_id == "cmd-2"  # whatever came after the damage is unknown
+    # the file was rewritten without the damage: what the next life writes reads back
+    next_life.message(CID, step(2))
+    (tmp_path / "journal.bak").write_bytes((tmp_path / "journal").read_bytes())
+    entries = {e.command_id: e for e in journal(tmp_path).read_all()}
+    assert entries[CID].messages == [step(0), step(2)] and not entries[CID].damaged
 
 
-def test_files_that_are_not_command_ids_are_ignored(tmp_path: Path) -> None:
-    (tmp_path / ".tmp-x").write_bytes(b"junk")
-    assert journal(tmp_path).read_all() == []
+def test_a_record_that_is_not_a_command_id_is_never_written(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        journal(tmp_path).path("../escape")
+        journal(tmp_path).taken("../escape", 1)
 
 
 def test_an_unwritable_journal_is_told_once_and_the_agent_goes_on(tmp_path: Path, caplog) -> None:
@@ -97,6 +155,25 @@ def test_an_unwritable_journal_is_told_once_and_the_agent_goes_on(tmp_path: Path
     assert sum("not written" in r.message for r in caplog.records) == 1
 
 
+def test_a_write_that_fails_part_way_leaves_no_torn_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk cuts a write short: the file is cut back to its last whole record, so what is
+    written once there is room again reads back."""
+    j = journal(tmp_path)
+    j.taken(CID, 1)
+    real_write = os.write
+
+    def short(fd: int, data) -> int:
+        if len(data) > 10:
+            real_write(fd, bytes(data[:10]))
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "write", short)
+    j.message(CID, step(0))
+    monkeypatch.setattr(os, "write", real_write)
+    j.message(CID, step(1))
+    (entry,) = journal(tmp_path).read_all()
+    assert (entry.taken_at_ms, entry.messages, entry.damaged) == (1, [step(1)], False)
+
+
 def test_results_are_made_durable_a_batch_at_a_time(tmp_path: Path) -> None:
     synced: list[list[Path]] = []
 
@@ -104,54 +181,44 @@ def test_results_are_made_durable_a_batch_at_a_time(tmp_path: Path) -> None:
         synced.append(list(paths))
 
     async def main() -> None:
-        j: Journal[AgentMessage] = Journal(tmp_path, wire.agent_message_to_bytes, wire.agent_message_from_bytes,
+        j: Journal[AgentMessage] = Journal(JournalFile(tmp_path / "journal"), "", wire.agent_message_to_bytes,
+                                           wire.agent_message_from_bytes,
                                            lambda m: isinstance(m, (StepReport, InvocationReport)), sync)
         j.message(CID, Accepted(CID))
         j.message(CID, step(0))
         j.message("cmd-2", StepReport("cmd-2", 0, "a", "shell", Detail.SUCCESS, 0, 1, 2))
         await j.synced()
     asyncio.run(main())
-    assert synced == [[tmp_path / CID, tmp_path / "cmd-2"]]
+    assert synced == [[tmp_path / "journal"]]
 
 
 def test_what_one_turn_records_is_written_in_one_write_before_what_it_queued_runs(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On an event loop, a command's records of one turn go to its file in one write at the end of
-    the turn: before a callback queued after them (the stream's send) runs; a process group's at once."""
+    """On an event loop, the records of one turn (every command's, every owner's) go to the file in
+    one write at the end of the turn: before a callback queued after them (the stream's send) runs;
+    a process group's at once."""
     writes: list[int] = []
     real_write = os.write
     monkeypatch.setattr(os, "write", lambda fd, data: writes.append(len(data)) or real_write(fd, data))
     seen: dict[str, object] = {}
 
     async def main() -> None:
-        j = journal(tmp_path)
+        shared = JournalFile(tmp_path / "journal")
+        j, other = journal(tmp_path, "a", shared), journal(tmp_path, "b", shared)
         j.taken(CID, 1)
         j.message(CID, Accepted(CID))
         j.step_started(CID, StepStart(0, "s0", "shell", 2))
-        j.message("cmd-2", Accepted("cmd-2"))
-        assert not (tmp_path / CID).exists()  # not yet: the turn is not over
-        asyncio.get_running_loop().call_soon(lambda: seen.update(at_send=journal(tmp_path).read_all()))
+        other.message("cmd-2", Accepted("cmd-2"))
+        assert not (tmp_path / "journal").exists() or not (tmp_path / "journal").stat().st_size  # not yet
+        asyncio.get_running_loop().call_soon(lambda: seen.update(at_send=read_journal(tmp_path / "journal")))
         await asyncio.sleep(0)
         j.process_started(CID, os.getpid())
         seen["after_process"] = len(writes)
     asyncio.run(main())
-    second, first = seen["at_send"]  # type: ignore[misc]  (cmd-2 has no taken record: it sorts first)
-    assert (first.command_id, first.taken_at_ms, first.messages, [s.index for s in first.steps]) == \
-        (CID, 1, [Accepted(CID)], [0])
-    assert second.messages == [Accepted("cmd-2")]
-    assert seen["after_process"] == 3 and len(writes) == 3  # one per command and turn, the process at once
-
-
-def test_a_command_forgotten_within_the_turn_never_reaches_the_disk(tmp_path: Path) -> None:
-    async def main() -> None:
-        j = journal(tmp_path)
-        j.taken(CID, 1)
-        j.message(CID, step(0))
-        j.forget(CID)
-        await asyncio.sleep(0)
-        await j.synced()
-    asyncio.run(main())
-    assert list(tmp_path.iterdir()) == []
+    held = seen["at_send"]
+    assert [kind for kind, _ in held[("a", CID)].records] == [b"T", b"M", b"S"]  # type: ignore[index]
+    assert [kind for kind, _ in held[("b", "cmd-2")].records] == [b"M"]  # type: ignore[index]
+    assert seen["after_process"] == 2 and len(writes) == 2  # one for the turn, the process at once
 
 
 # ---------------------------------------------------------------------- recovery

@@ -15,6 +15,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from agent.journal_file import read_journal
 from controller.dev.cluster import OUTPOST, ROOT
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
@@ -125,7 +126,7 @@ def test_a_swarm_agent_never_runs_a_command_twice_and_refuses_forged_ones(tmp_pa
 
             # the same command id again, its result acknowledged (the fake acks at once): never run again,
             # answered with a result that says so
-            fake.wait_until(lambda: not (state / "agent-000001" / "commands" / cid).exists(), "the ack to land")
+            fake.wait_until(lambda: ("agent-000001", cid) not in read_journal(state / "journal"), "the ack to land")
             since = fake.mark()
             fake.send_command(fake.sign(cid, doc))
             again = fake.wait_message("invocation_result", cid, since=since).msg.invocation_result

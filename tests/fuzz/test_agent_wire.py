@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -14,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.journal import Journal, StepStart
+from agent.journal_file import JournalFile
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.errors import VerificationError
@@ -139,27 +142,36 @@ RECORDS = st.lists(st.one_of(st.tuples(st.just("T"), ints(I64)),
                              st.tuples(st.just("M"), AGENT_MESSAGES)), max_size=6)
 
 
-def _journal(directory: Path) -> Journal[AgentMessage]:
-    return Journal(directory, wire.agent_message_to_bytes, wire.agent_message_from_bytes)
+@contextmanager
+def _journal(directory: Path) -> Iterator[Journal[AgentMessage]]:
+    """An agent's journal in ``directory``; a new one stands for the agent's next life."""
+    file = JournalFile(directory / "journal")
+    try:
+        yield Journal(file, "", wire.agent_message_to_bytes, wire.agent_message_from_bytes)
+    finally:
+        file.close()
 
 
 @cases(5_000)
 @given(RECORDS, st.one_of(st.none(), st.tuples(st.integers(min_value=0), st.binary(max_size=16))))
 def test_journal_reads_back_what_is_intact(records: list, damage: tuple[int, bytes] | None) -> None:
     """Records written, then perhaps the file cut at a point and garbage put there: reading never
-    raises, and gives the records before the damage."""
+    raises, and gives the records before the damage (none when the cut took the first one)."""
     with tempfile.TemporaryDirectory() as tmp:
-        journal = _journal(Path(tmp))
-        for kind, value in records:
-            {"T": journal.taken, "S": journal.step_started, "M": journal.message}[kind]("c-1", value)
-        path = Path(tmp) / "c-1"
+        with _journal(Path(tmp)) as journal:
+            for kind, value in records:
+                {"T": journal.taken, "S": journal.step_started, "M": journal.message}[kind]("c-1", value)
+        path = Path(tmp) / "journal"
         if damage is not None and path.exists():
             data = path.read_bytes()
             cut = damage[0] % (len(data) + 1)
             path.write_bytes(data[:cut] + damage[1])
-        entries = _journal(Path(tmp)).read_all()
+        with _journal(Path(tmp)) as journal:
+            entries = journal.read_all()
     if not records:
         assert entries == []
+        return
+    if damage is not None and not entries:  # the cut took the first record
         return
     (entry,) = entries
     steps = [v for k, v in records if k == "S"]
@@ -172,7 +184,15 @@ def test_journal_reads_back_what_is_intact(records: list, damage: tuple[int, byt
 @cases(40_000)
 @given(st.binary(max_size=300))
 def test_any_journal_file(data: bytes) -> None:
+    """Any bytes as a journal file: read without raising, and rewritten so that what the next life
+    appends reads back after what was intact."""
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "c-1").write_bytes(data)
-        (entry,) = _journal(Path(tmp)).read_all()
-    assert entry.command_id == "c-1"
+        (Path(tmp) / "journal").write_bytes(data)
+        with _journal(Path(tmp)) as journal:
+            before = journal.read_all()
+        with _journal(Path(tmp)) as journal:
+            journal.taken("c-1", 7)
+        with _journal(Path(tmp)) as journal:
+            after = {e.command_id: e for e in journal.read_all()}
+    assert after["c-1"].taken_at_ms == 7 and not after["c-1"].damaged
+    assert {e.command_id for e in before} <= set(after)

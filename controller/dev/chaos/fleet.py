@@ -238,9 +238,11 @@ class ChaosFleet:
     # ------------------------------------------------------------------ state
 
     def journals_pending(self) -> int:
-        """Commands the agents still hold unacknowledged (files in their STATE/commands/)."""
-        dirs = [self.cluster.state_dir(n) for n in self.agents] + list((self.root / SWARM).glob("agent-*"))
-        return sum(1 for d in dirs for _ in (d / "commands").glob("*"))
+        """Journal files that still hold something unacknowledged (each agent's STATE/journal, the
+        swarm's one for all its agents): an agent empties its file once nothing in it is held
+        (agent/journal_file.py)."""
+        files = [self.cluster.state_dir(n) / "journal" for n in self.agents] + [self.root / SWARM / "journal"]
+        return sum(1 for f in files if f.exists() and f.stat().st_size > 0)
 
     def online(self) -> int:
         proc = self.cluster.outpost("node", "list", "--output", "json", check=False, timeout=30)

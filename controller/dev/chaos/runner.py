@@ -12,7 +12,7 @@ A run, in time:
    else can end them), or, in a run drawn to wait for delivery, until every invocation is
    (their undelivered ones end DeliveryTimedOut); then they are started again;
 4. the run has settled when every invocation is terminal, every node Online and no agent holds an
-   unacknowledged result (their ``STATE/commands/`` are empty); a run that does not settle in time
+   unacknowledged result (their journal files are empty); a run that does not settle in time
    is a finding, and is checked as it stands;
 5. the final ``command show`` of each command of the run (found by the run's comment, so a command
    whose ``send`` answer was lost is checked too), the count files and the fault records go to the

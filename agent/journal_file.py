@@ -1,0 +1,305 @@
+"""The file an agent's journal (agent/journal.py) lives in: one append-only file, held open, shared
+by the agents of one process (one agent: ``DIR/journal`` in its state directory; ``outpost swarm``:
+one for all its agents, as their ledgers share one syncfs, agent/swarm/groupcommit.py).
+
+Each record names its owner (the agent it belongs to: ``""`` for an agent alone, the state
+directory's name in a swarm) and its command, and is framed (length, CRC-32, kind); a command
+acknowledged by the controller gets a tombstone (``F``). Reading stops at the first record cut short
+or garbled: nothing after it is trusted, and every command still held then is marked damaged.
+
+Writes of one event-loop turn, whatever their command or owner, go to the file in one append at the
+end of the turn (``flush``: before any callback queued after them runs, so before the stream can
+carry a message they record); one with a process group is flushed at once. A kill -9 of the process
+loses nothing written: the page cache keeps it. The file never grows without bound:
+
+- when nothing is held any more it is truncated to nothing (``ftruncate``: no new file);
+- when the bytes of forgotten commands reach those still held (and at least ``COMPACT_MIN_BYTES``),
+  what is held is written to ``journal.new``, fsynced and renamed over the file (a crash leaves the
+  old file or the new one, both whole);
+- opening it reads it once and rewrites it the same way when it holds anything forgotten or damaged.
+
+Why one file and not one per command (as first built): 10,000 agents on one filesystem creating,
+appending to and removing 10,000 files per fan-out cost about 2 s of a 10,000-node fan-out, mostly
+the event loop waiting on the filesystem's journal while the ledgers' syncfs committed it
+(docs/performance.md, "Reliability (issue 17)").
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+_FRAME = struct.Struct(">IIc")  # payload length, CRC-32 of kind and payload, kind
+_KEY = struct.Struct(">BB")  # lengths of owner and command id, which start the payload
+_FORGOTTEN = b"F"
+MAX_RECORD = 64 * 1024 * 1024  # a longer length is garbage, never a record this agent wrote
+COMPACT_MIN_BYTES = 1024 * 1024
+
+Key = tuple[str, str]  # (owner, command id)
+
+
+@dataclass
+class HeldRecords:
+    """One command's records as read back: (kind, body) in the order written."""
+    records: list[tuple[bytes, bytes]] = field(default_factory=list)
+    damaged: bool = False
+
+
+def frame(kind: bytes, owner: str, command_id: str, body: bytes) -> bytes:
+    o, c = owner.encode(), command_id.encode()
+    payload = _KEY.pack(len(o), len(c)) + o + c + body
+    return _FRAME.pack(len(payload), zlib.crc32(kind + payload), kind) + payload
+
+
+def _frames(data: bytes | memoryview) -> Iterator[tuple[int, bytes, Key, bytes]]:
+    """(end offset, kind, key, body) of each intact record, up to the first one that is not."""
+    at = 0
+    while len(data) - at >= _FRAME.size:
+        length, crc, kind = _FRAME.unpack_from(data, at)
+        start = at + _FRAME.size
+        payload = bytes(data[start:start + length])
+        if length > MAX_RECORD or len(payload) < length or zlib.crc32(kind + payload) != crc \
+                or length < _KEY.size:
+            return
+        olen, clen = _KEY.unpack_from(payload)
+        body_at = _KEY.size + olen + clen
+        if body_at > length:
+            return
+        try:
+            key = (payload[_KEY.size:_KEY.size + olen].decode(), payload[_KEY.size + olen:body_at].decode())
+        except UnicodeDecodeError:
+            return
+        at = start + length
+        yield at, kind, key, payload[body_at:]
+
+
+def read_journal(path: Path) -> dict[Key, HeldRecords]:
+    """What a journal file holds, by (owner, command id), without changing it (tests, tools)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    return _parse(data)[0]
+
+
+def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], int]:
+    """What is held, and where the intact records end (short of the length: damaged)."""
+    held: dict[Key, HeldRecords] = {}
+    intact = 0
+    for end, kind, key, body in _frames(data):
+        intact = end
+        if kind == _FORGOTTEN:
+            held.pop(key, None)
+        else:
+            held.setdefault(key, HeldRecords()).records.append((kind, body))
+    if intact != len(data):
+        for records in held.values():
+            records.damaged = True
+    return held, intact
+
+
+class JournalFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._size = 0  # bytes in the file, all whole records
+        self._dead = 0  # of them, those of forgotten commands (and their tombstones)
+        self._held: dict[Key, int] = {}  # the commands held, with the bytes of their records
+        self._buffer = bytearray()  # this turn's records, not yet written
+        self._scheduled = False
+        self._recovered: dict[str, dict[str, HeldRecords]] = {}  # read at open, by owner, until taken
+        self._failing = False  # the last write failed (told once until one succeeds)
+        self._compact_at = COMPACT_MIN_BYTES  # dead bytes that make the next compaction
+
+    # ------------------------------------------------------------------ opening
+
+    def open(self) -> None:
+        """Read what the file holds (once), rewrite it when it holds anything forgotten or damaged,
+        and keep it open for appending. Idempotent."""
+        if self._fd is not None:
+            return
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        held, intact = _parse(data)
+        frames = {key: [frame(kind, *key, body) for kind, body in h.records] for key, h in held.items()}
+        sizes = {key: sum(map(len, f)) for key, f in frames.items()}
+        kept = sum(sizes.values())
+        if kept != len(data):
+            log.info("journal %s: %d command(s) held, %d byte(s) of forgotten or damaged records dropped",
+                     self.path, len(held), len(data) - kept)
+            try:
+                self._replace(b"".join(b"".join(f) for f in frames.values()))
+            except OSError as exc:  # no room for a copy: at least no later record follows a damaged one
+                log.warning("journal %s: could not rewrite it (%s); kept as it is, cut after its last intact "
+                            "record", self.path, exc)
+                os.truncate(self.path, intact)
+        created = not self.path.exists()
+        self._fd = os.open(self.path, _APPEND, 0o600)
+        self._size = os.fstat(self._fd).st_size
+        self._dead = max(0, self._size - kept)  # forgotten records left in a file that could not be rewritten
+        for key, size in sizes.items():
+            self._held[key] = self._held.get(key, 0) + size
+        for (owner, cid), records in held.items():
+            self._recovered.setdefault(owner, {})[cid] = records
+        if created:
+            _fsync_dir(self.path.parent)
+
+    def take_recovered(self, owner: str) -> dict[str, HeldRecords]:
+        """What a previous life of ``owner`` held (once; opening the file first)."""
+        self.open()
+        return self._recovered.pop(owner, {})
+
+    def close(self) -> None:
+        """Write what is pending and close (a stopping process)."""
+        self.flush()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    # ------------------------------------------------------------------ writing
+
+    def _opened(self) -> None:
+        """Open before the first record (a failure is told by the write that follows)."""
+        if self._fd is None:
+            try:
+                self.open()
+            except OSError:
+                pass
+
+    def append(self, owner: str, command_id: str, kind: bytes, body: bytes) -> None:
+        self._opened()
+        data = frame(kind, owner, command_id, body)
+        key = (owner, command_id)
+        self._held[key] = self._held.get(key, 0) + len(data)
+        self._buffer += data
+        self._schedule()
+
+    def forget(self, owner: str, command_id: str) -> None:
+        self._opened()
+        held = self._held.pop((owner, command_id), None)
+        if held is None:
+            return
+        tomb = frame(_FORGOTTEN, owner, command_id, b"")
+        self._dead += held + len(tomb)
+        self._buffer += tomb
+        self._schedule()
+
+    def holds(self, owner: str, command_id: str) -> bool:
+        return (owner, command_id) in self._held
+
+    def _schedule(self) -> None:
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (tools, tests): written at once
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write this turn's records in one append (the end of a turn, a process group, a stop)."""
+        self._scheduled = False
+        if not self._buffer:
+            return
+        data, self._buffer = self._buffer, bytearray()
+        try:
+            self.open()
+            assert self._fd is not None
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:
+            self._cut_back()
+            # The messages still go to the controller from memory; only a restart of the agent before
+            # they are acknowledged would lose them. Told once until a write succeeds again.
+            if not self._failing:
+                self._failing = True
+                log.warning("journal %s not written (%s): what the agent holds is kept in memory only until "
+                            "the controller acknowledges it", self.path, exc)
+            return
+        self._failing = False
+        self._size += len(data)
+        if not self._held:
+            self._truncate()
+        elif self._dead >= max(self._compact_at, self._size - self._dead):
+            self._compact()
+
+    def _cut_back(self) -> None:
+        """A write that failed part way leaves no torn record for later writes to follow."""
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError as exc:
+                log.warning("journal %s: could not cut back a failed write: %s", self.path, exc)
+
+    def _truncate(self) -> None:
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError as exc:
+            log.warning("journal %s: could not empty it: %s", self.path, exc)
+            return
+        self._size = self._dead = 0
+
+    def _compact(self) -> None:
+        """Rewrite the file with only what is held (on the event loop: it runs when forgotten bytes
+        reach held ones, so each held byte is copied about once per doubling of what was written)."""
+        assert self._fd is not None
+        try:
+            data = self.path.read_bytes()
+            kept = b"".join(data[start:end] for start, end in _held_spans(data, self._held))
+            self._replace(kept)
+            fd = os.open(self.path, _APPEND, 0o600)
+        except OSError as exc:
+            self._compact_at = self._dead + COMPACT_MIN_BYTES  # not again at once
+            log.warning("journal %s: could not compact it (%s); it goes on growing", self.path, exc)
+            return
+        os.close(self._fd)
+        self._fd = fd
+        self._size, self._dead, self._compact_at = len(kept), 0, COMPACT_MIN_BYTES
+
+    def _replace(self, data: bytes) -> None:
+        """The file becomes ``data``, whole or not at all (written aside, fsynced, renamed)."""
+        new = self.path.with_name(self.path.name + ".new")
+        try:
+            fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(new, self.path)
+        except OSError:
+            new.unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.path.parent)
+
+
+def _held_spans(data: bytes, held: dict[Key, int]) -> Iterator[tuple[int, int]]:
+    start = 0
+    for end, kind, key, _body in _frames(data):
+        if kind != _FORGOTTEN and key in held:
+            yield start, end
+        start = end
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
