@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from agent.journal import Journal, StepStart, SyncFiles
-from agent.journal_file import JournalFile
+from agent.journal import Journal, StepStart
+from agent.journal_file import JournalFile, SyncFiles
 from agent.ledger import Ledger, LedgerWrite
 from agent.outbox import CallLater, Outbox
 from agent.recovery import ends, recover
@@ -54,7 +54,7 @@ class CommandsSetup:
     call_later: CallLater
     verified_roots: VerifiedRoots | None
     scrubber: ScrubFilter
-    sync_files: SyncFiles
+    sync_files: SyncFiles  # how an agent's own journal file is made durable
     journal_file: JournalFile | None  # shared by a process's agents (a swarm's); None: DIR/journal of its own
 
 
@@ -107,11 +107,11 @@ class Commands:
         # an agent alone has its journal file in its state directory; a swarm's agents share one, each
         # under its state directory's name
         self._own_file = setup.journal_file is None
-        file, owner = ((JournalFile(state.journal_path), "") if setup.journal_file is None
+        file, owner = ((JournalFile(state.journal_path, setup.sync_files), "") if setup.journal_file is None
                        else (setup.journal_file, state.path.name))
         self._journal_file = file
         self._journal: Journal[AgentMessage] = Journal(file, owner, wire.agent_message_to_bytes,
-                                                       wire.agent_message_from_bytes, _settles, setup.sync_files)
+                                                       wire.agent_message_from_bytes, _settles)
         self.outbox: Outbox[AgentMessage] = Outbox(setup.call_later, wire.agent_message_to_pb, self._journal)
         self._leaders = _Leaders(self._journal)
         self._runner = Runner(registry, setup.node_id, setup.platform, state.work_dir, self.outbox,

@@ -18,8 +18,7 @@ import grpc
 
 from agent.commands import Commands, CommandsSetup
 from agent.facts import gather_facts
-from agent.journal import SyncFiles, fsync_in_thread
-from agent.journal_file import JournalFile
+from agent.journal_file import JournalFile, SyncFiles, fsync_in_thread
 from agent.ledger import LedgerWrite, fsync_each
 from agent.outbox import CallLater, loop_call_later
 from agent.runner import RunnerOptions
@@ -91,8 +90,8 @@ class Shared:
     call_later: CallLater = loop_call_later
     verified_roots: VerifiedRoots | None = None
     scrubber: ScrubFilter = field(default_factory=ScrubFilter)  # the process's log scrubber
-    sync_files: SyncFiles = fsync_in_thread  # how journals reach the disk
-    journal_file: JournalFile | None = None  # None: each agent its own, in its state directory
+    sync_files: SyncFiles = fsync_in_thread  # how an agent's own journal file reaches the disk
+    journal_file: JournalFile | None = None  # shared by all (with its own sync); None: each agent its own
 
 
 class Agent:

@@ -20,13 +20,10 @@ reports the command interrupted (agent/recovery.py).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Generic, TypeVar
 
 import psutil
@@ -40,8 +37,6 @@ M = TypeVar("M")  # a message as the agent holds it
 _TAKEN = struct.Struct(">q")
 _STEP = struct.Struct(">Iq")  # index, started at (ms); then name NUL action, UTF-8 (no action holds a NUL)
 _PROCESS = struct.Struct(">idd")  # pid, its start time, the boot time (seconds since the epoch)
-
-SyncFiles = Callable[[Sequence[Path]], Awaitable[None]]  # make these files (and their entries) durable
 
 
 @dataclass(frozen=True)
@@ -70,41 +65,19 @@ class JournalEntry(Generic[M]):
     damaged: bool = False  # reading stopped at a record cut short or garbled
 
 
-def fsync_files(paths: Sequence[Path]) -> None:
-    """fsync each file (the journal file makes its own directory entry durable)."""
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:  # acknowledged and removed meanwhile: nothing left to keep
-            continue
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-async def fsync_in_thread(paths: Sequence[Path]) -> None:
-    """An agent's own ``SyncFiles``: its files fsynced on a worker thread (a swarm's: one syncfs for
-    all its agents, agent/swarm/groupcommit.py)."""
-    await asyncio.to_thread(fsync_files, paths)
-
-
 class Journal(Generic[M]):
     def __init__(self, file: JournalFile, owner: str, to_bytes: Callable[[M], bytes],
-                 from_bytes: Callable[[bytes], M], settles: Callable[[M], bool] = lambda _msg: False,
-                 sync: SyncFiles = fsync_in_thread) -> None:
+                 from_bytes: Callable[[bytes], M], settles: Callable[[M], bool] = lambda _msg: False) -> None:
         """``file``: where the records go, under ``owner`` (``""`` for an agent alone; a swarm's
         agents share one file). ``to_bytes`` / ``from_bytes``: a message as the journal keeps it (the
         connection's edge gives protobuf's). ``settles``: whether a message is a step's or the
-        command's result, after which the file is made durable with the next batch."""
+        command's result, after which the file is made durable with the next batch (the file's
+        own sync, shared by every agent writing to it)."""
         self._file = file
         self._owner = owner
         self._settles = settles
         self._to_bytes = to_bytes
         self._from_bytes = from_bytes
-        self._sync = sync
-        self._due = False
-        self._syncing: asyncio.Task[None] | None = None
         self._boot: float | None = None  # the machine's boot time (read once: an agent outlives no boot)
 
     # ------------------------------------------------------------------ writing
@@ -133,14 +106,11 @@ class Journal(Generic[M]):
     def message(self, command_id: str, msg: M) -> None:
         self._append(command_id, b"M", self._to_bytes(msg))
         if self._settles(msg):
-            self._sync_soon()
+            self._file.sync_soon()
 
     def forget(self, command_id: str) -> None:
         """The controller acknowledged the command's result: its journal goes."""
         self._file.forget(self._owner, command_id)
-
-    def holds(self, command_id: str) -> bool:
-        return self._file.holds(self._owner, command_id)
 
     def _append(self, command_id: str, kind: bytes, payload: bytes) -> None:
         if not is_command_id(command_id):  # never a record a reader could not place
@@ -151,25 +121,9 @@ class Journal(Generic[M]):
         """Write what was recorded and not yet written (a stop)."""
         self._file.flush()
 
-    def _sync_soon(self) -> None:
-        self._due = True
-        if self._syncing is None or self._syncing.done():
-            self._syncing = asyncio.get_running_loop().create_task(self._sync_due())
-
-    async def _sync_due(self) -> None:
-        while self._due:
-            self._due = False
-            self._file.flush()
-            try:
-                await self._sync([self._file.path])
-            except OSError as exc:
-                log.warning("journal sync failed: %s", exc)
-
     async def synced(self) -> None:
         """Until everything due is durable (a stopping agent waits for it)."""
-        self.write_pending()
-        while self._syncing is not None and not self._syncing.done():
-            await asyncio.shield(self._syncing)
+        await self._file.synced()
 
     # ------------------------------------------------------------------ reading back
 

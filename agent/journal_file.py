@@ -30,7 +30,7 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,9 +41,31 @@ _FRAME = struct.Struct(">IIc")  # payload length, CRC-32 of kind and payload, ki
 _KEY = struct.Struct(">BB")  # lengths of owner and command id, which start the payload
 _FORGOTTEN = b"F"
 MAX_RECORD = 64 * 1024 * 1024  # a longer length is garbage, never a record this agent wrote
-COMPACT_MIN_BYTES = 1024 * 1024
+# Forgotten bytes below which the file is never rewritten: a 10,000-agent swarm's fan-out writes
+# about 6 MB, emptied (truncated, not rewritten) once every result is acknowledged.
+COMPACT_MIN_BYTES = 8 * 1024 * 1024
 
 Key = tuple[str, str]  # (owner, command id)
+SyncFiles = Callable[[Sequence[Path]], Awaitable[None]]  # make these files durable
+
+
+def fsync_files(paths: Sequence[Path]) -> None:
+    """fsync each file (the journal file makes its own directory entry durable)."""
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # acknowledged and removed meanwhile: nothing left to keep
+            continue
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+async def fsync_in_thread(paths: Sequence[Path]) -> None:
+    """An agent's own ``SyncFiles``: its files fsynced on a worker thread (a swarm's: one syncfs for
+    all its agents, agent/swarm/groupcommit.py)."""
+    await asyncio.to_thread(fsync_files, paths)
 
 
 @dataclass
@@ -107,8 +129,13 @@ def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], int]:
 
 
 class JournalFile:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, sync: SyncFiles = fsync_in_thread) -> None:
+        """``sync``: how the file is made durable (an agent's: fsync on a worker thread; a swarm's:
+        the syncfs its ledgers share)."""
         self.path = path
+        self._sync = sync
+        self._due = False  # a result was written since the last sync began
+        self._syncing: asyncio.Task[None] | None = None
         self._fd: int | None = None
         self._size = 0  # bytes in the file, all whole records
         self._dead = 0  # of them, those of forgotten commands (and their tombstones)
@@ -126,6 +153,7 @@ class JournalFile:
         and keep it open for appending. Idempotent."""
         if self._fd is not None:
             return
+        self._aside.unlink(missing_ok=True)  # a rewrite a kill cut short: the file itself is whole
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
@@ -147,12 +175,15 @@ class JournalFile:
         self._fd = os.open(self.path, _APPEND, 0o600)
         self._size = os.fstat(self._fd).st_size
         self._dead = max(0, self._size - kept)  # forgotten records left in a file that could not be rewritten
-        for key, size in sizes.items():
-            self._held[key] = self._held.get(key, 0) + size
+        self._held.update(sizes)  # what the file holds, and what was recorded before it was opened
         for (owner, cid), records in held.items():
             self._recovered.setdefault(owner, {})[cid] = records
         if created:
             _fsync_dir(self.path.parent)
+
+    @property
+    def _aside(self) -> Path:
+        return self.path.with_name(self.path.name + ".new")
 
     def take_recovered(self, owner: str) -> dict[str, HeldRecords]:
         """What a previous life of ``owner`` held (once; opening the file first)."""
@@ -194,9 +225,6 @@ class JournalFile:
         self._buffer += tomb
         self._schedule()
 
-    def holds(self, owner: str, command_id: str) -> bool:
-        return (owner, command_id) in self._held
-
     def _schedule(self) -> None:
         if self._scheduled:
             return
@@ -236,6 +264,31 @@ class JournalFile:
         elif self._dead >= max(self._compact_at, self._size - self._dead):
             self._compact()
 
+    def sync_soon(self) -> None:
+        """Make the file durable with the next batch (after a step's or a command's result): one
+        sync at a time, for everything written before it starts, off the event loop."""
+        self._due = True
+        if self._syncing is None or self._syncing.done():
+            try:
+                self._syncing = asyncio.get_running_loop().create_task(self._sync_due())
+            except RuntimeError:  # no event loop (tools, tests): written at once, not synced
+                self.flush()
+
+    async def _sync_due(self) -> None:
+        while self._due:
+            self._due = False
+            self.flush()
+            try:
+                await self._sync([self.path])
+            except OSError as exc:
+                log.warning("journal %s: sync failed: %s", self.path, exc)
+
+    async def synced(self) -> None:
+        """Until everything due is durable (a stopping agent waits for it)."""
+        self.flush()
+        while self._syncing is not None and not self._syncing.done():
+            await asyncio.shield(self._syncing)
+
     def _cut_back(self) -> None:
         """A write that failed part way leaves no torn record for later writes to follow."""
         if self._fd is not None:
@@ -272,7 +325,7 @@ class JournalFile:
 
     def _replace(self, data: bytes) -> None:
         """The file becomes ``data``, whole or not at all (written aside, fsynced, renamed)."""
-        new = self.path.with_name(self.path.name + ".new")
+        new = self._aside
         try:
             fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
             try:

@@ -56,7 +56,7 @@ class GroupCommit:
         await self._next_flush()
 
     async def sync_files(self, paths: Sequence[Path]) -> None:
-        """A ``SyncFiles`` for the agents' journals (agent/journal.py): written already, made durable
+        """A ``SyncFiles`` for the agents' journal file (agent/journal_file.py): written already, made durable
         by the next flush, with the ledgers' records."""
         await self._next_flush()
 

@@ -260,7 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds, stop_report_seconds=0.0)
         durable = GroupCommit(args.state_dir)
-        journal = JournalFile(args.state_dir / "journal")  # one for all the agents (agent/journal_file.py)
+        # one journal file for all the agents, made durable with their ledgers (agent/journal_file.py)
+        journal = JournalFile(args.state_dir / "journal", durable.sync_files)
         journal.open()
         swarm = Swarm(dirs, registry, base, options, RunnerOptions(), args.connect_rate,
                       Shared(random.Random(), durable, Delays().call_later, VerifiedRoots(), install_scrubber(),

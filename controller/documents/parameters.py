@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugins.sdk.errors import DocumentError, InputError
-from plugins.sdk.limits import NumberTooLong, bounded_int, check_json_tree, check_text, nesting_problem
+from plugins.sdk.limits import BOUNDED_JSON, NumberTooLong, check_json_tree, check_text, nesting_problem
 from plugins.sdk.schema import JsonValue, kind_of
 
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
@@ -226,7 +226,7 @@ def _from_strings(spec: ParameterSpec, given: Any, where: str) -> Any:
 
 def _json(spec: ParameterSpec, text: str, where: str, typ: type, expected: str) -> Any:
     try:
-        value = json.loads(text, parse_int=bounded_int)
+        value = BOUNDED_JSON.decode(text)
     except NumberTooLong as exc:
         raise InputError(where, str(exc)) from None
     except json.JSONDecodeError:

@@ -60,16 +60,16 @@ def _unary(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
 
 
 def _streaming(behaviour: Callable[..., Any], method: str) -> Callable[..., Any]:
-    """A server-streaming behaviour is an async generator, or a coroutine that writes with
-    ``context.write``: both are served as an async generator here."""
+    """A streaming behaviour as it is written: an async generator stays one (each response passes
+    through here); a coroutine that writes with ``context.write`` (the agents' stream) stays a
+    coroutine, so its messages take no extra step."""
+    if not inspect.isasyncgenfunction(behaviour):
+        return _unary(behaviour, method)
+
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            result = behaviour(request, context)
-            if inspect.isasyncgen(result):
-                async for response in result:
-                    yield response
-            else:
-                await result
+            async for response in behaviour(request, context):
+                yield response
         except DatabaseFailed as exc:
             await _abort(context, method, exc)
     return call

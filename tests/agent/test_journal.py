@@ -89,7 +89,7 @@ def test_forgotten_records_are_compacted_away_once_they_outweigh_what_is_held(tm
     j.message("long", step(0))
     chunk = OutputChunk(CID, "s0", OutputStreamKind.STDOUT, 0, b"x" * 64 * 1024)
     biggest = 0
-    for i in range(200):  # about 13 MB through the file
+    for i in range(400):  # about 26 MB through the file
         cid = f"cmd-{i}"
         j.taken(cid, i)
         j.message(cid, chunk)
@@ -114,6 +114,20 @@ def test_agents_sharing_a_file_each_read_back_their_own(tmp_path: Path) -> None:
     (entry,) = journal(tmp_path, "agent-000002", again).read_all()
     assert (entry.taken_at_ms, entry.messages) == (2, [step(0)])
     assert journal(tmp_path, "agent-000002", again).read_all() == []  # taken once
+
+
+def test_a_rewrite_cut_short_by_a_kill_leaves_the_file_whole(tmp_path: Path) -> None:
+    """A kill -9 while the file was being rewritten leaves ``journal.new`` beside the whole file."""
+    j = journal(tmp_path)
+    j.taken(CID, 1)
+    j.message(CID, step(0))
+    (tmp_path / "journal.new").write_bytes(b"half a rewrite")
+    next_life = journal(tmp_path)
+    (entry,) = next_life.read_all()
+    assert (entry.taken_at_ms, entry.messages, entry.damaged) == (1, [step(0)], False)
+    assert not (tmp_path / "journal.new").exists()
+    next_life.forget(CID)  # acknowledged in the next life: nothing is left
+    assert (tmp_path / "journal").stat().st_size == 0
 
 
 @pytest.mark.parametrize("damage", ["cut", "flipped", "garbage"])
@@ -181,9 +195,9 @@ def test_results_are_made_durable_a_batch_at_a_time(tmp_path: Path) -> None:
         synced.append(list(paths))
 
     async def main() -> None:
-        j: Journal[AgentMessage] = Journal(JournalFile(tmp_path / "journal"), "", wire.agent_message_to_bytes,
+        j: Journal[AgentMessage] = Journal(JournalFile(tmp_path / "journal", sync), "", wire.agent_message_to_bytes,
                                            wire.agent_message_from_bytes,
-                                           lambda m: isinstance(m, (StepReport, InvocationReport)), sync)
+                                           lambda m: isinstance(m, (StepReport, InvocationReport)))
         j.message(CID, Accepted(CID))
         j.message(CID, step(0))
         j.message("cmd-2", StepReport("cmd-2", 0, "a", "shell", Detail.SUCCESS, 0, 1, 2))

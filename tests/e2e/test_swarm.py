@@ -4,7 +4,8 @@ Against a real controller (tests/support/cluster.py) the swarm enrols 20 agents,
 identity under DIR/agent-NNNNNN/, and they come Online with distinguishable hostnames; a command
 runs on all of them (no-op steps); a second run from the same state directory, with the real
 plugins and no activation at all, comes back as the same 20 nodes and runs each node's own
-``echo``. Against the stand-in controller (tests/support/fake_controller.py) a swarm agent still
+``echo``; a kill -9 of the swarm mid-command is reported from its one journal file by its next
+run. Against the stand-in controller (tests/support/fake_controller.py) a swarm agent still
 refuses a replayed and a forged command, as a lone agent does.
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ from controller.dev.cluster import OUTPOST, ROOT
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.document import Document, Step
-from tests.support.cluster import Activation, Cluster, wait_for
+from tests.support.cluster import Activation, Cluster, process_alive, wait_for
+from tests.support.docrun import by_node, wait_terminal
 from tests.support.fake_controller import FakeController
 
 AGENTS = 20
@@ -141,3 +143,42 @@ def test_a_swarm_agent_never_runs_a_command_twice_and_refuses_forged_ones(tmp_pa
         finally:
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=20) == 0, log_path.read_text()
+
+
+def test_a_swarm_killed_mid_command_reports_each_agent_s_command_from_its_one_journal(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """A kill -9 of the swarm while every agent runs a step: the swarm's one journal file holds each
+    agent's command under that agent's name (agent/journal_file.py); the swarm's next run reports
+    each interrupted after killing the step it left, and once the controller has acknowledged those
+    results the file holds nothing."""
+    cluster.start_controller()
+    act = cluster.create_activation(limit=AGENTS)
+    state, pids = tmp_path / "swarm", tmp_path / "pids"
+    pids.mkdir()
+    first = _swarm(cluster, "swarm-1", state, *_activation_args(act), "--action", "subprocess")
+    nodes = _online(cluster, first, AGENTS)
+    sent = cluster.outpost_json("command", "send", "--document", "Outpost-RunShellScript", "--parameters",
+                                f"commands=echo $$ > {pids}/$OUTPOST_NODE_ID; sleep 30", "--all")
+    assert isinstance(sent, dict)
+    cid = str(sent["command_id"])
+    wait_for(lambda: len([p for p in pids.iterdir() if p.read_text().strip()]) == AGENTS, 30,
+             "every agent's step to start", interval=0.2)
+    step_pids = {p.name: int(p.read_text()) for p in pids.iterdir()}
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    cluster.agents.pop("swarm-1")
+    held = read_journal(state / "journal")
+    assert {owner for owner, command in held if command == cid} == {f"agent-{i:06d}" for i in range(1, AGENTS + 1)}
+    assert all(process_alive(pid) for pid in step_pids.values()), "the steps outlive the swarm's kill -9"
+
+    second = _swarm(cluster, "swarm-2", state, "--action", "subprocess")
+    invocations = by_node(wait_terminal(cluster, cid, 60))
+    assert set(invocations) == set(nodes)
+    for node, inv in invocations.items():
+        assert inv["status"] == "Failed" and "interrupted" in json.dumps(inv), inv
+        assert not process_alive(step_pids[node]), f"the step {node}'s agent left was not killed"
+    wait_for(lambda: (state / "journal").stat().st_size == 0, 15, "the journal to hold nothing once acknowledged",
+             interval=0.2)
+    assert second.poll() is None
+    assert "Traceback" not in _stop(cluster, "swarm-2")

@@ -33,7 +33,7 @@ from typing import Any
 
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.facts import Platform
-from plugins.sdk.limits import NumberTooLong, bounded_int, check_json_tree, nesting_problem, timeout_problem
+from plugins.sdk.limits import BOUNDED_JSON, NumberTooLong, check_json_tree, nesting_problem, timeout_problem
 from plugins.sdk.schema import JsonValue
 from plugins.sdk.secrets import MASK
 
@@ -288,7 +288,7 @@ def document_from_bytes(data: bytes) -> Document:
     if len(data) > MAX_DOCUMENT_BYTES:
         raise DocumentError(f"document is {len(data)} bytes; the limit is {MAX_DOCUMENT_BYTES}")
     try:
-        obj = json.loads(data.decode(), parse_int=bounded_int)
+        obj = BOUNDED_JSON.decode(data.decode())
         check_json_tree(obj, data, "document")  # nesting and NUL, refused by name
     except NumberTooLong as exc:
         raise DocumentError(f"document: {exc}") from None
