@@ -34,6 +34,13 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from plugins.sdk.errors import ConfigError
+
+try:
+    import fcntl
+except ImportError:  # Windows: not locked there yet
+    fcntl = None  # type: ignore[assignment]
+
 log = logging.getLogger(__name__)
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
@@ -145,6 +152,7 @@ class JournalFile:
         self._recovered: dict[str, dict[str, HeldRecords]] = {}  # read at open, by owner, until taken
         self._failing = False  # the last write failed (told once until one succeeds)
         self._compact_at = COMPACT_MIN_BYTES  # dead bytes that make the next compaction
+        self._lock: int | None = None  # journal.lock, held while this process uses the file
 
     # ------------------------------------------------------------------ opening
 
@@ -153,6 +161,7 @@ class JournalFile:
         and keep it open for appending. Idempotent."""
         if self._fd is not None:
             return
+        self._take_lock()
         self._aside.unlink(missing_ok=True)  # a rewrite a kill cut short: the file itself is whole
         try:
             data = self.path.read_bytes()
@@ -181,6 +190,29 @@ class JournalFile:
         if created:
             _fsync_dir(self.path.parent)
 
+    def _take_lock(self) -> None:
+        """One process per journal file: a second agent on the same state directory would rewrite the
+        file under the first (and take the commands of the first as its own previous life's, killing
+        their steps), so it does not start. The lock goes with the process, however it ends."""
+        if self._lock is not None or fcntl is None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:  # a POSIX record lock: held by the process (a second JournalFile of it on the same path shares it)
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another process holds it
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ConfigError(f"another agent (pid {holder}) is running on {self.path.parent}: its journal "
+                              f"{self.path} is locked; stop that agent, or give this one a state directory of "
+                              "its own") from None
+        except OSError:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock = fd
+
     @property
     def _aside(self) -> Path:
         return self.path.with_name(self.path.name + ".new")
@@ -196,6 +228,9 @@ class JournalFile:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock is not None:
+            os.close(self._lock)  # the lock goes with it; the file stays (a pid, 0600)
+            self._lock = None
 
     # ------------------------------------------------------------------ writing
 

@@ -10,6 +10,7 @@ Layout::
     DIR/ledger          executed command ids (append-only, fsynced)
     DIR/journal         what the agent holds of each command until the controller acknowledges its
                         result (agent/journal.py; a swarm keeps one for all its agents, in its root)
+    DIR/journal.lock    held by the agent running on DIR (its pid): a second one refuses to start
     DIR/work/           working directories of running commands
 """
 from __future__ import annotations

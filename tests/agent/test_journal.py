@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from agent.journal import Journal, ProcessRecord, StepStart
 from agent.journal_file import COMPACT_MIN_BYTES, JournalFile, read_journal
 from agent.recovery import kill_leftovers, recover
 from plugins.sdk.contract import OutputStreamKind
+from plugins.sdk.errors import ConfigError
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.messages import Accepted, AgentMessage
@@ -77,7 +79,7 @@ def test_the_file_empties_when_nothing_is_held_and_keeps_what_still_is(tmp_path:
     assert set(read_journal(tmp_path / "journal")) == {("", CID)}
     j.forget(CID)
     assert (tmp_path / "journal").stat().st_size == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal", "journal.lock"]
 
 
 def test_forgotten_records_are_compacted_away_once_they_outweigh_what_is_held(tmp_path: Path) -> None:
@@ -319,3 +321,21 @@ def test_a_process_that_is_not_the_recorded_one_is_never_killed(tmp_path: Path, 
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def test_a_second_agent_on_the_same_state_directory_does_not_start(tmp_path: Path) -> None:
+    """Another process holding the journal (an agent already running on the state directory): this
+    one refuses, naming that agent's pid, rather than rewrite the file under it and take its
+    commands for a previous life's."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; from pathlib import Path; from agent.journal_file import JournalFile; "
+         f"JournalFile(Path({str(tmp_path / 'journal')!r})).open(); print('locked', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(ConfigError, match=rf"another agent \(pid {holder.pid}\) is running on .*locked"):
+            JournalFile(tmp_path / "journal").open()
+    finally:
+        holder.kill()
+        holder.wait()
+    JournalFile(tmp_path / "journal").open()  # the lock went with the process

@@ -131,3 +131,25 @@ def test_a_redelivery_of_a_command_that_ran_reports_what_happened_never_a_refusa
     assert "interrupted" in " ".join(str(step["error"]) for step in steps), steps
     time.sleep(1)
     assert count.read_text().count("run") == 1  # ran once, never again
+
+
+def test_a_second_agent_on_the_same_state_directory_refuses_to_start_and_leaves_the_first_alone(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """Started twice on one state directory (a second service, a manual run beside it), the second
+    agent would take the first's commands for its previous life's and kill their steps: it refuses
+    in one line, and the first goes on."""
+    node = _one_agent(cluster)
+    pidfile = tmp_path / "pid"
+    cid = send_script(cluster, node, f"echo $$ > {pidfile}; sleep 3; echo finished")
+    step_pid = pid_written(pidfile)
+    second = cluster.outpost("agent", "run", "--state-dir", str(cluster.state_dir("n1")), check=False, timeout=30)
+    first_pid = cluster.agents["n1"].pid
+    assert second.returncode == 1, second
+    assert second.stderr.strip().splitlines()[-1] == (
+        f"error: another agent (pid {first_pid}) is running on {cluster.state_dir('n1')}: its journal "
+        f"{cluster.state_dir('n1') / 'journal'} is locked; stop that agent, or give this one a state "
+        "directory of its own"), second.stderr
+    assert process_alive(step_pid)
+    inv = _invocation(cluster, cid, node)
+    assert inv["status"] == "Success", inv
+    assert "finished" in "".join(str(r["stdout"]) for r in output(cluster, cid, node))
