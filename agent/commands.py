@@ -76,6 +76,9 @@ class _Leaders:
         self._pids.pop(command_id, None)
         self._journal.step_started(command_id, step)
 
+    async def written(self) -> None:
+        await self._journal.written()
+
     def process_started(self, command_id: str, pid: int) -> None:
         self._pids[command_id] = pid
         self._journal.process_started(command_id, pid)
@@ -138,7 +141,7 @@ class Commands:
             if entry.messages and ends(entry.messages[-1]):
                 self.outbox.restore(entry.command_id, entry.messages)
                 continue
-            recovered = await asyncio.to_thread(recover, entry)  # kills leftovers: seconds, off the loop
+            recovered = await asyncio.to_thread(recover, entry, self.node_id)  # kills leftovers: seconds, off the loop
             self._journal.message(entry.command_id, recovered.messages[-1])
             self.outbox.restore(entry.command_id, recovered.messages)
         if entries:

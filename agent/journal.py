@@ -89,6 +89,10 @@ class Journal(Generic[M]):
         self._append(command_id, b"S", _STEP.pack(step.index, step.started_at_ms)
                      + f"{step.name}\0{step.action}".encode())
 
+    async def written(self) -> None:
+        """Until what is recorded so far is written (a step's start, before its process starts)."""
+        await self._file.written()
+
     def process_started(self, command_id: str, pid: int) -> None:
         """Record a process group the command's step leads (its leader is ``pid``)."""
         try:

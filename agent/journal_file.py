@@ -153,6 +153,7 @@ class JournalFile:
         self._failing = False  # the last write failed (told once until one succeeds)
         self._compact_at = COMPACT_MIN_BYTES  # dead bytes that make the next compaction
         self._lock: int | None = None  # journal.lock, held while this process uses the file
+        self._written: asyncio.Future[None] | None = None  # for those waiting for the next flush
 
     # ------------------------------------------------------------------ opening
 
@@ -271,9 +272,26 @@ class JournalFile:
         self._scheduled = True
         loop.call_soon(self.flush)
 
+    async def written(self) -> None:
+        """Until what is recorded so far has been written (or failed to be): a step waits for its
+        start to be on record before its process starts, with every other record of the turn."""
+        if not self._buffer:
+            return
+        if self._written is None or self._written.done():
+            self._written = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._written)
+
     def flush(self) -> None:
         """Write this turn's records in one append (the end of a turn, a process group, a stop)."""
         self._scheduled = False
+        waiting, self._written = self._written, None
+        try:
+            self._flush()
+        finally:
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+
+    def _flush(self) -> None:
         if not self._buffer:
             return
         data, self._buffer = self._buffer, bytearray()

@@ -94,13 +94,45 @@ def kill_leftovers(records: list[ProcessRecord], grace_seconds: float = KILL_GRA
     return len(groups)
 
 
-def recover(entry: JournalEntry[AgentMessage], *, grace_seconds: float = KILL_GRACE_SECONDS) -> Recovered:
+def unrecorded_groups(command_id: str, node_id: str) -> list[ProcessRecord]:
+    """The process groups of a command's steps that its journal may not name: a kill -9 can come
+    between a step's process starting and the agent noting it. Found by the environment every step
+    process carries (``OUTPOST_COMMAND_ID`` and ``OUTPOST_NODE_ID``, agent/runner.py); never this
+    process's own group."""
+    own = os.getpgid(0)
+    boot = psutil.boot_time()
+    groups: dict[int, ProcessRecord] = {}
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+            if env.get("OUTPOST_COMMAND_ID") != command_id or env.get("OUTPOST_NODE_ID") != node_id:
+                continue
+            pgid = os.getpgid(proc.pid)
+        except (psutil.Error, OSError):
+            continue
+        if pgid == own or pgid in groups:
+            continue
+        try:
+            started = psutil.Process(pgid).create_time()
+        except psutil.Error:  # the leader is gone: its group is taken as it is (_group_members)
+            started = 0.0
+        groups[pgid] = ProcessRecord(pgid, started, boot)
+    return list(groups.values())
+
+
+def recover(entry: JournalEntry[AgentMessage], node_id: str = "", *,
+            grace_seconds: float = KILL_GRACE_SECONDS) -> Recovered:
     """What to replay of one command; for an interrupted one, its leftovers are killed first and
-    the result that says so is last (the caller journals it)."""
+    the result that says so is last (the caller journals it). ``node_id``: the agent's, to find a
+    step's processes the journal does not name (a step started with no process recorded after it)."""
     messages = tuple(entry.messages)
     if messages and ends(messages[-1]):
         return Recovered(entry.command_id, messages, interrupted=False)
-    killed = kill_leftovers(entry.processes, grace_seconds)
+    records = list(entry.processes)
+    if node_id and len(entry.processes) < len(entry.steps):
+        recorded = {r.pid for r in records}
+        records += [r for r in unrecorded_groups(entry.command_id, node_id) if r.pid not in recorded]
+    killed = kill_leftovers(records, grace_seconds)
     at = now_ms()
     done = {m.step_index for m in messages if isinstance(m, StepReport)}
     steps = [m for m in messages if isinstance(m, StepReport)]

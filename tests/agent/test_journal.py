@@ -3,25 +3,34 @@ life; a command it died under is reported interrupted after what it left running
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import psutil
 import pytest
 
 from agent.journal import Journal, ProcessRecord, StepStart
 from agent.journal_file import COMPACT_MIN_BYTES, JournalFile, read_journal
+from agent.outbox import Outbox
 from agent.recovery import kill_leftovers, recover
-from plugins.sdk.contract import OutputStreamKind
+from agent.runner import Runner, RunnerOptions
+from plugins.sdk.contract import OutputStreamKind, PluginSpec, RunContext, StepOutcome
 from plugins.sdk.errors import ConfigError
+from plugins.sdk.facts import Platform
+from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
+from plugins.sdk.wire.document import Step
 from plugins.sdk.wire.messages import Accepted, AgentMessage
 from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport, OutputChunk, Refusal, StepReport
+from tests.agent.runner_harness import NODE, FakePlugin, OutcomePlugin, Recorder, command
 
 CID = "cmd-1"
 
@@ -339,3 +348,52 @@ def test_a_second_agent_on_the_same_state_directory_does_not_start(tmp_path: Pat
         holder.kill()
         holder.wait()
     JournalFile(tmp_path / "journal").open()  # the lock went with the process
+
+
+def test_a_step_is_on_record_before_its_plugin_runs(tmp_path: Path) -> None:
+    """A kill -9 between a step's process starting and the end of the event loop's turn once left a
+    process whose step the next life did not know of (make chaos, seed 588909 run 5: reported "did
+    not run", while the script ran on, unsupervised). The runner waits for the step's record to be
+    written before the plugin runs; what the plugin sees on disk already names its step."""
+    seen: list[set[bytes]] = []
+
+    class Peek(FakePlugin):
+        spec: ClassVar[PluginSpec] = dataclasses.replace(OutcomePlugin.spec, name="peek")
+
+        async def run(self, ctx: RunContext, inputs: object) -> StepOutcome:
+            seen.append({kind for kind, _ in read_journal(tmp_path / "journal")[("", CID)].records})
+            return StepOutcome(Detail.SUCCESS, 0)
+
+    async def main() -> None:
+        j = journal(tmp_path)
+        j.taken(CID, 1)
+        rec = Recorder()
+        runner = Runner(PluginRegistry([Peek(rec)]), NODE, Platform.LINUX, tmp_path / "work", Outbox(), RunnerOptions(),
+                        ScrubFilter(), j)
+        await runner.run(command(CID, Step("look", "peek", {})), lambda: False)
+    asyncio.run(main())
+    assert seen == [{b"T", b"S"}]
+
+
+def test_a_step_process_the_journal_does_not_name_is_found_by_its_environment_and_killed(tmp_path: Path) -> None:
+    """The other side of that moment: the step is on record but its process is not (the kill came
+    before the agent noted the pid). The next life finds the step's processes by the command and
+    node ids every step process carries, and kills them; another node's are left alone."""
+    def step_process(node: str) -> subprocess.Popen:
+        env = {**os.environ, "OUTPOST_COMMAND_ID": CID, "OUTPOST_NODE_ID": node}
+        return subprocess.Popen(["sleep", "60"], env=env, start_new_session=True)
+    ours, other = step_process("mi-ours"), step_process("mi-other")
+    try:
+        j = journal(tmp_path)
+        j.taken(CID, 1)
+        j.step_started(CID, StepStart(0, "s0", "shell", 2))  # and no process record
+        (entry,) = journal(tmp_path).read_all()
+        rec = recover(entry, "mi-ours", grace_seconds=2)
+        ours.wait(timeout=5)
+        assert other.poll() is None
+        final = rec.messages[-1]
+        assert isinstance(final, InvocationReport) and "interrupted" in final.error and "killed" in final.error
+    finally:
+        for p in (ours, other):
+            p.kill()
+            p.wait()
