@@ -15,8 +15,9 @@ from dataclasses import dataclass
 import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from agent.durable import SyncFiles
 from agent.journal import Journal, StepStart
-from agent.journal_file import JournalFile, SyncFiles
+from agent.journal_file import JournalFile
 from agent.ledger import Ledger, LedgerWrite
 from agent.outbox import CallLater, Outbox
 from agent.recovery import ends, recover
@@ -156,7 +157,7 @@ class Commands:
         if self._own_file:
             self._journal_file.close()
         else:
-            self._journal.write_pending()
+            self._journal.flush()
 
     def on_command(self, signed: SignedCommand) -> None:
         setup = self._setup

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import grpc
 
 from agent.commands import Commands, CommandsSetup
+from agent.durable import SyncFiles, fsync_in_thread
 from agent.facts import gather_facts
-from agent.journal_file import JournalFile, SyncFiles, fsync_in_thread
+from agent.journal_file import JournalFile
 from agent.ledger import LedgerWrite, fsync_each
 from agent.outbox import CallLater, loop_call_later
 from agent.runner import RunnerOptions

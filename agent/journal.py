@@ -121,7 +121,7 @@ class Journal(Generic[M]):
             raise ValueError(f"not a command id: {command_id!r}")
         self._file.append(self._owner, command_id, kind, payload)
 
-    def write_pending(self) -> None:
+    def flush(self) -> None:
         """Write what was recorded and not yet written (a stop)."""
         self._file.flush()
 

@@ -30,10 +30,11 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.durable import SyncFiles, fsync_dir, fsync_in_thread, write_all
 from plugins.sdk.errors import ConfigError
 
 try:
@@ -53,26 +54,6 @@ MAX_RECORD = 64 * 1024 * 1024  # a longer length is garbage, never a record this
 COMPACT_MIN_BYTES = 8 * 1024 * 1024
 
 Key = tuple[str, str]  # (owner, command id)
-SyncFiles = Callable[[Sequence[Path]], Awaitable[None]]  # make these files durable
-
-
-def fsync_files(paths: Sequence[Path]) -> None:
-    """fsync each file (the journal file makes its own directory entry durable)."""
-    for path in paths:
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:  # acknowledged and removed meanwhile: nothing left to keep
-            continue
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-async def fsync_in_thread(paths: Sequence[Path]) -> None:
-    """An agent's own ``SyncFiles``: its files fsynced on a worker thread (a swarm's: one syncfs for
-    all its agents, agent/swarm/groupcommit.py)."""
-    await asyncio.to_thread(fsync_files, paths)
 
 
 @dataclass
@@ -189,7 +170,7 @@ class JournalFile:
         for (owner, cid), records in held.items():
             self._recovered.setdefault(owner, {})[cid] = records
         if created:
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
 
     def _take_lock(self) -> None:
         """One process per journal file: a second agent on the same state directory would rewrite the
@@ -298,9 +279,7 @@ class JournalFile:
         try:
             self.open()
             assert self._fd is not None
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view):]
+            write_all(self._fd, data)
         except OSError as exc:
             self._cut_back()
             # The messages still go to the controller from memory; only a restart of the agent before
@@ -382,9 +361,7 @@ class JournalFile:
         try:
             fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
+                write_all(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -392,20 +369,19 @@ class JournalFile:
         except OSError:
             new.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
 
-def _held_spans(data: bytes, held: dict[Key, int]) -> Iterator[tuple[int, int]]:
+def _held_spans(data: bytes, held: dict[Key, int]) -> list[tuple[int, int]]:
+    """Where the records of the commands held now lie, in file order: for a command forgotten and
+    held again, only those after its last tombstone (the others were acknowledged)."""
+    spans: list[tuple[int, int, Key]] = []
+    last_forgotten: dict[Key, int] = {}  # where each key's last tombstone ends
     start = 0
     for end, kind, key, _body in _frames(data):
-        if kind != _FORGOTTEN and key in held:
-            yield start, end
+        if kind == _FORGOTTEN:
+            last_forgotten[key] = end
+        elif key in held:
+            spans.append((start, end, key))
         start = end
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    return [(s, e) for s, e, key in spans if s >= last_forgotten.get(key, 0)]

@@ -14,6 +14,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from agent.durable import fsync_dir, write_all
+
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -29,7 +31,7 @@ class Ledger:
                 self._ids.add(parts[1])
         if not exists:  # created here (and its directory fsynced), so no record ever has to create it
             self._append(b"")
-            self._fsync_dir()
+            fsync_dir(self._path.parent)
         elif data and not data.endswith(b"\n"):  # a crash cut the last line short: never glue the next
             self._append(b"\n")                   # record onto it
         # else nothing to write: an agent (or 10,000 of a swarm) starts without an fsync
@@ -37,18 +39,9 @@ class Ledger:
     def _append(self, data: bytes, fsync: bool = True) -> None:
         fd = os.open(self._path, _APPEND, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             if fsync:
                 os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def _fsync_dir(self) -> None:
-        fd = os.open(self._path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
         finally:
             os.close(fd)
 

@@ -111,6 +111,28 @@ def test_forgotten_records_are_compacted_away_once_they_outweigh_what_is_held(tm
     assert (entry.command_id, entry.taken_at_ms, entry.messages) == ("long", 1, [step(0)])
 
 
+def test_a_command_forgotten_then_held_again_keeps_only_its_new_records_through_a_compaction(
+        tmp_path: Path) -> None:
+    """A command redelivered after its result was acknowledged is held again (its answer: "took
+    this command before"). A compaction keeps only what was recorded after it was forgotten: the
+    next life never replays messages the controller acknowledged."""
+    j = journal(tmp_path)
+    j.taken("long", 2)  # keeps the file from emptying
+    j.taken(CID, 1)
+    j.message(CID, step(0))
+    j.forget(CID)
+    j.message(CID, Accepted(CID))  # the redelivery's answer
+    chunk = OutputChunk("cmd-x", "s0", OutputStreamKind.STDOUT, 0, b"x" * 64 * 1024)
+    for i in range(2 * COMPACT_MIN_BYTES // len(chunk.data)):  # forgotten bytes enough for a compaction
+        j.taken(f"other-{i}", i)
+        j.message(f"other-{i}", chunk)
+        j.forget(f"other-{i}")
+    assert (tmp_path / "journal").stat().st_size < COMPACT_MIN_BYTES  # it was compacted
+    entries = {e.command_id: e for e in journal(tmp_path).read_all()}
+    assert entries.keys() == {CID, "long"}
+    assert (entries[CID].taken_at_ms, entries[CID].messages) == (0, [Accepted(CID)])
+
+
 def test_agents_sharing_a_file_each_read_back_their_own(tmp_path: Path) -> None:
     """A swarm's agents share one file, each under its own name (agent/swarm/main.py)."""
     shared = JournalFile(tmp_path / "journal")
