@@ -100,39 +100,52 @@ def read_journal(path: Path) -> dict[Key, HeldRecords]:
     return _parse(data)[0]
 
 
-def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], int]:
-    """What is held, and where the intact records end (short of the length: damaged)."""
+Spans = dict[Key, list[tuple[int, int]]]  # where the records of each command held lie in the file
+
+
+def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], Spans, int]:
+    """What is held, where its records lie, and where the intact records end (short of the length:
+    damaged). A command forgotten and held again holds only what came after its last tombstone."""
     held: dict[Key, HeldRecords] = {}
+    spans: Spans = {}
     intact = 0
     for end, kind, key, body in _frames(data):
-        intact = end
+        start, intact = intact, end
         if kind == _FORGOTTEN:
             held.pop(key, None)
+            spans.pop(key, None)
         else:
             held.setdefault(key, HeldRecords()).records.append((kind, body))
+            spans.setdefault(key, []).append((start, end))
     if intact != len(data):
         for records in held.values():
             records.damaged = True
-    return held, intact
+    return held, spans, intact
 
 
 class JournalFile:
-    def __init__(self, path: Path, sync: SyncFiles = fsync_in_thread) -> None:
+    def __init__(self, path: Path, sync: SyncFiles = fsync_in_thread, compact_min_bytes: int = COMPACT_MIN_BYTES) -> None:
         """``sync``: how the file is made durable (an agent's: fsync on a worker thread; a swarm's:
-        the syncfs its ledgers share)."""
+        the syncfs its ledgers share). ``compact_min_bytes``: forgotten bytes below which the file
+        is never rewritten."""
+        self._compact_min = compact_min_bytes
         self.path = path
         self._sync = sync
         self._due = False  # a result was written since the last sync began
         self._syncing: asyncio.Task[None] | None = None
         self._fd: int | None = None
         self._size = 0  # bytes in the file, all whole records
-        self._dead = 0  # of them, those of forgotten commands (and their tombstones)
-        self._held: dict[Key, int] = {}  # the commands held, with the bytes of their records
+        self._held: set[Key] = set()  # the commands held (recorded and not forgotten since)
+        # Where their records lie in the file, and how many bytes that is: what a compaction copies,
+        # without reading the file's records again. Bytes not in a span are forgotten (dead).
+        self._spans: Spans = {}
+        self._live = 0
         self._buffer = bytearray()  # this turn's records, not yet written
+        self._pending: list[tuple[Key, int, bool]] = []  # the buffer's records: (key, length, tombstone)
         self._scheduled = False
         self._recovered: dict[str, dict[str, HeldRecords]] = {}  # read at open, by owner, until taken
         self._failing = False  # the last write failed (told once until one succeeds)
-        self._compact_at = COMPACT_MIN_BYTES  # dead bytes that make the next compaction
+        self._compact_at = compact_min_bytes  # dead bytes that make the next compaction
         self._lock: int | None = None  # journal.lock, held while this process uses the file
         self._written: asyncio.Future[None] | None = None  # for those waiting for the next flush
 
@@ -149,15 +162,13 @@ class JournalFile:
             data = self.path.read_bytes()
         except FileNotFoundError:
             data = b""
-        held, intact = _parse(data)
-        frames = {key: [frame(kind, *key, body) for kind, body in h.records] for key, h in held.items()}
-        sizes = {key: sum(map(len, f)) for key, f in frames.items()}
-        kept = sum(sizes.values())
+        held, spans, intact = _parse(data)
+        kept = sum(end - start for s in spans.values() for start, end in s)
         if kept != len(data):
             log.info("journal %s: %d command(s) held, %d byte(s) of forgotten or damaged records dropped",
                      self.path, len(held), len(data) - kept)
             try:
-                self._replace(b"".join(b"".join(f) for f in frames.values()))
+                spans = self._rewrite(data, spans)
             except OSError as exc:  # no room for a copy: at least no later record follows a damaged one
                 log.warning("journal %s: could not rewrite it (%s); kept as it is, cut after its last intact "
                             "record", self.path, exc)
@@ -165,8 +176,8 @@ class JournalFile:
         created = not self.path.exists()
         self._fd = os.open(self.path, _APPEND, 0o600)
         self._size = os.fstat(self._fd).st_size
-        self._dead = max(0, self._size - kept)  # forgotten records left in a file that could not be rewritten
-        self._held.update(sizes)  # what the file holds, and what was recorded before it was opened
+        self._spans, self._live = spans, kept  # in a file that could not be rewritten, the rest is dead
+        self._held.update(spans)  # what the file holds, with what was recorded before it was opened
         for (owner, cid), records in held.items():
             self._recovered.setdefault(owner, {})[cid] = records
         if created:
@@ -228,18 +239,20 @@ class JournalFile:
         self._opened()
         data = frame(kind, owner, command_id, body)
         key = (owner, command_id)
-        self._held[key] = self._held.get(key, 0) + len(data)
+        self._held.add(key)
         self._buffer += data
+        self._pending.append((key, len(data), False))
         self._schedule()
 
     def forget(self, owner: str, command_id: str) -> None:
         self._opened()
-        held = self._held.pop((owner, command_id), None)
-        if held is None:
+        key = (owner, command_id)
+        if key not in self._held:
             return
+        self._held.discard(key)
         tomb = frame(_FORGOTTEN, owner, command_id, b"")
-        self._dead += held + len(tomb)
         self._buffer += tomb
+        self._pending.append((key, len(tomb), True))
         self._schedule()
 
     def _schedule(self) -> None:
@@ -276,6 +289,7 @@ class JournalFile:
         if not self._buffer:
             return
         data, self._buffer = self._buffer, bytearray()
+        pending, self._pending = self._pending, []
         try:
             self.open()
             assert self._fd is not None
@@ -290,11 +304,23 @@ class JournalFile:
                             "the controller acknowledges it", self.path, exc)
             return
         self._failing = False
-        self._size += len(data)
+        self._placed(pending)
         if not self._held:
             self._truncate()
-        elif self._dead >= max(self._compact_at, self._size - self._dead):
+        elif self._size - self._live >= max(self._compact_at, self._live):
             self._compact()
+
+    def _placed(self, pending: list[tuple[Key, int, bool]]) -> None:
+        """Records just written: where each lies (a tombstone: its command's records are dead)."""
+        at, spans = self._size, self._spans
+        for key, length, forgotten in pending:
+            if forgotten:
+                self._live -= sum(end - start for start, end in spans.pop(key, ()))
+            else:
+                spans.setdefault(key, []).append((at, at + length))
+                self._live += length
+            at += length
+        self._size = at
 
     def sync_soon(self) -> None:
         """Make the file durable with the next batch (after a step's or a command's result): one
@@ -336,24 +362,42 @@ class JournalFile:
         except OSError as exc:
             log.warning("journal %s: could not empty it: %s", self.path, exc)
             return
-        self._size = self._dead = 0
+        self._size = self._live = 0
+        self._spans.clear()
 
     def _compact(self) -> None:
         """Rewrite the file with only what is held (on the event loop: it runs when forgotten bytes
-        reach held ones, so each held byte is copied about once per doubling of what was written)."""
+        reach held ones, so each held byte is copied about once per doubling of what was written;
+        it copies the spans it knows, without reading records)."""
         assert self._fd is not None
         try:
-            data = self.path.read_bytes()
-            kept = b"".join(data[start:end] for start, end in _held_spans(data, self._held))
-            self._replace(kept)
+            held = {key: where for key, where in self._spans.items() if key in self._held}  # not a key whose
+            spans = self._rewrite(self.path.read_bytes(), held)  # tombstone a failed write lost
             fd = os.open(self.path, _APPEND, 0o600)
         except OSError as exc:
-            self._compact_at = self._dead + COMPACT_MIN_BYTES  # not again at once
+            self._compact_at = self._size - self._live + self._compact_min  # not again at once
             log.warning("journal %s: could not compact it (%s); it goes on growing", self.path, exc)
             return
         os.close(self._fd)
         self._fd = fd
-        self._size, self._dead, self._compact_at = len(kept), 0, COMPACT_MIN_BYTES
+        self._spans = spans
+        self._size = self._live = sum(end - start for s in spans.values() for start, end in s)
+        self._compact_at = self._compact_min
+
+    def _rewrite(self, data: bytes, spans: Spans) -> Spans:
+        """The file becomes the records of the commands held (their ``spans`` in ``data``), command
+        by command; where they lie then."""
+        chunks: list[bytes] = []
+        placed: Spans = {}
+        at = 0
+        for key, where in spans.items():
+            placed[key] = []
+            for start, end in where:
+                chunks.append(data[start:end])
+                placed[key].append((at, at + end - start))
+                at += end - start
+        self._replace(b"".join(chunks))
+        return placed
 
     def _replace(self, data: bytes) -> None:
         """The file becomes ``data``, whole or not at all (written aside, fsynced, renamed)."""
@@ -370,18 +414,3 @@ class JournalFile:
             new.unlink(missing_ok=True)
             raise
         fsync_dir(self.path.parent)
-
-
-def _held_spans(data: bytes, held: dict[Key, int]) -> list[tuple[int, int]]:
-    """Where the records of the commands held now lie, in file order: for a command forgotten and
-    held again, only those after its last tombstone (the others were acknowledged)."""
-    spans: list[tuple[int, int, Key]] = []
-    last_forgotten: dict[Key, int] = {}  # where each key's last tombstone ends
-    start = 0
-    for end, kind, key, _body in _frames(data):
-        if kind == _FORGOTTEN:
-            last_forgotten[key] = end
-        elif key in held:
-            spans.append((start, end, key))
-        start = end
-    return [(s, e) for s, e, key in spans if s >= last_forgotten.get(key, 0)]

@@ -5,6 +5,7 @@ VerificationError; a journal file of any bytes reads back as what was intact in 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.journal import Journal, StepStart
-from agent.journal_file import JournalFile
+from agent.journal_file import JournalFile, read_journal
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.errors import VerificationError
@@ -196,3 +197,46 @@ def test_any_journal_file(data: bytes) -> None:
             after = {e.command_id: e for e in journal.read_all()}
     assert after["c-1"].taken_at_ms == 7 and not after["c-1"].damaged
     assert {e.command_id for e in before} <= set(after)
+
+
+# append to a command (bytes), forget it, open the file again (the agent's next life), or fail the next write
+JOURNAL_OPS = st.lists(st.one_of(st.tuples(st.just("append"), st.sampled_from(["a", "b", "c"]), st.binary(max_size=40)),
+                                 st.tuples(st.just("forget"), st.sampled_from(["a", "b", "c"]), st.just(b"")),
+                                 st.tuples(st.just("reopen"), st.just(""), st.just(b"")),
+                                 st.tuples(st.just("fail"), st.just(""), st.just(b""))), max_size=60)
+
+
+@cases(3_000)
+@given(JOURNAL_OPS)
+def test_a_journal_file_holds_what_was_recorded_since_each_command_was_last_forgotten(ops: list) -> None:
+    """Records and tombstones in any order, with compactions (a threshold of a few bytes), writes
+    that fail and reopenings between them: the file reads back, for each command held, exactly what
+    was written for it since it was last forgotten (a failed write's records are lost, nothing else)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "journal"
+        file = JournalFile(path, compact_min_bytes=64)
+        model: dict[str, list[bytes]] = {}
+        for op, cid, body in ops:
+            if op == "append":
+                file.append("", cid, b"M", body)
+                model.setdefault(cid, []).append(body)
+            elif op == "forget":
+                file.forget("", cid)
+                model.pop(cid, None)
+            elif op == "reopen":
+                file.close()
+                file = JournalFile(path, compact_min_bytes=64)
+                file.take_recovered("")
+            else:  # the next write fails (a full disk): its records are lost, the file stays whole
+                file.flush()
+                real_write = os.write
+                os.write = lambda fd, data: (_ for _ in ()).throw(OSError(28, "No space left on device"))
+                try:
+                    file.append("", "z", b"M", b"lost")
+                finally:
+                    os.write = real_write
+                file.forget("", "z")
+        file.close()
+        held = read_journal(path)
+    assert {cid: [body for _kind, body in h.records] for (_owner, cid), h in held.items()} == model
+    assert not any(h.damaged for h in held.values())
