@@ -124,7 +124,8 @@ def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], Spans, int]:
 
 
 class JournalFile:
-    def __init__(self, path: Path, sync: SyncFiles = fsync_in_thread, compact_min_bytes: int = COMPACT_MIN_BYTES) -> None:
+    def __init__(self, path: Path, sync: SyncFiles = fsync_in_thread,
+                 compact_min_bytes: int = COMPACT_MIN_BYTES) -> None:
         """``sync``: how the file is made durable (an agent's: fsync on a worker thread; a swarm's:
         the syncfs its ledgers share). ``compact_min_bytes``: forgotten bytes below which the file
         is never rewritten."""
@@ -371,8 +372,9 @@ class JournalFile:
         it copies the spans it knows, without reading records)."""
         assert self._fd is not None
         try:
-            held = {key: where for key, where in self._spans.items() if key in self._held}  # not a key whose
-            spans = self._rewrite(self.path.read_bytes(), held)  # tombstone a failed write lost
+            # only the commands held: not one forgotten whose tombstone a failed write lost
+            held = {key: where for key, where in self._spans.items() if key in self._held}
+            spans = self._rewrite(self.path.read_bytes(), held)
             fd = os.open(self.path, _APPEND, 0o600)
         except OSError as exc:
             self._compact_at = self._size - self._live + self._compact_min  # not again at once
