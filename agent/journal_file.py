@@ -123,6 +123,10 @@ def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], Spans, int]:
     return held, spans, intact
 
 
+def _bytes_in(spans: Spans) -> int:
+    return sum(end - start for where in spans.values() for start, end in where)
+
+
 class JournalFile:
     def __init__(self, path: Path, sync: SyncFiles = fsync_in_thread,
                  compact_min_bytes: int = COMPACT_MIN_BYTES) -> None:
@@ -164,7 +168,7 @@ class JournalFile:
         except FileNotFoundError:
             data = b""
         held, spans, intact = _parse(data)
-        kept = sum(end - start for s in spans.values() for start, end in s)
+        kept = _bytes_in(spans)
         if kept != len(data):
             log.info("journal %s: %d command(s) held, %d byte(s) of forgotten or damaged records dropped",
                      self.path, len(held), len(data) - kept)
@@ -383,7 +387,7 @@ class JournalFile:
         os.close(self._fd)
         self._fd = fd
         self._spans = spans
-        self._size = self._live = sum(end - start for s in spans.values() for start, end in s)
+        self._size = self._live = _bytes_in(spans)
         self._compact_at = self._compact_min
 
     def _rewrite(self, data: bytes, spans: Spans) -> Spans:
