@@ -30,6 +30,7 @@ import logging
 import os
 import struct
 import zlib
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,10 +64,19 @@ class HeldRecords:
     damaged: bool = False
 
 
-def frame(kind: bytes, owner: str, command_id: str, body: bytes) -> bytes:
+def key_prefix(owner: str, command_id: str) -> bytes:
+    """What starts the payload of every record of one command (encoded once per command held)."""
     o, c = owner.encode(), command_id.encode()
-    payload = _KEY.pack(len(o), len(c)) + o + c + body
-    return _FRAME.pack(len(payload), zlib.crc32(kind + payload), kind) + payload
+    return _KEY.pack(len(o), len(c)) + o + c
+
+
+def _framed(kind: bytes, prefix: bytes, body: bytes) -> bytes:
+    payload = prefix + body
+    return _FRAME.pack(len(payload), zlib.crc32(payload, zlib.crc32(kind)), kind) + payload
+
+
+def frame(kind: bytes, owner: str, command_id: str, body: bytes) -> bytes:
+    return _framed(kind, key_prefix(owner, command_id), body)
 
 
 def _frames(data: bytes | memoryview) -> Iterator[tuple[int, bytes, Key, bytes]]:
@@ -100,7 +110,24 @@ def read_journal(path: Path) -> dict[Key, HeldRecords]:
     return _parse(data)[0]
 
 
-Spans = dict[Key, list[tuple[int, int]]]  # where the records of each command held lie in the file
+# Where the records of each command held lie in the file: start, end, start, end... (adjacent
+# records in one span; an array of machine integers holds no objects for the collector to visit).
+Spans = dict[Key, array]
+
+
+def _add_span(spans: Spans, key: Key, start: int, end: int) -> None:
+    where = spans.get(key)
+    if where is None:
+        spans[key] = array("q", (start, end))
+    elif where[-1] == start:  # right after the command's last record
+        where[-1] = end
+    else:
+        where.append(start)
+        where.append(end)
+
+
+def _span_bytes(where: array) -> int:
+    return sum(where[1::2]) - sum(where[::2])
 
 
 def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], Spans, int]:
@@ -116,7 +143,7 @@ def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], Spans, int]:
             spans.pop(key, None)
         else:
             held.setdefault(key, HeldRecords()).records.append((kind, body))
-            spans.setdefault(key, []).append((start, end))
+            _add_span(spans, key, start, end)
     if intact != len(data):
         for records in held.values():
             records.damaged = True
@@ -124,7 +151,7 @@ def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], Spans, int]:
 
 
 def _bytes_in(spans: Spans) -> int:
-    return sum(end - start for where in spans.values() for start, end in where)
+    return sum(_span_bytes(where) for where in spans.values())
 
 
 class JournalFile:
@@ -140,7 +167,8 @@ class JournalFile:
         self._syncing: asyncio.Task[None] | None = None
         self._fd: int | None = None
         self._size = 0  # bytes in the file, all whole records
-        self._held: set[Key] = set()  # the commands held (recorded and not forgotten since)
+        # the commands held (recorded and not forgotten since), each with its records' key_prefix
+        self._held: dict[Key, bytes] = {}
         # Where their records lie in the file, and how many bytes that is: what a compaction copies,
         # without reading the file's records again. Bytes not in a span are forgotten (dead).
         self._spans: Spans = {}
@@ -148,11 +176,11 @@ class JournalFile:
         self._buffer = bytearray()  # this turn's records, not yet written
         self._pending: list[tuple[Key, int, bool]] = []  # the buffer's records: (key, length, tombstone)
         self._scheduled = False
+        self._flushes = 0  # flushes so far (``written`` tells whether the one it waits for came)
         self._recovered: dict[str, dict[str, HeldRecords]] = {}  # read at open, by owner, until taken
         self._failing = False  # the last write failed (told once until one succeeds)
         self._compact_at = compact_min_bytes  # dead bytes that make the next compaction
         self._lock: int | None = None  # journal.lock, held while this process uses the file
-        self._written: asyncio.Future[None] | None = None  # for those waiting for the next flush
 
     # ------------------------------------------------------------------ opening
 
@@ -182,7 +210,8 @@ class JournalFile:
         self._fd = os.open(self.path, _APPEND, 0o600)
         self._size = os.fstat(self._fd).st_size
         self._spans, self._live = spans, kept  # in a file that could not be rewritten, the rest is dead
-        self._held.update(spans)  # what the file holds, with what was recorded before it was opened
+        for key in spans:  # what the file holds, with what was recorded before it was opened
+            self._held.setdefault(key, key_prefix(*key))
         for (owner, cid), records in held.items():
             self._recovered.setdefault(owner, {})[cid] = records
         if created:
@@ -240,11 +269,17 @@ class JournalFile:
             except OSError:
                 pass
 
+    def holds(self, owner: str, command_id: str) -> bool:
+        """Whether a command has records here not forgotten since."""
+        return (owner, command_id) in self._held
+
     def append(self, owner: str, command_id: str, kind: bytes, body: bytes) -> None:
         self._opened()
-        data = frame(kind, owner, command_id, body)
         key = (owner, command_id)
-        self._held.add(key)
+        prefix = self._held.get(key)
+        if prefix is None:
+            prefix = self._held[key] = key_prefix(owner, command_id)
+        data = _framed(kind, prefix, body)
         self._buffer += data
         self._pending.append((key, len(data), False))
         self._schedule()
@@ -252,10 +287,10 @@ class JournalFile:
     def forget(self, owner: str, command_id: str) -> None:
         self._opened()
         key = (owner, command_id)
-        if key not in self._held:
+        prefix = self._held.pop(key, None)
+        if prefix is None:
             return
-        self._held.discard(key)
-        tomb = frame(_FORGOTTEN, owner, command_id, b"")
+        tomb = _framed(_FORGOTTEN, prefix, b"")
         self._buffer += tomb
         self._pending.append((key, len(tomb), True))
         self._schedule()
@@ -273,22 +308,19 @@ class JournalFile:
 
     async def written(self) -> None:
         """Until what is recorded so far has been written (or failed to be): a step waits for its
-        start to be on record before its process starts, with every other record of the turn."""
-        if not self._buffer:
-            return
-        if self._written is None or self._written.done():
-            self._written = asyncio.get_running_loop().create_future()
-        await asyncio.shield(self._written)
+        start to be on record before its process starts, with every other record of the turn. The
+        turn's ``flush`` was queued with its first record, so it runs before this task's next step."""
+        if self._buffer:
+            flushes = self._flushes
+            await asyncio.sleep(0)
+            if self._flushes == flushes:  # defensive: none was queued after all
+                self.flush()
 
     def flush(self) -> None:
         """Write this turn's records in one append (the end of a turn, a process group, a stop)."""
         self._scheduled = False
-        waiting, self._written = self._written, None
-        try:
-            self._flush()
-        finally:
-            if waiting is not None and not waiting.done():
-                waiting.set_result(None)
+        self._flushes += 1
+        self._flush()
 
     def _flush(self) -> None:
         if not self._buffer:
@@ -320,9 +352,11 @@ class JournalFile:
         at, spans = self._size, self._spans
         for key, length, forgotten in pending:
             if forgotten:
-                self._live -= sum(end - start for start, end in spans.pop(key, ()))
+                where = spans.pop(key, None)
+                if where is not None:
+                    self._live -= _span_bytes(where)
             else:
-                spans.setdefault(key, []).append((at, at + length))
+                _add_span(spans, key, at, at + length)
                 self._live += length
             at += length
         self._size = at
@@ -397,10 +431,9 @@ class JournalFile:
         placed: Spans = {}
         at = 0
         for key, where in spans.items():
-            placed[key] = []
-            for start, end in where:
+            for start, end in zip(where[::2], where[1::2], strict=True):
                 chunks.append(data[start:end])
-                placed[key].append((at, at + end - start))
+                _add_span(placed, key, at, at + end - start)
                 at += end - start
         self._replace(b"".join(chunks))
         return placed

@@ -201,9 +201,11 @@ class Runner:
                         raise asyncio.CancelledError
                     running = StepStart(index, step.name, step.action, now_ms())
                     report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested,
-                                                  recorded)
+                                                  recorded, secrets)
                     running = recorded = None
-                    report = replace(report, detail=flow.record(step, report.detail, report.exit_code))
+                    detail = flow.record(step, report.detail, report.exit_code)
+                    if detail is not report.detail:
+                        report = replace(report, detail=detail)
                 reports.append(report)
                 if index < len(vc.document.steps) - 1:  # the last one travels in the invocation's result
                     self._outbox.about(cid, report)
@@ -259,13 +261,13 @@ class Runner:
         return StepReport(cid, index, step.name, step.action, Detail.SKIPPED, NO_EXIT_CODE, at, at, reason)
 
     async def _run_step(self, vc: VerifiedCommand, index: int, workdir: str, log: BoundLogger,
-                        cancel_requested: Callable[[], bool], recorded: Awaitable[bool] | None) -> StepReport:
+                        cancel_requested: Callable[[], bool], recorded: Awaitable[bool] | None,
+                        secrets: tuple[str, ...]) -> StepReport:
         cid = vc.envelope.command_id
         step = vc.document.steps[index]
         started = now_ms()
         timeout: float | None = None
-        sink = StepOutputSink(self._outbox, cid, step.name, self._options.output_cap_bytes,
-                          vc.document.secret_values())
+        sink = StepOutputSink(self._outbox, cid, step.name, self._options.output_cap_bytes, secrets)
         try:
             bound_step = self._registry.bind(step.action, step.inputs, f"mainSteps[{index}].inputs")
             timeout = (step.timeout_seconds or getattr(bound_step.inputs, "timeout_seconds", None)
