@@ -26,7 +26,6 @@ from agent.runner import RunnerOptions
 from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
 from outpost.v1 import outpost_pb2 as pb
-from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.handshake import connection_failure
@@ -67,6 +66,14 @@ class AgentOptions:
     stop_report_seconds: float = 5.0
     # the least wait after the controller refused a stream for want of open files (RESOURCE_EXHAUSTED)
     exhausted_backoff_seconds: float = 30.0
+
+
+def _connect_call(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamMultiCallable:
+    """AgentService.Connect, its requests sent as the outbox encoded them (protobuf's bytes, once:
+    agent/outbox.py), its answers decoded as the generated stub decodes them."""
+    service = pb.DESCRIPTOR.services_by_name["AgentService"]
+    return channel.stream_stream(f"/{service.full_name}/Connect", request_serializer=None,
+                                 response_deserializer=pb.ControllerMessage.FromString)
 
 
 class _Session(enum.Enum):
@@ -155,11 +162,11 @@ class Agent:
                                               private_key=self._identity.key_pem,
                                               certificate_chain=self._identity.cert_pem)
         channel = grpc.aio.secure_channel(self._identity.controller, creds, options=KEEPALIVE_OPTIONS)
-        stub = pbg.AgentServiceStub(channel)
+        connect = _connect_call(channel)
         try:
             while not stop.is_set():
                 self._refused = None
-                outcome = await self._session(stub, stop, wait=not report)
+                outcome = await self._session(connect, stop, wait=not report)
                 if stop.is_set():
                     break
                 report = outcome is _Session.WAITED
@@ -173,7 +180,7 @@ class Agent:
                     # the controller's descriptors while open) and come back later than usual.
                     await channel.close()
                     channel = grpc.aio.secure_channel(self._identity.controller, creds, options=KEEPALIVE_OPTIONS)
-                    stub = pbg.AgentServiceStub(channel)
+                    connect = _connect_call(channel)
                     least = self._options.exhausted_backoff_seconds
                     delay = max(delay, self._rng.uniform(least, 2 * least))
                 log.info("reconnecting to %s in %.2f s", self._identity.controller, delay)
@@ -184,7 +191,7 @@ class Agent:
             self._commands.close()
             await channel.close()
 
-    async def _session(self, stub: pbg.AgentServiceStub, stop: Stop, *, wait: bool) -> _Session:
+    async def _session(self, connect: grpc.aio.StreamStreamMultiCallable, stop: Stop, *, wait: bool) -> _Session:
         """One stream. ``wait``: it waits for the channel to be ready, up to
         ``unreachable_report_seconds`` (less a random quarter at most) for the controller's first
         message; otherwise it fails at once while the controller cannot be reached.
@@ -192,7 +199,7 @@ class Agent:
         The stream is read here, not in a task of its own, and a stop or the end of that patience
         cancels the call from a callback: a swarm reconnecting 10,000 agents at once sets up and
         tears down 10,000 of these, on one event loop."""
-        call = stub.Connect(self._outbox.stream(self._hello), wait_for_ready=wait)
+        call = connect(self._outbox.stream(self._hello), wait_for_ready=wait)
         self._ending = False
 
         def end() -> None:  # this side ends the stream: the reader sees it end, then the session

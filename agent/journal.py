@@ -108,7 +108,11 @@ class Journal(Generic[M]):
         return self._boot
 
     def message(self, command_id: str, msg: M) -> None:
-        self._append(command_id, b"M", self._to_bytes(msg))
+        self.keep(command_id, msg, self._to_bytes(msg))
+
+    def keep(self, command_id: str, msg: M, encoded: bytes) -> None:
+        """``msg`` as the outbox encoded it for the stream (the same bytes as ``to_bytes``)."""
+        self._append(command_id, b"M", encoded)
         if self._settles(msg):
             self._file.sync_soon()
 

@@ -15,8 +15,9 @@ What it keeps it also writes to the agent's journal (agent/journal.py) as it que
 there when acknowledged: an agent that dies replays, in its next life, what was not acknowledged
 (``restore``).
 
-The outbox keeps typed messages (plugins/sdk/wire/messages.py) and hands each to the stream through
-``encode`` (the connection's: to protobuf), so nothing but the connection's edge knows the wire.
+The outbox takes typed messages (plugins/sdk/wire/messages.py) and encodes each once, as it is
+queued, through ``encode`` (the connection's: to protobuf's bytes, which the journal keeps as they
+are), so nothing but the connection's edge knows the wire.
 """
 from __future__ import annotations
 
@@ -30,15 +31,16 @@ M = TypeVar("M")  # a message as the agent holds it
 
 
 class Keeper(Protocol[M]):
-    """Where queued messages are kept across the agent's restarts (agent/journal.py's Journal)."""
+    """Where queued messages are kept across the agent's restarts (agent/journal.py's Journal):
+    each as the outbox encoded it for the stream, so it is encoded once."""
 
-    def message(self, command_id: str, msg: M) -> None: ...
+    def keep(self, command_id: str, msg: M, encoded: Any) -> None: ...
 
     def forget(self, command_id: str) -> None: ...
 
 
 class _NoKeeper:
-    def message(self, command_id: str, msg: Any) -> None:
+    def keep(self, command_id: str, msg: Any, encoded: Any) -> None:
         pass
 
     def forget(self, command_id: str) -> None:
@@ -62,8 +64,8 @@ class Outbox(Generic[M]):
         self._encode = encode
         self._keeper: Keeper[M] = keeper or _NoKeeper()
         self._acked = asyncio.Event()  # set at each acknowledgement (a stopping agent waits on it)
-        self._log: dict[str, list[M]] = {}
-        self._live: asyncio.Queue[M | None] | None = None  # None in it: the stream ended
+        self._log: dict[str, list[Any]] = {}  # encoded
+        self._live: asyncio.Queue[Any] | None = None  # encoded messages; None in it: the stream ended
         self._held: dict[str, M] = {}
         self._call_later = call_later
 
@@ -89,18 +91,19 @@ class Outbox(Generic[M]):
     def restore(self, command_id: str, messages: Sequence[M]) -> None:
         """Messages a previous life of the agent queued and the controller did not acknowledge: they
         go first on the next stream, as if queued in this life (they are kept already)."""
-        self._log.setdefault(command_id, []).extend(messages)
+        self._log.setdefault(command_id, []).extend(map(self._encode, messages))
 
     def _queue(self, command_id: str, msg: M) -> None:
-        self._keeper.message(command_id, msg)
-        self._log.setdefault(command_id, []).append(msg)
+        encoded = self._encode(msg)  # once: the keeper keeps what the stream carries
+        self._keeper.keep(command_id, msg, encoded)
+        self._log.setdefault(command_id, []).append(encoded)
         if self._live is not None:
-            self._live.put_nowait(msg)
+            self._live.put_nowait(encoded)
 
     def transient(self, msg: M) -> None:
         """Queue a message worth sending only on the current stream (heartbeats)."""
         if self._live is not None:
-            self._live.put_nowait(msg)
+            self._live.put_nowait(self._encode(msg))
 
     def acknowledged(self, command_id: str) -> None:
         if self._log.pop(command_id, None) is not None:
@@ -130,16 +133,15 @@ class Outbox(Generic[M]):
 
     async def stream(self, first: M) -> AsyncIterator[Any]:
         """The messages of one stream, encoded: ``first`` (Hello), then the replay, then live messages."""
-        live: asyncio.Queue[M | None] = asyncio.Queue()
+        live: asyncio.Queue[Any] = asyncio.Queue()
         self._live = live  # set together with the snapshot below: nothing falls between them
         replay = [m for msgs in self._log.values() for m in msgs]
-        encode = self._encode
         try:
-            yield encode(first)
-            for msg in replay:
-                yield encode(msg)
-            while (msg := await live.get()) is not None:
-                yield encode(msg)
+            yield self._encode(first)
+            for encoded in replay:
+                yield encoded
+            while (encoded := await live.get()) is not None:
+                yield encoded
         finally:
             if self._live is live:
                 self._live = None

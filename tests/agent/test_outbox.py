@@ -239,3 +239,36 @@ def test_any_other_message_sends_the_held_acceptance_first() -> None:
         return await session(outbox)
 
     assert run(scenario) == [HELLO, ack("c1"), out("c1", 1), step("c1", "a"), result("c1")]
+
+
+def test_each_message_is_encoded_once_and_kept_as_the_stream_carries_it() -> None:
+    encoded: list[pb.AgentMessage] = []
+    kept: list[tuple[str, pb.AgentMessage, bytes]] = []
+
+    def encode(msg: pb.AgentMessage) -> bytes:
+        encoded.append(msg)
+        return msg.SerializeToString()
+
+    class Keeper:
+        def keep(self, command_id: str, msg: pb.AgentMessage, data: bytes) -> None:
+            kept.append((command_id, msg, data))
+
+        def forget(self, command_id: str) -> None:
+            pass
+
+    outbox: Outbox[pb.AgentMessage] = Outbox(encode=encode, keeper=Keeper())
+    msgs = [ack("c1"), out("c1", 0), step("c1", "a")]
+    for m in msgs:
+        outbox.about("c1", m)
+
+    async def replay() -> list[pb.AgentMessage]:
+        gen = outbox.stream(HELLO)
+        got = await take(gen, 1 + len(msgs))
+        await gen.aclose()
+        return got[1:]
+
+    first, second = run(replay), run(replay)  # the second stream re-encodes nothing
+    wire = [m.SerializeToString() for m in msgs]
+    assert first == second == wire
+    assert kept == [("c1", m, w) for m, w in zip(msgs, wire, strict=True)]
+    assert [m for m in encoded if m != HELLO] == msgs
