@@ -345,6 +345,24 @@ def test_a_group_whose_leader_is_gone_is_still_killed(tmp_path: Path) -> None:
     assert _gone(child)
 
 
+def test_a_process_is_recorded_with_the_start_time_recovery_compares_whatever_its_name(tmp_path: Path) -> None:
+    exe = tmp_path / "a) 1 2 (b"  # its name in /proc/PID/stat, in parentheses, looks like more fields
+    exe.symlink_to("/bin/sleep")
+    proc = subprocess.Popen([str(exe), "30"])
+    try:
+        j = journal(tmp_path)
+        j.taken(CID, 1)
+        j.process_started(CID, proc.pid)
+        (entry,) = journal(tmp_path).read_all()
+        (record,) = entry.processes
+        assert record == ProcessRecord(proc.pid, psutil.Process(proc.pid).create_time(), psutil.boot_time())
+    finally:
+        proc.kill()
+        proc.wait()
+    j.process_started("cmd-2", proc.pid)  # gone: nothing recorded
+    assert [e.command_id for e in journal(tmp_path).read_all()] == [CID]
+
+
 @pytest.mark.parametrize("stale", ["start_time", "boot"])
 def test_a_process_that_is_not_the_recorded_one_is_never_killed(tmp_path: Path, stale: str) -> None:
     proc = _group(tmp_path)
