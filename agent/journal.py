@@ -30,7 +30,8 @@ from typing import Generic, TypeVar
 
 import psutil
 
-from agent.journal_file import HeldRecords, JournalFile
+from agent.journal_file import JournalFile
+from agent.journal_records import HeldRecords
 from plugins.sdk.wire.envelope import is_command_id
 
 log = logging.getLogger(__name__)

@@ -2,10 +2,7 @@
 by the agents of one process (one agent: ``DIR/journal`` in its state directory; ``outpost swarm``:
 one for all its agents, as their ledgers share one syncfs, agent/swarm/groupcommit.py).
 
-Each record names its owner (the agent it belongs to: ``""`` for an agent alone, the state
-directory's name in a swarm) and its command, and is framed (length, CRC-32, kind); a command
-acknowledged by the controller gets a tombstone (``F``). Reading stops at the first record cut short
-or garbled: nothing after it is trusted, and every command still held then is marked damaged.
+Its records, each naming its owner and command, and how they are read back: agent/journal_records.py.
 
 Writes of one event-loop turn, whatever their command or owner, go to the file in one append at the
 end of the turn (``flush``: before any callback queued after them runs, so before the stream can
@@ -28,14 +25,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import struct
-import zlib
-from array import array
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.durable import SyncFiles, fsync_dir, fsync_in_thread, write_all
+from agent.journal_records import (
+    FORGOTTEN,
+    HeldRecords,
+    Key,
+    Spans,
+    add_span,
+    bytes_in,
+    framed,
+    key_prefix,
+    parse,
+    span_bytes,
+)
 from plugins.sdk.errors import ConfigError
 
 try:
@@ -46,112 +50,9 @@ except ImportError:  # Windows: not locked there yet
 log = logging.getLogger(__name__)
 
 _APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-_FRAME = struct.Struct(">IIc")  # payload length, CRC-32 of kind and payload, kind
-_KEY = struct.Struct(">BB")  # lengths of owner and command id, which start the payload
-_FORGOTTEN = b"F"
-MAX_RECORD = 64 * 1024 * 1024  # a longer length is garbage, never a record this agent wrote
 # Forgotten bytes below which the file is never rewritten: a 10,000-agent swarm's fan-out writes
 # about 6 MB, emptied (truncated, not rewritten) once every result is acknowledged.
 COMPACT_MIN_BYTES = 8 * 1024 * 1024
-
-Key = tuple[str, str]  # (owner, command id)
-
-
-@dataclass
-class HeldRecords:
-    """One command's records as read back: (kind, body) in the order written."""
-    records: list[tuple[bytes, bytes]] = field(default_factory=list)
-    damaged: bool = False
-
-
-def key_prefix(owner: str, command_id: str) -> bytes:
-    """What starts the payload of every record of one command (encoded once per command held)."""
-    o, c = owner.encode(), command_id.encode()
-    return _KEY.pack(len(o), len(c)) + o + c
-
-
-def _framed(kind: bytes, prefix: bytes, body: bytes) -> bytes:
-    payload = prefix + body
-    return _FRAME.pack(len(payload), zlib.crc32(payload, zlib.crc32(kind)), kind) + payload
-
-
-def frame(kind: bytes, owner: str, command_id: str, body: bytes) -> bytes:
-    return _framed(kind, key_prefix(owner, command_id), body)
-
-
-def _frames(data: bytes | memoryview) -> Iterator[tuple[int, bytes, Key, bytes]]:
-    """(end offset, kind, key, body) of each intact record, up to the first one that is not."""
-    at = 0
-    while len(data) - at >= _FRAME.size:
-        length, crc, kind = _FRAME.unpack_from(data, at)
-        start = at + _FRAME.size
-        payload = bytes(data[start:start + length])
-        if length > MAX_RECORD or len(payload) < length or zlib.crc32(kind + payload) != crc \
-                or length < _KEY.size:
-            return
-        olen, clen = _KEY.unpack_from(payload)
-        body_at = _KEY.size + olen + clen
-        if body_at > length:
-            return
-        try:
-            key = (payload[_KEY.size:_KEY.size + olen].decode(), payload[_KEY.size + olen:body_at].decode())
-        except UnicodeDecodeError:
-            return
-        at = start + length
-        yield at, kind, key, payload[body_at:]
-
-
-def read_journal(path: Path) -> dict[Key, HeldRecords]:
-    """What a journal file holds, by (owner, command id), without changing it (tests, tools)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    return _parse(data)[0]
-
-
-# Where the records of each command held lie in the file: start, end, start, end... (adjacent
-# records in one span; an array of machine integers holds no objects for the collector to visit).
-Spans = dict[Key, array]
-
-
-def _add_span(spans: Spans, key: Key, start: int, end: int) -> None:
-    where = spans.get(key)
-    if where is None:
-        spans[key] = array("q", (start, end))
-    elif where[-1] == start:  # right after the command's last record
-        where[-1] = end
-    else:
-        where.append(start)
-        where.append(end)
-
-
-def _span_bytes(where: array) -> int:
-    return sum(where[1::2]) - sum(where[::2])
-
-
-def _parse(data: bytes) -> tuple[dict[Key, HeldRecords], Spans, int]:
-    """What is held, where its records lie, and where the intact records end (short of the length:
-    damaged). A command forgotten and held again holds only what came after its last tombstone."""
-    held: dict[Key, HeldRecords] = {}
-    spans: Spans = {}
-    intact = 0
-    for end, kind, key, body in _frames(data):
-        start, intact = intact, end
-        if kind == _FORGOTTEN:
-            held.pop(key, None)
-            spans.pop(key, None)
-        else:
-            held.setdefault(key, HeldRecords()).records.append((kind, body))
-            _add_span(spans, key, start, end)
-    if intact != len(data):
-        for records in held.values():
-            records.damaged = True
-    return held, spans, intact
-
-
-def _bytes_in(spans: Spans) -> int:
-    return sum(_span_bytes(where) for where in spans.values())
 
 
 class JournalFile:
@@ -195,8 +96,8 @@ class JournalFile:
             data = self.path.read_bytes()
         except FileNotFoundError:
             data = b""
-        held, spans, intact = _parse(data)
-        kept = _bytes_in(spans)
+        held, spans, intact = parse(data)
+        kept = bytes_in(spans)
         if kept != len(data):
             log.info("journal %s: %d command(s) held, %d byte(s) of forgotten or damaged records dropped",
                      self.path, len(held), len(data) - kept)
@@ -279,7 +180,7 @@ class JournalFile:
         prefix = self._held.get(key)
         if prefix is None:
             prefix = self._held[key] = key_prefix(owner, command_id)
-        data = _framed(kind, prefix, body)
+        data = framed(kind, prefix, body)
         self._buffer += data
         self._pending.append((key, len(data), False))
         self._schedule()
@@ -290,7 +191,7 @@ class JournalFile:
         prefix = self._held.pop(key, None)
         if prefix is None:
             return
-        tomb = _framed(_FORGOTTEN, prefix, b"")
+        tomb = framed(FORGOTTEN, prefix, b"")
         self._buffer += tomb
         self._pending.append((key, len(tomb), True))
         self._schedule()
@@ -354,9 +255,9 @@ class JournalFile:
             if forgotten:
                 where = spans.pop(key, None)
                 if where is not None:
-                    self._live -= _span_bytes(where)
+                    self._live -= span_bytes(where)
             else:
-                _add_span(spans, key, at, at + length)
+                add_span(spans, key, at, at + length)
                 self._live += length
             at += length
         self._size = at
@@ -421,7 +322,7 @@ class JournalFile:
         os.close(self._fd)
         self._fd = fd
         self._spans = spans
-        self._size = self._live = _bytes_in(spans)
+        self._size = self._live = bytes_in(spans)
         self._compact_at = self._compact_min
 
     def _rewrite(self, data: bytes, spans: Spans) -> Spans:
@@ -433,7 +334,7 @@ class JournalFile:
         for key, where in spans.items():
             for start, end in zip(where[::2], where[1::2], strict=True):
                 chunks.append(data[start:end])
-                _add_span(placed, key, at, at + end - start)
+                add_span(placed, key, at, at + end - start)
                 at += end - start
         self._replace(b"".join(chunks))
         return placed

@@ -15,9 +15,10 @@ from typing import ClassVar
 import psutil
 import pytest
 
-from agent import journal_file
+from agent import journal_records
 from agent.journal import Journal, ProcessRecord, StepStart
-from agent.journal_file import COMPACT_MIN_BYTES, JournalFile, read_journal
+from agent.journal_file import COMPACT_MIN_BYTES, JournalFile
+from agent.journal_records import read_journal
 from agent.outbox import Outbox
 from agent.recovery import kill_leftovers, recover
 from agent.runner import Runner, RunnerOptions
@@ -101,7 +102,7 @@ def test_forgotten_records_are_compacted_away_once_they_outweigh_what_is_held(
     its file is rarely empty: parsing it cost 0.15 s of each 10,000-node fan-out)."""
     j = journal(tmp_path)
     j.taken("long", 1)
-    monkeypatch.setattr(journal_file, "_frames", None)  # opened already: never called again
+    monkeypatch.setattr(journal_records, "_frames", None)  # opened already: never called again
     j.message("long", step(0))
     chunk = OutputChunk(CID, "s0", OutputStreamKind.STDOUT, 0, b"x" * 64 * 1024)
     biggest = 0

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.journal_file import read_journal
+from agent.journal_records import read_journal
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire import convert as wire

@@ -16,7 +16,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from agent.journal_file import read_journal
+from agent.journal_records import read_journal
 from controller.dev.cluster import OUTPOST, ROOT
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb

@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agent.journal import Journal, StepStart
-from agent.journal_file import JournalFile, read_journal
+from agent.journal_file import JournalFile
+from agent.journal_records import read_journal
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.errors import VerificationError
