@@ -45,20 +45,23 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if sys.platform.startswith("linux") else
 
 def _start_time(pid: int, boot: float) -> float | None:
     """When process ``pid`` started, as psutil's ``create_time`` says it (agent/recovery.py compares
-    the two), or None when it is gone. On Linux read from /proc/PID/stat alone: psutil reads it and
-    the machine's boot time, twice each, a third of a millisecond on every step's path."""
-    if _CLOCK_TICKS is None:
+    the two), or None when it is gone. On Linux from /proc/PID/stat alone, on every step's path:
+    psutil reads that file and /proc/stat twice each."""
+    if _CLOCK_TICKS is not None:
         try:
-            return psutil.Process(pid).create_time()
-        except psutil.Error:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
             return None
+        fields = stat.rpartition(b")")[2].split()  # the name, in parentheses, may hold anything
+        try:
+            return boot + int(fields[19]) / _CLOCK_TICKS  # field 22, starttime: clock ticks since boot
+        except (IndexError, ValueError):  # not the kernel's layout (an emulated /proc): psutil's way
+            pass
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
         return None
-    fields = stat.rpartition(b")")[2].split()  # the name, in parentheses, may hold anything
-    return boot + int(fields[19]) / _CLOCK_TICKS  # field 22, starttime: clock ticks since boot
 
 
 @dataclass(frozen=True)
