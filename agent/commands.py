@@ -117,7 +117,7 @@ class Commands:
         self._journal: Journal[AgentMessage] = Journal(file, owner, wire.agent_message_to_bytes,
                                                        wire.agent_message_from_bytes, _settles)
         # encoded once, as the journal keeps it and the stream carries it (agent/connection.py)
-        self.outbox: Outbox[AgentMessage] = Outbox(setup.call_later, wire.agent_message_to_bytes, self._journal)
+        self.outbox: Outbox[AgentMessage, bytes] = Outbox(setup.call_later, wire.agent_message_to_bytes, self._journal)
         self._leaders = _Leaders(self._journal)
         self._runner = Runner(registry, setup.node_id, setup.platform, state.work_dir, self.outbox,
                               runner_options, setup.scrubber, self._leaders)

@@ -41,6 +41,7 @@ from agent.journal_records import (
     span_bytes,
 )
 from plugins.sdk.errors import ConfigError
+from plugins.sdk.wire.envelope import is_command_id
 
 try:
     import fcntl
@@ -77,7 +78,6 @@ class JournalFile:
         self._buffer = bytearray()  # this turn's records, not yet written
         self._pending: list[tuple[Key, int, bool]] = []  # the buffer's records: (key, length, tombstone)
         self._scheduled = False
-        self._flushes = 0  # flushes so far (``written`` tells whether the one it waits for came)
         self._recovered: dict[str, dict[str, HeldRecords]] = {}  # read at open, by owner, until taken
         self._failing = False  # the last write failed (told once until one succeeds)
         self._compact_at = compact_min_bytes  # dead bytes that make the next compaction
@@ -170,15 +170,13 @@ class JournalFile:
             except OSError:
                 pass
 
-    def holds(self, owner: str, command_id: str) -> bool:
-        """Whether a command has records here not forgotten since."""
-        return (owner, command_id) in self._held
-
     def append(self, owner: str, command_id: str, kind: bytes, body: bytes) -> None:
         self._opened()
         key = (owner, command_id)
         prefix = self._held.get(key)
-        if prefix is None:
+        if prefix is None:  # a command's first record: never one a reader could not place
+            if not is_command_id(command_id):
+                raise ValueError(f"not a command id: {command_id!r}")
             prefix = self._held[key] = key_prefix(owner, command_id)
         data = framed(kind, prefix, body)
         self._buffer += data
@@ -210,17 +208,15 @@ class JournalFile:
     async def written(self) -> None:
         """Until what is recorded so far has been written (or failed to be): a step waits for its
         start to be on record before its process starts, with every other record of the turn. The
-        turn's ``flush`` was queued with its first record, so it runs before this task's next step."""
+        turn's ``flush`` was queued with its first record, so it runs before this task's next step
+        and leaves nothing for the ``_flush`` after it to write."""
         if self._buffer:
-            flushes = self._flushes
             await asyncio.sleep(0)
-            if self._flushes == flushes:  # defensive: none was queued after all
-                self.flush()
+            self._flush()
 
     def flush(self) -> None:
         """Write this turn's records in one append (the end of a turn, a process group, a stop)."""
         self._scheduled = False
-        self._flushes += 1
         self._flush()
 
     def _flush(self) -> None:

@@ -28,13 +28,14 @@ from typing import Any, Generic, Protocol, TypeVar
 
 CallLater = Callable[[float, Callable[[], None]], object]  # run a function in so many seconds
 M = TypeVar("M")  # a message as the agent holds it
+E = TypeVar("E")  # a message as the stream carries it (the connection's: protobuf's bytes)
 
 
-class Keeper(Protocol[M]):
+class Keeper(Protocol[M, E]):
     """Where queued messages are kept across the agent's restarts (agent/journal.py's Journal):
     each as the outbox encoded it for the stream, so it is encoded once."""
 
-    def keep(self, command_id: str, msg: M, encoded: Any) -> None: ...
+    def keep(self, command_id: str, msg: M, encoded: E) -> None: ...
 
     def forget(self, command_id: str) -> None: ...
 
@@ -55,17 +56,17 @@ def _as_is(msg: Any) -> Any:
     return msg
 
 
-class Outbox(Generic[M]):
-    def __init__(self, call_later: CallLater = loop_call_later, encode: Callable[[M], Any] = _as_is,
-                 keeper: Keeper[M] | None = None) -> None:
+class Outbox(Generic[M, E]):
+    def __init__(self, call_later: CallLater = loop_call_later, encode: Callable[[M], E] = _as_is,
+                 keeper: Keeper[M, E] | None = None) -> None:
         """``call_later``: the timers of held acceptances (a swarm holds all of its agents' on one,
         agent/swarm/delays.py). ``encode``: a message as the stream carries it. ``keeper``: where
         what is queued is kept until acknowledged (default: nowhere but here)."""
         self._encode = encode
-        self._keeper: Keeper[M] = keeper or _NoKeeper()
+        self._keeper: Keeper[M, E] = keeper or _NoKeeper()
         self._acked = asyncio.Event()  # set at each acknowledgement (a stopping agent waits on it)
-        self._log: dict[str, list[Any]] = {}  # encoded
-        self._live: asyncio.Queue[Any] | None = None  # encoded messages; None in it: the stream ended
+        self._log: dict[str, list[E]] = {}
+        self._live: asyncio.Queue[E | None] | None = None  # None in it: the stream ended
         self._held: dict[str, M] = {}
         self._call_later = call_later
 
@@ -131,9 +132,9 @@ class Outbox(Generic[M]):
     def holds(self, command_id: str) -> bool:
         return command_id in self._log
 
-    async def stream(self, first: M) -> AsyncIterator[Any]:
+    async def stream(self, first: M) -> AsyncIterator[E]:
         """The messages of one stream, encoded: ``first`` (Hello), then the replay, then live messages."""
-        live: asyncio.Queue[Any] = asyncio.Queue()
+        live: asyncio.Queue[E | None] = asyncio.Queue()
         self._live = live  # set together with the snapshot below: nothing falls between them
         replay = [m for msgs in self._log.values() for m in msgs]
         try:

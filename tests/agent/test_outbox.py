@@ -256,7 +256,7 @@ def test_each_message_is_encoded_once_and_kept_as_the_stream_carries_it() -> Non
         def forget(self, command_id: str) -> None:
             pass
 
-    outbox: Outbox[pb.AgentMessage] = Outbox(encode=encode, keeper=Keeper())
+    outbox: Outbox[pb.AgentMessage, bytes] = Outbox(encode=encode, keeper=Keeper())
     msgs = [ack("c1"), out("c1", 0), step("c1", "a")]
     for m in msgs:
         outbox.about("c1", m)
