@@ -96,3 +96,50 @@ def test_an_unwritable_ledger_raises_before_any_flush(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         asyncio.run(group(led, "cmd-1"))
     assert group.flushes == 0
+
+
+def test_a_journal_sync_rides_on_the_next_ledger_flush_and_starts_none_of_its_own(tmp_path: Path) -> None:
+    group: GroupCommit
+    rounds: list[int] = []
+
+    def sync(directory: Path) -> None:
+        rounds.append(group.flushes)
+
+    group = GroupCommit(tmp_path, sync, linger_seconds=30.0)
+    (led,) = ledgers(tmp_path, 1)
+
+    async def scenario() -> None:
+        journal = asyncio.create_task(group.sync_files([tmp_path / "journal"]))
+        await asyncio.sleep(0.05)
+        assert rounds == [] and not journal.done()  # no flush for the journal alone within the linger
+        await group(led, "cmd-1")  # a ledger record: one flush, for both
+        await asyncio.wait_for(journal, 1.0)
+
+    asyncio.run(scenario())
+    assert rounds == [1] and group.flushes == 1
+
+
+def test_a_journal_sync_alone_gets_a_flush_after_the_linger(tmp_path: Path) -> None:
+    group = GroupCommit(tmp_path, lambda _d: None, linger_seconds=0.05)
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(group.sync_files([tmp_path / "journal"]), 2.0)
+        return loop.time() - started
+
+    assert asyncio.run(scenario()) >= 0.04 and group.flushes == 1  # not at once
+
+
+def test_a_ledger_record_never_waits_for_the_linger(tmp_path: Path) -> None:
+    group = GroupCommit(tmp_path, lambda _d: None, linger_seconds=30.0)
+    (led,) = ledgers(tmp_path, 1)
+
+    async def scenario() -> None:
+        journal = asyncio.create_task(group.sync_files([tmp_path / "journal"]))
+        await asyncio.sleep(0)  # the flusher is lingering for the journal
+        await asyncio.wait_for(group(led, "cmd-1"), 1.0)  # not 30 s
+        await asyncio.wait_for(journal, 1.0)
+
+    asyncio.run(scenario())
+    assert group.flushes == 1
