@@ -18,6 +18,7 @@ simulator's shared disk again, where real nodes each fsync their own file).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,15 +79,16 @@ class GroupCommit:
         flush of its own before the linger is over: while commands come, it rides on their ledgers'
         flushes, and once they stop it costs one syncfs per linger instead of one after every batch
         of results (each walks the filesystem's inodes: 10,000 agents' files)."""
-        await self._next_flush(self._riders)
+        await self._next_flush(ride=True)
 
-    async def _next_flush(self, queue: list[asyncio.Future[None]] | None = None) -> None:
+    async def _next_flush(self, ride: bool = False) -> None:
+        """Until the next flush ends: ``ride``, a journal sync's (it starts none within the linger)."""
         done = asyncio.get_running_loop().create_future()
-        if queue is None:
+        if ride:
+            self._riders.append(done)
+        else:
             self._waiting.append(done)
             self._ledger_came.set()
-        else:
-            queue.append(done)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -97,10 +99,8 @@ class GroupCommit:
         while self._waiting or self._riders:
             if not self._waiting:  # journal syncs alone: they wait for a ledger record, or the linger
                 self._ledger_came.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ledger_came.wait(), self._linger)
-                except TimeoutError:
-                    pass
             batch = self._waiting + self._riders
             self._waiting, self._riders = [], []
             self.flushes += 1
