@@ -103,8 +103,8 @@ class StepOutputSink:
                  secrets: tuple[str, ...] = ()) -> None:
         self._outbox = outbox
         # longest first, so a secret that contains another is masked whole
-        self._secrets = tuple(sorted({s.encode() for s in secrets if s}, key=len, reverse=True))
-        self._holdback = max((len(s) for s in self._secrets), default=1) - 1
+        self._secrets = tuple(sorted({s.encode() for s in secrets if s}, key=len, reverse=True)) if secrets else ()
+        self._holdback = len(self._secrets[0]) - 1 if self._secrets else 0
         self._pending = {OutputStreamKind.STDOUT: b"", OutputStreamKind.STDERR: b""}
         self._command_id = command_id
         self._step_name = step_name

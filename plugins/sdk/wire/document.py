@@ -138,6 +138,8 @@ class Document:
 
     def secret_values(self) -> tuple[str, ...]:
         """The values of the secret environment variables, for the agent's scrubber."""
+        if not self.secret_names:  # most documents: on every step's path
+            return ()
         return tuple(self.environment[n] for n in self.secret_names if n in self.environment)
 
     def __repr__(self) -> str:  # never print a secret value
