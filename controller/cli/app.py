@@ -11,6 +11,7 @@ import click
 import grpc
 
 from controller.cli import params
+from controller.cli.access import operator, policy
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.client import rpc_error_message
 from controller.cli.commands import command, events
@@ -251,6 +252,8 @@ cli.add_command(command)
 cli.add_command(events)
 cli.add_command(document)
 cli.add_command(group)
+cli.add_command(operator)
+cli.add_command(policy)
 register_node_commands(node)
 
 

@@ -241,6 +241,51 @@ class AdminClient:
     def delete_group(self, name: str) -> None:
         self.stub.DeleteGroup(pb.DeleteGroupRequest(name=name), timeout=self.timeout)
 
+    # ---- access: operators and policies
+
+    def create_operator(self, name: str, csr_pem: bytes, valid_days: int, policies: Iterable[str]
+                        ) -> pb.CreateOperatorResponse:
+        request = pb.CreateOperatorRequest(name=name, csr_pem=csr_pem, valid_days=valid_days, policies=list(policies))
+        return self.stub.CreateOperator(request, timeout=self.timeout)
+
+    def renew_operator(self, name: str, csr_pem: bytes, valid_days: int) -> pb.RenewOperatorResponse:
+        request = pb.RenewOperatorRequest(name=name, csr_pem=csr_pem, valid_days=valid_days)
+        return self.stub.RenewOperator(request, timeout=self.timeout)
+
+    def list_operators(self) -> list[pb.Operator]:
+        return list(self.stub.ListOperators(pb.ListOperatorsRequest(), timeout=self.timeout).operators)
+
+    def get_operator(self, name: str) -> pb.Operator:
+        return self.stub.GetOperator(pb.GetOperatorRequest(name=name), timeout=self.timeout).operator
+
+    def revoke_operator(self, name: str) -> pb.RevokeOperatorResponse:
+        return self.stub.RevokeOperator(pb.RevokeOperatorRequest(name=name), timeout=self.timeout)
+
+    def put_policy(self, name: str, document: str, create: bool) -> pb.Policy:
+        request = pb.PutPolicyRequest(name=name, document=document, create=create)
+        return self.stub.PutPolicy(request, timeout=self.timeout).policy
+
+    def list_policies(self) -> list[pb.Policy]:
+        return list(self.stub.ListPolicies(pb.ListPoliciesRequest(), timeout=self.timeout).policies)
+
+    def get_policy(self, name: str) -> pb.Policy:
+        return self.stub.GetPolicy(pb.GetPolicyRequest(name=name), timeout=self.timeout).policy
+
+    def delete_policy(self, name: str) -> None:
+        self.stub.DeletePolicy(pb.DeletePolicyRequest(name=name), timeout=self.timeout)
+
+    def attach_policy(self, policy: str, operator: str, detach: bool = False) -> pb.Operator:
+        request = pb.AttachPolicyRequest(policy=policy, operator=operator, detach=detach)
+        return self.stub.AttachPolicy(request, timeout=self.timeout).operator
+
+    def simulate_policy(self, operator: str, action: str, document: str, targets: Targets | None,
+                        resources: Iterable[str], source_ip: str = "") -> pb.SimulatePolicyResponse:
+        request = pb.SimulatePolicyRequest(operator=operator, action=action, document=document,
+                                           resources=list(resources), source_ip=source_ip)
+        if targets is not None:
+            request.targets.CopyFrom(targets_to_pb(targets))
+        return self.stub.SimulatePolicy(request, timeout=self.timeout)
+
     # ---- paged listings
 
     def list_nodes(self, page_size: int = 0) -> list[pb.Node]:

@@ -205,6 +205,8 @@ GROUP = Text(128, _matching(GROUP_NAME, "a group name (1 to 128 of letters, digi
              metavar="NAME")
 SHA256 = Text(64, lambda v: None if not v or _SHA256.match(v) else f"expected 64 hex digits, got {shown(v)}",
               metavar="HEX")
+POLICY = Text(64, _matching(re.compile(r"^[A-Za-z0-9_-]{1,64}$"),
+                            "a policy name (1 to 64 of letters, digits, '_', '-')"), metavar="POLICY")
 COMMENT = Text(100)  # SSM's limit
 DESCRIPTION = Text(256)  # SSM's limit for an activation's
 HOSTNAME = Text(253, _host, metavar="HOST")

@@ -197,3 +197,15 @@ class LinePrinter:
         style = "red" if stream == pb.OUTPUT_STREAM_STDERR else None
         self._console.print(f"[bold]{node_id}[/bold] | ", end="", highlight=False, markup=True)
         self._console.print(line, style=style, highlight=False, markup=False)
+
+
+def operator_row(o: pb.Operator) -> Row:
+    return {"name": o.name, "policies": list(o.policies), "created": iso(o.created_at_ms), "created_by": o.created_by,
+            "revoked": iso(o.revoked_at_ms) if o.revoked_at_ms else "",
+            "certificates": [{"serial": c.serial, "issued": iso(c.issued_at_ms), "not_after": iso(c.not_after_ms),
+                              "revoked": iso(c.revoked_at_ms) if c.revoked_at_ms else ""} for c in o.certificates]}
+
+
+def policy_row(p: pb.Policy) -> Row:
+    return {"name": p.name, "builtin": p.builtin, "attached_to": list(p.attached_to), "created": iso(p.created_at_ms),
+            "updated": iso(p.updated_at_ms), "created_by": p.created_by, "document": p.document}

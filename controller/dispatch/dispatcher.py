@@ -90,6 +90,8 @@ class Dispatcher:
                     ) -> tuple[CommandRecord, list[InvocationRecord]]:
         named = req.targets.named_nodes  # checked as the command is stored: one database job, not two
         matched = named if named is not None else await self.resolve(req.targets)
+        if req.admit is not None:
+            await req.admit(matched)  # AccessDenied: nothing stored, nothing sent
         try:
             concurrency = parse_limit(req.max_concurrency, len(matched), where="max_concurrency", minimum=1)
             max_errors = parse_limit(req.max_errors, len(matched), where="max_errors", minimum=0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from controller.model import Targets
 from plugins.sdk.errors import InputError, OutpostError
@@ -33,6 +34,9 @@ class CommandRequest:
     max_errors: str = "0"
     document_version: int = 0
     parameters: dict[str, tuple[str, ...]] | None = None  # as given, secret values masked
+    # whether the sender may reach the nodes its targets resolved to: raises (refusing the whole send,
+    # nothing stored) when not; None: no check (the controller's own sends, tests)
+    admit: Callable[[Sequence[str]], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
 
 
 def validate_document(document: bytes, registry: PluginRegistry) -> Document:

@@ -24,6 +24,11 @@ from plugins.sdk.wire.document import Document, canonical_json, document_from_by
 log = logging.getLogger(__name__)
 
 BUILTIN_PACKAGE = "controller.documents.builtin"
+# The names SSM's users know the built-in documents by: a policy pasted from IAM names these
+BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
+    "Outpost-RunShellScript": ("AWS-RunShellScript",),
+    "Outpost-RunPowerShellScript": ("AWS-RunPowerShellScript",),
+}
 
 
 @dataclass(frozen=True)

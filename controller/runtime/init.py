@@ -1,13 +1,17 @@
 """``outpost controller init``: a CA, a server certificate, a document-signing key, the first
-operator's credentials, the database, and the operator CLI's configuration."""
+operator's credentials (holding AdministratorAccess, valid 30 days, renewable with `outpost operator
+renew`), the database, and the operator CLI's configuration."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.runtime.access import record_operator
 from controller.runtime.config import DEFAULT_PORT, CliConfig, ControllerDir, ControllerSettings
+from controller.server.access_api import DEFAULT_OPERATOR_DAYS
 from controller.store import Store
+from controller.store.access import ADMINISTRATOR_ACCESS
 from controller.trust.pki import CertificateAuthority, create_ca, write_private, write_public
 from controller.trust.signing import DocumentSigner
 from plugins.sdk.errors import ConfigError
@@ -41,7 +45,7 @@ def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: st
     write_private(cdir.file("server.key"), server.key_pem)
     write_public(cdir.file("server.crt"), server.cert_pem)
     write_private(cdir.file("signing.key"), DocumentSigner.generate().private_pem())
-    op = ca.issue_operator(operator)
+    op = ca.issue_operator(operator, DEFAULT_OPERATOR_DAYS)
     op_key, op_crt = cdir.file(f"operators/{operator}.key"), cdir.file(f"operators/{operator}.crt")
     write_private(op_key, op.key_pem)
     write_public(op_crt, op.cert_pem)
@@ -50,6 +54,7 @@ def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: st
     store = Store.open(url)
     try:
         store.migrate()
+        record_operator(store, operator, op.cert_pem, "controller init", [ADMINISTRATOR_ACCESS])
     finally:
         store.close()
     listen = f"{hostnames[0]}:{port}"

@@ -19,6 +19,7 @@ from controller.events.webhooks import WebhookSender
 from controller.fleet.capacity import StreamCapacity
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import Hub
+from controller.runtime.access import build_access
 from controller.runtime.config import ControllerDir, ControllerSettings
 from controller.runtime.lease import LeaseGone, LeaseKeeper, this_process
 from controller.runtime.openfiles import ENROLMENT, open_file_count, raise_soft_limit, share_out
@@ -145,8 +146,9 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     mtls = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections)))
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                               opts.heartbeat_timeout_seconds, capacity, events), mtls)
+    access = await build_access(db, ca, cdir.file("operators"))
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
-                                                        hub), mtls)
+                                                        access, hub), mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
     enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT)))

@@ -8,7 +8,7 @@ import bisect
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable, Set
+from collections.abc import AsyncIterator, Callable, Sequence, Set
 from dataclasses import replace
 from typing import TypeVar
 
@@ -30,11 +30,13 @@ from controller.model import (
     new_command_id,
 )
 from controller.server import convert, page_token
+from controller.server.access_api import AccessApi, AccessSetup
+from controller.server.access_gate import AccessDenied, Caller, source_ip
 from controller.server.agent_service import hash_activation_code
-from controller.server.auth import PeerIdentities
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi, tags_problem
 from controller.server.output_api import OutputApi
+from controller.server.permissions import INLINE_DOCUMENT
 from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
@@ -45,7 +47,6 @@ from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.limits import NUL_PROBLEM
 from plugins.sdk.wire import convert as wire
-from plugins.sdk.wire.identity import Role
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,13 +78,15 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(pbg.AdminServiceServicer):
+class AdminService(AccessApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
-                 documents: DocumentCatalog, capacity: StreamCapacity, hub: Hub | None = None) -> None:
+                 documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None
+                 ) -> None:
         self._db = db
         self._capacity = capacity
         self._hub = hub or Hub()
-        self._identities = PeerIdentities()
+        self._access = access
+        self._gate = access.gate
         self._document_api = DocumentApi(db, self._check_document, documents.describe)
         self._group_api = GroupApi(db)
         self._output_api = OutputApi(db)
@@ -100,9 +103,10 @@ class AdminService(pbg.AdminServiceServicer):
         return summary
 
     async def _operator(self, context: grpc.aio.ServicerContext, method: str, request: Message) -> str:
-        """The operator calling ``method``, from the verified certificate; and its request's strings
-        checked (server/strings.py), before the method reads any of them."""
-        who = (await self._identities.require(context, Role.OPERATOR, f"AdminService.{method}")).name
+        """The operator calling ``method``, from the verified certificate, if its policies allow the
+        call (server/access_gate.py); and its request's strings checked (server/strings.py), before the
+        method reads any of them."""
+        who = (await self._gate.admit(context, method, request)).operator
         if (field := nul_field(request)) is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {NUL_PROBLEM}")
         return who
@@ -195,9 +199,18 @@ class AdminService(pbg.AdminServiceServicer):
                     command_id: str | None = None) -> tuple[CommandRecord, list[InvocationRecord]]:
         """Check, store and dispatch a command; a bad request aborts the call naming what is wrong. The
         command goes on even when the caller goes away meanwhile: once stored, it is sent."""
+        caller = Caller(who, source_ip(context.peer()))
         try:
             req = await self._command_request(request, who)
-            return await asyncio.shield(self._dispatcher.send(req, command_id))
+
+            # an inline document (a playbook's play) is `document/(inline)` whatever it calls itself
+            document = INLINE_DOCUMENT if request.document else req.document_name
+
+            async def admit(node_ids: Sequence[str]) -> None:
+                await self._gate.admit_nodes(caller, document, node_ids)
+            return await asyncio.shield(self._dispatcher.send(replace(req, admit=admit), command_id))
+        except AccessDenied as exc:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         except (CommandRejected, DocumentError, InputError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except NotFound as exc:

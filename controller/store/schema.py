@@ -242,3 +242,49 @@ owed_cancels = Table(
     Column("at_ms", BigInteger, nullable=False),
     ForeignKeyConstraint(["command_id"], ["commands.command_id"], ondelete="CASCADE"),
 )
+
+# -- 0005: who may do what (issue 18) ----------------------------------------------------------------
+#
+# Operators, each named by its certificates' identity; every certificate the controller issues, by
+# serial (the denylist a stream or call is checked against when it opens: gRPC Python has no CRL
+# hook); policies as their authors wrote them (re-parsed when loaded, so the text is the one source)
+# and which operator holds which. ``AdministratorAccess`` is built in: a row that cannot change.
+
+operators = Table(
+    "operators", metadata,
+    Column("name", Text, primary_key=True),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("revoked_at_ms", BigInteger, nullable=True),
+)
+
+certificates = Table(
+    "certificates", metadata,
+    Column("serial", Text, primary_key=True),  # lower-case hex
+    Column("role", String(STATUS_LEN), nullable=False),  # Role.value: operator or node
+    Column("subject", Text, nullable=False),  # the operator's name or the node's id
+    Column("issued_at_ms", BigInteger, nullable=False),
+    Column("not_after_ms", BigInteger, nullable=False),
+    Column("revoked_at_ms", BigInteger, nullable=True),
+    Index(None, "subject"),
+)
+
+policies = Table(
+    "policies", metadata,
+    Column("name", Text, primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("builtin", Boolean, nullable=False, server_default=false()),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=False),
+    Column("created_by", Text, nullable=False),
+)
+
+policy_attachments = Table(
+    "policy_attachments", metadata,
+    Column("policy", Text, primary_key=True),
+    Column("operator", Text, primary_key=True),
+    Column("attached_at_ms", BigInteger, nullable=False),
+    ForeignKeyConstraint(["policy"], ["policies.name"]),
+    ForeignKeyConstraint(["operator"], ["operators.name"], ondelete="CASCADE"),
+    Index(None, "operator"),
+)

@@ -26,6 +26,7 @@ from controller.model import (
     StepRecord,
 )
 from controller.store import codec, driver
+from controller.store.access import AccessTables
 from controller.store.activations import ActivationTables
 from controller.store.cancels import CancelTables
 from controller.store.documents import DocumentTables
@@ -95,8 +96,8 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
-class Store(ActivationTables, CancelTables, DocumentTables, GroupTables, LeaseTables, NodeListTables, NodeTagTables,
-            OutputTables, OutputReaderTables, PresenceTables, RetentionTables, SettleTables):
+class Store(AccessTables, ActivationTables, CancelTables, DocumentTables, GroupTables, LeaseTables, NodeListTables,
+            NodeTagTables, OutputTables, OutputReaderTables, PresenceTables, RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

@@ -42,6 +42,16 @@ class IssuedCertificate:
 
     cert_pem: bytes
     serial: str
+    not_after_ms: int = 0
+
+
+def _issued(cert: x509.Certificate) -> IssuedCertificate:
+    return IssuedCertificate(_cert_pem(cert), _serial_hex(cert), int(cert.not_valid_after_utc.timestamp() * 1000))
+
+
+def issued_of(cert_pem: bytes) -> IssuedCertificate:
+    """A certificate's serial and end, as the store records them."""
+    return _issued(x509.load_pem_x509_certificate(cert_pem))
 
 
 def _now() -> dt.datetime:
@@ -210,7 +220,15 @@ class CertificateAuthority:
         public_key = _csr_public_key(csr_pem)
         cert = self._leaf(subject_cn=identity.name, public_key=public_key, sans=_identity_sans(identity),
                           usage=ExtendedKeyUsageOID.CLIENT_AUTH, valid_days=valid_days)
-        return IssuedCertificate(_cert_pem(cert), _serial_hex(cert))
+        return _issued(cert)
+
+    def sign_operator_csr(self, csr_pem: bytes, name: str, valid_days: int) -> IssuedCertificate:
+        """Certify the CSR's key as operator ``name`` (the key stays on the operator's workstation).
+        The CSR's requested subject and SANs are ignored."""
+        identity = operator_identity(name)
+        cert = self._leaf(subject_cn=identity.name, public_key=_csr_public_key(csr_pem), sans=_identity_sans(identity),
+                          usage=ExtendedKeyUsageOID.CLIENT_AUTH, valid_days=valid_days)
+        return _issued(cert)
 
     def issue_operator(self, name: str, valid_days: int = 365) -> CertifiedKey:
         """A client certificate (and a fresh key) for the operator CLI."""

@@ -26,6 +26,7 @@ from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.identity import new_node_id
 from tests.controller.test_auth import Aborted, FakeContext
 from tests.store.test_store import command, invocations, node, step
+from tests.support.access import admin_access
 
 NODES = [f"mi-{i:017x}" for i in range(1, 13)]
 DOCUMENT = json.dumps({"schemaVersion": "2.2", "mainSteps": [
@@ -55,7 +56,8 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
     db = Db(store)
     try:
         yield AdminService(db, SimpleNamespace(), EventBus(), "",  # type: ignore[arg-type]
-                           SimpleNamespace(validate=None, describe=None), StreamCapacity(10, 1024))  # type: ignore[arg-type]
+                           SimpleNamespace(validate=None, describe=None), StreamCapacity(10, 1024),
+                           admin_access(db, "alice"))  # type: ignore[arg-type]
     finally:
         db.close()
 

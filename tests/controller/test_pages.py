@@ -22,6 +22,7 @@ from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.status import Detail
 from tests.controller.test_auth import Aborted, FakeContext
 from tests.store.test_store import DOC, command, invocations, node, step
+from tests.support.access import admin_access
 
 NODE_IDS = [f"mi-{i:017x}" for i in (7, 1, 5, 3, 9)]
 
@@ -46,7 +47,8 @@ def service(tmp_path: Path) -> Iterator[AdminService]:
         async def resolve(targets: object) -> list[str]:  # the dispatcher's answer: node id order
             return sorted(NODE_IDS)[1::2]
         yield AdminService(db, SimpleNamespace(resolve=resolve), EventBus(), "",  # type: ignore[arg-type]
-                           SimpleNamespace(validate=None, describe=None), StreamCapacity(10, 1024))  # type: ignore[arg-type]
+                           SimpleNamespace(validate=None, describe=None), StreamCapacity(10, 1024),
+                           admin_access(db, "alice"))  # type: ignore[arg-type]
     finally:
         db.close()
 

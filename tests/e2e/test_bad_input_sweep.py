@@ -105,6 +105,12 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
         ("document", "update"): {"name": "Sweep-Doc", "path": str(s.document)},
         ("document", "set-default"): {"name": "Sweep-Doc", "version": "1"},
         ("group", "create"): {"name": "sweep-group", "targets": "Key=tag:Role,Values=nobody"},
+        ("operator", "create"): {"name": "sweep-operator", "out": fresh},
+        ("policy", "create"): {"name": "sweep-policy", "path": str(s.document)},
+        ("policy", "update"): {"name": "sweep-policy", "path": str(s.document)},
+        ("policy", "attach"): {"name": "sweep-policy", "op": "admin"},
+        ("policy", "detach"): {"name": "sweep-policy", "op": "admin"},
+        ("policy", "simulate"): {"op": "admin", "action": "command:Send"},
         ("agent", "enroll"): {"controller": s.cluster.address, "activation_id": "sweep", "activation_code": "sweep",
                               "ca_fingerprint": "sha256:00", "state_dir": fresh},
         ("agent", "run"): {"state_dir": str(s.state_dir)},
@@ -114,6 +120,8 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
         by_command[ids] = {"command_id": s.command_id}
     for ids in (("document", "show"), ("document", "delete"), ("group", "show"), ("group", "delete")):
         by_command[ids] = {"name": "Sweep-Doc" if ids[0] == "document" else "sweep-group"}
+    for ids in (("operator", "show"), ("operator", "revoke"), ("policy", "show"), ("policy", "delete")):
+        by_command[ids] = {"name": "sweep-nobody"}  # never made: only the cases' bad values are refused
     return by_command.get(path, {})
 
 
@@ -329,8 +337,10 @@ COMMAND_IDS = [" ".join(p) for p in [
     ("controller", "serve"), ("document", "create"), ("document", "delete"), ("document", "list"),
     ("document", "set-default"), ("document", "show"), ("document", "update"), ("events",), ("group", "create"),
     ("group", "delete"), ("group", "list"), ("group", "show"), ("node", "list"), ("node", "tag"),
-    ("node", "untag"), ("playbook", "apply"), ("plugin", "list"), ("plugin", "show"), ("agent", "enroll"),
-    ("agent", "run"), ("swarm",)]]
+    ("node", "untag"), ("operator", "create"), ("operator", "list"), ("operator", "renew"), ("operator", "revoke"),
+    ("operator", "show"), ("playbook", "apply"), ("plugin", "list"), ("plugin", "show"), ("policy", "attach"),
+    ("policy", "create"), ("policy", "delete"), ("policy", "detach"), ("policy", "list"), ("policy", "show"),
+    ("policy", "simulate"), ("policy", "update"), ("agent", "enroll"), ("agent", "run"), ("swarm",)]]
 
 
 def test_every_command_is_in_the_list_below(sweep: Sweep) -> None:

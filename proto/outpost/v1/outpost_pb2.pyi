@@ -914,3 +914,227 @@ class StatusEvent(_message.Message):
 class WatchEventsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class Operator(_message.Message):
+    __slots__ = ("name", "created_at_ms", "created_by", "revoked_at_ms", "policies", "certificates")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    created_at_ms: int
+    created_by: str
+    revoked_at_ms: int
+    policies: _containers.RepeatedScalarFieldContainer[str]
+    certificates: _containers.RepeatedCompositeFieldContainer[Certificate]
+    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., created_by: _Optional[str] = ..., revoked_at_ms: _Optional[int] = ..., policies: _Optional[_Iterable[str]] = ..., certificates: _Optional[_Iterable[_Union[Certificate, _Mapping]]] = ...) -> None: ...
+
+class Certificate(_message.Message):
+    __slots__ = ("serial", "issued_at_ms", "not_after_ms", "revoked_at_ms")
+    SERIAL_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    NOT_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    REVOKED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    serial: str
+    issued_at_ms: int
+    not_after_ms: int
+    revoked_at_ms: int
+    def __init__(self, serial: _Optional[str] = ..., issued_at_ms: _Optional[int] = ..., not_after_ms: _Optional[int] = ..., revoked_at_ms: _Optional[int] = ...) -> None: ...
+
+class CreateOperatorRequest(_message.Message):
+    __slots__ = ("name", "csr_pem", "valid_days", "policies")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    csr_pem: bytes
+    valid_days: int
+    policies: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., csr_pem: _Optional[bytes] = ..., valid_days: _Optional[int] = ..., policies: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateOperatorResponse(_message.Message):
+    __slots__ = ("operator", "certificate_pem", "ca_pem")
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    operator: Operator
+    certificate_pem: bytes
+    ca_pem: bytes
+    def __init__(self, operator: _Optional[_Union[Operator, _Mapping]] = ..., certificate_pem: _Optional[bytes] = ..., ca_pem: _Optional[bytes] = ...) -> None: ...
+
+class RenewOperatorRequest(_message.Message):
+    __slots__ = ("name", "csr_pem", "valid_days")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    VALID_DAYS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    csr_pem: bytes
+    valid_days: int
+    def __init__(self, name: _Optional[str] = ..., csr_pem: _Optional[bytes] = ..., valid_days: _Optional[int] = ...) -> None: ...
+
+class RenewOperatorResponse(_message.Message):
+    __slots__ = ("operator", "certificate_pem", "ca_pem")
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    CA_PEM_FIELD_NUMBER: _ClassVar[int]
+    operator: Operator
+    certificate_pem: bytes
+    ca_pem: bytes
+    def __init__(self, operator: _Optional[_Union[Operator, _Mapping]] = ..., certificate_pem: _Optional[bytes] = ..., ca_pem: _Optional[bytes] = ...) -> None: ...
+
+class ListOperatorsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListOperatorsResponse(_message.Message):
+    __slots__ = ("operators",)
+    OPERATORS_FIELD_NUMBER: _ClassVar[int]
+    operators: _containers.RepeatedCompositeFieldContainer[Operator]
+    def __init__(self, operators: _Optional[_Iterable[_Union[Operator, _Mapping]]] = ...) -> None: ...
+
+class GetOperatorRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetOperatorResponse(_message.Message):
+    __slots__ = ("operator",)
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    operator: Operator
+    def __init__(self, operator: _Optional[_Union[Operator, _Mapping]] = ...) -> None: ...
+
+class RevokeOperatorRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokeOperatorResponse(_message.Message):
+    __slots__ = ("operator", "serials")
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    operator: Operator
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, operator: _Optional[_Union[Operator, _Mapping]] = ..., serials: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Policy(_message.Message):
+    __slots__ = ("name", "document", "builtin", "created_at_ms", "updated_at_ms", "created_by", "attached_to")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    BUILTIN_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    ATTACHED_TO_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    document: str
+    builtin: bool
+    created_at_ms: int
+    updated_at_ms: int
+    created_by: str
+    attached_to: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ..., builtin: _Optional[bool] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., created_by: _Optional[str] = ..., attached_to: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PutPolicyRequest(_message.Message):
+    __slots__ = ("name", "document", "create")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    document: str
+    create: bool
+    def __init__(self, name: _Optional[str] = ..., document: _Optional[str] = ..., create: _Optional[bool] = ...) -> None: ...
+
+class PutPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: Policy
+    def __init__(self, policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class ListPoliciesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListPoliciesResponse(_message.Message):
+    __slots__ = ("policies",)
+    POLICIES_FIELD_NUMBER: _ClassVar[int]
+    policies: _containers.RepeatedCompositeFieldContainer[Policy]
+    def __init__(self, policies: _Optional[_Iterable[_Union[Policy, _Mapping]]] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: Policy
+    def __init__(self, policy: _Optional[_Union[Policy, _Mapping]] = ...) -> None: ...
+
+class DeletePolicyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeletePolicyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class AttachPolicyRequest(_message.Message):
+    __slots__ = ("policy", "operator", "detach")
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    DETACH_FIELD_NUMBER: _ClassVar[int]
+    policy: str
+    operator: str
+    detach: bool
+    def __init__(self, policy: _Optional[str] = ..., operator: _Optional[str] = ..., detach: _Optional[bool] = ...) -> None: ...
+
+class AttachPolicyResponse(_message.Message):
+    __slots__ = ("operator",)
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    operator: Operator
+    def __init__(self, operator: _Optional[_Union[Operator, _Mapping]] = ...) -> None: ...
+
+class SimulatePolicyRequest(_message.Message):
+    __slots__ = ("operator", "action", "document", "targets", "resources", "source_ip")
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IP_FIELD_NUMBER: _ClassVar[int]
+    operator: str
+    action: str
+    document: str
+    targets: Targets
+    resources: _containers.RepeatedScalarFieldContainer[str]
+    source_ip: str
+    def __init__(self, operator: _Optional[str] = ..., action: _Optional[str] = ..., document: _Optional[str] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., resources: _Optional[_Iterable[str]] = ..., source_ip: _Optional[str] = ...) -> None: ...
+
+class ResourceDecision(_message.Message):
+    __slots__ = ("resource", "decision", "statement")
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    resource: str
+    decision: str
+    statement: str
+    def __init__(self, resource: _Optional[str] = ..., decision: _Optional[str] = ..., statement: _Optional[str] = ...) -> None: ...
+
+class SimulatePolicyResponse(_message.Message):
+    __slots__ = ("decision", "explanation", "resources")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    decision: str
+    explanation: str
+    resources: _containers.RepeatedCompositeFieldContainer[ResourceDecision]
+    def __init__(self, decision: _Optional[str] = ..., explanation: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[ResourceDecision, _Mapping]]] = ...) -> None: ...

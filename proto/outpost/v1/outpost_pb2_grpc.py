@@ -269,6 +269,61 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.WatchEventsRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.StatusEvent.FromString,
                 _registered_method=True)
+        self.CreateOperator = channel.unary_unary(
+                '/outpost.v1.AdminService/CreateOperator',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.CreateOperatorRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.CreateOperatorResponse.FromString,
+                _registered_method=True)
+        self.RenewOperator = channel.unary_unary(
+                '/outpost.v1.AdminService/RenewOperator',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.RenewOperatorRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.RenewOperatorResponse.FromString,
+                _registered_method=True)
+        self.ListOperators = channel.unary_unary(
+                '/outpost.v1.AdminService/ListOperators',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListOperatorsRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListOperatorsResponse.FromString,
+                _registered_method=True)
+        self.GetOperator = channel.unary_unary(
+                '/outpost.v1.AdminService/GetOperator',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.GetOperatorRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetOperatorResponse.FromString,
+                _registered_method=True)
+        self.RevokeOperator = channel.unary_unary(
+                '/outpost.v1.AdminService/RevokeOperator',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.RevokeOperatorRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.RevokeOperatorResponse.FromString,
+                _registered_method=True)
+        self.PutPolicy = channel.unary_unary(
+                '/outpost.v1.AdminService/PutPolicy',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.PutPolicyRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.PutPolicyResponse.FromString,
+                _registered_method=True)
+        self.ListPolicies = channel.unary_unary(
+                '/outpost.v1.AdminService/ListPolicies',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListPoliciesRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListPoliciesResponse.FromString,
+                _registered_method=True)
+        self.GetPolicy = channel.unary_unary(
+                '/outpost.v1.AdminService/GetPolicy',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.GetPolicyRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetPolicyResponse.FromString,
+                _registered_method=True)
+        self.DeletePolicy = channel.unary_unary(
+                '/outpost.v1.AdminService/DeletePolicy',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeletePolicyRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeletePolicyResponse.FromString,
+                _registered_method=True)
+        self.AttachPolicy = channel.unary_unary(
+                '/outpost.v1.AdminService/AttachPolicy',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.AttachPolicyRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.AttachPolicyResponse.FromString,
+                _registered_method=True)
+        self.SimulatePolicy = channel.unary_unary(
+                '/outpost.v1.AdminService/SimulatePolicy',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -424,6 +479,72 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateOperator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenewOperator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOperators(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOperator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeOperator(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPolicies(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AttachPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SimulatePolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -546,6 +667,61 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.WatchEvents,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.WatchEventsRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.StatusEvent.SerializeToString,
+            ),
+            'CreateOperator': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOperator,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.CreateOperatorRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.CreateOperatorResponse.SerializeToString,
+            ),
+            'RenewOperator': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenewOperator,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.RenewOperatorRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.RenewOperatorResponse.SerializeToString,
+            ),
+            'ListOperators': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOperators,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListOperatorsRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListOperatorsResponse.SerializeToString,
+            ),
+            'GetOperator': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperator,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetOperatorRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.GetOperatorResponse.SerializeToString,
+            ),
+            'RevokeOperator': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOperator,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.RevokeOperatorRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.RevokeOperatorResponse.SerializeToString,
+            ),
+            'PutPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPolicy,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.PutPolicyRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.PutPolicyResponse.SerializeToString,
+            ),
+            'ListPolicies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPolicies,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListPoliciesRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListPoliciesResponse.SerializeToString,
+            ),
+            'GetPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPolicy,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetPolicyRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.GetPolicyResponse.SerializeToString,
+            ),
+            'DeletePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePolicy,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeletePolicyRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeletePolicyResponse.SerializeToString,
+            ),
+            'AttachPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.AttachPolicy,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.AttachPolicyRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.AttachPolicyResponse.SerializeToString,
+            ),
+            'SimulatePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.SimulatePolicy,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1196,6 +1372,303 @@ class AdminService:
             '/outpost.v1.AdminService/WatchEvents',
             outpost_dot_v1_dot_outpost__pb2.WatchEventsRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.StatusEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOperator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/CreateOperator',
+            outpost_dot_v1_dot_outpost__pb2.CreateOperatorRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.CreateOperatorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenewOperator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/RenewOperator',
+            outpost_dot_v1_dot_outpost__pb2.RenewOperatorRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.RenewOperatorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOperators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListOperators',
+            outpost_dot_v1_dot_outpost__pb2.ListOperatorsRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListOperatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/GetOperator',
+            outpost_dot_v1_dot_outpost__pb2.GetOperatorRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.GetOperatorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeOperator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/RevokeOperator',
+            outpost_dot_v1_dot_outpost__pb2.RevokeOperatorRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.RevokeOperatorResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/PutPolicy',
+            outpost_dot_v1_dot_outpost__pb2.PutPolicyRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.PutPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPolicies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListPolicies',
+            outpost_dot_v1_dot_outpost__pb2.ListPoliciesRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListPoliciesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/GetPolicy',
+            outpost_dot_v1_dot_outpost__pb2.GetPolicyRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.GetPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeletePolicy',
+            outpost_dot_v1_dot_outpost__pb2.DeletePolicyRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeletePolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AttachPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/AttachPolicy',
+            outpost_dot_v1_dot_outpost__pb2.AttachPolicyRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.AttachPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SimulatePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/SimulatePolicy',
+            outpost_dot_v1_dot_outpost__pb2.SimulatePolicyRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.SimulatePolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
