@@ -258,13 +258,19 @@ class Commands:
 
     async def stop(self) -> None:
         """Stop every command (each reports how it ended) and wait for them; take no new one. A
-        command whose step process has exited already first has a moment to report that exit."""
+        command whose step process has exited already has a moment to report that exit; every
+        other one is stopped at once, so that none goes on running (and ending, unseen) meanwhile
+        (found by make chaos, seed 635151 run 3: scripts left running through another command's
+        moment ended in it, and were then reported stopped)."""
         self._stopping = True
+        tasks = list(self._tasks.values())
         exited = [task for cid, task in self._tasks.items() if self._leaders.exited(cid)]
+        for t in tasks:
+            if t not in exited:
+                t.cancel()
         if exited:
             await asyncio.wait(exited, timeout=EXITED_SETTLE_SECONDS)
-        tasks = list(self._tasks.values())
-        for t in tasks:
+        for t in exited:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._ledger.close()

@@ -99,6 +99,28 @@ def test_a_step_that_ended_before_the_agent_saw_it_is_reported_by_its_exit_not_a
     assert "the-end" in str(output(cluster, cid, node))
 
 
+def test_a_step_still_running_when_the_agent_stops_is_stopped_at_once_not_after_another_settles(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """Found by make chaos (seed 635151 run 3): while a stopping agent gave a step that had exited a
+    moment to report (here: its output held open 1.5 s by a background process), the steps still
+    running went on, ended by themselves, and were then reported stopped."""
+    node = _one_agent(cluster)
+    pidfile, ended = tmp_path / "pid", tmp_path / "running-one-ended"
+    running = send_script(cluster, node, f"sleep 1; touch {ended}")
+    exited = send_script(cluster, node, f"sleep 1.5 & echo $$ > {pidfile}; echo exited-one")
+    leader = pid_written(pidfile)
+    wait_for(lambda: not process_alive(leader), 10, "the exited step's shell to end")
+    cluster.agents["n1"].send_signal(signal.SIGTERM)
+    cluster.agents["n1"].wait(20)
+    assert not ended.exists(), "the running step went on after the stop"
+    time.sleep(1.5)
+    assert not ended.exists(), "the running step went on after the stop"
+    invs = {c: by_node(wait_terminal(cluster, c, 10))[node] for c in (running, exited)}
+    assert invs[running]["status"] == "Failed", invs[running]
+    assert any("the agent was stopped while this ran" in e for e in _step_errors(cluster, running, node))
+    assert invs[exited]["status"] == "Success", (invs[exited], _step_errors(cluster, exited, node))
+
+
 def test_a_result_the_controller_did_not_acknowledge_survives_a_kill_9_of_the_agent(
         cluster: Cluster, tmp_path: Path) -> None:
     node = _one_agent(cluster)
