@@ -196,6 +196,13 @@ class Runner:
                 elif (reason := self._inapplicable(step)) is not None:
                     flow.skipped_step(step)
                     report = self._skipped(cid, index, step, reason)
+                elif cancel_requested() and not flow.cancelled:
+                    # the operator's cancel reached a step that had ended by itself (its outcome kept,
+                    # plugins/sdk/process.py): no further step starts (a finally step still does)
+                    at = now_ms()
+                    report = StepReport(cid, index, step.name, step.action, Detail.CANCELLED, NO_EXIT_CODE, at, at,
+                                        "cancelled by the operator")
+                    flow.record(step, report.detail, report.exit_code)
                 else:
                     if stopping():  # a step that ended let this one come: the agent is stopping all the same
                         raise asyncio.CancelledError

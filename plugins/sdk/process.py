@@ -5,7 +5,8 @@ leaves nothing behind.
 a new process group); its stdout and stderr are streamed to the step's output sink in chunks as
 they arrive. When the awaiting task is cancelled (the runner does that on timeout and on operator
 cancel) the whole group gets SIGTERM, then SIGKILL after ``ctx.cancel_grace_seconds``, and the
-CancelledError propagates.
+CancelledError propagates; unless the child had already exited by itself when the cancel reached
+it: then its exit status is returned, as for any exit.
 
 When the child exits normally, processes it left in the background keep running (as with SSM);
 their output is read for at most :data:`EXIT_DRAIN_SECONDS` after the exit, after which the pipes
@@ -26,6 +27,9 @@ from plugins.sdk.errors import PluginError
 CHUNK_SIZE = 64 * 1024
 # How long output is still read after the child exits, while background processes hold the pipes.
 EXIT_DRAIN_SECONDS = 2.0
+# How long a cancelled step whose child had already exited by itself waits for the loop to read that
+# exit (a loop seconds behind), before it ends as a cancel.
+SETTLE_EXIT_SECONDS = 10.0
 # How long to wait for the child to be reaped after SIGKILL (it cannot ignore it).
 _REAP_SECONDS = 2.0
 _POLL_SECONDS = 0.02
@@ -123,6 +127,13 @@ async def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | None,
     try:
         await _until_exit(protocol.exited, pumps)
         await _drain(ctx, pumps)
+    except asyncio.CancelledError:
+        # A cancel that finds the child ended by itself (an event loop seconds behind, a stopping
+        # swarm's, delivers it after an exit it has not yet read): that exit is the step's outcome, as
+        # SSM reports a command that finished before its cancel (make chaos, seed 635589 run 23).
+        if not (_exited_by_itself(transport.get_pid(), protocol.exited) and await _settle_exit(ctx, protocol, pumps)):
+            await _cleanup(ctx, transport, protocol, pumps)
+            raise
     except BaseException:
         await _cleanup(ctx, transport, protocol, pumps)
         raise
@@ -130,6 +141,41 @@ async def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | None,
     transport.close()
     assert returncode is not None
     return exit_status(returncode)
+
+
+def _exited_by_itself(pid: int, exited: asyncio.Future[None]) -> bool:
+    """Whether the child has exited, read or not yet read by the loop (``waitid`` with ``WNOWAIT``
+    looks without reaping it: asyncio's watcher still does)."""
+    if exited.done():
+        return True
+    if not hasattr(os, "waitid"):
+        return False
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # reaped already: its exit is on its way to the loop
+        return True
+    except OSError:
+        return False
+
+
+async def _settle_exit(ctx: RunContext, protocol: _Protocol, pumps: list[asyncio.Task[None]]) -> bool:
+    """Read the exit of a child that ended by itself, and its last output (bounded); whether that
+    worked. A further cancel meanwhile gives up (the caller then terminates as for any cancel)."""
+    async def read() -> bool:
+        done, _ = await asyncio.wait({protocol.exited}, timeout=SETTLE_EXIT_SECONDS)
+        if not done:
+            return False
+        await _drain(ctx, pumps)
+        return True
+
+    task = asyncio.ensure_future(read())
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        return False
+    except Exception:  # noqa: BLE001 - the output sink failed: ends as a cancel
+        return False
 
 
 def _check_cwd(cwd: str | None) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from agent.runner import STOPPED, RunnerOptions
+from plugins.sdk.contract import StepOutcome
 from plugins.sdk.status import Detail, Status
 from plugins.sdk.wire.document import Step
 from plugins.sdk.wire.results import NO_EXIT_CODE, InvocationReport
@@ -16,6 +17,9 @@ from tests.agent.runner_harness import (
     CID,
     EXIT,
     Harness,
+    SleepInputs,
+    SleepPlugin,
+    _spec,
     command,
     not_run,
     ok,
@@ -86,10 +90,12 @@ def _cancel_midway(h: Harness, cancel_requested: bool, ignore_errors: bool = Fal
     async def scenario() -> Any:
         h.rec.started = asyncio.Event()
         slow = Step("slow", "sleep", {"seconds": 30}, ignore_errors=ignore_errors)
+        requested = False  # as Commands has it: true once the operator's cancel came
         task = asyncio.create_task(h.runner().run(command(CID, ok("first"), slow, *after),
-                                                  lambda: cancel_requested))
+                                                  lambda: requested))
         await asyncio.wait_for(h.rec.started.wait(), 5)
         assert (h.work_root / CID).is_dir()
+        requested = cancel_requested
         task.cancel()
         try:
             return await asyncio.wait_for(task, 5)
@@ -172,3 +178,38 @@ def test_while_the_agent_stops_no_further_step_starts(h: Harness) -> None:
     assert h.rec.steps == ["first"]
     assert summary(h.reports()) == [(0, "first", Detail.SUCCESS, 0, ""),
                                     ("invocation", Detail.FAILED, NO_EXIT_CODE)]
+
+
+class _EndsAsCancelled(SleepPlugin):
+    """A step whose process ends by itself just as the cancel reaches it: plugins/sdk/process.py then
+    returns its exit (here: success) instead of the cancel."""
+    spec = _spec("ends-by-itself", SleepInputs)
+
+    async def run(self, ctx: Any, inputs: Any) -> StepOutcome:
+        try:
+            return await super().run(ctx, inputs)
+        except asyncio.CancelledError:
+            return StepOutcome(Detail.SUCCESS)
+
+
+def test_a_cancel_that_finds_a_step_ended_by_itself_keeps_its_outcome_and_starts_no_further_step(
+        tmp_path: Path) -> None:
+    h = Harness(tmp_path, extra=(_EndsAsCancelled,))
+
+    async def scenario() -> Any:
+        h.rec.started = asyncio.Event()
+        requested = False
+        steps = (ok("first"), Step("done", "ends-by-itself", {"seconds": 30}), ok("never"),
+                 ok("cleanup", finally_step=True))
+        task = asyncio.create_task(h.runner().run(command(CID, *steps), lambda: requested))
+        await asyncio.wait_for(h.rec.started.wait(), 5)
+        requested = True
+        task.cancel()
+        return await asyncio.wait_for(task, 5)
+
+    result = asyncio.run(scenario())
+    assert summary(h.reports())[:-1] == [(0, "first", Detail.SUCCESS, 0, ""), (1, "done", Detail.SUCCESS, 0, ""),
+                                         (2, "never", Detail.CANCELLED, NO_EXIT_CODE, "cancelled by the operator"),
+                                         not_run(3, "cleanup")]
+    assert result.detail is Detail.CANCELLED and h.rec.steps == ["first", "done"]
+

@@ -365,3 +365,40 @@ def test_with_the_pidfd_watcher_a_child_is_reaped_without_a_waitpid_thread(tmp_p
     assert installed is (sys.version_info < (3, 12))
     assert code == 3
     assert not [n for n in names if n.startswith("asyncio-waitpid")]
+
+
+def test_a_cancel_that_finds_the_step_ended_by_itself_returns_its_exit(tmp_path: Path) -> None:
+    """Found by make chaos (seed 635589 run 23): a loop seconds behind delivers a stop's cancel after
+    the step's exit it has not yet read; the step ended by itself, and its exit is its outcome."""
+    sink = RecordingSink()
+    ctx = make_ctx(sink, tmp_path)
+    marker = tmp_path / "ended"
+
+    async def go() -> StepOutcome:
+        task = asyncio.create_task(ShellPlugin().run(ctx, shell_inputs(f"echo $$; sleep 0.3; touch {marker}; exit 3")))
+        await asyncio.wait_for(sink.first.wait(), timeout=5)
+        time.sleep(1.0)  # the loop stands still while the step ends: its exit is not read yet
+        assert marker.exists()
+        task.cancel()
+        return await task
+
+    outcome = run(go)
+    assert outcome.exit_code == 3 and outcome.detail is Detail.FAILED
+
+
+def test_a_cancel_of_a_step_still_running_after_a_stall_still_stops_it(tmp_path: Path) -> None:
+    sink = RecordingSink()
+    ctx = make_ctx(sink, tmp_path)
+    marker = tmp_path / "ended"
+
+    async def go() -> None:
+        task = asyncio.create_task(ShellPlugin().run(ctx, shell_inputs(f"echo $$; sleep 5; touch {marker}")))
+        await asyncio.wait_for(sink.first.wait(), timeout=5)
+        time.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(go)
+    time.sleep(0.2)
+    assert not marker.exists()
