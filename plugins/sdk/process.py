@@ -289,7 +289,14 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 def _group_alive(pgid: int) -> bool:
     """Whether a process of group ``pgid`` still runs. Zombies do not count: where init does not
-    reap orphans (some containers), they would keep the group "alive" forever."""
+    reap orphans (some containers), they would keep the group "alive" forever.
+
+    The leader running answers at once; only without it are all processes read (every /proc/N/stat):
+    a swarm stopping 200 steps at once spent seconds of its event loop in those reads before the
+    first SIGTERM went out, and the steps ran on to their end meanwhile (make chaos, seed 635589
+    run 23)."""
+    if _running(pgid):
+        return True
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -313,3 +320,16 @@ def _group_alive(pgid: int) -> bool:
         if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
             return True
     return False
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is no zombie (one read of /proc/PID/stat; False where
+    there is no procfs)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    fields = stat[stat.rfind(b")") + 2:].split()
+    return bool(fields) and fields[0] not in (b"Z", b"X")
+
