@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from plugins.sdk.contract import OutputStreamKind, RunContext
 from plugins.sdk.errors import PluginError
@@ -33,6 +34,7 @@ SETTLE_EXIT_SECONDS = 10.0
 # How long to wait for the child to be reaped after SIGKILL (it cannot ignore it).
 _REAP_SECONDS = 2.0
 _POLL_SECONDS = 0.02
+_POLL_MAX_SECONDS = 0.32
 _STREAMS = ((1, OutputStreamKind.STDOUT), (2, OutputStreamKind.STDERR))
 
 
@@ -112,35 +114,57 @@ async def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | None,
     try:
         transport, protocol = await asyncio.shield(start)
     except asyncio.CancelledError:
-        # Cancelled while the pipes were being connected: the child may already run.
-        await asyncio.wait({start})
-        if not start.cancelled() and start.exception() is None:
-            transport, protocol = start.result()
-            await _cleanup(ctx, transport, protocol, [])
-        raise
+        # Cancelled while the pipes were being connected: the child may already run, or (a loop
+        # seconds behind, make chaos seed 638226 run 25) have run to its end meanwhile.
+        await _despite_cancels(start)
+        if start.cancelled() or start.exception() is not None:
+            raise
+        transport, protocol = start.result()
+        assert isinstance(transport, asyncio.SubprocessTransport) and isinstance(protocol, _Protocol)
+        ctx.process_started(transport.get_pid())
+        if (code := await _after_cancel(ctx, transport, protocol, _start_pumps(ctx, protocol))) is None:
+            raise
+        return code
     except OSError as exc:
         raise _start_error(argv, cwd, exc) from exc
 
     assert isinstance(transport, asyncio.SubprocessTransport) and isinstance(protocol, _Protocol)
     ctx.process_started(transport.get_pid())  # it leads a session of its own: its pid is its group's id
-    pumps = [asyncio.create_task(_pump(ctx, protocol.readers[fd], kind)) for fd, kind in _STREAMS]
+    pumps = _start_pumps(ctx, protocol)
     try:
         await _until_exit(protocol.exited, pumps)
         await _drain(ctx, pumps)
     except asyncio.CancelledError:
-        # A cancel that finds the child ended by itself (an event loop seconds behind, a stopping
-        # swarm's, delivers it after an exit it has not yet read): that exit is the step's outcome, as
-        # SSM reports a command that finished before its cancel (make chaos, seed 635589 run 23).
-        if not (_exited_by_itself(transport.get_pid(), protocol.exited) and await _settle_exit(ctx, protocol, pumps)):
-            await _cleanup(ctx, transport, protocol, pumps)
+        if (code := await _after_cancel(ctx, transport, protocol, pumps)) is None:
             raise
+        return code
     except BaseException:
         await _cleanup(ctx, transport, protocol, pumps)
         raise
+    return _reaped_status(transport)
+
+
+def _start_pumps(ctx: RunContext, protocol: _Protocol) -> list[asyncio.Task[None]]:
+    return [asyncio.create_task(_pump(ctx, protocol.readers[fd], kind)) for fd, kind in _STREAMS]
+
+
+def _reaped_status(transport: asyncio.SubprocessTransport) -> int:
     returncode = transport.get_returncode()
     transport.close()
     assert returncode is not None
     return exit_status(returncode)
+
+
+async def _after_cancel(ctx: RunContext, transport: asyncio.SubprocessTransport, protocol: _Protocol,
+                        pumps: list[asyncio.Task[None]]) -> int | None:
+    """A cancel reached the step: the child's exit status when it had ended by itself (an event
+    loop seconds behind, a stopping swarm's, delivers the cancel after an exit it has not yet read:
+    that exit is the step's outcome, as SSM reports a command that finished before its cancel; make
+    chaos, seed 635589 run 23); otherwise its group is terminated and None returned."""
+    if _exited_by_itself(transport.get_pid(), protocol.exited) and await _settle_exit(ctx, protocol, pumps):
+        return _reaped_status(transport)
+    await _cleanup(ctx, transport, protocol, pumps)
+    return None
 
 
 def _exited_by_itself(pid: int, exited: asyncio.Future[None]) -> bool:
@@ -232,33 +256,49 @@ async def _drain(ctx: RunContext, pumps: list[asyncio.Task[None]]) -> None:
 
 async def _cleanup(ctx: RunContext, transport: asyncio.SubprocessTransport, protocol: _Protocol,
                    pumps: list[asyncio.Task[None]]) -> None:
-    """Terminate the group, stop reading, close the transport. Runs to completion even when the
-    awaiting task is cancelled again meanwhile; its own waits are bounded."""
-    task = asyncio.ensure_future(_terminate(ctx, transport.get_pid(), protocol.exited, pumps))
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            continue
+    """Terminate the group, stop reading, close the transport. SIGTERM goes out here, before the
+    first await: a loop seconds behind (a stopping swarm's) must not let the step run on to its end
+    while a task of its own waits for its turn. The rest runs to completion even when the awaiting
+    task is cancelled again meanwhile; its own waits are bounded."""
+    pgid = transport.get_pid()
+    signalled = _terminate_now(ctx, pgid)
+    task = asyncio.ensure_future(_finish_terminate(ctx, pgid, signalled, protocol.exited, pumps))
+    await _despite_cancels(task)
     transport.close()
     if task.exception() is not None:
-        ctx.logger.error("terminating process group %d failed: %s", transport.get_pid(), task.exception())
+        ctx.logger.error("terminating process group %d failed: %s", pgid, task.exception())
 
 
-async def _terminate(ctx: RunContext, pgid: int, exited: asyncio.Future[None],
-                     pumps: list[asyncio.Task[None]]) -> None:
-    if _group_alive(pgid):
-        ctx.logger.info("sending SIGTERM to process group %d", pgid)
-        _signal_group(pgid, signal.SIGTERM)
-        _signal_group(pgid, signal.SIGCONT)  # a stopped process must run to act on SIGTERM
-        if not await _group_gone(pgid, ctx.cancel_grace_seconds):
-            ctx.logger.warning("process group %d outlived its %.1fs grace; sending SIGKILL",
-                               pgid, ctx.cancel_grace_seconds)
-            _signal_group(pgid, signal.SIGKILL)
-            # SIGKILL is delivered asynchronously: on a busy machine a member may still show as
-            # running for a moment. The step ends only once its group is gone (bounded).
-            if not await _group_gone(pgid, _REAP_SECONDS):
-                ctx.logger.error("process group %d still runs %.1fs after SIGKILL", pgid, _REAP_SECONDS)
+async def _despite_cancels(fut: asyncio.Future[Any]) -> None:
+    """Until ``fut`` is done, however often the awaiting task is cancelled meanwhile (what it waits
+    for is bounded)."""
+    while not fut.done():
+        try:
+            await asyncio.wait({fut})
+        except asyncio.CancelledError:
+            continue
+
+
+def _terminate_now(ctx: RunContext, pgid: int) -> bool:
+    """SIGTERM the group if a process of it still runs; whether it did."""
+    if not _group_alive(pgid):
+        return False
+    ctx.logger.info("sending SIGTERM to process group %d", pgid)
+    _signal_group(pgid, signal.SIGTERM)
+    _signal_group(pgid, signal.SIGCONT)  # a stopped process must run to act on SIGTERM
+    return True
+
+
+async def _finish_terminate(ctx: RunContext, pgid: int, signalled: bool, exited: asyncio.Future[None],
+                            pumps: list[asyncio.Task[None]]) -> None:
+    if signalled and not await _group_gone(pgid, exited, ctx.cancel_grace_seconds):
+        ctx.logger.warning("process group %d outlived its %.1fs grace; sending SIGKILL",
+                           pgid, ctx.cancel_grace_seconds)
+        _signal_group(pgid, signal.SIGKILL)
+        # SIGKILL is delivered asynchronously: on a busy machine a member may still show as
+        # running for a moment. The step ends only once its group is gone (bounded).
+        if not await _group_gone(pgid, exited, _REAP_SECONDS):
+            ctx.logger.error("process group %d still runs %.1fs after SIGKILL", pgid, _REAP_SECONDS)
     # The leader is gone from the group; wait for asyncio to reap it (bounded).
     await asyncio.wait({exited}, timeout=_REAP_SECONDS)
     # Stop reading: a process that escaped the group may still hold the pipes.
@@ -268,15 +308,22 @@ async def _terminate(ctx: RunContext, pgid: int, exited: asyncio.Future[None],
         await asyncio.wait(pumps, timeout=_REAP_SECONDS)
 
 
-async def _group_gone(pgid: int, seconds: float) -> bool:
-    """Whether group ``pgid`` has no running process left within ``seconds`` (polled)."""
+async def _group_gone(pgid: int, exited: asyncio.Future[None], seconds: float) -> bool:
+    """Whether group ``pgid`` has no running process left within ``seconds``. The leader's exit is
+    awaited as the event it is; only then is the rest of the group polled, less and less often: each
+    poll without the leader reads every process on the machine, and a swarm stopping hundreds of
+    steps at once spent seconds of its event loop in such polls, every 20 ms per step while it had
+    not yet reaped the leaders (make chaos, seed 638226 run 25)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(seconds, 0.0)
+    await asyncio.wait({exited}, timeout=max(seconds, 0.0))
+    poll = _POLL_SECONDS
     while _group_alive(pgid):
         left = deadline - loop.time()
         if left <= 0:
             return False
-        await asyncio.sleep(min(_POLL_SECONDS, left))
+        await asyncio.sleep(min(poll, left))
+        poll = min(2 * poll, _POLL_MAX_SECONDS)
     return True
 
 

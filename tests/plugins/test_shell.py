@@ -402,3 +402,43 @@ def test_a_cancel_of_a_step_still_running_after_a_stall_still_stops_it(tmp_path:
     run(go)
     time.sleep(0.2)
     assert not marker.exists()
+
+
+def test_a_cancel_signals_the_step_before_the_loop_goes_on(tmp_path: Path) -> None:
+    """Found by make chaos (seed 638226 run 25): a stopping swarm's loop, busy for seconds, let
+    cancelled steps run on to their end before their SIGTERM went out from a task of its own."""
+    sink = RecordingSink()
+    ctx = make_ctx(sink, tmp_path)
+    marker = tmp_path / "ended"
+
+    async def go() -> None:
+        task = asyncio.create_task(ShellPlugin().run(ctx, shell_inputs(f"echo $$; sleep 0.5; touch {marker}")))
+        await asyncio.wait_for(sink.first.wait(), timeout=5)
+        task.cancel()
+        asyncio.get_running_loop().call_soon(time.sleep, 1.0)  # the loop stands still right after the cancel
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(go)
+    assert not marker.exists()
+
+
+def test_a_cancel_while_the_pipes_connect_returns_the_exit_of_a_step_that_ended(tmp_path: Path) -> None:
+    """Found by make chaos (seed 638226 run 25): a stop's cancel reached a step whose child was
+    started but whose pipes were not yet connected; on a loop behind, the child ran to its end."""
+    sink = RecordingSink()
+    ctx = make_ctx(sink, tmp_path)
+    marker = tmp_path / "ended"
+
+    async def go() -> StepOutcome:
+        task = asyncio.create_task(ShellPlugin().run(ctx, shell_inputs(f"echo out; touch {marker}; exit 4")))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the child is started; its pipes are being connected
+        task.cancel()
+        time.sleep(1.0)  # the loop stands still while the step ends
+        assert marker.exists()
+        return await task
+
+    outcome = run(go)
+    assert outcome.exit_code == 4 and outcome.detail is Detail.FAILED
+    assert sink.text(OutputStreamKind.STDOUT) == "out\n"

@@ -2,9 +2,12 @@
 
 Each execution appends ``start <command id> <node id> <uptime>`` to a file of its node's own in a
 directory outside every agent's state, sleeps a while (its shell's pid picks how long, so the nodes
-of one command end at different moments), appends ``end ...`` and prints a marker with the command
-id. The checks read those files afterwards: two ``start`` lines of one (command, node) are a command
-run twice; an ``end`` line is a run that got to its end, whose result must be stored.
+of one command end at different moments), prints a marker with the command id and, as its last act,
+appends ``end ...``: a stop whose SIGTERM lands after that line stopped nothing still running, one
+that lands before it stopped a script that had not ended (the line came after the marker once, and
+a SIGTERM between the two was taken for a script stopped after its end). The checks read those
+files afterwards: two ``start`` lines of one (command, node) are a command run twice; an ``end``
+line is a run that got to its end, whose result must be stored.
 
 The script costs two processes (the shell and ``sleep``): times come from ``/proc/uptime`` read by
 the shell's own ``read``, turned into wall-clock time with :func:`uptime_offset`, because a swarm
@@ -32,8 +35,8 @@ def document(counts_dir: Path, execution_seconds: int, max_sleep_ms: int) -> str
         f"ms=$(( ($$ * 7919) % {max_sleep_ms} ))",
         "sleep $((ms / 1000)).$((ms / 100 % 10))",
         "read up rest < /proc/uptime",
-        'echo "end $OUTPOST_COMMAND_ID $OUTPOST_NODE_ID $up" >> "$f"',
         f'echo "{MARKER} $OUTPOST_COMMAND_ID"',
+        'echo "end $OUTPOST_COMMAND_ID $OUTPOST_NODE_ID $up" >> "$f"',
     ]
     step = {"action": "aws:runShellScript", "name": "count", "timeoutSeconds": execution_seconds,
             "inputs": {"runCommand": lines}}
