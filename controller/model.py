@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import enum
 import functools
+import hashlib
+import json
 import math
 import re
+import struct
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.errors import InputError
@@ -261,3 +264,78 @@ class InvocationPage:
     by node id and step name."""
     invocations: tuple[InvocationRecord, ...]
     views: Mapping[str, Mapping[str, StepOutputView]]
+
+
+# ---------------------------------------------------------------- the audit trail (controller/trust/audit.py)
+
+AUDIT_GENESIS = bytes(32)  # what the first record's ``prev`` is
+
+
+class AuditOutcome(enum.Enum):
+    ALLOWED = "Allowed"  # an admin call let through (its own result is the call's)
+    DENIED = "AccessDenied"
+    FAILED = "Failed"  # refused for another reason (bad input, unknown name, ...)
+    SUCCEEDED = "Succeeded"  # a change that happened (certificate issued, policy attached, ...)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """What happened, as recorded. ``actor`` is ``operator/NAME``, ``node/ID`` or ``anonymous`` (an
+    enrolment); ``parameters`` hold secret values as keyed hashes (:func:`keyed_hash`), never plain."""
+    at_ms: int
+    actor: str
+    source_ip: str
+    action: str  # a policy action (command:Send), or enrol, certificate:Issue, command:Status, ...
+    outcome: AuditOutcome
+    request_id: str
+    resource: str = ""  # document/NAME, node/ID, operator/NAME, ...
+    document_version: int = 0
+    document_sha256: str = ""  # hex
+    targets: str = ""  # the selector as given
+    resolved: int = -1  # nodes the targets resolved to; -1: none were resolved
+    parameters: tuple[tuple[str, str], ...] = ()
+    detail: str = ""
+
+    def canonical(self) -> bytes:
+        fields = asdict(self)
+        fields["outcome"] = self.outcome.value
+        fields["parameters"] = [list(p) for p in self.parameters]
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    seq: int  # 1, 2, 3, ... without gaps
+    entry: AuditEntry
+    prev: bytes  # the digest of record seq - 1 (AUDIT_GENESIS for the first)
+    digest: bytes
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    seq: int  # the last record it covers
+    at_ms: int
+    digest: bytes  # that record's
+    signature: bytes
+
+
+def audit_digest(seq: int, prev: bytes, entry: AuditEntry) -> bytes:
+    return hashlib.sha256(struct.pack(">q", seq) + prev + entry.canonical()).digest()
+
+
+def audit_chained(last: AuditRecord | None, entry: AuditEntry) -> AuditRecord:
+    """``entry`` as the record after ``last`` (the first, for None)."""
+    seq, prev = (1, AUDIT_GENESIS) if last is None else (last.seq + 1, last.digest)
+    return AuditRecord(seq, entry, prev, audit_digest(seq, prev, entry))
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which records: ``after_seq`` pages (records come by seq); the rest filter. ``action`` ending in
+    ``*`` matches by prefix (``command:*``)."""
+    after_seq: int = 0
+    limit: int = 1000
+    since_ms: int = 0
+    until_ms: int = 0  # 0: no bound
+    actor: str = ""
+    action: str = ""

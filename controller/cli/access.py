@@ -47,6 +47,11 @@ def _new_bundle_dir(out: Path) -> None:
         raise ConfigError(f"{out / 'config.yaml'} exists; give --out a new directory (nothing was issued)")
 
 
+_POLICY_FILE = click.option("--file", "path", required=True,
+                            type=params.FilePath(exists=True, dir_okay=False, path_type=Path))
+_DAYS = click.option("--days", type=DAYS, default=30, show_default=True, help="certificate lifetime")
+
+
 @click.group("operator")
 def operator() -> None:
     """Operators: who may call the controller (a certificate each), holding policies."""
@@ -58,7 +63,7 @@ def operator() -> None:
               help="attach this policy (repeat); none: may do nothing")
 @click.option("--out", "out", required=True, type=params.FilePath(file_okay=False, path_type=Path),
               help="directory for the key, certificate, CA and config.yaml")
-@click.option("--days", type=DAYS, default=30, show_default=True, help="certificate lifetime")
+@_DAYS
 @OUTPUT
 @click.pass_obj
 def operator_create(obj: Ctx, name: str, policies: tuple[str, ...], out: Path, days: int, output: str) -> None:
@@ -81,7 +86,7 @@ def operator_create(obj: Ctx, name: str, policies: tuple[str, ...], out: Path, d
 @click.argument("name", type=params.OPERATOR, required=False)
 @click.option("--out", "out", type=params.FilePath(file_okay=False, path_type=Path),
               help="for another operator: the directory for its new credentials")
-@click.option("--days", type=DAYS, default=30, show_default=True, help="certificate lifetime")
+@_DAYS
 @click.pass_obj
 def operator_renew(obj: Ctx, name: str | None, out: Path | None, days: int) -> None:
     """A new certificate (and key): your own by default, replacing the files your config names."""
@@ -169,7 +174,7 @@ def _put(obj: Ctx, name: str, path: Path, create: bool, output: str) -> None:
 
 @policy.command("create")
 @click.argument("name", type=POLICY)
-@click.option("--file", "path", required=True, type=params.FilePath(exists=True, dir_okay=False, path_type=Path))
+@_POLICY_FILE
 @OUTPUT
 @click.pass_obj
 def policy_create(obj: Ctx, name: str, path: Path, output: str) -> None:
@@ -179,7 +184,7 @@ def policy_create(obj: Ctx, name: str, path: Path, output: str) -> None:
 
 @policy.command("update")
 @click.argument("name", type=POLICY)
-@click.option("--file", "path", required=True, type=params.FilePath(exists=True, dir_okay=False, path_type=Path))
+@_POLICY_FILE
 @OUTPUT
 @click.pass_obj
 def policy_update(obj: Ctx, name: str, path: Path, output: str) -> None:

@@ -13,6 +13,7 @@ import grpc
 from controller.cli import params
 from controller.cli.access import operator, policy
 from controller.cli.apply import ApplyOptions, apply
+from controller.cli.audit import audit
 from controller.cli.client import rpc_error_message
 from controller.cli.commands import command, events
 from controller.cli.context import Ctx
@@ -254,6 +255,7 @@ cli.add_command(document)
 cli.add_command(group)
 cli.add_command(operator)
 cli.add_command(policy)
+cli.add_command(audit)
 register_node_commands(node)
 
 

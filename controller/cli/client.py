@@ -286,6 +286,17 @@ class AdminClient:
             request.targets.CopyFrom(targets_to_pb(targets))
         return self.stub.SimulatePolicy(request, timeout=self.timeout)
 
+    def read_audit(self, *, after_seq: int = 0, since_ms: int = 0, until_ms: int = 0, actor: str = "",
+                   action: str = "", limit: int = 0, heads: bool = False) -> Iterator[pb.AuditPage]:
+        """ReadAudit: the trail a page at a time (no deadline, as for the other streams)."""
+        request = pb.ReadAuditRequest(after_seq=after_seq, since_ms=since_ms, until_ms=until_ms, actor=actor,
+                                      action=action, limit=limit, heads=heads)
+        call = self.stub.ReadAudit(request)
+        try:
+            yield from call
+        finally:
+            call.cancel()
+
     # ---- paged listings
 
     def list_nodes(self, page_size: int = 0) -> list[pb.Node]:

@@ -9,9 +9,11 @@ one) and a length past its bound; a value shown back in a message is cut short.
 """
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import math
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,22 @@ def parse_duration(text: str) -> int:
     return seconds
 
 
+def parse_moment(text: str) -> int:
+    """A moment as unix milliseconds: ISO 8601 (``2026-12-07``, ``2026-12-07T10:00:00Z``; UTC when
+    no zone is given), or a duration ago (``90m``: ninety minutes ago; ``7d``)."""
+    m = _DURATION.match(text)
+    if m:
+        return int((time.time() - int(m.group(1)) * _UNITS[m.group(2)]) * 1000)
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(f"expected a time (2026-12-07, 2026-12-07T10:00:00Z) or how long ago (90m, 7d), "
+                         f"got {shown(text)}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
 def _limit(minimum: int) -> Callable[[str], str]:
     """SSM's count or percentage, checked as the controller will check it (model.parse_limit)."""
     def parse(text: str) -> str:
@@ -213,6 +231,7 @@ HOSTNAME = Text(253, _host, metavar="HOST")
 DATABASE_URL = Text(MAX_TEXT, _database_url, metavar="URL")
 ADDRESS = Checked("host:port", parse_address)
 DURATION = Checked("duration", parse_duration)
+MOMENT = Checked("time", parse_moment)
 CONCURRENCY = Checked("count|percent", _limit(1))
 ERRORS = Checked("count|percent", _limit(0))
 TIMEOUT = click.IntRange(30, MAX_TIMEOUT_SECONDS)  # a command's delivery timeout, the controller's range

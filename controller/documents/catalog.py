@@ -37,6 +37,7 @@ class Rendered:
     version: int
     document: bytes  # canonical JSON, parameters applied
     shown_parameters: dict[str, tuple[str, ...]]  # as given, secret values masked
+    secret_names: frozenset[str] = frozenset()  # the document's secret parameters
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class DocumentCatalog:
         rendered = render(doc, given, self._registry)
         secret = {p.name for p in doc.parameters if p.secret}
         shown = {k: (MASK,) if k in secret else tuple(v) for k, v in given.items()}
-        return Rendered(rec.name, rec.version, rendered.canonical_bytes(), shown)
+        return Rendered(rec.name, rec.version, rendered.canonical_bytes(), shown, frozenset(secret))
 
     async def rendered(self, name: str, version: str, given: Mapping[str, tuple[str, ...]]) -> Document:
         """A stored document rendered with ``given``: what an ``aws:runDocument`` step runs."""

@@ -17,10 +17,12 @@ from controller.model import Tag
 from controller.server.access_api import AccessSetup
 from controller.server.access_gate import AccessGate
 from controller.server.auth import PeerIdentities
+from controller.server.call_audit import CallAudit
 from controller.store import NotFound, Store
 from controller.store.access import ADMINISTRATOR_ACCESS, CertificateRecord
 from controller.store.db import Db
 from controller.store.errors import Conflict
+from controller.trust.audit_trail import AuditTrail
 from controller.trust.authorizer import Authorizer
 from controller.trust.pki import CertificateAuthority, issued_of
 from controller.trust.revocation import Denylist
@@ -73,7 +75,7 @@ def adopt_operators(store: Store, operators_dir: Path) -> list[str]:
     return adopted
 
 
-async def build_access(db: Db, ca: CertificateAuthority, operators_dir: Path) -> AccessSetup:
+async def build_access(db: Db, ca: CertificateAuthority, operators_dir: Path, trail: AuditTrail) -> AccessSetup:
     await db.run(adopt_operators, db.store, operators_dir)
     denylist = Denylist(await db.run(db.store.revoked_serials))
 
@@ -84,5 +86,5 @@ async def build_access(db: Db, ca: CertificateAuthority, operators_dir: Path) ->
         return await db.run(db.store.tagged_nodes)
 
     authorizer = Authorizer(load)
-    gate = AccessGate(PeerIdentities(), authorizer, denylist, node_tags)
-    return AccessSetup(ca, authorizer, denylist, gate)
+    gate = AccessGate(PeerIdentities(), authorizer, denylist, node_tags, CallAudit(trail))
+    return AccessSetup(ca, gate)

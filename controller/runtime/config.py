@@ -64,6 +64,7 @@ class ControllerSettings:
     listen: str
     webhooks: tuple[WebhookConfig, ...] = ()
     retention_days: int = 30
+    audit_reads: bool = True  # reads (Get, List, ...) in the audit trail too
 
 
 class ControllerDir:
@@ -83,6 +84,7 @@ class ControllerDir:
     def save_settings(self, settings: ControllerSettings) -> None:
         doc = {"database_url": settings.database_url, "hostnames": list(settings.hostnames),
                "listen": settings.listen, "retention_days": settings.retention_days,
+               "audit_reads": settings.audit_reads,
                "webhooks": [{"url": w.url, "secret": w.secret.reveal(), "events": sorted(w.events)}
                             for w in settings.webhooks]}
         write_private(self.settings_path, yaml.safe_dump(doc, sort_keys=True).encode())
@@ -97,6 +99,9 @@ class ControllerDir:
         retention = doc.get("retention_days", 30)
         if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
             raise ConfigError(f"{self.settings_path}: retention_days: expected a positive integer")
+        audit_reads = doc.get("audit_reads", True)
+        if not isinstance(audit_reads, bool):
+            raise ConfigError(f"{self.settings_path}: audit_reads: expected true or false")
         try:
             from controller.events.webhooks import (
                 load_webhooks,  # the controller's settings only, not the CLI's (10 ms)
@@ -106,7 +111,7 @@ class ControllerDir:
         except InputError as exc:
             raise ConfigError(f"{self.settings_path}: {exc}") from None
         return ControllerSettings(_str(doc, "database_url", self.settings_path), tuple(hostnames),
-                                  _str(doc, "listen", self.settings_path), webhooks, retention)
+                                  _str(doc, "listen", self.settings_path), webhooks, retention, audit_reads)
 
     def read(self, name: str) -> bytes:
         try:

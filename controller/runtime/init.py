@@ -12,6 +12,7 @@ from controller.runtime.config import DEFAULT_PORT, CliConfig, ControllerDir, Co
 from controller.server.access_api import DEFAULT_OPERATOR_DAYS
 from controller.store import Store
 from controller.store.access import ADMINISTRATOR_ACCESS
+from controller.trust.audit_trail import create_audit_key
 from controller.trust.pki import CertificateAuthority, create_ca, write_private, write_public
 from controller.trust.signing import DocumentSigner
 from plugins.sdk.errors import ConfigError
@@ -45,6 +46,7 @@ def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: st
     write_private(cdir.file("server.key"), server.key_pem)
     write_public(cdir.file("server.crt"), server.cert_pem)
     write_private(cdir.file("signing.key"), DocumentSigner.generate().private_pem())
+    create_audit_key(cdir.path)
     op = ca.issue_operator(operator, DEFAULT_OPERATOR_DAYS)
     op_key, op_crt = cdir.file(f"operators/{operator}.key"), cdir.file(f"operators/{operator}.crt")
     write_private(op_key, op.key_pem)

@@ -20,6 +20,7 @@ from controller.fleet.capacity import StreamCapacity
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import Hub
 from controller.runtime.access import build_access
+from controller.runtime.audit import command_status_sink
 from controller.runtime.config import ControllerDir, ControllerSettings
 from controller.runtime.lease import LeaseGone, LeaseKeeper, this_process
 from controller.runtime.openfiles import ENROLMENT, open_file_count, raise_soft_limit, share_out
@@ -29,6 +30,7 @@ from controller.server.agent_service import AgentStreamService, EnrolmentService
 from controller.server.failures import DatabaseFailures
 from controller.store import Store
 from controller.store.db import Db
+from controller.trust.audit_trail import AuditTrail, load_audit_key
 from controller.trust.pki import CertificateAuthority
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2_grpc as pbg
@@ -127,6 +129,8 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     hub, events = Hub(), EventBus()
     webhooks = WebhookSender(settings.webhooks)
     events.add_sink(webhooks.submit)
+    trail = AuditTrail(db, load_audit_key(cdir.path), record_reads=settings.audit_reads)
+    events.add_sink(command_status_sink(trail))
     webhooks.start()
     registry = PluginRegistry.discover()
     dispatcher = Dispatcher(db, signer, hub, events, registry, scrubber=install_scrubber(),
@@ -146,13 +150,13 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     mtls = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections)))
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                               opts.heartbeat_timeout_seconds, capacity, events), mtls)
-    access = await build_access(db, ca, cdir.file("operators"))
+    access = await build_access(db, ca, cdir.file("operators"), trail)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         access, hub), mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
     enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT)))
-    pbg.add_AgentServiceServicer_to_server(EnrolmentService(db, ca, signer), enrol)
+    pbg.add_AgentServiceServicer_to_server(EnrolmentService(db, ca, signer, trail), enrol)
     enrol_creds = grpc.ssl_server_credentials([(server_key, chain)])
     try:
         if not mtls.add_secure_port(listen, mtls_creds):
@@ -198,6 +202,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
         events.close()
         await webhooks.stop(drain_seconds=5.0)
         await stopping
+        await trail.close()
         if lost is None:
             await db.run(store.mark_all_connection_lost)
             await db.run(lease.release)

@@ -18,16 +18,17 @@ from google.protobuf.message import Message
 
 from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.request import CommandRejected
-from controller.server.access_gate import AccessGate, Caller, document_ref, source_ip
+from controller.events.bus import iso_utc_ms
+from controller.server.access_gate import AccessGate, source_ip
+from controller.server.call_audit import Caller
+from controller.server.permissions import document_ref
 from controller.store import NotFound, Store
 from controller.store.access import CertificateRecord, OperatorRecord, PolicyRecord
 from controller.store.db import Db
-from controller.store.errors import Conflict, StoreError
-from controller.trust.authorizer import Authorizer
+from controller.store.errors import Conflict, InUse, StoreError
 from controller.trust.pki import CertificateAuthority, IssuedCertificate
 from controller.trust.policy import Action, parse_policy
 from controller.trust.policy_eval import Decision, ResourceRef, explain
-from controller.trust.revocation import Denylist
 from controller.wire import targets_from_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import IdentityError, InputError
@@ -47,8 +48,6 @@ POLICY_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 @dataclass(frozen=True)
 class AccessSetup:
     ca: CertificateAuthority
-    authorizer: Authorizer
-    denylist: Denylist
     gate: AccessGate
 
 
@@ -80,6 +79,11 @@ def _issue_and_record(store: Store, ca: CertificateAuthority, name: str, csr_pem
     return rec, issued
 
 
+def _issued(issued: IssuedCertificate, policies: Sequence[str]) -> str:
+    held = f"; holds {', '.join(policies)}" if policies else ""
+    return f"certificate {issued.serial} issued, valid until {iso_utc_ms(issued.not_after_ms)}{held}"
+
+
 class AccessApi:
     """Mixed into AdminService, which has these:"""
     _db: Db
@@ -88,10 +92,8 @@ class AccessApi:
     _operator: Callable[[grpc.aio.ServicerContext, str, Message], Awaitable[str]]  # admits the call
 
     async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
-        code = {NotFound: grpc.StatusCode.NOT_FOUND, Conflict: grpc.StatusCode.ALREADY_EXISTS}.get(
-            type(exc), grpc.StatusCode.INVALID_ARGUMENT)
-        if isinstance(exc, Conflict) and "attached" in str(exc):
-            code = grpc.StatusCode.FAILED_PRECONDITION
+        code = {NotFound: grpc.StatusCode.NOT_FOUND, Conflict: grpc.StatusCode.ALREADY_EXISTS,
+                InUse: grpc.StatusCode.FAILED_PRECONDITION}.get(type(exc), grpc.StatusCode.INVALID_ARGUMENT)
         await context.abort(code, str(exc))
 
     async def _days(self, context: grpc.aio.ServicerContext, valid_days: int) -> int:
@@ -116,6 +118,7 @@ class AccessApi:
         except (IdentityError, InputError, StoreError) as exc:
             await self._fail(context, exc)
             raise AssertionError("abort raises") from None
+        self._access.gate.audit.annotate(context, detail=_issued(issued, rec.policies))
         log.info("operator %s created operator %s (policies: %s; certificate %s until %d)", who, rec.name,
                  ", ".join(rec.policies) or "none", issued.serial, issued.not_after_ms)
         return pb.CreateOperatorResponse(operator=_operator_pb(rec), certificate_pem=issued.cert_pem,
@@ -131,6 +134,7 @@ class AccessApi:
         except (IdentityError, StoreError) as exc:
             await self._fail(context, exc)
             raise AssertionError("abort raises") from None
+        self._access.gate.audit.annotate(context, detail=_issued(issued, ()))
         log.info("operator %s renewed operator %s: certificate %s until %d", who, name, issued.serial,
                  issued.not_after_ms)
         return pb.RenewOperatorResponse(operator=_operator_pb(rec), certificate_pem=issued.cert_pem,
@@ -157,8 +161,8 @@ class AccessApi:
             rec = await self._db.run(self._db.store.get_operator, request.name)
         except NotFound as exc:
             await self._fail(context, exc)
-        self._access.denylist.add(serials)
-        self._access.authorizer.changed(request.name)
+        self._access.gate.revoked(request.name, serials)
+        self._access.gate.audit.annotate(context, detail=f"certificate(s) revoked: {', '.join(serials) or 'none'}")
         log.warning("operator %s revoked operator %s (%d certificate(s))", who, request.name, len(serials))
         return pb.RevokeOperatorResponse(operator=_operator_pb(rec), serials=serials)
 
@@ -178,7 +182,7 @@ class AccessApi:
         except (InputError, StoreError) as exc:
             await self._fail(context, exc)
             raise AssertionError("abort raises") from None
-        self._access.authorizer.changed()
+        self._access.gate.policies_changed()
         log.info("operator %s %s policy %s", who, "created" if request.create else "updated", request.name)
         return pb.PutPolicyResponse(policy=_policy_pb(rec))
 
@@ -220,7 +224,7 @@ class AccessApi:
         except StoreError as exc:
             await self._fail(context, exc)
             raise AssertionError("abort raises") from None
-        self._access.authorizer.changed(request.operator)
+        self._access.gate.policies_changed(request.operator)
         log.info("operator %s %s policy %s %s operator %s", who, "detached" if request.detach else "attached",
                  request.policy, "from" if request.detach else "to", request.operator)
         return pb.AttachPolicyResponse(operator=_operator_pb(rec))

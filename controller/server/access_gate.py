@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import grpc
 from google.protobuf.message import Message
 
-from controller.documents.catalog import BUILTIN_ALIASES
 from controller.model import Tag
 from controller.server.auth import PeerIdentities
-from controller.server.permissions import PERMISSIONS
+from controller.server.call_audit import CallAudit, Caller
+from controller.server.permissions import PERMISSIONS, document_ref
 from controller.store.errors import NotFound
 from controller.trust.authorizer import Authorizer
 from controller.trust.policy import Action
@@ -37,12 +36,6 @@ class AccessDenied(OutpostError):
     """What the caller asked is not allowed; the message says what and why, in one line."""
 
 
-@dataclass(frozen=True)
-class Caller:
-    operator: str
-    source_ip: str | None
-
-
 def source_ip(peer: str) -> str | None:
     """The address in gRPC's peer string (``ipv4:127.0.0.1:5000``, ``ipv6:[::1]:5000``), or None."""
     kind, _, rest = peer.partition(":")
@@ -58,55 +51,67 @@ def source_ip(peer: str) -> str | None:
         return None
 
 
-def document_ref(name: str) -> ResourceRef:
-    return ResourceRef.document(name, BUILTIN_ALIASES.get(name, ()))
-
-
 # every registered node's id and tags (the store's tagged_nodes, off the event loop)
 NodeTags = Callable[[], Awaitable[Sequence[tuple[str, Sequence[Tag]]]]]
 
 
 class AccessGate:
     def __init__(self, identities: PeerIdentities, authorizer: Authorizer, denylist: Denylist,
-                 node_tags: NodeTags) -> None:
+                 node_tags: NodeTags, audit: CallAudit) -> None:
+        self.audit = audit
         self._identities = identities
         self._authorizer = authorizer
         self._denylist = denylist
         self._node_tags = node_tags
 
+    def revoked(self, operator: str, serials: Iterable[str]) -> None:
+        """``operator`` is revoked: its certificates are refused from now on, its policies read anew."""
+        self._denylist.add(serials)
+        self._authorizer.changed(operator)
+
+    def policies_changed(self, operator: str | None = None) -> None:
+        """What ``operator`` holds (None: any operator) changed: read anew at its next call."""
+        self._authorizer.changed(operator)
+
     async def admit(self, context: grpc.aio.ServicerContext, method: str, request: Message) -> Caller:
-        """The caller, if it may make this call; otherwise the call is aborted PERMISSION_DENIED."""
+        """The caller, if it may make this call; otherwise the call is aborted PERMISSION_DENIED. Either
+        way the audit trail has it (server/call_audit.py) before the call goes on."""
         peer = await self._identities.require_peer(context, Role.OPERATOR, f"AdminService.{method}")
         name = peer.identity.name
         caller = Caller(name, source_ip(context.peer()))
+        permission = PERMISSIONS.get(method)
+        action = permission.action_of(request) if permission is not None else None
+        named = action.value if action is not None else f"AdminService.{method}"
+        resources = permission.resources(request) if permission is not None else ()
+
+        async def refuse(why: str) -> None:
+            await self.audit.denied(context, caller, named, resources, why)
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+
         if peer.serial in self._denylist:
             log.warning("denied %s to operator %s: its certificate %s is revoked (%s)", method, name, peer.serial,
                         context.peer())
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                f"the certificate of operator {name} (serial {peer.serial}) is revoked")
-        permission = PERMISSIONS.get(method)
-        if permission is None:  # default deny: a call the table does not name
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"AdminService.{method} is allowed to nobody")
+            await refuse(f"the certificate of operator {name} (serial {peer.serial}) is revoked")
+        if permission is None or action is None:  # default deny: a call the table does not name
+            await refuse(f"AdminService.{method} is allowed to nobody")
             raise AssertionError("abort raises")
         held = await self._authorizer.holding(name)
         if not held.known or held.revoked:
             why = "is revoked" if held.revoked else "is not registered with this controller"
             log.warning("denied %s to operator %s: it %s (%s)", method, name, why, context.peer())
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"operator {name} {why}")
-        if method == "RenewOperator" and getattr(request, "name", "") in ("", name):
-            return caller  # one's own certificate: any operator in good standing
-        action = permission.action_of(request)
-        resources = tuple(document_ref(r.name.partition("/")[2]) if r.name.startswith("document/") else r
-                          for r in permission.resources(request))
-        if any(r.is_node for r in resources) and not held.allows_everything(action):
-            resources = await self._with_tags(resources)
-        evaluation = await self._authorizer.decide(name, caller.source_ip, action, resources)
-        for also in permission.also:
+            await refuse(f"operator {name} {why}")
+        if not (method == "RenewOperator" and getattr(request, "name", "") in ("", name)):
+            # (one's own certificate: any operator in good standing)
+            if any(r.is_node for r in resources) and not held.allows_everything(action):
+                resources = await self._with_tags(resources)
+            evaluation = await self._authorizer.decide(name, caller.source_ip, action, resources)
+            for also in permission.also:
+                if not evaluation.allowed:
+                    break
+                evaluation = await self._authorizer.decide(name, caller.source_ip, also, ())
             if not evaluation.allowed:
-                break
-            evaluation = await self._authorizer.decide(name, caller.source_ip, also, ())
-        if not evaluation.allowed:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, self._refusal(caller, evaluation))
+                await refuse(self._refusal(caller, evaluation))
+        await self.audit.admitted(context, caller, action, resources)
         return caller
 
     async def admit_nodes(self, caller: Caller, document: str, node_ids: Sequence[str]) -> None:

@@ -31,12 +31,14 @@ from controller.model import (
 )
 from controller.server import convert, page_token
 from controller.server.access_api import AccessApi, AccessSetup
-from controller.server.access_gate import AccessDenied, Caller, source_ip
+from controller.server.access_gate import AccessDenied, source_ip
 from controller.server.agent_service import hash_activation_code
+from controller.server.audit_api import AuditApi
+from controller.server.call_audit import Caller, targets_text
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi, tags_problem
 from controller.server.output_api import OutputApi
-from controller.server.permissions import INLINE_DOCUMENT
+from controller.server.permissions import sent_document
 from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
@@ -78,7 +80,7 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(AccessApi, pbg.AdminServiceServicer):
+class AdminService(AccessApi, AuditApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None
                  ) -> None:
@@ -201,14 +203,17 @@ class AdminService(AccessApi, pbg.AdminServiceServicer):
         command goes on even when the caller goes away meanwhile: once stored, it is sent."""
         caller = Caller(who, source_ip(context.peer()))
         try:
-            req = await self._command_request(request, who)
+            req = await self._command_request(context, request, who)
 
-            # an inline document (a playbook's play) is `document/(inline)` whatever it calls itself
-            document = INLINE_DOCUMENT if request.document else req.document_name
+            document = sent_document(request)
 
             async def admit(node_ids: Sequence[str]) -> None:
                 await self._gate.admit_nodes(caller, document, node_ids)
-            return await asyncio.shield(self._dispatcher.send(replace(req, admit=admit), command_id))
+            cmd, invocations = await asyncio.shield(self._dispatcher.send(replace(req, admit=admit), command_id))
+            self._gate.audit.annotate(context, document_version=cmd.document_version,
+                                      document_sha256=cmd.document_sha256.hex(), resolved=cmd.target_count,
+                                      detail=f"command {cmd.command_id}")
+            return cmd, invocations
         except AccessDenied as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         except (CommandRejected, DocumentError, InputError) as exc:
@@ -217,9 +222,12 @@ class AdminService(AccessApi, pbg.AdminServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         raise AssertionError("abort raises")
 
-    async def _command_request(self, request: pb.SendCommandRequest, who: str) -> CommandRequest:
+    async def _command_request(self, context: grpc.aio.ServicerContext, request: pb.SendCommandRequest,
+                               who: str) -> CommandRequest:
         """An inline document (a playbook's play) as it is; a stored one rendered with its parameters."""
-        common = dict(targets=targets_from_pb(request.targets), comment=request.comment, requested_by=who,
+        targets = targets_from_pb(request.targets)
+        self._gate.audit.annotate(context, targets=targets_text(targets))
+        common = dict(targets=targets, comment=request.comment, requested_by=who,
                       timeout_seconds=request.timeout_seconds, max_concurrency=request.max_concurrency or "50",
                       max_errors=request.max_errors or "0")
         if len(request.comment) > 100:
@@ -231,8 +239,10 @@ class AdminService(AccessApi, pbg.AdminServiceServicer):
             return CommandRequest(document=document, document_name=request.document_name, **common)
         if not request.document_name:
             raise CommandRejected("document: give a document name (or an inline document)")
+        given = convert.parameters_from_pb(request.parameters)
         rendered = await self._documents.render(request.document_name, request.document_version,
-                                                request.document_hash, convert.parameters_from_pb(request.parameters))
+                                                request.document_hash, given)
+        self._gate.audit.annotate(context, parameters=self._gate.audit.parameters(given, rendered.secret_names))
         return CommandRequest(document=rendered.document, document_name=rendered.name,
                               document_version=rendered.version, parameters=rendered.shown_parameters, **common)
 

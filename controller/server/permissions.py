@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
+from controller.documents.catalog import BUILTIN_ALIASES
 from controller.trust.policy import Action
 from controller.trust.policy_eval import ResourceRef
 
@@ -30,22 +31,31 @@ def _named(kind: str, field: str) -> Resources:
     return resources
 
 
+def document_ref(name: str) -> ResourceRef:
+    """``document/NAME``, matched by its built-in aliases too (AWS-RunShellScript is aws:runShellScript's)."""
+    return ResourceRef.document(name, BUILTIN_ALIASES.get(name, ()))
+
+
 def _document(field: str) -> Resources:
     def resources(request: Message) -> tuple[ResourceRef, ...]:
         name = getattr(request, field)
-        return (ResourceRef.document(name),) if name else ()
+        return (document_ref(name),) if name else ()
     return resources
 
 
 INLINE_DOCUMENT = "(inline)"  # every inline document (a play): document/(inline), never a stored name
 
 
-def _send(request: Message) -> tuple[ResourceRef, ...]:
-    """The document a send names; an inline one is ``document/(inline)`` whatever name it gives itself
+def sent_document(request: Message) -> str:
+    """The document a send is judged by: an inline one is ``(inline)`` whatever name it gives itself
     (a name is no proof of content: an inline document calling itself AWS-RunShellScript is not it)."""
     if getattr(request, "document", b""):
-        return (ResourceRef.document(INLINE_DOCUMENT),)
-    return (ResourceRef.document(getattr(request, "document_name", "")),)
+        return INLINE_DOCUMENT
+    return str(getattr(request, "document_name", ""))
+
+
+def _send(request: Message) -> tuple[ResourceRef, ...]:
+    return (document_ref(sent_document(request)),)
 
 
 @dataclass(frozen=True)
@@ -107,4 +117,5 @@ PERMISSIONS: dict[str, Permission] = {
     "DeletePolicy": Permission(Action.POLICY_DELETE, _named("policy", "name")),
     "AttachPolicy": Permission(Action.POLICY_ATTACH, _named("policy", "policy"), _attach),
     "SimulatePolicy": Permission(Action.POLICY_SIMULATE),
+    "ReadAudit": Permission(Action.AUDIT_READ),
 }

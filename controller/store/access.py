@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, RowMapping, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from controller.store.engine import read_tx, write_tx
-from controller.store.errors import Conflict, NotFound, StoreError
+from controller.store.errors import Conflict, InUse, NotFound, StoreError
 from controller.store.schema import certificates, operators, policies, policy_attachments
 
 ADMINISTRATOR_ACCESS = "AdministratorAccess"  # the built-in policy's row (migration 0005)
@@ -181,7 +181,7 @@ class AccessTables:
             self._changeable(conn, name)
             holders = _attached(conn, policy=name)
             if holders:
-                raise Conflict(f"policy {name} is attached to {', '.join(holders)}; detach it first")
+                raise InUse(f"policy {name} is attached to {', '.join(holders)}; detach it first")
             conn.execute(delete(policies).where(policies.c.name == name))
 
     def attach_policy(self, policy: str, operator: str, at_ms: int) -> bool:

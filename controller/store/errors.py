@@ -30,6 +30,10 @@ class Conflict(StoreError):
     """A record with the same key already exists."""
 
 
+class InUse(StoreError):
+    """The record is still referred to (a policy still attached): removing it is refused."""
+
+
 class ActivationRefused(StoreError):
     """An activation could not be consumed. ``reason`` is machine-readable:
     ``unknown_activation``, ``expired`` or ``exhausted``."""

@@ -288,3 +288,40 @@ policy_attachments = Table(
     ForeignKeyConstraint(["operator"], ["operators.name"], ondelete="CASCADE"),
     Index(None, "operator"),
 )
+
+# -- 0006: the audit trail (issue 18) ----------------------------------------------------------------
+#
+# Append-only: one row a record, ``seq`` 1, 2, 3, ... without gaps (a second controller appending at
+# the same seq fails on the key and chains after the winner). ``prev`` and ``digest`` are SHA-256
+# (controller/model.py's audit_chained); ``parameters`` is JSON text with secret values already keyed
+# hashes. A head row is the controller's Ed25519 signature over a record's seq, time and digest.
+
+audit_records = Table(
+    "audit_records", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("source_ip", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("outcome", String(STATUS_LEN), nullable=False),
+    Column("request_id", Text, nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("document_version", Integer, nullable=False),
+    Column("document_sha256", Text, nullable=False),
+    Column("targets", Text, nullable=False),
+    Column("resolved", Integer, nullable=False),
+    Column("parameters", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("prev", LargeBinary, nullable=False),
+    Column("digest", LargeBinary, nullable=False),
+    Index(None, "at_ms"),
+    Index(None, "actor"),
+)
+
+audit_heads = Table(
+    "audit_heads", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("digest", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+)

@@ -28,6 +28,7 @@ from controller.model import (
 from controller.store import codec, driver
 from controller.store.access import AccessTables
 from controller.store.activations import ActivationTables
+from controller.store.audit import AuditTables
 from controller.store.cancels import CancelTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
@@ -96,8 +97,9 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
-class Store(AccessTables, ActivationTables, CancelTables, DocumentTables, GroupTables, LeaseTables, NodeListTables,
-            NodeTagTables, OutputTables, OutputReaderTables, PresenceTables, RetentionTables, SettleTables):
+class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DocumentTables, GroupTables, LeaseTables,
+            NodeListTables, NodeTagTables, OutputTables, OutputReaderTables, PresenceTables, RetentionTables,
+            SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 

@@ -4,84 +4,25 @@ digest files. Whoever can edit the store but lacks the key cannot change, remove
 a record without ``verify`` naming the first record where the chain breaks; what the last signature
 does not yet cover is protected by the chain alone (hence: sign often, export elsewhere).
 
-This module chains and checks; the store keeps the records (one writer: the controller's database
-thread), the server writes them.
+The records and how each is chained to the one before are controller/model.py's (the store appends
+them); this module signs heads and checks the chain; controller/trust/audit_trail.py writes them.
 """
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
-import json
 import struct
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-GENESIS = bytes(32)  # what the first record's ``prev`` is
+from controller.model import AUDIT_GENESIS, AuditRecord, SignedHead, audit_digest
+
 _HEAD = struct.Struct(">qq32s")  # seq, at_ms, digest: what a head's signature covers
 _HEAD_CONTEXT = b"outpost audit head v1\0"
 SECRET_PREFIX = "hmac-sha256:"
-
-
-class Outcome(enum.Enum):
-    ALLOWED = "Allowed"  # an admin call let through (its own result is the call's)
-    DENIED = "AccessDenied"
-    FAILED = "Failed"  # refused for another reason (bad input, unknown name, ...)
-    SUCCEEDED = "Succeeded"  # a change that happened (certificate issued, policy attached, ...)
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """What happened, as recorded. ``actor`` is ``operator/NAME``, ``node/ID`` or ``anonymous`` (an
-    enrolment); ``parameters`` hold secret values as keyed hashes (:func:`keyed_hash`), never plain."""
-    at_ms: int
-    actor: str
-    source_ip: str
-    action: str  # a policy action (command:Send), or enrol, certificate:Issue, command:Status, ...
-    outcome: Outcome
-    request_id: str
-    resource: str = ""  # document/NAME, node/ID, operator/NAME, ...
-    document_version: int = 0
-    document_sha256: str = ""  # hex
-    targets: str = ""  # the selector as given
-    resolved: int = -1  # nodes the targets resolved to; -1: none were resolved
-    parameters: tuple[tuple[str, str], ...] = ()
-    detail: str = ""
-
-    def canonical(self) -> bytes:
-        fields = asdict(self)
-        fields["outcome"] = self.outcome.value
-        fields["parameters"] = [list(p) for p in self.parameters]
-        return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    seq: int  # 1, 2, 3, ... without gaps
-    entry: AuditEntry
-    prev: bytes  # the digest of record seq - 1 (GENESIS for the first)
-    digest: bytes
-
-
-@dataclass(frozen=True)
-class SignedHead:
-    seq: int  # the last record it covers
-    at_ms: int
-    digest: bytes  # that record's
-    signature: bytes
-
-
-def digest_of(seq: int, prev: bytes, entry: AuditEntry) -> bytes:
-    return hashlib.sha256(struct.pack(">q", seq) + prev + entry.canonical()).digest()
-
-
-def chained(last: AuditRecord | None, entry: AuditEntry) -> AuditRecord:
-    """``entry`` as the record after ``last`` (the first, for None)."""
-    seq, prev = (1, GENESIS) if last is None else (last.seq + 1, last.digest)
-    return AuditRecord(seq, entry, prev, digest_of(seq, prev, entry))
 
 
 def sign_head(key: Ed25519PrivateKey, record: AuditRecord, at_ms: int) -> SignedHead:
@@ -116,14 +57,14 @@ def verify(records: Iterable[AuditRecord], heads: Iterable[SignedHead], public_k
     matches its record. Records in the order the store gives them (by seq)."""
     by_seq: dict[int, bytes] = {}
     count = 0
-    last_seq, last_digest = 0, GENESIS
+    last_seq, last_digest = 0, AUDIT_GENESIS
     for rec in records:
         count += 1
         if rec.seq != last_seq + 1:
             what = "missing" if rec.seq > last_seq + 1 else "out of order or inserted"
             return Verdict(False, count, 0, f"record {rec.seq}: after record {last_seq}: "
                                             f"record(s) {what} (seq {last_seq + 1} expected)")
-        if rec.digest != digest_of(rec.seq, rec.prev, rec.entry):
+        if rec.digest != audit_digest(rec.seq, rec.prev, rec.entry):
             return Verdict(False, count, 0, f"record {rec.seq}: edited (its digest does not match what it holds)")
         if rec.prev != last_digest:
             return Verdict(False, count, 0, f"record {rec.seq}: its chain breaks (prev is not record "

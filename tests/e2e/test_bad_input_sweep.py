@@ -332,7 +332,8 @@ def test_the_sweep_covers_every_command_and_option(sweep: Sweep) -> None:
 
 
 COMMAND_IDS = [" ".join(p) for p in [
-    ("activation", "create"), ("activation", "list"), ("command", "cancel"), ("command", "list"),
+    ("activation", "create"), ("activation", "list"), ("audit", "export"), ("audit", "list"), ("audit", "verify"),
+    ("command", "cancel"), ("command", "list"),
     ("command", "logs"), ("command", "send"), ("command", "show"), ("command", "wait"), ("controller", "init"),
     ("controller", "serve"), ("document", "create"), ("document", "delete"), ("document", "list"),
     ("document", "set-default"), ("document", "show"), ("document", "update"), ("events",), ("group", "create"),

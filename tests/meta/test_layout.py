@@ -24,7 +24,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "controller.model": {SDK, WIRE},
     "controller.wire": {"controller.model", PB},  # targets and tags, for both edges
     "controller.store": {"controller.model", SDK, WIRE, HOST},
-    "controller.trust": {"controller.documents", SDK, WIRE, HOST},  # documents/yamlload.py: a policy read bounded
+    # documents/yamlload.py: a policy read bounded; the store: the audit trail's writer
+    "controller.trust": {"controller.model", "controller.store", "controller.documents", SDK, WIRE, HOST},
     "controller.events": {"controller.model", SDK, WIRE, HOST},
     "controller.fleet": {"controller.model", "controller.store", SDK, WIRE, HOST},
     "controller.documents": {"controller.model", "controller.store", SDK, WIRE, HOST},
@@ -37,8 +38,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "controller.runtime": {"controller.model", "controller.store", "controller.dispatch",
                            "controller.documents", "controller.events", "controller.fleet", "controller.trust",
                            "controller.server", SDK, WIRE, HOST, PB},
+    # trust: `audit verify` checks the chain on the operator's side, not on the controller's word
     "controller.cli": {"controller.model", "controller.wire", "controller.compiler", "controller.documents",
-                       "controller.fleet", "controller.runtime", SDK, WIRE, HOST, PB},
+                       "controller.fleet", "controller.runtime", "controller.trust", SDK, WIRE, HOST, PB},
     "controller.dev": set(),  # runs the others as processes, imports none of them
     "agent": {SDK, WIRE, HOST, PB},
     "agent.swarm": {"agent", SDK, WIRE, HOST, PB},  # the load-testing seams; the agent never imports them

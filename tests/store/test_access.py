@@ -5,7 +5,7 @@ import pytest
 
 from controller.store import Store
 from controller.store.access import ADMINISTRATOR_ACCESS, CertificateRecord
-from controller.store.errors import Conflict, NotFound, StoreError
+from controller.store.errors import Conflict, InUse, NotFound, StoreError
 from controller.trust.policy import ADMINISTRATOR_ACCESS as ADMIN_POLICY
 from controller.trust.policy import parse_policy
 
@@ -55,7 +55,7 @@ def test_an_attached_policy_is_not_deleted(store: Store) -> None:
     with pytest.raises(Conflict, match="already exists"):
         store.create_policy("senders", SEND_ONLY, "admin", 1)
     store.create_operator("alice", "admin", 1, ["senders"])
-    with pytest.raises(Conflict, match="attached to alice; detach it first"):
+    with pytest.raises(InUse, match="attached to alice; detach it first"):
         store.delete_policy("senders")
     store.update_policy("senders", SEND_ONLY.replace("Send", "Get"), 5)
     assert store.get_policy("senders").updated_at_ms == 5

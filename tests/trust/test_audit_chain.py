@@ -8,13 +8,11 @@ from dataclasses import replace
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from controller.model import AuditEntry, AuditRecord, SignedHead
+from controller.model import AuditOutcome as Outcome
+from controller.model import audit_chained as chained
+from controller.model import audit_digest as digest_of
 from controller.trust.audit import (
-    AuditEntry,
-    AuditRecord,
-    Outcome,
-    SignedHead,
-    chained,
-    digest_of,
     keyed_hash,
     sign_head,
     verify,

@@ -1138,3 +1138,87 @@ class SimulatePolicyResponse(_message.Message):
     explanation: str
     resources: _containers.RepeatedCompositeFieldContainer[ResourceDecision]
     def __init__(self, decision: _Optional[str] = ..., explanation: _Optional[str] = ..., resources: _Optional[_Iterable[_Union[ResourceDecision, _Mapping]]] = ...) -> None: ...
+
+class ReadAuditRequest(_message.Message):
+    __slots__ = ("after_seq", "since_ms", "until_ms", "actor", "action", "limit", "heads")
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_MS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    since_ms: int
+    until_ms: int
+    actor: str
+    action: str
+    limit: int
+    heads: bool
+    def __init__(self, after_seq: _Optional[int] = ..., since_ms: _Optional[int] = ..., until_ms: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., limit: _Optional[int] = ..., heads: _Optional[bool] = ...) -> None: ...
+
+class AuditParameter(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class AuditRecord(_message.Message):
+    __slots__ = ("seq", "at_ms", "actor", "source_ip", "action", "outcome", "request_id", "resource", "document_version", "document_sha256", "targets", "resolved", "parameters", "detail", "prev", "digest")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_IP_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_SHA256_FIELD_NUMBER: _ClassVar[int]
+    TARGETS_FIELD_NUMBER: _ClassVar[int]
+    RESOLVED_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    PREV_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    at_ms: int
+    actor: str
+    source_ip: str
+    action: str
+    outcome: str
+    request_id: str
+    resource: str
+    document_version: int
+    document_sha256: str
+    targets: str
+    resolved: int
+    parameters: _containers.RepeatedCompositeFieldContainer[AuditParameter]
+    detail: str
+    prev: bytes
+    digest: bytes
+    def __init__(self, seq: _Optional[int] = ..., at_ms: _Optional[int] = ..., actor: _Optional[str] = ..., source_ip: _Optional[str] = ..., action: _Optional[str] = ..., outcome: _Optional[str] = ..., request_id: _Optional[str] = ..., resource: _Optional[str] = ..., document_version: _Optional[int] = ..., document_sha256: _Optional[str] = ..., targets: _Optional[str] = ..., resolved: _Optional[int] = ..., parameters: _Optional[_Iterable[_Union[AuditParameter, _Mapping]]] = ..., detail: _Optional[str] = ..., prev: _Optional[bytes] = ..., digest: _Optional[bytes] = ...) -> None: ...
+
+class AuditHead(_message.Message):
+    __slots__ = ("seq", "at_ms", "digest", "signature")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    AT_MS_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    at_ms: int
+    digest: bytes
+    signature: bytes
+    def __init__(self, seq: _Optional[int] = ..., at_ms: _Optional[int] = ..., digest: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class AuditPage(_message.Message):
+    __slots__ = ("records", "heads", "public_key_pem")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    HEADS_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
+    heads: _containers.RepeatedCompositeFieldContainer[AuditHead]
+    public_key_pem: bytes
+    def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ..., heads: _Optional[_Iterable[_Union[AuditHead, _Mapping]]] = ..., public_key_pem: _Optional[bytes] = ...) -> None: ...

@@ -324,6 +324,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyResponse.FromString,
                 _registered_method=True)
+        self.ReadAudit = channel.unary_stream(
+                '/outpost.v1.AdminService/ReadAudit',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ReadAuditRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.AuditPage.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -545,6 +550,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadAudit(self, request, context):
+        """The audit trail in pages of at most 200 records (`outpost audit list|export|verify`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -722,6 +734,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SimulatePolicy,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.SimulatePolicyResponse.SerializeToString,
+            ),
+            'ReadAudit': grpc.unary_stream_rpc_method_handler(
+                    servicer.ReadAudit,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ReadAuditRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.AuditPage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1669,6 +1686,33 @@ class AdminService:
             '/outpost.v1.AdminService/SimulatePolicy',
             outpost_dot_v1_dot_outpost__pb2.SimulatePolicyRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.SimulatePolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/outpost.v1.AdminService/ReadAudit',
+            outpost_dot_v1_dot_outpost__pb2.ReadAuditRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.AuditPage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,137 @@
+"""Each admin call in the audit trail (controller/trust/audit_trail.py), as the gate decides it:
+
+- refused: one record, AccessDenied, with the refusal's line;
+- a read (``Get``, ``List``, ``Read``, ``Simulate``; unless the controller records no reads): one
+  record, Allowed, stored before the call reads anything;
+- a change: Allowed, stored before the call acts (a trail that cannot be written refuses the call:
+  nothing is done unaudited), then its outcome when the call ends, Succeeded or Failed with the
+  status the caller got, and what the call added (``annotate``: a send's document version and
+  sha256, its targets and how many nodes they resolved to, its parameters with secret values as
+  keyed hashes).
+
+A call's request id is the caller's ``x-request-id`` metadata when it gives a usable one, otherwise a
+new one; both records of a call carry it.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import grpc
+
+from controller.model import AuditEntry, AuditOutcome, Targets
+from controller.trust.audit_trail import AuditTrail, AuditUnavailable
+from controller.trust.policy import Action
+from controller.trust.policy_eval import ResourceRef
+from plugins.sdk.host.clock import now_ms
+
+log = logging.getLogger(__name__)
+
+READ_VERBS = ("Get", "List", "Read", "Simulate")
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+RESOURCE_CHARS = 2048  # of the resources a record names (a send names its nodes in the detail, counted)
+DETAIL_CHARS = 2048
+
+
+def is_read(action: Action) -> bool:
+    return action.value.partition(":")[2].startswith(READ_VERBS)
+
+
+def request_id(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "x-request-id" and isinstance(value, str) and REQUEST_ID.fullmatch(value):
+            return value
+    return str(uuid.uuid4())
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
+def targets_text(targets: Targets) -> str:
+    """A send's targets as the operator wrote them, in SSM's words, bounded."""
+    parts = []
+    if targets.node_ids:
+        parts.append("InstanceIds=" + ",".join(targets.node_ids))
+    parts += [f"tag:{f.key}=" + ",".join(f.values) for f in targets.tags]
+    if targets.group:
+        parts.append(f"resource-groups:Name={targets.group}")
+    if targets.all:
+        parts.append("all")
+    return _bounded(" ".join(parts), RESOURCE_CHARS)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: the operator its verified certificate names, from which address."""
+    operator: str
+    source_ip: str | None
+
+
+class CallAudit:
+    def __init__(self, trail: AuditTrail) -> None:
+        self.trail = trail
+        self._open: dict[int, AuditEntry] = {}  # a change under way, by id(context): its outcome to come
+
+    def _entry(self, context: grpc.aio.ServicerContext, party: Caller, action: str,
+               resources: Sequence[ResourceRef], outcome: AuditOutcome, detail: str = "") -> AuditEntry:
+        return AuditEntry(at_ms=now_ms(), actor=f"operator/{party.operator}", source_ip=party.source_ip or "",
+                          action=action, outcome=outcome, request_id=request_id(context),
+                          resource=_bounded(",".join(r.name for r in resources), RESOURCE_CHARS),
+                          detail=_bounded(detail, DETAIL_CHARS))
+
+    async def denied(self, context: grpc.aio.ServicerContext, party: Caller, action: str,
+                     resources: Sequence[ResourceRef], why: str) -> None:
+        """Record a refusal (the caller is refused whether or not the trail takes it)."""
+        try:
+            await self.trail.record(self._entry(context, party, action, resources, AuditOutcome.DENIED, why))
+        except AuditUnavailable as exc:
+            log.error("a refusal went unrecorded (%s): %s", exc, why)
+
+    async def admitted(self, context: grpc.aio.ServicerContext, party: Caller, action: Action,
+                       resources: Sequence[ResourceRef]) -> None:
+        """Record an allowed call before it runs; a change's outcome follows when the call ends."""
+        read = is_read(action)
+        if read and not self.trail.record_reads:
+            return
+        entry = self._entry(context, party, action.value, resources, AuditOutcome.ALLOWED)
+        try:
+            await self.trail.record(entry)
+        except AuditUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; nothing was done")
+        if read:
+            return
+        key = id(context)
+        self._open[key] = entry
+        context.add_done_callback(lambda ctx: self._ended(key, ctx))
+
+    def parameters(self, given: Mapping[str, Sequence[str]], secret: Collection[str]) -> tuple[tuple[str, str], ...]:
+        """A send's parameters as the trail keeps them: a secret one's value as its keyed hash."""
+        return tuple((name, self.trail.secret("\0".join(values)) if name in secret
+                      else _bounded(",".join(values), DETAIL_CHARS)) for name, values in sorted(given.items()))
+
+    def annotate(self, context: grpc.aio.ServicerContext, **fields: Any) -> None:
+        """What the change under way adds to its outcome's record (AuditEntry's fields)."""
+        key = id(context)
+        if key in self._open:
+            self._open[key] = replace(self._open[key], **fields)
+
+    def _ended(self, key: int, context: grpc.aio.ServicerContext) -> None:
+        entry = self._open.pop(key, None)
+        if entry is None:
+            return
+        code = context.code()
+        if code is None or code == grpc.StatusCode.OK or code == 0:
+            outcome, detail = AuditOutcome.SUCCEEDED, entry.detail
+        elif code == grpc.StatusCode.PERMISSION_DENIED:  # found once the call knew more (a send's nodes)
+            outcome, detail = AuditOutcome.DENIED, _bounded(context.details() or "", DETAIL_CHARS)
+        else:
+            name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+            outcome, detail = AuditOutcome.FAILED, _bounded(f"{name}: {context.details() or ''}", DETAIL_CHARS)
+        if context.cancelled() and outcome is AuditOutcome.SUCCEEDED:
+            detail = detail or "the caller went away before the answer"
+        self.trail.submit(replace(entry, at_ms=now_ms(), outcome=outcome, detail=detail))
