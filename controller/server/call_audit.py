@@ -2,7 +2,8 @@
 
 - refused: one record, AccessDenied, with the refusal's line;
 - a read (``Get``, ``List``, ``Read``, ``Simulate``; unless the controller records no reads): one
-  record, Allowed, stored before the call reads anything;
+  record, Allowed, stored before the call reads anything (when it cannot be, logged, and the read
+  goes on: it changes nothing, and a full disk must not blind the operators);
 - a change: Allowed, stored before the call acts (a trail that cannot be written refuses the call:
   nothing is done unaudited), then its outcome when the call ends, Succeeded or Failed with the
   status the caller got, and what the call added (``annotate``: a send's document version and
@@ -24,6 +25,7 @@ from typing import Any
 import grpc
 
 from controller.model import AuditEntry, AuditOutcome, Targets
+from controller.store.errors import DatabaseFailed
 from controller.trust.audit_trail import AuditTrail, AuditUnavailable
 from controller.trust.policy import Action
 from controller.trust.policy_eval import ResourceRef
@@ -89,7 +91,7 @@ class CallAudit:
         """Record a refusal (the caller is refused whether or not the trail takes it)."""
         try:
             await self.trail.record(self._entry(context, party, action, resources, AuditOutcome.DENIED, why))
-        except AuditUnavailable as exc:
+        except (AuditUnavailable, DatabaseFailed) as exc:
             log.error("a refusal went unrecorded (%s): %s", exc, why)
 
     async def admitted(self, context: grpc.aio.ServicerContext, party: Caller, action: Action,
@@ -101,7 +103,12 @@ class CallAudit:
         entry = self._entry(context, party, action.value, resources, AuditOutcome.ALLOWED)
         try:
             await self.trail.record(entry)
-        except AuditUnavailable as exc:
+        except (AuditUnavailable, DatabaseFailed) as exc:
+            if read:  # a read changes nothing: it goes on (a full disk must not blind the operators)
+                log.error("a read went unrecorded (%s): %s by %s", exc, action.value, party.operator)
+                return
+            if isinstance(exc, DatabaseFailed):
+                raise  # answered UNAVAILABLE in one line, as every failed database is (server/failures.py)
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; nothing was done")
         if read:
             return

@@ -6,7 +6,8 @@ commit), and the chain's head is signed with the controller's audit key every
 Two ways in:
 - ``await record(entry)``: returns once the record is stored. An admin call is recorded so before
   it acts or answers (a refusal too); when the trail cannot be written, it raises AuditUnavailable
-  and the call is refused: nothing happens unaudited.
+  (DatabaseFailed when the database itself failed) and the call is refused: nothing happens
+  unaudited.
 - ``submit(entry)``: stored with the next batch, not awaited (a command's status changes, from the
   event bus, which never waits). At most ``MAX_PENDING`` wait; beyond that they are counted, dropped
   and logged (a database that stopped answering).
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from controller.model import AuditEntry, AuditRecord
 from controller.store.db import Db
+from controller.store.errors import DatabaseFailed
 from controller.trust.audit import keyed_hash, sign_head
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.host.clock import now_ms
@@ -178,9 +180,10 @@ class AuditTrail:
             last = await self._db.run(self._db.store.append_audit, [e for e, _ in batch])
         except Exception as exc:  # noqa: BLE001 - every waiter hears why; the trail goes on
             log.error("the audit trail could not store %d record(s): %s", len(batch), exc)
-            for _, fut in batch:
+            for _, fut in batch:  # a failed database is told as one (the servers answer it in one line)
                 if fut is not None and not fut.done():
-                    fut.set_exception(AuditUnavailable(f"the audit trail cannot be written: {exc}"))
+                    fut.set_exception(exc if isinstance(exc, DatabaseFailed)
+                                      else AuditUnavailable(f"the audit trail cannot be written: {exc}"))
             return
         for _, fut in batch:
             if fut is not None and not fut.done():
