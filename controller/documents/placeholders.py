@@ -3,16 +3,17 @@ inputs and preconditions: checked before any value is known, then substituted.
 
 ``{{ name }}`` is a verbatim text substitution, as in SSM, unless the parameter is declared with
 ``interpolationType: ENV_VAR``: then the step gets a reference to the environment variable
-``OUTPOST_<NAME>`` (``${OUTPOST_NAME}`` for a shell) and the value travels in the document's
-environment, so it is never parsed as code. Secret parameters must use ENV_VAR.
+``OUTPOST_<NAME>`` (``"${OUTPOST_NAME}"``, one quoted word, for a shell: controller/documents/envref.py)
+and the value travels in the document's environment, so it is never parsed as code. Secret parameters must use ENV_VAR.
 """
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from controller.documents.envref import EnvReference
 from controller.documents.parameters import (
     ENV_VAR,
     LISTS,
@@ -45,7 +46,7 @@ def _spec_for(name: str, specs: Mapping[str, ParameterSpec], where: str) -> Para
 
 
 def interpolate(text: str, values: Mapping[str, Any], specs: Sequence[ParameterSpec],
-                env_reference: Callable[[str], str] | None, *, where: str = "") -> str:
+                env_reference: EnvReference | None, *, where: str = "") -> str:
     """Replace each ``{{ name }}`` in ``text``: verbatim for TEXT parameters, ``env_reference``
     of the environment variable for ENV_VAR ones. Substituted values are not scanned again.
 
@@ -63,7 +64,7 @@ def interpolate(text: str, values: Mapping[str, Any], specs: Sequence[ParameterS
         spec = _spec_for(inner, by_name, where)
         if spec.interpolation == ENV_VAR:
             if env_reference is not None:
-                return env_reference(spec.env_name)
+                return env_reference(spec.env_name, text[:match.start()])
             if spec.secret:
                 raise InputError(where, f"secret parameter {inner!r} cannot be used here")
         elif spec.type in STRUCTURED:
@@ -84,7 +85,7 @@ def _whole(text: Any, by_name: Mapping[str, ParameterSpec], where: str) -> Param
 
 
 def apply_to_inputs(inputs: JsonValue, values: Mapping[str, Any], specs: Sequence[ParameterSpec],
-                    env_reference: Callable[[str], str], *, where: str = "inputs") -> JsonValue:
+                    env_reference: EnvReference, *, where: str = "inputs") -> JsonValue:
     """Substitute parameters throughout step inputs (SSM's rules), returning a new value.
 
     A list element that is exactly ``{{ name }}`` of a StringList or MapList expands into its
@@ -128,7 +129,7 @@ def check_references(template: JsonValue, specs: Sequence[ParameterSpec], where:
         if in_precondition:
             interpolate(str(template), stand_ins, specs, None, where=where)
         else:
-            apply_to_inputs(template, stand_ins, specs, lambda name: name, where=where)
+            apply_to_inputs(template, stand_ins, specs, lambda name, _before: name, where=where)
     except InputError as exc:
         raise DocumentError(str(exc)) from None
 

@@ -12,12 +12,13 @@ import json
 import math
 import re
 import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from controller.documents.envref import env_reference_for
 from controller.documents.parameters import ParameterSpec, parse_parameter_specs, resolve_values
 from controller.documents.placeholders import apply_to_inputs, check_references, environment_for, interpolate
 from controller.documents.yamlload import NestingError, NestingLimitedLoader
@@ -52,7 +53,6 @@ STEP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 DOCUMENT_KEYS = ("schemaVersion", "description", "parameters", "mainSteps")
 STEP_KEYS = ("action", "name", "inputs", "precondition", "onFailure", "onSuccess", "finallyStep", "timeoutSeconds")
 SHARED_INPUTS = ("onFailure", "onSuccess", "finallyStep")
-POWERSHELL_ACTIONS = frozenset({"aws:runPowerShellScript", "powershell"})
 MAX_YAML_NODES = 200_000  # a 64 KB document has far fewer; only alias expansion gets here
 # What PyYAML's constructors raise, unwrapped, for a scalar that its tag (written, or resolved from
 # how the scalar looks) cannot read: int("x"), a timestamp that is no date, a boolean that is none.
@@ -78,14 +78,6 @@ class CommandDocument:
     description: str
     parameters: tuple[ParameterSpec, ...]
     steps: tuple[StepTemplate, ...]
-
-
-def env_reference_for(action: str) -> Callable[[str], str]:
-    """How a step of ``action`` refers to an environment variable: ``$env:NAME`` in PowerShell,
-    ``${NAME}`` everywhere else (POSIX shells)."""
-    if action in POWERSHELL_ACTIONS:
-        return lambda name: f"$env:{name}"
-    return lambda name: "${" + name + "}"
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -21,7 +21,6 @@ from controller.documents.ssmdoc import (
     CommandDocument,
     StepTemplate,
     check_actions,
-    env_reference_for,
     parse_command_document,
     render,
 )
@@ -92,13 +91,6 @@ def test_an_env_var_value_is_never_in_the_script() -> None:
     assert dict(doc.environment) == {"OUTPOST_VALUE": "$(touch /tmp/outpost-pwned)"}
     assert "touch" not in json.dumps(doc.to_json()["mainSteps"])
     assert doc.secret_names == ()
-
-
-def test_env_reference_per_action() -> None:
-    assert env_reference_for("aws:runShellScript")("OUTPOST_X") == "${OUTPOST_X}"
-    assert env_reference_for("shell")("OUTPOST_X") == "${OUTPOST_X}"
-    assert env_reference_for("aws:runPowerShellScript")("OUTPOST_X") == "$env:OUTPOST_X"
-    assert env_reference_for("powershell")("OUTPOST_X") == "$env:OUTPOST_X"
 
 
 # -- the parsed form --------------------------------------------------------------------------
@@ -297,7 +289,7 @@ def test_secret_values_are_masked_in_the_display_form() -> None:
     assert shown["environment"] == {"OUTPOST_TOKEN": "********", "OUTPOST_PIN": "********"}
     assert "abcdefg" not in json.dumps(shown) and "1234" not in json.dumps(shown)
     assert "abcdefg" not in repr(doc) and "abcdefg" in doc.secret_values()
-    assert doc.steps[0].inputs["runCommand"] == ['login "${OUTPOST_TOKEN}" ${OUTPOST_PIN}']
+    assert doc.steps[0].inputs["runCommand"] == ['login "${OUTPOST_TOKEN}" "${OUTPOST_PIN}"']  # one word each
     assert doc.to_json()["environment"]["OUTPOST_TOKEN"] == "abcdefg"  # the signed form carries it
 
 

@@ -145,6 +145,25 @@ def test_env_var_interpolation_keeps_the_value_out_of_the_shell(fleet: Cluster, 
     assert _stdout(c, shown["command_id"], "web") == "\n"
 
 
+def test_an_env_var_value_is_one_word_never_split_or_globbed(fleet: Cluster, tmp_path: Path) -> None:
+    """Issue 18: `touch DIR/{{ name }}` with `name=ok.txt ELSEWHERE` made a file outside DIR, and
+    `name=*` expanded; the reference is one quoted word now."""
+    c = fleet
+    inside, elsewhere = tmp_path / "inside", tmp_path / "elsewhere"
+    inside.mkdir()
+    (inside / "existing").write_text("")
+    create_document(c, tmp_path, "Touch-Env", (
+        'schemaVersion: "2.2"\nparameters:\n  name: {type: String, interpolationType: ENV_VAR}\n'
+        "mainSteps:\n  - {action: aws:runShellScript, name: t, inputs: {runCommand: ['touch "
+        + str(inside) + "/{{ name }}']}}\n"))
+    shown = run(c, "--document", "Touch-Env", "--parameters", f"name=ok.txt {elsewhere}", "--targets", WEB)
+    assert shown["status_detail"] == "Failed", shown  # one name, "ok.txt /.../elsewhere": no such directory
+    assert not elsewhere.exists() and not (inside / "ok.txt").exists()
+    shown = run(c, "--document", "Touch-Env", "--parameters", "name=*", "--targets", WEB)
+    assert shown["status_detail"] == "Success", shown
+    assert sorted(p.name for p in inside.iterdir()) == ["*", "existing"]  # the name *, no glob
+
+
 def test_playbook_quote_filter_keeps_a_value_out_of_the_shell(fleet: Cluster, tmp_path: Path) -> None:
     c = fleet
     marker = tmp_path / "quoted-ran"
