@@ -16,6 +16,7 @@ from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.events.bus import EventBus, iso_utc_ms
 from controller.fleet.capacity import StreamCapacity
+from controller.fleet.facts import kept_facts
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
 from controller.model import AuditEntry, AuditOutcome, EnrolmentFailure, NodeRecord
@@ -87,7 +88,7 @@ class EnrolmentService(pbg.AgentServiceServicer):
         if not hmac.compare_digest(hash_activation_code(aid, request.activation_code), activation.code_hash):
             await self._refuse(context, aid, "wrong_code", f"wrong activation code for activation {aid}")
         try:
-            facts = wire.facts_from_pb(request.facts)
+            facts = kept_facts(wire.facts_from_pb(request.facts))
         except WireError as exc:
             await self._refuse(context, aid, "bad_facts", f"facts: {exc}", grpc.StatusCode.INVALID_ARGUMENT)
         node_id = new_node_id()
@@ -149,7 +150,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
         if first is grpc.aio.EOF or first.WhichOneof("body") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be Hello")
         try:
-            facts = wire.facts_from_pb(first.hello.facts)
+            facts = kept_facts(wire.facts_from_pb(first.hello.facts))
         except WireError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"hello.facts: {exc}")
         old = self._hub.get(node_id)
