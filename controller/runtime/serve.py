@@ -26,7 +26,8 @@ from controller.runtime.lease import LeaseGone, LeaseKeeper, this_process
 from controller.runtime.openfiles import ENROLMENT, open_file_count, raise_soft_limit, share_out
 from controller.runtime.retention import Pruner
 from controller.server.admin_service import AdminService
-from controller.server.agent_service import AgentStreamService, EnrolmentService
+from controller.server.agent_service import AgentStreamService
+from controller.server.enrolment_service import MAX_MESSAGE_BYTES, EnrolmentService
 from controller.server.failures import DatabaseFailures
 from controller.store import Store
 from controller.store.db import Db
@@ -155,7 +156,8 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
                                                         access, hub), mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
-    enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT)))
+    enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT),
+                                                            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)))
     pbg.add_AgentServiceServicer_to_server(EnrolmentService(db, ca, signer, trail), enrol)
     enrol_creds = grpc.ssl_server_credentials([(server_key, chain)])
     try:

@@ -32,10 +32,10 @@ from controller.model import (
 from controller.server import convert, page_token
 from controller.server.access_api import AccessApi, AccessSetup
 from controller.server.access_gate import AccessDenied, source_ip
-from controller.server.agent_service import hash_activation_code
 from controller.server.audit_api import AuditApi
 from controller.server.call_audit import Caller, targets_text
 from controller.server.document_api import DocumentApi
+from controller.server.enrolment_service import hash_activation_code
 from controller.server.group_api import GroupApi, tags_problem
 from controller.server.output_api import OutputApi
 from controller.server.permissions import sent_document

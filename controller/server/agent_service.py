@@ -3,11 +3,7 @@ Connect (on the mutual-TLS listener, node certificates only)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
-import re
-import uuid
 from typing import NoReturn
 
 import grpc
@@ -19,104 +15,22 @@ from controller.fleet.capacity import StreamCapacity
 from controller.fleet.facts import kept_facts
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
-from controller.model import AuditEntry, AuditOutcome, EnrolmentFailure, NodeRecord
-from controller.server.access_gate import source_ip
 from controller.server.auth import PeerIdentities
-from controller.store import ActivationRefused, NotFound
-from controller.store.db import Db
-from controller.trust.audit_trail import AuditTrail, AuditUnavailable
-from controller.trust.pki import CertificateAuthority
-from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk.errors import IdentityError
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.convert import WireError
-from plugins.sdk.wire.identity import Role, new_node_id
+from plugins.sdk.wire.identity import Role
 from plugins.sdk.wire.messages import Ping
 
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECONDS = 30.0
-ENROL = "node:Enrol"  # the audit trail's action for an enrolment attempt
-ACTIVATION_ID = re.compile(r"[0-9a-fA-F-]{1,64}")  # what the trail shows of one; anything else is described
 # How long a node's stream has to answer when a second stream of the same node comes: one that
 # answers is alive (the second is refused); one that does not is a dead connection not noticed yet
 # (the agent came back after a network cut, or a crash of its machine): it is closed, the second stays.
 PROBE_SECONDS = 3.0
-
-
-def hash_activation_code(activation_id: str, code: str) -> bytes:
-    """Codes carry >= 128 random bits, so a keyed SHA-256 is enough (no password stretching needed)."""
-    return hashlib.sha256(f"outpost-activation:{activation_id}:{code}".encode()).digest()
-
-
-class EnrolmentService(pbg.AgentServiceServicer):
-    """Served on the enrolment listener only: Enroll, nothing else."""
-
-    def __init__(self, db: Db, ca: CertificateAuthority, signer: DocumentSigner, trail: AuditTrail) -> None:
-        self._db = db
-        self._ca = ca
-        self._signer = signer
-        self._trail = trail
-
-    def _audit(self, context: grpc.aio.ServicerContext, activation_id: str, outcome: AuditOutcome,
-               detail: str, actor: str = "anonymous") -> AuditEntry:
-        shown_id = activation_id if ACTIVATION_ID.fullmatch(activation_id) else \
-            f"(not an activation id: {len(activation_id)} characters)"
-        return AuditEntry(at_ms=now_ms(), actor=actor, source_ip=source_ip(context.peer()) or "",
-                          action=ENROL, outcome=outcome, request_id=str(uuid.uuid4()),
-                          resource=f"activation/{shown_id}", detail=detail)
-
-    async def _refuse(self, context: grpc.aio.ServicerContext, activation_id: str, reason: str, message: str,
-                      code: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED) -> NoReturn:
-        log.warning("enrolment refused for activation %s from %s: %s", activation_id, context.peer(), reason)
-        self._trail.submit(self._audit(context, activation_id, AuditOutcome.DENIED, reason))
-        await self._db.run(self._db.store.record_enrolment_failure,
-                           EnrolmentFailure(activation_id, reason, context.peer(), now_ms()))
-        await context.abort(code, message)
-        raise AssertionError("abort raises")
-
-    async def Enroll(self, request: pb.EnrollRequest, context: grpc.aio.ServicerContext) -> pb.EnrollResponse:
-        store = self._db.store
-        aid = request.activation_id
-        try:
-            activation = await self._db.run(store.get_activation, aid)
-        except NotFound:
-            await self._refuse(context, aid, "unknown_activation", f"activation {aid!r} does not exist")
-        if not hmac.compare_digest(hash_activation_code(aid, request.activation_code), activation.code_hash):
-            await self._refuse(context, aid, "wrong_code", f"wrong activation code for activation {aid}")
-        try:
-            facts = kept_facts(wire.facts_from_pb(request.facts))
-        except WireError as exc:
-            await self._refuse(context, aid, "bad_facts", f"facts: {exc}", grpc.StatusCode.INVALID_ARGUMENT)
-        node_id = new_node_id()
-        try:
-            issued = self._ca.sign_node_csr(request.csr_pem, node_id)
-        except IdentityError as exc:
-            await self._refuse(context, aid, "bad_csr", f"csr: {exc}", grpc.StatusCode.INVALID_ARGUMENT)
-        try:
-            activation = await self._db.run(store.consume_activation, aid, now_ms())
-        except ActivationRefused as exc:
-            text = {"expired": f"activation {aid} has expired",
-                    "exhausted": f"activation {aid} has reached its registration limit"}.get(
-                exc.reason, f"activation {aid} refused: {exc.reason}")
-            await self._refuse(context, aid, exc.reason, text)
-        at = now_ms()
-        await self._db.run(store.add_node, NodeRecord(node_id, facts, activation.tags, aid, issued.serial, at, at))
-        try:  # the certificate goes out only once its issue is on record
-            await self._trail.record(self._audit(context, aid, AuditOutcome.SUCCEEDED,
-                                                 f"certificate {issued.serial} issued", actor=f"node/{node_id}"))
-        except AuditUnavailable as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; try again")
-        log.info("enrolled node %s (%s) with activation %s", node_id, facts.hostname, aid)
-        return pb.EnrollResponse(node_id=node_id, certificate_pem=issued.cert_pem, ca_bundle_pem=self._ca.cert_pem,
-                                 signing_public_key=self._signer.public_key_raw(), signing_key_id=self._signer.key_id)
-
-    async def Connect(self, request_iterator, context):  # noqa: N802 - gRPC's name
-        await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                            "Connect is served on the mutual-TLS listener, not the enrolment one")
 
 
 class AgentStreamService(pbg.AgentServiceServicer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from controller.model import ActivationRecord, EnrolmentFailure
@@ -73,10 +73,15 @@ class ActivationTables:
         logger.debug("activation %s refused: %s", activation_id, reason)
         raise ActivationRefused(activation_id, reason)
 
-    def record_enrolment_failure(self, f: EnrolmentFailure) -> None:
+    def record_enrolment_failure(self, f: EnrolmentFailure, keep: int | None = None) -> None:
+        """Record a refused enrolment; with ``keep``, only the newest ``keep`` failures stay (a flood
+        of refusals costs bounded space)."""
+        e = enrolment_failures.c
         with write_tx(self._engine) as conn:
-            conn.execute(enrolment_failures.insert().values(
-                activation_id=f.activation_id, reason=f.reason, peer=f.peer, at_ms=f.at_ms))
+            new_id = conn.execute(enrolment_failures.insert().values(
+                activation_id=f.activation_id, reason=f.reason, peer=f.peer, at_ms=f.at_ms)).inserted_primary_key[0]
+            if keep is not None and int(new_id) > keep:
+                conn.execute(delete(enrolment_failures).where(e.id <= int(new_id) - keep))
 
     def list_enrolment_failures(self) -> list[EnrolmentFailure]:
         e = enrolment_failures.c
