@@ -105,11 +105,13 @@ def test_a_step_still_running_when_the_agent_stops_is_stopped_at_once_not_after_
     moment to report (here: its output held open 1.5 s by a background process), the steps still
     running went on, ended by themselves, and were then reported stopped."""
     node = _one_agent(cluster)
-    pidfile, ended = tmp_path / "pid", tmp_path / "running-one-ended"
-    running = send_script(cluster, node, f"sleep 1; touch {ended}")
+    pidfile, ended, go = tmp_path / "pid", tmp_path / "running-one-ended", tmp_path / "go"
+    # the running step ends by itself half a second after the stop: inside the exited one's moment
+    running = send_script(cluster, node, f"while [ ! -e {go} ]; do sleep 0.05; done; sleep 0.5; touch {ended}")
     exited = send_script(cluster, node, f"sleep 1.5 & echo $$ > {pidfile}; echo exited-one")
     leader = pid_written(pidfile)
     wait_for(lambda: not process_alive(leader), 10, "the exited step's shell to end")
+    go.touch()
     cluster.agents["n1"].send_signal(signal.SIGTERM)
     cluster.agents["n1"].wait(20)
     assert not ended.exists(), "the running step went on after the stop"

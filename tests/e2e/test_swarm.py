@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -21,7 +22,7 @@ from controller.dev.cluster import OUTPOST, ROOT
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.document import Document, Step
-from tests.support.cluster import Activation, Cluster, process_alive, wait_for
+from tests.support.cluster import Activation, Cluster, free_port_pair, process_alive, wait_for
 from tests.support.docrun import by_node, wait_terminal
 from tests.support.fake_controller import FakeController
 
@@ -182,3 +183,25 @@ def test_a_swarm_killed_mid_command_reports_each_agent_s_command_from_its_one_jo
              interval=0.2)
     assert second.poll() is None
     assert "Traceback" not in _stop(cluster, "swarm-2")
+
+
+def test_a_swarm_sigtermed_while_it_starts_stops_as_asked(tmp_path: Path) -> None:
+    """make chaos, seed 642267 run 30: a swarm SIGTERMed while it started died by the signal (-15).
+    Here its start-up is an enrolment with a controller that never answers (a listener that accepts
+    nothing), so the SIGTERM lands in it."""
+    port = free_port_pair()
+    silent = [socket.create_server(("127.0.0.1", p)) for p in (port, port + 1)]
+    try:
+        proc = subprocess.Popen([*OUTPOST, "swarm", "--controller", f"127.0.0.1:{port}", "--agents", "1",
+                                 "--state-dir", str(tmp_path), "--activation-id", str(uuid.uuid4()),
+                                 "--activation-code=x", "--ca-fingerprint", "sha256:" + "0" * 64],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.wait(timeout=3) is None, proc.stderr.read()  # noqa: PT017 - still starting
+        except subprocess.TimeoutExpired:
+            pass
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0, proc.stderr.read()
+    finally:
+        for sock in silent:
+            sock.close()
