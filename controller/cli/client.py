@@ -209,9 +209,9 @@ class AdminClient:
 
     # ---- documents
 
-    def put_document(self, name: str, content: bytes, fmt: str, create: bool) -> pb.DocumentInfo:
+    def put_document(self, name: str, content: bytes, fmt: str, create: bool) -> pb.PutDocumentResponse:
         request = pb.PutDocumentRequest(name=name, content=content, format=fmt, create=create)
-        return self.stub.PutDocument(request, timeout=self.timeout).document
+        return self.stub.PutDocument(request, timeout=self.timeout)
 
     def list_documents(self) -> list[pb.DocumentInfo]:
         return list(self.stub.ListDocuments(pb.ListDocumentsRequest(), timeout=self.timeout).documents)

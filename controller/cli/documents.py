@@ -35,8 +35,10 @@ def _put(obj: Ctx, name: str, path: Path, fmt: str | None, create: bool, output:
     fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower(), "")).upper()
     content = path.read_bytes()
     with obj.client() as c:
-        row = document_row(c.put_document(name, content, fmt, create))
-    _show(row, output)
+        answer = c.put_document(name, content, fmt, create)
+    for line in answer.warnings:  # the controller's own words, each one line
+        click.echo(f"warning: {line}", err=True)
+    _show(document_row(answer.document), output)
 
 
 @click.group("document")

@@ -116,9 +116,12 @@ class Dispatcher:
         self._dispatched(run, first, offline)
         stored = _with_counts(cmd, run) if matched else cmd
         rows = [replace(i, detail=run.details[i.node_id]) for i in invocations]
+        audit = () if req.audit is None else (replace(
+            req.audit, document_version=cmd.document_version, document_sha256=checked.sha256.hex(),
+            resolved=len(matched), detail=f"command {cmd.command_id}"),)
         try:
             await self._db.run(self._db.store.create_command, stored, checked.canonical, rows,
-                               check_nodes=named is not None)
+                               check_nodes=named is not None, audit=audit)
         except UnknownNodes as exc:
             raise _unknown_node(req.targets, exc.node_ids) from None
         log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from controller.model import Targets
+from controller.model import AuditEntry, Targets
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS, Document, document_from_bytes
@@ -37,6 +37,9 @@ class CommandRequest:
     # whether the sender may reach the nodes its targets resolved to: raises (refusing the whole send,
     # nothing stored) when not; None: no check (the controller's own sends, tests)
     admit: Callable[[Sequence[str]], Awaitable[None]] | None = field(default=None, compare=False, repr=False)
+    # the send's record in the audit trail, stored with the command (its version, sha256, node count
+    # and command id filled in by the dispatcher); None: none (the controller's own sends, tests)
+    audit: AuditEntry | None = field(default=None, compare=False, repr=False)
 
 
 def validate_document(document: bytes, registry: PluginRegistry) -> Document:

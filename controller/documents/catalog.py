@@ -13,6 +13,7 @@ from importlib import resources
 
 from controller.documents.expand import expand, runs_documents
 from controller.documents.parameters import stand_in_values
+from controller.documents.safety import unsafe_parameters
 from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render, render_values
 from controller.store.db import Db
 from plugins.sdk.errors import DocumentError, InputError
@@ -45,6 +46,7 @@ class DocumentSummary:
     description: str
     parameters: tuple[str, ...]
     rendered: bytes = b""  # canonical JSON, rendered with stand-in values (validate): what a send checks next
+    unsafe: tuple[str, ...] = ()  # parameters pasted into a script as text (documents/safety.py), one line each
 
 
 def masked_document(content: bytes) -> bytes:
@@ -89,7 +91,8 @@ class DocumentCatalog:
             rendered = render_values(doc, stand_in_values(doc.parameters), self._registry)
         except InputError as exc:
             raise InputError(exc.where, exc.message + _stand_ins_used(doc, exc.where)) from None
-        return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters), rendered.canonical_bytes())
+        return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters), rendered.canonical_bytes(),
+                               unsafe_parameters(doc))
 
     async def render(self, name: str, version: str, pinned_sha256: str,
                      given: Mapping[str, tuple[str, ...]]) -> Rendered:

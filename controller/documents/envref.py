@@ -15,6 +15,7 @@ import enum
 from collections.abc import Callable
 
 POWERSHELL_ACTIONS = frozenset({"aws:runPowerShellScript", "powershell"})
+SHELL_ACTIONS = frozenset({"aws:runShellScript", "shell"})
 
 EnvReference = Callable[[str, str], str]  # (variable name, the text before the reference) -> reference
 

@@ -65,6 +65,7 @@ class ControllerSettings:
     webhooks: tuple[WebhookConfig, ...] = ()
     retention_days: int = 30
     audit_reads: bool = True  # reads (Get, List, ...) in the audit trail too
+    require_safe_parameters: bool = False  # refuse documents that paste a parameter into a script as text
 
 
 class ControllerDir:
@@ -84,7 +85,7 @@ class ControllerDir:
     def save_settings(self, settings: ControllerSettings) -> None:
         doc = {"database_url": settings.database_url, "hostnames": list(settings.hostnames),
                "listen": settings.listen, "retention_days": settings.retention_days,
-               "audit_reads": settings.audit_reads,
+               "audit_reads": settings.audit_reads, "require_safe_parameters": settings.require_safe_parameters,
                "webhooks": [{"url": w.url, "secret": w.secret.reveal(), "events": sorted(w.events)}
                             for w in settings.webhooks]}
         write_private(self.settings_path, yaml.safe_dump(doc, sort_keys=True).encode())
@@ -99,9 +100,10 @@ class ControllerDir:
         retention = doc.get("retention_days", 30)
         if isinstance(retention, bool) or not isinstance(retention, int) or retention < 1:
             raise ConfigError(f"{self.settings_path}: retention_days: expected a positive integer")
-        audit_reads = doc.get("audit_reads", True)
-        if not isinstance(audit_reads, bool):
-            raise ConfigError(f"{self.settings_path}: audit_reads: expected true or false")
+        audit_reads, safe = doc.get("audit_reads", True), doc.get("require_safe_parameters", False)
+        for key, value in (("audit_reads", audit_reads), ("require_safe_parameters", safe)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{self.settings_path}: {key}: expected true or false")
         try:
             from controller.events.webhooks import (
                 load_webhooks,  # the controller's settings only, not the CLI's (10 ms)
@@ -111,7 +113,7 @@ class ControllerDir:
         except InputError as exc:
             raise ConfigError(f"{self.settings_path}: {exc}") from None
         return ControllerSettings(_str(doc, "database_url", self.settings_path), tuple(hostnames),
-                                  _str(doc, "listen", self.settings_path), webhooks, retention, audit_reads)
+                                  _str(doc, "listen", self.settings_path), webhooks, retention, audit_reads, safe)
 
     def read(self, name: str) -> bytes:
         try:

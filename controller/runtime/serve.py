@@ -153,7 +153,8 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
                                                               opts.heartbeat_timeout_seconds, capacity, events), mtls)
     access = await build_access(db, ca, cdir.file("operators"), trail)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
-                                                        access, hub), mtls)
+                                                        access, hub,
+                                                        require_safe_parameters=settings.require_safe_parameters), mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
     enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT),

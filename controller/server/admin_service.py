@@ -82,14 +82,15 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
 
 class AdminService(AccessApi, AuditApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
-                 documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None
-                 ) -> None:
+                 documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,
+                 *, require_safe_parameters: bool = False) -> None:
         self._db = db
         self._capacity = capacity
         self._hub = hub or Hub()
         self._access = access
         self._gate = access.gate
-        self._document_api = DocumentApi(db, self._check_document, documents.describe)
+        self._document_api = DocumentApi(db, self._check_document, documents.describe,
+                                         require_safe_parameters=require_safe_parameters)
         self._group_api = GroupApi(db)
         self._output_api = OutputApi(db)
         self._dispatcher = dispatcher
@@ -209,11 +210,8 @@ class AdminService(AccessApi, AuditApi, pbg.AdminServiceServicer):
 
             async def admit(node_ids: Sequence[str]) -> None:
                 await self._gate.admit_nodes(caller, document, node_ids)
-            cmd, invocations = await asyncio.shield(self._dispatcher.send(replace(req, admit=admit), command_id))
-            self._gate.audit.annotate(context, document_version=cmd.document_version,
-                                      document_sha256=cmd.document_sha256.hex(), resolved=cmd.target_count,
-                                      detail=f"command {cmd.command_id}")
-            return cmd, invocations
+            audit = self._gate.audit.with_command(context)
+            return await asyncio.shield(self._dispatcher.send(replace(req, admit=admit, audit=audit), command_id))
         except AccessDenied as exc:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
         except (CommandRejected, DocumentError, InputError) as exc:

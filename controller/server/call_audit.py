@@ -2,13 +2,15 @@
 
 - refused: one record, AccessDenied, with the refusal's line;
 - a read (``Get``, ``List``, ``Read``, ``Simulate``; unless the controller records no reads): one
-  record, Allowed, stored before the call reads anything (when it cannot be, logged, and the read
-  goes on: it changes nothing, and a full disk must not blind the operators);
-- a change: Allowed, stored before the call acts (a trail that cannot be written refuses the call:
-  nothing is done unaudited), then its outcome when the call ends, Succeeded or Failed with the
-  status the caller got, and what the call added (``annotate``: a send's document version and
-  sha256, its targets and how many nodes they resolved to, its parameters with secret values as
-  keyed hashes).
+  record, Allowed, with the trail's next batch (not awaited: it changes nothing, and neither a slow
+  nor a full disk may blind the operators);
+- a send: one record, Succeeded, stored in the same transaction as its command (a command is on
+  record or not stored at all), with its document version and sha256, its targets and how many
+  nodes they resolved to, its parameters with secret values as keyed hashes; a send that fails
+  before it is stored is recorded Failed (AccessDenied when refused on its nodes) when the call ends;
+- any other change: Allowed, stored before the call acts (a trail that cannot be written refuses the
+  call: nothing is done unaudited), then its outcome when the call ends, Succeeded or Failed with the
+  status the caller got, and what the call added (``annotate``: serials, ...).
 
 A call's request id is the caller's ``x-request-id`` metadata when it gives a usable one, otherwise a
 new one; both records of a call carry it.
@@ -78,6 +80,7 @@ class CallAudit:
     def __init__(self, trail: AuditTrail) -> None:
         self.trail = trail
         self._open: dict[int, AuditEntry] = {}  # a change under way, by id(context): its outcome to come
+        self._stored_with_command: set[int] = set()  # sends whose success is recorded with the command
 
     def _entry(self, context: grpc.aio.ServicerContext, party: Caller, action: str,
                resources: Sequence[ResourceRef], outcome: AuditOutcome, detail: str = "") -> AuditEntry:
@@ -97,24 +100,32 @@ class CallAudit:
     async def admitted(self, context: grpc.aio.ServicerContext, party: Caller, action: Action,
                        resources: Sequence[ResourceRef]) -> None:
         """Record an allowed call before it runs; a change's outcome follows when the call ends."""
-        read = is_read(action)
-        if read and not self.trail.record_reads:
+        if is_read(action):
+            if self.trail.record_reads:  # a read changes nothing: stored with the next batch, not awaited
+                self.trail.submit(self._entry(context, party, action.value, resources, AuditOutcome.ALLOWED))
             return
         entry = self._entry(context, party, action.value, resources, AuditOutcome.ALLOWED)
-        try:
-            await self.trail.record(entry)
-        except (AuditUnavailable, DatabaseFailed) as exc:
-            if read:  # a read changes nothing: it goes on (a full disk must not blind the operators)
-                log.error("a read went unrecorded (%s): %s by %s", exc, action.value, party.operator)
-                return
-            if isinstance(exc, DatabaseFailed):
-                raise  # answered UNAVAILABLE in one line, as every failed database is (server/failures.py)
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; nothing was done")
-        if read:
-            return
         key = id(context)
         self._open[key] = entry
         context.add_done_callback(lambda ctx: self._ended(key, ctx))
+        if action is Action.COMMAND_SEND:
+            return  # its record is stored with the command, in one transaction (with_command)
+        try:
+            await self.trail.record(entry)
+        except (AuditUnavailable, DatabaseFailed) as exc:
+            self._open.pop(key, None)
+            if isinstance(exc, DatabaseFailed):
+                raise  # answered UNAVAILABLE in one line, as every failed database is (server/failures.py)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc}; nothing was done")
+
+    def with_command(self, context: grpc.aio.ServicerContext) -> AuditEntry | None:
+        """A send's record, to be stored with its command (the dispatcher fills in what it decides);
+        the call's end then records only a failure."""
+        entry = self._open.get(id(context))
+        if entry is None:
+            return None
+        self._stored_with_command.add(id(context))
+        return replace(entry, outcome=AuditOutcome.SUCCEEDED)
 
     def parameters(self, given: Mapping[str, Sequence[str]], secret: Collection[str]) -> tuple[tuple[str, str], ...]:
         """A send's parameters as the trail keeps them: a secret one's value as its keyed hash."""
@@ -129,6 +140,8 @@ class CallAudit:
 
     def _ended(self, key: int, context: grpc.aio.ServicerContext) -> None:
         entry = self._open.pop(key, None)
+        with_command = key in self._stored_with_command
+        self._stored_with_command.discard(key)
         if entry is None:
             return
         code = context.code()
@@ -139,6 +152,8 @@ class CallAudit:
         else:
             name = code.name if isinstance(code, grpc.StatusCode) else str(code)
             outcome, detail = AuditOutcome.FAILED, _bounded(f"{name}: {context.details() or ''}", DETAIL_CHARS)
+        if outcome is AuditOutcome.SUCCEEDED and with_command:
+            return  # on record with the command since it was stored
         if context.cancelled() and outcome is AuditOutcome.SUCCEEDED:
             detail = detail or "the caller went away before the answer"
         self.trail.submit(replace(entry, at_ms=now_ms(), outcome=outcome, detail=detail))

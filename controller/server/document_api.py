@@ -45,6 +45,8 @@ class Summary(Protocol):
     def description(self) -> str: ...
     @property
     def parameters(self) -> tuple[str, ...]: ...  # parameter names, in document order
+    @property
+    def unsafe(self) -> tuple[str, ...]: ...  # parameters pasted into a script as text, a line each
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class DocumentSummary:
     """What the validator found in a valid document."""
     description: str = ""
     parameters: tuple[str, ...] = ()
+    unsafe: tuple[str, ...] = ()
 
 
 # (content, format) -> summary, or an OutpostError saying what is wrong. DocumentApi always passes
@@ -103,8 +106,9 @@ class DocumentApi:
     runs); ``describe``: its description and parameter names once stored (by default ``validate``)."""
 
     def __init__(self, db: Db, validate: Validator, describe: Validator | None = None,
-                 clock: Callable[[], int] = now_ms) -> None:
+                 clock: Callable[[], int] = now_ms, require_safe_parameters: bool = False) -> None:
         self._db = db
+        self._require_safe = require_safe_parameters
         self._validate = validate
         self._describe = describe or validate
         self._clock = clock
@@ -149,12 +153,17 @@ class DocumentApi:
             summary = self._validate(content, fmt)
         except OutpostError as exc:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"document {name} is not valid: {exc}")
+        if summary.unsafe and self._require_safe:
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"document {name} is refused "
+                        f"(require_safe_parameters): {summary.unsafe[0]}"
+                        + (f" (and {len(summary.unsafe) - 1} more)" if len(summary.unsafe) > 1 else ""))
         rec = await self._store(context, self._db.store.put_document, name, content, fmt,
                                 hashlib.sha256(content).hexdigest(), summary.description, operator_name,
                                 self._clock(), create=request.create)
         log.info("operator %s %s document %s version %d", operator_name,
                  "created" if request.create else "updated", rec.name, rec.version)
-        return pb.PutDocumentResponse(document=document_info_to_pb(rec, summary.parameters))
+        return pb.PutDocumentResponse(document=document_info_to_pb(rec, summary.parameters),
+                                      warnings=list(summary.unsafe))
 
     async def ListDocuments(self, request: pb.ListDocumentsRequest,  # noqa: N802
                             context: grpc.aio.ServicerContext, operator_name: str) -> pb.ListDocumentsResponse:

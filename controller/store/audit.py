@@ -60,6 +60,25 @@ def _last(conn: Connection) -> AuditRecord | None:
     return None if row is None else _record(row)
 
 
+def append_in(conn: Connection, entries: Sequence[AuditEntry]) -> AuditRecord | None:
+    """Append ``entries`` within the caller's write transaction (a command and its send's record
+    commit together); _LostRace when another controller took the seq (PostgreSQL without the lock)."""
+    if not entries:
+        return None
+    if conn.dialect.name == "postgresql":  # appenders take turns (SQLite's writers always do)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+    last = _last(conn)
+    rows = []
+    for entry in entries:
+        last = audit_chained(last, entry)
+        rows.append(_row(last))
+    try:
+        conn.execute(audit_records.insert(), rows)
+    except IntegrityError:
+        raise _LostRace from None
+    return last
+
+
 class AuditTables:
     """Mixed into Store: the audit trail's records and signed heads."""
 
@@ -72,18 +91,7 @@ class AuditTables:
         for _ in range(APPEND_ATTEMPTS):
             try:
                 with write_tx(self._engine) as conn:
-                    if conn.dialect.name == "postgresql":  # appenders take turns (SQLite's writers always do)
-                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
-                    last = _last(conn)
-                    rows = []
-                    for entry in entries:
-                        last = audit_chained(last, entry)
-                        rows.append(_row(last))
-                    try:
-                        conn.execute(audit_records.insert(), rows)
-                    except IntegrityError:
-                        raise _LostRace from None
-                    return last
+                    return append_in(conn, entries)
             except _LostRace:
                 continue  # another controller appended at that seq: chain after its record
         raise StoreError(f"the audit trail could not be appended to: {APPEND_ATTEMPTS} races lost in a row")

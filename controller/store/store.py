@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, RowMapping, and_, or_, select, text, 
 from sqlalchemy.exc import IntegrityError
 
 from controller.model import (
+    AuditEntry,
     CommandRecord,
     InvocationPage,
     InvocationRecord,
@@ -28,7 +29,7 @@ from controller.model import (
 from controller.store import codec, driver
 from controller.store.access import AccessTables
 from controller.store.activations import ActivationTables
-from controller.store.audit import AuditTables
+from controller.store.audit import AuditTables, append_in
 from controller.store.cancels import CancelTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
@@ -160,8 +161,9 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DocumentT
     # -- commands ----------------------------------------------------------------------------------
 
     def create_command(self, cmd: CommandRecord, document: bytes, invocations: Sequence[InvocationRecord],
-                       *, check_nodes: bool = False) -> None:
-        """The command, its document (stored once per sha256) and its invocations, atomically.
+                       *, check_nodes: bool = False, audit: Sequence[AuditEntry] = ()) -> None:
+        """The command, its document (stored once per sha256) and its invocations, atomically, with
+        ``audit`` (the send's record in the audit trail: a command is stored with it or not at all).
         ``check_nodes``: first check that every invocation's node is registered (UnknownNodes), for
         targets that named their nodes outright and were not resolved against the registry."""
         if hashlib.sha256(document).digest() != cmd.document_sha256:
@@ -198,6 +200,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DocumentT
                      "status_detail": i.detail.value, "exit_code": i.exit_code,
                      "started_at_ms": i.started_at_ms, "ended_at_ms": i.ended_at_ms}
                     for i in invocations])
+            append_in(conn, audit)
             steps = [step_values(s) for i in invocations for s in i.steps]
             if steps:
                 conn.execute(step_results.insert(), steps)

@@ -9,8 +9,10 @@ Two ways in:
   (DatabaseFailed when the database itself failed) and the call is refused: nothing happens
   unaudited.
 - ``submit(entry)``: stored with the next batch, not awaited (a command's status changes, from the
-  event bus, which never waits). At most ``MAX_PENDING`` wait; beyond that they are counted, dropped
-  and logged (a database that stopped answering).
+  event bus, which never waits; reads): such records gather for up to ``GATHER_SECONDS`` (or until
+  an awaited one comes), so that they cost a transaction now and then, not one each. At most
+  ``MAX_PENDING`` wait; beyond that they are counted, dropped and logged (a database that stopped
+  answering).
 
 Secret values are kept as keyed hashes (``secret``): the key is derived from the audit key, so equal
 values show equal within one controller's trail and none can be read back or guessed offline.
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 SIGN_EVERY_RECORDS = 1000
 SIGN_EVERY_SECONDS = 60.0
 MAX_PENDING = 100_000
+GATHER_SECONDS = 0.2  # how long records nobody waits for gather before they are stored
 AUDIT_KEY = "audit.key"
 AUDIT_PUBLIC_KEY = "audit.pub"
 
@@ -102,6 +105,7 @@ class AuditTrail:
         self._clock = clock
         self._pending: list[tuple[AuditEntry, asyncio.Future[None] | None]] = []
         self._wake = asyncio.Event()
+        self._urgent = asyncio.Event()  # an awaited record, or the close: no gathering
         self._closing = False
         self._writer: asyncio.Task[None] | None = None
         self._unsigned: AuditRecord | None = None  # the last record no head covers yet
@@ -127,6 +131,7 @@ class AuditTrail:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append((entry, fut))
         self._wake.set()
+        self._urgent.set()
         await asyncio.shield(fut)
 
     def submit(self, entry: AuditEntry) -> None:
@@ -148,6 +153,7 @@ class AuditTrail:
         """Store what waits, sign the head, stop."""
         self._closing = True
         self._wake.set()
+        self._urgent.set()
         if self._writer is not None:
             await asyncio.wait({self._writer}, timeout=30)
             if not self._writer.done():
@@ -164,6 +170,14 @@ class AuditTrail:
             except TimeoutError:
                 pass
             self._wake.clear()
+            if self._pending and not self._urgent.is_set():
+                # only records nobody waits for: gather more for a moment (one transaction for a
+                # command's status changes and the reads around it, not one each)
+                try:
+                    await asyncio.wait_for(self._urgent.wait(), GATHER_SECONDS)
+                except TimeoutError:
+                    pass
+            self._urgent.clear()
             batch, self._pending = self._pending, []
             if batch:
                 await self._store(batch)

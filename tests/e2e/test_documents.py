@@ -469,3 +469,29 @@ def test_a_playbook_s_document_task_is_expanded_by_the_controller(fleet: Cluster
         rows = output(fleet, ran["command_id"], node_id)
         assert [(r["step"], r["stdout"]) for r in rows] == [("first", "first\n"),
                                                             ("stored.runShellScript", "from the stored document\n")]
+
+
+def test_a_parameter_pasted_into_a_script_is_warned_of_and_refused_when_required(cluster: Cluster,
+                                                                                  tmp_path: Path) -> None:
+    """Issue 18: `document create` warns of a String parameter pasted into a script as text; with
+    require_safe_parameters the controller refuses the document."""
+    unsafe = tmp_path / "unsafe.yaml"
+    unsafe.write_text('schemaVersion: "2.2"\nparameters:\n  name: {type: String}\nmainSteps:\n'
+                      "  - {action: aws:runShellScript, name: t, inputs: {runCommand: ['touch /srv/{{ name }}']}}\n")
+    cluster.start_controller()
+    made = cluster.outpost("document", "create", "Unsafe-Doc", "--file", str(unsafe))
+    assert made.stderr.strip() == ("warning: mainSteps[0] (t): parameter 'name' is pasted into the script as text, "
+                                   "so a value can run commands; give it allowedPattern or allowedValues, or "
+                                   "interpolationType: ENV_VAR")
+    cluster.stop_controller()
+    settings = cluster.controller_dir / "controller.yaml"
+    settings.write_text(settings.read_text().replace("require_safe_parameters: false", "require_safe_parameters: true"))
+    cluster.start_controller()
+    refused = cluster.outpost("document", "update", "Unsafe-Doc", "--file", str(unsafe), check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "error: document Unsafe-Doc is refused (require_safe_parameters): mainSteps[0] (t): parameter 'name' is "
+        "pasted into the script as text, so a value can run commands; give it allowedPattern or allowedValues, or "
+        "interpolationType: ENV_VAR"]
+    versions = cluster.outpost_json("document", "show", "Unsafe-Doc", "--output", "json")
+    assert isinstance(versions, dict) and versions.get("latest_version", versions.get("version")) == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from controller.model import AuditEntry, AuditOutcome, AuditQuery
@@ -68,3 +69,16 @@ def test_two_controllers_appending_at_once_make_one_chain(store: Store, store_ur
         assert verify(records, (), Ed25519PrivateKey.generate().public_key()).ok
     finally:
         other.close()
+
+
+def test_a_send_s_record_is_stored_with_its_command_or_not_at_all(store: Store) -> None:
+    from controller.store.errors import UnknownNodes
+    from tests.store.test_store import DOC, command, invocations, node
+    store.add_node(node("mi-1"))
+    sent = entry(1)
+    store.create_command(command("c1"), DOC, invocations("c1", ("mi-1",)), audit=[sent])
+    assert [r.entry for r in store.audit_page(AuditQuery())] == [sent]
+    with pytest.raises(UnknownNodes):
+        store.create_command(command("c2"), DOC, invocations("c2", ("mi-404",)), check_nodes=True,
+                             audit=[entry(2)])
+    assert [r.entry for r in store.audit_page(AuditQuery())] == [sent]  # the refused command left no record

@@ -764,10 +764,12 @@ class PutDocumentRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., content: _Optional[bytes] = ..., format: _Optional[str] = ..., create: _Optional[bool] = ...) -> None: ...
 
 class PutDocumentResponse(_message.Message):
-    __slots__ = ("document",)
+    __slots__ = ("document", "warnings")
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     document: DocumentInfo
-    def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListDocumentsRequest(_message.Message):
     __slots__ = ()
