@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, Engine, RowMapping, select, text
 from sqlalchemy.exc import IntegrityError
 
-from controller.model import AuditEntry, AuditOutcome, AuditQuery, AuditRecord, SignedHead, audit_chained
+from controller.model import AUDIT_GENESIS, AuditEntry, AuditOutcome, AuditQuery, AuditRecord, SignedHead, audit_digest
+from controller.store import driver
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import StoreError
 from controller.store.schema import audit_heads, audit_records
@@ -22,6 +23,9 @@ from controller.store.schema import audit_heads, audit_records
 APPEND_ATTEMPTS = 8  # races lost in a row to other controllers before an append gives up
 MAX_PAGE = 10_000
 APPEND_LOCK = 0x6F75747061756469  # "outpaudi": the advisory lock appenders take turns by
+_APPEND_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_TAIL = select(audit_records.c.seq, audit_records.c.digest).order_by(audit_records.c.seq.desc()).limit(1)
+_INSERT = audit_records.insert()
 
 
 class _LostRace(StoreError):
@@ -62,18 +66,25 @@ def _last(conn: Connection) -> AuditRecord | None:
 
 def append_in(conn: Connection, entries: Sequence[AuditEntry]) -> AuditRecord | None:
     """Append ``entries`` within the caller's write transaction (a command and its send's record
-    commit together); _LostRace when another controller took the seq (PostgreSQL without the lock)."""
+    commit together); _LostRace when another controller took the seq (PostgreSQL without the lock).
+    On the driver's cursor with prebuilt statements (controller/store/driver.py): a send pays for
+    its record inside its command's transaction, so it costs what a row does, not SQLAlchemy's
+    per-call machinery (measured: about 1 ms of a send's 9 ms through Connection.execute)."""
     if not entries:
         return None
     if conn.dialect.name == "postgresql":  # appenders take turns (SQLite's writers always do)
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
-    last = _last(conn)
-    rows = []
+        driver.execute(conn, _APPEND_LOCK, {"key": APPEND_LOCK})
+    tail = driver.execute(conn, _TAIL)
+    seq, prev = (0, AUDIT_GENESIS) if not tail else (int(tail[0][0]), bytes(tail[0][1]))
+    rows: list[dict[str, object]] = []
+    last: AuditRecord | None = None
     for entry in entries:
-        last = audit_chained(last, entry)
+        seq += 1
+        last = AuditRecord(seq, entry, prev, audit_digest(seq, prev, entry))
         rows.append(_row(last))
+        prev = last.digest
     try:
-        conn.execute(audit_records.insert(), rows)
+        driver.executemany(conn, _INSERT, rows)
     except IntegrityError:
         raise _LostRace from None
     return last
