@@ -79,8 +79,8 @@ class Caller:
 class CallAudit:
     def __init__(self, trail: AuditTrail) -> None:
         self.trail = trail
-        self._open: dict[int, AuditEntry] = {}  # a change under way, by id(context): its outcome to come
-        self._stored_with_command: set[int] = set()  # sends whose success is recorded with the command
+        # a change under way, by id(context): its entry, and whether its success is stored with its command
+        self._open: dict[int, tuple[AuditEntry, bool]] = {}
 
     def _entry(self, context: grpc.aio.ServicerContext, party: Caller, action: str,
                resources: Sequence[ResourceRef], outcome: AuditOutcome, detail: str = "") -> AuditEntry:
@@ -106,7 +106,7 @@ class CallAudit:
             return
         entry = self._entry(context, party, action.value, resources, AuditOutcome.ALLOWED)
         key = id(context)
-        self._open[key] = entry
+        self._open[key] = (entry, False)
         context.add_done_callback(lambda ctx: self._ended(key, ctx))
         if action is Action.COMMAND_SEND:
             return  # its record is stored with the command, in one transaction (with_command)
@@ -121,10 +121,11 @@ class CallAudit:
     def with_command(self, context: grpc.aio.ServicerContext) -> AuditEntry | None:
         """A send's record, to be stored with its command (the dispatcher fills in what it decides);
         the call's end then records only a failure."""
-        entry = self._open.get(id(context))
-        if entry is None:
+        key = id(context)
+        if key not in self._open:
             return None
-        self._stored_with_command.add(id(context))
+        entry = self._open[key][0]
+        self._open[key] = (entry, True)
         return replace(entry, outcome=AuditOutcome.SUCCEEDED)
 
     def parameters(self, given: Mapping[str, Sequence[str]], secret: Collection[str]) -> tuple[tuple[str, str], ...]:
@@ -136,14 +137,13 @@ class CallAudit:
         """What the change under way adds to its outcome's record (AuditEntry's fields)."""
         key = id(context)
         if key in self._open:
-            self._open[key] = replace(self._open[key], **fields)
+            entry, with_command = self._open[key]
+            self._open[key] = (replace(entry, **fields), with_command)
 
     def _ended(self, key: int, context: grpc.aio.ServicerContext) -> None:
-        entry = self._open.pop(key, None)
-        with_command = key in self._stored_with_command
-        self._stored_with_command.discard(key)
-        if entry is None:
+        if key not in self._open:
             return
+        entry, with_command = self._open.pop(key)
         code = context.code()
         if code is None or code == grpc.StatusCode.OK or code == 0:
             outcome, detail = AuditOutcome.SUCCEEDED, entry.detail

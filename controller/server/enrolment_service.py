@@ -65,6 +65,11 @@ def shown_activation(activation_id: str) -> str:
     return f"(not an activation id: {len(activation_id)} characters)"
 
 
+def _address(context: grpc.aio.ServicerContext) -> str:
+    """The caller's address (the peer string when it has none): what the rate is counted by."""
+    return source_ip(context.peer()) or context.peer()
+
+
 class EnrolmentService(pbg.AgentServiceServicer):
     """Served on the enrolment listener only: Enroll, nothing else."""
 
@@ -85,7 +90,7 @@ class EnrolmentService(pbg.AgentServiceServicer):
     async def _refuse(self, context: grpc.aio.ServicerContext, activation_id: str, reason: str, message: str,
                       code: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED) -> NoReturn:
         shown = shown_activation(activation_id)
-        self._limiter.charge(source_ip(context.peer()) or context.peer())
+        self._limiter.charge(_address(context))
         log.warning("enrolment refused for activation %s from %s: %s", shown, context.peer(), reason)
         self._trail.submit(self._audit(context, activation_id, AuditOutcome.DENIED, reason))
         await self._db.run(self._db.store.record_enrolment_failure,
@@ -95,7 +100,7 @@ class EnrolmentService(pbg.AgentServiceServicer):
 
     async def _admit(self, request: pb.EnrollRequest, context: grpc.aio.ServicerContext) -> None:
         """Refuse what is refused by its source's rate or its own shape, before anything is looked up."""
-        address = source_ip(context.peer()) or context.peer()
+        address = _address(context)
         wait = self._limiter.wait(address)
         if wait > 0:
             if self._limiter.should_log(address):

@@ -20,6 +20,7 @@ values show equal within one controller's trail and none can be read back or gue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -165,18 +166,14 @@ class AuditTrail:
         loop = asyncio.get_running_loop()
         signed_at = loop.time()
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._sign_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
             if self._pending and not self._urgent.is_set():
                 # only records nobody waits for: gather more for a moment (one transaction for a
                 # command's status changes and the reads around it, not one each)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._urgent.wait(), GATHER_SECONDS)
-                except TimeoutError:
-                    pass
             self._urgent.clear()
             batch, self._pending = self._pending, []
             if batch:

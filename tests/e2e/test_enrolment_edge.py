@@ -5,6 +5,7 @@ not ids by their shape, and an address whose attempts keep failing is refused be
 read; what is recorded is bounded and never the raw value."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import grpc
@@ -12,7 +13,7 @@ import pytest
 
 from controller.model import EnrolmentFailure
 from controller.runtime.config import ControllerDir
-from controller.server.enrolment_service import BURST, MAX_MESSAGE_BYTES
+from controller.server.enrolment_service import BURST, MAX_MESSAGE_BYTES, RATE_PER_SECOND
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
@@ -75,11 +76,13 @@ def test_an_address_that_keeps_failing_is_refused_before_anything_is_read(cluste
             err = _call(stub, activation_id=str(uuid.uuid4()), activation_code="x")
             assert err.code() is grpc.StatusCode.PERMISSION_DENIED  # no such activation
         err = _call(stub, activation_id=str(uuid.uuid4()), activation_code="x")
+        refused_at = time.monotonic()
         assert err.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
         assert err.details().startswith("too many failed enrolment attempts from 127.0.0.1; try again in ")
         assert len(_failures(c)) == BURST  # the refused-by-rate ones are counted, not stored
         assert "failed enrolment attempts from 127.0.0.1 past 20" in c.logs()
-        act = c.create_activation("Environment=dev", limit=1)  # a second or more later: one more try
+        act = c.create_activation("Environment=dev", limit=1)
+        time.sleep(max(0.0, refused_at + 1.2 / RATE_PER_SECOND - time.monotonic()))  # one token back: one more try
         assert c.enroll("late", act, check=False).returncode == 0
     finally:
         channel.close()
