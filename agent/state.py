@@ -16,6 +16,8 @@ Layout::
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +66,9 @@ class StateDir:
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.work_dir.mkdir(exist_ok=True, mode=0o700)
+        for path in (self.path, self.work_dir):  # existing ones too: keys and journals live here
+            if stat.S_IMODE(path.stat().st_mode) != 0o700:
+                os.chmod(path, 0o700)
 
     def save_identity(self, ident: AgentIdentity) -> None:
         self.create()

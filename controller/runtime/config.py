@@ -15,6 +15,7 @@ controller address and the operator's CA, certificate and key paths.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,6 +79,16 @@ class ControllerDir:
     @property
     def settings_path(self) -> Path:
         return self.path / "controller.yaml"
+
+    def make_private(self) -> bool:
+        """The directory and its operators/ room 0700, whether or not they existed before (a directory
+        made by hand, or loosened since, is tightened). True when something was wider."""
+        widened = False
+        for path in (self.path, self.path / "operators"):
+            if path.is_dir() and stat.S_IMODE(path.stat().st_mode) != 0o700:
+                os.chmod(path, 0o700)
+                widened = True
+        return widened
 
     def default_database_url(self) -> str:
         return f"sqlite:///{self.path / 'outpost.db'}"

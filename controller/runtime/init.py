@@ -37,6 +37,7 @@ def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: st
         raise ConfigError("give at least one --hostname (the name or address agents dial)")
     cdir.path.mkdir(parents=True, exist_ok=True, mode=0o700)
     (cdir.path / "operators").mkdir(exist_ok=True, mode=0o700)
+    cdir.make_private()  # an existing directory too
 
     ca_pair = create_ca()
     write_private(cdir.file("ca.key"), ca_pair.key_pem)

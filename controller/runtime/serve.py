@@ -98,6 +98,8 @@ def _next_port(address: str) -> str:
 async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
     cdir = ControllerDir(opts.directory)
     settings = cdir.load_settings()
+    if cdir.make_private():
+        log.warning("%s was readable by others: made it 0700", cdir.path)
     listen = opts.listen or settings.listen
     enrol_listen = opts.enrolment_listen or _next_port(listen)
     store = Store.open(opts.database_url or settings.database_url)

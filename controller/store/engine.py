@@ -11,7 +11,9 @@ multi-statement reads run at REPEATABLE READ so they see one snapshot.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,6 +68,25 @@ def _sqlite_on_connect(busy_timeout_ms: int) -> Callable[[sqlite3.Connection, Co
     return on_connect
 
 
+def _private_files(database: Path) -> None:
+    """The database file 0600 before SQLite first opens it (SQLite gives its -wal and -shm the
+    database's mode), and an existing database and its -wal and -shm tightened to 0600."""
+    database.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(database, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600))
+    except OSError as e:
+        raise DatabaseFailed(f"database {database}: {e.strerror}") from e
+    for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+        try:
+            if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                os.chmod(path, 0o600)
+                logger.warning("%s was readable by others: made it 0600", path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            logger.warning("could not make %s private: %s", path, e.strerror)
+
+
 def _postgresql_on_connect(dbapi_conn: psycopg.Connection, _record: ConnectionPoolEntry) -> None:
     """Plan every statement for its values. psycopg prepares a statement once it has run five times,
     and PostgreSQL then switches to a generic plan, estimated without the values: for ``command_id
@@ -104,7 +125,7 @@ def create_store_engine(url: str, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
         # Fine for single-threaded tools and tests; use a file for anything concurrent.
         engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _private_files(Path(database))
         engine = create_engine(parsed)
     event.listen(engine, "connect", _sqlite_on_connect(busy_timeout_ms))
     event.listen(engine, "begin", _sqlite_on_begin)

@@ -68,3 +68,13 @@ def test_a_running_agent_loads_no_yaml_parser(tmp_path: Path) -> None:
             "print('yaml' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_state_directory_is_0700_even_when_it_existed_wider(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    (path / "work").mkdir(parents=True, mode=0o755)
+    path.chmod(0o755)
+    StateDir(path).save_identity(IDENT)
+    assert [p.stat().st_mode & 0o777 for p in (path, path / "work")] == [0o700, 0o700]
+    assert {p.name: p.stat().st_mode & 0o777 for p in path.iterdir() if p.is_file()} == {
+        "node.key": 0o600, "node.crt": 0o600, "ca.pem": 0o600, "identity.json": 0o600}
