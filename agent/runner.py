@@ -25,7 +25,7 @@ from plugins.sdk.facts import Platform
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.logs import BoundLogger
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.secrets import MASK, ScrubFilter
+from plugins.sdk.secrets import MASK, ScrubFilter, maskable
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS, Step
 from plugins.sdk.wire.envelope import VerifiedCommand
@@ -103,7 +103,7 @@ class StepOutputSink:
                  secrets: tuple[str, ...] = ()) -> None:
         self._outbox = outbox
         # longest first, so a secret that contains another is masked whole
-        self._secrets = tuple(sorted({s.encode() for s in secrets if s}, key=len, reverse=True)) if secrets else ()
+        self._secrets = tuple(sorted({s.encode() for s in maskable(secrets)}, key=len, reverse=True)) if secrets else ()
         self._holdback = len(self._secrets[0]) - 1 if self._secrets else 0
         self._pending = {OutputStreamKind.STDOUT: b"", OutputStreamKind.STDERR: b""}
         self._command_id = command_id

@@ -16,6 +16,7 @@ from typing import Any
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.limits import BOUNDED_JSON, NumberTooLong, check_json_tree, check_text, nesting_problem
 from plugins.sdk.schema import JsonValue, kind_of
+from plugins.sdk.secrets import too_short
 
 NAME = re.compile(r"^[A-Za-z0-9_]+$")
 ENV_PREFIX = "OUTPOST_"
@@ -240,6 +241,8 @@ def _json(spec: ParameterSpec, text: str, where: str, typ: type, expected: str) 
 
 
 def _check_text(spec: ParameterSpec, value: str, where: str) -> None:
+    if spec.secret and (reason := too_short(value)):
+        raise InputError(where, reason)
     if spec.min_chars is not None and len(value) < spec.min_chars:
         got = "" if spec.secret else f", got {len(value)}"
         raise InputError(where, f"must be at least {spec.min_chars} characters long{got}")

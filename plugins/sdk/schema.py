@@ -18,7 +18,7 @@ from typing import Any
 
 from plugins.sdk.errors import InputError
 from plugins.sdk.limits import check_text
-from plugins.sdk.secrets import Secret
+from plugins.sdk.secrets import Secret, too_short
 
 JsonValue = typing.Union[None, bool, int, float, str, list["JsonValue"], dict[str, "JsonValue"]]  # noqa: UP007 - recursive alias needs Union
 
@@ -128,6 +128,8 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
         if meta.choices and value not in meta.choices:
             got = "another value" if tp is Secret or meta.secret else repr(value)  # never echo a secret
             raise InputError(where, f"expected one of {', '.join(meta.choices)}, got {got}")
+        if (tp is Secret or meta.secret) and (reason := too_short(value)):
+            raise InputError(where, reason)
         return Secret(value) if tp is Secret else value
     if tp is bool:
         if not isinstance(value, bool):

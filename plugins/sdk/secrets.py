@@ -6,6 +6,22 @@ from collections import Counter
 from collections.abc import Iterable
 
 MASK = "********"
+# Shorter secret values are refused where they are given (a send's parameters, a step's inputs):
+# masking "a" would garble every text it appears in and show the secret by the pattern of the holes.
+MIN_SECRET_CHARS = 8
+
+
+def too_short(value: str) -> str | None:
+    """Why ``value`` cannot be a secret (a one-line reason that does not show it), or None."""
+    if 0 < len(value) < MIN_SECRET_CHARS:
+        return (f"a secret must be at least {MIN_SECRET_CHARS} characters long to be masked safely "
+                "in output and logs")
+    return None
+
+
+def maskable(values: Iterable[str]) -> list[str]:
+    """The values the scrubbers mask: whole values only, and none too short to mask safely."""
+    return [v for v in values if len(v) >= MIN_SECRET_CHARS]
 
 
 class Secret:
@@ -31,7 +47,7 @@ class Secret:
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Replace every occurrence of each secret value in ``text`` with the mask."""
-    for s in sorted((s for s in secrets if s), key=len, reverse=True):
+    for s in sorted(maskable(secrets), key=len, reverse=True):
         text = text.replace(s, MASK)
     return text
 
@@ -51,7 +67,7 @@ class ScrubFilter(logging.Filter):
         self.hold((value,))
 
     def hold(self, values: Iterable[str]) -> None:
-        for value in values:
+        for value in maskable(values):
             if value:
                 self._held[value] += 1
                 self._secrets.add(value)

@@ -67,10 +67,10 @@ def test_output_after_exactly_reaching_the_cap_is_marked_truncated(tmp_path: Pat
 
 
 def test_secret_values_are_scrubbed_from_output(h: Harness) -> None:
-    env = {"TOKEN": "s3cr3t", "PASSWORD": "hunter2", "REGION": "eu-west-1"}
-    h.run(Step("one", "write", {"stdout": ["token=s3cr3t;", "region=eu-west-1", "s3cr3ts3cr3t"],
-                                "stderr": ["auth failed for hunter2\n"]}),
-          Step("two", "write", {"stdout": ["again s3cr3t"]}),
+    env = {"TOKEN": "s3cr3t-k", "PASSWORD": "hunter2-x", "REGION": "eu-west-1"}
+    h.run(Step("one", "write", {"stdout": ["token=s3cr3t-k;", "region=eu-west-1", "s3cr3t-ks3cr3t-k"],
+                                "stderr": ["auth failed for hunter2-x\n"]}),
+          Step("two", "write", {"stdout": ["again s3cr3t-k"]}),
           environment=env, secret_names=("TOKEN", "PASSWORD"))
     assert MASK == "********"
     assert h.joined() == {("one", OUT): b"token=********;region=eu-west-1****************",
@@ -82,8 +82,8 @@ def test_secret_values_are_scrubbed_from_output(h: Harness) -> None:
 
 
 def test_a_secret_split_across_writes_is_masked_and_the_longest_secret_wins(h: Harness) -> None:
-    env = {"A": "abc", "B": "abcdef"}
-    h.run(Step("one", "write", {"stdout": ["key=ab", "cdef and ab", "c!", "x" * 100]}),
+    env = {"A": "abc12345", "B": "abc12345def"}
+    h.run(Step("one", "write", {"stdout": ["key=abc12", "345def and abc1", "2345!", "x" * 100]}),
           environment=env, secret_names=("A", "B"))
     assert h.joined() == {("one", OUT): b"key=******** and ********!" + b"x" * 100}
 
@@ -210,7 +210,7 @@ def test_a_plugin_s_log_lines_never_show_the_command_s_secrets(tmp_path: Path,
     caplog.handler.addFilter(h.scrubber)
     try:
         with caplog.at_level(logging.WARNING, logger="agent.runner"):
-            h.run(Step("one", "log", {"stdout": ["token is s3cr3t"]}), environment={"TOKEN": "s3cr3t"},
+            h.run(Step("one", "log", {"stdout": ["token is s3cr3t-k"]}), environment={"TOKEN": "s3cr3t-k"},
                   secret_names=("TOKEN",))
     finally:
         caplog.handler.removeFilter(h.scrubber)

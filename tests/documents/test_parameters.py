@@ -94,20 +94,21 @@ def test_bad_declarations(raw: Any, message: str) -> None:
 
 def test_values_from_lists_of_strings() -> None:
     values = resolve_values(SPECS, {"commands": ["uptime", "df"], "port": ["-8080"], "force": ["TRUE"],
-                                    "labels": ['{"x": "y"}'], "items": ['[{"a": 1}, {"b": 2}]'], "token": ["t"]})
+                                    "labels": ['{"x": "y"}'], "items": ['[{"a": 1}, {"b": 2}]'],
+                                    "token": ["t0k3n-xyz"]})
     assert values == {"service": "nginx", "commands": ("uptime", "df"), "port": -8080, "force": True,
-                      "labels": {"x": "y"}, "items": ({"a": 1}, {"b": 2}), "token": "t", "mode": "safe"}
-    again = resolve_values(SPECS, {"commands": "one", "items": ['{"a": 1}', '{"b": 2}'], "token": ["t"]})
+                      "labels": {"x": "y"}, "items": ({"a": 1}, {"b": 2}), "token": "t0k3n-xyz", "mode": "safe"}
+    again = resolve_values(SPECS, {"commands": "one", "items": ['{"a": 1}', '{"b": 2}'], "token": ["t0k3n-xyz"]})
     assert again["commands"] == ("one",) and again["items"] == ({"a": 1}, {"b": 2})
 
 
 def test_defaults_are_copies() -> None:
-    first = resolve_values(SPECS, {"commands": ["x"], "token": ["t"]})
+    first = resolve_values(SPECS, {"commands": ["x"], "token": ["t0k3n-xyz"]})
     first["labels"]["changed"] = "yes"
-    assert resolve_values(SPECS, {"commands": ["x"], "token": ["t"]})["labels"] == {"a": "1"}
+    assert resolve_values(SPECS, {"commands": ["x"], "token": ["t0k3n-xyz"]})["labels"] == {"a": "1"}
 
 
-BASE = {"commands": ["x"], "token": ["t"]}
+BASE = {"commands": ["x"], "token": ["t0k3n-xyz"]}
 
 
 @pytest.mark.parametrize(("given", "message"), [
@@ -120,6 +121,8 @@ BASE = {"commands": ["x"], "token": ["t"]}
     ({**BASE, "service": ["Nginx"]}, "parameters.service: must match allowedPattern '^[a-z]+$', got 'Nginx'"),
     ({**BASE, "service": ["a"]}, "parameters.service: must be at least 2 characters long, got 1"),
     ({**BASE, "service": ["abcdefghi"]}, "parameters.service: must be at most 8 characters long, got 9"),
+    ({**BASE, "token": ["hunter2"]}, "parameters.token: a secret must be at least 8 characters long to be masked "
+                                      "safely in output and logs"),
     ({**BASE, "commands": []}, "parameters.commands: must have at least 1 item, got 0"),
     ({**BASE, "commands": ["a", "b", "c", "d"]}, "parameters.commands: must have at most 3 items, got 4"),
     ({**BASE, "port": ["8o"]}, "parameters.port: expected an integer, got '8o'"),
@@ -152,7 +155,7 @@ def test_where_prefixes_the_error() -> None:
         resolve_values(SPECS, {"commands": ["x"]}, where="send.parameters")
     assert info.value.where == "send.parameters.token" and info.value.message == "missing required parameter"
     with pytest.raises(InputError, match="^parameters: expected a mapping"):
-        resolve_values(SPECS, [("token", ["t"])])  # type: ignore[arg-type]
+        resolve_values(SPECS, [("token", ["t0k3n-xyz"])])  # type: ignore[arg-type]
 
 
 def test_a_secret_value_is_never_echoed() -> None:
@@ -168,7 +171,7 @@ def test_a_secret_value_is_never_echoed() -> None:
         assert "TOP" not in str(info.value)
 
 
-VALUES = resolve_values(SPECS, {"commands": ["a", "b"], "token": ["$(id)"], "force": ["true"]})
+VALUES = resolve_values(SPECS, {"commands": ["a", "b"], "token": ["$(id) # x"], "force": ["true"]})
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -253,10 +256,10 @@ def test_environment_for() -> None:
         "pw": {"type": "String", "interpolationType": "ENV_VAR", "secret": True},
     }, "p")
     values = resolve_values(specs, {"plain": ["x"], "name": ["$(rm -rf /)"], "hosts": ["a", "é"], "count": ["3"],
-                                    "on": ["false"], "tags": ['{"b": "2", "a": "1"}'], "pw": ["hunter2"]})
+                                    "on": ["false"], "tags": ['{"b": "2", "a": "1"}'], "pw": ["hunter2-x"]})
     env, secret = environment_for(values, specs)
     assert env == {"OUTPOST_NAME": "$(rm -rf /)", "OUTPOST_HOSTS": '["a","é"]', "OUTPOST_COUNT": "3",
-                   "OUTPOST_ON": "false", "OUTPOST_TAGS": '{"b":"2","a":"1"}', "OUTPOST_PW": "hunter2"}
+                   "OUTPOST_ON": "false", "OUTPOST_TAGS": '{"b":"2","a":"1"}', "OUTPOST_PW": "hunter2-x"}
     assert secret == ("OUTPOST_PW",)
     assert environment_for({}, ()) == ({}, ())
 

@@ -282,15 +282,15 @@ def test_secret_values_never_appear_in_errors() -> None:
 
 def test_secret_values_are_masked_in_the_display_form() -> None:
     doc = render(parse_command_document(SECRET_DOC),
-                 {"token": ["abcdefg"], "pin": ["1234"]}, REGISTRY)
+                 {"token": ["abcdefghi"], "pin": ["12345678"]}, REGISTRY)
     assert doc.secret_names == ("OUTPOST_TOKEN", "OUTPOST_PIN")
-    assert dict(doc.environment) == {"OUTPOST_TOKEN": "abcdefg", "OUTPOST_PIN": "1234"}
+    assert dict(doc.environment) == {"OUTPOST_TOKEN": "abcdefghi", "OUTPOST_PIN": "12345678"}
     shown = masked_json(doc)
     assert shown["environment"] == {"OUTPOST_TOKEN": "********", "OUTPOST_PIN": "********"}
-    assert "abcdefg" not in json.dumps(shown) and "1234" not in json.dumps(shown)
-    assert "abcdefg" not in repr(doc) and "abcdefg" in doc.secret_values()
+    assert "abcdefghi" not in json.dumps(shown) and "12345678" not in json.dumps(shown)
+    assert "abcdefghi" not in repr(doc) and "abcdefghi" in doc.secret_values()
     assert doc.steps[0].inputs["runCommand"] == ['login "${OUTPOST_TOKEN}" "${OUTPOST_PIN}"']  # one word each
-    assert doc.to_json()["environment"]["OUTPOST_TOKEN"] == "abcdefg"  # the signed form carries it
+    assert doc.to_json()["environment"]["OUTPOST_TOKEN"] == "abcdefghi"  # the signed form carries it
 
 
 def test_secret_ok_case_is_masked() -> None:

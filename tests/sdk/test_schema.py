@@ -134,20 +134,20 @@ def test_an_empty_where_leaves_the_message_alone() -> None:
 
 
 def test_secret_fields_hold_secrets() -> None:
-    typed = parse_inputs(WithSecret, {"user": "u", "password": "hunter2", "token": "t0k"}, "t")
+    typed = parse_inputs(WithSecret, {"user": "u", "password": "hunter2-x", "token": "t0k-1234"}, "t")
     assert isinstance(typed.password, Secret)
-    assert typed.password.reveal() == "hunter2"
+    assert typed.password.reveal() == "hunter2-x"
     assert isinstance(typed.user, str)
-    assert "hunter2" not in repr(typed) and "t0k" not in repr(typed)
-    assert "hunter2" not in str(typed) and MASK in repr(typed)
-    assert "hunter2" not in f"{typed}"
+    assert "hunter2-x" not in repr(typed) and "t0k-1234" not in repr(typed)
+    assert "hunter2-x" not in str(typed) and MASK in repr(typed)
+    assert "hunter2-x" not in f"{typed}"
 
 
 def test_secret_values_lists_every_secret_and_nothing_else() -> None:
-    both = parse_inputs(WithSecret, {"user": "u", "password": "p1", "token": "t1"}, "t")
-    assert sorted(secret_values(both)) == ["p1", "t1"]
-    one = parse_inputs(WithSecret, {"user": "u", "password": "p1"}, "t")
-    assert secret_values(one) == ("p1",)
+    both = parse_inputs(WithSecret, {"user": "u", "password": "pass-0001", "token": "tok-0001"}, "t")
+    assert sorted(secret_values(both)) == ["pass-0001", "tok-0001"]
+    one = parse_inputs(WithSecret, {"user": "u", "password": "pass-0001"}, "t")
+    assert secret_values(one) == ("pass-0001",)
     assert secret_values(parse_inputs(Basic, {"name": "a"}, "t")) == ()
 
 

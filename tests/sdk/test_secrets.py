@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from plugins.sdk.secrets import MASK, ScrubFilter, Secret, scrub
+from plugins.sdk.secrets import MASK, MIN_SECRET_CHARS, ScrubFilter, Secret, maskable, scrub, too_short
 
 VALUE = "hunter2-s3cr3t"
 
@@ -59,23 +59,35 @@ def test_a_secret_has_no_instance_dict() -> None:
 
 
 @pytest.mark.parametrize(("text", "secrets", "expected"), [
-    ("token=abc here", ["abc"], f"token={MASK} here"),
-    ("abc abc abc", ["abc"], f"{MASK} {MASK} {MASK}"),
-    ("a=one b=two", ["one", "two"], f"a={MASK} b={MASK}"),
-    ("nothing secret", ["abc"], "nothing secret"),
+    ("token=abc12345 here", ["abc12345"], f"token={MASK} here"),
+    ("abc12345 abc12345 abc12345", ["abc12345"], f"{MASK} {MASK} {MASK}"),
+    ("a=one-1234 b=two-1234", ["one-1234", "two-1234"], f"a={MASK} b={MASK}"),
+    ("nothing secret", ["abc12345"], "nothing secret"),
     ("nothing secret", [], "nothing secret"),
-    ("empty secrets are ignored", ["", "secrets"], f"empty {MASK} are ignored"),
+    ("empty secrets are ignored", ["", "secrets "], f"empty {MASK}are ignored"),
     # the longest secret first, so a secret containing another is masked whole
-    ("x=abcdef", ["abc", "abcdef"], f"x={MASK}"),
-    ("x=abcdef", ["abcdef", "abc"], f"x={MASK}"),
-    ("multi\nline abc\n", ["abc"], f"multi\nline {MASK}\n"),
+    ("x=abc12345def", ["abc12345", "abc12345def"], f"x={MASK}"),
+    ("x=abc12345def", ["abc12345def", "abc12345"], f"x={MASK}"),
+    ("multi\nline abc12345\n", ["abc12345"], f"multi\nline {MASK}\n"),
+    # too short to mask safely (refused where given): masking "a" would garble the text and show it
+    ("a banana and a cat", ["a", "an", "1234567"], "a banana and a cat"),
 ])
 def test_scrub(text: str, secrets: list[str], expected: str) -> None:
     assert scrub(text, secrets) == expected
 
 
 def test_scrub_accepts_any_iterable() -> None:
-    assert scrub("a abc", (s for s in ["abc"])) == f"a {MASK}"
+    assert scrub("a abc12345", (s for s in ["abc12345"])) == f"a {MASK}"
+
+
+@pytest.mark.parametrize(("value", "refused"), [("", False), ("a", True), ("1234567", True), ("12345678", False)])
+def test_a_secret_too_short_to_mask_is_named_without_being_shown(value: str, refused: bool) -> None:
+    reason = too_short(value)
+    assert (reason is not None) is refused
+    if reason:
+        assert reason == (f"a secret must be at least {MIN_SECRET_CHARS} characters long to be masked safely in "
+                          "output and logs")  # never the value, nor its length
+    assert maskable([value]) == ([] if refused or not value else [value])
 
 
 class ListHandler(logging.Handler):
@@ -151,14 +163,14 @@ def test_scrub_filter_masks_exception_text(logged) -> None:  # noqa: ANN001
 
 def test_scrub_filter_holds_a_value_while_any_holder_needs_it(logged) -> None:  # noqa: ANN001
     logger, handler, scrubber = logged
-    scrubber.hold(["tok-1", "tok-2"])
-    scrubber.hold(["tok-1"])  # a second command with the same secret
-    scrubber.release(["tok-1", "tok-2"])
-    logger.info("tok-1 tok-2")
-    scrubber.release(["tok-1"])
+    scrubber.hold(["tok-1111", "tok-2222"])
+    scrubber.hold(["tok-1111"])  # a second command with the same secret
+    scrubber.release(["tok-1111", "tok-2222"])
+    logger.info("tok-1111 tok-2222")
+    scrubber.release(["tok-1111"])
     scrubber.release(["never-held"])
-    logger.info("tok-1")
-    assert handler.lines == [f"{MASK} tok-2", "tok-1"]
+    logger.info("tok-1111")
+    assert handler.lines == [f"{MASK} tok-2222", "tok-1111"]
     assert scrubber.held == frozenset({VALUE})
 
 
@@ -172,8 +184,8 @@ def test_install_scrubber_filters_every_handler_of_the_logger() -> None:
     logger.propagate = False
     try:
         scrubber = install_scrubber(logger)
-        scrubber.hold(["hunter2"])
-        logging.getLogger("test.install_scrubber.child").warning("password hunter2")
+        scrubber.hold(["hunter2-x"])
+        logging.getLogger("test.install_scrubber.child").warning("password hunter2-x")
         assert first.lines == second.lines == [f"password {MASK}"]
     finally:
         logger.removeHandler(first)
