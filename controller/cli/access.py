@@ -14,6 +14,7 @@ import click
 
 from controller.cli import params
 from controller.cli.render import OUTPUT, operator_row, policy_row, print_json, print_table
+from controller.cli.terminal import say
 from controller.fleet.targets import parse_targets
 from controller.runtime.config import CliConfig
 from plugins.sdk.errors import ConfigError, InputError
@@ -78,8 +79,8 @@ def operator_create(obj: Ctx, name: str, policies: tuple[str, ...], out: Path, d
     if output == "json":
         print_json(row)
     else:
-        click.echo(f"operator {name} created; holds: {', '.join(r.operator.policies) or 'no policy (may do nothing)'}")
-        click.echo(f"its credentials: {path} (use --config {path} or OUTPOST_CONFIG={path})")
+        say(f"operator {name} created; holds: {', '.join(r.operator.policies) or 'no policy (may do nothing)'}")
+        say(f"its credentials: {path} (use --config {path} or OUTPOST_CONFIG={path})")
 
 
 @operator.command("renew")
@@ -101,13 +102,13 @@ def operator_renew(obj: Ctx, name: str | None, out: Path | None, days: int) -> N
         r = c.renew_operator("" if own else (name or ""), csr_pem, days)
     if out is not None:
         path = _write_bundle(out, r.operator.name, config.controller, key_pem, r.certificate_pem, r.ca_pem)
-        click.echo(f"operator {r.operator.name} renewed; its credentials: {path}")
+        say(f"operator {r.operator.name} renewed; its credentials: {path}")
         return
     write_private(config.key.with_name(config.key.name + ".new"), key_pem)
     write_private(config.certificate.with_name(config.certificate.name + ".new"), r.certificate_pem)
     os.replace(config.key.with_name(config.key.name + ".new"), config.key)
     os.replace(config.certificate.with_name(config.certificate.name + ".new"), config.certificate)
-    click.echo(f"operator {r.operator.name} renewed: {config.certificate} and {config.key} replaced")
+    say(f"operator {r.operator.name} renewed: {config.certificate} and {config.key} replaced")
 
 
 @operator.command("list")
@@ -134,8 +135,8 @@ def operator_show(obj: Ctx, name: str, output: str) -> None:
         print_json(row)
         return
     for key in ("name", "created", "created_by", "revoked"):
-        click.echo(f"{key + ':':12} {row[key] or '-'}")
-    click.echo(f"{'policies:':12} {', '.join(row['policies']) or '-'}")  # type: ignore[arg-type]
+        say(f"{key + ':':12} {row[key] or '-'}")
+    say(f"{'policies:':12} {', '.join(row['policies']) or '-'}")  # type: ignore[arg-type]
     print_table(row["certificates"], ["serial", "issued", "not_after", "revoked"])  # type: ignore[arg-type]
 
 
@@ -146,7 +147,7 @@ def operator_revoke(obj: Ctx, name: str) -> None:
     """Revoke operator NAME and every certificate it holds, at once."""
     with obj.client() as c:
         r = c.revoke_operator(name)
-    click.echo(f"operator {name} revoked ({len(r.serials)} certificate(s) revoked now)")
+    say(f"operator {name} revoked ({len(r.serials)} certificate(s) revoked now)")
 
 
 @click.group("policy")
@@ -169,7 +170,7 @@ def _put(obj: Ctx, name: str, path: Path, create: bool, output: str) -> None:
     if output == "json":
         print_json(row)
     else:
-        click.echo(f"policy {name} {'created' if create else 'updated'}")
+        say(f"policy {name} {'created' if create else 'updated'}")
 
 
 @policy.command("create")
@@ -215,10 +216,10 @@ def policy_show(obj: Ctx, name: str, output: str) -> None:
     if output == "json":
         print_json(row)
         return
-    click.echo(f"policy:      {row['name']}{' (built in)' if row['builtin'] else ''}")
-    click.echo(f"attached to: {', '.join(row['attached_to']) or '-'}")  # type: ignore[arg-type]
-    click.echo(f"updated:     {row['updated']}")
-    click.echo(str(row["document"]).rstrip())
+    say(f"policy:      {row['name']}{' (built in)' if row['builtin'] else ''}")
+    say(f"attached to: {', '.join(row['attached_to']) or '-'}")  # type: ignore[arg-type]
+    say(f"updated:     {row['updated']}")
+    say(str(row["document"]).rstrip())
 
 
 @policy.command("delete")
@@ -227,7 +228,7 @@ def policy_show(obj: Ctx, name: str, output: str) -> None:
 def policy_delete(obj: Ctx, name: str) -> None:
     with obj.client() as c:
         c.delete_policy(name)
-    click.echo(f"policy {name} deleted")
+    say(f"policy {name} deleted")
 
 
 @policy.command("attach")
@@ -237,7 +238,7 @@ def policy_delete(obj: Ctx, name: str) -> None:
 def policy_attach(obj: Ctx, name: str, op: str) -> None:
     with obj.client() as c:
         held = c.attach_policy(name, op)
-    click.echo(f"operator {op} holds: {', '.join(held.policies)}")
+    say(f"operator {op} holds: {', '.join(held.policies)}")
 
 
 @policy.command("detach")
@@ -247,7 +248,7 @@ def policy_attach(obj: Ctx, name: str, op: str) -> None:
 def policy_detach(obj: Ctx, name: str, op: str) -> None:
     with obj.client() as c:
         held = c.attach_policy(name, op, detach=True)
-    click.echo(f"operator {op} holds: {', '.join(held.policies) or 'no policy (may do nothing)'}")
+    say(f"operator {op} holds: {', '.join(held.policies) or 'no policy (may do nothing)'}")
 
 
 @policy.command("simulate")
@@ -272,6 +273,6 @@ def policy_simulate(obj: Ctx, op: str, action: str, document: str, targets: tupl
                     "resources": [{"resource": d.resource, "decision": d.decision, "statement": d.statement}
                                   for d in r.resources]})
     else:
-        click.echo(f"{r.decision}: {r.explanation}")
+        say(f"{r.decision}: {r.explanation}")
     if r.decision != "allowed":
         raise SystemExit(1)

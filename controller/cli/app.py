@@ -29,6 +29,7 @@ from controller.cli.render import (
     print_json,
     print_table,
 )
+from controller.cli.terminal import say
 from controller.model import Tag
 from controller.runtime.config import DEFAULT_PORT
 from plugins.sdk.errors import InputError, OutpostError
@@ -82,9 +83,9 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
 
     res = init_controller(directory, hostnames, operator=operator, cli_config_path=obj.config_path,
                           database_url=database_url, port=port)
-    click.echo(f"controller directory: {res.directory}")
-    click.echo(f"CA fingerprint:       {res.ca_fingerprint}")
-    click.echo(f"operator:             {res.operator} (CLI config {res.cli_config})")
+    say(f"controller directory: {res.directory}")
+    say(f"CA fingerprint:       {res.ca_fingerprint}")
+    say(f"operator:             {res.operator} (CLI config {res.cli_config})")
 
 
 @controller.command("serve")
@@ -136,10 +137,10 @@ def activation_create(obj: Ctx, tags: tuple[str, ...], limit: int, expires_secon
     if output == "json":
         print_json(row)
         return
-    click.echo(f"activation id:   {row['activation_id']}")
-    click.echo(f"activation code: {row['activation_code']}   (shown once; it cannot be recovered)")
-    click.echo(f"CA fingerprint:  {row['ca_fingerprint']}")
-    click.echo(f"registrations:   {row['registrations']}, expires {row['expires']}")
+    say(f"activation id:   {row['activation_id']}")
+    say(f"activation code: {row['activation_code']}   (shown once; it cannot be recovered)")
+    say(f"CA fingerprint:  {row['ca_fingerprint']}")
+    say(f"registrations:   {row['registrations']}, expires {row['expires']}")
 
 
 @activation.command("list")
@@ -172,12 +173,12 @@ def node_list(obj: Ctx, output: str) -> None:
     if output == "json":
         print_json(rows)
         if listing.capacity.refused or capacity.startswith("at capacity"):
-            click.echo(f"warning: {capacity}", err=True)
+            say(f"warning: {capacity}", err=True)
     else:
         columns = ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version", "last_seen"]
         print_table(rows, columns + ["note"] if any(r["note"] for r in rows) else columns)
         if capacity:
-            click.echo(capacity)
+            say(capacity)
 
 
 # ---------------------------------------------------------------- playbooks and commands
@@ -204,7 +205,7 @@ def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], tim
     try:
         extra_vars = parse_extra_vars(extra)
     except PlaybookError as exc:
-        click.echo(f"error: -e/--extra-vars: {exc}", err=True)
+        say(f"error: -e/--extra-vars: {exc}", err=True)
         raise SystemExit(2) from None
     opts = ApplyOptions(path, extra_vars, check, output, timeout_seconds, comment)
     raise SystemExit(apply(obj.client, opts, make_console()))
@@ -244,7 +245,7 @@ def plugin_show(name: str, output: str) -> None:
     if output == "json":
         print_json(doc)
         return
-    click.echo(f"{spec.name} {spec.version} (api {spec.api}; {', '.join(doc['platforms'])}): {spec.summary}")
+    say(f"{spec.name} {spec.version} (api {spec.api}; {', '.join(doc['platforms'])}): {spec.summary}")
     for a in doc["actions"]:
         print_table(a["inputs"], ["name", "type", "required", "default", "description"], title=a["action"])
 
@@ -284,12 +285,12 @@ def run(argv: Sequence[str]) -> int:
         exc.show()
         return 2
     except grpc.RpcError as exc:
-        click.echo(f"error: {one_line(rpc_error_message(exc))}", err=True)
+        say(f"error: {one_line(rpc_error_message(exc))}", err=True)
         return 1
     except OutpostError as exc:
-        click.echo(f"error: {one_line(str(exc))}", err=True)
+        say(f"error: {one_line(str(exc))}", err=True)
         return 1
     except OSError as exc:  # a file the command reads or writes: say which and why, in a line
         where = f"{exc.filename}: " if exc.filename else ""
-        click.echo(f"error: {one_line(where + (exc.strerror or str(exc)))}", err=True)
+        say(f"error: {one_line(where + (exc.strerror or str(exc)))}", err=True)
         return 1

@@ -6,7 +6,6 @@ is sent), 1 otherwise. Plays run in order; a play with any failed node stops the
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from controller.cli.render import (
     print_json,
     print_table,
 )
+from controller.cli.terminal import in_markup, say, terminal_text
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
 from controller.compiler.plan import DocumentTask
 from plugins.sdk.host.registry import PluginRegistry
@@ -56,9 +56,11 @@ def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: App
         print_json({"playbook": plan.path, "check": True, "plays": plays})
         return EXIT_OK
     for p in plays:
-        console.print(f"[bold]PLAY[/bold] {p['name']}  ({p['source']})  document sha256 {p['document_sha256']}")
+        console.print(f"[bold]PLAY[/bold] {in_markup(p['name'])}  ({in_markup(p['source'])})  "
+                      f"document sha256 {p['document_sha256']}")
         for i, step in enumerate(p["document"]["mainSteps"]):
-            console.print(f"  step {i + 1}: {step['name']}  [{step['action']}]  {step['inputs']}", markup=False)
+            console.print(terminal_text(f"  step {i + 1}: {step['name']}  [{step['action']}]  {step['inputs']}"),
+                          markup=False)
         print_table(p["nodes"], ["node_id", "hostname", "platform", "ping_status", "tags"],
                     title=f"{len(p['nodes'])} node(s) would run it", console=console)
     console.print("check mode: nothing was sent")
@@ -105,7 +107,7 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
     cid = sent.command_id
     live = opts.output != "json"
     if live:
-        console.print(f"[bold]PLAY[/bold] {play.name}  command {cid}  ({sent.target_count} node(s))")
+        console.print(f"[bold]PLAY[/bold] {in_markup(play.name)}  command {cid}  ({sent.target_count} node(s))")
     lines = LinePrinter(console)
     recorder = CommandRecorder()
     end = None
@@ -113,7 +115,7 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[green]{task.fields[ok]} succeeded[/green] [red]{task.fields[bad]} failed[/red]"),
                   TimeElapsedColumn(), console=console, disable=not live, transient=False) as progress:
-        task = progress.add_task(play.name, total=sent.target_count, ok=0, bad=0)
+        task = progress.add_task(in_markup(play.name), total=sent.target_count, ok=0, bad=0)
         for event in events:
             recorder.feed(event)
             kind = event.WhichOneof("body")
@@ -137,13 +139,13 @@ def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console
     try:
         plan = compile_playbook(opts.path, registry, opts.extra_vars)
     except PlaybookError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        say(f"error: {exc}", err=True)
         return EXIT_COMPILE
     with client_factory() as client:
         try:
             documents = [expanded(client, play) for play in plan.plays]  # all errors before any send
         except PlaybookError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            say(f"error: {exc}", err=True)
             return EXIT_COMPILE
         if opts.check:
             return _check(client, plan, documents, opts, console)

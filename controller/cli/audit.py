@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from controller.cli import params
 from controller.cli.render import OUTPUT, iso, print_json, print_table
+from controller.cli.terminal import say
 from controller.model import AuditRecord, SignedHead
 from controller.trust.audit import verify
 from controller.trust.audit_trail import load_public_pem
@@ -99,7 +100,7 @@ def audit_list(obj: Ctx, since: int | None, until: int | None, actor: str, actio
                   "detail": _cell(r.entry.detail)} for r in rows],
                 ["seq", "time", "actor", "source", "action", "outcome", "resource", "detail"])
     if len(rows) == limit:
-        click.echo(f"(more: --after {rows[-1].seq})", err=True)
+        say(f"(more: --after {rows[-1].seq})", err=True)
 
 
 @audit.command("export")
@@ -139,5 +140,5 @@ def audit_verify(obj: Ctx, key_path: Path | None) -> None:
     verdict = verify(records, heads, key)
     if not verdict.ok:
         raise OutpostError(verdict.line())
-    click.echo(verdict.line() + ("" if key_path is not None else
+    say(verdict.line() + ("" if key_path is not None else
                                  " (with the key the controller sent; pin it with --public-key audit.pub)"))

@@ -24,6 +24,7 @@ from controller.cli.render import (
     print_table,
     status_event_row,
 )
+from controller.cli.terminal import say, terminal_text
 from controller.fleet.targets import parse_targets
 from plugins.sdk.errors import InputError
 from plugins.sdk.limits import shown
@@ -87,7 +88,7 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
         return
     for key in ("command_id", "document", "status", "status_detail", "targets", "completed", "errors",
                 "requested_by", "created", "comment"):
-        click.echo(f"{key.replace('_', ' '):>14}: {row[key]}")
+        say(f"{key.replace('_', ' '):>14}: {row[key]}")
     print_table(row["invocations"], ["node_id", "status", "exit_code", "duration", "status_detail"])
 
 
@@ -130,7 +131,7 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
     if output == "json":
         print_json(command_row(r.command))
     else:
-        click.echo(r.command.command_id)
+        say(r.command.command_id)
 
 
 def _wait(client, command_id: str, events: Iterable[object], output: str) -> int:
@@ -169,7 +170,7 @@ def command_cancel(obj: Ctx, command_id: str, node_ids: tuple[str, ...], output:
     if output == "json":
         print_json(row)
     else:
-        click.echo(f"{command_id}: {row['status']} ({row['status_detail']})")
+        say(f"{command_id}: {row['status']} ({row['status_detail']})")
 
 
 @command.command("output")
@@ -239,6 +240,6 @@ def events(obj: Ctx, follow: bool, output: str) -> None:
                 what = f"{row['status']} ({row['statusDetails']})" if "status" in row else ""
                 if "note" in row:
                     what = f"{what} {row['note']}".strip()
-                sys.stdout.write(f"{row['time']} {row['kind']:<10} {row['commandId'] or '-'} "
-                                 f"{row['nodeId'] or '-':<20} {what}\n")
+                sys.stdout.write(terminal_text(f"{row['time']} {row['kind']:<10} {row['commandId'] or '-'} "
+                                               f"{row['nodeId'] or '-':<20} {what}") + "\n")
             sys.stdout.flush()

@@ -9,6 +9,7 @@ import click
 
 from controller.cli import params
 from controller.cli.render import OUTPUT, Row, document_row, print_json, print_table
+from controller.cli.terminal import say
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
@@ -28,7 +29,7 @@ def _show(row: Row, output: str) -> None:
     for key in _SHOW_KEYS:
         value = row[key]
         text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-        click.echo(f"{key.replace('_', ' '):>15}: {text}")
+        say(f"{key.replace('_', ' '):>15}: {text}")
 
 
 def _put(obj: Ctx, name: str, path: Path, fmt: str | None, create: bool, output: str) -> None:
@@ -37,7 +38,7 @@ def _put(obj: Ctx, name: str, path: Path, fmt: str | None, create: bool, output:
     with obj.client() as c:
         answer = c.put_document(name, content, fmt, create)
     for line in answer.warnings:  # the controller's own words, each one line
-        click.echo(f"warning: {line}", err=True)
+        say(f"warning: {line}", err=True)
     _show(document_row(answer.document), output)
 
 
@@ -100,8 +101,8 @@ def document_show(obj: Ctx, name: str, version: str, with_content: bool, output:
         return
     _show(row, output)
     if with_content:
-        click.echo("")
-        click.echo(text, nl=not text.endswith("\n"))
+        say("")
+        say(text, nl=not text.endswith("\n"))
 
 
 @document.command("delete")
@@ -111,7 +112,7 @@ def document_delete(obj: Ctx, name: str) -> None:
     """Delete NAME (commands that ran it keep what they ran). Built-in documents cannot be deleted."""
     with obj.client() as c:
         c.delete_document(name)
-    click.echo(f"deleted document {name}")
+    say(f"deleted document {name}")
 
 
 @document.command("set-default")

@@ -8,6 +8,7 @@ import click
 
 from controller.cli import params
 from controller.cli.render import OUTPUT, Row, group_row, node_row, print_json, print_table
+from controller.cli.terminal import say
 from controller.fleet.targets import KEY_GROUP, MAX_TAG_KEY_LEN, MAX_TAG_VALUE_LEN, parse_targets
 from controller.model import Tag
 from plugins.sdk.errors import InputError
@@ -20,10 +21,10 @@ _NODE_COLUMNS = ["node_id", "hostname", "platform", "ping_status", "tags"]
 
 
 def _print_group(row: Row) -> None:
-    click.echo(f"group:   {row['name']}")
-    click.echo(f"created: {row['created']}")
+    say(f"group:   {row['name']}")
+    say(f"created: {row['created']}")
     for item in row["targets"]:  # type: ignore[attr-defined]
-        click.echo(f"targets: {item}")
+        say(f"targets: {item}")
 
 
 @click.group("group")
@@ -87,7 +88,7 @@ def group_show(obj: Ctx, name: str, output: str) -> None:
 def group_delete(obj: Ctx, name: str) -> None:
     with obj.client() as c:
         c.delete_group(name)
-    click.echo(f"deleted group {name}")
+    say(f"deleted group {name}")
 
 
 def tag(key: str, value: str, where: str) -> Tag:

@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import codecs
 import json
-import re
 from collections.abc import Iterable
 from typing import TextIO
 
+from controller.cli.terminal import terminal_text
 from controller.model import OutputPiece
 from plugins.sdk.contract import OutputStreamKind
 
 OUT, ERR = OutputStreamKind.STDOUT, OutputStreamKind.STDERR
 _JSON_SLICE = 64 * 1024  # characters escaped at once
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but \t and \n, DEL, C1 (U+009B is a CSI)
-
-
-def terminal_text(text: str) -> str:
-    """``text`` with the control characters a terminal would act on shown as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class StreamWriter:

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from controller.cli.terminal import cell, terminal_text
 from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.facts import Platform
@@ -105,12 +107,12 @@ def print_json(value: object) -> None:
     sys.stdout.write("\n")
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> Text:
     if isinstance(value, dict):
-        return ",".join(f"{k}={v}" for k, v in value.items())
+        return cell(",".join(f"{k}={v}" for k, v in value.items()))
     if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    return str(value)
+        return cell(",".join(str(v) for v in value))
+    return cell(str(value))
 
 
 def make_console() -> Console:
@@ -195,8 +197,8 @@ class LinePrinter:
 
     def _emit(self, node_id: str, stream: int, line: str) -> None:
         style = "red" if stream == pb.OUTPUT_STREAM_STDERR else None
-        self._console.print(f"[bold]{node_id}[/bold] | ", end="", highlight=False, markup=True)
-        self._console.print(line, style=style, highlight=False, markup=False)
+        self._console.print(Text(terminal_text(node_id), style="bold"), Text(" | "), sep="", end="", highlight=False)
+        self._console.print(Text(terminal_text(line), style=style or ""), highlight=False)
 
 
 def operator_row(o: pb.Operator) -> Row:

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from controller.cli.output_writer import StreamWriter, terminal_text, write_json, write_table
+from controller.cli.output_writer import StreamWriter, write_json, write_table
+from controller.cli.terminal import terminal_text
 from controller.model import OutputPiece
 from plugins.sdk.contract import OutputStreamKind
 
