@@ -155,9 +155,32 @@ def activation_list(obj: Ctx, output: str) -> None:
         print_table(rows, ["activation_id", "registrations", "expires", "tags", "description"])
 
 
+@activation.command("delete")
+@click.argument("activation_id", type=params.ID)
+@click.pass_obj
+def activation_delete(obj: Ctx, activation_id: str) -> None:
+    """Delete an activation: no node enrols with it from now on (nodes it enrolled stay)."""
+    with obj.client() as c:
+        a = c.delete_activation(activation_id)
+    say(f"activation {a.activation_id} deleted ({a.registrations_count} registration(s) made with it)")
+
+
 @cli.group()
 def node() -> None:
     """Managed nodes."""
+
+
+@node.command("deregister")
+@click.argument("node_id", type=params.ID)
+@click.pass_obj
+def node_deregister(obj: Ctx, node_id: str) -> None:
+    """Deregister NODE_ID (SSM's DeregisterManagedInstance): its certificate is revoked and its stream
+    closed at once, its invocations that have not ended end, and it leaves the fleet. To come back it
+    must enrol anew, with an activation."""
+    with obj.client() as c:
+        r = c.deregister_node(node_id)
+    say(f"node {r.node_id} deregistered: certificate(s) {', '.join(r.serials) or '-'} revoked, "
+        f"{r.ended_invocations} invocation(s) ended")
 
 
 @node.command("list")

@@ -203,6 +203,13 @@ class AdminClient:
     def list_activations(self) -> list[pb.Activation]:
         return list(self.stub.ListActivations(pb.ListActivationsRequest(), timeout=self.timeout).activations)
 
+    def delete_activation(self, activation_id: str) -> pb.Activation:
+        request = pb.DeleteActivationRequest(activation_id=activation_id)
+        return self.stub.DeleteActivation(request, timeout=self.timeout).activation
+
+    def deregister_node(self, node_id: str) -> pb.DeregisterNodeResponse:
+        return self.stub.DeregisterNode(pb.DeregisterNodeRequest(node_id=node_id), timeout=self.timeout)
+
     def tag_node(self, node_id: str, tags: tuple[Tag, ...] = (), remove: Iterable[str] = ()) -> pb.Node:
         request = pb.TagNodeRequest(node_id=node_id, tags=tags_to_pb(tags), remove=list(remove))
         return self.stub.TagNode(request, timeout=self.timeout).node

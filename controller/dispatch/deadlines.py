@@ -7,7 +7,9 @@ agent goes"), so that every invocation ends in bounded time whatever dies:
   AgentLost;
 - Cancelling, or cancelled by the operator, while its agent is away: Cancelled at once, and the
   cancel is owed to that agent (stored: ``owed_cancels``), sent when it is back (it may have run on,
-  cut off from this controller) until it answers.
+  cut off from this controller) until it answers;
+- its node deregistered: at once, Undeliverable if never sent, AgentLost if sent, Cancelled if
+  stopping.
 
 A real report that comes later still replaces DeliveryTimedOut or AgentLost (plugins/sdk/status.py).
 What these end goes to the dispatcher's ``settle`` like any report's."""
@@ -27,6 +29,11 @@ from plugins.sdk.status import Detail
 log = logging.getLogger(__name__)
 
 LOST_GRACE_SECONDS = 120.0  # past an invocation's execution time, how long its agent may stay away
+# how a deregistered node's invocations end, by where they stood
+_DEREGISTERED_ENDS = ((Detail.UNDELIVERABLE, (Detail.PENDING, Detail.DELAYED)),
+                      (Detail.AGENT_LOST, (Detail.IN_PROGRESS,)),
+                      (Detail.CANCELLED, (Detail.CANCELLING,)))
+_OPEN = tuple(d for _, sources in _DEREGISTERED_ENDS for d in sources)
 
 
 class Deadlines:
@@ -117,6 +124,27 @@ class Deadlines:
                 ended += len(cancelled) + len(lost)
                 await self._settle(Settlement(active.command_id, tuple(
                     [(n, Detail.CANCELLED) for n in cancelled] + [(n, Detail.AGENT_LOST) for n in lost])))
+        return ended
+
+    async def end_deregistered(self, node_id: str) -> int:
+        """A deregistered node's invocations that have not ended end now, since its agent can report
+        none of them any more: never sent Undeliverable, sent AgentLost, stopping Cancelled. Returns
+        how many ended. (A controller that dies before this leaves them to the deadlines above.)"""
+        store, now = self._db.store, self._clock()
+        open_ = await self._db.run(store.node_invocations, node_id, _OPEN)
+        ended = 0
+        for inv in open_:
+            active = self._active.get(inv.command_id)
+            if active is not None and node_id in active.run.queue:
+                active.run.queue.remove(node_id)
+                active.run.in_flight.add(node_id)  # so that settle() frees it like any other
+            for detail, sources in _DEREGISTERED_ENDS:
+                moved = await self._db.run(store.transition_invocations, inv.command_id, [node_id], detail,
+                                           ended_at_ms=now, only_from=sources)
+                if moved:
+                    ended += 1
+                    await self._settle(Settlement(inv.command_id, ((node_id, detail),)))
+                    break
         return ended
 
     async def sweep_forever(self, interval_seconds: float) -> None:

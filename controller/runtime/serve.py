@@ -151,9 +151,10 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     capacity = StreamCapacity(room.agent_streams, room.limit)
     failures = (DatabaseFailures(),)  # a failed database answered UNAVAILABLE in one line
     mtls = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections)))
-    pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
-                                                              opts.heartbeat_timeout_seconds, capacity, events), mtls)
     access = await build_access(db, ca, cdir.file("operators"), trail)
+    pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
+                                                              opts.heartbeat_timeout_seconds, capacity, events,
+                                                              access.gate.denylist), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         access, hub,
                                                         require_safe_parameters=settings.require_safe_parameters), mtls)

@@ -69,6 +69,15 @@ class AccessGate:
         self._denylist.add(serials)
         self._authorizer.changed(operator)
 
+    def nodes_revoked(self, serials: Iterable[str]) -> None:
+        """Node certificates revoked (a node deregistered): refused from now on."""
+        self._denylist.add(serials)
+
+    @property
+    def denylist(self) -> Denylist:
+        """The revoked serials, which the agent service checks when a stream opens."""
+        return self._denylist
+
     def policies_changed(self, operator: str | None = None) -> None:
         """What ``operator`` holds (None: any operator) changed: read anew at its next call."""
         self._authorizer.changed(operator)

@@ -3,11 +3,8 @@ comes from the verified certificate and is recorded with everything it does."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import bisect
 import logging
-import secrets
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence, Set
 from dataclasses import replace
 from typing import TypeVar
@@ -22,7 +19,6 @@ from controller.events.bus import CommandChanged, CommandEvent, EventBus, Output
 from controller.fleet.capacity import StreamCapacity
 from controller.fleet.sessions import Hub
 from controller.model import (
-    ActivationRecord,
     CommandRecord,
     InvocationPage,
     InvocationRecord,
@@ -35,29 +31,23 @@ from controller.server.access_gate import AccessDenied, source_ip
 from controller.server.audit_api import AuditApi
 from controller.server.call_audit import Caller, targets_text
 from controller.server.document_api import DocumentApi
-from controller.server.enrolment_service import hash_activation_code
-from controller.server.group_api import GroupApi, tags_problem
+from controller.server.fleet_api import FleetApi
+from controller.server.group_api import GroupApi
 from controller.server.output_api import OutputApi
 from controller.server.permissions import sent_document
 from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
-from controller.wire import tags_from_pb, targets_from_pb
+from controller.wire import targets_from_pb
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import DocumentError, InputError
-from plugins.sdk.host.clock import now_ms
 from plugins.sdk.limits import NUL_PROBLEM
 from plugins.sdk.wire import convert as wire
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_ACTIVATION_LIMIT = 1
-MAX_ACTIVATION_LIMIT = 1000
-DEFAULT_ACTIVATION_SECONDS = 24 * 3600
-MAX_ACTIVATION_SECONDS = 30 * 24 * 3600
-MAX_ACTIVATION_DESCRIPTION = 256  # SSM's
 # Nodes or invocations in one page at most (and by default): 1,000 nodes are about 260 KB and 25 ms of
 # the loop to convert here. A page of invocations also ends at PAGE_BYTES (their output previews),
 # well under gRPC's 4 MB default for a received message.
@@ -80,7 +70,7 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(AccessApi, AuditApi, pbg.AdminServiceServicer):
+class AdminService(AccessApi, AuditApi, FleetApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,
                  *, require_safe_parameters: bool = False) -> None:
@@ -113,36 +103,6 @@ class AdminService(AccessApi, AuditApi, pbg.AdminServiceServicer):
         if (field := nul_field(request)) is not None:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {NUL_PROBLEM}")
         return who
-
-    async def CreateActivation(self, request, context):  # noqa: N802
-        who = await self._operator(context, "CreateActivation", request)
-        limit = request.registration_limit or DEFAULT_ACTIVATION_LIMIT
-        seconds = request.expires_seconds or DEFAULT_ACTIVATION_SECONDS
-        if not 1 <= limit <= MAX_ACTIVATION_LIMIT:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"registration limit: must be 1..{MAX_ACTIVATION_LIMIT}, got {limit}")
-        if not 1 <= seconds <= MAX_ACTIVATION_SECONDS:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"expiry: must be at most 30 days ({MAX_ACTIVATION_SECONDS} s), got {seconds} s")
-        if len(request.description) > MAX_ACTIVATION_DESCRIPTION:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"description: at most "
-                                f"{MAX_ACTIVATION_DESCRIPTION} characters, got {len(request.description)}")
-        if request.tags and (problem := tags_problem(list(request.tags), [])):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"tags: {problem}")
-        aid = str(uuid.uuid4())
-        code = base64.b32encode(secrets.token_bytes(20)).decode()  # 160 random bits, 32 of A-Z2-7
-        created = now_ms()
-        rec = ActivationRecord(aid, hash_activation_code(aid, code), tags_from_pb(request.tags), limit, 0,
-                               created, created + seconds * 1000, request.description)
-        await self._db.run(self._db.store.create_activation, rec)
-        log.info("operator %s created activation %s (limit %d, %d s)", who, aid, limit, seconds)
-        return pb.CreateActivationResponse(activation=convert.activation_to_pb(rec), activation_code=code,
-                                           ca_fingerprint=self._ca_fingerprint)
-
-    async def ListActivations(self, request, context):  # noqa: N802
-        await self._operator(context, "ListActivations", request)
-        recs = await self._db.run(self._db.store.list_activations)
-        return pb.ListActivationsResponse(activations=[convert.activation_to_pb(a) for a in recs])
 
     async def _page(self, context: grpc.aio.ServicerContext,
                     request: pb.ListNodesRequest | pb.GetCommandRequest | pb.ResolveTargetsRequest) -> tuple[str, int]:

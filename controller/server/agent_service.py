@@ -16,6 +16,7 @@ from controller.fleet.facts import kept_facts
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
 from controller.server.auth import PeerIdentities
+from controller.trust.revocation import Denylist
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.host.clock import now_ms
@@ -37,8 +38,10 @@ class AgentStreamService(pbg.AgentServiceServicer):
     """Served on the mutual-TLS listener: Connect, for node certificates only."""
 
     def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
-                 heartbeat_timeout_seconds: float, capacity: StreamCapacity, events: EventBus | None = None) -> None:
+                 heartbeat_timeout_seconds: float, capacity: StreamCapacity, events: EventBus | None = None,
+                 denylist: Denylist | None = None) -> None:
         self._presence = presence
+        self._denylist = denylist if denylist is not None else Denylist()  # (an empty one is falsy)
         self._capacity = capacity
         self._events = events or EventBus()
         self._hub = hub
@@ -55,8 +58,13 @@ class AgentStreamService(pbg.AgentServiceServicer):
         if not self._capacity.admit():  # first: a refusal costs nothing, and the agent backs off
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, self._capacity.refusal())
         context.add_done_callback(self._capacity.release)  # counted until the call ends, however it ends
-        ident = await self._identities.require(context, Role.NODE, "AgentService.Connect")
-        node_id = ident.name
+        peer = await self._identities.require_peer(context, Role.NODE, "AgentService.Connect")
+        node_id = peer.identity.name
+        if peer.serial in self._denylist:  # deregistered: gRPC Python has no CRL hook
+            log.warning("node %s refused: its certificate %s is revoked (%s)", node_id, peer.serial, context.peer())
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"the certificate of node {node_id} (serial {peer.serial}) is revoked: "
+                                "the node was deregistered; enrol it anew with an activation")
         try:
             first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_SECONDS)
         except TimeoutError:

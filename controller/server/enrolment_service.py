@@ -29,6 +29,7 @@ from controller.model import AuditEntry, AuditOutcome, EnrolmentFailure, NodeRec
 from controller.server.access_gate import source_ip
 from controller.server.rate_limit import RateLimiter
 from controller.store import ActivationRefused, NotFound
+from controller.store.access import CertificateRecord
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail, AuditUnavailable
 from controller.trust.pki import CertificateAuthority
@@ -39,7 +40,7 @@ from plugins.sdk.errors import IdentityError
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.convert import WireError
-from plugins.sdk.wire.identity import new_node_id
+from plugins.sdk.wire.identity import Role, new_node_id
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,8 @@ class EnrolmentService(pbg.AgentServiceServicer):
                 exc.reason, f"activation {aid} refused: {exc.reason}")
             await self._refuse(context, aid, exc.reason, text)
         at = now_ms()
-        await self._db.run(store.add_node, NodeRecord(node_id, facts, activation.tags, aid, issued.serial, at, at))
+        await self._db.run(store.add_node, NodeRecord(node_id, facts, activation.tags, aid, issued.serial, at, at),
+                           CertificateRecord(issued.serial, Role.NODE.value, node_id, at, issued.not_after_ms, None))
         try:  # the certificate goes out only once its issue is on record
             await self._trail.record(self._audit(context, aid, AuditOutcome.SUCCEEDED,
                                                  f"certificate {issued.serial} issued", actor=f"node/{node_id}"))

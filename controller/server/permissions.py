@@ -84,6 +84,8 @@ def _attach(request: Message) -> Action:
 PERMISSIONS: dict[str, Permission] = {
     "CreateActivation": Permission(Action.ACTIVATION_CREATE),
     "ListActivations": Permission(Action.ACTIVATION_LIST),
+    "DeleteActivation": Permission(Action.ACTIVATION_DELETE),
+    "DeregisterNode": Permission(Action.NODE_DEREGISTER, _named("node", "node_id")),
     "ListNodes": Permission(Action.NODE_LIST),
     "ResolveTargets": Permission(Action.NODE_LIST),
     "SendCommand": Permission(Action.COMMAND_SEND, _send),

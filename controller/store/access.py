@@ -64,6 +64,16 @@ def _attached(conn: Connection, *, operator: str | None = None, policy: str | No
     return tuple(str(v) for v in conn.execute(q).scalars())
 
 
+def insert_certificate(conn: Connection, rec: CertificateRecord) -> None:
+    """Record an issued certificate inside the caller's transaction."""
+    try:
+        conn.execute(certificates.insert().values(
+            serial=rec.serial, role=rec.role, subject=rec.subject, issued_at_ms=rec.issued_at_ms,
+            not_after_ms=rec.not_after_ms, revoked_at_ms=rec.revoked_at_ms))
+    except IntegrityError as e:
+        raise Conflict(f"certificate {rec.serial} already recorded") from e
+
+
 class AccessTables:
     """Mixed into Store: operators, certificates, policies and attachments."""
 
@@ -113,12 +123,7 @@ class AccessTables:
 
     def record_certificate(self, rec: CertificateRecord) -> None:
         with write_tx(self._engine) as conn:
-            try:
-                conn.execute(certificates.insert().values(
-                    serial=rec.serial, role=rec.role, subject=rec.subject, issued_at_ms=rec.issued_at_ms,
-                    not_after_ms=rec.not_after_ms, revoked_at_ms=rec.revoked_at_ms))
-            except IntegrityError as e:
-                raise Conflict(f"certificate {rec.serial} already recorded") from e
+            insert_certificate(conn, rec)
 
     def certificates_of(self, role: str, subject: str) -> list[CertificateRecord]:
         c = certificates.c

@@ -50,6 +50,16 @@ class ActivationTables:
                 activations.c.created_at_ms, activations.c.activation_id)).mappings().all()
         return [activation_from_row(r) for r in rows]
 
+    def delete_activation(self, activation_id: str) -> ActivationRecord:
+        """Remove the activation (no node enrols with it from now on); returns it as it was."""
+        a = activations.c
+        with write_tx(self._engine) as conn:
+            row = conn.execute(select(activations).where(a.activation_id == activation_id)).mappings().one_or_none()
+            if row is None:
+                raise NotFound(f"no activation {activation_id}")
+            conn.execute(delete(activations).where(a.activation_id == activation_id))
+        return activation_from_row(row)
+
     def consume_activation(self, activation_id: str, now_ms: int) -> ActivationRecord:
         """Count one registration against the activation, atomically; ActivationRefused if it is
         unknown, expired or exhausted (in that order of precedence)."""

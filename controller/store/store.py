@@ -27,10 +27,11 @@ from controller.model import (
     StepRecord,
 )
 from controller.store import codec, driver
-from controller.store.access import AccessTables
+from controller.store.access import AccessTables, CertificateRecord, insert_certificate
 from controller.store.activations import ActivationTables
 from controller.store.audit import AuditTables, append_in
 from controller.store.cancels import CancelTables
+from controller.store.deregistration import DeregistrationTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
 from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
@@ -98,9 +99,9 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
-class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DocumentTables, GroupTables, LeaseTables,
-            NodeListTables, NodeTagTables, OutputTables, OutputReaderTables, PresenceTables, RetentionTables,
-            SettleTables):
+class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DeregistrationTables, DocumentTables,
+            GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables, OutputReaderTables, PresenceTables,
+            RetentionTables, SettleTables):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
@@ -135,9 +136,12 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DocumentT
 
     # -- nodes -------------------------------------------------------------------------------------
 
-    def add_node(self, rec: NodeRecord) -> None:
+    def add_node(self, rec: NodeRecord, certificate: CertificateRecord | None = None) -> None:
+        """A node enrolled, with the certificate it was issued (its revocation needs its serial)."""
         check_unique_tag_keys(f"node {rec.node_id}", [t.key for t in rec.tags])
         with write_tx(self._engine) as conn:
+            if certificate is not None:
+                insert_certificate(conn, certificate)
             try:
                 conn.execute(nodes.insert().values(
                     node_id=rec.node_id, facts=codec.encode_facts(rec.facts),

@@ -367,6 +367,34 @@ class ListActivationsResponse(_message.Message):
     activations: _containers.RepeatedCompositeFieldContainer[Activation]
     def __init__(self, activations: _Optional[_Iterable[_Union[Activation, _Mapping]]] = ...) -> None: ...
 
+class DeleteActivationRequest(_message.Message):
+    __slots__ = ("activation_id",)
+    ACTIVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    activation_id: str
+    def __init__(self, activation_id: _Optional[str] = ...) -> None: ...
+
+class DeleteActivationResponse(_message.Message):
+    __slots__ = ("activation",)
+    ACTIVATION_FIELD_NUMBER: _ClassVar[int]
+    activation: Activation
+    def __init__(self, activation: _Optional[_Union[Activation, _Mapping]] = ...) -> None: ...
+
+class DeregisterNodeRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+
+class DeregisterNodeResponse(_message.Message):
+    __slots__ = ("node_id", "serials", "ended_invocations")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    SERIALS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_INVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    serials: _containers.RepeatedScalarFieldContainer[str]
+    ended_invocations: int
+    def __init__(self, node_id: _Optional[str] = ..., serials: _Optional[_Iterable[str]] = ..., ended_invocations: _Optional[int] = ...) -> None: ...
+
 class Node(_message.Message):
     __slots__ = ("node_id", "facts", "tags", "ping_status", "registered_at_ms", "last_seen_at_ms", "activation_id", "connection_note")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]

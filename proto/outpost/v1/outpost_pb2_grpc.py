@@ -159,6 +159,16 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.ListActivationsRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListActivationsResponse.FromString,
                 _registered_method=True)
+        self.DeleteActivation = channel.unary_unary(
+                '/outpost.v1.AdminService/DeleteActivation',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteActivationRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteActivationResponse.FromString,
+                _registered_method=True)
+        self.DeregisterNode = channel.unary_unary(
+                '/outpost.v1.AdminService/DeregisterNode',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeregisterNodeRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeregisterNodeResponse.FromString,
+                _registered_method=True)
         self.ListNodes = channel.unary_unary(
                 '/outpost.v1.AdminService/ListNodes',
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.ListNodesRequest.SerializeToString,
@@ -341,6 +351,18 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListActivations(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteActivation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeregisterNode(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -570,6 +592,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListActivationsRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.ListActivationsResponse.SerializeToString,
             ),
+            'DeleteActivation': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteActivation,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteActivationRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteActivationResponse.SerializeToString,
+            ),
+            'DeregisterNode': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeregisterNode,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeregisterNodeRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeregisterNodeResponse.SerializeToString,
+            ),
             'ListNodes': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNodes,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListNodesRequest.FromString,
@@ -795,6 +827,60 @@ class AdminService:
             '/outpost.v1.AdminService/ListActivations',
             outpost_dot_v1_dot_outpost__pb2.ListActivationsRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.ListActivationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteActivation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeleteActivation',
+            outpost_dot_v1_dot_outpost__pb2.DeleteActivationRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeleteActivationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeregisterNode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeregisterNode',
+            outpost_dot_v1_dot_outpost__pb2.DeregisterNodeRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeregisterNodeResponse.FromString,
             options,
             channel_credentials,
             insecure,
