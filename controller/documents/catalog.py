@@ -70,9 +70,10 @@ def _stand_ins_used(doc: CommandDocument, where: str) -> str:
 
 
 class DocumentCatalog:
-    def __init__(self, db: Db, registry: PluginRegistry) -> None:
+    def __init__(self, db: Db, registry: PluginRegistry, *, require_safe_parameters: bool = False) -> None:
         self._db = db
         self._registry = registry
+        self._require_safe = require_safe_parameters  # also at send: documents stored before it was set
 
     def describe(self, content: bytes, fmt: str | None) -> DocumentSummary:
         """A stored document's description and parameter names (listings: parsed, not rendered)."""
@@ -101,6 +102,9 @@ class DocumentCatalog:
             raise DocumentError(f"document {name} version {rec.version} has sha256 {rec.sha256}, "
                                 f"not the pinned {pinned_sha256.lower()}")
         doc: CommandDocument = parse_command_document(rec.content, rec.format)
+        if self._require_safe and (unsafe := unsafe_parameters(doc)):
+            raise DocumentError(f"document {rec.name} version {rec.version} is refused (require_safe_parameters; "
+                                f"stored before it was set): {unsafe[0]}")
         rendered = render(doc, given, self._registry)
         secret = {p.name for p in doc.parameters if p.secret}
         shown = {k: (MASK,) if k in secret else tuple(v) for k, v in given.items()}

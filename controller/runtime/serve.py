@@ -140,7 +140,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
                             lost_grace_seconds=opts.lost_agent_grace_seconds)
     reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle,
                       cancel_answered=dispatcher.deadlines.answered)
-    catalog = DocumentCatalog(db, registry)
+    catalog = DocumentCatalog(db, registry, require_safe_parameters=settings.require_safe_parameters)
     await catalog.seed_builtins()
     resumed = await dispatcher.resume()
     if resumed:

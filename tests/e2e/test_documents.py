@@ -495,3 +495,11 @@ def test_a_parameter_pasted_into_a_script_is_warned_of_and_refused_when_required
         "interpolationType: ENV_VAR"]
     versions = cluster.outpost_json("document", "show", "Unsafe-Doc", "--output", "json")
     assert isinstance(versions, dict) and versions.get("latest_version", versions.get("version")) == 1
+    # the version stored before the setting is refused at send: nothing is sent
+    sent = cluster.outpost("command", "send", "--document", "Unsafe-Doc", "--parameters", "name=x; id",
+                           "--targets", "Key=InstanceIds,Values=mi-0123456789abcdef0", check=False)
+    assert sent.returncode == 1 and sent.stderr.strip().splitlines() == [
+        "error: document Unsafe-Doc version 1 is refused (require_safe_parameters; stored before it was set): "
+        "mainSteps[0] (t): parameter 'name' is pasted into the script as text, so a value can run commands; give "
+        "it allowedPattern or allowedValues, or interpolationType: ENV_VAR"]
+    assert cluster.outpost_json("command", "list", "--output", "json") == []
