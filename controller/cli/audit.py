@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
 
 from controller.cli import params
 from controller.cli.render import OUTPUT, iso, print_json, print_table
@@ -24,7 +23,6 @@ from controller.trust.audit import verify
 from controller.trust.audit_trail import load_public_pem
 from controller.wire import audit_head_from_pb, audit_record_from_pb
 from plugins.sdk.errors import InputError, OutpostError
-from plugins.sdk.limits import shown
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
@@ -62,11 +60,6 @@ def _record_json(rec: AuditRecord) -> dict[str, object]:
             "prev": rec.prev.hex(), "digest": rec.digest.hex()}
 
 
-def _cell(text: str) -> str:
-    """What reaches the terminal: no control character, no rich markup taken from a record."""
-    return escape(text if text.isprintable() else shown(text))
-
-
 def _records(obj: Ctx, **query: int | str) -> Iterator[AuditRecord]:
     with obj.client() as c:
         for page in c.read_audit(**query):  # type: ignore[arg-type]
@@ -94,10 +87,10 @@ def audit_list(obj: Ctx, since: int | None, until: int | None, actor: str, actio
     if output == "json":
         print_json([_record_json(r) for r in rows])
         return
-    print_table([{"seq": r.seq, "time": iso(r.entry.at_ms), "actor": _cell(r.entry.actor),
-                  "source": _cell(r.entry.source_ip), "action": _cell(r.entry.action),
-                  "outcome": r.entry.outcome.value, "resource": _cell(r.entry.resource),
-                  "detail": _cell(r.entry.detail)} for r in rows],
+    print_table([{"seq": r.seq, "time": iso(r.entry.at_ms), "actor": r.entry.actor,
+                  "source": r.entry.source_ip, "action": r.entry.action,
+                  "outcome": r.entry.outcome.value, "resource": r.entry.resource,
+                  "detail": r.entry.detail} for r in rows],
                 ["seq", "time", "actor", "source", "action", "outcome", "resource", "detail"])
     if len(rows) == limit:
         say(f"(more: --after {rows[-1].seq})", err=True)
