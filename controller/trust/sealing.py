@@ -1,0 +1,185 @@
+"""Envelope encryption at rest, as KMS does it (issue 18, point 4): a fresh 256-bit data key per
+record encrypts it with AES-256-GCM; the data key is kept only wrapped (AES-256-GCM again) under a
+master key that never reaches the database. Rotating the master key re-wraps the small wrapped keys,
+never the data.
+
+The master keys live in a keyring file (``master.key`` in the controller's directory, 0600, made by
+``controller init``; or the file named by ``OUTPOST_MASTER_KEY_FILE``): one current key, which wraps
+new data keys, and the retired ones a rotation has not finished re-wrapping from. Each key has an
+id, stored with every wrapped key, so a record names the master key it needs.
+
+A wrapped data key: ``b"W1"``, the master key id's length (one byte) and id, a 12-byte nonce, the
+48 bytes of the encrypted data key and its tag; the master key id is its associated data. A sealed
+value: ``b"S1"``, a 12-byte nonce, the ciphertext and its 16-byte tag; its associated data is the
+caller's name for where it belongs (the table, column and row), so a value moved to another row
+fails to open. A fresh random nonce per encryption; a data key encrypts one record."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from plugins.sdk.errors import ConfigError, OutpostError
+from plugins.sdk.host.files import write_private
+
+MASTER_KEY_FILE = "master.key"
+MASTER_KEY_ENV = "OUTPOST_MASTER_KEY_FILE"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+_WRAPPED, _SEALED = b"W1", b"S1"
+_MAX_KEYS = 16  # a keyring past this is not one this code wrote
+
+
+class SealError(OutpostError):
+    """A sealed value or wrapped key that does not open: wrong key, moved, or altered."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key_id: str
+    secret: bytes
+
+    def __repr__(self) -> str:
+        return f"MasterKey({self.key_id!r}, ********)"
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(f"mk-{secrets.token_hex(8)}", AESGCM.generate_key(bit_length=256))
+
+
+@dataclass(frozen=True)
+class DataKey:
+    plain: bytes  # used, then forgotten
+    wrapped: bytes  # what is stored
+
+    def __repr__(self) -> str:
+        return f"DataKey(wrapped={len(self.wrapped)} bytes)"
+
+
+class Keyring:
+    """The current master key and the retired ones still needed to unwrap."""
+
+    def __init__(self, current: MasterKey, retired: Sequence[MasterKey] = ()) -> None:
+        self.current = current
+        self.retired = tuple(retired)
+        self._by_id: Mapping[str, MasterKey] = {k.key_id: k for k in (current, *retired)}
+
+    def new_data_key(self) -> DataKey:
+        plain = AESGCM.generate_key(bit_length=256)
+        return DataKey(plain, self._wrap(plain))
+
+    def _wrap(self, plain: bytes) -> bytes:
+        kid = self.current.key_id.encode()
+        nonce = os.urandom(NONCE_BYTES)
+        return _WRAPPED + bytes([len(kid)]) + kid + nonce + AESGCM(self.current.secret).encrypt(nonce, plain, kid)
+
+    def master_key_of(self, wrapped: bytes) -> str:
+        """The id of the master key ``wrapped`` is wrapped under."""
+        return self._parts(wrapped)[0].decode()
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        kid, nonce, body = self._parts(wrapped)
+        master = self._by_id.get(kid.decode())
+        if master is None:
+            raise SealError(f"a data key is wrapped under master key {kid.decode()!r}, which is not in the keyring")
+        try:
+            return AESGCM(master.secret).decrypt(nonce, body, kid)
+        except InvalidTag:
+            raise SealError(f"a data key wrapped under {kid.decode()!r} does not unwrap (altered?)") from None
+
+    def rewrap(self, wrapped: bytes) -> bytes:
+        """``wrapped`` under the current master key (as it is when it already is)."""
+        if self.master_key_of(wrapped) == self.current.key_id:
+            return wrapped
+        return self._wrap(self.unwrap(wrapped))
+
+    @staticmethod
+    def _parts(wrapped: bytes) -> tuple[bytes, bytes, bytes]:
+        if len(wrapped) < 3 or wrapped[:2] != _WRAPPED:
+            raise SealError("not a wrapped data key")
+        n = wrapped[2]
+        kid, rest = wrapped[3:3 + n], wrapped[3 + n:]
+        if len(kid) != n or len(rest) != NONCE_BYTES + KEY_BYTES + 16:
+            raise SealError("a wrapped data key of the wrong length")
+        return kid, rest[:NONCE_BYTES], rest[NONCE_BYTES:]
+
+
+def seal(data_key: bytes, plaintext: bytes, where: bytes) -> bytes:
+    nonce = os.urandom(NONCE_BYTES)
+    return _SEALED + nonce + AESGCM(data_key).encrypt(nonce, plaintext, where)
+
+
+def open_sealed(data_key: bytes, sealed: bytes, where: bytes) -> bytes:
+    if len(sealed) < 2 + NONCE_BYTES + 16 or sealed[:2] != _SEALED:
+        raise SealError(f"{where.decode(errors='replace')}: not a sealed value")
+    try:
+        return AESGCM(data_key).decrypt(sealed[2:2 + NONCE_BYTES], sealed[2 + NONCE_BYTES:], where)
+    except InvalidTag:
+        raise SealError(f"{where.decode(errors='replace')}: does not open (another row's, or altered)") from None
+
+
+# -- the keyring file --------------------------------------------------------------------------------
+
+def _key_json(key: MasterKey) -> dict[str, str]:
+    return {"id": key.key_id, "key": base64.b64encode(key.secret).decode()}
+
+
+def save_keyring(path: Path, keyring: Keyring) -> None:
+    """Written whole and atomically, 0600 from the first byte."""
+    doc = {"current": _key_json(keyring.current), "retired": [_key_json(k) for k in keyring.retired]}
+    write_private(path, (json.dumps(doc, indent=2) + "\n").encode())
+
+
+def create_keyring(path: Path) -> Keyring:
+    keyring = Keyring(MasterKey.generate())
+    save_keyring(path, keyring)
+    return keyring
+
+
+def _key_from(item: object, where: str) -> MasterKey:
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not isinstance(item.get("key"), str):
+        raise ConfigError(f"{where}: expected an object with id and key")
+    try:
+        secret = base64.b64decode(item["key"], validate=True)
+    except ValueError:
+        raise ConfigError(f"{where}.key: not base64") from None
+    if len(secret) != KEY_BYTES or not 1 <= len(item["id"].encode()) <= 64:
+        raise ConfigError(f"{where}: a master key is {KEY_BYTES} bytes with an id of 1 to 64 characters")
+    return MasterKey(item["id"], secret)
+
+
+def load_keyring(path: Path) -> Keyring:
+    """The keyring in ``path``; a clear ConfigError naming what is wrong (never a key's value)."""
+    try:
+        if path.stat().st_size > 64 * 1024:
+            raise ConfigError(f"{path}: not a keyring (over 64 KB)")
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no master key (run `outpost controller init`, or set "
+                          f"{MASTER_KEY_ENV} to the keyring's path)") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: the master key does not load: {type(exc).__name__}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected an object with current and retired")
+    retired = doc.get("retired", [])
+    if not isinstance(retired, list) or len(retired) >= _MAX_KEYS:
+        raise ConfigError(f"{path}: retired: expected a list of at most {_MAX_KEYS - 1} keys")
+    current = _key_from(doc.get("current"), f"{path}: current")
+    keys = [_key_from(k, f"{path}: retired[{i}]") for i, k in enumerate(retired)]
+    if len({current.key_id, *(k.key_id for k in keys)}) != 1 + len(keys):
+        raise ConfigError(f"{path}: two master keys with one id")
+    return Keyring(current, keys)
+
+
+def keyring_path(directory: Path, environ: Mapping[str, str]) -> Path:
+    """Where the controller's keyring is: ``OUTPOST_MASTER_KEY_FILE`` if set, else ``master.key`` in
+    its directory."""
+    given = environ.get(MASTER_KEY_ENV, "")
+    return Path(given) if given else directory / MASTER_KEY_FILE
