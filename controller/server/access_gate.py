@@ -85,17 +85,28 @@ class AccessGate:
     async def admit(self, context: grpc.aio.ServicerContext, method: str, request: Message) -> Caller:
         """The caller, if it may make this call; otherwise the call is aborted PERMISSION_DENIED. Either
         way the audit trail has it (server/call_audit.py) before the call goes on."""
-        peer = await self._identities.require_peer(context, Role.OPERATOR, f"AdminService.{method}")
-        name = peer.identity.name
-        caller = Caller(name, source_ip(context.peer()))
+        peer = self._identities.peer(context)
         permission = PERMISSIONS.get(method)
         action = permission.action_of(request) if permission is not None else None
         named = action.value if action is not None else f"AdminService.{method}"
         resources = permission.resources(request) if permission is not None else ()
+        address = source_ip(context.peer())
+        caller = (Caller(peer.identity.name, address) if peer is not None
+                  else Caller("-", address, role="unidentified"))
 
         async def refuse(why: str) -> None:
             await self.audit.denied(context, caller, named, resources, why)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+
+        if peer is None or peer.identity.role is not Role.OPERATOR:  # a node's certificate, say
+            who = peer.identity.uri if peer is not None else "an unidentified peer"
+            if peer is not None:
+                caller = Caller(peer.identity.name, address, role=peer.identity.role.value)
+            log.warning("denied AdminService.%s to %s (%s)", method, who, context.peer())
+            await refuse(f"AdminService.{method} is not allowed for {who}; it needs a {Role.OPERATOR.value} "
+                         "certificate")
+            raise AssertionError("abort raises")
+        name = peer.identity.name
 
         if peer.serial in self._denylist:
             log.warning("denied %s to operator %s: its certificate %s is revoked (%s)", method, name, peer.serial,

@@ -71,9 +71,11 @@ def targets_text(targets: Targets) -> str:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who calls: the operator its verified certificate names, from which address."""
+    """Who calls: the operator its verified certificate names, from which address (``role``: what the
+    certificate is when it is not an operator's, for a refusal's record)."""
     operator: str
     source_ip: str | None
+    role: str = "operator"
 
 
 class CallAudit:
@@ -84,7 +86,7 @@ class CallAudit:
 
     def _entry(self, context: grpc.aio.ServicerContext, party: Caller, action: str,
                resources: Sequence[ResourceRef], outcome: AuditOutcome, detail: str = "") -> AuditEntry:
-        return AuditEntry(at_ms=now_ms(), actor=f"operator/{party.operator}", source_ip=party.source_ip or "",
+        return AuditEntry(at_ms=now_ms(), actor=f"{party.role}/{party.operator}", source_ip=party.source_ip or "",
                           action=action, outcome=outcome, request_id=request_id(context),
                           resource=_bounded(",".join(r.name for r in resources), RESOURCE_CHARS),
                           detail=_bounded(detail, DETAIL_CHARS))

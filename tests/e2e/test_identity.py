@@ -173,6 +173,12 @@ def test_node_certificate_cannot_call_the_admin_api(cluster: Cluster, tmp_path: 
     assert cluster.outpost_json("command", "list") == []
     assert len(cluster.outpost_json("activation", "list")) == 1
     assert [r["ping_status"] for r in cluster.nodes()] == ["Online"]
+    # each refusal is on the audit trail, with the node as its actor
+    records = [json.loads(line) for line in cluster.outpost("audit", "export", "--actor", f"node/{node_id}",
+                                                            "--format", "jsonl").stdout.splitlines()]
+    assert [(r["action"], r["outcome"]) for r in records] == [
+        ("node:Enrol", "Succeeded"), ("node:List", "AccessDenied"), ("command:Send", "AccessDenied"),
+        ("activation:Create", "AccessDenied"), ("command:List", "AccessDenied")], records
 
 
 def test_client_without_a_certificate_is_refused(cluster: Cluster) -> None:
