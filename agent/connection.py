@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from agent.certificate import CertificateRenewal
 from agent.commands import Commands, CommandsSetup
 from agent.durable import SyncFiles, fsync_in_thread
 from agent.facts import gather_facts
@@ -119,6 +120,9 @@ class Agent:
             options.max_concurrent_documents, options.accept_delay_seconds, shared.ledger_write, shared.call_later,
             shared.verified_roots, shared.scrubber, shared.sync_files, shared.journal_file))
         self._outbox = self._commands.outbox
+        self._certificate = CertificateRenewal(state, identity)
+        self._renewed = False  # a new certificate came on this stream: the next one opens with it
+        self._end_stream: Callable[[], None] | None = None
         self._connected = False
         self._refused: grpc.StatusCode | None = None  # how the controller ended the last stream, if it did
         self._ending = False  # this side is ending the current stream (stopping, or to say why it waits)
@@ -158,10 +162,7 @@ class Agent:
         attempt = 0
         report = True  # the next stream fails at once if the controller cannot be reached
         await self._commands.recover()
-        creds = grpc.ssl_channel_credentials(root_certificates=self._identity.ca_pem,
-                                              private_key=self._identity.key_pem,
-                                              certificate_chain=self._identity.cert_pem)
-        channel = grpc.aio.secure_channel(self._identity.controller, creds, options=KEEPALIVE_OPTIONS)
+        channel = self._channel()
         connect = _connect_call(channel)
         try:
             while not stop.is_set():
@@ -169,6 +170,12 @@ class Agent:
                 outcome = await self._session(connect, stop, wait=not report)
                 if stop.is_set():
                     break
+                if self._renewed:  # the next stream presents the new certificate
+                    self._renewed = False
+                    await channel.close()
+                    channel = self._channel()
+                    connect = _connect_call(channel)
+                    continue
                 report = outcome is _Session.WAITED
                 if outcome is _Session.WAITED:
                     continue  # no backoff: the stream that reports why comes right away
@@ -179,7 +186,7 @@ class Agent:
                     # The controller is at its open-file limit. Let go of the connection (it holds one of
                     # the controller's descriptors while open) and come back later than usual.
                     await channel.close()
-                    channel = grpc.aio.secure_channel(self._identity.controller, creds, options=KEEPALIVE_OPTIONS)
+                    channel = self._channel()
                     connect = _connect_call(channel)
                     least = self._options.exhausted_backoff_seconds
                     delay = max(delay, self._rng.uniform(least, 2 * least))
@@ -190,6 +197,13 @@ class Agent:
             await self._commands.synced()
             self._commands.close()
             await channel.close()
+
+    def _channel(self) -> grpc.aio.Channel:
+        """A channel presenting this agent's certificate as it is now."""
+        creds = grpc.ssl_channel_credentials(root_certificates=self._identity.ca_pem,
+                                              private_key=self._identity.key_pem,
+                                              certificate_chain=self._identity.cert_pem)
+        return grpc.aio.secure_channel(self._identity.controller, creds, options=KEEPALIVE_OPTIONS)
 
     async def _session(self, connect: grpc.aio.StreamStreamMultiCallable, stop: Stop, *, wait: bool) -> _Session:
         """One stream. ``wait``: it waits for the channel to be ready, up to
@@ -208,6 +222,7 @@ class Agent:
         def give_up() -> None:  # still no word from the controller: end the stream to say why
             if not self._connected:
                 end()
+        self._end_stream = end
         stopping: list[asyncio.Task[None]] = []
         on_stop = stop.on_set(lambda: stopping.append(asyncio.ensure_future(self._stop_then_end(end))))
         # jittered, so that agents waiting since the same moment (a controller restart that takes
@@ -226,6 +241,8 @@ class Agent:
             call.cancel()
             self._outbox.disconnect()
             self._connected = False
+            self._end_stream = None
+            self._certificate.unanswered()
         if answered:
             return _Session.ANSWERED
         return _Session.WAITED if self._ending and not stop.is_set() else _Session.FAILED
@@ -240,6 +257,7 @@ class Agent:
                     log.info("connected to %s as %s", self._identity.controller, self.node_id)
                     self._connected = True
                     heartbeat = asyncio.create_task(self._heartbeats())
+                    self._renew_if_due()
                 try:
                     self._dispatch(msg)
                 except Exception:  # a bug in handling one message must not take the agent down
@@ -273,11 +291,23 @@ class Agent:
                 self._outbox.acknowledged(command_id)
         elif kind == "ping" and msg.ping.answer:  # the controller asks whether this stream is alive
             self._outbox.transient(Heartbeat(now_ms(), self._commands.running()))
+        elif kind == "renewed":
+            renewed = self._certificate.answered(wire.renewed_from_pb(msg.renewed))
+            if renewed is not None:
+                self._identity = renewed
+                self._renewed = True
+                if self._end_stream is not None:
+                    self._end_stream()
+
+    def _renew_if_due(self) -> None:
+        if self._certificate.due():
+            self._outbox.transient(self._certificate.request())
 
     async def _heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self._options.heartbeat_seconds)
             self._outbox.transient(Heartbeat(now_ms(), self._commands.running()))
+            self._renew_if_due()
 
     async def _stop_then_end(self, end: Callable[[], None]) -> None:
         """Stopping: stop what runs (each command reports how it ended, journaled), give the controller

@@ -1,14 +1,18 @@
-"""The agent's side of enrollment: a key and a CSR (plugins/sdk/host/keys.py), and the check of the
-certificate that comes back."""
+"""The agent's side of enrollment and renewal: a key and a CSR (plugins/sdk/host/keys.py), and the
+check of the certificate that comes back."""
 from __future__ import annotations
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from plugins.sdk.errors import IdentityError
 from plugins.sdk.host.keys import make_key_and_csr
+from plugins.sdk.wire.identity import Role, identity_of_certificate
 
-__all__ = ["load_certificate_chain_ok", "make_key_and_csr"]
+__all__ = ["check_node_certificate", "load_certificate_chain_ok", "make_key_and_csr"]
+
+_SPKI = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
 
 
 def load_certificate_chain_ok(cert_pem: bytes, ca_pem: bytes) -> None:
@@ -27,3 +31,16 @@ def load_certificate_chain_ok(cert_pem: bytes, ca_pem: bytes) -> None:
         raise IdentityError("certificate signature does not verify with the CA key") from None
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise IdentityError(f"certificate was not issued by this CA: {exc}") from None
+
+
+def check_node_certificate(cert_pem: bytes, key_pem: bytes, node_id: str, ca_pem: bytes) -> None:
+    """Raise :class:`IdentityError` unless ``cert_pem`` certifies the key of ``key_pem`` as node
+    ``node_id`` and the CA of ``ca_pem`` signed it."""
+    load_certificate_chain_ok(cert_pem, ca_pem)
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    ident = identity_of_certificate(cert)
+    if ident.role is not Role.NODE or ident.name != node_id:
+        raise IdentityError(f"the certificate names {ident.uri}, not node {node_id}")
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if cert.public_key().public_bytes(*_SPKI) != key.public_key().public_bytes(*_SPKI):
+        raise IdentityError("the certificate is for another key")

@@ -14,19 +14,18 @@ import socket
 import ssl
 
 import grpc
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from agent.csr import load_certificate_chain_ok, make_key_and_csr
+from agent.certificate import renew_at
+from agent.csr import check_node_certificate, make_key_and_csr
 from agent.facts import gather_facts
 from agent.state import AgentIdentity, StateDir
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
-from plugins.sdk.errors import ConfigError, OutpostError
+from plugins.sdk.errors import ConfigError, IdentityError, OutpostError
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.wire import convert as wire
-from plugins.sdk.wire.identity import fingerprint, identity_of_certificate
+from plugins.sdk.wire.identity import fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +98,14 @@ def enroll(*, controller: str, endpoint: str, activation_id: str, activation_cod
             reply = pbg.AgentServiceStub(channel).Enroll(request, timeout=ENROLL_TIMEOUT_SECONDS)
     except grpc.RpcError as exc:
         raise EnrolmentError(f"enrolment refused: {exc.details()}") from None
-    cert = x509.load_pem_x509_certificate(reply.certificate_pem)
-    load_certificate_chain_ok(reply.certificate_pem, ca_pem)
-    if identity_of_certificate(cert).name != reply.node_id:
-        raise EnrolmentError("the controller returned a certificate for another node id")
-    if cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo) != \
-            serialization.load_pem_private_key(key_pem, None).public_key().public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo):
-        raise EnrolmentError("the controller returned a certificate for another key")
+    try:
+        check_node_certificate(reply.certificate_pem, key_pem, reply.node_id, ca_pem)
+    except IdentityError as exc:
+        raise EnrolmentError(f"the controller returned a certificate this agent cannot use: {exc}") from None
     identity = AgentIdentity(node_id=reply.node_id, controller=controller, ca_pem=reply.ca_bundle_pem or ca_pem,
                              cert_pem=reply.certificate_pem, key_pem=key_pem,
-                             signing_public_key=reply.signing_public_key, signing_key_id=reply.signing_key_id)
+                             signing_public_key=reply.signing_public_key, signing_key_id=reply.signing_key_id,
+                             renew_at=renew_at(reply.certificate_pem))
     state.save_identity(identity)
     log.info("enrolled as %s with %s", reply.node_id, controller)
     return identity

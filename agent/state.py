@@ -34,6 +34,7 @@ class AgentIdentity:
     key_pem: bytes
     signing_public_key: bytes  # raw Ed25519
     signing_key_id: str
+    renew_at: float = 0.0  # epoch seconds its certificate is due for renewal (0: read from it)
 
 
 class StateDir:
@@ -77,7 +78,42 @@ class StateDir:
         write_private(self.path / "ca.pem", ident.ca_pem)
         doc = {"node_id": ident.node_id, "controller": ident.controller,
                "signing_public_key": ident.signing_public_key.hex(), "signing_key_id": ident.signing_key_id}
+        if ident.renew_at:
+            doc["renew_at"] = ident.renew_at
         write_private(self.identity_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+
+    def save_renewal(self, ident: AgentIdentity) -> None:
+        """A renewed identity: its certificate and key (``save_certificate``), then when it is due."""
+        self.save_certificate(ident.key_pem, ident.cert_pem)
+        doc = json.loads(self.identity_path.read_text())
+        doc["renew_at"] = ident.renew_at
+        write_private(self.identity_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+
+    def save_certificate(self, key_pem: bytes, cert_pem: bytes) -> None:
+        """A renewed certificate and its key, as one pair: both written beside the old pair first
+        (``.new``, fsynced), then each moved over its old one; ``load_identity`` finishes a move an
+        agent killed meanwhile left half done, or drops a pair it left half written."""
+        key, crt = self.path / "node.key", self.path / "node.crt"
+        write_private(_new(key), key_pem)
+        write_private(_new(crt), cert_pem)
+        os.replace(_new(key), key)
+        os.replace(_new(crt), crt)
+        _sync_dir(self.path)
+
+    def _finish_certificate(self) -> None:
+        key, crt = self.path / "node.key", self.path / "node.crt"
+        if not _new(crt).exists():
+            _new(key).unlink(missing_ok=True)  # killed while writing the pair: the old one stands
+            return
+        new_key = _new(key) if _new(key).exists() else key  # else: already moved
+        if _pair(new_key.read_bytes(), _new(crt).read_bytes()):
+            if new_key != key:
+                os.replace(new_key, key)
+            os.replace(_new(crt), crt)
+        else:  # the certificate half written: the old pair stands
+            _new(key).unlink(missing_ok=True)
+            _new(crt).unlink()
+        _sync_dir(self.path)
 
     def _identity_doc(self) -> object:
         """JSON, so a running agent never loads a YAML parser (0.9 MB of its idle memory); state
@@ -95,6 +131,7 @@ class StateDir:
 
     def load_identity(self) -> AgentIdentity:
         try:
+            self._finish_certificate()
             doc = self._identity_doc()
             if not isinstance(doc, dict):
                 raise ValueError("the identity is not a mapping")
@@ -103,7 +140,33 @@ class StateDir:
                 ca_pem=(self.path / "ca.pem").read_bytes(), cert_pem=(self.path / "node.crt").read_bytes(),
                 key_pem=(self.path / "node.key").read_bytes(),
                 signing_public_key=bytes.fromhex(str(doc["signing_public_key"])),
-                signing_key_id=str(doc["signing_key_id"]),
+                signing_key_id=str(doc["signing_key_id"]), renew_at=float(doc.get("renew_at", 0.0)),
             )
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{self.path}: broken agent state: {exc}") from None
+
+
+def _new(path: Path) -> Path:
+    return path.with_name(path.name + ".new")
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pair(key_pem: bytes, cert_pem: bytes) -> bool:
+    """Whether the certificate is whole and certifies the key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except ValueError:
+        return False
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    return bool(cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki))

@@ -32,6 +32,7 @@ class AgentSession:
         self.peer = peer  # where the stream comes from (gRPC's peer string)
         self.outbound: asyncio.Queue[ControllerMessage | None] = asyncio.Queue()
         self.closed = False
+        self.renewed = False  # the node renewed its certificate on this stream (once a stream)
         self._acks: list[str] = []
         self._ack_batch = ack_batch
         self._probe: asyncio.Future[None] | None = None

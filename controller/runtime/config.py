@@ -58,6 +58,10 @@ def _str(doc: dict[str, object], key: str, path: Path) -> str:
     return value
 
 
+NODE_CERTIFICATE_SECONDS = 7 * 24 * 3600  # as controller/trust/pki.py's default
+MAX_NODE_CERTIFICATE = 365 * 24 * 3600
+
+
 @dataclass(frozen=True)
 class ControllerSettings:
     database_url: str
@@ -67,6 +71,7 @@ class ControllerSettings:
     retention_days: int = 30
     audit_reads: bool = True  # reads (Get, List, ...) in the audit trail too
     require_safe_parameters: bool = False  # refuse documents that paste a parameter into a script as text
+    node_certificate_seconds: int = NODE_CERTIFICATE_SECONDS  # renewed by the agent at two thirds
 
 
 class ControllerDir:
@@ -97,6 +102,7 @@ class ControllerDir:
         doc = {"database_url": settings.database_url, "hostnames": list(settings.hostnames),
                "listen": settings.listen, "retention_days": settings.retention_days,
                "audit_reads": settings.audit_reads, "require_safe_parameters": settings.require_safe_parameters,
+               "node_certificate_seconds": settings.node_certificate_seconds,
                "webhooks": [{"url": w.url, "secret": w.secret.reveal(), "events": sorted(w.events)}
                             for w in settings.webhooks]}
         write_private(self.settings_path, yaml.safe_dump(doc, sort_keys=True).encode())
@@ -115,6 +121,10 @@ class ControllerDir:
         for key, value in (("audit_reads", audit_reads), ("require_safe_parameters", safe)):
             if not isinstance(value, bool):
                 raise ConfigError(f"{self.settings_path}: {key}: expected true or false")
+        lifetime = doc.get("node_certificate_seconds", NODE_CERTIFICATE_SECONDS)
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 30 <= lifetime <= MAX_NODE_CERTIFICATE:
+            raise ConfigError(f"{self.settings_path}: node_certificate_seconds: expected 30 to {MAX_NODE_CERTIFICATE} "
+                              f"(a year), got {lifetime!r}")
         try:
             from controller.events.webhooks import (
                 load_webhooks,  # the controller's settings only, not the CLI's (10 ms)
@@ -124,7 +134,8 @@ class ControllerDir:
         except InputError as exc:
             raise ConfigError(f"{self.settings_path}: {exc}") from None
         return ControllerSettings(_str(doc, "database_url", self.settings_path), tuple(hostnames),
-                                  _str(doc, "listen", self.settings_path), webhooks, retention, audit_reads, safe)
+                                  _str(doc, "listen", self.settings_path), webhooks, retention, audit_reads, safe,
+                                  lifetime)
 
     def read(self, name: str) -> bytes:
         try:

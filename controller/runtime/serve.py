@@ -29,6 +29,7 @@ from controller.server.admin_service import AdminService
 from controller.server.agent_service import AgentStreamService
 from controller.server.enrolment_service import MAX_MESSAGE_BYTES, EnrolmentService
 from controller.server.failures import DatabaseFailures
+from controller.server.renewal import NodeRenewal
 from controller.store import Store
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail, load_audit_key
@@ -152,9 +153,10 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     failures = (DatabaseFailures(),)  # a failed database answered UNAVAILABLE in one line
     mtls = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections)))
     access = await build_access(db, ca, cdir.file("operators"), trail)
+    renewal = NodeRenewal(db, ca, trail, settings.node_certificate_seconds)
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                               opts.heartbeat_timeout_seconds, capacity, events,
-                                                              access.gate.denylist), mtls)
+                                                              access.gate.denylist, renewal), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         access, hub,
                                                         require_safe_parameters=settings.require_safe_parameters), mtls)
@@ -162,7 +164,9 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
                                              require_client_auth=True)
     enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT),
                                                             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)))
-    pbg.add_AgentServiceServicer_to_server(EnrolmentService(db, ca, signer, trail), enrol)
+    pbg.add_AgentServiceServicer_to_server(EnrolmentService(db, ca, signer, trail,
+                                                            node_certificate_seconds=settings.node_certificate_seconds),
+                                           enrol)
     enrol_creds = grpc.ssl_server_credentials([(server_key, chain)])
     try:
         if not mtls.add_secure_port(listen, mtls_creds):

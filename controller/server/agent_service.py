@@ -15,7 +15,9 @@ from controller.fleet.capacity import StreamCapacity
 from controller.fleet.facts import kept_facts
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
+from controller.server.access_gate import source_ip
 from controller.server.auth import PeerIdentities
+from controller.server.renewal import NodeRenewal
 from controller.trust.revocation import Denylist
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
@@ -23,7 +25,7 @@ from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.convert import WireError
 from plugins.sdk.wire.identity import Role
-from plugins.sdk.wire.messages import Ping
+from plugins.sdk.wire.messages import CertificateRenewed, Ping
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ class AgentStreamService(pbg.AgentServiceServicer):
 
     def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
                  heartbeat_timeout_seconds: float, capacity: StreamCapacity, events: EventBus | None = None,
-                 denylist: Denylist | None = None) -> None:
+                 denylist: Denylist | None = None, renewal: NodeRenewal | None = None) -> None:
+        self._renewal = renewal  # None: renewals are answered "not offered"
         self._presence = presence
         self._denylist = denylist if denylist is not None else Denylist()  # (an empty one is falsy)
         self._capacity = capacity
@@ -167,6 +170,16 @@ class AgentStreamService(pbg.AgentServiceServicer):
         finally:
             timer.cancel()
 
+    async def _renew(self, session: AgentSession, csr_pem: bytes) -> None:
+        """A certificate renewal: once a stream (the agent's next stream opens with the new one)."""
+        if self._renewal is None:
+            session.send(CertificateRenewed(b"", "this controller does not renew certificates"))
+        elif session.renewed:
+            session.send(CertificateRenewed(b"", "one renewal a stream"))
+        else:
+            session.renewed = True
+            session.send(await self._renewal.renew(session.node_id, source_ip(session.peer) or "", csr_pem))
+
     async def _handle(self, session: AgentSession, msg: pb.AgentMessage) -> None:
         d, node_id = self._reports, session.node_id
         kind = msg.WhichOneof("body")
@@ -187,5 +200,7 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 session.flush_acks()
             elif kind == "cancel_ack":
                 await d.on_cancel_ack(node_id, wire.cancel_ack_from_pb(msg.cancel_ack))
+            elif kind == "renew":
+                await self._renew(session, msg.renew.csr_pem)
         except WireError as exc:
             log.warning("node %s sent a message this controller cannot read: %s", node_id, exc)

@@ -32,7 +32,7 @@ from controller.store import ActivationRefused, NotFound
 from controller.store.access import CertificateRecord
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail, AuditUnavailable
-from controller.trust.pki import CertificateAuthority
+from controller.trust.pki import NODE_CERTIFICATE_SECONDS, CertificateAuthority
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
@@ -75,8 +75,9 @@ class EnrolmentService(pbg.AgentServiceServicer):
     """Served on the enrolment listener only: Enroll, nothing else."""
 
     def __init__(self, db: Db, ca: CertificateAuthority, signer: DocumentSigner, trail: AuditTrail,
-                 limiter: RateLimiter | None = None) -> None:
+                 limiter: RateLimiter | None = None, node_certificate_seconds: int = NODE_CERTIFICATE_SECONDS) -> None:
         self._db = db
+        self._lifetime = node_certificate_seconds
         self._ca = ca
         self._signer = signer
         self._trail = trail
@@ -137,7 +138,7 @@ class EnrolmentService(pbg.AgentServiceServicer):
             await self._refuse(context, aid, "bad_facts", f"facts: {exc}", grpc.StatusCode.INVALID_ARGUMENT)
         node_id = new_node_id()
         try:
-            issued = self._ca.sign_node_csr(request.csr_pem, node_id)
+            issued = self._ca.sign_node_csr(request.csr_pem, node_id, self._lifetime)
         except IdentityError as exc:
             await self._refuse(context, aid, "bad_csr", f"csr: {exc}", grpc.StatusCode.INVALID_ARGUMENT)
         try:

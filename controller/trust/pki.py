@@ -24,6 +24,7 @@ from plugins.sdk.wire.identity import Identity, fingerprint, node_identity, oper
 
 # Certificates start this far in the past so that a node whose clock lags a little accepts them.
 BACKDATE = dt.timedelta(minutes=5)
+NODE_CERTIFICATE_SECONDS = 7 * 24 * 3600  # a node certificate's lifetime by default
 # A CSR larger than this is refused before parsing (a P-256 CSR is well under 1 KiB).
 MAX_CSR_BYTES = 16 * 1024
 
@@ -75,9 +76,9 @@ def _serial_hex(cert: x509.Certificate) -> str:
     return format(cert.serial_number, "x")
 
 
-def _check_days(valid_days: int) -> None:
+def _check_days(valid_days: int, name: str = "valid_days") -> None:
     if not isinstance(valid_days, int) or isinstance(valid_days, bool) or valid_days <= 0:
-        raise ConfigError(f"valid_days must be a positive integer, got {valid_days!r}")
+        raise ConfigError(f"{name} must be a positive integer, got {valid_days!r}")
 
 
 def create_ca(common_name: str = "Outpost CA", valid_days: int = 3650) -> CertifiedKey:
@@ -160,10 +161,15 @@ class CertificateAuthority:
     # -- issuing ---------------------------------------------------------------------------
 
     def _leaf(self, *, subject_cn: str, public_key: _LeafPublicKey, sans: Sequence[x509.GeneralName],
-              usage: x509.ObjectIdentifier, valid_days: int) -> x509.Certificate:
-        _check_days(valid_days)
+              usage: x509.ObjectIdentifier, valid_days: int = 0, valid_seconds: int = 0) -> x509.Certificate:
+        if valid_seconds:
+            _check_days(valid_seconds, "valid_seconds")
+        else:
+            _check_days(valid_days)
         now = _now()
-        not_after = min(now + dt.timedelta(days=valid_days), self._cert.not_valid_after_utc)
+        lifetime = dt.timedelta(seconds=valid_seconds) if valid_seconds else dt.timedelta(days=valid_days)
+        not_after = min(now + lifetime, self._cert.not_valid_after_utc)
+        backdate = min(BACKDATE, lifetime / 10)  # a short-lived certificate's renewal point stays ahead
         if not_after <= now:
             raise ConfigError("the CA certificate has expired; rotate the CA before issuing")
         builder = (
@@ -172,7 +178,7 @@ class CertificateAuthority:
             .issuer_name(self._cert.subject)
             .public_key(public_key)
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - BACKDATE)
+            .not_valid_before(now - backdate)
             .not_valid_after(not_after)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_LEAF_KEY_USAGE, critical=True)
@@ -214,12 +220,14 @@ class CertificateAuthority:
                           usage=ExtendedKeyUsageOID.SERVER_AUTH, valid_days=valid_days)
         return CertifiedKey(_key_pem(key), _cert_pem(cert))
 
-    def sign_node_csr(self, csr_pem: bytes, node_id: str, valid_days: int = 365) -> IssuedCertificate:
-        """Certify the CSR's key as ``node_id``. The CSR's requested subject and SANs are ignored."""
+    def sign_node_csr(self, csr_pem: bytes, node_id: str,
+                      valid_seconds: int = NODE_CERTIFICATE_SECONDS) -> IssuedCertificate:
+        """Certify the CSR's key as ``node_id`` (for 7 days by default: the agent renews it over its
+        stream at two thirds of that). The CSR's requested subject and SANs are ignored."""
         identity = node_identity(node_id)
         public_key = _csr_public_key(csr_pem)
         cert = self._leaf(subject_cn=identity.name, public_key=public_key, sans=_identity_sans(identity),
-                          usage=ExtendedKeyUsageOID.CLIENT_AUTH, valid_days=valid_days)
+                          usage=ExtendedKeyUsageOID.CLIENT_AUTH, valid_seconds=valid_seconds)
         return _issued(cert)
 
     def sign_operator_csr(self, csr_pem: bytes, name: str, valid_days: int) -> IssuedCertificate:

@@ -30,6 +30,9 @@ class FakeContext:
     def peer(self) -> str:
         return "ipv4:127.0.0.1:5555"
 
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:  # a refusal's audit record reads it
+        return ()
+
     async def abort(self, code: grpc.StatusCode, details: str) -> None:
         self.aborted.append((code, details))
         raise Aborted(details)

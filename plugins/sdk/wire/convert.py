@@ -13,10 +13,12 @@ from plugins.sdk.wire.messages import (
     AgentMessage,
     Cancel,
     CancelAck,
+    CertificateRenewed,
     ControllerMessage,
     Heartbeat,
     Hello,
     Ping,
+    RenewCertificate,
     ResultAck,
 )
 from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
@@ -113,9 +115,15 @@ def controller_message_to_pb(msg: ControllerMessage) -> pb.ControllerMessage:
     elif isinstance(msg, Ping):
         out.ping.sent_at_ms = msg.sent_at_ms
         out.ping.answer = msg.answer
+    elif isinstance(msg, CertificateRenewed):
+        out.renewed.certificate_pem, out.renewed.error = msg.certificate_pem, msg.error
     else:
         raise TypeError(f"not a controller message: {msg!r}")
     return out
+
+
+def renewed_from_pb(msg: pb.CertificateRenewed) -> CertificateRenewed:
+    return CertificateRenewed(msg.certificate_pem, msg.error)
 
 
 def cancel_ack_from_pb(msg: pb.CancelAck) -> CancelAck:
@@ -191,6 +199,8 @@ def agent_message_to_pb(msg: AgentMessage) -> pb.AgentMessage:
         return pb.AgentMessage(cancel_ack=pb.CancelAck(command_id=msg.command_id, running=msg.running))
     if isinstance(msg, Hello):
         return pb.AgentMessage(hello=pb.Hello(facts=facts_to_pb(msg.facts)))
+    if isinstance(msg, RenewCertificate):
+        return pb.AgentMessage(renew=pb.RenewCertificate(csr_pem=msg.csr_pem))
     raise TypeError(f"not an agent message: {msg!r}")
 
 
@@ -211,6 +221,8 @@ def agent_message_from_pb(msg: pb.AgentMessage) -> AgentMessage:
         return cancel_ack_from_pb(msg.cancel_ack)
     if kind == "hello":
         return Hello(facts_from_pb(msg.hello.facts))
+    if kind == "renew":
+        return RenewCertificate(msg.renew.csr_pem)
     raise WireError("an agent message with no body")
 
 

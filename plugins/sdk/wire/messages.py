@@ -54,5 +54,19 @@ class Heartbeat:
     running_command_ids: tuple[str, ...] = ()
 
 
-ControllerMessage = SignedCommand | Cancel | Ping | ResultAck
-AgentMessage = Hello | Accepted | Refusal | OutputChunk | StepReport | InvocationReport | Heartbeat | CancelAck
+@dataclass(frozen=True, slots=True)
+class RenewCertificate:
+    """The agent asks for its next certificate, for the key of this CSR (PEM)."""
+    csr_pem: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRenewed:
+    """The controller's answer: the new certificate (PEM), or why there is none."""
+    certificate_pem: bytes
+    error: str = ""
+
+
+ControllerMessage = SignedCommand | Cancel | Ping | ResultAck | CertificateRenewed
+AgentMessage = (Hello | Accepted | Refusal | OutputChunk | StepReport | InvocationReport | Heartbeat | CancelAck
+                | RenewCertificate)

@@ -200,16 +200,32 @@ class ResultAck(_message.Message):
     def __init__(self, command_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ControllerMessage(_message.Message):
-    __slots__ = ("command", "cancel", "ping", "result_ack")
+    __slots__ = ("command", "cancel", "ping", "result_ack", "renewed")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
     RESULT_ACK_FIELD_NUMBER: _ClassVar[int]
+    RENEWED_FIELD_NUMBER: _ClassVar[int]
     command: Command
     cancel: Cancel
     ping: Ping
     result_ack: ResultAck
-    def __init__(self, command: _Optional[_Union[Command, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ...) -> None: ...
+    renewed: CertificateRenewed
+    def __init__(self, command: _Optional[_Union[Command, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., renewed: _Optional[_Union[CertificateRenewed, _Mapping]] = ...) -> None: ...
+
+class RenewCertificate(_message.Message):
+    __slots__ = ("csr_pem",)
+    CSR_PEM_FIELD_NUMBER: _ClassVar[int]
+    csr_pem: bytes
+    def __init__(self, csr_pem: _Optional[bytes] = ...) -> None: ...
+
+class CertificateRenewed(_message.Message):
+    __slots__ = ("certificate_pem", "error")
+    CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    certificate_pem: bytes
+    error: str
+    def __init__(self, certificate_pem: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
 
 class Hello(_message.Message):
     __slots__ = ("facts",)
@@ -300,7 +316,7 @@ class CancelAck(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., running: _Optional[bool] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "ack", "output", "step_result", "invocation_result", "heartbeat", "cancel_ack")
+    __slots__ = ("hello", "ack", "output", "step_result", "invocation_result", "heartbeat", "cancel_ack", "renew")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +324,7 @@ class AgentMessage(_message.Message):
     INVOCATION_RESULT_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_ACK_FIELD_NUMBER: _ClassVar[int]
+    RENEW_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     ack: Ack
     output: OutputChunk
@@ -315,7 +332,8 @@ class AgentMessage(_message.Message):
     invocation_result: InvocationResult
     heartbeat: Heartbeat
     cancel_ack: CancelAck
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., step_result: _Optional[_Union[StepResult, _Mapping]] = ..., invocation_result: _Optional[_Union[InvocationResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_ack: _Optional[_Union[CancelAck, _Mapping]] = ...) -> None: ...
+    renew: RenewCertificate
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., step_result: _Optional[_Union[StepResult, _Mapping]] = ..., invocation_result: _Optional[_Union[InvocationResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_ack: _Optional[_Union[CancelAck, _Mapping]] = ..., renew: _Optional[_Union[RenewCertificate, _Mapping]] = ...) -> None: ...
 
 class CreateActivationRequest(_message.Message):
     __slots__ = ("tags", "registration_limit", "expires_seconds", "description")
