@@ -60,6 +60,10 @@ log = logging.getLogger(__name__)
 # operator calls probed every second for 40 s failed 4 times at 0.5 s and 27 at 10 s while refused
 # agents kept their connections (the listener's connections are capped, MAX_CONNECTIONS). Agents
 # that back off longer on RESOURCE_EXHAUSTED, or drop their connection meanwhile, close that gap.
+# The largest message the mutual-TLS listener takes (gRPC's default, said here): every field has its
+# own bound below it (a document or policy 64 KB, an output chunk 64 KB, a page of results 2 MB);
+# past it the transport refuses the message (RESOURCE_EXHAUSTED) before any code reads it.
+MTLS_MAX_MESSAGE = 4 * 1024 * 1024
 SERVER_OPTIONS = (
     ("grpc.server.max_pending_requests", 20_000),
     ("grpc.server.max_pending_requests_hard_limit", 30_000),
@@ -151,7 +155,8 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     log.info("%s", room.summary())
     capacity = StreamCapacity(room.agent_streams, room.limit)
     failures = (DatabaseFailures(),)  # a failed database answered UNAVAILABLE in one line
-    mtls = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections)))
+    mtls = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, room.connections),
+                                                           ("grpc.max_receive_message_length", MTLS_MAX_MESSAGE)))
     access = await build_access(db, ca, cdir.file("operators"), trail)
     renewal = NodeRenewal(db, ca, trail, settings.node_certificate_seconds)
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),

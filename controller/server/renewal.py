@@ -15,7 +15,8 @@ from controller.model import AuditEntry, AuditOutcome
 from controller.server.rate_limit import RateLimiter
 from controller.store.access import CertificateRecord
 from controller.store.db import Db
-from controller.trust.audit_trail import AuditTrail
+from controller.store.errors import StoreError
+from controller.trust.audit_trail import AuditTrail, AuditUnavailable
 from controller.trust.pki import NODE_CERTIFICATE_SECONDS, CertificateAuthority
 from plugins.sdk.errors import IdentityError
 from plugins.sdk.host.clock import now_ms
@@ -46,11 +47,15 @@ class NodeRenewal:
         except IdentityError as exc:
             return self._refused(node_id, source_ip, f"csr: {exc}")
         at = now_ms()
-        await self._db.run(self._db.store.record_certificate,
-                           CertificateRecord(issued.serial, Role.NODE.value, node_id, at, issued.not_after_ms, None))
-        # on record before it goes out, as at enrolment
-        await self._trail.record(self._entry(node_id, source_ip, AuditOutcome.SUCCEEDED,
-                                             f"certificate {issued.serial} issued"))
+        try:
+            await self._db.run(self._db.store.record_certificate, CertificateRecord(
+                issued.serial, Role.NODE.value, node_id, at, issued.not_after_ms, None))
+            # on record before it goes out, as at enrolment
+            await self._trail.record(self._entry(node_id, source_ip, AuditOutcome.SUCCEEDED,
+                                                 f"certificate {issued.serial} issued"))
+        except (AuditUnavailable, StoreError) as exc:  # the agent asks again on a later stream
+            log.error("certificate renewal of node %s not recorded: %s", node_id, exc)
+            return CertificateRenewed(b"", "the controller could not record the certificate; try again later")
         log.info("renewed the certificate of node %s: %s, until %d", node_id, issued.serial, issued.not_after_ms)
         return CertificateRenewed(issued.cert_pem)
 

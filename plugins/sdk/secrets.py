@@ -86,7 +86,11 @@ class ScrubFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self._secrets:
-            record.msg = scrub(record.getMessage(), self._secrets)
+            try:
+                message = record.getMessage()
+            except Exception:  # a call whose arguments do not fit its format: logged as it is, scrubbed
+                message = f"{record.msg!s} (arguments that do not fit: {record.args!r})"
+            record.msg = scrub(message, self._secrets)
             record.args = None
             if record.exc_info:
                 record.exc_text = scrub(logging.Formatter().formatException(record.exc_info), self._secrets)

@@ -69,3 +69,11 @@ def test_a_traceback_keeps_its_lines_and_escapes_the_rest(log: tuple[logging.Log
 def test_escape_controls(keep: str, expected: str) -> None:
     assert escape_controls("a\tb\nc\x1bd\x9be\u202ef é", keep) == expected
     assert escape_controls("plain [x] 😀", keep) == "plain [x] 😀"
+
+
+def test_a_call_whose_arguments_do_not_fit_is_logged_scrubbed_and_raises_nothing(
+        log: tuple[logging.Logger, io.StringIO]) -> None:
+    logger, buf = log
+    logger.warning("two %s %s", "s3cr3t-value\nforged")  # no exception here, nor in the handler
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].endswith(f"two %s %s (arguments that do not fit: ('{MASK}\\nforged',))")

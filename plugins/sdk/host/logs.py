@@ -28,7 +28,11 @@ class LineGuard(logging.Filter):
     node, a file name). A traceback keeps its line breaks; its other control characters are escaped."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a call whose arguments do not fit its format: logged as it is
+            message = f"{record.msg!s} (arguments that do not fit: {record.args!r})"
+            record.msg, record.args = message, None
         safe = escape_controls(message, "")
         if safe != message:
             record.msg, record.args = safe, None
