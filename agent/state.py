@@ -21,6 +21,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.durable import fsync_dir
 from plugins.sdk.errors import ConfigError
 from plugins.sdk.host.files import write_private
 
@@ -98,7 +99,7 @@ class StateDir:
         write_private(_new(crt), cert_pem)
         os.replace(_new(key), key)
         os.replace(_new(crt), crt)
-        _sync_dir(self.path)
+        fsync_dir(self.path)
 
     def _finish_certificate(self) -> None:
         key, crt = self.path / "node.key", self.path / "node.crt"
@@ -113,7 +114,7 @@ class StateDir:
         else:  # the certificate half written: the old pair stands
             _new(key).unlink(missing_ok=True)
             _new(crt).unlink()
-        _sync_dir(self.path)
+        fsync_dir(self.path)
 
     def _identity_doc(self) -> object:
         """JSON, so a running agent never loads a YAML parser (0.9 MB of its idle memory); state
@@ -148,14 +149,6 @@ class StateDir:
 
 def _new(path: Path) -> Path:
     return path.with_name(path.name + ".new")
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _pair(key_pem: bytes, cert_pem: bytes) -> bool:
