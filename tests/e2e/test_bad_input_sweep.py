@@ -95,6 +95,8 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
         ("controller", "init"): {"directory": fresh, "hostnames": "127.0.0.1", "config_path": f"{fresh}.yaml"},
         ("controller", "serve"): {"directory": str(s.cluster.controller_dir)},
         ("node", "tag"): {"node_id": s.node_id, "tags": "Sweep=1"},
+        ("node", "deregister"): {"node_id": "mi-00000000000000000"},  # never the sweep's node
+        ("activation", "delete"): {"activation_id": "00000000-0000-4000-8000-000000000000"},
         ("node", "untag"): {"node_id": s.node_id, "keys": "Sweep"},
         ("playbook", "apply"): {"path": str(s.playbook), "check": ""},
         ("plugin", "show"): {"name": "shell"},
@@ -332,16 +334,17 @@ def test_the_sweep_covers_every_command_and_option(sweep: Sweep) -> None:
 
 
 COMMAND_IDS = [" ".join(p) for p in [
-    ("activation", "create"), ("activation", "list"), ("audit", "export"), ("audit", "list"), ("audit", "verify"),
-    ("command", "cancel"), ("command", "list"),
+    ("activation", "create"), ("activation", "delete"), ("activation", "list"), ("audit", "export"),
+    ("audit", "list"), ("audit", "verify"), ("command", "cancel"), ("command", "list"),
     ("command", "logs"), ("command", "send"), ("command", "show"), ("command", "wait"), ("controller", "init"),
     ("controller", "serve"), ("document", "create"), ("document", "delete"), ("document", "list"),
     ("document", "set-default"), ("document", "show"), ("document", "update"), ("events",), ("group", "create"),
-    ("group", "delete"), ("group", "list"), ("group", "show"), ("node", "list"), ("node", "tag"),
-    ("node", "untag"), ("operator", "create"), ("operator", "list"), ("operator", "renew"), ("operator", "revoke"),
-    ("operator", "show"), ("playbook", "apply"), ("plugin", "list"), ("plugin", "show"), ("policy", "attach"),
-    ("policy", "create"), ("policy", "delete"), ("policy", "detach"), ("policy", "list"), ("policy", "show"),
-    ("policy", "simulate"), ("policy", "update"), ("agent", "enroll"), ("agent", "run"), ("swarm",)]]
+    ("group", "delete"), ("group", "list"), ("group", "show"), ("node", "deregister"), ("node", "list"),
+    ("node", "tag"), ("node", "untag"), ("operator", "create"), ("operator", "list"), ("operator", "renew"),
+    ("operator", "revoke"), ("operator", "show"), ("playbook", "apply"), ("plugin", "list"), ("plugin", "show"),
+    ("policy", "attach"), ("policy", "create"), ("policy", "delete"), ("policy", "detach"), ("policy", "list"),
+    ("policy", "show"), ("policy", "simulate"), ("policy", "update"), ("agent", "enroll"), ("agent", "run"),
+    ("swarm",)]]
 
 
 def test_every_command_is_in_the_list_below(sweep: Sweep) -> None:
