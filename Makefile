@@ -25,8 +25,13 @@ proto: install
 demo: bytecode
 	$(PY) -m controller.dev.demo
 
+# Two workers (pytest-xdist), a test file each at a time: most of the suite is end-to-end tests that
+# wait on real processes, so two side by side take about half the time of one after the other on
+# this 2-core machine. TEST_WORKERS=0 runs them in this process, one after the other.
+TEST_WORKERS ?= 2
+
 test: bytecode
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The fuzz properties of tests/fuzz at their full counts (tests/fuzz/budget.py: 1.05 million cases),
 # shared out among FUZZ_JOBS processes, with a random seed unless FUZZ_SEED is given: a failure is

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
 import resource
 import signal
 import socket
@@ -25,14 +26,26 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPOST = (sys.executable, "-m", "controller.cli.entry")
 
 
+def _below_ephemeral() -> int:
+    """The first port the kernel hands out as a connection's source port (Linux: 32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_pair() -> int:
-    """A port P with P and P+1 both free (the controller listens on both)."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+    """A port P with P and P+1 both free (the controller listens on both), picked at random below
+    the ephemeral range: a port the kernel picked for us (bind to 0) is one it may also give an
+    agent's or a test's outgoing connection as its source port before the controller binds it, and
+    fleets started side by side (tests in parallel, a chaos campaign) made that happen."""
+    top = min(_below_ephemeral(), 65535) - 2
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(min(10_000, top - 1), top)
         try:
-            with socket.socket() as s2:
+            with socket.socket() as s1, socket.socket() as s2:
+                s1.bind(("127.0.0.1", port))
                 s2.bind(("127.0.0.1", port + 1))
             return port
         except OSError:

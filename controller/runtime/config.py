@@ -122,8 +122,8 @@ class ControllerDir:
             if not isinstance(value, bool):
                 raise ConfigError(f"{self.settings_path}: {key}: expected true or false")
         lifetime = doc.get("node_certificate_seconds", NODE_CERTIFICATE_SECONDS)
-        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 30 <= lifetime <= MAX_NODE_CERTIFICATE:
-            raise ConfigError(f"{self.settings_path}: node_certificate_seconds: expected 30 to {MAX_NODE_CERTIFICATE} "
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or not 10 <= lifetime <= MAX_NODE_CERTIFICATE:
+            raise ConfigError(f"{self.settings_path}: node_certificate_seconds: expected 10 to {MAX_NODE_CERTIFICATE} "
                               f"(a year), got {lifetime!r}")
         try:
             from controller.events.webhooks import (
