@@ -4,7 +4,6 @@ the rest of the command line, so the controller never imports the agent, and run
 loads nothing of the controller's."""
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import signal
 import sys
@@ -36,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args[:2] == ["agent", "run"] or args[:1] == ["swarm"]:  # until their loops handle SIGTERM themselves
         signal.signal(signal.SIGTERM, _stopped_while_starting)
     if args and not args[0].startswith("-"):
+        import importlib.metadata  # after the handler above: this import is half of the start-up before it
+
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             if ep.name == args[0]:
                 return int(ep.load()(args[1:]) or 0)

@@ -98,6 +98,7 @@ class ChaosFleet:
         self.procs: dict[str, subprocess.Popen] = {}
         self.findings: list[str] = []  # what happened that no fault caused (processes that exited by themselves)
         self._lock = threading.Lock()
+        self._log_size: dict[str, int] = {}  # each process's log size when it was last started
 
     # ------------------------------------------------------------------ set-up
 
@@ -168,8 +169,21 @@ class ChaosFleet:
             args = ["agent", "run", "--state-dir", str(c.state_dir(name)), "--heartbeat-seconds", "1",
                     "--backoff-base-seconds", "0.2"]
         with self._lock:
+            self._log_size[name] = self._log_bytes(name)
             self.procs[name] = c.spawn(name, args)
         self.lives.begin(name)
+
+    def _log_bytes(self, name: str) -> int:
+        try:
+            return (self.cluster.root / f"{name}.log").stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def _before_start_up(self, name: str, returncode: int) -> bool:
+        """Killed by the SIGTERM itself before it wrote a line: it had not reached its own handler
+        (interpreter start-up, on a loaded machine up to a second and more; no code of ours had run,
+        nothing was taken), which is how systemd's SIGTERM ends such a process too."""
+        return returncode == -signal.SIGTERM and self._log_bytes(name) == self._log_size.get(name, -1)
 
     def stop(self, name: str, sig: signal.Signals) -> None:
         with self._lock:
@@ -194,7 +208,7 @@ class ChaosFleet:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return
-        if sig is signal.SIGTERM and proc.returncode != 0:
+        if sig is signal.SIGTERM and proc.returncode != 0 and not self._before_start_up(name, proc.returncode):
             self.findings.append(f"{name} exited {proc.returncode} on SIGTERM")
 
     def check_processes(self) -> None:
