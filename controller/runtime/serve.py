@@ -161,7 +161,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     renewal = NodeRenewal(db, ca, trail, settings.node_certificate_seconds)
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                               opts.heartbeat_timeout_seconds, capacity, events,
-                                                              access.gate.denylist, renewal), mtls)
+                                                              access.gate.denylist, renewal, trail), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         access, hub,
                                                         require_safe_parameters=settings.require_safe_parameters), mtls)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from typing import NoReturn
 
 import grpc
@@ -15,9 +16,12 @@ from controller.fleet.capacity import StreamCapacity
 from controller.fleet.facts import kept_facts
 from controller.fleet.presence import Presence
 from controller.fleet.sessions import AgentSession, Hub
+from controller.model import AuditEntry, AuditOutcome
 from controller.server.access_gate import source_ip
 from controller.server.auth import PeerIdentities
+from controller.server.rate_limit import RateLimiter
 from controller.server.renewal import NodeRenewal
+from controller.trust.audit_trail import AuditTrail
 from controller.trust.revocation import Denylist
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
@@ -30,6 +34,7 @@ from plugins.sdk.wire.messages import CertificateRenewed, Ping
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECONDS = 30.0
+CONNECT = "node:Connect"  # the audit trail's action for a refused stream
 # How long a node's stream has to answer when a second stream of the same node comes: one that
 # answers is alive (the second is refused); one that does not is a dead connection not noticed yet
 # (the agent came back after a network cut, or a crash of its machine): it is closed, the second stays.
@@ -41,7 +46,10 @@ class AgentStreamService(pbg.AgentServiceServicer):
 
     def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
                  heartbeat_timeout_seconds: float, capacity: StreamCapacity, events: EventBus | None = None,
-                 denylist: Denylist | None = None, renewal: NodeRenewal | None = None) -> None:
+                 denylist: Denylist | None = None, renewal: NodeRenewal | None = None,
+                 trail: AuditTrail | None = None) -> None:
+        self._trail = trail  # refusals go on record (None: logged only)
+        self._refusals = RateLimiter(rate=1 / 600, burst=1)
         self._renewal = renewal  # None: renewals are answered "not offered"
         self._presence = presence
         self._denylist = denylist if denylist is not None else Denylist()  # (an empty one is falsy)
@@ -61,13 +69,18 @@ class AgentStreamService(pbg.AgentServiceServicer):
         if not self._capacity.admit():  # first: a refusal costs nothing, and the agent backs off
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, self._capacity.refusal())
         context.add_done_callback(self._capacity.release)  # counted until the call ends, however it ends
-        peer = await self._identities.require_peer(context, Role.NODE, "AgentService.Connect")
+        peer = self._identities.peer(context)
+        if peer is None or peer.identity.role is not Role.NODE:  # an operator's certificate, say
+            who = peer.identity.uri if peer is not None else "an unidentified peer"
+            actor = f"{peer.identity.role.value}/{peer.identity.name}" if peer is not None else "unidentified/-"
+            await self._refuse(context, actor, f"{actor}:{peer.serial if peer else ''}",
+                               f"AgentService.Connect is not allowed for {who}; it needs a node certificate")
+            raise AssertionError("abort raises")
         node_id = peer.identity.name
         if peer.serial in self._denylist:  # deregistered: gRPC Python has no CRL hook
-            log.warning("node %s refused: its certificate %s is revoked (%s)", node_id, peer.serial, context.peer())
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                f"the certificate of node {node_id} (serial {peer.serial}) is revoked: "
-                                "the node was deregistered; enrol it anew with an activation")
+            await self._refuse(context, f"node/{node_id}", peer.serial,
+                               f"the certificate of node {node_id} (serial {peer.serial}) is revoked: "
+                               "the node was deregistered; enrol it anew with an activation")
         try:
             first = await asyncio.wait_for(context.read(), HELLO_TIMEOUT_SECONDS)
         except TimeoutError:
@@ -110,6 +123,18 @@ class AgentStreamService(pbg.AgentServiceServicer):
             if current:
                 log.info("node %s disconnected", node_id)
                 await asyncio.shield(self._presence.gone(node_id))
+
+    async def _refuse(self, context: grpc.aio.ServicerContext, actor: str, key: str, why: str) -> NoReturn:
+        """Refuse the stream, logged, and on the audit trail once per ``key`` (a certificate) every ten
+        minutes: a revoked agent that keeps retrying costs a line, not a record a try."""
+        log.warning("stream refused to %s (%s): %s", actor, context.peer(), why)
+        if self._trail is not None and self._refusals.wait(key) == 0:
+            self._refusals.charge(key)
+            self._trail.submit(AuditEntry(at_ms=now_ms(), actor=actor, source_ip=source_ip(context.peer()) or "",
+                                          action=CONNECT, outcome=AuditOutcome.DENIED, request_id=str(uuid.uuid4()),
+                                          resource=actor, detail=why[:500]))
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
+        raise AssertionError("abort raises")
 
     async def _refuse_second_stream(self, context: grpc.aio.ServicerContext, node_id: str,
                                     first: AgentSession) -> NoReturn:

@@ -49,6 +49,9 @@ def test_a_deregistered_node_is_cut_off_at_once_and_its_invocations_end(cluster:
     wait_for(lambda: "is revoked" in (c.root / "controller.log").read_text(), 20, "n1's reconnect to be refused")
     time.sleep(1)
     assert n1 not in {r["node_id"] for r in c.nodes()}
+    refused = [json.loads(line) for line in c.outpost("audit", "export", "--action", "node:Connect",
+                                                      "--format", "jsonl").stdout.splitlines()]
+    assert [(r["actor"], r["outcome"]) for r in refused] == [(f"node/{n1}", "AccessDenied")]  # once, not a try
     again = c.outpost("node", "deregister", n1, check=False)
     assert again.returncode != 0 and again.stderr == f"error: no node {n1}\n"
 

@@ -143,6 +143,9 @@ def test_operator_certificate_cannot_connect_as_an_agent(cluster: Cluster) -> No
     assert "AgentService.Connect" in (err.details() or "")
     # the same credentials are good for the operator API
     assert cluster.nodes() == []
+    records = [json.loads(line) for line in cluster.outpost("audit", "export", "--action", "node:Connect",
+                                                            "--format", "jsonl").stdout.splitlines()]
+    assert [(r["actor"], r["outcome"]) for r in records] == [("operator/admin", "AccessDenied")], records
 
 
 def test_node_certificate_cannot_call_the_admin_api(cluster: Cluster, tmp_path: Path) -> None:
