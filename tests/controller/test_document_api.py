@@ -23,6 +23,7 @@ from controller.store.nodetags import NodeTagTables
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import DocumentError
 from plugins.sdk.facts import Facts, Platform
+from tests.support.databases import sqlite_db
 
 T = TypeVar("T")
 NOW = 1_700_000_000_000
@@ -58,13 +59,8 @@ def validate(content: bytes, fmt: str | None) -> DocumentSummary:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Db]:
-    store = _TestStore.open(f"sqlite:///{tmp_path / 'outpost.db'}")
-    store.migrate()
-    d = Db(store)
-    try:
+    with sqlite_db(tmp_path, _TestStore) as d:
         yield d
-    finally:
-        d.close()
 
 
 def run(fn: Callable[[], Awaitable[T]]) -> T:

@@ -13,25 +13,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from controller.model import AuditQuery
 from controller.server.renewal import RENEW, NodeRenewal
-from controller.store import Store
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail
 from controller.trust.pki import CertificateAuthority, create_ca
 from plugins.sdk.host.keys import make_key_and_csr
 from plugins.sdk.wire.identity import identity_of_certificate, new_node_id
+from tests.support.databases import sqlite_db
 
 CA = CertificateAuthority(create_ca())
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Db]:
-    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}")
-    store.migrate()
-    d = Db(store)
-    try:
+    with sqlite_db(tmp_path) as d:
         yield d
-    finally:
-        d.close()
 
 
 def test_renewals_are_certified_for_the_stream_s_node_recorded_and_bounded(db: Db) -> None:

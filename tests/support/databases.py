@@ -14,6 +14,9 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from controller.store import Store
+from controller.store.db import Db
+
 PG_ENV = "OUTPOST_TEST_POSTGRES_DSN"
 
 BACKENDS = [
@@ -46,3 +49,15 @@ def empty_database(backend: str, directory: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@contextmanager
+def sqlite_db(directory: Path, store_class: type[Store] = Store) -> Iterator[Db]:
+    """A migrated SQLite store in ``directory`` behind the controller's Db (its one worker thread)."""
+    store = store_class.open(f"sqlite:///{directory / 'outpost.db'}")
+    store.migrate()
+    db = Db(store)
+    try:
+        yield db
+    finally:
+        db.close()

@@ -11,12 +11,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from controller.model import AuditEntry, AuditOutcome, AuditQuery
-from controller.store import Store
 from controller.store.db import Db
 from controller.trust import audit_trail
 from controller.trust.audit import verify
 from controller.trust.audit_trail import AuditTrail, AuditUnavailable, create_audit_key, load_audit_key
 from plugins.sdk.errors import ConfigError
+from tests.support.databases import sqlite_db
 
 
 def entry(i: int) -> AuditEntry:
@@ -26,13 +26,8 @@ def entry(i: int) -> AuditEntry:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[Db]:
-    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}")
-    store.migrate()
-    d = Db(store)
-    try:
+    with sqlite_db(tmp_path) as d:
         yield d
-    finally:
-        d.close()
 
 
 def test_awaited_records_are_stored_in_order_and_heads_signed(db: Db) -> None:
