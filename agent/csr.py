@@ -10,7 +10,7 @@ from plugins.sdk.errors import IdentityError
 from plugins.sdk.host.keys import make_key_and_csr
 from plugins.sdk.wire.identity import Role, identity_of_certificate
 
-__all__ = ["check_node_certificate", "load_certificate_chain_ok", "make_key_and_csr"]
+__all__ = ["certifies", "check_node_certificate", "load_certificate_chain_ok", "make_key_and_csr"]
 
 _SPKI = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
 
@@ -41,6 +41,15 @@ def check_node_certificate(cert_pem: bytes, key_pem: bytes, node_id: str, ca_pem
     ident = identity_of_certificate(cert)
     if ident.role is not Role.NODE or ident.name != node_id:
         raise IdentityError(f"the certificate names {ident.uri}, not node {node_id}")
-    key = serialization.load_pem_private_key(key_pem, password=None)
-    if cert.public_key().public_bytes(*_SPKI) != key.public_key().public_bytes(*_SPKI):
+    if not certifies(cert_pem, key_pem):
         raise IdentityError("the certificate is for another key")
+
+
+def certifies(cert_pem: bytes, key_pem: bytes) -> bool:
+    """Whether ``cert_pem`` is a whole certificate for the key of ``key_pem``."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except ValueError:
+        return False
+    return bool(cert.public_key().public_bytes(*_SPKI) == key.public_key().public_bytes(*_SPKI))

@@ -107,7 +107,9 @@ class StateDir:
             _new(key).unlink(missing_ok=True)  # killed while writing the pair: the old one stands
             return
         new_key = _new(key) if _new(key).exists() else key  # else: already moved
-        if _pair(new_key.read_bytes(), _new(crt).read_bytes()):
+        from agent.csr import certifies  # here: X.509 only when a renewal was left half done
+
+        if certifies(_new(crt).read_bytes(), new_key.read_bytes()):
             if new_key != key:
                 os.replace(new_key, key)
             os.replace(_new(crt), crt)
@@ -149,17 +151,3 @@ class StateDir:
 
 def _new(path: Path) -> Path:
     return path.with_name(path.name + ".new")
-
-
-def _pair(key_pem: bytes, cert_pem: bytes) -> bool:
-    """Whether the certificate is whole and certifies the key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
-
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except ValueError:
-        return False
-    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    return bool(cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki))

@@ -19,6 +19,8 @@ from plugins.sdk.facts import Facts
 from plugins.sdk.status import Detail, Status
 from plugins.sdk.wire.results import OutputChunk, StepReport
 
+NODE_CERTIFICATE_SECONDS = 7 * 24 * 3600  # a node certificate's lifetime by default (renewed at 2/3)
+
 _LIMIT = re.compile(r"^(\d{1,9})(%?)$")
 # What the operator may call a document and a group: checked by the CLI and again at the API.
 DOCUMENT_NAME = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from controller.model import NODE_CERTIFICATE_SECONDS
 from plugins.sdk.errors import ConfigError, InputError
 from plugins.sdk.host.files import write_private
 
@@ -58,7 +59,6 @@ def _str(doc: dict[str, object], key: str, path: Path) -> str:
     return value
 
 
-NODE_CERTIFICATE_SECONDS = 7 * 24 * 3600  # as controller/trust/pki.py's default
 MAX_NODE_CERTIFICATE = 365 * 24 * 3600
 
 

@@ -25,14 +25,14 @@ from typing import NoReturn
 import grpc
 
 from controller.fleet.facts import kept_facts
-from controller.model import AuditEntry, AuditOutcome, EnrolmentFailure, NodeRecord
+from controller.model import NODE_CERTIFICATE_SECONDS, AuditEntry, AuditOutcome, EnrolmentFailure, NodeRecord
 from controller.server.access_gate import source_ip
 from controller.server.rate_limit import RateLimiter
 from controller.store import ActivationRefused, NotFound
 from controller.store.access import CertificateRecord
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail, AuditUnavailable
-from controller.trust.pki import NODE_CERTIFICATE_SECONDS, CertificateAuthority
+from controller.trust.pki import CertificateAuthority
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg

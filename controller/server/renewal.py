@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 import uuid
 
-from controller.model import AuditEntry, AuditOutcome
+from controller.model import NODE_CERTIFICATE_SECONDS, AuditEntry, AuditOutcome
 from controller.server.rate_limit import RateLimiter
 from controller.store.access import CertificateRecord
 from controller.store.db import Db
 from controller.store.errors import StoreError
 from controller.trust.audit_trail import AuditTrail, AuditUnavailable
-from controller.trust.pki import NODE_CERTIFICATE_SECONDS, CertificateAuthority
+from controller.trust.pki import CertificateAuthority
 from plugins.sdk.errors import IdentityError
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire.identity import Role

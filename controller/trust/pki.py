@@ -18,13 +18,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from controller.model import NODE_CERTIFICATE_SECONDS
 from plugins.sdk.errors import ConfigError, IdentityError
 from plugins.sdk.host.files import write_private, write_public  # noqa: F401 - re-exported
 from plugins.sdk.wire.identity import Identity, fingerprint, node_identity, operator_identity
 
 # Certificates start this far in the past so that a node whose clock lags a little accepts them.
 BACKDATE = dt.timedelta(minutes=5)
-NODE_CERTIFICATE_SECONDS = 7 * 24 * 3600  # a node certificate's lifetime by default
 # A CSR larger than this is refused before parsing (a P-256 CSR is well under 1 KiB).
 MAX_CSR_BYTES = 16 * 1024
 
