@@ -32,6 +32,7 @@ from controller.cli.render import (
 from controller.cli.terminal import say
 from controller.model import Tag
 from controller.runtime.config import DEFAULT_PORT
+from controller.trust.sealing import MASTER_KEY_ENV
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.limits import shown
@@ -66,6 +67,12 @@ def controller() -> None:
     """Set up and run the controller."""
 
 
+MASTER_KEY_OPTION = click.option(
+    "--master-key", default=None, envvar=MASTER_KEY_ENV, show_envvar=True,
+    type=FilePath(dir_okay=False, path_type=Path),
+    help="the master keyring that seals documents and output at rest (default: DIR/master.key)")
+
+
 @controller.command("init")
 @click.option("--dir", "directory", required=True, type=FilePath(file_okay=False, path_type=Path))
 @click.option("--hostname", "hostnames", multiple=True, required=True, type=params.HOSTNAME,
@@ -75,14 +82,16 @@ def controller() -> None:
               help="default: SQLite in DIR; postgresql+psycopg://... for production")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=params.PORT,
               help="agents and operators; enrolment listens on the next port")
+@MASTER_KEY_OPTION
 @click.pass_obj
 def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], operator: str,
-                    database_url: str | None, port: int) -> None:
-    """Create the CA, server certificate, signing key, operator credentials, database and CLI config."""
+                    database_url: str | None, port: int, master_key: Path | None) -> None:
+    """Create the CA, server certificate, signing key, master key, operator credentials, database and
+    CLI config."""
     from controller.runtime.init import init_controller
 
     res = init_controller(directory, hostnames, operator=operator, cli_config_path=obj.config_path,
-                          database_url=database_url, port=port)
+                          database_url=database_url, port=port, master_key_file=master_key)
     say(f"controller directory: {res.directory}")
     say(f"CA fingerprint:       {res.ca_fingerprint}")
     say(f"operator:             {res.operator} (CLI config {res.cli_config})")
@@ -101,14 +110,17 @@ def controller_init(obj: Ctx, directory: Path, hostnames: tuple[str, ...], opera
               help="seconds between checks for invocations past their deadlines")
 @click.option("--lost-agent-grace", default=120.0, show_default=True, type=params.INTERVAL,
               help="seconds an agent may stay away past its invocation's execution time before it ends AgentLost")
+@MASTER_KEY_OPTION
 def controller_serve(directory: Path, listen: str | None, enrolment_listen: str | None, database_url: str | None,
-                     heartbeat_timeout: float, sweep_interval: float, lost_agent_grace: float) -> None:
+                     heartbeat_timeout: float, sweep_interval: float, lost_agent_grace: float,
+                     master_key: Path | None) -> None:
     """Run the controller until SIGTERM or SIGINT."""
     from controller.runtime.serve import ServeOptions, serve
 
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
     asyncio.run(serve(ServeOptions(directory, listen, enrolment_listen, database_url, heartbeat_timeout,
-                                   sweep_interval, lost_agent_grace_seconds=lost_agent_grace)))
+                                   sweep_interval, lost_agent_grace_seconds=lost_agent_grace,
+                                   master_key_file=master_key)))
 
 
 # ---------------------------------------------------------------- activations and nodes

@@ -1,6 +1,7 @@
-"""``outpost controller init``: a CA, a server certificate, a document-signing key, the first
-operator's credentials (holding AdministratorAccess, valid 30 days, renewable with `outpost operator
-renew`), the database, and the operator CLI's configuration."""
+"""``outpost controller init``: a CA, a server certificate, a document-signing key, the master key
+that seals documents and output at rest, the first operator's credentials (holding
+AdministratorAccess, valid 30 days, renewable with `outpost operator renew`), the database, and the
+operator CLI's configuration."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +15,7 @@ from controller.store import Store
 from controller.store.access import ADMINISTRATOR_ACCESS
 from controller.trust.audit_trail import create_audit_key
 from controller.trust.pki import CertificateAuthority, create_ca, write_private, write_public
+from controller.trust.sealing import keyring_path, open_keyring
 from controller.trust.signing import DocumentSigner
 from plugins.sdk.errors import ConfigError
 
@@ -29,7 +31,10 @@ class InitResult:
 
 
 def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: str, cli_config_path: Path,
-                    database_url: str | None = None, port: int = DEFAULT_PORT) -> InitResult:
+                    database_url: str | None = None, port: int = DEFAULT_PORT,
+                    master_key_file: Path | None = None) -> InitResult:
+    """``master_key_file``: the keyring's path when the operator keeps it elsewhere (made there when
+    it does not exist); else ``master.key`` in the directory."""
     cdir = ControllerDir(directory)
     if cdir.settings_path.exists():
         raise ConfigError(f"{cdir.path} is already initialised; refusing to overwrite its keys")
@@ -53,8 +58,9 @@ def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: st
     write_private(op_key, op.key_pem)
     write_public(op_crt, op.cert_pem)
 
+    keyring = open_keyring(keyring_path(cdir.path, master_key_file), create=True)
     url = database_url or cdir.default_database_url()
-    store = Store.open(url)
+    store = Store.open(url, keyring)
     try:
         store.migrate()
         record_operator(store, operator, op.cert_pem, "controller init", [ADMINISTRATOR_ACCESS])

@@ -25,6 +25,7 @@ from controller.runtime.config import ControllerDir, ControllerSettings
 from controller.runtime.lease import LeaseGone, LeaseKeeper, this_process
 from controller.runtime.openfiles import ENROLMENT, open_file_count, raise_soft_limit, share_out
 from controller.runtime.retention import Pruner
+from controller.runtime.sealed_store import open_sealed_store
 from controller.server.admin_service import AdminService
 from controller.server.agent_service import AgentStreamService
 from controller.server.enrolment_service import MAX_MESSAGE_BYTES, EnrolmentService
@@ -34,6 +35,7 @@ from controller.store import Store
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail, load_audit_key
 from controller.trust.pki import CertificateAuthority
+from controller.trust.sealing import keyring_path
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import ConfigError
@@ -91,6 +93,7 @@ class ServeOptions:
     lost_agent_grace_seconds: float = LOST_GRACE_SECONDS
     retention_days: int | None = None  # None: controller.yaml's retention_days (default 30)
     prune_interval_seconds: float = 3600.0
+    master_key_file: Path | None = None  # None: master.key in the directory
 
 
 def _next_port(address: str) -> str:
@@ -107,7 +110,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         log.warning("%s was readable by others: made it 0700", cdir.path)
     listen = opts.listen or settings.listen
     enrol_listen = opts.enrolment_listen or _next_port(listen)
-    store = Store.open(opts.database_url or settings.database_url)
+    store = open_sealed_store(opts.database_url or settings.database_url,
+                              keyring_path(cdir.path, opts.master_key_file))
     try:
         store.migrate()
         lease = LeaseKeeper(store, this_process(listen))

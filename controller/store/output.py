@@ -12,9 +12,12 @@ from controller.store import driver
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import NotFound, StoreError
 from controller.store.inlists import page_range, pair_params, pair_where
+from controller.store.places import blob_place, chunk_place
 from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
 from controller.store.statements import CHUNKS_OF_COMMAND, SETTLED_OUTPUT_OF_COMMAND, dialect_insert, step_upsert
+from controller.trust.sealed_records import open_record, seal_record
+from controller.trust.sealing import Keyring
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.wire.results import OutputChunk
 
@@ -41,8 +44,8 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     return [k for k in keys if k in found]
 
 
-def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step_name: str | None = None,
-             between: tuple[str, str] | None = None) -> dict[str, list[StepOutput]]:
+def _outputs(conn: Connection, keyring: Keyring, command_id: str, node_id: str | None = None,
+             step_name: str | None = None, between: tuple[str, str] | None = None) -> dict[str, list[StepOutput]]:
     """``OutputTables.get_output`` inside the caller's transaction, for one node, the nodes whose ids
     are in ``between`` (after, last], or (neither) all of the command's, by node id."""
     s, o, so = step_results.c, output_chunks.c, step_outputs.c
@@ -60,7 +63,7 @@ def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step
 
     step_q = select(s.node_id, s.step_name, s.step_index).where(*narrowed(step_results))
     blob_q = select(so.node_id, so.step_name, so.stream, so.data).where(*narrowed(step_outputs))
-    chunk_q = (select(o.node_id, o.step_name, o.stream, o.data).where(*narrowed(output_chunks))
+    chunk_q = (select(o.node_id, o.step_name, o.stream, o.seq, o.data).where(*narrowed(output_chunks))
                .order_by(o.node_id, o.step_name, o.stream, o.seq))
     index: dict[tuple[str, str], int] = {}
     out: dict[str, dict[str, dict[str, bytearray]]] = {}
@@ -73,9 +76,11 @@ def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step
         index[key] = min(int(step_index), index.get(key, int(step_index)))
         streams(node, name)
     for node, name, stream, data in conn.execute(blob_q):
-        streams(node, name)[stream] += zlib.decompress(data)
-    for node, name, stream, data in conn.execute(chunk_q):
-        streams(node, name)[stream] += data
+        place = blob_place(command_id, str(node), str(name), str(stream))
+        streams(node, name)[stream] += zlib.decompress(open_record(keyring, data, place))
+    for node, name, stream, seq, data in conn.execute(chunk_q):
+        place = chunk_place(command_id, str(node), str(name), str(stream), int(seq))
+        streams(node, name)[stream] += open_record(keyring, data, place)
     result: dict[str, list[StepOutput]] = {}
     for node, steps in out.items():
         names = sorted(steps, key=lambda n: (0, index[(node, n)], n) if (node, n) in index else (1, 0, n))
@@ -84,12 +89,12 @@ def _outputs(conn: Connection, command_id: str, node_id: str | None = None, step
     return result
 
 
-def output_views_in(conn: Connection, command_id: str, between: tuple[str, str] | None = None
+def output_views_in(conn: Connection, keyring: Keyring, command_id: str, between: tuple[str, str] | None = None
                     ) -> dict[str, dict[str, StepOutputView]]:
     """``OutputTables.output_views`` of every node of a command (or of those ``between``, see
     ``_outputs``), by node id, inside the caller's transaction: GetCommand on a 10,000-node command
     made 10,000 database jobs of 0.5 ms each when it asked node by node."""
-    return {n: _views(outs) for n, outs in _outputs(conn, command_id, between=between).items()}
+    return {n: _views(outs) for n, outs in _outputs(conn, keyring, command_id, between=between).items()}
 
 
 def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
@@ -101,7 +106,7 @@ def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
     return out
 
 
-def chunks_of_command(conn: Connection, command_id: str, between: tuple[str, str] | None = None
+def chunks_of_command(conn: Connection, keyring: Keyring, command_id: str, between: tuple[str, str] | None = None
                       ) -> list[tuple[str, OutputChunk]]:
     """``OutputTables.output_chunks`` inside the caller's transaction (``between``: only the nodes
     whose ids are in (after, last])."""
@@ -111,31 +116,34 @@ def chunks_of_command(conn: Connection, command_id: str, between: tuple[str, str
         chunks = chunks.where(page_range(output_chunks.c.node_id, between))
     out: list[tuple[str, OutputChunk]] = []
     for node_id, step, stream, data in conn.execute(settled, {"cid": command_id}):
+        plain = open_record(keyring, data, blob_place(command_id, str(node_id), str(step), str(stream)))
         out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,
-                                              zlib.decompress(data))))
+                                              zlib.decompress(plain))))
     for node_id, step, stream, seq, data in conn.execute(chunks, {"cid": command_id}):
-        out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq),
-                                              bytes(data))))
+        plain = open_record(keyring, data, chunk_place(command_id, str(node_id), str(step), str(stream), int(seq)))
+        out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq), plain)))
     out.sort(key=lambda item: (item[0], item[1].step_name, item[1].stream.value, item[1].seq))
     return out
 
 
-def compact(conn: Connection, command_id: str, node_id: str) -> int:
+def compact(conn: Connection, keyring: Keyring, command_id: str, node_id: str) -> int:
     """``compact_output`` inside the caller's transaction."""
     o, so = output_chunks.c, step_outputs.c
-    rows = conn.execute(select(o.step_name, o.stream, o.data).where(
+    rows = conn.execute(select(o.step_name, o.stream, o.seq, o.data).where(
         o.command_id == command_id, o.node_id == node_id).order_by(o.step_name, o.stream, o.seq)).all()
     if not rows:
         return 0
     joined: dict[tuple[str, str], bytearray] = {}
-    for name, stream, data in rows:
-        joined.setdefault((str(name), str(stream)), bytearray()).extend(data)
+    for name, stream, seq, data in rows:
+        place = chunk_place(command_id, node_id, str(name), str(stream), int(seq))
+        joined.setdefault((str(name), str(stream)), bytearray()).extend(open_record(keyring, data, place))
     for (name, stream), data in joined.items():
+        place = blob_place(command_id, node_id, name, stream)
         previous = conn.execute(select(so.data).where(
             so.command_id == command_id, so.node_id == node_id, so.step_name == name,
             so.stream == stream)).scalar_one_or_none()
-        whole = (zlib.decompress(previous) if previous is not None else b"") + bytes(data)
-        values = {"data": zlib.compress(whole, 6), "size": len(whole),
+        whole = (zlib.decompress(open_record(keyring, previous, place)) if previous is not None else b"") + bytes(data)
+        values = {"data": seal_record(keyring, zlib.compress(whole, 6), place), "size": len(whole),
                   "truncated": TRUNCATED_MARKER in whole[-len(TRUNCATED_MARKER) - 1:]}
         stmt = dialect_insert(conn, step_outputs).values(
             command_id=command_id, node_id=node_id, step_name=name, stream=stream, **values)
@@ -149,6 +157,7 @@ class OutputTables:
     """Mixed into Store: step results and output."""
 
     _engine: Engine
+    _keyring: Keyring
 
     def upsert_step(self, rec: StepRecord) -> None:
         with write_tx(self._engine) as conn:
@@ -171,9 +180,10 @@ class OutputTables:
                 so.stream == stream)).first()
             if compacted is not None:
                 return  # a replay after the invocation was settled: its output is already kept whole
+            sealed = seal_record(self._keyring, data, chunk_place(command_id, node_id, step_name, stream, seq))
             stmt = dialect_insert(conn, output_chunks).values(
                 command_id=command_id, node_id=node_id, step_name=step_name, stream=stream, seq=seq,
-                data=data).on_conflict_do_nothing(
+                size=len(data), data=sealed).on_conflict_do_nothing(
                 index_elements=[o.command_id, o.node_id, o.step_name, o.stream, o.seq])
             try:
                 conn.execute(stmt)
@@ -185,7 +195,7 @@ class OutputTables:
         (steps with a row but no output yet are included, empty); steps that have output but no
         row yet follow, by name."""
         with read_tx(self._engine) as conn:
-            return _outputs(conn, command_id, node_id, step_name).get(node_id, [])
+            return _outputs(conn, self._keyring, command_id, node_id, step_name).get(node_id, [])
 
     def output_views(self, command_id: str, node_id: str) -> dict[str, StepOutputView]:
         """Each step's output cut to the view limits, with truncation flags, by step name."""
@@ -195,11 +205,11 @@ class OutputTables:
         """Once an invocation is settled, keep each step's output as one compressed blob outside the hot
         chunk table (step_outputs) and drop its chunks. Returns the number of chunks folded."""
         with write_tx(self._engine) as conn:
-            return compact(conn, command_id, node_id)
+            return compact(conn, self._keyring, command_id, node_id)
 
     def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
         """Every stored piece of a command's output as (node id, chunk), by node, step, stream and seq:
         what a watcher that starts late replays. A settled step's whole output comes as one chunk
         with ``seq`` -1 (it stands for every sequence number)."""
         with read_tx(self._engine) as conn:
-            return chunks_of_command(conn, command_id)
+            return chunks_of_command(conn, self._keyring, command_id)

@@ -2,14 +2,14 @@
 
 A step keeps up to 16 MB a stream (the agent's cap), more than a gRPC message may carry and more
 than is worth holding at once, so a stream is read and inflated in pieces of at most PIECE_BYTES:
-compressed bytes are taken from the database a slice at a time (SQLite's incremental blob I/O,
-PostgreSQL's ``substr`` of a bytea) and inflated with zlib's ``max_length``, chunks are taken a few
-rows at a time by their lengths. Memory stays at a piece or two per reader, whatever the stream's
-size: reading 16 MB grew a reading process by 2-3 MB, where ``get_output`` grew it by 63 MB (SQLite)
-and 112 MB (PostgreSQL).
+sealed segments of the compressed bytes are taken from the database a few at a time (SQLite's
+incremental blob I/O, PostgreSQL's ``substr`` of a bytea), opened, and inflated with zlib's
+``max_length``; chunks are taken a few rows at a time by their plaintext lengths. Memory stays at a
+piece or two per reader, whatever the stream's size: reading 16 MB grew a reading process by 2-3 MB,
+where ``get_output`` grew it by 63 MB (SQLite) and 112 MB (PostgreSQL).
 
-A stream is what ``output._outputs`` joins: its compacted blob (step_outputs, zlib) followed by its
-chunks (output_chunks, by seq). Each piece is read in a transaction of its own, so a reader holds
+A stream is what ``output._outputs`` joins: its compacted blob (step_outputs, zlib, sealed) followed
+by its chunks (output_chunks, by seq). Each piece is read in a transaction of its own, so a reader holds
 nothing of the database between pieces and a slow caller never keeps a transaction open. The
 invocation may settle meanwhile, its chunks folded into the blob; what a stream holds only ever
 grows at its end, so the reader keeps its place as the count of bytes given and looks again at
@@ -28,7 +28,10 @@ from controller.model import PIECE_BYTES, OutputPiece
 from controller.store.engine import read_tx
 from controller.store.errors import StoreError
 from controller.store.output import STREAMS, TRUNCATED_MARKER
+from controller.store.places import blob_place, chunk_place
 from controller.store.schema import invocations, output_chunks, step_outputs, step_results
+from controller.trust.sealed_records import HEADER_MAX, SegmentOpener, open_record, read_header
+from controller.trust.sealing import Keyring
 from plugins.sdk.contract import OutputStreamKind
 
 # compressed bytes read at once: incompressible output comes in pieces of about this size
@@ -64,40 +67,57 @@ def _blob_size(conn: Connection, key: _Stream) -> int:
 
 
 class _Inflater:
-    """The compacted part of one stream, inflated a piece at a time from ``skip`` bytes on."""
+    """The compacted part of one stream, inflated a piece at a time from ``skip`` bytes on: its
+    sealed record is fetched a few segments at a time, each opened, then inflated."""
 
-    def __init__(self, conn: Connection, key: _Stream, packed: int, skip: int, slice_bytes: int) -> None:
-        self.packed = packed  # the blob's compressed length when this began: another length is another blob
+    def __init__(self, conn: Connection, keyring: Keyring, key: _Stream, packed: int, skip: int,
+                 slice_bytes: int) -> None:
+        self.packed = packed  # the blob's sealed length when this began: another length is another blob
         self._key = key
         self._skip = skip
-        self._slice = slice_bytes
         self._z = zlib.decompressobj()
-        self._taken = 0  # compressed bytes fetched so far
         # SQLite evaluates substr() on the whole value, loading all of a 16 MB blob for each slice
         # (9 ms and 16 MB each); its incremental blob I/O reads just the slice's pages. PostgreSQL
-        # reads a slice of an uncompressed out-of-line bytea (zlib's output never compresses) alone.
+        # reads a slice of an uncompressed out-of-line bytea (sealed bytes never compress) alone.
         self._rowid: int | None = None
         if conn.dialect.name == "sqlite":
             self._rowid = int(conn.execute(select(literal_column("rowid")).where(*key.where(step_outputs)))
                               .scalar_one())
+        place = blob_place(key.command_id, key.node_id, key.step_name, key.stream)
+        header = read_header(self._read(conn, 0, min(packed, HEADER_MAX)), place)
+        self._opener = SegmentOpener(keyring, header, packed, place)
+        self._per_fetch = max(1, slice_bytes // header.segment)
+        self._next = 0  # the next segment to fetch
 
     @property
     def eof(self) -> bool:
         return self._z.eof
 
-    def _fetch(self, conn: Connection) -> bytes:
+    def _read(self, conn: Connection, offset: int, length: int) -> bytes:
         if self._rowid is not None:
             dbapi = conn.connection.dbapi_connection
             assert isinstance(dbapi, sqlite3.Connection)
             with dbapi.blobopen(step_outputs.name, "data", self._rowid, readonly=True) as blob:
-                blob.seek(self._taken)
-                part = blob.read(self._slice)
-        else:
-            so = step_outputs.c
-            part = bytes(conn.execute(select(func.substr(so.data, self._taken + 1, self._slice, type_=LargeBinary))
-                                      .where(*self._key.where(step_outputs))).scalar_one())
-        self._taken += len(part)
-        return part
+                blob.seek(offset)
+                return blob.read(length)
+        so = step_outputs.c
+        return bytes(conn.execute(select(func.substr(so.data, offset + 1, length, type_=LargeBinary))
+                                  .where(*self._key.where(step_outputs))).scalar_one())
+
+    def _fetch(self, conn: Connection) -> bytes:
+        """The next few segments, opened; empty past the last."""
+        last = min(self._opener.count, self._next + self._per_fetch)
+        if self._next >= last:
+            return b""
+        start, _ = self._opener.span(self._next)
+        end = sum(self._opener.span(last - 1))
+        sealed = memoryview(self._read(conn, start, end - start))
+        out = []
+        for i in range(self._next, last):
+            at, length = self._opener.span(i)
+            out.append(self._opener.open(i, sealed[at - start:at - start + length]))
+        self._next = last
+        return b"".join(out)
 
     def read(self, conn: Connection, limit: int) -> bytes:
         """At most ``limit`` bytes more; empty at the blob's end."""
@@ -118,13 +138,23 @@ class _Inflater:
                 return data
 
 
-def _chunks(conn: Connection, key: _Stream, at: tuple[int, int], limit: int) -> tuple[bytes, tuple[int, int]]:
+def _chunk(conn: Connection, keyring: Keyring, key: _Stream, seq: int, sealed: bytes | None = None) -> bytes:
+    """One chunk's plaintext (fetched, unless its sealed bytes are given)."""
+    if sealed is None:
+        o = output_chunks.c
+        sealed = bytes(conn.execute(select(o.data).where(*key.where(output_chunks), o.seq == seq)).scalar_one())
+    return open_record(keyring, sealed, chunk_place(key.command_id, key.node_id, key.step_name, key.stream, seq))
+
+
+def _chunks(conn: Connection, keyring: Keyring, key: _Stream, at: tuple[int, int], limit: int
+            ) -> tuple[bytes, tuple[int, int]]:
     """At most ``limit`` bytes of the stream's chunks from ``at`` (a chunk's seq, a byte in it) on,
     and where the next read starts; empty when there are no more. Whole chunks in one query; a
-    chunk bigger than a piece (the agent's are 64 KB, a plugin's may be more) a slice at a time."""
+    chunk bigger than a piece (the agent's are 64 KB, a plugin's may be more) a slice at a time,
+    opened whole for each slice (a chunk is at most a message: 4 MB)."""
     o = output_chunks.c
     seq, pos = at
-    lengths = conn.execute(select(o.seq, func.length(o.data)).where(*key.where(output_chunks), o.seq >= seq)
+    lengths = conn.execute(select(o.seq, o.size).where(*key.where(output_chunks), o.seq >= seq)
                            .order_by(o.seq).limit(CHUNK_ROWS)).all()
     if not lengths:
         return b"", at
@@ -133,17 +163,16 @@ def _chunks(conn: Connection, key: _Stream, at: tuple[int, int], limit: int) -> 
         pos = 0  # the chunk this place was in is gone (or was never stored): the next one starts whole
     if pos or first_len > limit:
         count = min(limit, first_len - pos)
-        part = conn.execute(select(func.substr(o.data, pos + 1, count, type_=LargeBinary))
-                            .where(*key.where(output_chunks), o.seq == first)).scalar_one()
-        return bytes(part), ((first, pos + count) if pos + count < first_len else (first + 1, 0))
+        part = _chunk(conn, keyring, key, first)[pos:pos + count]
+        return part, ((first, pos + count) if pos + count < first_len else (first + 1, 0))
     last, total = first, 0
     for s, n in lengths:
         if total + int(n) > limit:
             break
         last, total = int(s), total + int(n)
-    rows = conn.execute(select(o.data).where(*key.where(output_chunks), o.seq >= first, o.seq <= last)
+    rows = conn.execute(select(o.seq, o.data).where(*key.where(output_chunks), o.seq >= first, o.seq <= last)
                         .order_by(o.seq)).all()
-    return b"".join(bytes(d) for (d,) in rows), (last + 1, 0)
+    return b"".join(_chunk(conn, keyring, key, int(s), bytes(d)) for s, d in rows), (last + 1, 0)
 
 
 def _chunks_from(conn: Connection, key: _Stream, at: tuple[int, int]) -> bool:
@@ -152,7 +181,8 @@ def _chunks_from(conn: Connection, key: _Stream, at: tuple[int, int]) -> bool:
     return conn.execute(select(o.seq).where(*key.where(output_chunks), o.seq >= at[0]).limit(1)).first() is not None
 
 
-def _stream_data(engine: Engine, key: _Stream, limit: int, slice_bytes: int) -> Iterator[tuple[bytes, bool]]:
+def _stream_data(engine: Engine, keyring: Keyring, key: _Stream, limit: int, slice_bytes: int
+                 ) -> Iterator[tuple[bytes, bool]]:
     """The stream's bytes in order, in parts of at most ``limit`` bytes, each read in its own
     transaction, with whether it is the last (then empty when the stream holds nothing)."""
     given = 0  # bytes given so far: the place in the stream, whatever it is kept in now
@@ -166,7 +196,7 @@ def _stream_data(engine: Engine, key: _Stream, limit: int, slice_bytes: int) -> 
                 inflater = None  # rewritten (more chunks folded in) or gone: look again from where we are
             if inflater is None and packed is not None and packed != passed:
                 if given < _blob_size(conn, key):  # (since the invocation settled) the rest is in the blob
-                    inflater = _Inflater(conn, key, packed, given, slice_bytes)
+                    inflater = _Inflater(conn, keyring, key, packed, given, slice_bytes)
                 else:
                     passed = packed
             data = b""
@@ -175,7 +205,7 @@ def _stream_data(engine: Engine, key: _Stream, limit: int, slice_bytes: int) -> 
                 if inflater.eof:
                     inflater, passed = None, packed
             if not data:
-                data, at = _chunks(conn, key, at, limit)
+                data, at = _chunks(conn, keyring, key, at, limit)
             more = bool(data) and (inflater is not None or _chunks_from(conn, key, at))
         given += len(data)
         yield data, not more
@@ -207,6 +237,7 @@ class OutputReaderTables:
     """Mixed into Store: output read in full, a piece at a time."""
 
     _engine: Engine
+    _keyring: Keyring
 
     def output_pieces(self, command_id: str, node_id: str, step_name: str | None = None,
                       piece_bytes: int = PIECE_BYTES, slice_bytes: int = SLICE_BYTES) -> Iterator[OutputPiece]:
@@ -219,7 +250,7 @@ class OutputReaderTables:
         for name in names:
             for stream in STREAMS:
                 tail = b""
-                for data, last in _stream_data(self._engine, _Stream(command_id, node_id, name, stream),
+                for data, last in _stream_data(self._engine, self._keyring, _Stream(command_id, node_id, name, stream),
                                                piece_bytes, slice_bytes):
                     tail = (tail + data[-_TAIL:])[-_TAIL:]
                     yield OutputPiece(name, OutputStreamKind(stream), data, last=last,

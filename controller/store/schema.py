@@ -89,7 +89,7 @@ node_tags = Table(
 documents = Table(
     "documents", metadata,
     Column("sha256", LargeBinary, primary_key=True),
-    Column("content", LargeBinary, nullable=False),
+    Column("content", LargeBinary, nullable=False),  # sealed since 0007
 )
 
 commands = Table(
@@ -154,7 +154,8 @@ output_chunks = Table(
     Column("step_name", Text, primary_key=True),
     Column("stream", String(8), primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("data", LargeBinary, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # sealed (controller/trust/sealed_records.py)
+    Column("size", Integer, nullable=False, server_default=text("0")),  # 0007: the plaintext's length
     ForeignKeyConstraint(["command_id", "node_id"], ["invocations.command_id", "invocations.node_id"],
                          ondelete="CASCADE"),
     CheckConstraint("stream IN ('stdout', 'stderr')", name="stream"),
@@ -203,7 +204,7 @@ step_outputs = Table(
     Column("node_id", Text, primary_key=True),
     Column("step_name", Text, primary_key=True),
     Column("stream", String(8), primary_key=True),
-    Column("data", LargeBinary, nullable=False),  # zlib-compressed
+    Column("data", LargeBinary, nullable=False),  # zlib-compressed, then sealed (0007)
     Column("size", Integer, nullable=False),  # uncompressed bytes
     Column("truncated", Boolean, nullable=False),
     ForeignKeyConstraint(["command_id", "node_id"], ["invocations.command_id", "invocations.node_id"],

@@ -42,8 +42,10 @@ from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
 from controller.store.output_reader import OutputReaderTables
+from controller.store.places import document_place
 from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
+from controller.store.rewrap import RewrapTables
 from controller.store.rows import (
     command_from_row,
     invocation_from_row,
@@ -72,6 +74,8 @@ from controller.store.statements import (
     counter_params,
     document_insert,
 )
+from controller.trust.sealed_records import open_record, seal_record
+from controller.trust.sealing import Keyring
 from plugins.sdk.status import Detail, can_transition
 
 logger = logging.getLogger(__name__)
@@ -101,18 +105,28 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
 
 class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DeregistrationTables, DocumentTables,
             GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables, OutputReaderTables, PresenceTables,
-            RetentionTables, SettleTables):
-    def __init__(self, engine: Engine) -> None:
+            RetentionTables, RewrapTables, SettleTables):
+    def __init__(self, engine: Engine, keyring: Keyring) -> None:
         self._engine = engine
+        self._keyring = keyring  # seals documents and output (controller/trust/sealed_records.py)
 
     @classmethod
-    def open(cls, url: str, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Store:
-        """``sqlite:///path/to/outpost.db`` or ``postgresql+psycopg://user@host/db``."""
-        return cls(create_store_engine(url, busy_timeout_ms))
+    def open(cls, url: str, keyring: Keyring, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Store:
+        """``sqlite:///path/to/outpost.db`` or ``postgresql+psycopg://user@host/db``; ``keyring``
+        holds the master keys its sealed values are wrapped under."""
+        return cls(create_store_engine(url, busy_timeout_ms), keyring)
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def keyring(self) -> Keyring:
+        return self._keyring
+
+    def use_keyring(self, keyring: Keyring) -> None:
+        """Seal with ``keyring`` from now on (a master key rotation: it holds the old key, retired)."""
+        self._keyring = keyring
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (alembic upgrade head); a no-op when current."""
@@ -122,6 +136,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
             config.attributes["connection"] = conn
+            config.attributes["keyring"] = self._keyring  # 0007 seals what earlier revisions kept plain
             alembic_command.upgrade(config, "head")
         logger.info("store schema is at head (%s)", self._engine.dialect.name)
 
@@ -183,8 +198,9 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
                          for (n,) in driver.execute(conn, NODES_AMONG, {"ids": part})}
                 if len(known) != len(node_ids):
                     raise UnknownNodes(frozenset(node_ids) - known)
+            sealed = seal_record(self._keyring, document, document_place(cmd.document_sha256))
             driver.execute(conn, document_insert(conn.dialect.name), {"sha256": cmd.document_sha256,
-                                                                       "content": document})
+                                                                       "content": sealed})
             try:
                 driver.execute(conn, COMMAND_INSERT, dict(
                     command_id=cmd.command_id, document_name=cmd.document_name,
@@ -232,7 +248,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
                 select(documents.c.content).where(documents.c.sha256 == sha256)).scalar_one_or_none()
         if content is None:
             raise NotFound(f"no document {sha256.hex()}")
-        return bytes(content)
+        return open_record(self._keyring, content, document_place(sha256))
 
     def update_command(self, command_id: str, detail: Detail, completed_count: int, error_count: int,
                        delivery_timed_out_count: int = 0) -> None:
@@ -289,7 +305,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
         id, steps filled in, with their output previews: one read transaction."""
         with read_tx(self._engine) as conn:
             invs = _invocations_after(conn, command_id, after, limit)
-            views = output_views_in(conn, command_id, (after, invs[-1].node_id)) if invs else {}
+            views = output_views_in(conn, self._keyring, command_id, (after, invs[-1].node_id)) if invs else {}
         return InvocationPage(tuple(invs), views)
 
     def replay_page(self, command_id: str, after: str, limit: int) -> ReplayPage:
@@ -297,7 +313,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
         previews: one read transaction."""
         with read_tx(self._engine) as conn:
             invs = _invocations_after(conn, command_id, after, limit)
-            output = chunks_of_command(conn, command_id, (after, invs[-1].node_id)) if invs else []
+            output = chunks_of_command(conn, self._keyring, command_id, (after, invs[-1].node_id)) if invs else []
         return ReplayPage(tuple(invs), tuple(output))
 
     def get_invocations(self, command_id: str, node_ids: Sequence[str]) -> list[InvocationRecord]:

@@ -9,14 +9,13 @@ new data keys, and the retired ones a rotation has not finished re-wrapping from
 id, stored with every wrapped key, so a record names the master key it needs.
 
 A wrapped data key: ``b"W1"``, the master key id's length (one byte) and id, a 12-byte nonce, the
-48 bytes of the encrypted data key and its tag; the master key id is its associated data. A sealed
-value: ``b"S1"``, a 12-byte nonce, the ciphertext and its 16-byte tag; its associated data is the
-caller's name for where it belongs (the table, column and row), so a value moved to another row
-fails to open. A fresh random nonce per encryption; a data key encrypts one record."""
+48 bytes of the encrypted data key and its tag; the master key id is its associated data. How a
+record is sealed under a data key is controller/trust/sealed_records.py's."""
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 from collections.abc import Mapping, Sequence
@@ -29,16 +28,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from plugins.sdk.errors import ConfigError, OutpostError
 from plugins.sdk.host.files import write_private
 
+log = logging.getLogger(__name__)
+
 MASTER_KEY_FILE = "master.key"
 MASTER_KEY_ENV = "OUTPOST_MASTER_KEY_FILE"
 KEY_BYTES = 32
 NONCE_BYTES = 12
-_WRAPPED, _SEALED = b"W1", b"S1"
+_WRAPPED = b"W1"
 _MAX_KEYS = 16  # a keyring past this is not one this code wrote
 
 
 class SealError(OutpostError):
-    """A sealed value or wrapped key that does not open: wrong key, moved, or altered."""
+    """A sealed record or wrapped key that does not open: wrong key, moved, cut short, or altered."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Keyring:
         self.current = current
         self.retired = tuple(retired)
         self._by_id: Mapping[str, MasterKey] = {k.key_id: k for k in (current, *retired)}
+        self._aead = {k.key_id: AESGCM(k.secret) for k in (current, *retired)}  # made once: AESGCM() costs
 
     def new_data_key(self) -> DataKey:
         plain = AESGCM.generate_key(bit_length=256)
@@ -78,19 +80,24 @@ class Keyring:
     def _wrap(self, plain: bytes) -> bytes:
         kid = self.current.key_id.encode()
         nonce = os.urandom(NONCE_BYTES)
-        return _WRAPPED + bytes([len(kid)]) + kid + nonce + AESGCM(self.current.secret).encrypt(nonce, plain, kid)
+        return _WRAPPED + bytes([len(kid)]) + kid + nonce + self._aead[self.current.key_id].encrypt(nonce, plain, kid)
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._by_id)
 
     def master_key_of(self, wrapped: bytes) -> str:
         """The id of the master key ``wrapped`` is wrapped under."""
-        return self._parts(wrapped)[0].decode()
+        return wrapped_key_id(wrapped)
 
     def unwrap(self, wrapped: bytes) -> bytes:
-        kid, nonce, body = self._parts(wrapped)
-        master = self._by_id.get(kid.decode())
-        if master is None:
-            raise SealError(f"a data key is wrapped under master key {kid.decode()!r}, which is not in the keyring")
+        kid, nonce, body = _parts(wrapped)
+        aead = self._aead.get(kid.decode(errors="replace"))
+        if aead is None:
+            raise SealError(f"a data key is wrapped under master key {kid.decode(errors='replace')!r}, "
+                            "which is not in the keyring")
         try:
-            return AESGCM(master.secret).decrypt(nonce, body, kid)
+            return aead.decrypt(nonce, body, kid)
         except InvalidTag:
             raise SealError(f"a data key wrapped under {kid.decode()!r} does not unwrap (altered?)") from None
 
@@ -100,29 +107,20 @@ class Keyring:
             return wrapped
         return self._wrap(self.unwrap(wrapped))
 
-    @staticmethod
-    def _parts(wrapped: bytes) -> tuple[bytes, bytes, bytes]:
-        if len(wrapped) < 3 or wrapped[:2] != _WRAPPED:
-            raise SealError("not a wrapped data key")
-        n = wrapped[2]
-        kid, rest = wrapped[3:3 + n], wrapped[3 + n:]
-        if len(kid) != n or len(rest) != NONCE_BYTES + KEY_BYTES + 16:
-            raise SealError("a wrapped data key of the wrong length")
-        return kid, rest[:NONCE_BYTES], rest[NONCE_BYTES:]
+
+def _parts(wrapped: bytes) -> tuple[bytes, bytes, bytes]:
+    if len(wrapped) < 3 or wrapped[:2] != _WRAPPED:
+        raise SealError("not a wrapped data key")
+    n = wrapped[2]
+    kid, rest = wrapped[3:3 + n], wrapped[3 + n:]
+    if len(kid) != n or len(rest) != NONCE_BYTES + KEY_BYTES + 16:
+        raise SealError("a wrapped data key of the wrong length")
+    return kid, rest[:NONCE_BYTES], rest[NONCE_BYTES:]
 
 
-def seal(data_key: bytes, plaintext: bytes, where: bytes) -> bytes:
-    nonce = os.urandom(NONCE_BYTES)
-    return _SEALED + nonce + AESGCM(data_key).encrypt(nonce, plaintext, where)
-
-
-def open_sealed(data_key: bytes, sealed: bytes, where: bytes) -> bytes:
-    if len(sealed) < 2 + NONCE_BYTES + 16 or sealed[:2] != _SEALED:
-        raise SealError(f"{where.decode(errors='replace')}: not a sealed value")
-    try:
-        return AESGCM(data_key).decrypt(sealed[2:2 + NONCE_BYTES], sealed[2 + NONCE_BYTES:], where)
-    except InvalidTag:
-        raise SealError(f"{where.decode(errors='replace')}: does not open (another row's, or altered)") from None
+def wrapped_key_id(wrapped: bytes) -> str:
+    """The id of the master key ``wrapped`` is wrapped under."""
+    return _parts(wrapped)[0].decode(errors="replace")
 
 
 # -- the keyring file --------------------------------------------------------------------------------
@@ -178,8 +176,16 @@ def load_keyring(path: Path) -> Keyring:
     return Keyring(current, keys)
 
 
-def keyring_path(directory: Path, environ: Mapping[str, str]) -> Path:
-    """Where the controller's keyring is: ``OUTPOST_MASTER_KEY_FILE`` if set, else ``master.key`` in
-    its directory."""
-    given = environ.get(MASTER_KEY_ENV, "")
-    return Path(given) if given else directory / MASTER_KEY_FILE
+def keyring_path(directory: Path, given: Path | None) -> Path:
+    """Where the controller's keyring is: the path the operator gave (``--master-key``, or
+    ``OUTPOST_MASTER_KEY_FILE``), else ``master.key`` in its directory."""
+    return given if given is not None else directory / MASTER_KEY_FILE
+
+
+def open_keyring(path: Path, *, create: bool) -> Keyring:
+    """The keyring in ``path``; made there first (0600) when it does not exist and ``create``."""
+    if create and not path.exists():
+        log.warning("no master key at %s: making one (keep it safe: without it the database's sealed "
+                    "documents and output do not open)", path)
+        return create_keyring(path)
+    return load_keyring(path)

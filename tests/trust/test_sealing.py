@@ -1,5 +1,5 @@
 """controller.trust.sealing: envelope encryption (AES-256-GCM data keys wrapped by a master key).
-A sealed value opens with its data key and its place only; a wrapped key unwraps under the master
+A wrapped key unwraps under the master
 key that wrapped it, also after a rotation retired it, and re-wraps under the current one without
 touching the data; the keyring file is 0600 and a bad one is a one-line ConfigError that shows no
 key."""
@@ -17,44 +17,21 @@ from controller.trust.sealing import (
     create_keyring,
     keyring_path,
     load_keyring,
-    open_sealed,
+    open_keyring,
     save_keyring,
-    seal,
 )
 from plugins.sdk.errors import ConfigError
 
-WHERE = b"output_chunks.data:cmd-1:mi-1:step:stdout:0"
 
-
-def test_a_sealed_value_opens_with_its_key_and_place_only() -> None:
-    ring = Keyring(MasterKey.generate())
-    dk = ring.new_data_key()
-    sealed = seal(dk.plain, b"s3cr3t output", WHERE)
-    assert b"s3cr3t" not in sealed and b"s3cr3t" not in dk.wrapped and dk.plain not in dk.wrapped
-    assert open_sealed(ring.unwrap(dk.wrapped), sealed, WHERE) == b"s3cr3t output"
-    assert seal(dk.plain, b"s3cr3t output", WHERE) != sealed  # a fresh nonce each time
-    with pytest.raises(SealError, match="another row's, or altered"):
-        open_sealed(dk.plain, sealed, b"output_chunks.data:cmd-1:mi-2:step:stdout:0")  # moved
-    with pytest.raises(SealError, match="another row's, or altered"):
-        open_sealed(ring.new_data_key().plain, sealed, WHERE)
-    altered = bytearray(sealed)
-    altered[-1] ^= 1
-    with pytest.raises(SealError, match="altered"):
-        open_sealed(dk.plain, bytes(altered), WHERE)
-    with pytest.raises(SealError, match="not a sealed value"):
-        open_sealed(dk.plain, b"plain text", WHERE)
-
-
-def test_rotation_rewraps_keys_and_leaves_the_data_alone() -> None:
+def test_rotation_rewraps_keys_and_leaves_the_data_key_as_it_was() -> None:
     old = MasterKey.generate()
     dk = Keyring(old).new_data_key()
-    sealed = seal(dk.plain, b"data", WHERE)
     new = MasterKey.generate()
     rotating = Keyring(new, [old])
     assert rotating.unwrap(dk.wrapped) == dk.plain  # the retired key still unwraps
     rewrapped = rotating.rewrap(dk.wrapped)
     assert rotating.master_key_of(rewrapped) == new.key_id and rotating.rewrap(rewrapped) == rewrapped
-    assert open_sealed(Keyring(new).unwrap(rewrapped), sealed, WHERE) == b"data"  # the old key is gone now
+    assert Keyring(new).unwrap(rewrapped) == dk.plain  # the old key is gone now
     with pytest.raises(SealError, match=f"master key '{old.key_id}', which is not in the keyring"):
         Keyring(new).unwrap(dk.wrapped)
     forged = MasterKey(old.key_id, MasterKey.generate().secret)  # the id, not the key
@@ -73,8 +50,18 @@ def test_the_keyring_file_is_private_and_loads_back(tmp_path: Path) -> None:
     save_keyring(path, Keyring(MasterKey.generate(), [ring.current]))
     assert load_keyring(path).retired == (ring.current,)
     assert ring.current.secret.hex() not in repr(ring.current) and "********" in repr(ring.current)
-    assert keyring_path(tmp_path, {}) == path
-    assert keyring_path(tmp_path, {"OUTPOST_MASTER_KEY_FILE": "/etc/outpost/key"}) == Path("/etc/outpost/key")
+    assert keyring_path(tmp_path, None) == path
+    assert keyring_path(tmp_path, Path("/etc/outpost/key")) == Path("/etc/outpost/key")
+
+
+def test_open_keyring_makes_one_only_when_told(tmp_path: Path) -> None:
+    path = tmp_path / "elsewhere" / "master.key"
+    path.parent.mkdir()
+    with pytest.raises(ConfigError, match="no master key"):
+        open_keyring(path, create=False)
+    made = open_keyring(path, create=True)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert open_keyring(path, create=True).current == made.current  # kept, never remade
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -1,0 +1,20 @@
+"""Where each sealed value belongs: the associated data its record is sealed with (its table,
+column and key), so that a value copied into another row does not open there."""
+from __future__ import annotations
+
+from controller.trust.sealed_records import where_of
+
+
+def document_place(sha256: bytes) -> bytes:
+    """A command's document (documents.content, by the document's sha256)."""
+    return where_of("documents.content", sha256.hex())
+
+
+def chunk_place(command_id: str, node_id: str, step_name: str, stream: str, seq: int) -> bytes:
+    """An output chunk (output_chunks.data)."""
+    return where_of("output_chunks.data", command_id, node_id, step_name, stream, seq)
+
+
+def blob_place(command_id: str, node_id: str, step_name: str, stream: str) -> bytes:
+    """A settled stream's compressed output (step_outputs.data)."""
+    return where_of("step_outputs.data", command_id, node_id, step_name, stream)
