@@ -15,6 +15,7 @@ from controller.store import Store
 from controller.store.access import ADMINISTRATOR_ACCESS
 from controller.trust.audit_trail import create_audit_key
 from controller.trust.pki import CertificateAuthority, create_ca, write_private, write_public
+from controller.trust.sealed_records import RecordSealer
 from controller.trust.sealing import keyring_path, open_keyring
 from controller.trust.signing import DocumentSigner
 from plugins.sdk.errors import ConfigError
@@ -60,7 +61,7 @@ def init_controller(directory: Path, hostnames: tuple[str, ...], *, operator: st
 
     keyring = open_keyring(keyring_path(cdir.path, master_key_file), create=True)
     url = database_url or cdir.default_database_url()
-    store = Store.open(url, keyring)
+    store = Store.open(url, RecordSealer(keyring))
     try:
         store.migrate()
         record_operator(store, operator, op.cert_pem, "controller init", [ADMINISTRATOR_ACCESS])

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from controller.store import Store
+from controller.trust.sealed_records import RecordSealer
 from controller.trust.sealing import Keyring, MasterKey, load_keyring, save_keyring
 from plugins.sdk.errors import ConfigError
 
@@ -19,9 +20,9 @@ log = logging.getLogger(__name__)
 
 def open_sealed_store(url: str, keyring_file: Path) -> Store:
     if keyring_file.exists():
-        return Store.open(url, load_keyring(keyring_file))
+        return Store.open(url, RecordSealer(load_keyring(keyring_file)))
     keyring = Keyring(MasterKey.generate())
-    store = Store.open(url, keyring)
+    store = Store.open(url, RecordSealer(keyring))
     try:
         if store.holds_sealed_values():
             raise ConfigError(f"{keyring_file}: no master key, and the database holds documents and output "

@@ -15,9 +15,8 @@ from controller.store.inlists import page_range, pair_params, pair_where
 from controller.store.places import blob_place, chunk_place
 from controller.store.rows import step_values
 from controller.store.schema import output_chunks, step_outputs, step_results
+from controller.store.sealer import Sealer
 from controller.store.statements import CHUNKS_OF_COMMAND, SETTLED_OUTPUT_OF_COMMAND, dialect_insert, step_upsert
-from controller.trust.sealed_records import open_record, seal_record
-from controller.trust.sealing import Keyring
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.wire.results import OutputChunk
 
@@ -44,7 +43,7 @@ def with_chunks(conn: Connection, keys: Sequence[tuple[str, str]]) -> list[tuple
     return [k for k in keys if k in found]
 
 
-def _outputs(conn: Connection, keyring: Keyring, command_id: str, node_id: str | None = None,
+def _outputs(conn: Connection, sealer: Sealer, command_id: str, node_id: str | None = None,
              step_name: str | None = None, between: tuple[str, str] | None = None) -> dict[str, list[StepOutput]]:
     """``OutputTables.get_output`` inside the caller's transaction, for one node, the nodes whose ids
     are in ``between`` (after, last], or (neither) all of the command's, by node id."""
@@ -77,10 +76,10 @@ def _outputs(conn: Connection, keyring: Keyring, command_id: str, node_id: str |
         streams(node, name)
     for node, name, stream, data in conn.execute(blob_q):
         place = blob_place(command_id, str(node), str(name), str(stream))
-        streams(node, name)[stream] += zlib.decompress(open_record(keyring, data, place))
+        streams(node, name)[stream] += zlib.decompress(sealer.open(data, place))
     for node, name, stream, seq, data in conn.execute(chunk_q):
         place = chunk_place(command_id, str(node), str(name), str(stream), int(seq))
-        streams(node, name)[stream] += open_record(keyring, data, place)
+        streams(node, name)[stream] += sealer.open(data, place)
     result: dict[str, list[StepOutput]] = {}
     for node, steps in out.items():
         names = sorted(steps, key=lambda n: (0, index[(node, n)], n) if (node, n) in index else (1, 0, n))
@@ -89,12 +88,12 @@ def _outputs(conn: Connection, keyring: Keyring, command_id: str, node_id: str |
     return result
 
 
-def output_views_in(conn: Connection, keyring: Keyring, command_id: str, between: tuple[str, str] | None = None
+def output_views_in(conn: Connection, sealer: Sealer, command_id: str, between: tuple[str, str] | None = None
                     ) -> dict[str, dict[str, StepOutputView]]:
     """``OutputTables.output_views`` of every node of a command (or of those ``between``, see
     ``_outputs``), by node id, inside the caller's transaction: GetCommand on a 10,000-node command
     made 10,000 database jobs of 0.5 ms each when it asked node by node."""
-    return {n: _views(outs) for n, outs in _outputs(conn, keyring, command_id, between=between).items()}
+    return {n: _views(outs) for n, outs in _outputs(conn, sealer, command_id, between=between).items()}
 
 
 def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
@@ -106,7 +105,7 @@ def _views(outputs: list[StepOutput]) -> dict[str, StepOutputView]:
     return out
 
 
-def chunks_of_command(conn: Connection, keyring: Keyring, command_id: str, between: tuple[str, str] | None = None
+def chunks_of_command(conn: Connection, sealer: Sealer, command_id: str, between: tuple[str, str] | None = None
                       ) -> list[tuple[str, OutputChunk]]:
     """``OutputTables.output_chunks`` inside the caller's transaction (``between``: only the nodes
     whose ids are in (after, last])."""
@@ -116,17 +115,17 @@ def chunks_of_command(conn: Connection, keyring: Keyring, command_id: str, betwe
         chunks = chunks.where(page_range(output_chunks.c.node_id, between))
     out: list[tuple[str, OutputChunk]] = []
     for node_id, step, stream, data in conn.execute(settled, {"cid": command_id}):
-        plain = open_record(keyring, data, blob_place(command_id, str(node_id), str(step), str(stream)))
+        plain = sealer.open(data, blob_place(command_id, str(node_id), str(step), str(stream)))
         out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), -1,
                                               zlib.decompress(plain))))
     for node_id, step, stream, seq, data in conn.execute(chunks, {"cid": command_id}):
-        plain = open_record(keyring, data, chunk_place(command_id, str(node_id), str(step), str(stream), int(seq)))
+        plain = sealer.open(data, chunk_place(command_id, str(node_id), str(step), str(stream), int(seq)))
         out.append((str(node_id), OutputChunk(command_id, str(step), OutputStreamKind(stream), int(seq), plain)))
     out.sort(key=lambda item: (item[0], item[1].step_name, item[1].stream.value, item[1].seq))
     return out
 
 
-def compact(conn: Connection, keyring: Keyring, command_id: str, node_id: str) -> int:
+def compact(conn: Connection, sealer: Sealer, command_id: str, node_id: str) -> int:
     """``compact_output`` inside the caller's transaction."""
     o, so = output_chunks.c, step_outputs.c
     rows = conn.execute(select(o.step_name, o.stream, o.seq, o.data).where(
@@ -136,14 +135,14 @@ def compact(conn: Connection, keyring: Keyring, command_id: str, node_id: str) -
     joined: dict[tuple[str, str], bytearray] = {}
     for name, stream, seq, data in rows:
         place = chunk_place(command_id, node_id, str(name), str(stream), int(seq))
-        joined.setdefault((str(name), str(stream)), bytearray()).extend(open_record(keyring, data, place))
+        joined.setdefault((str(name), str(stream)), bytearray()).extend(sealer.open(data, place))
     for (name, stream), data in joined.items():
         place = blob_place(command_id, node_id, name, stream)
         previous = conn.execute(select(so.data).where(
             so.command_id == command_id, so.node_id == node_id, so.step_name == name,
             so.stream == stream)).scalar_one_or_none()
-        whole = (zlib.decompress(open_record(keyring, previous, place)) if previous is not None else b"") + bytes(data)
-        values = {"data": seal_record(keyring, zlib.compress(whole, 6), place), "size": len(whole),
+        whole = (zlib.decompress(sealer.open(previous, place)) if previous is not None else b"") + bytes(data)
+        values = {"data": sealer.seal(zlib.compress(whole, 6), place), "size": len(whole),
                   "truncated": TRUNCATED_MARKER in whole[-len(TRUNCATED_MARKER) - 1:]}
         stmt = dialect_insert(conn, step_outputs).values(
             command_id=command_id, node_id=node_id, step_name=name, stream=stream, **values)
@@ -157,7 +156,7 @@ class OutputTables:
     """Mixed into Store: step results and output."""
 
     _engine: Engine
-    _keyring: Keyring
+    _sealer: Sealer
 
     def upsert_step(self, rec: StepRecord) -> None:
         with write_tx(self._engine) as conn:
@@ -180,7 +179,7 @@ class OutputTables:
                 so.stream == stream)).first()
             if compacted is not None:
                 return  # a replay after the invocation was settled: its output is already kept whole
-            sealed = seal_record(self._keyring, data, chunk_place(command_id, node_id, step_name, stream, seq))
+            sealed = self._sealer.seal(data, chunk_place(command_id, node_id, step_name, stream, seq))
             stmt = dialect_insert(conn, output_chunks).values(
                 command_id=command_id, node_id=node_id, step_name=step_name, stream=stream, seq=seq,
                 size=len(data), data=sealed).on_conflict_do_nothing(
@@ -195,7 +194,7 @@ class OutputTables:
         (steps with a row but no output yet are included, empty); steps that have output but no
         row yet follow, by name."""
         with read_tx(self._engine) as conn:
-            return _outputs(conn, self._keyring, command_id, node_id, step_name).get(node_id, [])
+            return _outputs(conn, self._sealer, command_id, node_id, step_name).get(node_id, [])
 
     def output_views(self, command_id: str, node_id: str) -> dict[str, StepOutputView]:
         """Each step's output cut to the view limits, with truncation flags, by step name."""
@@ -205,11 +204,11 @@ class OutputTables:
         """Once an invocation is settled, keep each step's output as one compressed blob outside the hot
         chunk table (step_outputs) and drop its chunks. Returns the number of chunks folded."""
         with write_tx(self._engine) as conn:
-            return compact(conn, self._keyring, command_id, node_id)
+            return compact(conn, self._sealer, command_id, node_id)
 
     def output_chunks(self, command_id: str) -> list[tuple[str, OutputChunk]]:
         """Every stored piece of a command's output as (node id, chunk), by node, step, stream and seq:
         what a watcher that starts late replays. A settled step's whole output comes as one chunk
         with ``seq`` -1 (it stands for every sequence number)."""
         with read_tx(self._engine) as conn:
-            return chunks_of_command(conn, self._keyring, command_id)
+            return chunks_of_command(conn, self._sealer, command_id)

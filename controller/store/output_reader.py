@@ -30,8 +30,7 @@ from controller.store.errors import StoreError
 from controller.store.output import STREAMS, TRUNCATED_MARKER
 from controller.store.places import blob_place, chunk_place
 from controller.store.schema import invocations, output_chunks, step_outputs, step_results
-from controller.trust.sealed_records import HEADER_MAX, SegmentOpener, open_record, read_header
-from controller.trust.sealing import Keyring
+from controller.store.sealer import Sealer
 from plugins.sdk.contract import OutputStreamKind
 
 # compressed bytes read at once: incompressible output comes in pieces of about this size
@@ -70,7 +69,7 @@ class _Inflater:
     """The compacted part of one stream, inflated a piece at a time from ``skip`` bytes on: its
     sealed record is fetched a few segments at a time, each opened, then inflated."""
 
-    def __init__(self, conn: Connection, keyring: Keyring, key: _Stream, packed: int, skip: int,
+    def __init__(self, conn: Connection, sealer: Sealer, key: _Stream, packed: int, skip: int,
                  slice_bytes: int) -> None:
         self.packed = packed  # the blob's sealed length when this began: another length is another blob
         self._key = key
@@ -84,9 +83,8 @@ class _Inflater:
             self._rowid = int(conn.execute(select(literal_column("rowid")).where(*key.where(step_outputs)))
                               .scalar_one())
         place = blob_place(key.command_id, key.node_id, key.step_name, key.stream)
-        header = read_header(self._read(conn, 0, min(packed, HEADER_MAX)), place)
-        self._opener = SegmentOpener(keyring, header, packed, place)
-        self._per_fetch = max(1, slice_bytes // header.segment)
+        self._opener = sealer.segments(self._read(conn, 0, min(packed, sealer.header_max)), packed, place)
+        self._per_fetch = max(1, slice_bytes // max(1, self._opener.span(0)[1]))
         self._next = 0  # the next segment to fetch
 
     @property
@@ -138,15 +136,15 @@ class _Inflater:
                 return data
 
 
-def _chunk(conn: Connection, keyring: Keyring, key: _Stream, seq: int, sealed: bytes | None = None) -> bytes:
+def _chunk(conn: Connection, sealer: Sealer, key: _Stream, seq: int, sealed: bytes | None = None) -> bytes:
     """One chunk's plaintext (fetched, unless its sealed bytes are given)."""
     if sealed is None:
         o = output_chunks.c
         sealed = bytes(conn.execute(select(o.data).where(*key.where(output_chunks), o.seq == seq)).scalar_one())
-    return open_record(keyring, sealed, chunk_place(key.command_id, key.node_id, key.step_name, key.stream, seq))
+    return sealer.open(sealed, chunk_place(key.command_id, key.node_id, key.step_name, key.stream, seq))
 
 
-def _chunks(conn: Connection, keyring: Keyring, key: _Stream, at: tuple[int, int], limit: int
+def _chunks(conn: Connection, sealer: Sealer, key: _Stream, at: tuple[int, int], limit: int
             ) -> tuple[bytes, tuple[int, int]]:
     """At most ``limit`` bytes of the stream's chunks from ``at`` (a chunk's seq, a byte in it) on,
     and where the next read starts; empty when there are no more. Whole chunks in one query; a
@@ -163,7 +161,7 @@ def _chunks(conn: Connection, keyring: Keyring, key: _Stream, at: tuple[int, int
         pos = 0  # the chunk this place was in is gone (or was never stored): the next one starts whole
     if pos or first_len > limit:
         count = min(limit, first_len - pos)
-        part = _chunk(conn, keyring, key, first)[pos:pos + count]
+        part = _chunk(conn, sealer, key, first)[pos:pos + count]
         return part, ((first, pos + count) if pos + count < first_len else (first + 1, 0))
     last, total = first, 0
     for s, n in lengths:
@@ -172,7 +170,7 @@ def _chunks(conn: Connection, keyring: Keyring, key: _Stream, at: tuple[int, int
         last, total = int(s), total + int(n)
     rows = conn.execute(select(o.seq, o.data).where(*key.where(output_chunks), o.seq >= first, o.seq <= last)
                         .order_by(o.seq)).all()
-    return b"".join(_chunk(conn, keyring, key, int(s), bytes(d)) for s, d in rows), (last + 1, 0)
+    return b"".join(_chunk(conn, sealer, key, int(s), bytes(d)) for s, d in rows), (last + 1, 0)
 
 
 def _chunks_from(conn: Connection, key: _Stream, at: tuple[int, int]) -> bool:
@@ -181,7 +179,7 @@ def _chunks_from(conn: Connection, key: _Stream, at: tuple[int, int]) -> bool:
     return conn.execute(select(o.seq).where(*key.where(output_chunks), o.seq >= at[0]).limit(1)).first() is not None
 
 
-def _stream_data(engine: Engine, keyring: Keyring, key: _Stream, limit: int, slice_bytes: int
+def _stream_data(engine: Engine, sealer: Sealer, key: _Stream, limit: int, slice_bytes: int
                  ) -> Iterator[tuple[bytes, bool]]:
     """The stream's bytes in order, in parts of at most ``limit`` bytes, each read in its own
     transaction, with whether it is the last (then empty when the stream holds nothing)."""
@@ -196,7 +194,7 @@ def _stream_data(engine: Engine, keyring: Keyring, key: _Stream, limit: int, sli
                 inflater = None  # rewritten (more chunks folded in) or gone: look again from where we are
             if inflater is None and packed is not None and packed != passed:
                 if given < _blob_size(conn, key):  # (since the invocation settled) the rest is in the blob
-                    inflater = _Inflater(conn, keyring, key, packed, given, slice_bytes)
+                    inflater = _Inflater(conn, sealer, key, packed, given, slice_bytes)
                 else:
                     passed = packed
             data = b""
@@ -205,7 +203,7 @@ def _stream_data(engine: Engine, keyring: Keyring, key: _Stream, limit: int, sli
                 if inflater.eof:
                     inflater, passed = None, packed
             if not data:
-                data, at = _chunks(conn, keyring, key, at, limit)
+                data, at = _chunks(conn, sealer, key, at, limit)
             more = bool(data) and (inflater is not None or _chunks_from(conn, key, at))
         given += len(data)
         yield data, not more
@@ -237,7 +235,7 @@ class OutputReaderTables:
     """Mixed into Store: output read in full, a piece at a time."""
 
     _engine: Engine
-    _keyring: Keyring
+    _sealer: Sealer
 
     def output_pieces(self, command_id: str, node_id: str, step_name: str | None = None,
                       piece_bytes: int = PIECE_BYTES, slice_bytes: int = SLICE_BYTES) -> Iterator[OutputPiece]:
@@ -250,7 +248,7 @@ class OutputReaderTables:
         for name in names:
             for stream in STREAMS:
                 tail = b""
-                for data, last in _stream_data(self._engine, self._keyring, _Stream(command_id, node_id, name, stream),
+                for data, last in _stream_data(self._engine, self._sealer, _Stream(command_id, node_id, name, stream),
                                                piece_bytes, slice_bytes):
                     tail = (tail + data[-_TAIL:])[-_TAIL:]
                     yield OutputPiece(name, OutputStreamKind(stream), data, last=last,

@@ -2,7 +2,10 @@
 column and key), so that a value copied into another row does not open there."""
 from __future__ import annotations
 
-from controller.trust.sealed_records import where_of
+
+def where_of(table: str, *key: str | int) -> bytes:
+    """A place: the table and column, then the parts of the row's key."""
+    return "\x00".join([table, *map(str, key)]).encode("utf-8", "surrogateescape")
 
 
 def document_place(sha256: bytes) -> bytes:

@@ -1,5 +1,5 @@
 """The store's side of a master key rotation: every sealed value's data key re-wrapped under the
-keyring's current master key, a batch of rows at a time in key order, each batch its own
+sealer's current master key, a batch of rows at a time in key order, each batch its own
 transaction, so a rotation goes on beside the command path and a restart picks it up where the
 keyring says one was under way (controller/trust/key_rotation.py). Only a record's header (its
 wrapped data key) changes; its sealed bytes stay as they are."""
@@ -13,8 +13,7 @@ from sqlalchemy import Column, Engine, LargeBinary, Table, func, inspect, select
 from controller.store.engine import read_tx, write_tx
 from controller.store.places import blob_place, chunk_place, document_place
 from controller.store.schema import documents, output_chunks, step_outputs
-from controller.trust.sealed_records import HEADER_MAX, master_key_of, rewrap_record
-from controller.trust.sealing import Keyring
+from controller.store.sealer import Sealer
 
 SEALED_SINCE = "0007"  # the revision that sealed documents and output
 REWRAP_BATCH = 100  # rows a transaction: a batch of 16 MB outputs is read one row at a time
@@ -46,7 +45,7 @@ class RewrapTables:
     """Mixed into Store: sealed values re-wrapped under the current master key."""
 
     _engine: Engine
-    _keyring: Keyring
+    _sealer: Sealer
 
     def rewrap_batch(self, which: int, after: RowKey | None, limit: int = REWRAP_BATCH
                      ) -> tuple[int, RowKey | None]:
@@ -56,8 +55,8 @@ class RewrapTables:
         sealed = SEALED_COLUMNS[which]
         cols = sealed.key_columns
         data = sealed.table.c[sealed.column]
-        current = self._keyring.current.key_id
-        q = select(*cols, func.substr(data, 1, HEADER_MAX, type_=LargeBinary)).order_by(*cols).limit(limit)
+        current = self._sealer.current_key_id
+        q = select(*cols, func.substr(data, 1, self._sealer.header_max, type_=LargeBinary)).order_by(*cols).limit(limit)
         if after is not None:
             q = q.where(tuple_(*cols) > tuple_(*after))
         done = 0
@@ -66,11 +65,11 @@ class RewrapTables:
             for row in rows:
                 key, head = tuple(row[:-1]), bytes(row[-1])
                 place = sealed.place(*key)
-                if master_key_of(head, place) == current:
+                if self._sealer.key_id_of(head, place) == current:
                     continue
                 match = [c == v for c, v in zip(cols, key, strict=True)]
                 whole = bytes(conn.execute(select(data).where(*match)).scalar_one())
-                rewrapped = rewrap_record(self._keyring, whole, place)
+                rewrapped = self._sealer.rewrap(whole, place)
                 if rewrapped is not None:
                     conn.execute(sealed.table.update().where(*match).values({sealed.column: rewrapped}))
                     done += 1
@@ -82,9 +81,9 @@ class RewrapTables:
         with read_tx(self._engine) as conn:
             for sealed in SEALED_COLUMNS:
                 data = sealed.table.c[sealed.column]
-                for row in conn.execute(select(*sealed.key_columns, func.substr(data, 1, HEADER_MAX,
+                for row in conn.execute(select(*sealed.key_columns, func.substr(data, 1, self._sealer.header_max,
                                                                                    type_=LargeBinary))):
-                    kid = master_key_of(bytes(row[-1]), sealed.place(*row[:-1]))
+                    kid = self._sealer.key_id_of(bytes(row[-1]), sealed.place(*row[:-1]))
                     counts[kid] = counts.get(kid, 0) + 1
         return counts
 

@@ -15,8 +15,8 @@ from controller.store.output import compact, upsert_step_rows, with_chunks
 from controller.store.rows import detail as row_detail
 from controller.store.rows import step_values
 from controller.store.schema import invocations
+from controller.store.sealer import Sealer
 from controller.store.statements import COMMAND_COUNTERS, INVOCATION_RESULT, counter_params
-from controller.trust.sealing import Keyring
 from plugins.sdk.status import Detail, can_transition
 
 _DETAILS = select(invocations.c.command_id, invocations.c.node_id, invocations.c.status_detail).where(
@@ -33,7 +33,7 @@ class SettleTables:
     """Mixed into Store."""
 
     _engine: Engine
-    _keyring: Keyring
+    _sealer: Sealer
 
     def transition_invocations(self, command_id: str, node_ids: Sequence[str], detail: Detail, *,
                                ended_at_ms: int | None = None, only_from: Sequence[Detail] | None = None) -> list[str]:
@@ -104,7 +104,7 @@ class SettleTables:
                 out.append(now)
             driver.executemany(conn, INVOCATION_RESULT, moves)
             for key in with_chunks(conn, list(dict.fromkeys(k for k in keys if k in current))):
-                compact(conn, self._keyring, *key)  # the output is complete: keep it whole, compressed
+                compact(conn, self._sealer, *key)  # the output is complete: keep it whole, compressed
             records = counted(out) if counted is not None else ()
             driver.executemany(conn, COMMAND_COUNTERS, [counter_params(
                 r.command_id, r.detail, r.completed_count, r.error_count, r.delivery_timed_out_count) for r in records])

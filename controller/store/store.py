@@ -61,6 +61,7 @@ from controller.store.schema import (
     step_results,
 )
 from controller.store.schema import invocations as invocations_t
+from controller.store.sealer import Sealer
 from controller.store.settle import SettleTables
 from controller.store.statements import (
     COMMAND_BY_ID,
@@ -74,8 +75,6 @@ from controller.store.statements import (
     counter_params,
     document_insert,
 )
-from controller.trust.sealed_records import open_record, seal_record
-from controller.trust.sealing import Keyring
 from plugins.sdk.status import Detail, can_transition
 
 logger = logging.getLogger(__name__)
@@ -106,27 +105,28 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
 class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DeregistrationTables, DocumentTables,
             GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables, OutputReaderTables, PresenceTables,
             RetentionTables, RewrapTables, SettleTables):
-    def __init__(self, engine: Engine, keyring: Keyring) -> None:
+    def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self._engine = engine
-        self._keyring = keyring  # seals documents and output (controller/trust/sealed_records.py)
+        self._sealer = sealer  # seals documents and output (controller/store/sealer.py)
 
     @classmethod
-    def open(cls, url: str, keyring: Keyring, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Store:
-        """``sqlite:///path/to/outpost.db`` or ``postgresql+psycopg://user@host/db``; ``keyring``
-        holds the master keys its sealed values are wrapped under."""
-        return cls(create_store_engine(url, busy_timeout_ms), keyring)
+    def open(cls, url: str, sealer: Sealer, *, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> Store:
+        """``sqlite:///path/to/outpost.db`` or ``postgresql+psycopg://user@host/db``; ``sealer``
+        seals and opens what it keeps sealed (over the controller's master keyring)."""
+        return cls(create_store_engine(url, busy_timeout_ms), sealer)
 
     @property
     def engine(self) -> Engine:
         return self._engine
 
     @property
-    def keyring(self) -> Keyring:
-        return self._keyring
+    def sealer(self) -> Sealer:
+        return self._sealer
 
-    def use_keyring(self, keyring: Keyring) -> None:
-        """Seal with ``keyring`` from now on (a master key rotation: it holds the old key, retired)."""
-        self._keyring = keyring
+    def use_sealer(self, sealer: Sealer) -> None:
+        """Seal with ``sealer`` from now on (a master key rotation: one that also opens what the old
+        key sealed)."""
+        self._sealer = sealer
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (alembic upgrade head); a no-op when current."""
@@ -136,7 +136,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
             config.attributes["connection"] = conn
-            config.attributes["keyring"] = self._keyring  # 0007 seals what earlier revisions kept plain
+            config.attributes["sealer"] = self._sealer  # 0007 seals what earlier revisions kept plain
             alembic_command.upgrade(config, "head")
         logger.info("store schema is at head (%s)", self._engine.dialect.name)
 
@@ -198,7 +198,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
                          for (n,) in driver.execute(conn, NODES_AMONG, {"ids": part})}
                 if len(known) != len(node_ids):
                     raise UnknownNodes(frozenset(node_ids) - known)
-            sealed = seal_record(self._keyring, document, document_place(cmd.document_sha256))
+            sealed = self._sealer.seal(document, document_place(cmd.document_sha256))
             driver.execute(conn, document_insert(conn.dialect.name), {"sha256": cmd.document_sha256,
                                                                        "content": sealed})
             try:
@@ -248,7 +248,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
                 select(documents.c.content).where(documents.c.sha256 == sha256)).scalar_one_or_none()
         if content is None:
             raise NotFound(f"no document {sha256.hex()}")
-        return open_record(self._keyring, content, document_place(sha256))
+        return self._sealer.open(content, document_place(sha256))
 
     def update_command(self, command_id: str, detail: Detail, completed_count: int, error_count: int,
                        delivery_timed_out_count: int = 0) -> None:
@@ -305,7 +305,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
         id, steps filled in, with their output previews: one read transaction."""
         with read_tx(self._engine) as conn:
             invs = _invocations_after(conn, command_id, after, limit)
-            views = output_views_in(conn, self._keyring, command_id, (after, invs[-1].node_id)) if invs else {}
+            views = output_views_in(conn, self._sealer, command_id, (after, invs[-1].node_id)) if invs else {}
         return InvocationPage(tuple(invs), views)
 
     def replay_page(self, command_id: str, after: str, limit: int) -> ReplayPage:
@@ -313,7 +313,7 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
         previews: one read transaction."""
         with read_tx(self._engine) as conn:
             invs = _invocations_after(conn, command_id, after, limit)
-            output = chunks_of_command(conn, self._keyring, command_id, (after, invs[-1].node_id)) if invs else []
+            output = chunks_of_command(conn, self._sealer, command_id, (after, invs[-1].node_id)) if invs else []
         return ReplayPage(tuple(invs), tuple(output))
 
     def get_invocations(self, command_id: str, node_ids: Sequence[str]) -> list[InvocationRecord]:

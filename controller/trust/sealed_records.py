@@ -27,11 +27,6 @@ SEGMENT_SHIFT = 16  # 64 KiB of plaintext a segment
 HEADER_MAX = 4 + 255  # what a reader fetches to be sure of holding a record's whole header
 
 
-def where_of(table: str, *key: str | int) -> bytes:
-    """The associated data naming a record's place: the table and column, then its key's parts."""
-    return "\x00".join([table, *map(str, key)]).encode("utf-8", "surrogateescape")
-
-
 def _nonce(index: int, last: bool) -> bytes:
     return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
@@ -124,3 +119,31 @@ def rewrap_record(keyring: Keyring, record: bytes, where: bytes) -> bytes | None
     if wrapped == header.wrapped:
         return None
     return b"".join([MAGIC, bytes([header.shift, len(wrapped)]), wrapped, record[header.length:]])
+
+
+class RecordSealer:
+    """The store's Sealer (controller/store/sealer.py) over a keyring."""
+
+    header_max = HEADER_MAX
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    @property
+    def current_key_id(self) -> str:
+        return self.keyring.current.key_id
+
+    def seal(self, plain: bytes, where: bytes) -> bytes:
+        return seal_record(self.keyring, plain, where)
+
+    def open(self, record: bytes, where: bytes) -> bytes:
+        return open_record(self.keyring, record, where)
+
+    def segments(self, head: bytes, total: int, where: bytes) -> SegmentOpener:
+        return SegmentOpener(self.keyring, read_header(head, where), total, where)
+
+    def key_id_of(self, head: bytes, where: bytes) -> str:
+        return master_key_of(head, where)
+
+    def rewrap(self, record: bytes, where: bytes) -> bytes | None:
+        return rewrap_record(self.keyring, record, where)

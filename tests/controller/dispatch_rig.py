@@ -25,7 +25,7 @@ from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import Document, Step
 from plugins.sdk.wire.results import InvocationReport
 from plugins.shell.plugin import ShellPlugin
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 START_MS = 1_800_000_000_000
 DOC = Document((Step("s", "shell", {"cmd": "true"}),), "t").canonical_bytes()
@@ -55,7 +55,7 @@ class Rig:
     @classmethod
     def open(cls, directory: Path, store: Store | None = None, clock: FakeClock | None = None) -> Rig:
         if store is None:
-            store = Store.open(f"sqlite:///{directory / 'outpost.db'}", fixed_keyring())
+            store = Store.open(f"sqlite:///{directory / 'outpost.db'}", fixed_sealer())
             store.migrate()
         clock = clock or FakeClock()
         db, hub, events = Db(store), Hub(clock), EventBus()

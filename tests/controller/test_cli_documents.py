@@ -20,7 +20,7 @@ from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
 from controller.store.db import Db
 from tests.controller.test_document_api import FakeContext, _TestStore, node, validate
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 
 class Stub:
@@ -73,7 +73,7 @@ register_node_commands(node_group)
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[Db, Obj]]:
-    store = _TestStore.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring())
+    store = _TestStore.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
     store.migrate()
     db = Db(store)
     try:

@@ -14,7 +14,7 @@ from controller.store import Store
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.results import InvocationReport
 from tests.controller.dispatch_rig import FakeClock, Rig, received
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 T = TypeVar("T")
 N1, N2, N3, N4 = "mi-00000000000000001", "mi-00000000000000002", "mi-00000000000000003", "mi-00000000000000004"
@@ -175,7 +175,7 @@ def test_a_restarted_dispatcher_resumes_its_active_commands(tmp_path: Path) -> N
     first.close()  # the controller stops; the store stays
     assert first.invocations(cid) == {N1: Detail.IN_PROGRESS, N2: Detail.PENDING}
 
-    second = Rig.open(tmp_path, store=Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring()),
+    second = Rig.open(tmp_path, store=Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer()),
                       clock=FakeClock(first.clock.now_ms))
     try:
         sessions = second.connect(N1, N2)

@@ -19,12 +19,12 @@ import pytest
 from controller.runtime.lease import AnotherController, LeaseGone, LeaseKeeper, process_space, this_process
 from controller.store import Store, StoreError
 from controller.store.lease import SOLE_CONTROLLER, LeaseClaim
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring())
+    s = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
     s.migrate()
     try:
         yield s

@@ -27,7 +27,7 @@ from plugins.sdk.wire.identity import new_node_id
 from tests.controller.test_auth import Aborted, FakeContext
 from tests.store.test_store import command, invocations, node, step
 from tests.support.access import admin_access
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 NODES = [f"mi-{i:017x}" for i in range(1, 13)]
 DOCUMENT = json.dumps({"schemaVersion": "2.2", "mainSteps": [
@@ -43,7 +43,7 @@ def ca() -> CertificateAuthority:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[AdminService]:
-    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring())
+    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
     store.migrate()
     for node_id in NODES:
         store.add_node(node(node_id))

@@ -23,7 +23,7 @@ from plugins.sdk.status import Detail
 from tests.controller.test_auth import Aborted, FakeContext
 from tests.store.test_store import DOC, command, invocations, node, step
 from tests.support.access import admin_access
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 NODE_IDS = [f"mi-{i:017x}" for i in (7, 1, 5, 3, 9)]
 
@@ -35,7 +35,7 @@ def operator_pem() -> bytes:
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[AdminService]:
-    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring())
+    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
     store.migrate()
     for node_id in NODE_IDS:
         store.add_node(node(node_id))

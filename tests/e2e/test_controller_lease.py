@@ -19,7 +19,7 @@ from controller.store import Store
 from controller.store.lease import SOLE_CONTROLLER
 from tests.support.cluster import Cluster
 from tests.support.databases import BACKENDS, empty_database
-from tests.support.keys import controller_keyring
+from tests.support.keys import controller_sealer
 
 
 @pytest.fixture(params=BACKENDS)
@@ -90,7 +90,7 @@ def test_a_controller_whose_lease_is_taken_stops_serving(cluster_on: Cluster) ->
     cluster.start_agent("n1")
     cluster.wait_online(["n1"])
     url = ControllerDir(cluster.controller_dir).load_settings().database_url
-    with Store.open(url, controller_keyring(cluster.controller_dir)) as store:
+    with Store.open(url, controller_sealer(cluster.controller_dir)) as store:
         held = store.read_lease(SOLE_CONTROLLER)
         assert held is not None and held.holder.pid == cluster.controller.pid
         thief = dataclasses.replace(held.holder, holder_id="thief", host="elsewhere", pid=1)

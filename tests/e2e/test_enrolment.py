@@ -19,13 +19,13 @@ from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.document import Document, Step
 from tests.support.clierrors import error_lines
 from tests.support.cluster import Activation, Cluster
-from tests.support.keys import controller_keyring
+from tests.support.keys import controller_sealer
 
 
 def _failures(cluster: Cluster) -> list[tuple[str, str]]:
     """(activation_id, reason) of every enrolment failure the controller recorded."""
     url = ControllerDir(cluster.controller_dir).load_settings().database_url
-    store = Store.open(url, controller_keyring(cluster.controller_dir))
+    store = Store.open(url, controller_sealer(cluster.controller_dir))
     try:
         return [(f.activation_id, f.reason) for f in store.list_enrolment_failures()]
     finally:

@@ -18,7 +18,7 @@ from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from tests.support.cluster import Cluster
-from tests.support.keys import controller_keyring
+from tests.support.keys import controller_sealer
 
 
 def _enrol_stub(c: Cluster) -> tuple[grpc.Channel, pbg.AgentServiceStub]:
@@ -30,7 +30,7 @@ def _enrol_stub(c: Cluster) -> tuple[grpc.Channel, pbg.AgentServiceStub]:
 
 def _failures(c: Cluster) -> list[tuple[str, str]]:
     url = ControllerDir(c.controller_dir).load_settings().database_url
-    store = Store.open(url, controller_keyring(c.controller_dir))
+    store = Store.open(url, controller_sealer(c.controller_dir))
     try:
         return [(f.activation_id, f.reason) for f in store.list_enrolment_failures()]
     finally:
@@ -92,7 +92,7 @@ def test_an_address_that_keeps_failing_is_refused_before_anything_is_read(cluste
 
 def test_the_failures_table_keeps_the_newest(cluster: Cluster) -> None:
     url = ControllerDir(cluster.controller_dir).load_settings().database_url
-    store = Store.open(url, controller_keyring(cluster.controller_dir))
+    store = Store.open(url, controller_sealer(cluster.controller_dir))
     try:
         for i in range(30):
             store.record_enrolment_failure(EnrolmentFailure(f"id-{i}", "wrong_code", "ipv4:1.2.3.4:5", i), keep=10)

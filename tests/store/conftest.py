@@ -9,7 +9,7 @@ import pytest
 
 from controller.store import Store
 from tests.support.databases import BACKENDS, empty_database
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 
 @pytest.fixture(params=BACKENDS)
@@ -22,7 +22,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     """A migrated store."""
-    s = Store.open(store_url, fixed_keyring())
+    s = Store.open(store_url, fixed_sealer())
     s.migrate()
     try:
         yield s

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from controller.model import AuditEntry, AuditOutcome, AuditQuery
 from controller.store import Store
 from controller.trust.audit import sign_head, verify
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 
 def entry(i: int, actor: str = "operator/admin", action: str = "command:Send") -> AuditEntry:
@@ -48,7 +48,7 @@ def test_pages_and_filters(store: Store) -> None:
 
 
 def test_two_controllers_appending_at_once_make_one_chain(store: Store, store_url: str) -> None:
-    other = Store.open(store_url, fixed_keyring())
+    other = Store.open(store_url, fixed_sealer())
     try:
         errors: list[BaseException] = []
 

@@ -28,7 +28,7 @@ from controller.store.nodetags import NodeTagTables, TagLimitExceeded
 from controller.store.store import MIGRATIONS_DIR
 from plugins.sdk.facts import Facts, Platform
 from tests.store.test_store import run_threads
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 NOW = 1_700_000_000_000
 T = TypeVar("T")
@@ -42,7 +42,7 @@ else:
 
 @pytest.fixture
 def ds(store_url: str) -> Iterator[_TestStore]:
-    s = _TestStore.open(store_url, fixed_keyring())
+    s = _TestStore.open(store_url, fixed_sealer())
     s.migrate()
     try:
         yield s
@@ -311,12 +311,12 @@ def _alembic(engine: Engine, fn: Callable[[Config], None]) -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with write_tx(engine) as conn:
         config.attributes["connection"] = conn
-        config.attributes["keyring"] = fixed_keyring()
+        config.attributes["sealer"] = fixed_sealer()
         fn(config)
 
 
 def test_0002_fills_defaults_on_existing_commands_and_downgrades_without_losing_rows(store_url: str) -> None:
-    s = Store.open(store_url, fixed_keyring())
+    s = Store.open(store_url, fixed_sealer())
     try:
         _alembic(s.engine, lambda c: alembic_command.upgrade(c, "0001"))
         with write_tx(s.engine) as conn:

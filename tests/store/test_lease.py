@@ -9,7 +9,7 @@ import pytest
 from controller.store import Store
 from controller.store.lease import SOLE_CONTROLLER, LeaseClaim, LeaseHeld, LeaseLost
 from tests.store.test_store import run_threads
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 TTL_MS = 30_000
 
@@ -88,7 +88,7 @@ def test_a_bad_ttl_is_refused(store: Store) -> None:
 
 
 def test_of_many_concurrent_takers_exactly_one_wins(store_url: str) -> None:
-    stores = [Store.open(store_url, fixed_keyring()) for _ in range(6)]
+    stores = [Store.open(store_url, fixed_sealer()) for _ in range(6)]
     try:
         stores[0].migrate()
 

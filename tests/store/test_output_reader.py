@@ -14,7 +14,6 @@ from controller.model import OutputPiece, StepOutput
 from controller.store import Store
 from controller.store.places import chunk_place
 from controller.store.schema import output_chunks
-from controller.trust.sealed_records import seal_record
 from plugins.sdk.contract import OutputStreamKind
 from tests.store.test_store import step, with_command
 
@@ -106,7 +105,7 @@ def test_a_blob_followed_by_chunks_reads_as_get_output_joins_it(store: Store) ->
     with store.engine.begin() as conn:  # chunks stored after the blob (compact() folds such later)
         conn.execute(insert(output_chunks), [dict(
             command_id="cmd-1", node_id="mi-1", step_name="s", stream="stdout", seq=s, size=len(d),
-            data=seal_record(store.keyring, d, chunk_place("cmd-1", "mi-1", "s", "stdout", s)))
+            data=store.sealer.seal(d, chunk_place("cmd-1", "mi-1", "s", "stdout", s)))
             for s, d in ((7, b" then"), (9, b" chunks"))])
     assert store.get_output("cmd-1", "mi-1") == [StepOutput("s", b"compacted part; then chunks", b"")]
     assert _joined(store.output_pieces("cmd-1", "mi-1", piece_bytes=3, slice_bytes=2)) == \
@@ -151,11 +150,11 @@ def test_the_last_piece_says_whether_the_agent_cut_the_stream(store: Store) -> N
 _READER = """
 import sys
 from controller.store import Store
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 def hwm():
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmHWM"))
-store = Store.open(sys.argv[1], fixed_keyring())
+store = Store.open(sys.argv[1], fixed_sealer())
 store.get_command("cmd-1")
 before = hwm()
 total = sum(len(p.data) for p in store.output_pieces("cmd-1", "mi-1"))

@@ -9,7 +9,6 @@ from controller.model import InvocationRecord, StepRecord
 from controller.store import Store
 from controller.store.places import blob_place
 from controller.store.schema import documents, output_chunks, step_outputs
-from controller.trust.sealed_records import open_record
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.results import StepReport
 from tests.store.test_store import DOC, NOW, command, node
@@ -44,7 +43,7 @@ def test_compaction_keeps_output_whole_compressed_and_ignores_replays(store: Sto
         blob, size = conn.execute(select(step_outputs.c.data, step_outputs.c.size)
                                   .where(step_outputs.c.stream == "stdout")).one()
     assert b"hello" not in blob  # sealed
-    plain = open_record(store.keyring, blob, blob_place("c1", "mi-1", "a", "stdout"))
+    plain = store.sealer.open(blob, blob_place("c1", "mi-1", "a", "stdout"))
     assert size == 10_012 and len(blob) < 300 and zlib.decompress(plain) == before[0].stdout
     store.append_output("c1", "mi-1", "a", "stdout", 1, b"world\n")  # a replay after a controller restart
     assert store.get_output("c1", "mi-1") == before and _count(store, output_chunks) == 0

@@ -12,7 +12,7 @@ import pytest
 from controller.runtime.config import ControllerDir
 from controller.runtime.init import init_controller
 from controller.store import Store
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def _modes(directory: Path, prefix: str) -> dict[str, int]:
 
 
 def test_a_new_database_and_its_wal_and_shm_are_0600(tmp_path: Path, wide_umask: None) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring())
+    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
     try:
         store.migrate()
         assert _modes(tmp_path, "outpost.db") == {"outpost.db": 0o600, "outpost.db-wal": 0o600,
@@ -39,12 +39,12 @@ def test_a_new_database_and_its_wal_and_shm_are_0600(tmp_path: Path, wide_umask:
 
 
 def test_a_database_readable_by_others_is_tightened_when_opened(tmp_path: Path, wide_umask: None) -> None:
-    Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring()).close()
+    Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer()).close()
     for name in ("outpost.db", "outpost.db-wal", "outpost.db-shm"):
         path = tmp_path / name
         path.touch()
         path.chmod(0o644)
-    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring())
+    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
     try:
         store.migrate()
         assert set(_modes(tmp_path, "outpost.db").values()) == {0o600}

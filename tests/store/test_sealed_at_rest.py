@@ -20,10 +20,11 @@ from controller.store.engine import write_tx
 from controller.store.errors import StoreError
 from controller.store.rewrap import SEALED_COLUMNS
 from controller.store.store import MIGRATIONS_DIR
+from controller.trust.sealed_records import RecordSealer
 from controller.trust.sealing import Keyring, MasterKey, SealError, load_keyring
 from plugins.sdk.errors import ConfigError
 from tests.store.test_store import command, invocations, step
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 SECRET = b"hunter2-correct-horse"
 DOC = b'{"schemaVersion": "2.2", "mainSteps": [{"name": "s", "inputs": {"runCommand": ["echo ' + SECRET + b'"]}}]}'
@@ -62,7 +63,7 @@ def test_documents_and_output_are_kept_sealed_and_read_back_whole(store: Store) 
 
 
 def test_the_sqlite_files_read_raw_hold_no_plaintext(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_keyring())
+    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
     try:
         store.migrate()
         for i in range(3):
@@ -77,7 +78,7 @@ def test_the_sqlite_files_read_raw_hold_no_plaintext(tmp_path: Path) -> None:
 
 def test_another_master_key_does_not_open_them(store: Store) -> None:
     _fill(store)
-    stranger = Store(store.engine, Keyring(MasterKey.generate()))
+    stranger = Store(store.engine, RecordSealer(Keyring(MasterKey.generate())))
     with pytest.raises(SealError, match="not in the keyring"):
         stranger.get_output("cmd-1", "mi-1")
     with pytest.raises(SealError, match="not in the keyring"):
@@ -102,27 +103,27 @@ def test_a_rotation_rewraps_every_value_and_goes_on_after_an_interruption(store:
     for i in range(4):
         _fill(store, f"cmd-{i}", settle=i % 2 == 0)
     before = {c: store.get_output(c, "mi-1") for c in ("cmd-0", "cmd-1")}
-    old = store.keyring.current
+    old = fixed_sealer().keyring.current
     total = sum(store.sealed_master_keys().values())
     new = MasterKey.generate()
-    store.use_keyring(Keyring(new, [old]))
+    store.use_sealer(RecordSealer(Keyring(new, [old])))
     first = _rewrap_all(store, limit=2, stop_after=2)  # cut off after two batches
     assert 0 < first < total
     assert store.sealed_master_keys() == {new.key_id: first, old.key_id: total - first}
     assert _rewrap_all(store, limit=2) == total - first  # from the start again: what is done is skipped
     assert store.sealed_master_keys() == {new.key_id: total}
-    store.use_keyring(Keyring(new))  # the old key dropped: everything still opens
+    store.use_sealer(RecordSealer(Keyring(new)))  # the old key dropped: everything still opens
     assert {c: store.get_output(c, "mi-1") for c in ("cmd-0", "cmd-1")} == before
     assert store.get_document(hashlib.sha256(DOC).digest()) == DOC
 
 
-def _alembic(engine: Engine, fn: Callable[[Config], None], keyring: Keyring | None) -> None:
+def _alembic(engine: Engine, fn: Callable[[Config], None], sealer: RecordSealer | None) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with write_tx(engine) as conn:
         config.attributes["connection"] = conn
-        if keyring is not None:
-            config.attributes["keyring"] = keyring
+        if sealer is not None:
+            config.attributes["sealer"] = sealer
         fn(config)
 
 
@@ -147,7 +148,7 @@ def _plain_rows(store: Store) -> None:
 
 
 def test_0007_seals_what_was_kept_plain_and_needs_the_master_key(store_url: str) -> None:
-    store = Store.open(store_url, fixed_keyring())
+    store = Store.open(store_url, fixed_sealer())
     try:
         _alembic(store.engine, lambda c: alembic_command.upgrade(c, "0006"), None)
         _plain_rows(store)
@@ -160,7 +161,7 @@ def test_0007_seals_what_was_kept_plain_and_needs_the_master_key(store_url: str)
         assert store.get_output("cmd-1", "mi-1")[0].stderr == SECRET
         assert store.get_document(hashlib.sha256(DOC).digest()) == DOC
         assert [p.data for p in store.output_pieces("cmd-1", "mi-1") if p.data] == [OUTPUT, SECRET]
-        _alembic(store.engine, lambda c: alembic_command.downgrade(c, "0006"), fixed_keyring())
+        _alembic(store.engine, lambda c: alembic_command.downgrade(c, "0006"), fixed_sealer())
         assert SECRET in _raw(store)  # a downgrade opens them again
     finally:
         store.close()
@@ -171,7 +172,7 @@ def test_a_lost_keyring_is_not_replaced_while_sealed_values_need_it(tmp_path: Pa
     store = open_sealed_store(url, keyring_file)  # a directory from before sealing: one is made
     try:
         assert keyring_file.stat().st_mode & 0o777 == 0o600
-        assert load_keyring(keyring_file).current == store.keyring.current
+        assert load_keyring(keyring_file).current.key_id == store.sealer.current_key_id
         store.migrate()
         _fill(store)
     finally:

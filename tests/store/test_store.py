@@ -37,7 +37,7 @@ from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 from plugins.sdk.status import Detail, Status, can_transition
 from plugins.sdk.wire.results import StepReport
-from tests.support.keys import fixed_keyring
+from tests.support.keys import fixed_sealer
 
 NOW = 1_700_000_000_000
 HOUR = 3_600_000
@@ -148,7 +148,7 @@ def test_migrated_schema_equals_metadata(store: Store) -> None:
 
 
 def test_concurrent_migrate_on_a_fresh_database(store_url: str) -> None:
-    stores = [Store.open(store_url, fixed_keyring()) for _ in range(4)]
+    stores = [Store.open(store_url, fixed_sealer()) for _ in range(4)]
     try:
         run_threads(4, lambda i: stores[i].migrate())
         stores[0].create_activation(activation())
@@ -160,7 +160,7 @@ def test_concurrent_migrate_on_a_fresh_database(store_url: str) -> None:
 
 def test_open_rejects_other_databases() -> None:
     with pytest.raises(StoreError, match="unsupported database"):
-        Store.open("mysql://localhost/outpost", fixed_keyring())
+        Store.open("mysql://localhost/outpost", fixed_sealer())
 
 
 # -- activations ------------------------------------------------------------------------------------
@@ -685,7 +685,7 @@ def test_output_chunks_replay_a_whole_command_in_order(store: Store) -> None:
 # -- durability ---------------------------------------------------------------------------------------
 
 def test_reopened_store_sees_everything(store_url: str) -> None:
-    first = Store.open(store_url, fixed_keyring())
+    first = Store.open(store_url, fixed_sealer())
     first.migrate()
     first.create_activation(activation())
     first.consume_activation("act-1", NOW)
@@ -702,7 +702,7 @@ def test_reopened_store_sees_everything(store_url: str) -> None:
                 first.active_commands())
     first.close()
 
-    second = Store.open(store_url, fixed_keyring())
+    second = Store.open(store_url, fixed_sealer())
     try:
         second.migrate()
         assert (second.list_activations(), second.list_enrolment_failures(), second.list_nodes(),

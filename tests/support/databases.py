@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from controller.store import Store
 from controller.store.db import Db
+from tests.support.keys import fixed_sealer
 
 PG_ENV = "OUTPOST_TEST_POSTGRES_DSN"
 
@@ -54,7 +55,7 @@ def empty_database(backend: str, directory: Path) -> Iterator[str]:
 @contextmanager
 def sqlite_db(directory: Path, store_class: type[Store] = Store) -> Iterator[Db]:
     """A migrated SQLite store in ``directory`` behind the controller's Db (its one worker thread)."""
-    store = store_class.open(f"sqlite:///{directory / 'outpost.db'}")
+    store = store_class.open(f"sqlite:///{directory / 'outpost.db'}", fixed_sealer())
     store.migrate()
     db = Db(store)
     try:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from controller.trust.sealed_records import RecordSealer
 from controller.trust.sealing import MASTER_KEY_FILE, Keyring, MasterKey, load_keyring
 
 
-def fixed_keyring() -> Keyring:
-    return Keyring(MasterKey("mk-test", bytes(range(32))))
+def fixed_sealer() -> RecordSealer:
+    return RecordSealer(Keyring(MasterKey("mk-test", bytes(range(32)))))
 
 
-def controller_keyring(controller_dir: Path) -> Keyring:
-    """The keyring of a controller a test started (its directory's master.key)."""
-    return load_keyring(controller_dir / MASTER_KEY_FILE)
+def controller_sealer(controller_dir: Path) -> RecordSealer:
+    """The sealer of a controller a test started (over its directory's master.key)."""
+    return RecordSealer(load_keyring(controller_dir / MASTER_KEY_FILE))

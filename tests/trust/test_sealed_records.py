@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from controller.store.places import where_of
 from controller.trust.sealed_records import (
     SegmentOpener,
     master_key_of,
@@ -12,7 +13,6 @@ from controller.trust.sealed_records import (
     read_header,
     rewrap_record,
     seal_record,
-    where_of,
 )
 from controller.trust.sealing import Keyring, MasterKey, SealError
 

@@ -1,8 +1,8 @@
 """Sealed at rest (issue 18): commands' documents and every stored output are kept as sealed records
 (controller/trust/sealed_records.py), each with its own data key wrapped under the master key; an
 output chunk's plaintext length moves to a column of its own (``size``), since its sealed length is
-longer. What earlier revisions kept plain is sealed here, which needs the keyring: ``Store.migrate``
-passes it in ``config.attributes["keyring"]``.
+longer. What earlier revisions kept plain is sealed here, which needs the master key: ``Store.migrate``
+passes its sealer in ``config.attributes["sealer"]``.
 
 Revision ID: 0007
 Revises: 0006
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import op
 
 from controller.store.errors import StoreError
-from controller.trust.sealed_records import open_record, seal_record, where_of
-from controller.trust.sealing import Keyring
+from controller.store.places import where_of
+from controller.store.sealer import Sealer
 
 revision: str = "0007"
 down_revision: str | None = "0006"
@@ -30,12 +30,13 @@ depends_on: str | Sequence[str] | None = None
 _BATCH = 200
 
 
-def _keyring() -> Keyring:
-    keyring = op.get_context().config.attributes.get("keyring") if op.get_context().config else None
-    if not isinstance(keyring, Keyring):
+def _sealer() -> Sealer:
+    config = op.get_context().config
+    sealer = config.attributes.get("sealer") if config is not None else None
+    if sealer is None:
         raise StoreError("this store holds documents or output from before sealing (revision 0007): "
                          "migrating it needs the controller's master key")
-    return keyring
+    return sealer
 
 
 def _tables() -> tuple[tuple[sa.Table, list[str], str, str], ...]:
@@ -51,12 +52,12 @@ def _tables() -> tuple[tuple[sa.Table, list[str], str, str], ...]:
 
 
 def _rewrite(table: sa.Table, key: list[str], column: str, place: str,
-             change: Callable[[Keyring, bytes, bytes], bytes]) -> None:
+             change: Callable[[Sealer, bytes, bytes], bytes]) -> None:
     """Every row's ``column`` through ``change``, a batch of rows at a time in key order."""
     conn = op.get_bind()
     cols = [table.c[k] for k in key]
     after: tuple[object, ...] | None = None
-    keyring: Keyring | None = None
+    sealer: Sealer | None = None
     while True:
         q = sa.select(*cols, table.c[column]).order_by(*cols).limit(_BATCH)
         if after is not None:
@@ -64,12 +65,12 @@ def _rewrite(table: sa.Table, key: list[str], column: str, place: str,
         rows = conn.execute(q).all()
         if not rows:
             return
-        keyring = keyring or _keyring()
+        sealer = sealer or _sealer()
         for row in rows:
             ident, value = tuple(row[:-1]), bytes(row[-1])
             where = where_of(place, *(v.hex() if isinstance(v, bytes) else v for v in ident))
             conn.execute(table.update().where(*(c == v for c, v in zip(cols, ident, strict=True)))
-                         .values({column: change(keyring, value, where)}))
+                         .values({column: change(sealer, value, where)}))
         after = tuple(rows[-1][:-1])
 
 
@@ -77,11 +78,11 @@ def upgrade() -> None:
     op.add_column("output_chunks", sa.Column("size", sa.Integer, nullable=False, server_default=sa.text("0")))
     op.execute("UPDATE output_chunks SET size = length(data)")
     for table, key, column, place in _tables():
-        _rewrite(table, key, column, place, lambda k, plain, where: seal_record(k, plain, where))
+        _rewrite(table, key, column, place, lambda s, plain, where: s.seal(plain, where))
 
 
 def downgrade() -> None:
     for table, key, column, place in _tables():
-        _rewrite(table, key, column, place, lambda k, sealed, where: open_record(k, sealed, where))
+        _rewrite(table, key, column, place, lambda s, sealed, where: s.open(sealed, where))
     with op.batch_alter_table("output_chunks") as batch:
         batch.drop_column("size")
