@@ -125,6 +125,26 @@ def controller_serve(directory: Path, listen: str | None, enrolment_listen: str 
 
 # ---------------------------------------------------------------- activations and nodes
 
+@controller.command("rotate-master-key")
+@click.option("--timeout", "timeout_seconds", default="10m", show_default=True, type=params.DURATION,
+              help="how long to wait for every data key to be re-wrapped")
+@click.pass_obj
+def controller_rotate_master_key(obj: Ctx, timeout_seconds: int) -> None:
+    """A new master key for what the controller seals at rest, while it runs: new values are sealed
+    under it at once and every stored data key is re-wrapped under it; the old key then leaves the
+    keyring file. Past --timeout the controller goes on with it."""
+    with obj.client() as c:
+        try:
+            r = c.rotate_master_key(timeout_seconds)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+            raise OutpostError(f"the rotation did not end within {timeout_seconds} s; the controller goes on "
+                             "with it (its log says when it ends)") from None
+    say(f"master key {r.key_id} is current; {r.rewrapped} data key(s) re-wrapped; "
+        f"retired and dropped: {', '.join(r.retired) or 'none'}")
+
+
 @cli.group()
 def activation() -> None:
     """Hybrid activations: codes that enrol nodes."""

@@ -207,6 +207,9 @@ class AdminClient:
         request = pb.DeleteActivationRequest(activation_id=activation_id)
         return self.stub.DeleteActivation(request, timeout=self.timeout).activation
 
+    def rotate_master_key(self, timeout_seconds: float) -> pb.RotateMasterKeyResponse:
+        return self.stub.RotateMasterKey(pb.RotateMasterKeyRequest(), timeout=timeout_seconds)
+
     def deregister_node(self, node_id: str) -> pb.DeregisterNodeResponse:
         return self.stub.DeregisterNode(pb.DeregisterNodeRequest(node_id=node_id), timeout=self.timeout)
 

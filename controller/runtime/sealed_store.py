@@ -18,9 +18,11 @@ from plugins.sdk.errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def open_sealed_store(url: str, keyring_file: Path) -> Store:
+def open_sealed_store(url: str, keyring_file: Path) -> tuple[Store, Keyring]:
+    """The store, and the keyring it seals with."""
     if keyring_file.exists():
-        return Store.open(url, RecordSealer(load_keyring(keyring_file)))
+        keyring = load_keyring(keyring_file)
+        return Store.open(url, RecordSealer(keyring)), keyring
     keyring = Keyring(MasterKey.generate())
     store = Store.open(url, RecordSealer(keyring))
     try:
@@ -34,4 +36,4 @@ def open_sealed_store(url: str, keyring_file: Path) -> Store:
         raise
     log.warning("no master key at %s: made one (keep it safe, apart from the database's backups: "
                 "without it the sealed documents and output do not open)", keyring_file)
-    return store
+    return store, keyring

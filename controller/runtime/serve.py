@@ -34,8 +34,9 @@ from controller.server.renewal import NodeRenewal
 from controller.store import Store
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail, load_audit_key
+from controller.trust.key_rotation import MasterKeyRotation
 from controller.trust.pki import CertificateAuthority
-from controller.trust.sealing import keyring_path
+from controller.trust.sealing import Keyring, keyring_path
 from controller.trust.signing import DocumentSigner
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import ConfigError
@@ -110,8 +111,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         log.warning("%s was readable by others: made it 0700", cdir.path)
     listen = opts.listen or settings.listen
     enrol_listen = opts.enrolment_listen or _next_port(listen)
-    store = open_sealed_store(opts.database_url or settings.database_url,
-                              keyring_path(cdir.path, opts.master_key_file))
+    keyring_file = keyring_path(cdir.path, opts.master_key_file)
+    store, keyring = open_sealed_store(opts.database_url or settings.database_url, keyring_file)
     try:
         store.migrate()
         lease = LeaseKeeper(store, this_process(listen))
@@ -120,7 +121,7 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
         store.close()
         raise
     try:
-        await _serve(opts, cdir, settings, store, lease, listen, enrol_listen, stop)
+        await _serve(opts, cdir, settings, store, lease, listen, enrol_listen, stop, (keyring_file, keyring))
     except LeaseGone:
         raise
     except BaseException:
@@ -130,7 +131,8 @@ async def serve(opts: ServeOptions, stop: asyncio.Event | None = None) -> None:
 
 
 async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSettings, store: Store,
-                 lease: LeaseKeeper, listen: str, enrol_listen: str, stop: asyncio.Event | None) -> None:
+                 lease: LeaseKeeper, listen: str, enrol_listen: str, stop: asyncio.Event | None,
+                 keys: tuple[Path, Keyring]) -> None:
     open_file_limit = raise_soft_limit()
     ca = CertificateAuthority.from_pem(cdir.read("ca.key"), cdir.read("ca.crt"))
     signer = DocumentSigner.from_pem(cdir.read("signing.key"))
@@ -150,6 +152,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle,
                       cancel_answered=dispatcher.deadlines.answered)
     catalog = DocumentCatalog(db, registry, require_safe_parameters=settings.require_safe_parameters)
+    rotation = MasterKeyRotation(db, *keys)
     await catalog.seed_builtins()
     resumed = await dispatcher.resume()
     if resumed:
@@ -168,7 +171,8 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
                                                               access.gate.denylist, renewal, trail), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         access, hub,
-                                                        require_safe_parameters=settings.require_safe_parameters), mtls)
+                                                        require_safe_parameters=settings.require_safe_parameters,
+                                                        rotation=rotation), mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
     enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT),
@@ -188,6 +192,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     await enrol.start()
     log.info("controller serving on %s (mutual TLS) and %s (enrolment); CA %s", listen, enrol_listen,
              ca.fingerprint)
+    rewrapping = asyncio.create_task(rotation.resume())  # a rotation a stop cut short
     freezer = asyncio.create_task(Freezer().run())  # the streams' objects out of the collector's way
     sweeper = asyncio.create_task(dispatcher.deadlines.sweep_forever(opts.sweep_interval_seconds))
     pruner = asyncio.create_task(Pruner(db, opts.retention_days or settings.retention_days)
@@ -211,6 +216,8 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
         sweeper.cancel()
         pruner.cancel()
         freezer.cancel()
+        rewrapping.cancel()
+        await rotation.close()  # what it has re-wrapped is kept; the next start goes on with the rest
         # Both listeners stop taking connections and calls first (GOAWAY), and only then are the
         # agents' streams ended: an agent whose stream ends opens its next one against a closed port,
         # where it waits for the next controller, not against this one, which would cut it again a

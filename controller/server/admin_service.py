@@ -33,11 +33,13 @@ from controller.server.call_audit import Caller, targets_text
 from controller.server.document_api import DocumentApi
 from controller.server.fleet_api import FleetApi
 from controller.server.group_api import GroupApi
+from controller.server.keys_api import KeysApi
 from controller.server.output_api import OutputApi
 from controller.server.permissions import sent_document
 from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
+from controller.trust.key_rotation import MasterKeyRotation
 from controller.wire import targets_from_pb
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
@@ -70,11 +72,12 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(AccessApi, AuditApi, FleetApi, pbg.AdminServiceServicer):
+class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,
-                 *, require_safe_parameters: bool = False) -> None:
+                 *, require_safe_parameters: bool = False, rotation: MasterKeyRotation | None = None) -> None:
         self._db = db
+        self._rotation = rotation
         self._capacity = capacity
         self._hub = hub or Hub()
         self._access = access

@@ -120,4 +120,5 @@ PERMISSIONS: dict[str, Permission] = {
     "AttachPolicy": Permission(Action.POLICY_ATTACH, _named("policy", "policy"), _attach),
     "SimulatePolicy": Permission(Action.POLICY_SIMULATE),
     "ReadAudit": Permission(Action.AUDIT_READ),
+    "RotateMasterKey": Permission(Action.CONTROLLER_ROTATE_MASTER_KEY),
 }

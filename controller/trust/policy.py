@@ -88,6 +88,7 @@ class Action(enum.Enum):
     POLICY_DETACH = "policy:Detach"
     POLICY_SIMULATE = "policy:Simulate"
     AUDIT_READ = "audit:Read"
+    CONTROLLER_ROTATE_MASTER_KEY = "controller:RotateMasterKey"
 
     @property
     def service(self) -> str:

@@ -169,15 +169,17 @@ def test_0007_seals_what_was_kept_plain_and_needs_the_master_key(store_url: str)
 
 def test_a_lost_keyring_is_not_replaced_while_sealed_values_need_it(tmp_path: Path) -> None:
     url, keyring_file = f"sqlite:///{tmp_path / 'outpost.db'}", tmp_path / "master.key"
-    store = open_sealed_store(url, keyring_file)  # a directory from before sealing: one is made
+    store, keyring = open_sealed_store(url, keyring_file)  # a directory from before sealing: one is made
     try:
+        assert keyring.current.key_id == store.sealer.current_key_id
         assert keyring_file.stat().st_mode & 0o777 == 0o600
         assert load_keyring(keyring_file).current.key_id == store.sealer.current_key_id
         store.migrate()
         _fill(store)
     finally:
         store.close()
-    open_sealed_store(url, keyring_file).close()  # found and used
+    again, _ = open_sealed_store(url, keyring_file)  # found and used
+    again.close()
     keyring_file.unlink()
     with pytest.raises(ConfigError, match="master.key: no master key, and the database holds documents"):
         open_sealed_store(url, keyring_file)

@@ -64,7 +64,7 @@ def test_not_action_covers_every_other_action() -> None:
     statement = parse_policy(json.dumps({"Statement": {"Effect": "Deny", "NotAction": "ssm:*", "Resource": "*"}}))
     st = statement.statements[0]
     covered = {a for a in Action if st.covers(a)}
-    assert covered == {a for a in Action if a.service in ("group", "operator", "policy", "audit")}
+    assert covered == {a for a in Action if a.service in ("group", "operator", "policy", "audit", "controller")}
     assert (st.effect, st.not_action) == (Effect.DENY, True)
 
 

@@ -413,6 +413,20 @@ class DeregisterNodeResponse(_message.Message):
     ended_invocations: int
     def __init__(self, node_id: _Optional[str] = ..., serials: _Optional[_Iterable[str]] = ..., ended_invocations: _Optional[int] = ...) -> None: ...
 
+class RotateMasterKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RotateMasterKeyResponse(_message.Message):
+    __slots__ = ("key_id", "retired", "rewrapped")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_FIELD_NUMBER: _ClassVar[int]
+    REWRAPPED_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    retired: _containers.RepeatedScalarFieldContainer[str]
+    rewrapped: int
+    def __init__(self, key_id: _Optional[str] = ..., retired: _Optional[_Iterable[str]] = ..., rewrapped: _Optional[int] = ...) -> None: ...
+
 class Node(_message.Message):
     __slots__ = ("node_id", "facts", "tags", "ping_status", "registered_at_ms", "last_seen_at_ms", "activation_id", "connection_note")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]

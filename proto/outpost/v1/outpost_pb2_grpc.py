@@ -339,6 +339,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.ReadAuditRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.AuditPage.FromString,
                 _registered_method=True)
+        self.RotateMasterKey = channel.unary_unary(
+                '/outpost.v1.AdminService/RotateMasterKey',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -579,6 +584,12 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateMasterKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -771,6 +782,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ReadAudit,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.ReadAuditRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.AuditPage.SerializeToString,
+            ),
+            'RotateMasterKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateMasterKey,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1799,6 +1815,33 @@ class AdminService:
             '/outpost.v1.AdminService/ReadAudit',
             outpost_dot_v1_dot_outpost__pb2.ReadAuditRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.AuditPage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateMasterKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/RotateMasterKey',
+            outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
