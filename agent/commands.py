@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -159,6 +159,10 @@ class Commands:
             self._journal_file.close()
         else:
             self._journal.flush()
+
+    def use_signing_key(self, key: Ed25519PublicKey) -> None:
+        """Verify the commands that come from now on with ``key`` (a rotation the agent pinned)."""
+        self._setup = replace(self._setup, signing_key=key)
 
     def on_command(self, signed: SignedCommand) -> None:
         setup = self._setup

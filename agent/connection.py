@@ -12,7 +12,7 @@ import enum
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import grpc
 
@@ -27,6 +27,7 @@ from agent.runner import RunnerOptions
 from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.handshake import connection_failure
@@ -34,8 +35,9 @@ from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.secrets import ScrubFilter
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.batch import VerifiedRoots
-from plugins.sdk.wire.envelope import signing_key
-from plugins.sdk.wire.messages import Heartbeat, Hello
+from plugins.sdk.wire.envelope import key_id_of, signing_key
+from plugins.sdk.wire.key_rotation import follow_chain
+from plugins.sdk.wire.messages import Heartbeat, Hello, SigningKeyRotated
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,8 @@ class Agent:
         self._options = options
         self._rng = shared.rng
         self._facts = facts or gather_facts(registry.infos())
-        self._hello = Hello(self._facts)  # every stream's first
+        self._state = state
+        self._hello = Hello(self._facts, identity.signing_key_id)  # every stream's first
         self._commands = Commands(state, registry, runner_options, CommandsSetup(
             identity.node_id, signing_key(identity.signing_public_key), self._facts.platform,
             options.max_concurrent_documents, options.accept_delay_seconds, shared.ledger_write, shared.call_later,
@@ -291,13 +294,36 @@ class Agent:
                 self._outbox.acknowledged(command_id)
         elif kind == "ping" and msg.ping.answer:  # the controller asks whether this stream is alive
             self._outbox.transient(Heartbeat(now_ms(), self._commands.running()))
+        elif kind == "signing_key":
+            self._pin_signing_key(wire.rotated_from_pb(msg.signing_key))
         elif kind == "renewed":
             renewed = self._certificate.answered(wire.renewed_from_pb(msg.renewed))
-            if renewed is not None:
-                self._identity = renewed
+            if renewed is not None:  # (the signing key pinned is this agent's, not the renewal's copy)
+                self._identity = replace(renewed, signing_public_key=self._identity.signing_public_key,
+                                         signing_key_id=self._identity.signing_key_id)
                 self._renewed = True
                 if self._end_stream is not None:
                     self._end_stream()
+
+    def _pin_signing_key(self, msg: SigningKeyRotated) -> None:
+        """The controller's document-signing key rotated: pin the new one if each step from the key
+        pinned now is signed by the key it replaces; else keep the pinned key (and so refuse what the
+        new one signs)."""
+        try:
+            new = follow_chain(msg.steps, self._identity.signing_public_key)
+        except VerificationError as exc:
+            log.error("signing key rotation refused, %s still pinned: %s", self._identity.signing_key_id, exc)
+            return
+        ident = replace(self._identity, signing_public_key=new, signing_key_id=key_id_of(new))
+        try:
+            self._state.save_signing_key(ident)
+        except OSError as exc:
+            log.error("signing key rotation to %s not pinned: %s", ident.signing_key_id, exc)
+            return
+        self._commands.use_signing_key(signing_key(new))
+        self._identity = ident
+        self._hello = Hello(self._facts, ident.signing_key_id)
+        log.info("document-signing key rotated: %s pinned", ident.signing_key_id)
 
     def _renew_if_due(self) -> None:
         if self._certificate.due():

@@ -90,6 +90,12 @@ class StateDir:
         doc["renew_at"] = ident.renew_at
         write_private(self.identity_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
 
+    def save_signing_key(self, ident: AgentIdentity) -> None:
+        """A rotated document-signing key pinned: identity.json rewritten whole (atomically)."""
+        doc = json.loads(self.identity_path.read_text())
+        doc["signing_public_key"], doc["signing_key_id"] = ident.signing_public_key.hex(), ident.signing_key_id
+        write_private(self.identity_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode())
+
     def save_certificate(self, key_pem: bytes, cert_pem: bytes) -> None:
         """A renewed certificate and its key, as one pair: both written beside the old pair first
         (``.new``, fsynced), then each moved over its old one; ``load_identity`` finishes a move an

@@ -145,6 +145,17 @@ def controller_rotate_master_key(obj: Ctx, timeout_seconds: int) -> None:
         f"retired and dropped: {', '.join(r.retired) or 'none'}")
 
 
+@controller.command("rotate-signing-key")
+@click.pass_obj
+def controller_rotate_signing_key(obj: Ctx) -> None:
+    """A new document-signing key, signed for by the current one: every connected agent is sent the
+    rotation at once (others when they connect), verifies it and pins the new key; documents are
+    signed with it from now on."""
+    with obj.client() as c:
+        r = c.rotate_signing_key()
+    say(f"signing key {r.key_id} replaces {r.previous}; {r.agents_told} connected agent(s) told")
+
+
 @cli.group()
 def activation() -> None:
     """Hybrid activations: codes that enrol nodes."""

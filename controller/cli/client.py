@@ -207,6 +207,9 @@ class AdminClient:
         request = pb.DeleteActivationRequest(activation_id=activation_id)
         return self.stub.DeleteActivation(request, timeout=self.timeout).activation
 
+    def rotate_signing_key(self) -> pb.RotateSigningKeyResponse:
+        return self.stub.RotateSigningKey(pb.RotateSigningKeyRequest(), timeout=self.timeout)
+
     def rotate_master_key(self, timeout_seconds: float) -> pb.RotateMasterKeyResponse:
         return self.stub.RotateMasterKey(pb.RotateMasterKeyRequest(), timeout=timeout_seconds)
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 from controller.fleet.sessions import Hub
 from controller.model import CommandRecord
-from controller.trust.signing import DocumentSigner
+from controller.trust.signing import CommandSigner
 from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.wire.envelope import SignedCommand
 
@@ -29,7 +29,7 @@ CHUNK = 256  # envelopes signed between two turns of the event loop
 
 
 class Delivery:
-    def __init__(self, signer: DocumentSigner, hub: Hub, chunk: int = CHUNK, clock: Clock = now_ms) -> None:
+    def __init__(self, signer: CommandSigner, hub: Hub, chunk: int = CHUNK, clock: Clock = now_ms) -> None:
         self._clock = clock
         self._signer = signer
         self._hub = hub

@@ -31,7 +31,7 @@ from controller.fleet.sessions import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets, new_command_id, parse_limit
 from controller.store import NotFound, UnknownNodes
 from controller.store.db import Db
-from controller.trust.signing import DocumentSigner
+from controller.trust.signing import CommandSigner
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.clock import Clock, now_ms
 from plugins.sdk.host.registry import PluginRegistry
@@ -53,7 +53,7 @@ def _unknown_node(targets: Targets, unknown: Set[str]) -> CommandRejected:
 
 
 class Dispatcher:
-    def __init__(self, db: Db, signer: DocumentSigner, hub: Hub, events: EventBus,
+    def __init__(self, db: Db, signer: CommandSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, active: ActiveCommands | None = None,
                  clock: Clock = now_ms, scrubber: ScrubFilter | None = None,
                  lost_grace_seconds: float = LOST_GRACE_SECONDS) -> None:

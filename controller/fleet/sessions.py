@@ -33,6 +33,7 @@ class AgentSession:
         self.outbound: asyncio.Queue[ControllerMessage | None] = asyncio.Queue()
         self.closed = False
         self.renewed = False  # the node renewed its certificate on this stream (once a stream)
+        self.signing_key_id = ""  # the document-signing key the agent pins (its Hello's; then as told)
         self._acks: list[str] = []
         self._ack_batch = ack_batch
         self._probe: asyncio.Future[None] | None = None

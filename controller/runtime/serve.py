@@ -37,7 +37,7 @@ from controller.trust.audit_trail import AuditTrail, load_audit_key
 from controller.trust.key_rotation import MasterKeyRotation
 from controller.trust.pki import CertificateAuthority
 from controller.trust.sealing import Keyring, keyring_path
-from controller.trust.signing import DocumentSigner
+from controller.trust.signing_keys import SigningKeys
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import ConfigError
 from plugins.sdk.host.gcfreeze import Freezer
@@ -135,7 +135,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
                  keys: tuple[Path, Keyring]) -> None:
     open_file_limit = raise_soft_limit()
     ca = CertificateAuthority.from_pem(cdir.read("ca.key"), cdir.read("ca.crt"))
-    signer = DocumentSigner.from_pem(cdir.read("signing.key"))
+    signer = SigningKeys.load(cdir.path)
     chain = cdir.read("server.crt") + ca.cert_pem  # the CA travels in the chain for enrolment discovery
     server_key = cdir.read("server.key")
     store.mark_all_connection_lost()
@@ -168,11 +168,11 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     renewal = NodeRenewal(db, ca, trail, settings.node_certificate_seconds)
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                               opts.heartbeat_timeout_seconds, capacity, events,
-                                                              access.gate.denylist, renewal, trail), mtls)
+                                                              access.gate.denylist, renewal, trail, signer), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         access, hub,
                                                         require_safe_parameters=settings.require_safe_parameters,
-                                                        rotation=rotation), mtls)
+                                                        rotation=rotation, signing_keys=signer), mtls)
     mtls_creds = grpc.ssl_server_credentials([(server_key, chain)], root_certificates=ca.cert_pem,
                                              require_client_auth=True)
     enrol = grpc.aio.server(interceptors=failures, options=(*SERVER_OPTIONS, (MAX_CONNECTIONS, ENROLMENT),

@@ -40,6 +40,7 @@ from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
 from controller.trust.key_rotation import MasterKeyRotation
+from controller.trust.signing_keys import SigningKeys
 from controller.wire import targets_from_pb
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
@@ -75,9 +76,11 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
 class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,
-                 *, require_safe_parameters: bool = False, rotation: MasterKeyRotation | None = None) -> None:
+                 *, require_safe_parameters: bool = False, rotation: MasterKeyRotation | None = None,
+                 signing_keys: SigningKeys | None = None) -> None:
         self._db = db
         self._rotation = rotation
+        self._signing_keys = signing_keys
         self._capacity = capacity
         self._hub = hub or Hub()
         self._access = access

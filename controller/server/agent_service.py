@@ -19,10 +19,12 @@ from controller.fleet.sessions import AgentSession, Hub
 from controller.model import AuditEntry, AuditOutcome
 from controller.server.access_gate import source_ip
 from controller.server.auth import PeerIdentities
+from controller.server.key_notices import bring_up_to_date
 from controller.server.rate_limit import RateLimiter
 from controller.server.renewal import NodeRenewal
 from controller.trust.audit_trail import AuditTrail
 from controller.trust.revocation import Denylist
+from controller.trust.signing_keys import SigningKeys
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.host.clock import now_ms
@@ -47,7 +49,8 @@ class AgentStreamService(pbg.AgentServiceServicer):
     def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
                  heartbeat_timeout_seconds: float, capacity: StreamCapacity, events: EventBus | None = None,
                  denylist: Denylist | None = None, renewal: NodeRenewal | None = None,
-                 trail: AuditTrail | None = None) -> None:
+                 trail: AuditTrail | None = None, signing_keys: SigningKeys | None = None) -> None:
+        self._signing_keys = signing_keys  # None: no rotations to tell
         self._trail = trail  # refusals go on record (None: logged only)
         self._refusals = RateLimiter(rate=1 / 600, burst=1)
         self._renewal = renewal  # None: renewals are answered "not offered"
@@ -106,9 +109,12 @@ class AgentStreamService(pbg.AgentServiceServicer):
             log.warning("unknown node %s tried to connect", node_id)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"node {node_id} is not registered")
         session = self._hub.attach(node_id, context.peer())
+        session.signing_key_id = first.hello.signing_key_id
         writer = asyncio.create_task(self._write(session, context))
         reader: asyncio.Task[None] | None = None
         try:
+            if self._signing_keys is not None:
+                bring_up_to_date(session, self._signing_keys)  # before any command the new key signs
             await self._dispatcher.on_hello(node_id)  # what waited for the node, and cancels it missed
             session.send(Ping(now_ms()))
             log.info("node %s connected from %s", node_id, context.peer())

@@ -33,7 +33,7 @@ from controller.store.access import CertificateRecord
 from controller.store.db import Db
 from controller.trust.audit_trail import AuditTrail, AuditUnavailable
 from controller.trust.pki import CertificateAuthority
-from controller.trust.signing import DocumentSigner
+from controller.trust.signing import CommandSigner
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import IdentityError
@@ -74,7 +74,7 @@ def _address(context: grpc.aio.ServicerContext) -> str:
 class EnrolmentService(pbg.AgentServiceServicer):
     """Served on the enrolment listener only: Enroll, nothing else."""
 
-    def __init__(self, db: Db, ca: CertificateAuthority, signer: DocumentSigner, trail: AuditTrail,
+    def __init__(self, db: Db, ca: CertificateAuthority, signer: CommandSigner, trail: AuditTrail,
                  limiter: RateLimiter | None = None, node_certificate_seconds: int = NODE_CERTIFICATE_SECONDS) -> None:
         self._db = db
         self._lifetime = node_certificate_seconds

@@ -121,4 +121,5 @@ PERMISSIONS: dict[str, Permission] = {
     "SimulatePolicy": Permission(Action.POLICY_SIMULATE),
     "ReadAudit": Permission(Action.AUDIT_READ),
     "RotateMasterKey": Permission(Action.CONTROLLER_ROTATE_MASTER_KEY),
+    "RotateSigningKey": Permission(Action.CONTROLLER_ROTATE_SIGNING_KEY),
 }

@@ -89,6 +89,7 @@ class Action(enum.Enum):
     POLICY_SIMULATE = "policy:Simulate"
     AUDIT_READ = "audit:Read"
     CONTROLLER_ROTATE_MASTER_KEY = "controller:RotateMasterKey"
+    CONTROLLER_ROTATE_SIGNING_KEY = "controller:RotateSigningKey"
 
     @property
     def service(self) -> str:

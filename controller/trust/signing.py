@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -16,6 +17,20 @@ from plugins.sdk.errors import ConfigError, InputError
 from plugins.sdk.wire import batch
 from plugins.sdk.wire.envelope import Envelope, SignedBatch, SignedCommand, key_id_of
 from plugins.sdk.wire.identity import is_node_id, node_identity
+from plugins.sdk.wire.key_rotation import KeyRotation, rotation_message
+
+
+class CommandSigner(Protocol):
+    """What signs commands for delivery and names the key agents pin: a DocumentSigner, or the
+    controller's SigningKeys (controller/trust/signing_keys.py), whose key can rotate."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def public_key_raw(self) -> bytes: ...
+
+    def sign_commands(self, command_id: str, node_ids: Sequence[str], document: bytes, issued_at_ms: int,
+                      expires_at_ms: int) -> SignedBatch: ...
 
 
 class DocumentSigner:
@@ -57,6 +72,12 @@ class DocumentSigner:
     @property
     def key_id(self) -> str:
         return self._key_id
+
+    def sign_rotation(self, public_key: bytes, issued_at_ms: int) -> KeyRotation:
+        """A step handing trust from this key to ``public_key`` (raw): agents pinning this key verify
+        it, then pin the new one (plugins/sdk/wire/key_rotation.py)."""
+        message = rotation_message(self._key_id, public_key, issued_at_ms)
+        return KeyRotation(self._key_id, public_key, issued_at_ms, self._key.sign(message))
 
     def sign_command(self, command_id: str, node_id: str, document: bytes, issued_at_ms: int,
                      expires_at_ms: int) -> SignedCommand:

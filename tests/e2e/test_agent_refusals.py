@@ -10,6 +10,7 @@ agent's own log names the refusal.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import signal
@@ -337,3 +338,50 @@ def test_a_stopping_agent_takes_no_new_command(rig: Rig) -> None:
     assert ctl.received(cid, since=since) == []
     assert cid not in rig.ledger_ids() and not rig.marker("late").exists()
     assert "left for the agent's next start" in rig.agent.log()
+
+
+def _rotation(ctl: FakeController, steps: list[tuple[DocumentSigner, DocumentSigner]]) -> pb.ControllerMessage:
+    """A SigningKeyRotated message: each (signed by, new key) pair a step."""
+    msg = pb.ControllerMessage()
+    for by, new in steps:
+        step = by.sign_rotation(new.public_key_raw(), now_ms())
+        msg.signing_key.steps.add(from_key_id=step.from_key_id, public_key=step.public_key,
+                                  issued_at_ms=step.issued_at_ms, signature=step.signature)
+    return msg
+
+
+def _pinned(rig: Rig) -> str:
+    return str(json.loads((rig.state_dir / "identity.json").read_text())["signing_key_id"])
+
+
+def test_a_forged_signing_key_rotation_is_refused_and_what_the_forged_key_signs_never_runs(rig: Rig) -> None:
+    ctl, pinned = rig.controller, rig.controller.signer
+    attacker = DocumentSigner.generate()
+    forged = _rotation(ctl, [(attacker, attacker)])
+    forged.signing_key.steps[0].from_key_id = pinned.key_id  # it claims to come from the pinned key
+    ctl.send(forged)
+    rig.wait_log("signing key rotation refused")
+    assert _pinned(rig) == pinned.key_id
+    since = ctl.mark()
+    signed = ctl.sign(_cid(), rig.touch_doc("forged"), signer=attacker)
+    ctl.send_command(signed)
+    rig.assert_refused(pb.Envelope.FromString(signed.envelope).command_id, "bad_signature", ["forged"], since)
+    rig.run_ok("still-pinned")  # the genuine key still works
+
+
+def test_a_genuine_rotation_is_pinned_and_the_old_key_is_refused_after_it(rig: Rig) -> None:
+    ctl, old = rig.controller, rig.controller.signer
+    new, newest = DocumentSigner.generate(), DocumentSigner.generate()
+    ctl.send(_rotation(ctl, [(old, new), (new, newest)]))  # two rotations, as to an agent away through both
+    rig.wait_log(f"document-signing key rotated: {newest.key_id} pinned")
+    assert _pinned(rig) == newest.key_id
+    ctl.signer = newest
+    rig.run_ok("newest")
+    since = ctl.mark()
+    signed = ctl.sign(_cid(), rig.touch_doc("old-key"), signer=old)
+    ctl.send_command(signed)
+    rig.assert_refused(pb.Envelope.FromString(signed.envelope).command_id, "bad_signature", ["old-key"], since)
+    rig.agent.stop()
+    rig.start_agent()  # the pinned key is on disk: a restarted agent says so in its Hello
+    hello = ctl.wait_session(1).hello
+    assert hello.signing_key_id == newest.key_id

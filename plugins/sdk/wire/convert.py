@@ -8,6 +8,7 @@ from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 from plugins.sdk.status import Detail, Status
 from plugins.sdk.wire.envelope import SignedCommand
+from plugins.sdk.wire.key_rotation import KeyRotation
 from plugins.sdk.wire.messages import (
     Accepted,
     AgentMessage,
@@ -20,6 +21,7 @@ from plugins.sdk.wire.messages import (
     Ping,
     RenewCertificate,
     ResultAck,
+    SigningKeyRotated,
 )
 from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
 
@@ -117,9 +119,18 @@ def controller_message_to_pb(msg: ControllerMessage) -> pb.ControllerMessage:
         out.ping.answer = msg.answer
     elif isinstance(msg, CertificateRenewed):
         out.renewed.certificate_pem, out.renewed.error = msg.certificate_pem, msg.error
+    elif isinstance(msg, SigningKeyRotated):
+        out.signing_key.steps.extend(pb.KeyRotationStep(from_key_id=s.from_key_id, public_key=s.public_key,
+                                                        issued_at_ms=s.issued_at_ms, signature=s.signature)
+                                     for s in msg.steps)
     else:
         raise TypeError(f"not a controller message: {msg!r}")
     return out
+
+
+def rotated_from_pb(msg: pb.SigningKeyRotated) -> SigningKeyRotated:
+    return SigningKeyRotated(tuple(KeyRotation(s.from_key_id, s.public_key, s.issued_at_ms, s.signature)
+                                   for s in msg.steps))
 
 
 def renewed_from_pb(msg: pb.CertificateRenewed) -> CertificateRenewed:
@@ -198,7 +209,7 @@ def agent_message_to_pb(msg: AgentMessage) -> pb.AgentMessage:
     if isinstance(msg, CancelAck):
         return pb.AgentMessage(cancel_ack=pb.CancelAck(command_id=msg.command_id, running=msg.running))
     if isinstance(msg, Hello):
-        return pb.AgentMessage(hello=pb.Hello(facts=facts_to_pb(msg.facts)))
+        return pb.AgentMessage(hello=pb.Hello(facts=facts_to_pb(msg.facts), signing_key_id=msg.signing_key_id))
     if isinstance(msg, RenewCertificate):
         return pb.AgentMessage(renew=pb.RenewCertificate(csr_pem=msg.csr_pem))
     raise TypeError(f"not an agent message: {msg!r}")
@@ -220,7 +231,7 @@ def agent_message_from_pb(msg: pb.AgentMessage) -> AgentMessage:
     if kind == "cancel_ack":
         return cancel_ack_from_pb(msg.cancel_ack)
     if kind == "hello":
-        return Hello(facts_from_pb(msg.hello.facts))
+        return Hello(facts_from_pb(msg.hello.facts), msg.hello.signing_key_id)
     if kind == "renew":
         return RenewCertificate(msg.renew.csr_pem)
     raise WireError("an agent message with no body")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from plugins.sdk.facts import Facts
 from plugins.sdk.wire.envelope import SignedCommand
+from plugins.sdk.wire.key_rotation import KeyRotation
 from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, StepReport
 
 
@@ -38,8 +39,10 @@ class CancelAck:
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """Every stream's first message: what the agent tells of its node."""
+    """Every stream's first message: what the agent tells of its node, and the id of the
+    document-signing key it pins (the controller sends the rotations since, before anything else)."""
     facts: Facts
+    signing_key_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,13 @@ class CertificateRenewed:
     error: str = ""
 
 
-ControllerMessage = SignedCommand | Cancel | Ping | ResultAck | CertificateRenewed
+@dataclass(frozen=True, slots=True)
+class SigningKeyRotated:
+    """The controller's document-signing key has changed: the steps from the agent's pinned key to
+    the current one (plugins/sdk/wire/key_rotation.py)."""
+    steps: tuple[KeyRotation, ...]
+
+
+ControllerMessage = SignedCommand | Cancel | Ping | ResultAck | CertificateRenewed | SigningKeyRotated
 AgentMessage = (Hello | Accepted | Refusal | OutputChunk | StepReport | InvocationReport | Heartbeat | CancelAck
                 | RenewCertificate)

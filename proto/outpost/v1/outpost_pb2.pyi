@@ -200,18 +200,38 @@ class ResultAck(_message.Message):
     def __init__(self, command_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ControllerMessage(_message.Message):
-    __slots__ = ("command", "cancel", "ping", "result_ack", "renewed")
+    __slots__ = ("command", "cancel", "ping", "result_ack", "renewed", "signing_key")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
     RESULT_ACK_FIELD_NUMBER: _ClassVar[int]
     RENEWED_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
     command: Command
     cancel: Cancel
     ping: Ping
     result_ack: ResultAck
     renewed: CertificateRenewed
-    def __init__(self, command: _Optional[_Union[Command, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., renewed: _Optional[_Union[CertificateRenewed, _Mapping]] = ...) -> None: ...
+    signing_key: SigningKeyRotated
+    def __init__(self, command: _Optional[_Union[Command, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., renewed: _Optional[_Union[CertificateRenewed, _Mapping]] = ..., signing_key: _Optional[_Union[SigningKeyRotated, _Mapping]] = ...) -> None: ...
+
+class KeyRotationStep(_message.Message):
+    __slots__ = ("from_key_id", "public_key", "issued_at_ms", "signature")
+    FROM_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    ISSUED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    from_key_id: str
+    public_key: bytes
+    issued_at_ms: int
+    signature: bytes
+    def __init__(self, from_key_id: _Optional[str] = ..., public_key: _Optional[bytes] = ..., issued_at_ms: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class SigningKeyRotated(_message.Message):
+    __slots__ = ("steps",)
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[KeyRotationStep]
+    def __init__(self, steps: _Optional[_Iterable[_Union[KeyRotationStep, _Mapping]]] = ...) -> None: ...
 
 class RenewCertificate(_message.Message):
     __slots__ = ("csr_pem",)
@@ -228,10 +248,12 @@ class CertificateRenewed(_message.Message):
     def __init__(self, certificate_pem: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
 
 class Hello(_message.Message):
-    __slots__ = ("facts",)
+    __slots__ = ("facts", "signing_key_id")
     FACTS_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     facts: Facts
-    def __init__(self, facts: _Optional[_Union[Facts, _Mapping]] = ...) -> None: ...
+    signing_key_id: str
+    def __init__(self, facts: _Optional[_Union[Facts, _Mapping]] = ..., signing_key_id: _Optional[str] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ("command_id", "accepted", "refusal_code", "refusal_detail")
@@ -412,6 +434,20 @@ class DeregisterNodeResponse(_message.Message):
     serials: _containers.RepeatedScalarFieldContainer[str]
     ended_invocations: int
     def __init__(self, node_id: _Optional[str] = ..., serials: _Optional[_Iterable[str]] = ..., ended_invocations: _Optional[int] = ...) -> None: ...
+
+class RotateSigningKeyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RotateSigningKeyResponse(_message.Message):
+    __slots__ = ("key_id", "previous", "agents_told")
+    KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_TOLD_FIELD_NUMBER: _ClassVar[int]
+    key_id: str
+    previous: str
+    agents_told: int
+    def __init__(self, key_id: _Optional[str] = ..., previous: _Optional[str] = ..., agents_told: _Optional[int] = ...) -> None: ...
 
 class RotateMasterKeyRequest(_message.Message):
     __slots__ = ()

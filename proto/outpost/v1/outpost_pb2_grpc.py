@@ -344,6 +344,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyResponse.FromString,
                 _registered_method=True)
+        self.RotateSigningKey = channel.unary_unary(
+                '/outpost.v1.AdminService/RotateSigningKey',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -590,6 +595,12 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateSigningKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -787,6 +798,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RotateMasterKey,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyResponse.SerializeToString,
+            ),
+            'RotateSigningKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSigningKey,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1842,6 +1858,33 @@ class AdminService:
             '/outpost.v1.AdminService/RotateMasterKey',
             outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.RotateMasterKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSigningKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/RotateSigningKey',
+            outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,
