@@ -29,7 +29,7 @@ POLICY = params.POLICY
 MAX_POLICY_FILE = 64 * 1024
 
 
-def _write_bundle(out: Path, name: str, controller: str, key_pem: bytes, cert_pem: bytes, ca_pem: bytes) -> Path:
+def write_bundle(out: Path, name: str, controller: str, key_pem: bytes, cert_pem: bytes, ca_pem: bytes) -> Path:
     """The operator's files in ``out`` (0700), each 0600; the path of its config.yaml."""
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(out, 0o700)  # also when it existed
@@ -43,7 +43,7 @@ def _write_bundle(out: Path, name: str, controller: str, key_pem: bytes, cert_pe
     return config
 
 
-def _new_bundle_dir(out: Path) -> None:
+def new_bundle_dir(out: Path) -> None:
     if (out / "config.yaml").exists():
         raise ConfigError(f"{out / 'config.yaml'} exists; give --out a new directory (nothing was issued)")
 
@@ -69,12 +69,12 @@ def operator() -> None:
 @click.pass_obj
 def operator_create(obj: Ctx, name: str, policies: tuple[str, ...], out: Path, days: int, output: str) -> None:
     """Create operator NAME and write its credentials to --out."""
-    _new_bundle_dir(out)
+    new_bundle_dir(out)
     key_pem, csr_pem = make_key_and_csr(name)
     config = CliConfig.load(obj.config_path)
     with obj.client() as c:
         r = c.create_operator(name, csr_pem, days, policies)
-    path = _write_bundle(out, name, config.controller, key_pem, r.certificate_pem, r.ca_pem)
+    path = write_bundle(out, name, config.controller, key_pem, r.certificate_pem, r.ca_pem)
     row = {**operator_row(r.operator), "config": str(path)}
     if output == "json":
         print_json(row)
@@ -96,12 +96,12 @@ def operator_renew(obj: Ctx, name: str | None, out: Path | None, days: int) -> N
     if not own and out is None:
         raise InputError("--out", f"renewing operator {name} for someone else writes a new bundle: give --out DIR")
     if out is not None:
-        _new_bundle_dir(out)
+        new_bundle_dir(out)
     key_pem, csr_pem = make_key_and_csr(name or config.operator)
     with obj.client() as c:
         r = c.renew_operator("" if own else (name or ""), csr_pem, days)
     if out is not None:
-        path = _write_bundle(out, r.operator.name, config.controller, key_pem, r.certificate_pem, r.ca_pem)
+        path = write_bundle(out, r.operator.name, config.controller, key_pem, r.certificate_pem, r.ca_pem)
         say(f"operator {r.operator.name} renewed; its credentials: {path}")
         return
     write_private(config.key.with_name(config.key.name + ".new"), key_pem)

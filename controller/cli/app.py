@@ -145,6 +145,28 @@ def controller_rotate_master_key(obj: Ctx, timeout_seconds: int) -> None:
         f"retired and dropped: {', '.join(r.retired) or 'none'}")
 
 
+@controller.command("recover-operator")
+@click.option("--dir", "directory", required=True, type=FilePath(exists=True, file_okay=False, path_type=Path))
+@click.argument("name", type=params.OPERATOR)
+@click.option("--out", required=True, type=FilePath(file_okay=False, path_type=Path),
+              help="a new directory for the operator's key, certificate and CLI config")
+@click.option("--days", type=click.IntRange(1, 365), default=1, show_default=True, help="certificate lifetime")
+@MASTER_KEY_OPTION
+def controller_recover_operator(directory: Path, name: str, out: Path, days: int, master_key: Path | None) -> None:
+    """Break glass, on the controller's host with the controller stopped: credentials for operator
+    NAME (a new one holds AdministratorAccess) when no operator can call the controller any more.
+    Recorded, revocable and on the audit trail as operator:RecoverAccess."""
+    from controller.cli.access import new_bundle_dir, write_bundle
+    from controller.runtime.break_glass import recover_operator
+
+    new_bundle_dir(out)
+    r = recover_operator(directory, name, days, master_key)
+    path = write_bundle(out, r.operator, r.controller, r.key_pem, r.cert_pem, r.ca_pem)
+    held = ", ".join(r.policies) or "no policy (may do nothing)"
+    say(f"operator {r.operator} {'created' if r.created else 'given a new certificate'} ({r.serial}, "
+        f"{days} day(s)); holds: {held}; CLI config {path}")
+
+
 @controller.command("rotate-signing-key")
 @click.pass_obj
 def controller_rotate_signing_key(obj: Ctx) -> None:
