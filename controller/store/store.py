@@ -138,7 +138,27 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
             config.attributes["connection"] = conn
             config.attributes["sealer"] = self._sealer  # 0007 seals what earlier revisions kept plain
             alembic_command.upgrade(config, "head")
+        if config.attributes.get("sealed_rows"):
+            self._compact_after_sealing(int(config.attributes["sealed_rows"]))
         logger.info("store schema is at head (%s)", self._engine.dialect.name)
+
+    def _compact_after_sealing(self, rows: int) -> None:
+        """0007 sealed values that were plain: their old bytes stay in the database's free pages and
+        SQLite's WAL (PostgreSQL's dead tuples) until rewritten. Rewrite them now, once."""
+        if self._engine.dialect.name == "sqlite":
+            raw = self._engine.raw_connection()  # the driver's own: no BEGIN before it (engine.py)
+            try:
+                driver = raw.driver_connection
+                assert driver is not None
+                driver.execute("VACUUM")
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        else:
+            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM FULL documents, output_chunks, step_outputs"))
+        logger.warning("sealed %d stored value(s) kept plain before, and rewrote the database without their "
+                       "old bytes", rows)
 
     def close(self) -> None:
         self._engine.dispose()

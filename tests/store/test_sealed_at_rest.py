@@ -157,6 +157,10 @@ def test_0007_seals_what_was_kept_plain_and_needs_the_master_key(store_url: str)
         store.migrate()
         raw = _raw(store)
         assert SECRET not in raw and OUTPUT not in raw
+        if store_url.startswith("sqlite:///"):  # nor in the files: the old pages rewritten
+            db = Path(store_url.removeprefix("sqlite:///"))
+            for f in db.parent.glob(db.name + "*"):
+                assert SECRET not in f.read_bytes() and OUTPUT not in f.read_bytes(), f.name
         assert store.get_output("cmd-1", "mi-1")[0].stdout == OUTPUT
         assert store.get_output("cmd-1", "mi-1")[0].stderr == SECRET
         assert store.get_document(hashlib.sha256(DOC).digest()) == DOC

@@ -52,19 +52,20 @@ def _tables() -> tuple[tuple[sa.Table, list[str], str, str], ...]:
 
 
 def _rewrite(table: sa.Table, key: list[str], column: str, place: str,
-             change: Callable[[Sealer, bytes, bytes], bytes]) -> None:
-    """Every row's ``column`` through ``change``, a batch of rows at a time in key order."""
+             change: Callable[[Sealer, bytes, bytes], bytes]) -> int:
+    """Every row's ``column`` through ``change``, a batch of rows at a time in key order; how many."""
     conn = op.get_bind()
     cols = [table.c[k] for k in key]
     after: tuple[object, ...] | None = None
     sealer: Sealer | None = None
+    done = 0
     while True:
         q = sa.select(*cols, table.c[column]).order_by(*cols).limit(_BATCH)
         if after is not None:
             q = q.where(sa.tuple_(*cols) > sa.tuple_(*after))
         rows = conn.execute(q).all()
         if not rows:
-            return
+            return done
         sealer = sealer or _sealer()
         for row in rows:
             ident, value = tuple(row[:-1]), bytes(row[-1])
@@ -72,13 +73,16 @@ def _rewrite(table: sa.Table, key: list[str], column: str, place: str,
             conn.execute(table.update().where(*(c == v for c, v in zip(cols, ident, strict=True)))
                          .values({column: change(sealer, value, where)}))
         after = tuple(rows[-1][:-1])
+        done += len(rows)
 
 
 def upgrade() -> None:
     op.add_column("output_chunks", sa.Column("size", sa.Integer, nullable=False, server_default=sa.text("0")))
     op.execute("UPDATE output_chunks SET size = length(data)")
-    for table, key, column, place in _tables():
-        _rewrite(table, key, column, place, lambda s, plain, where: s.seal(plain, where))
+    sealed = sum(_rewrite(table, key, column, place, lambda s, plain, where: s.seal(plain, where))
+                 for table, key, column, place in _tables())
+    # the plain bytes' old pages: Store.migrate rewrites the database once the upgrade is committed
+    op.get_context().config.attributes["sealed_rows"] = sealed  # type: ignore[union-attr]
 
 
 def downgrade() -> None:
