@@ -156,8 +156,12 @@ def _key_from(item: object, where: str) -> MasterKey:
 def load_keyring(path: Path) -> Keyring:
     """The keyring in ``path``; a clear ConfigError naming what is wrong (never a key's value)."""
     try:
-        if path.stat().st_size > 64 * 1024:
+        info = path.stat()
+        if info.st_size > 64 * 1024:
             raise ConfigError(f"{path}: not a keyring (over 64 KB)")
+        if info.st_mode & 0o077:  # as ssh does with a private key others can read
+            raise ConfigError(f"{path}: the master keyring is open to others (mode {info.st_mode & 0o777:04o}); "
+                              f"make it 0600 (chmod 600 {path}) and keep it so")
         doc = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no master key (run `outpost controller init`, or set "

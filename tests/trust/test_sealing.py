@@ -54,6 +54,14 @@ def test_the_keyring_file_is_private_and_loads_back(tmp_path: Path) -> None:
     assert keyring_path(tmp_path, Path("/etc/outpost/key")) == Path("/etc/outpost/key")
 
 
+def test_a_keyring_others_can_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "master.key"
+    create_keyring(path)
+    path.chmod(0o640)
+    with pytest.raises(ConfigError, match=r"open to others \(mode 0640\); make it 0600"):
+        load_keyring(path)
+
+
 def test_open_keyring_makes_one_only_when_told(tmp_path: Path) -> None:
     path = tmp_path / "elsewhere" / "master.key"
     path.parent.mkdir()
@@ -77,6 +85,7 @@ def test_a_bad_keyring_is_one_line_naming_what(tmp_path: Path, content: str | No
     path = tmp_path / "master.key"
     if content is not None:
         path.write_text(content)
+        path.chmod(0o600)
     with pytest.raises(ConfigError) as info:
         load_keyring(path)
     assert message in str(info.value) and "\n" not in str(info.value)
