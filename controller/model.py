@@ -298,6 +298,14 @@ class AuditEntry:
     parameters: tuple[tuple[str, str], ...] = ()
     detail: str = ""
 
+    @classmethod
+    def event(cls, at_ms: int, actor: str, source_ip: str, action: str, outcome: AuditOutcome, resource: str = "",
+              detail: str = "") -> AuditEntry:
+        """Something that happened outside an admin call (an enrolment, a stream refused, a renewal,
+        break glass), with a request id of its own and the detail bounded."""
+        return cls(at_ms=at_ms, actor=actor, source_ip=source_ip, action=action, outcome=outcome,
+                   request_id=str(uuid.uuid4()), resource=resource, detail=detail[:500])
+
     def canonical(self) -> bytes:
         fields = asdict(self)
         fields["outcome"] = self.outcome.value

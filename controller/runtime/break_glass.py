@@ -14,7 +14,6 @@ import asyncio
 import getpass
 import logging
 import socket
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +84,9 @@ async def _recover(cdir: ControllerDir, store: Store, name: str, days: int, list
                                                                  cert.not_after_ms, None))
         policies = tuple(p for p, _ in await db.run(store.policies_of, name))
         actor = f"host/{getpass.getuser()}@{socket.gethostname()}"
-        await trail.record(AuditEntry(at_ms=at, actor=actor[:200], source_ip="", action=RECOVER,
-                                      outcome=AuditOutcome.SUCCEEDED, request_id=str(uuid.uuid4()),
-                                      resource=f"operator/{name}",
-                                      detail=f"certificate {cert.serial} issued on the controller's host "
-                                             f"({'new operator' if rec is None else 'existing operator'})"))
+        await trail.record(AuditEntry.event(at, actor[:200], "", RECOVER, AuditOutcome.SUCCEEDED, f"operator/{name}",
+                                          f"certificate {cert.serial} issued on the controller's host "
+                                          f"({'new operator' if rec is None else 'existing operator'})"))
     finally:
         await trail.close()
         db.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from typing import NoReturn
 
 import grpc
@@ -136,9 +135,8 @@ class AgentStreamService(pbg.AgentServiceServicer):
         log.warning("stream refused to %s (%s): %s", actor, context.peer(), why)
         if self._trail is not None and self._refusals.wait(key) == 0:
             self._refusals.charge(key)
-            self._trail.submit(AuditEntry(at_ms=now_ms(), actor=actor, source_ip=source_ip(context.peer()) or "",
-                                          action=CONNECT, outcome=AuditOutcome.DENIED, request_id=str(uuid.uuid4()),
-                                          resource=actor, detail=why[:500]))
+            self._trail.submit(AuditEntry.event(now_ms(), actor, source_ip(context.peer()) or "", CONNECT,
+                                                AuditOutcome.DENIED, actor, why))
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, why)
         raise AssertionError("abort raises")
 

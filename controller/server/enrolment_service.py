@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import logging
 import re
-import uuid
 from typing import NoReturn
 
 import grpc
@@ -85,9 +84,8 @@ class EnrolmentService(pbg.AgentServiceServicer):
 
     def _audit(self, context: grpc.aio.ServicerContext, activation_id: str, outcome: AuditOutcome,
                detail: str, actor: str = "anonymous") -> AuditEntry:
-        return AuditEntry(at_ms=now_ms(), actor=actor, source_ip=source_ip(context.peer()) or "",
-                          action=ENROL, outcome=outcome, request_id=str(uuid.uuid4()),
-                          resource=f"activation/{shown_activation(activation_id)}", detail=detail)
+        return AuditEntry.event(now_ms(), actor, source_ip(context.peer()) or "", ENROL, outcome,
+                              f"activation/{shown_activation(activation_id)}", detail)
 
     async def _refuse(self, context: grpc.aio.ServicerContext, activation_id: str, reason: str, message: str,
                       code: grpc.StatusCode = grpc.StatusCode.PERMISSION_DENIED) -> NoReturn:

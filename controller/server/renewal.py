@@ -9,7 +9,6 @@ one refusal each, not a signature and a row)."""
 from __future__ import annotations
 
 import logging
-import uuid
 
 from controller.model import NODE_CERTIFICATE_SECONDS, AuditEntry, AuditOutcome
 from controller.server.rate_limit import RateLimiter
@@ -66,6 +65,4 @@ class NodeRenewal:
 
     @staticmethod
     def _entry(node_id: str, source_ip: str, outcome: AuditOutcome, detail: str) -> AuditEntry:
-        return AuditEntry(at_ms=now_ms(), actor=f"node/{node_id}", source_ip=source_ip, action=RENEW,
-                          outcome=outcome, request_id=str(uuid.uuid4()), resource=f"node/{node_id}",
-                          detail=detail[:500])
+        return AuditEntry.event(now_ms(), f"node/{node_id}", source_ip, RENEW, outcome, f"node/{node_id}", detail)
