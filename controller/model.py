@@ -306,6 +306,19 @@ class AuditEntry:
         return cls(at_ms=at_ms, actor=actor, source_ip=source_ip, action=action, outcome=outcome,
                    request_id=str(uuid.uuid4()), resource=resource, detail=detail[:500])
 
+    def storable(self) -> AuditEntry:
+        """This entry as a database can hold it in every backend: a NUL (which PostgreSQL's text
+        refuses, failing the whole batch the entry came in) written as ``\\x00``. Whatever a request
+        carries reaches the trail, a refused one too."""
+        def clean(text: str) -> str:
+            return text.replace("\x00", "\\x00")
+        texts = {f: clean(getattr(self, f)) for f in ("actor", "source_ip", "action", "request_id", "resource",
+                                                      "document_sha256", "targets", "detail")}
+        params = tuple((clean(k), clean(v)) for k, v in self.parameters)
+        if all(texts[f] is getattr(self, f) for f in texts) and params == self.parameters:
+            return self
+        return replace(self, parameters=params, **texts)
+
     def canonical(self) -> bytes:
         fields = asdict(self)
         fields["outcome"] = self.outcome.value

@@ -84,7 +84,7 @@ def _attach(request: Message) -> Action:
 PERMISSIONS: dict[str, Permission] = {
     "CreateActivation": Permission(Action.ACTIVATION_CREATE),
     "ListActivations": Permission(Action.ACTIVATION_LIST),
-    "DeleteActivation": Permission(Action.ACTIVATION_DELETE),
+    "DeleteActivation": Permission(Action.ACTIVATION_DELETE, _named("activation", "activation_id")),
     "DeregisterNode": Permission(Action.NODE_DEREGISTER, _named("node", "node_id")),
     "ListNodes": Permission(Action.NODE_LIST),
     "ResolveTargets": Permission(Action.NODE_LIST),

@@ -130,7 +130,7 @@ class AuditTrail:
             raise AuditUnavailable("the audit trail is closed")
         self._start()
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((entry, fut))
+        self._pending.append((entry.storable(), fut))
         self._wake.set()
         self._urgent.set()
         await asyncio.shield(fut)
@@ -147,7 +147,7 @@ class AuditTrail:
             log.error("not recorded (the audit trail is closed): %s %s", entry.action, entry.resource)
             return
         self._start()
-        self._pending.append((entry, None))
+        self._pending.append((entry.storable(), None))
         self._wake.set()
 
     async def close(self) -> None:
