@@ -14,8 +14,8 @@ Attacks go in the ways an attacker has:
   per-address limit sees a caller of its own, and an attack's refusals never spend another's budget.
 
 What every attack asserts is on :class:`Rig`: :func:`refused` (one ``error:`` line, no traceback),
-:meth:`Rig.audited` (a record in ``outpost audit export``), and the "nothing happened" probes
-(:meth:`Rig.command_ids`, :meth:`Rig.node_ids`, marker files).
+:meth:`Rig.audited` (a record in ``outpost audit export``, from :func:`now` on), and the "nothing
+happened" probes (:meth:`Rig.command_ids`, :meth:`Rig.node_ids`, marker files, :meth:`Rig.send_refused`).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,11 @@ def run_outpost(argv: Sequence[str]) -> Run:
             traceback.print_exc()
             rc = 1
     return Run(rc, out.getvalue(), err.getvalue())
+
+
+def now() -> str:
+    """This moment for ``audit export --since``: the records an attack makes are from here on."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def refused(run: Run, *needles: str) -> str:
@@ -291,6 +297,16 @@ class Rig:
         run = self.cli("command", "wait", command_id, "--output", "json")
         assert run.rc in (0, 1), run
         return json.loads(run.stdout)
+
+    def send_refused(self, config: Path, marker: Path, *targets: str) -> str:
+        """An operator's attempt to make a node ``touch marker``, refused; its error line."""
+        before = self.command_ids()
+        run = self.cli("command", "send", "--document", SHELL, *targets, "--parameters", f"commands=touch {marker}",
+                       config=config)
+        line = refused(run)
+        assert self.command_ids() == before, "a refused send stored a command"
+        assert not marker.exists(), "a refused send ran"
+        return line
 
     def output(self, command_id: str, node_id: str) -> list[dict]:
         return self.json("command", "output", command_id, "--node", node_id)
