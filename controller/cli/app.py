@@ -128,8 +128,9 @@ def controller_serve(directory: Path, listen: str | None, enrolment_listen: str 
 @controller.command("rotate-master-key")
 @click.option("--timeout", "timeout_seconds", default="10m", show_default=True, type=params.DURATION,
               help="how long to wait for every data key to be re-wrapped")
+@OUTPUT
 @click.pass_obj
-def controller_rotate_master_key(obj: Ctx, timeout_seconds: int) -> None:
+def controller_rotate_master_key(obj: Ctx, timeout_seconds: int, output: str) -> None:
     """A new master key for what the controller seals at rest, while it runs: new values are sealed
     under it at once and every stored data key is re-wrapped under it; the old key then leaves the
     keyring file. Past --timeout the controller goes on with it."""
@@ -141,6 +142,9 @@ def controller_rotate_master_key(obj: Ctx, timeout_seconds: int) -> None:
                 raise
             raise OutpostError(f"the rotation did not end within {timeout_seconds} s; the controller goes on "
                              "with it (its log says when it ends)") from None
+    if output == "json":
+        print_json({"key_id": r.key_id, "retired": list(r.retired), "rewrapped": r.rewrapped})
+        return
     say(f"master key {r.key_id} is current; {r.rewrapped} data key(s) re-wrapped; "
         f"retired and dropped: {', '.join(r.retired) or 'none'}")
 
@@ -168,13 +172,17 @@ def controller_recover_operator(directory: Path, name: str, out: Path, days: int
 
 
 @controller.command("rotate-signing-key")
+@OUTPUT
 @click.pass_obj
-def controller_rotate_signing_key(obj: Ctx) -> None:
+def controller_rotate_signing_key(obj: Ctx, output: str) -> None:
     """A new document-signing key, signed for by the current one: every connected agent is sent the
     rotation at once (others when they connect), verifies it and pins the new key; documents are
     signed with it from now on."""
     with obj.client() as c:
         r = c.rotate_signing_key()
+    if output == "json":
+        print_json({"key_id": r.key_id, "previous": r.previous, "agents_told": r.agents_told})
+        return
     say(f"signing key {r.key_id} replaces {r.previous}; {r.agents_told} connected agent(s) told")
 
 
