@@ -5,6 +5,7 @@ keyring says one was under way (controller/trust/key_rotation.py). Only a record
 wrapped data key) changes; its sealed bytes stay as they are."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from controller.store.engine import read_tx, write_tx
 from controller.store.places import blob_place, chunk_place, document_place
 from controller.store.schema import documents, output_chunks, step_outputs
 from controller.store.sealer import Sealer
+
+log = logging.getLogger(__name__)
 
 SEALED_SINCE = "0007"  # the revision that sealed documents and output
 REWRAP_BATCH = 100  # rows a transaction: a batch of 16 MB outputs is read one row at a time
@@ -98,3 +101,23 @@ class RewrapTables:
                 return False
             return any(conn.execute(select(sealed.table.c[sealed.column]).limit(1)).first() is not None
                        for sealed in SEALED_COLUMNS)
+
+
+def rewrite_after_sealing(engine: Engine, rows: int) -> None:
+    """Migration 0007 sealed ``rows`` values that were plain: their old bytes stay in the database's
+    free pages and SQLite's WAL (PostgreSQL's dead tuples) until rewritten. Rewrite them now, once,
+    outside any transaction (``Store.migrate``, after the upgrade commits)."""
+    if engine.dialect.name == "sqlite":
+        raw = engine.raw_connection()  # the driver's own: no BEGIN before it (engine.py)
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.execute("VACUUM")
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM FULL documents, output_chunks, step_outputs"))
+    log.warning("sealed %d stored value(s) kept plain before, and rewrote the database without their old bytes",
+                rows)

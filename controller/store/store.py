@@ -45,7 +45,7 @@ from controller.store.output_reader import OutputReaderTables
 from controller.store.places import document_place
 from controller.store.presence import PresenceTables
 from controller.store.retention import RetentionTables
-from controller.store.rewrap import RewrapTables
+from controller.store.rewrap import RewrapTables, rewrite_after_sealing
 from controller.store.rows import (
     command_from_row,
     invocation_from_row,
@@ -139,26 +139,8 @@ class Store(AccessTables, ActivationTables, AuditTables, CancelTables, Deregistr
             config.attributes["sealer"] = self._sealer  # 0007 seals what earlier revisions kept plain
             alembic_command.upgrade(config, "head")
         if config.attributes.get("sealed_rows"):
-            self._compact_after_sealing(int(config.attributes["sealed_rows"]))
+            rewrite_after_sealing(self._engine, int(config.attributes["sealed_rows"]))
         logger.info("store schema is at head (%s)", self._engine.dialect.name)
-
-    def _compact_after_sealing(self, rows: int) -> None:
-        """0007 sealed values that were plain: their old bytes stay in the database's free pages and
-        SQLite's WAL (PostgreSQL's dead tuples) until rewritten. Rewrite them now, once."""
-        if self._engine.dialect.name == "sqlite":
-            raw = self._engine.raw_connection()  # the driver's own: no BEGIN before it (engine.py)
-            try:
-                driver = raw.driver_connection
-                assert driver is not None
-                driver.execute("VACUUM")
-                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                raw.close()
-        else:
-            with self._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM FULL documents, output_chunks, step_outputs"))
-        logger.warning("sealed %d stored value(s) kept plain before, and rewrote the database without their "
-                       "old bytes", rows)
 
     def close(self) -> None:
         self._engine.dispose()
