@@ -1,4 +1,4 @@
-"""``make chaos`` scaled down: two randomized runs on real processes (a controller on its own tmpfs,
+"""``make chaos`` scaled down: a randomized run on real processes (a controller on its own tmpfs,
 4 agents and a swarm of 10, all through the fault proxy), faults drawn from the seed, and every
 invariant asserted: nothing ran twice, nothing an agent had was lost, every invocation and every
 command ended within its bound. The seed is random unless OUTPOST_CHAOS_SEED is set, and every

@@ -1,10 +1,17 @@
-"""End to end: a controller and 3 agents as processes, enrolled and driven through the CLI."""
+"""End to end: a controller and 3 agents as processes, enrolled and driven through the CLI.
+
+One fleet for the module (web1 and web2 tagged Environment=dev,Role=web, db1 Environment=prod,Role=db);
+a test that asserts what was sent compares the commands before and after, so tests do not see each
+other's commands.
+"""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.support.cluster import Cluster
 
@@ -20,9 +27,36 @@ def _enroll_three(cluster: Cluster) -> None:
     cluster.wait_online(["web1", "web2", "db1"])
 
 
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("playbook"))
+    c.init()
+    try:
+        c.start_controller()
+        _enroll_three(c)
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def cluster(fleet: Cluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The module's fleet (this name is the conftest's one-cluster-per-test fixture elsewhere); its
+    logs are printed when a test fails."""
+    yield fleet
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(fleet.logs())
+
+
+def _command_ids(cluster: Cluster) -> list[str]:
+    rows = cluster.outpost_json("command", "list", "--limit", "1000")
+    assert isinstance(rows, list)
+    return [str(r["command_id"]) for r in rows]
+
+
 def test_playbook_runs_on_tagged_nodes_with_real_output(cluster: Cluster, tmp_path: Path) -> None:
-    cluster.start_controller()
-    _enroll_three(cluster)
+    before = set(_command_ids(cluster))
     nodes = {n["node_id"]: n for n in cluster.nodes()}
     assert nodes[cluster.node_ids["db1"]]["tags"] == {"Environment": "prod", "Role": "db"}
     assert nodes[cluster.node_ids["web1"]]["platform"] == "Linux"
@@ -61,7 +95,8 @@ def test_playbook_runs_on_tagged_nodes_with_real_output(cluster: Cluster, tmp_pa
     assert "Success" in proc.stdout
 
     listed = cluster.outpost_json("command", "list")
-    assert len(listed) == 2 and all(c["status"] == "Success" for c in listed)
+    mine = [c for c in listed if c["command_id"] not in before]  # this test's two applies
+    assert len(mine) == 2 and all(c["status"] == "Success" for c in mine)
     # SSM's --command-id filter: that command only, whatever the limit
     (one,) = cluster.outpost_json("command", "list", "--command-id", play["command_id"], "--limit", "1")
     assert one["command_id"] == play["command_id"] and one == next(c for c in listed
@@ -73,8 +108,6 @@ def test_playbook_runs_on_tagged_nodes_with_real_output(cluster: Cluster, tmp_pa
 
 
 def test_failure_timeout_and_exit_status(cluster: Cluster, tmp_path: Path) -> None:
-    cluster.start_controller()
-    _enroll_three(cluster)
     book = tmp_path / "fail.yml"
     book.write_text(
         "- name: mixed\n"
@@ -101,19 +134,17 @@ def test_failure_timeout_and_exit_status(cluster: Cluster, tmp_path: Path) -> No
 
 
 def test_check_mode_resolves_and_sends_nothing(cluster: Cluster) -> None:
-    cluster.start_controller()
-    _enroll_three(cluster)
+    before = _command_ids(cluster)
     proc = cluster.outpost("playbook", "apply", "playbooks/hello.yml", "--check", "--output", "json")
     plan = json.loads(proc.stdout)
     (play,) = plan["plays"]
     assert {n["node_id"] for n in play["nodes"]} == {cluster.node_ids["web1"], cluster.node_ids["web2"]}
     assert play["document"]["mainSteps"][0]["action"] == "shell"
-    assert cluster.outpost_json("command", "list") == []
+    assert _command_ids(cluster) == before
 
 
 def test_malformed_playbook_names_file_and_line_and_sends_nothing(cluster: Cluster, tmp_path: Path) -> None:
-    cluster.start_controller()
-    _enroll_three(cluster)
+    before = _command_ids(cluster)
     book = tmp_path / "site.yml"
     book.write_text(
         "- name: ok\n"
@@ -127,16 +158,12 @@ def test_malformed_playbook_names_file_and_line_and_sends_nothing(cluster: Clust
     proc = cluster.outpost("playbook", "apply", str(book), check=False)
     assert proc.returncode == 2
     assert "site.yml:8: tasks[1].shell.cmd: expected a string, got a mapping" in proc.stderr
-    assert cluster.outpost_json("command", "list") == []
+    assert _command_ids(cluster) == before
 
 
 def test_agent_listens_on_no_port(cluster: Cluster) -> None:
-    cluster.start_controller()
-    act = cluster.create_activation()
-    cluster.enroll("a", act)
-    proc = cluster.start_agent("a")
-    cluster.wait_online(["a"])
-    agent = psutil.Process(proc.pid)
+    cluster.wait_online(["web1"])
+    agent = psutil.Process(cluster.agents["web1"].pid)
     family = [agent, *agent.children(recursive=True)]
     conns = [c for p in family for c in p.net_connections(kind="inet")]
     assert conns, "the agent should hold its outbound connection"
@@ -147,8 +174,6 @@ def test_agent_listens_on_no_port(cluster: Cluster) -> None:
 def test_apply_ends_on_the_streamed_end_as_the_stored_command_shows_it(cluster: Cluster, tmp_path: Path) -> None:
     """The per-node rows come from RunCommand's stream (no read-back when it lost nothing): they are
     what `command show` reads from the store, output previews and their cuts included."""
-    cluster.start_controller()
-    _enroll_three(cluster)
     book = tmp_path / "big.yml"
     book.write_text(
         "- name: big\n"

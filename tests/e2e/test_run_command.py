@@ -1,10 +1,13 @@
 """End to end: RunCommand sends a command and follows it on one stream (what `command send --wait`
-and `playbook apply` use). Real controller, agents and CLI; the operator's real client."""
+and `playbook apply` use). Real controller, agents and CLI; the operator's real client.
+
+One fleet for the module: a controller and two agents, a and b (Role=web)."""
 from __future__ import annotations
 
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -16,6 +19,28 @@ from plugins.sdk.wire.convert import detail_from_pb
 from plugins.sdk.wire.document import Document, Step
 from tests.support.cluster import Cluster
 from tests.support.fleet import start_fleet, targets_for, wait_command
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("run-command"))
+    c.init()
+    try:
+        c.start_controller()
+        start_fleet(c, ["a", "b"], c.create_activation("Role=web", limit=2))
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def cluster(fleet: Cluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The module's fleet (this name is the conftest's one-cluster-per-test fixture elsewhere); its
+    logs are printed when a test fails."""
+    yield fleet
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed:
+        print(fleet.logs())
 
 
 def _request(cluster: Cluster, names: list[str], *lines: str) -> pb.SendCommandRequest:
@@ -30,8 +55,6 @@ def _commands(client: AdminClient) -> list[str]:
 
 
 def test_the_stream_opens_with_the_command_and_ends_with_its_end(cluster: Cluster) -> None:
-    cluster.start_controller()
-    start_fleet(cluster, ["a", "b"], cluster.create_activation("Role=web", limit=2))
     with AdminClient(CliConfig.load(cluster.config)) as client:
         events = list(client.stub.RunCommand(_request(cluster, ["a", "b"], "echo out-$OUTPOST_NODE_ID", "exit 3"),
                                              timeout=60))
@@ -57,8 +80,6 @@ def test_the_stream_opens_with_the_command_and_ends_with_its_end(cluster: Cluste
 
 
 def test_a_bad_request_fails_the_call_and_nothing_is_sent(cluster: Cluster) -> None:
-    cluster.start_controller()
-    start_fleet(cluster, ["a"], cluster.create_activation("Role=web", limit=1))
     with AdminClient(CliConfig.load(cluster.config)) as client:
         before = _commands(client)
         bad = _request(cluster, ["a"], "true")
@@ -77,8 +98,6 @@ def test_a_bad_request_fails_the_call_and_nothing_is_sent(cluster: Cluster) -> N
 
 
 def test_no_matching_node_is_one_terminal_event(cluster: Cluster) -> None:
-    cluster.start_controller()
-    start_fleet(cluster, ["a"], cluster.create_activation("Role=web", limit=1))
     request = _request(cluster, ["a"], "true")
     request.targets.Clear()
     request.targets.tags.add(key="Role", values=["db"])
@@ -89,8 +108,6 @@ def test_no_matching_node_is_one_terminal_event(cluster: Cluster) -> None:
 
 
 def test_a_caller_that_goes_away_does_not_stop_the_command(cluster: Cluster) -> None:
-    cluster.start_controller()
-    start_fleet(cluster, ["a"], cluster.create_activation("Role=web", limit=1))
     with AdminClient(CliConfig.load(cluster.config)) as client:
         call = client.stub.RunCommand(_request(cluster, ["a"], "sleep 1", "echo done"), timeout=30)
         cid = next(call).command.command_id
@@ -102,8 +119,6 @@ def test_a_caller_that_goes_away_does_not_stop_the_command(cluster: Cluster) -> 
 
 
 def test_send_wait_follows_the_command_on_one_stream(cluster: Cluster) -> None:
-    cluster.start_controller()
-    start_fleet(cluster, ["a"], cluster.create_activation("Role=web", limit=1))
     ok = cluster.outpost("command", "send", "--document", "Outpost-RunShellScript", "--parameters", "commands=true",
                          "--targets", targets_for(cluster, ["a"]), "--wait", "--output", "json", check=False)
     bad = cluster.outpost("command", "send", "--document", "Outpost-RunShellScript", "--parameters", "commands=exit 4",
@@ -114,8 +129,6 @@ def test_send_wait_follows_the_command_on_one_stream(cluster: Cluster) -> None:
 
 
 def test_an_inline_document_in_other_json_runs_as_its_canonical_form(cluster: Cluster) -> None:
-    cluster.start_controller()
-    start_fleet(cluster, ["a"], cluster.create_activation("Role=web", limit=1))
     request = _request(cluster, ["a"], "echo spaced")
     canonical = request.document
     request.document = json.dumps(json.loads(canonical), indent=2).encode()  # a client's own JSON

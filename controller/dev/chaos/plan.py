@@ -64,7 +64,7 @@ class Settings:
     poll_seconds: float = 2.0  # how often the observer reads unfinished commands back
 
 
-SMOKE = Settings(runs=2, agents=4, swarm=10, commands=(2, 3), faults=(3, 4), send_window=2.0, fault_window=5.0,
+SMOKE = Settings(runs=1, agents=4, swarm=10, commands=(2, 3), faults=(3, 4), send_window=2.0, fault_window=5.0,
                  fault_seconds=(0.5, 2.5), execution_seconds=5, max_sleep_ms=1500, lost_grace=2.0,
                  sweep_interval=0.5, heartbeat_timeout=4.0, left_dead=0.4, wait_delivery=0.0, disk_mb=64,
                  poll_seconds=1.0)
