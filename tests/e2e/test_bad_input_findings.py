@@ -19,7 +19,7 @@ from controller.model import Tag, Targets
 from controller.runtime.config import CliConfig
 from controller.trust.pki import CertificateAuthority, create_ca
 from tests.support.clierrors import error_lines
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, started
 from tests.support.docrun import command_ids, create_document, write_file
 
 NOBODY = "Key=tag:Role,Values=nobody"
@@ -29,13 +29,8 @@ NUL_PROBLEM = "contains a NUL character, which no command line, environment vari
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("findings"))
-    c.init()
-    try:
-        c.start_controller()
+    with started(tmp_path_factory.mktemp("findings")) as c:
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, started
 
 
 def _enroll_three(cluster: Cluster) -> None:
@@ -29,24 +29,15 @@ def _enroll_three(cluster: Cluster) -> None:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("playbook"))
-    c.init()
-    try:
-        c.start_controller()
+    with started(tmp_path_factory.mktemp("playbook")) as c:
         _enroll_three(c)
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture
-def cluster(fleet: Cluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """The module's fleet (this name is the conftest's one-cluster-per-test fixture elsewhere); its
-    logs are printed when a test fails."""
-    yield fleet
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print(fleet.logs())
+def cluster(fleet_cluster: Cluster) -> Cluster:
+    """The module's fleet, in place of the conftest's cluster a test."""
+    return fleet_cluster
 
 
 def _command_ids(cluster: Cluster) -> list[str]:

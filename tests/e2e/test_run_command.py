@@ -17,30 +17,21 @@ from controller.runtime.config import CliConfig
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.convert import detail_from_pb
 from plugins.sdk.wire.document import Document, Step
-from tests.support.cluster import Cluster
+from tests.support.cluster import Cluster, started
 from tests.support.fleet import start_fleet, targets_for, wait_command
 
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("run-command"))
-    c.init()
-    try:
-        c.start_controller()
+    with started(tmp_path_factory.mktemp("run-command")) as c:
         start_fleet(c, ["a", "b"], c.create_activation("Role=web", limit=2))
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture
-def cluster(fleet: Cluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    """The module's fleet (this name is the conftest's one-cluster-per-test fixture elsewhere); its
-    logs are printed when a test fails."""
-    yield fleet
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print(fleet.logs())
+def cluster(fleet_cluster: Cluster) -> Cluster:
+    """The module's fleet, in place of the conftest's cluster a test."""
+    return fleet_cluster
 
 
 def _request(cluster: Cluster, names: list[str], *lines: str) -> pb.SendCommandRequest:

@@ -1,13 +1,28 @@
 """Test helpers around controller.dev.cluster."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 from controller.dev.cluster import Activation, Cluster, free_port_pair, wait_for
 
-__all__ = ["Activation", "Cluster", "descendants_alive", "free_port_pair", "pid_written", "process_alive", "wait_for"]
+__all__ = ["Activation", "Cluster", "descendants_alive", "free_port_pair", "pid_written", "process_alive", "started",
+           "wait_for"]
+
+
+@contextmanager
+def started(root: Path) -> Iterator[Cluster]:
+    """A cluster in ``root`` with its controller started; every process stopped at the end."""
+    c = Cluster(root)
+    c.init()
+    try:
+        c.start_controller()
+        yield c
+    finally:
+        c.close()
 
 
 def descendants_alive(pid: int) -> list[psutil.Process]:
