@@ -167,8 +167,11 @@ def test_cancel_a_running_sleep_60_on_3_nodes_within_2_seconds(cluster: Cluster,
     a = cluster.node_ids["a"]
     cluster.outpost_json("command", "cancel", cid, "--node", a)
     row = wait_until(cluster, cid, lambda r: details(r)[a] == "Cancelled", 10, "a's invocation to be Cancelled")
-    assert {n: d for n, d in details(row).items() if n != a} == {n: "InProgress" for n in ids - {a}}
-    assert row["status_detail"] == "InProgress"
+    others = {n: d for n, d in details(row).items() if n != a}
+    # not cancelled; still running, or (a machine slower than the 6 s sleep) already done
+    assert set(others.values()) <= {"InProgress", "Success"}, others
+    if "InProgress" in others.values():
+        assert row["status_detail"] == "InProgress"
     rc, final = wait_command(cluster, cid, timeout=60)
     assert details(final) == {n: "Cancelled" if n == a else "Success" for n in ids}
     # not every invocation succeeded, none failed: Incomplete (docs/statuses.md); no cancel of the
