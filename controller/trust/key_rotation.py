@@ -90,8 +90,10 @@ class MasterKeyRotation:
             self._task.cancel()
             try:
                 await self._task
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001 - stopping: said in resume's log
-                pass
+            except asyncio.CancelledError:
+                log.info("master key rotation stopped with the controller; the next start goes on with it")
+            except (OutpostError, OSError) as exc:
+                log.error("master key rotation ended with the controller's stop: %s", exc)
 
     async def _run(self, work: Coroutine[object, object, RotationResult]) -> RotationResult:
         """Run ``work`` as the one rotation task, to its end even if the caller goes away."""

@@ -82,10 +82,6 @@ class Keyring:
         nonce = os.urandom(NONCE_BYTES)
         return _WRAPPED + bytes([len(kid)]) + kid + nonce + self._aead[self.current.key_id].encrypt(nonce, plain, kid)
 
-    @property
-    def key_ids(self) -> tuple[str, ...]:
-        return tuple(self._by_id)
-
     def master_key_of(self, wrapped: bytes) -> str:
         """The id of the master key ``wrapped`` is wrapped under."""
         return wrapped_key_id(wrapped)

@@ -150,7 +150,7 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
         while data := src.recv(65536):
             dst.sendall(data)
     except OSError:
-        pass
+        return  # either side gone: the relay's connection ends with it
     finally:
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)

@@ -28,7 +28,7 @@ class BadEnrolment:
 
 
 def _nothing(rig: Rig, act: Activation) -> None:
-    pass
+    """The activation as created: the attack is in the id or the code alone."""
 
 
 def _use_up(rig: Rig, act: Activation) -> None:

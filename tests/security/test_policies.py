@@ -42,9 +42,11 @@ def test_control_the_prod_only_operator_does_reach_prod(rig: Rig, prod_only: Pat
     """Not an attack: what the attacks below are refused is refused by the policy, not for any other
     reason; the same operator's send to prod runs."""
     marker = rig.marker("prod-control")
-    rig.ok("command", "send", "--document", SHELL, "--targets", PROD, "--parameters", f"commands=touch {marker}",
-           config=prod_only)
+    out = rig.ok("command", "send", "--document", SHELL, "--targets", PROD, "--parameters",
+                 f"commands=touch {marker}", config=prod_only)
+    assert "may not" not in out
     wait_for(marker.exists, 30, "the prod-only operator's command to run on prod")
+    assert marker.exists()
 
 
 @pytest.mark.parametrize("targets", [
