@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,3 +75,16 @@ def directory(text: str) -> Path:
         except OSError as exc:  # a name too long for the file system, a folder not readable
             raise argparse.ArgumentTypeError(f"{shown(text)}: {exc.strerror or exc}") from None
     return path
+
+
+def command_line(text: str) -> tuple[str, ...]:
+    """A command and its arguments in one string, split as a POSIX shell splits words (no expansion)."""
+    if NUL in text:
+        raise argparse.ArgumentTypeError(NUL_PROBLEM)
+    try:
+        words = tuple(shlex.split(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}: {shown(text)}") from None
+    if not words:
+        raise argparse.ArgumentTypeError("expected a command, got nothing")
+    return words

@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from agent.args import amount, count, directory, seconds
+from agent.args import amount, command_line, count, directory, seconds
 from agent.connection import Agent, AgentOptions, Shared
 from agent.runner import RunnerOptions
 from agent.state import StateDir
@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="a command that ends sooner is reported by its result alone, without an acceptance first")
     r.add_argument("--unreachable-report-seconds", type=seconds(), default=60.0,
                    help="while the controller cannot be reached, say why this often (streams wait for it meanwhile)")
+    r.add_argument("--reboot-command", type=command_line, default=(),
+                   help="what a step that asks for a reboot (exit 194; 3010 on Windows) runs, as one string "
+                        "(default: shutdown -r +1; on Windows shutdown /r /t 60)")
     r.add_argument("--no-memory-trim", dest="memory_trim", action="store_false",
                    help="keep what start-up and commands touched resident instead of giving it back when idle")
     return p
@@ -99,7 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds,
                                accept_delay_seconds=args.accept_delay_seconds,
-                               unreachable_report_seconds=args.unreachable_report_seconds)
+                               unreachable_report_seconds=args.unreachable_report_seconds,
+                               reboot_command=args.reboot_command)
         asyncio.run(_run(StateDir(args.state_dir), options,
                          RunnerOptions(output_cap_bytes=int(args.output_cap_mb * 1024 * 1024)), args.memory_trim))
         return 0

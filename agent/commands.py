@@ -16,10 +16,20 @@ import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agent.durable import SyncFiles
-from agent.journal import Journal, StepStart
+from agent.journal import Journal, JournalEntry, StepStart
 from agent.journal_file import JournalFile
 from agent.ledger import Ledger, LedgerWrite
 from agent.outbox import CallLater, Outbox
+from agent.reboot import (
+    RebootPolicy,
+    RebootRecord,
+    RebootRequested,
+    Resume,
+    agent_environment,
+    default_reboot_command,
+    resume_of,
+    run_reboot_command,
+)
 from agent.recovery import ends, recover
 from agent.runner import NotRecorded, Runner, RunnerOptions, StepJournal
 from agent.state import StateDir
@@ -57,6 +67,7 @@ class CommandsSetup:
     scrubber: ScrubFilter
     sync_files: SyncFiles  # how an agent's own journal file is made durable
     journal_file: JournalFile | None  # shared by a process's agents (a swarm's); None: DIR/journal of its own
+    reboot: RebootPolicy | None = None  # None: the platform's reboot command (agent/reboot.py), SSM's bounds
 
 
 # How long a stopping agent lets the commands whose step process has exited already report that
@@ -123,6 +134,8 @@ class Commands:
                               runner_options, setup.scrubber, self._leaders)
         self._recovered = False
         self._stopping = False
+        self._reboot = setup.reboot or RebootPolicy(default_reboot_command(setup.platform))
+        self._rebooting = False  # a step asked for a reboot and the reboot command started it
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._slots = asyncio.Semaphore(setup.max_concurrent_documents)
@@ -143,11 +156,63 @@ class Commands:
             if entry.messages and ends(entry.messages[-1]):
                 self.outbox.restore(entry.command_id, entry.messages)
                 continue
+            if entry.awaits_reboot and self._resume(entry):
+                continue
             recovered = await asyncio.to_thread(recover, entry, self.node_id)  # kills leftovers: seconds, off the loop
             self._journal.message(entry.command_id, recovered.messages[-1])
             self.outbox.restore(entry.command_id, recovered.messages)
         if entries:
             log.info("%d command(s) of a previous life to report", len(entries))
+
+    def _resume(self, entry: JournalEntry[AgentMessage]) -> bool:
+        """Take up a command whose step asked for a reboot (agent/reboot.py): verified again, its
+        messages back in the outbox, run on from that step. False when it cannot be: it is then
+        reported as an interrupted command is, with the reason."""
+        cid = entry.command_id
+        try:
+            record = RebootRecord.from_bytes(entry.reboot)
+            age = now_ms() - record.at_ms
+            if age > self._reboot.max_age_seconds * 1000:
+                raise VerificationError("reboot_too_old", f"the reboot was asked for {age // 1000} s ago; "
+                                        f"a command resumes within {self._reboot.max_age_seconds:g} s")
+            vc = verify_command(record.signed, public_key=self._setup.signing_key, node_id=self.node_id,
+                                now_ms=entry.taken_at_ms or record.at_ms)
+        except (VerificationError, ValueError) as exc:
+            log.warning("command %s asked for a reboot but is not resumed: %s", cid, exc)
+            at = now_ms()
+            self.outbox.restore(cid, (*entry.messages, InvocationReport(
+                cid, Detail.FAILED, NO_EXIT_CODE, entry.taken_at_ms or at, at,
+                tuple(m for m in entry.messages if isinstance(m, StepReport)),
+                f"not resumed after the reboot its step asked for: {exc}")))
+            return True
+        self.outbox.restore(cid, entry.messages)
+        resume = resume_of(record, entry.messages, entry.taken_at_ms)
+        log.info("command %s resumes after a reboot at step %d (reboot %d)", cid, record.step_index, record.reboots)
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        done.set_result(True)  # in the ledger since it was first taken
+        self._tasks[cid] = asyncio.create_task(self._execute(vc, done, record.signed, resume))
+        return True
+
+    async def _reboot_for(self, vc: VerifiedCommand, signed: SignedCommand, req: RebootRequested,
+                          resume: Resume | None) -> None:
+        """A step asked for a reboot: journal it durably, then run the reboot command. The command
+        resumes in the agent's next life; if the reboot command fails, the invocation ends Failed."""
+        cid = vc.envelope.command_id
+        reboots = (resume.reboots if resume is not None else 0) + 1
+        self._journal.reboot_requested(cid, RebootRecord(req.step_index, reboots, now_ms(), signed).to_bytes())
+        await self._journal.synced()
+        self._rebooting = True
+        log.warning("command %s: step %r asked for a reboot (%d of at most %d); running %s", cid, req.step_name,
+                    reboots, self._reboot.max_reboots, " ".join(self._reboot.command))
+        problem = await run_reboot_command(self._reboot.command, agent_environment())
+        if problem is None:
+            return  # the node goes down; the journal holds the command until the agent is back
+        self._rebooting = False
+        log.error("command %s: %s", cid, problem)
+        at = now_ms()
+        step = replace(req.report, ended_at_ms=at, error=f"asked for a reboot, which did not happen: {problem}")
+        self.outbox.about(cid, InvocationReport(cid, Detail.FAILED, req.report.exit_code, req.started_at_ms, at,
+                                                (*req.earlier, step), step.error), final=True)
 
     async def synced(self) -> None:
         await self._journal.synced()
@@ -166,10 +231,11 @@ class Commands:
 
     def on_command(self, signed: SignedCommand) -> None:
         setup = self._setup
-        if self._stopping:
-            # Stopping (a SIGTERM), the stream still open while the agent waits for its acks: a command
-            # taken now would only be stopped again. Not taken, not in the ledger: the controller sends
-            # it to the agent's next life (an invocation not accepted is sent again on its next Hello).
+        if self._stopping or self._rebooting:
+            # Stopping (a SIGTERM, or the reboot a step asked for), the stream still open while the agent
+            # waits for its acks: a command taken now would only be stopped again. Not taken, not in the
+            # ledger: the controller sends it to the agent's next life (an invocation not accepted is sent
+            # again on its next Hello).
             log.info("stopping: command %s left for the agent's next start", claimed_command_id(signed.envelope))
             return
         try:
@@ -197,7 +263,7 @@ class Commands:
         # in the ledger before it is accepted and before its first step starts: the record's task is
         # scheduled first, so the fsync is under way (on a thread) while the run is set up
         recorded = asyncio.ensure_future(self._record(cid))
-        self._tasks[cid] = asyncio.create_task(self._execute(vc, recorded))
+        self._tasks[cid] = asyncio.create_task(self._execute(vc, recorded, signed))
 
     def _refuse(self, refusal: Refusal, *, verified: bool) -> None:
         """Report a refusal. One about an unverified envelope is filed under the id it claims only
@@ -222,7 +288,8 @@ class Commands:
         self.outbox.accept(cid, Accepted(cid), self._setup.accept_delay_seconds)
         return True
 
-    async def _execute(self, vc: VerifiedCommand, recorded: asyncio.Future[bool]) -> None:
+    async def _execute(self, vc: VerifiedCommand, recorded: asyncio.Future[bool], signed: SignedCommand,
+                       resume: Resume | None = None) -> None:
         """Run a command once it has a slot; meanwhile ``recorded`` is written and the first step set
         up (the runner awaits ``recorded`` just before starting it)."""
         cid = vc.envelope.command_id
@@ -239,10 +306,13 @@ class Commands:
                     self._runner.report_not_started(vc, Detail.CANCELLED, "cancelled before it started")
                 return
             try:
-                await self._runner.run(vc, lambda: cid in self._cancel_requested, recorded, lambda: self._stopping)
+                await self._runner.run(vc, lambda: cid in self._cancel_requested, recorded, lambda: self._stopping,
+                                       resume)
                 self.commands_run += 1
             except NotRecorded:
                 return  # refused by _record
+            except RebootRequested as req:
+                await self._reboot_for(vc, signed, req, resume)
             finally:
                 self._slots.release()
         finally:

@@ -23,6 +23,7 @@ from agent.facts import gather_facts
 from agent.journal_file import JournalFile
 from agent.ledger import LedgerWrite, fsync_each
 from agent.outbox import CallLater, loop_call_later
+from agent.reboot import RebootPolicy
 from agent.runner import RunnerOptions
 from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
@@ -69,6 +70,8 @@ class AgentOptions:
     stop_report_seconds: float = 5.0
     # the least wait after the controller refused a stream for want of open files (RESOURCE_EXHAUSTED)
     exhausted_backoff_seconds: float = 30.0
+    # what a step's reboot request (exit 194 / 3010) runs; empty: the platform's (agent/reboot.py)
+    reboot_command: tuple[str, ...] = ()
 
 
 def _connect_call(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamMultiCallable:
@@ -121,7 +124,8 @@ class Agent:
         self._commands = Commands(state, registry, runner_options, CommandsSetup(
             identity.node_id, signing_key(identity.signing_public_key), self._facts.platform,
             options.max_concurrent_documents, options.accept_delay_seconds, shared.ledger_write, shared.call_later,
-            shared.verified_roots, shared.scrubber, shared.sync_files, shared.journal_file))
+            shared.verified_roots, shared.scrubber, shared.sync_files, shared.journal_file,
+            RebootPolicy(options.reboot_command) if options.reboot_command else None))
         self._outbox = self._commands.outbox
         self._certificate = CertificateRenewal(state, identity)
         self._renewed = False  # a new certificate came on this stream: the next one opens with it

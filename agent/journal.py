@@ -7,7 +7,10 @@ its result, then forgotten. Records, appended as things happen:
 - ``P`` a process group of the step starts (its leader's pid, the leader's start time and the
   machine's boot time, so that a later life of the agent never mistakes another process for it);
 - ``M`` a message about the command for the controller (an agent message as its stream carries
-  it, converted at the connection's edge).
+  it, converted at the connection's edge);
+- ``R`` a step asked for a reboot (agent/reboot.py: the step, the count, the signed command), made
+  durable before the reboot command runs; a later life resumes the command from that step when no
+  step started after it.
 
 What one event-loop turn records goes to the file at the end of the turn, before any callback
 queued after it runs, so before the stream can carry a message it records; a process group's record
@@ -87,6 +90,13 @@ class JournalEntry(Generic[M]):
     processes: list[ProcessRecord] = field(default_factory=list)
     messages: list[M] = field(default_factory=list)
     damaged: bool = False  # reading stopped at a record cut short or garbled
+    reboot: bytes = b""  # the last reboot record's body (agent/reboot.py), if a step asked for one
+    steps_at_reboot: int = 0  # how many steps had started when it was written
+
+    @property
+    def awaits_reboot(self) -> bool:
+        """A step asked for a reboot and none started since: the command resumes from that step."""
+        return bool(self.reboot) and len(self.steps) == self.steps_at_reboot and not self.damaged
 
 
 class Journal(Generic[M]):
@@ -112,6 +122,12 @@ class Journal(Generic[M]):
     def step_started(self, command_id: str, step: StepStart) -> None:
         self._append(command_id, b"S", _STEP.pack(step.index, step.started_at_ms)
                      + f"{step.name}\0{step.action}".encode())
+
+    def reboot_requested(self, command_id: str, record: bytes) -> None:
+        """A step of the command asked for a reboot (agent/reboot.py's record); made durable by the
+        caller (``synced``) before the reboot command runs."""
+        self._append(command_id, b"R", record)
+        self._file.sync_soon()
 
     async def written(self) -> None:
         """Until what is recorded so far is written (a step's start, before its process starts)."""
@@ -187,5 +203,7 @@ class Journal(Generic[M]):
             entry.processes.append(ProcessRecord(*_PROCESS.unpack(payload)))
         elif kind == b"M":
             entry.messages.append(self._from_bytes(payload))
+        elif kind == b"R":
+            entry.reboot, entry.steps_at_reboot = bytes(payload), len(entry.steps)
         else:
             raise ValueError(f"unknown record kind {kind!r}")

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -19,9 +19,11 @@ from typing import Protocol
 from agent.flow import Flow
 from agent.journal import StepStart
 from agent.outbox import Outbox
+from agent.reboot import MAX_REBOOTS, RebootRequested, Resume, asks_reboot
 from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.facts import Platform
+from plugins.sdk.host.capabilities import lacking_message, missing
 from plugins.sdk.host.clock import now_ms
 from plugins.sdk.host.logs import BoundLogger
 from plugins.sdk.host.registry import PluginRegistry
@@ -82,6 +84,15 @@ class _NoJournal:
 STOPPED = "the agent was stopped while this ran; its processes were stopped and it is not run again"
 
 
+def _replayed(flow: Flow, step: Step, report: StepReport) -> StepReport:
+    """A step's report from before a reboot, told to the flow as if it had just ended."""
+    if report.detail is Detail.SKIPPED:
+        flow.skipped_step(step)
+    else:
+        flow.record(step, report.detail, report.exit_code)
+    return report
+
+
 def _in_ledger(recorded: Awaitable[bool] | None) -> bool:
     """Whether the command is in the ledger (None: it was when its first step started)."""
     if recorded is None:
@@ -94,13 +105,16 @@ def _in_ledger(recorded: Awaitable[bool] | None) -> bool:
 class RunnerOptions:
     default_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS
     output_cap_bytes: int = 16 * 1024 * 1024  # per step and stream, then truncated with a marker
+    max_reboots: int = MAX_REBOOTS  # reboots a document may ask for (exit 194 / 3010); then its step fails
 
 
 class StepOutputSink:
     """The OutputSink of one step: numbers chunks per stream, caps them, hands them to the outbox."""
 
     def __init__(self, outbox: Outbox, command_id: str, step_name: str, cap_bytes: int,
-                 secrets: tuple[str, ...] = ()) -> None:
+                 secrets: tuple[str, ...] = (), first_seq: Mapping[tuple[str, OutputStreamKind], int] = {}) -> None:
+        """``first_seq``: the next chunk number of each (step, stream) that wrote before a reboot (a
+        resumed step goes on numbering where it was, so no chunk of the run before is overwritten)."""
         self._outbox = outbox
         # longest first, so a secret that contains another is masked whole
         self._secrets = tuple(sorted({s.encode() for s in maskable(secrets)}, key=len, reverse=True)) if secrets else ()
@@ -109,7 +123,7 @@ class StepOutputSink:
         self._command_id = command_id
         self._step_name = step_name
         self._cap = cap_bytes
-        self._seq = {OutputStreamKind.STDOUT: 0, OutputStreamKind.STDERR: 0}
+        self._seq = {kind: first_seq.get((step_name, kind), 0) for kind in OutputStreamKind}
         self._bytes = {OutputStreamKind.STDOUT: 0, OutputStreamKind.STDERR: 0}
         self._truncated: set[OutputStreamKind] = set()
 
@@ -170,30 +184,47 @@ class Runner:
 
     async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool],
                   recorded: Awaitable[bool] | None = None,
-                  stopping: Callable[[], bool] = lambda: False) -> InvocationReport:
+                  stopping: Callable[[], bool] = lambda: False, resume: Resume | None = None) -> InvocationReport:
         """Run the document's steps as agent/flow.py rules; report each step and the invocation.
         Cancellation by the operator (``cancel_requested()`` true when the task is cancelled) ends as
         Cancelled; any other cancellation (the agent stopping) reports the invocation Failed (STOPPED)
         once the step's processes are gone, and propagates.
         ``recorded``: whether the command is in the ledger, awaited once the first step to run is set
         up and before it starts (the ledger's fsync and the set-up overlap); False raises NotRecorded.
-        ``stopping()``: the agent is stopping; no further step starts (it ends as a stop does)."""
+        ``stopping()``: the agent is stopping; no further step starts (it ends as a stop does).
+        ``resume``: the command goes on after a reboot from the step that asked for it (agent/reboot.py);
+        a step that asks for one raises RebootRequested (reports and journal hold what came before)."""
         cid = vc.envelope.command_id
         log = BoundLogger(self._log, {"command": cid, "node": self._node_id})
         workdir = os.path.join(self._work_root, cid)  # made by the first step whose plugin needs it
         needs_workdir = any(self._registry.has_action(step.action)
                             and self._registry.action_spec(step.action).needs_workdir for step in vc.document.steps)
-        started = now_ms()
+        started = now_ms() if resume is None else resume.started_at_ms
         flow = Flow()
         reports: list[StepReport] = []
+        before = {r.step_index: r for r in resume.earlier} if resume is not None else {}
         secrets = vc.document.secret_values()
         self._scrubber.hold(secrets)
         running: StepStart | None = None
         try:
+            lacking = missing(vc.document, self._platform, self._registry.action_names(),
+                              self._registry.platforms_of)
+            if lacking:  # refused whole, nothing run: the node lacks a plugin a step needs (docs/statuses.md)
+                if recorded is not None:
+                    await _until_recorded(recorded, cid)
+                result = InvocationReport(cid, Detail.UNDELIVERABLE, NO_EXIT_CODE, started, now_ms(), (),
+                                          lacking_message(lacking, self._registry.actions()))
+                self._outbox.about(cid, result, final=True)
+                log.warning("not run: %s", result.error)
+                return result
             for index, step in enumerate(vc.document.steps):
+                if resume is not None and index < resume.step_index:  # as reported before the reboot
+                    reports.append(_replayed(flow, step, before.get(index) or self._skipped(
+                        cid, index, step, "not run (no report of it survived the reboot)")))
+                    continue
                 if not flow.should_run(step):
                     report = self._skipped(cid, index, step, "not run: an earlier step ended the document")
-                elif (reason := self._inapplicable(step)) is not None:
+                elif (reason := self._inapplicable(step) or self._uncheckable(step)) is not None:
                     flow.skipped_step(step)
                     report = self._skipped(cid, index, step, reason)
                 elif cancel_requested() and not flow.cancelled:
@@ -208,8 +239,14 @@ class Runner:
                         raise asyncio.CancelledError
                     running = StepStart(index, step.name, step.action, now_ms())
                     report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested,
-                                                  recorded, secrets)
+                                                  recorded, secrets, resume.next_seq if resume is not None else {})
                     running = recorded = None
+                    if not step.check_mode and asks_reboot(report.exit_code, self._platform):
+                        reboots = resume.reboots if resume is not None else 0
+                        if reboots < self._options.max_reboots:
+                            raise RebootRequested(report, tuple(reports), started)
+                        report = replace(report, error=f"asked for a reboot after {reboots} reboots of this "
+                                                       f"document; the limit is {self._options.max_reboots}")
                     detail = flow.record(step, report.detail, report.exit_code)
                     if detail is not report.detail:
                         report = replace(report, detail=detail)
@@ -263,18 +300,25 @@ class Runner:
                 return f"{step.action} does not run on {self._platform.value}"
         return None
 
+    def _uncheckable(self, step: Step) -> str | None:
+        """Why a check-mode step is not run here: its plugin cannot say what it would change."""
+        if step.check_mode and not self._registry.checkable(step.action):
+            return f"{step.action} cannot run in check mode; not run"
+        return None
+
     def _skipped(self, cid: str, index: int, step: Step, reason: str) -> StepReport:
         at = now_ms()
         return StepReport(cid, index, step.name, step.action, Detail.SKIPPED, NO_EXIT_CODE, at, at, reason)
 
     async def _run_step(self, vc: VerifiedCommand, index: int, workdir: str, log: BoundLogger,
                         cancel_requested: Callable[[], bool], recorded: Awaitable[bool] | None,
-                        secrets: tuple[str, ...]) -> StepReport:
+                        secrets: tuple[str, ...], first_seq: Mapping[tuple[str, OutputStreamKind], int]) -> StepReport:
         cid = vc.envelope.command_id
         step = vc.document.steps[index]
         started = now_ms()
         timeout: float | None = None
-        sink = StepOutputSink(self._outbox, cid, step.name, self._options.output_cap_bytes, secrets)
+        sink = StepOutputSink(self._outbox, cid, step.name, self._options.output_cap_bytes, secrets, first_seq)
+        said = False  # the outcome is the plugin's own (what it says of changes counts only then)
         try:
             bound_step = self._registry.bind(step.action, step.inputs, f"mainSteps[{index}].inputs")
             timeout = (step.timeout_seconds or getattr(bound_step.inputs, "timeout_seconds", None)
@@ -285,7 +329,7 @@ class Runner:
             env.update(vc.document.environment)
             env.update(OUTPOST_COMMAND_ID=cid, OUTPOST_NODE_ID=self._node_id, OUTPOST_STEP_NAME=step.name)
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
-                             check_mode=False, workdir=workdir, output=sink, logger=log,
+                             check_mode=step.check_mode, workdir=workdir, output=sink, logger=log,
                              cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env,
                              process_started=partial(self._journal.process_started, cid))
             if recorded is not None:
@@ -297,6 +341,7 @@ class Runner:
             log.info("running %s (timeout %ss)", step.action, timeout)
             async with asyncio.timeout(timeout):  # no task of its own, unlike wait_for (3.11)
                 outcome = await bound_step.plugin.run(ctx, bound_step.inputs)
+            said = True
         except NotRecorded:
             raise
         except TimeoutError:
@@ -317,4 +362,4 @@ class Runner:
         log.log(logging.DEBUG if outcome.detail is Detail.SUCCESS else logging.INFO, "step %s: %s", step.name,
                 outcome.detail.value)
         return StepReport(cid, index, step.name, step.action, outcome.detail, outcome.exit_code,
-                          started, now_ms(), sink.scrub_text(outcome.error))
+                          started, now_ms(), sink.scrub_text(outcome.error), changed=said and outcome.changed)

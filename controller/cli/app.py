@@ -271,7 +271,8 @@ def node_list(obj: Ctx, output: str) -> None:
         if listing.capacity.refused or capacity.startswith("at capacity"):
             say(f"warning: {capacity}", err=True)
     else:
-        columns = ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version", "last_seen"]
+        columns = ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version", "plugins",
+                   "last_seen"]
         print_table(rows, columns + ["note"] if any(r["note"] for r in rows) else columns)
         if capacity:
             say(capacity)

@@ -7,21 +7,25 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from controller.cli.client import AdminClient, CommandRecorder, CommandSpec, CommandView
+from controller.cli.preflight import check_run, node_gaps
 from controller.cli.render import (
     LinePrinter,
+    Row,
     command_row,
     detail_of,
     invocation_row,
     node_row,
+    node_seen,
     print_json,
     print_table,
+    step_row,
 )
 from controller.cli.terminal import in_markup, say, terminal_text
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
@@ -44,27 +48,57 @@ class ApplyOptions:
     comment: str
 
 
-def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: ApplyOptions,
+def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: ApplyOptions, registry: PluginRegistry,
            console: Console) -> int:
-    plays = []
+    """Ansible's ``--check``: for each play, the targeted nodes that lack an action or its platform
+    (before anything is sent), then its check-mode-capable tasks run on the nodes in check mode
+    (nothing changes; each says what it would change); tasks that cannot be checked are listed, never
+    run. Exit 1 when a check run did not succeed everywhere."""
+    plays, code = [], EXIT_OK
     for play, document in zip(plan.plays, documents, strict=True):
-        nodes = [node_row(n) for n in client.resolve_targets(play.targets)]
-        plays.append({"name": play.name, "source": play.source, "document": masked_json(document),
-                      "document_sha256": document.sha256().hex(), "max_concurrency": play.max_concurrency,
-                      "max_errors": play.max_errors, "nodes": nodes})
+        nodes = client.resolve_targets(play.targets)
+        run = check_run(document, registry)
+        rows = [node_row(n) for n in nodes]
+        lacking = [g.row() for g in node_gaps(document, [node_seen(n) for n in nodes], registry)]
+        p: Row = {"name": play.name, "source": play.source, "document": masked_json(document),
+                  "document_sha256": document.sha256().hex(), "max_concurrency": play.max_concurrency,
+                  "max_errors": play.max_errors, "nodes": rows, "lacking": lacking,
+                  "not_checked": list(run.not_checked)}
+        if opts.output != "json":
+            _say_preflight(play, document, rows, lacking, run.not_checked, console)
+        if run.document is not None and nodes:
+            final = _run_play(client, replace(play, name=f"{play.name} (check)"), run.document, opts, console)
+            p["command_id"] = final.command.command_id
+            p["status"] = detail_of(final.command).value
+            results = [{"node_id": i.node_id, **step_row(s)} for i in final.invocations for s in i.steps]
+            p["results"] = results
+            if opts.output != "json":
+                print_table(results, ["node_id", "name", "status_detail", "changed", "stdout", "error"],
+                            title=f"{play.name} (check): {p['status']}", console=console)
+            if detail_of(final.command) is not Detail.SUCCESS:
+                code = EXIT_FAILED
+        plays.append(p)
     if opts.output == "json":
         print_json({"playbook": plan.path, "check": True, "plays": plays})
-        return EXIT_OK
-    for p in plays:
-        console.print(f"[bold]PLAY[/bold] {in_markup(p['name'])}  ({in_markup(p['source'])})  "
-                      f"document sha256 {p['document_sha256']}")
-        for i, step in enumerate(p["document"]["mainSteps"]):
-            console.print(terminal_text(f"  step {i + 1}: {step['name']}  [{step['action']}]  {step['inputs']}"),
-                          markup=False)
-        print_table(p["nodes"], ["node_id", "hostname", "platform", "ping_status", "tags"],
-                    title=f"{len(p['nodes'])} node(s) would run it", console=console)
-    console.print("check mode: nothing was sent")
-    return EXIT_OK
+    else:
+        console.print("check mode: nothing was changed")
+    return code
+
+
+def _say_preflight(play: PlayPlan, document: Document, nodes: list[Row], lacking: list[Row],
+                   not_checked: tuple[str, ...], console: Console) -> None:
+    console.print(f"[bold]PLAY[/bold] {in_markup(play.name)}  ({in_markup(play.source)})  "
+                  f"document sha256 {document.sha256().hex()}")
+    for i, step in enumerate(masked_json(document)["mainSteps"]):
+        console.print(terminal_text(f"  step {i + 1}: {step['name']}  [{step['action']}]  {step['inputs']}"),
+                      markup=False)
+    print_table(nodes, ["node_id", "hostname", "platform", "ping_status", "tags"],
+                title=f"{len(nodes)} node(s) targeted", console=console)
+    if lacking:
+        print_table(lacking, ["node_id", "hostname", "platform", "would_be", "problems"],
+                    title="nodes that cannot run it whole", console=console)
+    for line in not_checked:
+        console.print(terminal_text(f"  not checked: {line}"), markup=False)
 
 
 def _located(play: PlayPlan, details: str) -> PlaybookError:
@@ -148,7 +182,7 @@ def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console
             say(f"error: {exc}", err=True)
             return EXIT_COMPILE
         if opts.check:
-            return _check(client, plan, documents, opts, console)
+            return _check(client, plan, documents, opts, registry, console)
         results = []
         code = EXIT_OK
         for play in plan.plays:  # as compiled: the controller expands its `document:` tasks again, as sent

@@ -11,14 +11,16 @@ from typing import TYPE_CHECKING
 import click
 
 from controller.cli import params
-from controller.cli.client import CommandSpec, command_end
+from controller.cli.client import AdminClient, CommandSpec, command_end
 from controller.cli.output_writer import StreamWriter, write_json, write_table
+from controller.cli.preflight import node_gaps, stored_document
 from controller.cli.render import (
     OUTPUT,
     LinePrinter,
     command_row,
     invocation_row,
     make_console,
+    node_seen,
     output_row,
     print_json,
     print_table,
@@ -27,6 +29,7 @@ from controller.cli.render import (
 from controller.cli.terminal import say, terminal_text
 from controller.fleet.targets import parse_targets
 from plugins.sdk.errors import InputError
+from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.limits import shown
 from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, has_lone_surrogate
 
@@ -110,11 +113,13 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
               help="delivery timeout, 30 s to 30 days")
 @click.option("--comment", default="", type=params.COMMENT)
 @click.option("--wait", "wait", is_flag=True, help="follow the command until it ends; exit 0 only on Success")
+@click.option("--check", "check", is_flag=True,
+              help="send nothing: list the targeted nodes that lack an action or its platform")
 @OUTPUT
 @click.pass_obj
 def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[str, ...], targets: tuple[str, ...],
                  all_nodes: bool, max_concurrency: str, max_errors: str, timeout_seconds: int, comment: str,
-                 wait: bool, output: str) -> None:
+                 wait: bool, check: bool, output: str) -> None:
     """Send a stored document to nodes, SSM-style. The command is readable as soon as this returns."""
     name, _, version = document.partition(":")
     if not targets and not all_nodes:
@@ -124,6 +129,8 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
                        parameters=parse_parameters(parameters), max_concurrency=max_concurrency, max_errors=max_errors,
                        timeout_seconds=timeout_seconds, comment=comment)
     with obj.client() as c:
+        if check:
+            raise SystemExit(_check(c, spec, output))
         if wait:  # sent and followed on one stream
             sent, events = c.run_command(spec)
             raise SystemExit(_wait(c, sent.command_id, events, output))
@@ -132,6 +139,24 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
         print_json(command_row(r.command))
     else:
         say(r.command.command_id)
+
+
+def _check(client: AdminClient, spec: CommandSpec, output: str) -> int:
+    """``command send --check``: the nodes the command would reach that cannot run its document whole
+    (their agents would refuse it: Undeliverable; or a step is skipped on their platform). Nothing is
+    sent. Exit 1 when a node would refuse it."""
+    registry = PluginRegistry.discover()
+    document = stored_document(client, spec.document_name, spec.document_version, spec.parameters, registry)
+    nodes = client.resolve_targets(spec.targets)
+    lacking = [g.row() for g in node_gaps(document, [node_seen(n) for n in nodes], registry)]
+    if output == "json":
+        print_json({"document": spec.document_name, "targeted": len(nodes), "lacking": lacking})
+    else:
+        say(f"{len(nodes)} node(s) targeted; {len(lacking)} cannot run {spec.document_name} whole")
+        if lacking:
+            print_table(lacking, ["node_id", "hostname", "platform", "would_be", "problems"])
+        say("check: nothing was sent")
+    return 1 if any(row["would_be"] == "Undeliverable" for row in lacking) else 0
 
 
 def _wait(client, command_id: str, events: Iterable[object], output: str) -> int:

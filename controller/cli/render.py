@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from controller.cli.preflight import NodeSeen
 from controller.cli.terminal import cell, terminal_text
 from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX
 from outpost.v1 import outpost_pb2 as pb
@@ -47,12 +48,17 @@ def tags_text(tags: Sequence[pb.Tag]) -> str:
     return ",".join(f"{t.key}={t.value}" for t in tags)
 
 
+def node_seen(n: pb.Node) -> NodeSeen:
+    return NodeSeen(n.node_id, n.ping_status, wire.facts_from_pb(n.facts))
+
+
 def node_row(n: pb.Node) -> Row:
     facts = wire.facts_from_pb(n.facts)
     return {"node_id": n.node_id, "hostname": facts.hostname, "platform": facts.platform.value,
             "os": f"{facts.os_name} {facts.os_version}".strip(), "ip_addresses": list(facts.ip_addresses),
             "ping_status": n.ping_status, "tags": {t.key: t.value for t in n.tags},
-            "agent_version": facts.agent_version, "last_seen": iso(n.last_seen_at_ms),
+            "agent_version": facts.agent_version, "plugins": {p.name: p.version for p in facts.plugins},
+            "last_seen": iso(n.last_seen_at_ms),
             "registered": iso(n.registered_at_ms), "note": n.connection_note}
 
 
@@ -85,7 +91,7 @@ def step_row(v: pb.StepView) -> Row:
     detail = wire.detail_from_pb(s.detail)
     return {"name": s.step_name, "action": s.action, "status": detail.status.value, "status_detail": detail.value,
             "exit_code": s.exit_code, "duration": duration(s.started_at_ms, s.ended_at_ms), "error": s.error,
-            "stdout": v.stdout, "stderr": v.stderr, "stdout_truncated": v.stdout_truncated,
+            "changed": s.changed, "stdout": v.stdout, "stderr": v.stderr, "stdout_truncated": v.stdout_truncated,
             "stderr_truncated": v.stderr_truncated}
 
 

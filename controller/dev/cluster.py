@@ -172,9 +172,10 @@ class Cluster:
             self.node_ids[name] = proc.stdout.strip().rsplit(" ", 1)[-1]
         return proc
 
-    def start_agent(self, name: str, heartbeat: float = 1.0) -> subprocess.Popen:
+    def start_agent(self, name: str, heartbeat: float = 1.0, extra: Sequence[str] = ()) -> subprocess.Popen:
         proc = self.spawn(f"agent-{name}", ["agent", "run", "--state-dir", str(self.state_dir(name)),
-                                             "--heartbeat-seconds", str(heartbeat), "--backoff-base-seconds", "0.2"])
+                                             "--heartbeat-seconds", str(heartbeat), "--backoff-base-seconds", "0.2",
+                                             *extra])
         self.agents[name] = proc
         return proc
 

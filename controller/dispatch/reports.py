@@ -25,6 +25,7 @@ from plugins.sdk.wire.results import InvocationReport, OutputChunk, Refusal, Ste
 log = logging.getLogger(__name__)
 
 SETTLE_BATCH = 500  # results stored per transaction at most
+NOT_RUN_STEP = "(not run)"  # the step under which an invocation that ran none keeps its agent's reason
 
 
 def _store_refusal(store: Store, node_id: str, refusal: Refusal, at_ms: int) -> bool:
@@ -110,9 +111,13 @@ class Reports:
     async def on_result(self, node_id: str, report: InvocationReport) -> None:
         """Queued: while one batch is being stored, the results that arrive meanwhile gather into the
         next, so thousands of results cost a few transactions (controller/store/settle.py)."""
+        steps = report.steps
+        if report.error and not steps:  # ended before any step (a document it cannot run): kept as a step says it
+            steps = (StepReport(report.command_id, 0, NOT_RUN_STEP, "", report.detail, report.exit_code,
+                                report.started_at_ms, report.ended_at_ms, report.error),)
         self._results.append(InvocationRecord(report.command_id, node_id, report.detail, report.exit_code,
-                                        report.started_at_ms, report.ended_at_ms,
-                                        tuple(StepRecord(node_id, s) for s in report.steps)))
+                                              report.started_at_ms, report.ended_at_ms,
+                                              tuple(StepRecord(node_id, s) for s in steps)))
         self._kick()
 
     async def flushed(self) -> None:

@@ -23,7 +23,7 @@ from plugins.sdk.wire.results import OutputChunk
 STREAMS = ("stdout", "stderr")
 TRUNCATED_MARKER = b"--output truncated--"  # what the agent appends when it caps a step's output
 # What invocation views carry (SSM's GetCommandInvocation); the rest stays retrievable in full.
-def upsert_step_rows(conn: Connection, rows: list[dict[str, str | int]]) -> None:
+def upsert_step_rows(conn: Connection, rows: list[dict[str, str | int | bool]]) -> None:
     """Insert step results, or update those already stored (by command, node and step index)."""
     if not rows:
         return

@@ -95,17 +95,18 @@ def step_from_row(r: RowMapping) -> StepRecord:
         started_at_ms=int(r["started_at_ms"]),
         ended_at_ms=int(r["ended_at_ms"]),
         error=str(r["error"]),
+        changed=bool(r["changed"]),
     ))
 
 
-def step_values(rec: StepRecord) -> dict[str, str | int]:
+def step_values(rec: StepRecord) -> dict[str, str | int | bool]:
     """A step_results row's column values."""
     s = rec.report
     return {
         "command_id": s.command_id, "node_id": rec.node_id, "step_index": s.step_index,
         "step_name": s.step_name, "action": s.action, "status": s.detail.value,
         "exit_code": s.exit_code, "started_at_ms": s.started_at_ms, "ended_at_ms": s.ended_at_ms,
-        "error": s.error,
+        "error": s.error, "changed": s.changed,
     }
 
 

@@ -75,6 +75,20 @@ nodes = Table(
     Column("ping_status", String(STATUS_LEN), nullable=False),
 )
 
+# Each node's latest patch compliance (0008): what its last patch step reported, checked on arrival
+# (plugins/sdk/patching.py); the summary is that report's canonical JSON, the other columns list it.
+node_compliance = Table(
+    "node_compliance", metadata,
+    Column("node_id", Text, primary_key=True),
+    Column("command_id", Text, nullable=False),
+    Column("baseline_id", Text, nullable=False),
+    Column("operation", Text, nullable=False),
+    Column("compliant", Boolean, nullable=False),
+    Column("started_at_ms", BigInteger, nullable=False),
+    Column("ended_at_ms", BigInteger, nullable=False),
+    Column("summary", Text, nullable=False),
+)
+
 node_tags = Table(
     "node_tags", metadata,
     Column("node_id", Text, primary_key=True),
@@ -143,6 +157,7 @@ step_results = Table(
     Column("started_at_ms", BigInteger, nullable=False),
     Column("ended_at_ms", BigInteger, nullable=False),
     Column("error", Text, nullable=False),
+    Column("changed", Boolean, nullable=False, server_default=false()),  # 0008
     ForeignKeyConstraint(["command_id", "node_id"], ["invocations.command_id", "invocations.node_id"],
                          ondelete="CASCADE"),
 )

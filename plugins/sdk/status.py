@@ -80,9 +80,10 @@ TERMINAL = frozenset({
     Detail.UNDELIVERABLE, Detail.TERMINATED, Detail.INVALID_PLATFORM, Detail.ACCESS_DENIED, Detail.INCOMPLETE,
     Detail.NO_INSTANCES_IN_TAG, Detail.SKIPPED, Detail.AGENT_LOST,
 })
-# What an invocation's report from its agent can say: the outcome of running it.
+# What an invocation's report from its agent can say: the outcome of running it, or Undeliverable
+# when the node lacks a plugin one of its steps needs (nothing ran: plugins/sdk/host/capabilities.py).
 RAN = frozenset({Detail.SUCCESS, Detail.FAILED, Detail.EXECUTION_TIMED_OUT, Detail.CANCELLED,
-                 Detail.INVALID_PLATFORM})
+                 Detail.INVALID_PLATFORM, Detail.UNDELIVERABLE})
 NOT_STARTED = frozenset({Detail.PENDING, Detail.DELAYED})
 
 _EDGES: dict[Detail, frozenset[Detail]] = {
@@ -122,6 +123,8 @@ def transition(current: Detail, new: Detail) -> Detail:
 # Exit codes with a meaning of their own (SSM, amazon-ssm-agent contracts/model.go)
 EXIT_SUCCESS_AND_STOP = 168  # the step succeeded; skip the remaining steps (a finallyStep still runs)
 EXIT_FAILURE_AND_STOP = 169  # the step failed; skip the remaining steps (a finallyStep still runs)
+EXIT_REBOOT = 194  # reboot the node, then run this step again (Linux, macOS)
+EXIT_REBOOT_WINDOWS = 3010  # the same on Windows
 
 
 def detail_from_exit_code(exit_code: int) -> Detail:

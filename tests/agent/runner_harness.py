@@ -121,6 +121,11 @@ class NoFilesPlugin(FakePlugin):
         return StepOutcome(Detail(inputs.detail), inputs.exit_code, inputs.error)
 
 
+class CheckablePlugin(OutcomePlugin):
+    """Declares check mode (it records the context, which says whether the step is a check)."""
+    spec: ClassVar[PluginSpec] = dataclasses.replace(_spec("checkable", OutcomeInputs), supports_check_mode=True)
+
+
 class WindowsOnlyPlugin(OutcomePlugin):
     spec: ClassVar[PluginSpec] = _spec("windows-only", OutcomeInputs, frozenset({Platform.WINDOWS}))
 

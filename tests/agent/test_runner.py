@@ -22,6 +22,7 @@ from tests.agent.runner_harness import (
     CONTINUE,
     EXIT,
     SUCCESS_AND_EXIT,
+    CheckablePlugin,
     Harness,
     command,
     exits,
@@ -224,13 +225,29 @@ def test_an_unknown_parameter_fails_the_step(h: Harness) -> None:
                                     "(supported: detail, error, exit_code)")
 
 
-def test_an_unknown_action_fails_the_step(h: Harness) -> None:
-    h.run(Step("what", "nope", {}))
-    step = h.reports()[0]
-    assert step.detail is Detail.FAILED and step.action == "nope"
-    assert step.error == ("mainSteps[0].inputs: unknown action 'nope' "
-                          "(known: crash, exit, no-files, outcome, sleep, windows-only, write)")
-    assert h.reports()[-1].detail is Detail.FAILED  # failed, not skipped: the node lacks the action
+def test_a_document_with_an_action_the_node_lacks_is_undeliverable_and_nothing_runs(h: Harness) -> None:
+    result = h.run(ok("first"), Step("what", "nope", {}))
+    assert (result.detail, result.exit_code, result.steps) == (Detail.UNDELIVERABLE, NO_EXIT_CODE, ())
+    assert result.error == ("this node has no plugin for nope; nothing was run (installed: crash, exit, no-files, "
+                            "outcome, sleep, windows-only, write)")
+
+
+def test_a_lacking_action_in_a_step_for_another_platform_does_not_refuse_the_document(h: Harness) -> None:
+    result = h.run(ok("first"), Step("win", "nope", {}, precondition=Precondition("platformType", "Windows")))
+    assert result.detail is Detail.SUCCESS
+    assert [r.detail for r in result.steps] == [Detail.SUCCESS, Detail.SKIPPED]
+
+
+def test_check_mode_steps_run_only_where_the_plugin_can_check(h: Harness) -> None:
+    h.extra = (CheckablePlugin,)
+    result = h.run(Step("look", "checkable", {}, check_mode=True), Step("act", "outcome", {}, check_mode=True),
+                   Step("real", "checkable", {}))
+    assert summary(h.reports())[:3] == [(0, "look", Detail.SUCCESS, 0, ""),
+                                        (1, "act", Detail.SKIPPED, NO_EXIT_CODE,
+                                         "outcome cannot run in check mode; not run"),
+                                        (2, "real", Detail.SUCCESS, 0, "")]
+    assert [(c.step_name, c.check_mode) for c in h.rec.contexts] == [("look", True), ("real", False)]
+    assert result.detail is Detail.SUCCESS
 
 
 def test_the_invocation_exit_code_is_the_failing_steps_or_zero(h: Harness) -> None:

@@ -3,7 +3,8 @@
 Versions and the default version, hash pinning, deletion, the built-in documents, the 64 KB limit
 (at create and once parameters are applied), validation messages, the issue's nginx document run
 unchanged (with a stand-in ``systemctl``), exit codes 168/169 and ``finallyStep``, ``onFailure``,
-and a precondition that no node meets (InvalidPlatform, not an error).
+a precondition that no node meets (InvalidPlatform, not an error), and a PowerShell step on Linux
+nodes (run with a stand-in ``pwsh`` where one is on the agent's PATH, failed saying so where none is).
 
 One fleet for the module (a controller and three Linux agents); every test uses its own document
 names and its own files, so tests do not see each other's work.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +40,7 @@ from tests.support.docrun import (
     write_file,
 )
 
-SVC = "Key=tag:Role,Values=svc"  # the agent with the systemctl stand-in first on its PATH
+SVC = "Key=tag:Role,Values=svc"  # the agent with the systemctl and pwsh stand-ins first on its PATH
 LIN = "Key=tag:Role,Values=lin"  # two plain agents
 LIMIT = 64 * 1024
 
@@ -54,6 +56,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     script = bindir / "systemctl"
     script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{calls}"\n')
     script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    # a stand-in for PowerShell: records its arguments, OUTPOST_NAME and the script file, says it ran
+    record = root / "pwsh.record"
+    pwsh = bindir / "pwsh"
+    pwsh.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}.argv"\nprintf "%s" "$OUTPOST_NAME" > "{record}.env"\n'
+                    f'cat "$6" > "{record}.script"\necho "pwsh stand-in ran"\n')
+    pwsh.chmod(pwsh.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     try:
         start_fleet(c, [AgentSpec("svc", "Role=svc", {"PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}),
                         AgentSpec("lin1", "Role=lin"), AgentSpec("lin2", "Role=lin")])
@@ -423,6 +431,46 @@ def test_a_precondition_no_node_meets_is_invalid_platform_and_not_an_error(fleet
     # docs/statuses.md: Success needs at least one Success; with none, the command is Failed
     assert (shown["status"], shown["status_detail"]) == ("Failed", "Failed"), shown
     assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------ PowerShell on Linux
+
+def test_a_powershell_step_runs_on_linux_with_the_pwsh_on_the_agent_s_path(fleet: Cluster, tmp_path: Path) -> None:
+    """aws:runPowerShellScript runs on Linux nodes, as SSM's agent does: the svc agent finds the pwsh
+    stand-in on its PATH and runs the script file with it, the ENV_VAR parameter in its environment;
+    an agent with no PowerShell fails the step saying so (it is not InvalidPlatform any more)."""
+    c = fleet
+    create_document(c, tmp_path, "PS-Greet", (
+        'schemaVersion: "2.2"\nparameters:\n  name: {type: String, interpolationType: ENV_VAR}\n'
+        "mainSteps:\n  - {action: aws:runPowerShellScript, name: greet, "
+        "inputs: {runCommand: ['Write-Output \"hello {{ name }}\"']}}\n"))
+    shown = run(c, "--document", "PS-Greet", "--parameters", "name=Ada Lovelace",
+                "--targets", "Key=tag:Role,Values=svc,lin", "--max-errors", "100%")
+    invs = by_node(shown)
+    assert set(invs) == _nodes(c, "svc", "lin1", "lin2"), shown
+
+    svc = invs[c.node_ids["svc"]]
+    assert (svc["status_detail"], svc["exit_code"], step_details(svc)) == ("Success", 0, [("greet", "Success")]), svc
+    assert _stdout(c, shown, "svc") == "pwsh stand-in ran\n"
+    record = c.root / "pwsh.record"
+    argv = Path(f"{record}.argv").read_text().splitlines()
+    assert argv[:5] == ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File"], argv
+    assert len(argv) == 6 and argv[5].endswith(".ps1"), argv
+    assert not Path(argv[5]).exists(), "the script file is removed after the run"
+    assert Path(f"{record}.env").read_text() == "Ada Lovelace"
+    script = Path(f"{record}.script").read_bytes()
+    assert script.startswith(b"\xef\xbb\xbfWrite-Output \"hello $env:OUTPOST_NAME\"\n"), script
+
+    for name in ("lin1", "lin2"):
+        inv = invs[c.node_ids[name]]
+        if shutil.which("pwsh") is not None:  # PowerShell is installed here: the plain agents run it for real
+            assert (inv["status_detail"], _stdout(c, shown, name)) == ("Success", "hello Ada Lovelace\n"), inv
+            continue
+        assert (inv["status"], inv["status_detail"]) == ("Failed", "Failed"), inv
+        (step,) = inv["steps"]
+        assert (step["name"], step["status_detail"]) == ("greet", "Failed"), step
+        assert step["error"] == ("powershell: no PowerShell found (looked for pwsh on PATH); "
+                                 "install PowerShell 7 or set executable"), step
 
 
 def test_a_playbook_s_document_task_is_expanded_by_the_controller(fleet: Cluster, tmp_path: Path) -> None:

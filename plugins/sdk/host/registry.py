@@ -6,13 +6,13 @@ compiles, the agent to validate them again and find the plugin that runs them.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from plugins.sdk.contract import SUPPORTED_APIS, Plugin, PluginSpec
 from plugins.sdk.errors import InputError, PluginError
-from plugins.sdk.facts import PluginInfo
+from plugins.sdk.facts import Platform, PluginInfo
 from plugins.sdk.schema import parse_inputs
 
 ENTRY_POINT_GROUP = "outpost.plugins"
@@ -77,6 +77,20 @@ class PluginRegistry:
 
     def has_action(self, action: str) -> bool:
         return action in self._actions
+
+    def action_names(self) -> Collection[str]:
+        """Every action this registry provides (names and aliases), for membership tests."""
+        return self._actions.keys()
+
+    def platforms_of(self, action: str) -> frozenset[Platform] | None:
+        """The platforms the plugin that provides ``action`` runs on; None when none provides it."""
+        found = self._actions.get(action)
+        return None if found is None else found[0].spec.platforms
+
+    def checkable(self, action: str) -> bool:
+        """Whether ``action``'s plugin can run in check mode (saying what it would change, changing nothing)."""
+        found = self._actions.get(action)
+        return found is not None and found[0].spec.supports_check_mode
 
     def action_spec(self, action: str) -> PluginSpec:
         """The spec of the plugin that provides ``action`` (a name or an alias)."""

@@ -145,6 +145,18 @@ def command_from_pb(msg: pb.Command) -> SignedCommand:
     return SignedCommand(envelope=msg.envelope, signature=msg.signature, document=msg.document, proof=msg.proof)
 
 
+def command_to_bytes(cmd: SignedCommand) -> bytes:
+    """A signed command as the agent keeps it (its journal's reboot record)."""
+    return command_to_pb(cmd).SerializeToString()
+
+
+def command_from_bytes(data: bytes) -> SignedCommand:
+    try:
+        return command_from_pb(pb.Command.FromString(data))
+    except DecodeError as exc:
+        raise WireError(f"a signed command that does not decode: {exc}") from None
+
+
 def chunk_to_pb(chunk: OutputChunk) -> pb.OutputChunk:
     return pb.OutputChunk(command_id=chunk.command_id, step_name=chunk.step_name,
                           stream=stream_to_pb(chunk.stream), seq=chunk.seq, data=chunk.data)
@@ -158,12 +170,12 @@ def step_to_pb(step: StepReport) -> pb.StepResult:
     return pb.StepResult(command_id=step.command_id, step_name=step.step_name, step_index=step.step_index,
                          detail=detail_to_pb(step.detail), exit_code=step.exit_code,
                          started_at_ms=step.started_at_ms, ended_at_ms=step.ended_at_ms, error=step.error,
-                         action=step.action)
+                         action=step.action, changed=step.changed, compliance=step.compliance)
 
 
 def step_from_pb(msg: pb.StepResult) -> StepReport:
     return StepReport(msg.command_id, msg.step_index, msg.step_name, msg.action, detail_from_pb(msg.detail),
-                      msg.exit_code, msg.started_at_ms, msg.ended_at_ms, msg.error)
+                      msg.exit_code, msg.started_at_ms, msg.ended_at_ms, msg.error, msg.changed, msg.compliance)
 
 
 def invocation_to_pb(inv: InvocationReport) -> pb.InvocationResult:

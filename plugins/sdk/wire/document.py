@@ -15,6 +15,10 @@ Step flow control follows SSM's schema 2.2 "shared inputs":
 - ``precondition: {"StringEquals": [left, right]}``: the step runs only when both operands are
   equal; the operand ``platformType`` stands for the node's platform (Linux, MacOS, Windows).
 - ``ignoreErrors`` (Ansible's): a failed step does not fail the invocation.
+- ``checkMode: true`` (Ansible's ``--check``): the step only says what it would change, changing
+  nothing; only a plugin that declares check mode runs it (the agent skips any other). An agent that
+  predates the key refuses the whole document (unknown step keys are errors), so a check can never
+  run for real.
 
 ``environment`` holds variables set for every step (parameters declared with
 ``interpolationType: ENV_VAR``); ``secretEnvironment`` names those whose values are secret:
@@ -91,6 +95,7 @@ class Step:
     on_failure: OnFailure = OnFailure.CONTINUE
     on_success_exit: bool = False
     finally_step: bool = False
+    check_mode: bool = False
 
     def to_json(self) -> dict[str, JsonValue]:
         out: dict[str, JsonValue] = {"name": self.name, "action": self.action, "inputs": dict(self.inputs)}
@@ -106,6 +111,8 @@ class Step:
             out["onSuccess"] = "exit"
         if self.finally_step:
             out["finallyStep"] = True
+        if self.check_mode:
+            out["checkMode"] = True
         return out
 
 
@@ -171,7 +178,7 @@ def _req(obj: Mapping[str, Any], key: str, typ: type, where: str) -> Any:
 
 
 STEP_KEYS = ("name", "action", "inputs", "timeoutSeconds", "ignoreErrors", "precondition", "onFailure",
-             "onSuccess", "finallyStep")
+             "onSuccess", "finallyStep", "checkMode")
 ON_FAILURE_VALUES = ", ".join(o.value for o in OnFailure)
 
 
@@ -230,7 +237,11 @@ def _parse_step(raw: Any, where: str, last: bool, names: set[str]) -> Step:
     on_failure, on_success_exit, finally_step = parse_flow(raw, where)
     if finally_step and not last:
         raise DocumentError(f"{where}.finallyStep: only the last step can be a finally step")
-    return Step(name, action, inputs, timeout, ignore, precondition, on_failure, on_success_exit, finally_step)
+    check_mode = raw.get("checkMode", False)
+    if not isinstance(check_mode, bool):
+        raise DocumentError(f"{where}.checkMode: expected a boolean")
+    return Step(name, action, inputs, timeout, ignore, precondition, on_failure, on_success_exit, finally_step,
+                check_mode)
 
 
 def _parse_environment(obj: Mapping[str, Any]) -> tuple[Mapping[str, str], tuple[str, ...]]:

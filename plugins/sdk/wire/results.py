@@ -30,6 +30,8 @@ class StepReport:
     started_at_ms: int
     ended_at_ms: int
     error: str = ""
+    changed: bool = False  # the plugin said it changed the node (in check mode: that it would)
+    compliance: bytes = b""  # a patch step's compliance summary (plugins/sdk/patching.py's JSON), as sent
 
 
 @dataclass(frozen=True)

@@ -282,7 +282,7 @@ class OutputChunk(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., stream: _Optional[_Union[OutputStream, str]] = ..., seq: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class StepResult(_message.Message):
-    __slots__ = ("command_id", "step_name", "step_index", "detail", "exit_code", "started_at_ms", "ended_at_ms", "error", "action")
+    __slots__ = ("command_id", "step_name", "step_index", "detail", "exit_code", "started_at_ms", "ended_at_ms", "error", "action", "changed", "compliance")
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     STEP_NAME_FIELD_NUMBER: _ClassVar[int]
     STEP_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -292,6 +292,8 @@ class StepResult(_message.Message):
     ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANCE_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     step_name: str
     step_index: int
@@ -301,7 +303,9 @@ class StepResult(_message.Message):
     ended_at_ms: int
     error: str
     action: str
-    def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., step_index: _Optional[int] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., action: _Optional[str] = ...) -> None: ...
+    changed: bool
+    compliance: bytes
+    def __init__(self, command_id: _Optional[str] = ..., step_name: _Optional[str] = ..., step_index: _Optional[int] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., error: _Optional[str] = ..., action: _Optional[str] = ..., changed: _Optional[bool] = ..., compliance: _Optional[bytes] = ...) -> None: ...
 
 class InvocationResult(_message.Message):
     __slots__ = ("command_id", "detail", "exit_code", "started_at_ms", "ended_at_ms", "error", "steps")

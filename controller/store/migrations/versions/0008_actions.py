@@ -1,0 +1,42 @@
+"""Actions: whether a step changed its node (step_results.changed), and each node's latest patch
+compliance (node_compliance).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-07
+
+Written out by hand (no MetaData import), like 0001 and 0002.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # a plain ALTER TABLE ... ADD COLUMN: a constant default fills the rows there are without a copy
+    op.add_column("step_results", sa.Column("changed", sa.Boolean, nullable=False, server_default=sa.false()))
+    op.create_table(
+        "node_compliance",
+        sa.Column("node_id", sa.Text, nullable=False),
+        sa.Column("command_id", sa.Text, nullable=False),
+        sa.Column("baseline_id", sa.Text, nullable=False),
+        sa.Column("operation", sa.Text, nullable=False),
+        sa.Column("compliant", sa.Boolean, nullable=False),
+        sa.Column("started_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("ended_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("summary", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("node_id", name="pk_node_compliance"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("node_compliance")
+    op.drop_column("step_results", "changed")  # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35), as 0002
