@@ -122,4 +122,13 @@ PERMISSIONS: dict[str, Permission] = {
     "ReadAudit": Permission(Action.AUDIT_READ),
     "RotateMasterKey": Permission(Action.CONTROLLER_ROTATE_MASTER_KEY),
     "RotateSigningKey": Permission(Action.CONTROLLER_ROTATE_SIGNING_KEY),
+    "PublishAgentRelease": Permission(Action.AGENT_RELEASE_PUBLISH),  # a stream: its version is in the wheel
+    "ListAgentReleases": Permission(Action.AGENT_RELEASE_LIST),
+    "DeleteAgentRelease": Permission(Action.AGENT_RELEASE_DELETE, _named("agent-release", "version")),
+    "PutBaseline": Permission(Action.BASELINE_PUT, _named("baseline", "name")),
+    "ListBaselines": Permission(Action.BASELINE_LIST),
+    "GetBaseline": Permission(Action.BASELINE_GET, _named("baseline", "name")),
+    "DeleteBaseline": Permission(Action.BASELINE_DELETE, _named("baseline", "name")),
+    "ListCompliance": Permission(Action.COMPLIANCE_LIST),
+    "GetCompliance": Permission(Action.COMPLIANCE_GET, _named("node", "node_id")),
 }

@@ -90,6 +90,15 @@ class Action(enum.Enum):
     AUDIT_READ = "audit:Read"
     CONTROLLER_ROTATE_MASTER_KEY = "controller:RotateMasterKey"
     CONTROLLER_ROTATE_SIGNING_KEY = "controller:RotateSigningKey"
+    AGENT_RELEASE_PUBLISH = "agentRelease:Publish"
+    AGENT_RELEASE_LIST = "agentRelease:List"
+    AGENT_RELEASE_DELETE = "agentRelease:Delete"
+    BASELINE_PUT = "baseline:Put"
+    BASELINE_GET = "baseline:Get"
+    BASELINE_LIST = "baseline:List"
+    BASELINE_DELETE = "baseline:Delete"
+    COMPLIANCE_GET = "compliance:Get"
+    COMPLIANCE_LIST = "compliance:List"
 
     @property
     def service(self) -> str:
@@ -113,6 +122,8 @@ class ResourceType(enum.Enum):
     OPERATOR = "operator"
     POLICY = "policy"
     ACTIVATION = "activation"
+    AGENT_RELEASE = "agent-release"
+    BASELINE = "baseline"
 
 
 class ConditionOperator(enum.Enum):

@@ -37,8 +37,9 @@ def one(action: object = "*", resource: object = "*", **extra: object) -> str:
     ("document:Get*", "document:Get"),
     ("operator:*e", "operator:Create operator:Revoke"),
     ("policy:?etach", "policy:Detach"),
-    ("*:List", "command:List document:List node:List group:List activation:List operator:List policy:List"),
-    ("*:Get*", "command:Get document:Get group:Get operator:Get policy:Get"),
+    ("*:List", "command:List document:List node:List group:List activation:List operator:List policy:List "
+               "agentRelease:List baseline:List compliance:List"),
+    ("*:Get*", "command:Get document:Get group:Get operator:Get policy:Get baseline:Get compliance:Get"),
     ("ssm:SendCommand", "command:Send"),
     ("SSM:sendcommand", "command:Send"),
     ("ssm:GetCommandInvocation", "command:Get"),
@@ -64,7 +65,8 @@ def test_not_action_covers_every_other_action() -> None:
     statement = parse_policy(json.dumps({"Statement": {"Effect": "Deny", "NotAction": "ssm:*", "Resource": "*"}}))
     st = statement.statements[0]
     covered = {a for a in Action if st.covers(a)}
-    assert covered == {a for a in Action if a.service in ("group", "operator", "policy", "audit", "controller")}
+    assert covered == {a for a in Action if a.service in ("group", "operator", "policy", "audit", "controller",
+                                                                        "agentRelease", "baseline", "compliance")}
     assert (st.effect, st.not_action) == (Effect.DENY, True)
 
 

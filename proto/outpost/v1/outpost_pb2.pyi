@@ -200,20 +200,48 @@ class ResultAck(_message.Message):
     def __init__(self, command_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ControllerMessage(_message.Message):
-    __slots__ = ("command", "cancel", "ping", "result_ack", "renewed", "signing_key")
+    __slots__ = ("command", "cancel", "ping", "result_ack", "renewed", "signing_key", "content")
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     CANCEL_FIELD_NUMBER: _ClassVar[int]
     PING_FIELD_NUMBER: _ClassVar[int]
     RESULT_ACK_FIELD_NUMBER: _ClassVar[int]
     RENEWED_FIELD_NUMBER: _ClassVar[int]
     SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
     command: Command
     cancel: Cancel
     ping: Ping
     result_ack: ResultAck
     renewed: CertificateRenewed
     signing_key: SigningKeyRotated
-    def __init__(self, command: _Optional[_Union[Command, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., renewed: _Optional[_Union[CertificateRenewed, _Mapping]] = ..., signing_key: _Optional[_Union[SigningKeyRotated, _Mapping]] = ...) -> None: ...
+    content: ContentChunk
+    def __init__(self, command: _Optional[_Union[Command, _Mapping]] = ..., cancel: _Optional[_Union[Cancel, _Mapping]] = ..., ping: _Optional[_Union[Ping, _Mapping]] = ..., result_ack: _Optional[_Union[ResultAck, _Mapping]] = ..., renewed: _Optional[_Union[CertificateRenewed, _Mapping]] = ..., signing_key: _Optional[_Union[SigningKeyRotated, _Mapping]] = ..., content: _Optional[_Union[ContentChunk, _Mapping]] = ...) -> None: ...
+
+class FetchContent(_message.Message):
+    __slots__ = ("request_id", "kind", "name", "offset")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    kind: str
+    name: str
+    offset: int
+    def __init__(self, request_id: _Optional[int] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class ContentChunk(_message.Message):
+    __slots__ = ("request_id", "data", "size", "last", "error")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    LAST_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    data: bytes
+    size: int
+    last: bool
+    error: str
+    def __init__(self, request_id: _Optional[int] = ..., data: _Optional[bytes] = ..., size: _Optional[int] = ..., last: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
 
 class KeyRotationStep(_message.Message):
     __slots__ = ("from_key_id", "public_key", "issued_at_ms", "signature")
@@ -342,7 +370,7 @@ class CancelAck(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., running: _Optional[bool] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("hello", "ack", "output", "step_result", "invocation_result", "heartbeat", "cancel_ack", "renew")
+    __slots__ = ("hello", "ack", "output", "step_result", "invocation_result", "heartbeat", "cancel_ack", "renew", "fetch")
     HELLO_FIELD_NUMBER: _ClassVar[int]
     ACK_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
@@ -351,6 +379,7 @@ class AgentMessage(_message.Message):
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
     CANCEL_ACK_FIELD_NUMBER: _ClassVar[int]
     RENEW_FIELD_NUMBER: _ClassVar[int]
+    FETCH_FIELD_NUMBER: _ClassVar[int]
     hello: Hello
     ack: Ack
     output: OutputChunk
@@ -359,7 +388,8 @@ class AgentMessage(_message.Message):
     heartbeat: Heartbeat
     cancel_ack: CancelAck
     renew: RenewCertificate
-    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., step_result: _Optional[_Union[StepResult, _Mapping]] = ..., invocation_result: _Optional[_Union[InvocationResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_ack: _Optional[_Union[CancelAck, _Mapping]] = ..., renew: _Optional[_Union[RenewCertificate, _Mapping]] = ...) -> None: ...
+    fetch: FetchContent
+    def __init__(self, hello: _Optional[_Union[Hello, _Mapping]] = ..., ack: _Optional[_Union[Ack, _Mapping]] = ..., output: _Optional[_Union[OutputChunk, _Mapping]] = ..., step_result: _Optional[_Union[StepResult, _Mapping]] = ..., invocation_result: _Optional[_Union[InvocationResult, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., cancel_ack: _Optional[_Union[CancelAck, _Mapping]] = ..., renew: _Optional[_Union[RenewCertificate, _Mapping]] = ..., fetch: _Optional[_Union[FetchContent, _Mapping]] = ...) -> None: ...
 
 class CreateActivationRequest(_message.Message):
     __slots__ = ("tags", "registration_limit", "expires_seconds", "description")
@@ -452,6 +482,178 @@ class RotateSigningKeyResponse(_message.Message):
     previous: str
     agents_told: int
     def __init__(self, key_id: _Optional[str] = ..., previous: _Optional[str] = ..., agents_told: _Optional[int] = ...) -> None: ...
+
+class AgentRelease(_message.Message):
+    __slots__ = ("version", "filename", "sha256", "size", "published_at_ms", "published_by", "signing_key_id", "signature")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_BY_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    filename: str
+    sha256: str
+    size: int
+    published_at_ms: int
+    published_by: str
+    signing_key_id: str
+    signature: bytes
+    def __init__(self, version: _Optional[str] = ..., filename: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., published_at_ms: _Optional[int] = ..., published_by: _Optional[str] = ..., signing_key_id: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class PublishAgentReleaseRequest(_message.Message):
+    __slots__ = ("filename", "data")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    data: bytes
+    def __init__(self, filename: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PublishAgentReleaseResponse(_message.Message):
+    __slots__ = ("release",)
+    RELEASE_FIELD_NUMBER: _ClassVar[int]
+    release: AgentRelease
+    def __init__(self, release: _Optional[_Union[AgentRelease, _Mapping]] = ...) -> None: ...
+
+class ListAgentReleasesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListAgentReleasesResponse(_message.Message):
+    __slots__ = ("releases",)
+    RELEASES_FIELD_NUMBER: _ClassVar[int]
+    releases: _containers.RepeatedCompositeFieldContainer[AgentRelease]
+    def __init__(self, releases: _Optional[_Iterable[_Union[AgentRelease, _Mapping]]] = ...) -> None: ...
+
+class DeleteAgentReleaseRequest(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    def __init__(self, version: _Optional[str] = ...) -> None: ...
+
+class DeleteAgentReleaseResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Baseline(_message.Message):
+    __slots__ = ("name", "content", "sha256", "created_at_ms", "updated_at_ms", "updated_by", "operating_system", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    OPERATING_SYSTEM_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    content: str
+    sha256: str
+    created_at_ms: int
+    updated_at_ms: int
+    updated_by: str
+    operating_system: str
+    description: str
+    def __init__(self, name: _Optional[str] = ..., content: _Optional[str] = ..., sha256: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., updated_at_ms: _Optional[int] = ..., updated_by: _Optional[str] = ..., operating_system: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class PutBaselineRequest(_message.Message):
+    __slots__ = ("name", "content", "create")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    content: str
+    create: bool
+    def __init__(self, name: _Optional[str] = ..., content: _Optional[str] = ..., create: _Optional[bool] = ...) -> None: ...
+
+class PutBaselineResponse(_message.Message):
+    __slots__ = ("baseline",)
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    baseline: Baseline
+    def __init__(self, baseline: _Optional[_Union[Baseline, _Mapping]] = ...) -> None: ...
+
+class ListBaselinesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListBaselinesResponse(_message.Message):
+    __slots__ = ("baselines",)
+    BASELINES_FIELD_NUMBER: _ClassVar[int]
+    baselines: _containers.RepeatedCompositeFieldContainer[Baseline]
+    def __init__(self, baselines: _Optional[_Iterable[_Union[Baseline, _Mapping]]] = ...) -> None: ...
+
+class GetBaselineRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetBaselineResponse(_message.Message):
+    __slots__ = ("baseline",)
+    BASELINE_FIELD_NUMBER: _ClassVar[int]
+    baseline: Baseline
+    def __init__(self, baseline: _Optional[_Union[Baseline, _Mapping]] = ...) -> None: ...
+
+class DeleteBaselineRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteBaselineResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class NodeCompliance(_message.Message):
+    __slots__ = ("node_id", "command_id", "baseline_id", "operation", "compliant", "started_at_ms", "ended_at_ms", "summary")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_ID_FIELD_NUMBER: _ClassVar[int]
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    COMPLIANT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    command_id: str
+    baseline_id: str
+    operation: str
+    compliant: bool
+    started_at_ms: int
+    ended_at_ms: int
+    summary: bytes
+    def __init__(self, node_id: _Optional[str] = ..., command_id: _Optional[str] = ..., baseline_id: _Optional[str] = ..., operation: _Optional[str] = ..., compliant: _Optional[bool] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., summary: _Optional[bytes] = ...) -> None: ...
+
+class ListComplianceRequest(_message.Message):
+    __slots__ = ("max_results", "next_token", "non_compliant_only")
+    MAX_RESULTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NON_COMPLIANT_ONLY_FIELD_NUMBER: _ClassVar[int]
+    max_results: int
+    next_token: str
+    non_compliant_only: bool
+    def __init__(self, max_results: _Optional[int] = ..., next_token: _Optional[str] = ..., non_compliant_only: _Optional[bool] = ...) -> None: ...
+
+class ListComplianceResponse(_message.Message):
+    __slots__ = ("nodes", "next_token")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeCompliance]
+    next_token: str
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeCompliance, _Mapping]]] = ..., next_token: _Optional[str] = ...) -> None: ...
+
+class GetComplianceRequest(_message.Message):
+    __slots__ = ("node_id",)
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    def __init__(self, node_id: _Optional[str] = ...) -> None: ...
+
+class GetComplianceResponse(_message.Message):
+    __slots__ = ("compliance",)
+    COMPLIANCE_FIELD_NUMBER: _ClassVar[int]
+    compliance: NodeCompliance
+    def __init__(self, compliance: _Optional[_Union[NodeCompliance, _Mapping]] = ...) -> None: ...
 
 class RotateMasterKeyRequest(_message.Message):
     __slots__ = ()

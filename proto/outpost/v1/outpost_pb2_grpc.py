@@ -349,6 +349,51 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyResponse.FromString,
                 _registered_method=True)
+        self.PublishAgentRelease = channel.stream_unary(
+                '/outpost.v1.AdminService/PublishAgentRelease',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.PublishAgentReleaseRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.PublishAgentReleaseResponse.FromString,
+                _registered_method=True)
+        self.ListAgentReleases = channel.unary_unary(
+                '/outpost.v1.AdminService/ListAgentReleases',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListAgentReleasesRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListAgentReleasesResponse.FromString,
+                _registered_method=True)
+        self.DeleteAgentRelease = channel.unary_unary(
+                '/outpost.v1.AdminService/DeleteAgentRelease',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseResponse.FromString,
+                _registered_method=True)
+        self.PutBaseline = channel.unary_unary(
+                '/outpost.v1.AdminService/PutBaseline',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.PutBaselineRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.PutBaselineResponse.FromString,
+                _registered_method=True)
+        self.ListBaselines = channel.unary_unary(
+                '/outpost.v1.AdminService/ListBaselines',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListBaselinesRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListBaselinesResponse.FromString,
+                _registered_method=True)
+        self.GetBaseline = channel.unary_unary(
+                '/outpost.v1.AdminService/GetBaseline',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.GetBaselineRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetBaselineResponse.FromString,
+                _registered_method=True)
+        self.DeleteBaseline = channel.unary_unary(
+                '/outpost.v1.AdminService/DeleteBaseline',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteBaselineRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteBaselineResponse.FromString,
+                _registered_method=True)
+        self.ListCompliance = channel.unary_unary(
+                '/outpost.v1.AdminService/ListCompliance',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListComplianceRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListComplianceResponse.FromString,
+                _registered_method=True)
+        self.GetCompliance = channel.unary_unary(
+                '/outpost.v1.AdminService/GetCompliance',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -601,6 +646,60 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishAgentRelease(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgentReleases(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAgentRelease(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBaseline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBaselines(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBaseline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBaseline(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCompliance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCompliance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -803,6 +902,51 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RotateSigningKey,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyResponse.SerializeToString,
+            ),
+            'PublishAgentRelease': grpc.stream_unary_rpc_method_handler(
+                    servicer.PublishAgentRelease,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.PublishAgentReleaseRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.PublishAgentReleaseResponse.SerializeToString,
+            ),
+            'ListAgentReleases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentReleases,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListAgentReleasesRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListAgentReleasesResponse.SerializeToString,
+            ),
+            'DeleteAgentRelease': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAgentRelease,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseResponse.SerializeToString,
+            ),
+            'PutBaseline': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBaseline,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.PutBaselineRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.PutBaselineResponse.SerializeToString,
+            ),
+            'ListBaselines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBaselines,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListBaselinesRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListBaselinesResponse.SerializeToString,
+            ),
+            'GetBaseline': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBaseline,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetBaselineRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.GetBaselineResponse.SerializeToString,
+            ),
+            'DeleteBaseline': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBaseline,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteBaselineRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteBaselineResponse.SerializeToString,
+            ),
+            'ListCompliance': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCompliance,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListComplianceRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListComplianceResponse.SerializeToString,
+            ),
+            'GetCompliance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCompliance,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1885,6 +2029,249 @@ class AdminService:
             '/outpost.v1.AdminService/RotateSigningKey',
             outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.RotateSigningKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishAgentRelease(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/outpost.v1.AdminService/PublishAgentRelease',
+            outpost_dot_v1_dot_outpost__pb2.PublishAgentReleaseRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.PublishAgentReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentReleases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListAgentReleases',
+            outpost_dot_v1_dot_outpost__pb2.ListAgentReleasesRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListAgentReleasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAgentRelease(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeleteAgentRelease',
+            outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBaseline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/PutBaseline',
+            outpost_dot_v1_dot_outpost__pb2.PutBaselineRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.PutBaselineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBaselines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListBaselines',
+            outpost_dot_v1_dot_outpost__pb2.ListBaselinesRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListBaselinesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBaseline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/GetBaseline',
+            outpost_dot_v1_dot_outpost__pb2.GetBaselineRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.GetBaselineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBaseline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeleteBaseline',
+            outpost_dot_v1_dot_outpost__pb2.DeleteBaselineRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeleteBaselineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCompliance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListCompliance',
+            outpost_dot_v1_dot_outpost__pb2.ListComplianceRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListComplianceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCompliance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/GetCompliance',
+            outpost_dot_v1_dot_outpost__pb2.GetComplianceRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.GetComplianceResponse.FromString,
             options,
             channel_credentials,
             insecure,
