@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.process import watch_children_by_pidfd
 
 log = logging.getLogger(__name__)
+VERSION_DIR_ENV = "OUTPOST_AGENT_VERSION_DIR"  # set when this process runs a version the agent installed
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,7 +85,25 @@ async def _run(state: StateDir, options: AgentOptions, runner_options: RunnerOpt
     log.info("agent %s stopped", identity.node_id)
 
 
+def _run_current_version(state: StateDir, raw: Sequence[str]) -> None:
+    """Run the agent version ``STATE/install/current`` names (agent self-update, plugins/agent_update),
+    when this process is not it already: exec the same interpreter on the same arguments, with that
+    version's code first on the path (its dependencies are this installation's)."""
+    current = state.install_dir / "current"
+    try:
+        chosen = current.resolve(strict=True) if current.is_symlink() else None
+    except OSError:  # a link to a version that is gone: run as installed, and say so
+        log.error("%s points to a version that is not there; running the installed agent", current)
+        return
+    if chosen is None or os.environ.get(VERSION_DIR_ENV) == str(chosen):
+        return
+    path = os.pathsep.join(p for p in (str(chosen / "lib"), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path, VERSION_DIR_ENV: str(chosen)}
+    os.execve(sys.executable, [sys.executable, "-m", "agent.cli", *raw], env)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -98,12 +118,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                               registry=PluginRegistry.discover())
             print(f"enrolled: node id {identity.node_id}")
             return 0
+        _run_current_version(StateDir(args.state_dir), raw)
         options = AgentOptions(heartbeat_seconds=args.heartbeat_seconds,
                                max_concurrent_documents=args.max_concurrent_documents,
                                backoff_base_seconds=args.backoff_base_seconds,
                                accept_delay_seconds=args.accept_delay_seconds,
                                unreachable_report_seconds=args.unreachable_report_seconds,
-                               reboot_command=args.reboot_command)
+                               reboot_command=args.reboot_command,
+                               start_argv=(sys.executable, *sys.orig_argv[1:]))
         asyncio.run(_run(StateDir(args.state_dir), options,
                          RunnerOptions(output_cap_bytes=int(args.output_cap_mb * 1024 * 1024)), args.memory_trim))
         return 0

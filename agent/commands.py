@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import psutil
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from agent.content import ContentFetcher
 from agent.durable import SyncFiles
 from agent.journal import Journal, JournalEntry, StepStart
 from agent.journal_file import JournalFile
 from agent.ledger import Ledger, LedgerWrite
 from agent.outbox import CallLater, Outbox
 from agent.reboot import (
+    REBOOT,
+    RESTART,
     RebootPolicy,
     RebootRecord,
     RebootRequested,
@@ -33,6 +37,7 @@ from agent.reboot import (
 from agent.recovery import ends, recover
 from agent.runner import NotRecorded, Runner, RunnerOptions, StepJournal
 from agent.state import StateDir
+from plugins.sdk.contract import AgentInfo
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Platform
 from plugins.sdk.host.clock import now_ms
@@ -68,6 +73,7 @@ class CommandsSetup:
     sync_files: SyncFiles  # how an agent's own journal file is made durable
     journal_file: JournalFile | None  # shared by a process's agents (a swarm's); None: DIR/journal of its own
     reboot: RebootPolicy | None = None  # None: the platform's reboot command (agent/reboot.py), SSM's bounds
+    agent_info: AgentInfo | None = None  # what a step is told of its agent (agent self-update)
 
 
 # How long a stopping agent lets the commands whose step process has exited already report that
@@ -130,8 +136,11 @@ class Commands:
         # encoded once, as the journal keeps it and the stream carries it (agent/connection.py)
         self.outbox: Outbox[AgentMessage, bytes] = Outbox(setup.call_later, wire.agent_message_to_bytes, self._journal)
         self._leaders = _Leaders(self._journal)
+        self.content = ContentFetcher(self.outbox.transient)
         self._runner = Runner(registry, setup.node_id, setup.platform, state.work_dir, self.outbox,
-                              runner_options, setup.scrubber, self._leaders)
+                              runner_options, setup.scrubber, self._leaders, self.content, setup.agent_info)
+        self.on_restart: Callable[[], None] = lambda: None  # stops this agent (its Agent sets it)
+        self._after_connect: list[tuple[VerifiedCommand, SignedCommand, Resume]] = []
         self._recovered = False
         self._stopping = False
         self._reboot = setup.reboot or RebootPolicy(default_reboot_command(setup.platform))
@@ -187,21 +196,41 @@ class Commands:
             return True
         self.outbox.restore(cid, entry.messages)
         resume = resume_of(record, entry.messages, entry.taken_at_ms)
-        log.info("command %s resumes after a reboot at step %d (reboot %d)", cid, record.step_index, record.reboots)
+        if record.kind == RESTART:  # an update's handover: this life proves itself by connecting first
+            log.info("command %s resumes at step %d once this agent is connected", cid, record.step_index)
+            self._after_connect.append((vc, record.signed, resume))
+        else:
+            log.info("command %s resumes after a reboot at step %d (reboot %d)", cid, record.step_index,
+                     record.reboots)
+            self._start_resumed(vc, record.signed, resume)
+        return True
+
+    def _start_resumed(self, vc: VerifiedCommand, signed: SignedCommand, resume: Resume) -> None:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         done.set_result(True)  # in the ledger since it was first taken
-        self._tasks[cid] = asyncio.create_task(self._execute(vc, done, record.signed, resume))
-        return True
+        self._tasks[vc.envelope.command_id] = asyncio.create_task(self._execute(vc, done, signed, resume))
+
+    def connected(self) -> None:
+        """The agent's stream is open: the commands an update's handover left resume now."""
+        waiting, self._after_connect = self._after_connect, []
+        for vc, signed, resume in waiting:
+            log.info("command %s resumes at step %d", vc.envelope.command_id, resume.step_index)
+            self._start_resumed(vc, signed, resume)
 
     async def _reboot_for(self, vc: VerifiedCommand, signed: SignedCommand, req: RebootRequested,
                           resume: Resume | None) -> None:
         """A step asked for a reboot: journal it durably, then run the reboot command. The command
         resumes in the agent's next life; if the reboot command fails, the invocation ends Failed."""
         cid = vc.envelope.command_id
-        reboots = (resume.reboots if resume is not None else 0) + 1
-        self._journal.reboot_requested(cid, RebootRecord(req.step_index, reboots, now_ms(), signed).to_bytes())
+        reboots = (resume.reboots if resume is not None else 0) + (req.kind == REBOOT)
+        self._journal.reboot_requested(cid, RebootRecord(req.step_index, reboots, now_ms(), signed,
+                                                         req.kind).to_bytes())
         await self._journal.synced()
         self._rebooting = True
+        if req.kind == RESTART:
+            log.warning("command %s: step %r hands over to the agent's next start; stopping", cid, req.step_name)
+            self.on_restart()
+            return
         log.warning("command %s: step %r asked for a reboot (%d of at most %d); running %s", cid, req.step_name,
                     reboots, self._reboot.max_reboots, " ".join(self._reboot.command))
         problem = await run_reboot_command(self._reboot.command, agent_environment())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,7 @@ import grpc
 from agent.certificate import CertificateRenewal
 from agent.commands import Commands, CommandsSetup
 from agent.durable import SyncFiles, fsync_in_thread
-from agent.facts import gather_facts
+from agent.facts import AGENT_VERSION, gather_facts
 from agent.journal_file import JournalFile
 from agent.ledger import LedgerWrite, fsync_each
 from agent.outbox import CallLater, loop_call_later
@@ -28,6 +29,7 @@ from agent.runner import RunnerOptions
 from agent.state import AgentIdentity, StateDir
 from agent.stop import Stop
 from outpost.v1 import outpost_pb2 as pb
+from plugins.sdk.contract import AgentInfo
 from plugins.sdk.errors import VerificationError
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.clock import now_ms
@@ -72,6 +74,8 @@ class AgentOptions:
     exhausted_backoff_seconds: float = 30.0
     # what a step's reboot request (exit 194 / 3010) runs; empty: the platform's (agent/reboot.py)
     reboot_command: tuple[str, ...] = ()
+    # how this agent was started (``outpost agent ARGS``): an update's updater starts the next one so
+    start_argv: tuple[str, ...] = ()
 
 
 def _connect_call(channel: grpc.aio.Channel) -> grpc.aio.StreamStreamMultiCallable:
@@ -125,7 +129,8 @@ class Agent:
             identity.node_id, signing_key(identity.signing_public_key), self._facts.platform,
             options.max_concurrent_documents, options.accept_delay_seconds, shared.ledger_write, shared.call_later,
             shared.verified_roots, shared.scrubber, shared.sync_files, shared.journal_file,
-            RebootPolicy(options.reboot_command) if options.reboot_command else None))
+            RebootPolicy(options.reboot_command) if options.reboot_command else None,
+            AgentInfo(AGENT_VERSION, os.getpid(), str(state.path), str(state.install_dir), options.start_argv)))
         self._outbox = self._commands.outbox
         self._certificate = CertificateRenewal(state, identity)
         self._renewed = False  # a new certificate came on this stream: the next one opens with it
@@ -166,6 +171,7 @@ class Agent:
         ``unreachable_report_seconds`` of waiting in vain, fails at once instead; its error is
         logged. Between streams, the backoff below: full jitter, reset by a stream the controller
         answered."""
+        self._commands.on_restart = stop.set  # a step handed over to the agent's next start (an update)
         attempt = 0
         report = True  # the next stream fails at once if the controller cannot be reached
         await self._commands.recover()
@@ -263,6 +269,8 @@ class Agent:
                 if heartbeat is None:
                     log.info("connected to %s as %s", self._identity.controller, self.node_id)
                     self._connected = True
+                    self._state.note_connected(AGENT_VERSION)  # what an update's updater waits for
+                    self._commands.connected()
                     heartbeat = asyncio.create_task(self._heartbeats())
                     self._renew_if_due()
                 try:
@@ -298,6 +306,8 @@ class Agent:
                 self._outbox.acknowledged(command_id)
         elif kind == "ping" and msg.ping.answer:  # the controller asks whether this stream is alive
             self._outbox.transient(Heartbeat(now_ms(), self._commands.running()))
+        elif kind == "content":
+            self._commands.content.on_chunk(wire.content_from_pb(msg.content))
         elif kind == "signing_key":
             self._pin_signing_key(wire.rotated_from_pb(msg.signing_key))
         elif kind == "renewed":

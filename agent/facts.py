@@ -1,6 +1,7 @@
 """Facts about this node, sent in Hello."""
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import socket
 
@@ -8,7 +9,17 @@ import psutil
 
 from plugins.sdk.facts import Facts, Platform, PluginInfo
 
-AGENT_VERSION = "0.1.0"
+
+def _installed_version() -> str:
+    """The version of the Outpost distribution this code came from (pyproject.toml's, as installed;
+    a release the agent installed for itself reports its own: agent/cli.py runs it first on the path)."""
+    try:
+        return importlib.metadata.version("outpost")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+AGENT_VERSION = _installed_version()
 
 _PLATFORMS = {"Linux": Platform.LINUX, "Windows": Platform.WINDOWS, "Darwin": Platform.MACOS}
 

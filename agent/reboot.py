@@ -35,7 +35,10 @@ from plugins.sdk.wire.results import OutputChunk, StepReport
 
 log = logging.getLogger(__name__)
 
-_REBOOT = struct.Struct(">IIq")  # the step's index, reboots asked so far (this one included), when (ms)
+# the step's index, reboots asked so far (this one included), when (ms), what for (REBOOT or RESTART)
+_REBOOT = struct.Struct(">IIqB")
+REBOOT = 0  # the node reboots (exit 194 / 3010): resumed as soon as the agent is back
+RESTART = 1  # only the agent restarts, by a plugin's updater: resumed once the new agent is connected
 MAX_REBOOTS = 10
 MAX_AGE_SECONDS = 48 * 3600
 REBOOT_COMMAND_SECONDS = 60.0  # how long the reboot command may take to start the reboot
@@ -66,25 +69,30 @@ class RebootRecord:
     reboots: int  # how many reboots this document has asked for, this one included
     at_ms: int
     signed: SignedCommand
+    kind: int = REBOOT
 
     def to_bytes(self) -> bytes:
-        return _REBOOT.pack(self.step_index, self.reboots, self.at_ms) + wire.command_to_bytes(self.signed)
+        return _REBOOT.pack(self.step_index, self.reboots, self.at_ms, self.kind) + wire.command_to_bytes(self.signed)
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> RebootRecord:
         try:
-            index, reboots, at = _REBOOT.unpack_from(payload)
+            index, reboots, at, kind = _REBOOT.unpack_from(payload)
         except struct.error as exc:
             raise ValueError(f"a reboot record cut short: {exc}") from None
-        return cls(index, reboots, at, wire.command_from_bytes(payload[_REBOOT.size:]))
+        if kind not in (REBOOT, RESTART):
+            raise ValueError(f"a reboot record of unknown kind {kind}")
+        return cls(index, reboots, at, wire.command_from_bytes(payload[_REBOOT.size:]), kind)
 
 
 class RebootRequested(OutpostError):
     """Raised out of the runner: a step asked for a reboot. ``earlier``: the reports of the steps
     before it, as sent."""
 
-    def __init__(self, report: StepReport, earlier: tuple[StepReport, ...], started_at_ms: int) -> None:
+    def __init__(self, report: StepReport, earlier: tuple[StepReport, ...], started_at_ms: int,
+                 kind: int = REBOOT) -> None:
         super().__init__(f"step {report.step_name!r} asked for a reboot")
+        self.kind = kind
         self.report = report  # the step's own report (exit 194 or 3010), kept should the reboot not happen
         self.step_index = report.step_index
         self.step_name = report.step_name

@@ -19,8 +19,8 @@ from typing import Protocol
 from agent.flow import Flow
 from agent.journal import StepStart
 from agent.outbox import Outbox
-from agent.reboot import MAX_REBOOTS, RebootRequested, Resume, asks_reboot
-from plugins.sdk.contract import OutputStreamKind, RunContext, StepOutcome
+from agent.reboot import MAX_REBOOTS, REBOOT, RESTART, RebootRequested, Resume, asks_reboot
+from plugins.sdk.contract import AgentInfo, ContentSource, OutputStreamKind, RunContext, StepOutcome
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.facts import Platform
 from plugins.sdk.host.capabilities import lacking_message, missing
@@ -167,7 +167,8 @@ class StepOutputSink:
 class Runner:
     def __init__(self, registry: PluginRegistry, node_id: str, platform: Platform, work_root: Path, outbox: Outbox,
                  options: RunnerOptions, scrubber: ScrubFilter | None = None,
-                 journal: StepJournal | None = None) -> None:
+                 journal: StepJournal | None = None, content: ContentSource | None = None,
+                 agent: AgentInfo | None = None) -> None:
         """``scrubber``: the process's log scrubber (plugins/sdk/host/logs.py), which holds a command's
         secret values while it runs, so no log line (the plugins' own included) shows one.
         ``journal``: where the steps and process groups started are noted."""
@@ -181,6 +182,8 @@ class Runner:
         self._outbox = outbox
         self._options = options
         self._environ = dict(os.environ)  # the agent's own environment, the base of every step's
+        self._content = content  # what steps fetch from the controller with (agent/content.py)
+        self._agent = agent
 
     async def run(self, vc: VerifiedCommand, cancel_requested: Callable[[], bool],
                   recorded: Awaitable[bool] | None = None,
@@ -238,13 +241,16 @@ class Runner:
                     if stopping():  # a step that ended let this one come: the agent is stopping all the same
                         raise asyncio.CancelledError
                     running = StepStart(index, step.name, step.action, now_ms())
-                    report = await self._run_step(vc, index, workdir, log.bind(step=step.name), cancel_requested,
-                                                  recorded, secrets, resume.next_seq if resume is not None else {})
+                    report, restart = await self._run_step(vc, index, workdir, log.bind(step=step.name),
+                                                           cancel_requested, recorded, secrets,
+                                                           resume.next_seq if resume is not None else {})
                     running = recorded = None
+                    if restart:  # the plugin arranged the agent's restart: run again in its next life
+                        raise RebootRequested(report, tuple(reports), started, RESTART)
                     if not step.check_mode and asks_reboot(report.exit_code, self._platform):
                         reboots = resume.reboots if resume is not None else 0
                         if reboots < self._options.max_reboots:
-                            raise RebootRequested(report, tuple(reports), started)
+                            raise RebootRequested(report, tuple(reports), started, REBOOT)
                         report = replace(report, error=f"asked for a reboot after {reboots} reboots of this "
                                                        f"document; the limit is {self._options.max_reboots}")
                     detail = flow.record(step, report.detail, report.exit_code)
@@ -312,7 +318,9 @@ class Runner:
 
     async def _run_step(self, vc: VerifiedCommand, index: int, workdir: str, log: BoundLogger,
                         cancel_requested: Callable[[], bool], recorded: Awaitable[bool] | None,
-                        secrets: tuple[str, ...], first_seq: Mapping[tuple[str, OutputStreamKind], int]) -> StepReport:
+                        secrets: tuple[str, ...], first_seq: Mapping[tuple[str, OutputStreamKind], int]
+                        ) -> tuple[StepReport, bool]:
+        """The step's report, and whether its plugin asked for the agent's restart."""
         cid = vc.envelope.command_id
         step = vc.document.steps[index]
         started = now_ms()
@@ -331,7 +339,8 @@ class Runner:
             ctx = RunContext(command_id=cid, node_id=self._node_id, step_name=step.name, step_index=index,
                              check_mode=step.check_mode, workdir=workdir, output=sink, logger=log,
                              cancel_grace_seconds=bound_step.plugin.spec.cancel_grace_seconds, environment=env,
-                             process_started=partial(self._journal.process_started, cid))
+                             process_started=partial(self._journal.process_started, cid),
+                             content=self._content, agent=self._agent)
             if recorded is not None:
                 await _until_recorded(recorded, cid)
             self._journal.step_started(cid, StepStart(index, step.name, step.action, started))
@@ -361,5 +370,7 @@ class Runner:
         # a success is told by the invocation's "finished" line; anything else here, with its step
         log.log(logging.DEBUG if outcome.detail is Detail.SUCCESS else logging.INFO, "step %s: %s", step.name,
                 outcome.detail.value)
+        compliance = outcome.compliance.to_json() if said and outcome.compliance is not None else b""
         return StepReport(cid, index, step.name, step.action, outcome.detail, outcome.exit_code,
-                          started, now_ms(), sink.scrub_text(outcome.error), changed=said and outcome.changed)
+                          started, now_ms(), sink.scrub_text(outcome.error), changed=said and outcome.changed,
+                          compliance=compliance), said and outcome.restart_agent and not step.check_mode

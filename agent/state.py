@@ -12,10 +12,13 @@ Layout::
                         result (agent/journal.py; a swarm keeps one for all its agents, in its root)
     DIR/journal.lock    held by the agent running on DIR (its pid): a second one refuses to start
     DIR/work/           working directories of running commands
+    DIR/install/        the agent versions it installed for itself (plugins/agent_update): versions/V/,
+                        the ``current`` link, and while an update hands over update.json and connected
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 from dataclasses import dataclass
@@ -53,6 +56,21 @@ class StateDir:
     @property
     def work_dir(self) -> Path:
         return self.path / "work"
+
+    @property
+    def install_dir(self) -> Path:
+        """Where the agent keeps the versions it installed for itself (plugins/agent_update)."""
+        return self.path / "install"
+
+    def note_connected(self, version: str) -> None:
+        """While an update hands over (``install/update.json``), say that this agent (its version and
+        pid) has connected: what the updater waits for before it keeps the new version."""
+        if not (self.install_dir / "update.json").exists():
+            return
+        try:
+            write_private(self.install_dir / "connected", f"{version} {os.getpid()}\n".encode())
+        except (OSError, ConfigError) as exc:
+            logging.getLogger(__name__).warning("cannot note the connection for the update under way: %s", exc)
 
     @property
     def identity_path(self) -> Path:

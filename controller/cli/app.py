@@ -20,6 +20,7 @@ from controller.cli.context import Ctx
 from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands, tag
 from controller.cli.params import FilePath
+from controller.cli.releases import agent_release
 from controller.cli.render import (
     OUTPUT,
     activation_row,
@@ -354,6 +355,7 @@ cli.add_command(group)
 cli.add_command(operator)
 cli.add_command(policy)
 cli.add_command(audit)
+cli.add_command(agent_release)
 register_node_commands(node)
 
 

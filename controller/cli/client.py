@@ -207,6 +207,21 @@ class AdminClient:
         request = pb.DeleteActivationRequest(activation_id=activation_id)
         return self.stub.DeleteActivation(request, timeout=self.timeout).activation
 
+    # ---- agent releases
+
+    def publish_release(self, filename: str, data: bytes, part_bytes: int = 1024 * 1024) -> pb.AgentRelease:
+        """Publish a wheel, sent in parts (a message holds at most 4 MiB)."""
+        parts = [pb.PublishAgentReleaseRequest(filename=filename, data=data[:part_bytes])]
+        parts += [pb.PublishAgentReleaseRequest(data=data[i:i + part_bytes])
+                  for i in range(part_bytes, len(data), part_bytes)]
+        return self.stub.PublishAgentRelease(iter(parts), timeout=self.timeout * 4).release
+
+    def list_releases(self) -> list[pb.AgentRelease]:
+        return list(self.stub.ListAgentReleases(pb.ListAgentReleasesRequest(), timeout=self.timeout).releases)
+
+    def delete_release(self, version: str) -> None:
+        self.stub.DeleteAgentRelease(pb.DeleteAgentReleaseRequest(version=version), timeout=self.timeout)
+
     def rotate_signing_key(self) -> pb.RotateSigningKeyResponse:
         return self.stub.RotateSigningKey(pb.RotateSigningKeyRequest(), timeout=self.timeout)
 

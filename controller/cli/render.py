@@ -102,6 +102,12 @@ def invocation_row(i: pb.Invocation) -> Row:
             "duration": duration(i.started_at_ms, i.ended_at_ms), "steps": [step_row(s) for s in i.steps]}
 
 
+def release_row(r: pb.AgentRelease) -> Row:
+    return {"version": r.version, "filename": r.filename, "size": r.size, "sha256": r.sha256,
+            "published": iso(r.published_at_ms), "published_by": r.published_by,
+            "signing_key_id": r.signing_key_id, "signature": r.signature.hex()}
+
+
 def activation_row(a: pb.Activation) -> Row:
     return {"activation_id": a.activation_id, "tags": {t.key: t.value for t in a.tags},
             "registrations": f"{a.registrations_count}/{a.registration_limit}", "expires": iso(a.expires_at_ms),

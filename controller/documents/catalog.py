@@ -13,6 +13,7 @@ from importlib import resources
 
 from controller.documents.expand import expand, runs_documents
 from controller.documents.parameters import stand_in_values
+from controller.documents.resolve import PublishedRelease, resolve_releases
 from controller.documents.safety import unsafe_parameters
 from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render, render_values
 from controller.store.db import Db
@@ -29,6 +30,7 @@ BUILTIN_PACKAGE = "controller.documents.builtin"
 BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
     "Outpost-RunShellScript": ("AWS-RunShellScript",),
     "Outpost-RunPowerShellScript": ("AWS-RunPowerShellScript",),
+    "Outpost-UpdateAgent": ("AWS-UpdateSSMAgent",),
 }
 
 
@@ -114,6 +116,17 @@ class DocumentCatalog:
         """A stored document rendered with ``given``: what an ``aws:runDocument`` step runs."""
         rec = await self._db.run(self._db.store.get_document_version, name, version or "$DEFAULT")
         return render(parse_command_document(rec.content, rec.format), given, self._registry)
+
+    async def resolve(self, content: bytes) -> bytes:
+        """``content`` with what only the controller knows filled in (controller/documents/resolve.py:
+        the agent release an update step installs); the same bytes when it needs nothing."""
+        if b"agent_update" not in content and b"aws:updateSsmAgent" not in content:
+            return content
+        resolved = await resolve_releases(document_from_bytes(content), self._releases, self._registry)
+        return resolved.canonical_bytes()
+
+    async def _releases(self) -> list[PublishedRelease]:
+        return [PublishedRelease(r.version, r.sha256) for r in await self._db.run(self._db.store.list_releases)]
 
     async def expand(self, content: bytes) -> bytes:
         """An inline document with its ``aws:runDocument`` steps expanded (controller/documents/

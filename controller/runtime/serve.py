@@ -28,6 +28,7 @@ from controller.runtime.retention import Pruner
 from controller.runtime.sealed_store import open_sealed_store
 from controller.server.admin_service import AdminService
 from controller.server.agent_service import AgentStreamService
+from controller.server.content import ContentServer
 from controller.server.enrolment_service import MAX_MESSAGE_BYTES, EnrolmentService
 from controller.server.failures import DatabaseFailures
 from controller.server.renewal import NodeRenewal
@@ -168,7 +169,8 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     renewal = NodeRenewal(db, ca, trail, settings.node_certificate_seconds)
     pbg.add_AgentServiceServicer_to_server(AgentStreamService(hub, reports, dispatcher, Presence(db),
                                                               opts.heartbeat_timeout_seconds, capacity, events,
-                                                              access.gate.denylist, renewal, trail, signer), mtls)
+                                                              access.gate.denylist, renewal, trail, signer,
+                                                              ContentServer(db)), mtls)
     pbg.add_AdminServiceServicer_to_server(AdminService(db, dispatcher, events, ca.fingerprint, catalog, capacity,
                                                         access, hub,
                                                         require_safe_parameters=settings.require_safe_parameters,

@@ -36,6 +36,7 @@ from controller.server.group_api import GroupApi
 from controller.server.keys_api import KeysApi
 from controller.server.output_api import OutputApi
 from controller.server.permissions import sent_document
+from controller.server.releases_api import ReleasesApi
 from controller.server.strings import nul_field
 from controller.store import NotFound, Store
 from controller.store.db import Db
@@ -73,7 +74,7 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, pbg.AdminServiceServicer):
+class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, ReleasesApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,
                  *, require_safe_parameters: bool = False, rotation: MasterKeyRotation | None = None,
@@ -200,6 +201,7 @@ class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, pbg.AdminServiceServi
             if request.parameters or request.document_version or request.document_hash:
                 raise CommandRejected("an inline document takes no parameters, version or hash")
             document = await self._documents.expand(request.document)  # its aws:runDocument steps
+            document = await self._documents.resolve(document)  # the agent release an update installs
             return CommandRequest(document=document, document_name=request.document_name, **common)
         if not request.document_name:
             raise CommandRejected("document: give a document name (or an inline document)")
@@ -207,7 +209,7 @@ class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, pbg.AdminServiceServi
         rendered = await self._documents.render(request.document_name, request.document_version,
                                                 request.document_hash, given)
         self._gate.audit.annotate(context, parameters=self._gate.audit.parameters(given, rendered.secret_names))
-        return CommandRequest(document=rendered.document, document_name=rendered.name,
+        return CommandRequest(document=await self._documents.resolve(rendered.document), document_name=rendered.name,
                               document_version=rendered.version, parameters=rendered.shown_parameters, **common)
 
     async def ExpandDocument(self, request, context):  # noqa: N802

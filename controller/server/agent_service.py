@@ -18,6 +18,7 @@ from controller.fleet.sessions import AgentSession, Hub
 from controller.model import AuditEntry, AuditOutcome
 from controller.server.access_gate import source_ip
 from controller.server.auth import PeerIdentities
+from controller.server.content import ContentServer
 from controller.server.key_notices import bring_up_to_date
 from controller.server.rate_limit import RateLimiter
 from controller.server.renewal import NodeRenewal
@@ -30,7 +31,7 @@ from plugins.sdk.host.clock import now_ms
 from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.convert import WireError
 from plugins.sdk.wire.identity import Role
-from plugins.sdk.wire.messages import CertificateRenewed, Ping
+from plugins.sdk.wire.messages import CertificateRenewed, ContentChunk, FetchContent, Ping
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,10 @@ class AgentStreamService(pbg.AgentServiceServicer):
     def __init__(self, hub: Hub, reports: Reports, dispatcher: Dispatcher, presence: Presence,
                  heartbeat_timeout_seconds: float, capacity: StreamCapacity, events: EventBus | None = None,
                  denylist: Denylist | None = None, renewal: NodeRenewal | None = None,
-                 trail: AuditTrail | None = None, signing_keys: SigningKeys | None = None) -> None:
+                 trail: AuditTrail | None = None, signing_keys: SigningKeys | None = None,
+                 content: ContentServer | None = None) -> None:
         self._signing_keys = signing_keys  # None: no rotations to tell
+        self._content = content  # None: fetches are answered "not offered"
         self._trail = trail  # refusals go on record (None: logged only)
         self._refusals = RateLimiter(rate=1 / 600, burst=1)
         self._renewal = renewal  # None: renewals are answered "not offered"
@@ -231,5 +234,10 @@ class AgentStreamService(pbg.AgentServiceServicer):
                 await d.on_cancel_ack(node_id, wire.cancel_ack_from_pb(msg.cancel_ack))
             elif kind == "renew":
                 await self._renew(session, msg.renew.csr_pem)
+            elif kind == "fetch":
+                fetch = wire.agent_message_from_pb(msg)
+                assert isinstance(fetch, FetchContent)
+                session.send(await self._content.answer(fetch) if self._content is not None else ContentChunk(
+                    fetch.request_id, b"", 0, True, "this controller serves no content", fetch.offset))
         except WireError as exc:
             log.warning("node %s sent a message this controller cannot read: %s", node_id, exc)

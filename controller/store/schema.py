@@ -89,6 +89,35 @@ node_compliance = Table(
     Column("summary", Text, nullable=False),
 )
 
+# Agent releases (0008): wheels published for agent self-update (Outpost-UpdateAgent), fetched by
+# agents over their own streams a slice at a time; not secret, so kept as they are.
+agent_releases = Table(
+    "agent_releases", metadata,
+    Column("version", Text, primary_key=True),
+    Column("filename", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("published_at_ms", BigInteger, nullable=False),
+    Column("published_by", Text, nullable=False),
+    Column("signing_key_id", Text, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+)
+
+# Patch baselines (0008): YAML as the operator wrote it (plugins/sdk/patching.py checks it), sent in
+# the patch steps that name it.
+baselines = Table(
+    "baselines", metadata,
+    Column("name", Text, primary_key=True),
+    Column("content", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("operating_system", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=False),
+    Column("updated_by", Text, nullable=False),
+)
+
 node_tags = Table(
     "node_tags", metadata,
     Column("node_id", Text, primary_key=True),

@@ -44,6 +44,7 @@ from controller.store.output import OutputTables, chunks_of_command, output_view
 from controller.store.output_reader import OutputReaderTables
 from controller.store.places import document_place
 from controller.store.presence import PresenceTables
+from controller.store.releases import ReleaseTables
 from controller.store.retention import RetentionTables
 from controller.store.rewrap import RewrapTables, rewrite_after_sealing
 from controller.store.rows import (
@@ -104,7 +105,7 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
 
 class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DeregistrationTables, DocumentTables,
             GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables, OutputReaderTables, PresenceTables,
-            RetentionTables, RewrapTables, SettleTables):
+            ReleaseTables, RetentionTables, RewrapTables, SettleTables):
     def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self._engine = engine
         self._sealer = sealer  # seals documents and output (controller/store/sealer.py)

@@ -73,6 +73,10 @@ class DocumentSigner:
     def key_id(self) -> str:
         return self._key_id
 
+    def sign_release(self, version: str, sha256: str) -> bytes:
+        """The signature an agent release is published with (:func:`release_message`)."""
+        return self._key.sign(release_message(version, sha256))
+
     def sign_rotation(self, public_key: bytes, issued_at_ms: int) -> KeyRotation:
         """A step handing trust from this key to ``public_key`` (raw): agents pinning this key verify
         it, then pin the new one (plugins/sdk/wire/key_rotation.py)."""
@@ -101,3 +105,8 @@ class DocumentSigner:
         root, proofs = batch.build(envelopes)
         return SignedBatch(tuple(envelopes), tuple(proofs), self._key.sign(batch.signed_message(root)),
                            bytes(document))
+
+
+def release_message(version: str, sha256: str) -> bytes:
+    """What an agent release's signature covers: its version and the sha256 of its wheel."""
+    return b"outpost-agent-release\0" + version.encode() + b"\0" + sha256.encode()

@@ -67,6 +67,9 @@ class SigningKeys:
     def public_key_raw(self) -> bytes:
         return self._current.public_key_raw()
 
+    def sign_release(self, version: str, sha256: str) -> bytes:
+        return self._current.sign_release(version, sha256)
+
     def sign_commands(self, command_id: str, node_ids: Sequence[str], document: bytes, issued_at_ms: int,
                       expires_at_ms: int) -> SignedBatch:
         return self._current.sign_commands(command_id, node_ids, document, issued_at_ms, expires_at_ms)

@@ -7,11 +7,14 @@ import enum
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from plugins.sdk.facts import Platform
 from plugins.sdk.schema import Alias
 from plugins.sdk.status import Detail, detail_from_exit_code
+
+if TYPE_CHECKING:
+    from plugins.sdk.patching import PatchCompliance
 
 API_VERSION = 1
 SUPPORTED_APIS = frozenset({1})
@@ -40,6 +43,25 @@ class OutputSink(Protocol):
     async def write(self, stream: OutputStreamKind, data: bytes) -> None: ...
 
 
+class ContentSource(Protocol):
+    """Content a step fetches from the controller over its agent's own stream (an agent release)."""
+
+    async def fetch(self, kind: str, name: str, sha256: str, dest: str, max_bytes: int) -> int:
+        """Write the content to ``dest`` (made 0600, replaced); its size. PluginError when the
+        controller has none, it is larger than ``max_bytes``, or its sha256 is not ``sha256`` (hex)."""
+        ...
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """The agent that runs the step, for the plugins that act on it (agent self-update)."""
+    version: str
+    pid: int
+    state_dir: str
+    install_dir: str  # where the agent keeps the versions it installed for itself
+    argv: tuple[str, ...]  # how this agent process was started: the next one starts so
+
+
 @dataclass(frozen=True)
 class RunContext:
     command_id: str
@@ -55,6 +77,8 @@ class RunContext:
     # Told the pid of each process group the step starts (run_process does it), so that an agent
     # that dies under the step can kill what it left when it starts again (agent/recovery.py).
     process_started: Callable[[int], None] = lambda _pid: None
+    content: ContentSource | None = None  # None: this host fetches nothing (the controller's own checks)
+    agent: AgentInfo | None = None
 
     def process_environment(self, extra: Mapping[str, str]) -> dict[str, str]:
         """The environment of a process the step starts: the base environment, ``extra`` over it."""
@@ -71,6 +95,10 @@ class StepOutcome:
     exit_code: int = 0
     error: str = ""
     changed: bool = True
+    compliance: PatchCompliance | None = None  # a patch step's compliance (plugins/sdk/patching.py)
+    # The plugin has arranged for the agent to be restarted (agent self-update's updater): the agent
+    # stops, and its next life runs this step again, as after a reboot (docs/statuses.md).
+    restart_agent: bool = False
 
     @classmethod
     def from_exit_code(cls, exit_code: int) -> StepOutcome:

@@ -11,6 +11,9 @@ it: then its exit status is returned, as for any exit.
 When the child exits normally, processes it left in the background keep running (as with SSM);
 their output is read for at most :data:`EXIT_DRAIN_SECONDS` after the exit, after which the pipes
 are closed. Background processes should redirect their output.
+
+:func:`run_query` runs a process the same way to read its answer (``systemctl is-active nginx``):
+its stdout is captured, bounded, instead of streamed.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from plugins.sdk.contract import OutputStreamKind, RunContext
@@ -142,6 +146,33 @@ async def run_process(ctx: RunContext, argv: Sequence[str], *, cwd: str | None,
         await _cleanup(ctx, transport, protocol, pumps)
         raise
     return _reaped_status(transport)
+
+
+MAX_QUERY_BYTES = 64 * 1024
+
+
+class _Capture:
+    """An output sink that keeps the first ``limit`` bytes of stdout and passes stderr on."""
+
+    def __init__(self, sink: Any, limit: int) -> None:
+        self.sink, self.limit, self.data = sink, limit, bytearray()
+
+    async def write(self, stream: OutputStreamKind, data: bytes) -> None:
+        if stream is OutputStreamKind.STDOUT:
+            self.data += data[:max(self.limit - len(self.data), 0)]
+        else:
+            await self.sink.write(stream, data)
+
+
+async def run_query(ctx: RunContext, argv: Sequence[str], *, env: Mapping[str, str], cwd: str | None = None,
+                    limit: int = MAX_QUERY_BYTES) -> tuple[int, bytes]:
+    """Run ``argv`` as :func:`run_process` does (its own process group, killed on cancel, the same
+    errors), but capture its stdout instead of streaming it: return ``(exit status, stdout)``, stdout
+    cut to its first ``limit`` bytes (the rest is read and dropped). Its stderr still streams to the
+    step's output, where an operator reads why a query failed."""
+    capture = _Capture(ctx.output, limit)
+    code = await run_process(replace(ctx, output=capture), argv, cwd=cwd, env=env)
+    return code, bytes(capture.data)
 
 
 def _start_pumps(ctx: RunContext, protocol: _Protocol) -> list[asyncio.Task[None]]:

@@ -9,7 +9,7 @@ import pytest
 
 from agent.journal import Journal, StepStart
 from agent.journal_file import JournalFile
-from agent.reboot import RebootRecord, RebootRequested, Resume, asks_reboot, resume_of
+from agent.reboot import RESTART, RebootRecord, RebootRequested, Resume, asks_reboot, resume_of
 from agent.runner import RunnerOptions
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.facts import Platform
@@ -70,6 +70,8 @@ def _signed() -> SignedCommand:
 def test_the_reboot_record_round_trips_and_garbage_is_refused() -> None:
     record = RebootRecord(3, 2, 1234, _signed())
     assert RebootRecord.from_bytes(record.to_bytes()) == record
+    restart = RebootRecord(0, 1, 1, _signed(), RESTART)
+    assert RebootRecord.from_bytes(restart.to_bytes()).kind == RESTART
     with pytest.raises(ValueError):
         RebootRecord.from_bytes(record.to_bytes()[:12] + b"\xff\xff\xff")
 

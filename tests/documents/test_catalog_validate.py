@@ -25,12 +25,17 @@ def _doc(inputs: str, parameters: str = "", step: str = "") -> bytes:
 
 def test_the_builtin_documents_pass() -> None:
     catalog = DocumentCatalog(None, PluginRegistry.discover())  # type: ignore[arg-type]
-    builtins = [e for e in resources.files(BUILTIN_PACKAGE).iterdir() if e.name.endswith(".yaml")]
-    assert len(builtins) == 2
-    for entry in builtins:
-        summary = catalog.validate(entry.read_bytes(), "YAML")
+    builtins = {e.name: e for e in resources.files(BUILTIN_PACKAGE).iterdir() if e.name.endswith(".yaml")}
+    assert set(builtins) == {"Outpost-RunShellScript.yaml", "Outpost-RunPowerShellScript.yaml",
+                             "Outpost-UpdateAgent.yaml"}
+    for name in ("Outpost-RunShellScript.yaml", "Outpost-RunPowerShellScript.yaml"):
+        summary = catalog.validate(builtins[name].read_bytes(), "YAML")
         assert summary.parameters == ("commands", "workingDirectory", "executionTimeout")
         assert document_from_bytes(summary.rendered).steps[0].inputs["timeoutSeconds"] == 3600
+    update = catalog.validate(builtins["Outpost-UpdateAgent.yaml"].read_bytes(), "YAML")
+    assert update.parameters == ("version", "allowDowngrade")
+    assert document_from_bytes(update.rendered).steps[0].inputs == {
+        "version": "", "allow_downgrade": False, "sha256": "", "reconnect_timeout_seconds": 300}
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -25,14 +25,14 @@ def installed(tmp_path: Path) -> Path:
                            str(source)], capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
     assert proc.returncode == 0, proc.stderr
-    assert list(target.glob("outpost_lineinfile-1.0.0.dist-info/entry_points.txt"))
+    assert list(target.glob("outpost_ensure_line-1.0.0.dist-info/entry_points.txt"))
     return target
 
 
 def test_a_pip_installed_plugin_is_found_and_runs(cluster: Cluster, installed: Path, tmp_path: Path) -> None:
     cluster.env["PYTHONPATH"] = str(installed)
-    shown = cluster.outpost_json("plugin", "show", "lineinfile")
-    assert shown["name"] == "lineinfile" and shown["version"] == "1.0.0"
+    shown = cluster.outpost_json("plugin", "show", "ensure_line")
+    assert shown["name"] == "ensure_line" and shown["version"] == "1.0.0"
     assert {f["name"] for f in shown["actions"][0]["inputs"]} >= {"path", "line", "create"}
 
     cluster.start_controller()
@@ -48,7 +48,7 @@ def test_a_pip_installed_plugin_is_found_and_runs(cluster: Cluster, installed: P
                     "  targets: {tags: {Role: web}}\n"
                     "  tasks:\n"
                     "    - name: line\n"
-                    f"      lineinfile: {{path: {target}, line: managed by outpost}}\n")
+                    f"      ensure_line: {{path: {target}, line: managed by outpost}}\n")
     result = cluster.outpost_json("playbook", "apply", str(book))
     (play,) = result["plays"]
     assert play["status"] == "Success", play
@@ -66,6 +66,6 @@ def test_a_pip_installed_plugin_is_found_and_runs(cluster: Cluster, installed: P
                     "  targets: {tags: {Role: web}}\n"
                     "  tasks:\n"
                     "    - name: bad\n"
-                    "      lineinfile: {path: /tmp/x, line: y, mode: absent}\n")
+                    "      ensure_line: {path: /tmp/x, line: y, mode: absent}\n")
     bad = cluster.outpost("playbook", "apply", str(book), check=False)
     assert bad.returncode == 2 and "mode" in bad.stderr and "Traceback" not in bad.stderr

@@ -15,7 +15,9 @@ from plugins.sdk.wire.messages import (
     Cancel,
     CancelAck,
     CertificateRenewed,
+    ContentChunk,
     ControllerMessage,
+    FetchContent,
     Heartbeat,
     Hello,
     Ping,
@@ -119,6 +121,10 @@ def controller_message_to_pb(msg: ControllerMessage) -> pb.ControllerMessage:
         out.ping.answer = msg.answer
     elif isinstance(msg, CertificateRenewed):
         out.renewed.certificate_pem, out.renewed.error = msg.certificate_pem, msg.error
+    elif isinstance(msg, ContentChunk):
+        c = out.content
+        c.request_id, c.data, c.size, c.last, c.error = msg.request_id, msg.data, msg.size, msg.last, msg.error
+        c.offset = msg.offset
     elif isinstance(msg, SigningKeyRotated):
         out.signing_key.steps.extend(pb.KeyRotationStep(from_key_id=s.from_key_id, public_key=s.public_key,
                                                         issued_at_ms=s.issued_at_ms, signature=s.signature)
@@ -224,6 +230,9 @@ def agent_message_to_pb(msg: AgentMessage) -> pb.AgentMessage:
         return pb.AgentMessage(hello=pb.Hello(facts=facts_to_pb(msg.facts), signing_key_id=msg.signing_key_id))
     if isinstance(msg, RenewCertificate):
         return pb.AgentMessage(renew=pb.RenewCertificate(csr_pem=msg.csr_pem))
+    if isinstance(msg, FetchContent):
+        return pb.AgentMessage(fetch=pb.FetchContent(request_id=msg.request_id, kind=msg.kind, name=msg.name,
+                                                     offset=msg.offset))
     raise TypeError(f"not an agent message: {msg!r}")
 
 
@@ -246,7 +255,13 @@ def agent_message_from_pb(msg: pb.AgentMessage) -> AgentMessage:
         return Hello(facts_from_pb(msg.hello.facts), msg.hello.signing_key_id)
     if kind == "renew":
         return RenewCertificate(msg.renew.csr_pem)
+    if kind == "fetch":
+        return FetchContent(msg.fetch.request_id, msg.fetch.kind, msg.fetch.name, msg.fetch.offset)
     raise WireError("an agent message with no body")
+
+
+def content_from_pb(msg: pb.ContentChunk) -> ContentChunk:
+    return ContentChunk(msg.request_id, msg.data, msg.size, msg.last, msg.error, msg.offset)
 
 
 def agent_message_to_bytes(msg: AgentMessage) -> bytes:

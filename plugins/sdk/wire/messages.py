@@ -77,6 +77,33 @@ class SigningKeyRotated:
     steps: tuple[KeyRotation, ...]
 
 
-ControllerMessage = SignedCommand | Cancel | Ping | ResultAck | CertificateRenewed | SigningKeyRotated
+@dataclass(frozen=True, slots=True)
+class FetchContent:
+    """A step fetches content over its agent's stream: the next chunk of ``kind``/``name`` from
+    ``offset`` (kinds: CONTENT_KINDS)."""
+    request_id: int
+    kind: str
+    name: str
+    offset: int
+
+
+CONTENT_KINDS = ("agent-release",)
+CONTENT_CHUNK_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ContentChunk:
+    """The controller's answer to a FetchContent: a chunk, the whole's size, whether it is the last;
+    or why there is none (``error``)."""
+    request_id: int
+    data: bytes
+    size: int
+    last: bool
+    error: str = ""
+    offset: int = 0
+
+
+ControllerMessage = (SignedCommand | Cancel | Ping | ResultAck | CertificateRenewed | SigningKeyRotated
+                     | ContentChunk)
 AgentMessage = (Hello | Accepted | Refusal | OutputChunk | StepReport | InvocationReport | Heartbeat | CancelAck
-                | RenewCertificate)
+                | RenewCertificate | FetchContent)

@@ -230,18 +230,20 @@ class FetchContent(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class ContentChunk(_message.Message):
-    __slots__ = ("request_id", "data", "size", "last", "error")
+    __slots__ = ("request_id", "data", "size", "last", "error", "offset")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     SIZE_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     data: bytes
     size: int
     last: bool
     error: str
-    def __init__(self, request_id: _Optional[int] = ..., data: _Optional[bytes] = ..., size: _Optional[int] = ..., last: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    offset: int
+    def __init__(self, request_id: _Optional[int] = ..., data: _Optional[bytes] = ..., size: _Optional[int] = ..., last: _Optional[bool] = ..., error: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class KeyRotationStep(_message.Message):
     __slots__ = ("from_key_id", "public_key", "issued_at_ms", "signature")

@@ -1,5 +1,5 @@
-"""Actions: whether a step changed its node (step_results.changed), and each node's latest patch
-compliance (node_compliance).
+"""Actions: whether a step changed its node (step_results.changed), each node's latest patch
+compliance (node_compliance), patch baselines, and agent releases for self-update.
 
 Revision ID: 0008
 Revises: 0007
@@ -35,8 +35,35 @@ def upgrade() -> None:
         sa.Column("summary", sa.Text, nullable=False),
         sa.PrimaryKeyConstraint("node_id", name="pk_node_compliance"),
     )
+    op.create_table(
+        "agent_releases",
+        sa.Column("version", sa.Text, nullable=False),
+        sa.Column("filename", sa.Text, nullable=False),
+        sa.Column("sha256", sa.Text, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("published_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("published_by", sa.Text, nullable=False),
+        sa.Column("signing_key_id", sa.Text, nullable=False),
+        sa.Column("signature", sa.LargeBinary, nullable=False),
+        sa.Column("content", sa.LargeBinary, nullable=False),
+        sa.PrimaryKeyConstraint("version", name="pk_agent_releases"),
+    )
+    op.create_table(
+        "baselines",
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("content", sa.Text, nullable=False),
+        sa.Column("sha256", sa.Text, nullable=False),
+        sa.Column("operating_system", sa.Text, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("created_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("updated_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("updated_by", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_baselines"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("baselines")
+    op.drop_table("agent_releases")
     op.drop_table("node_compliance")
     op.drop_column("step_results", "changed")  # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35), as 0002

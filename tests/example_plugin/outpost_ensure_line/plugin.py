@@ -1,4 +1,4 @@
-"""``lineinfile``: ensure a line is present in a text file, appending it when it is missing.
+"""``ensure_line``: ensure a line is present in a text file, appending it when it is missing.
 
 The example of docs/plugins.md: pure Python (no process), idempotent (``changed`` says whether the
 file was written), and honest in check mode (it says what it would do and writes nothing).
@@ -23,7 +23,7 @@ from plugins.sdk import (
 
 
 @dataclass(frozen=True)
-class LineInFileInputs:
+class EnsureLineInputs:
     path: str = param("The file to edit; made (0644) when it does not exist and `create` is true.")
     line: str = param("The line that must be in the file (without its newline).")
     create: bool = param("Make the file when it does not exist.", default=True)
@@ -31,19 +31,19 @@ class LineInFileInputs:
                       choices=("present",))
 
 
-class LineInFilePlugin:
+class EnsureLinePlugin:
     spec: ClassVar[PluginSpec] = PluginSpec(
-        name="lineinfile",
+        name="ensure_line",
         version="1.0.0",
         api=API_VERSION,
         summary="Ensure a line is present in a text file (appended when missing).",
-        inputs=LineInFileInputs,
+        inputs=EnsureLineInputs,
         platforms=frozenset({Platform.LINUX, Platform.MACOS}),
         supports_check_mode=True,
         needs_workdir=False,
     )
 
-    async def run(self, ctx: RunContext, inputs: LineInFileInputs) -> StepOutcome:
+    async def run(self, ctx: RunContext, inputs: EnsureLineInputs) -> StepOutcome:
         if "\n" in inputs.line:
             raise PluginError("line: must be one line (no newline)")
         try:

@@ -1,0 +1,1 @@
+"""An example third-party Outpost plugin: ``ensure_line``."""
