@@ -99,7 +99,8 @@ def _run_current_version(state: StateDir, raw: Sequence[str]) -> None:
         return
     path = os.pathsep.join(p for p in (str(chosen / "lib"), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path, VERSION_DIR_ENV: str(chosen)}
-    os.execve(sys.executable, [sys.executable, "-m", "agent.cli", *raw], env)
+    # -P: the working directory is not put first on the path (it would shadow the version's code)
+    os.execve(sys.executable, [sys.executable, "-P", "-m", "agent.cli", *raw], env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

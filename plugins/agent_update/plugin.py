@@ -19,6 +19,7 @@ The agent never replaces itself in place:
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from plugins.agent_update.install import install_wheel
+from plugins.agent_update.updater import alive
 from plugins.sdk import (
     API_VERSION,
     Alias,
@@ -45,6 +47,8 @@ from plugins.sdk import (
 )
 
 STATE_FILE = "update.json"
+POLL_SECONDS = 0.2
+VERDICT_SLACK_SECONDS = 30.0
 MAX_WHEEL_BYTES = 256 * 1024 * 1024
 _STEP_ENV = ("OUTPOST_COMMAND_ID", "OUTPOST_NODE_ID", "OUTPOST_STEP_NAME")  # the updater is no step's process
 
@@ -143,14 +147,25 @@ class AgentUpdatePlugin:
 
     async def _after_handover(self, ctx: RunContext, running: str, state: dict, install: Path) -> StepOutcome:
         target, previous = str(state.get("target")), str(state.get("previous"))
+        # the updater's word decides: it keeps the new version once it has seen it connected (this run
+        # starts as it connects, so a moment), or rolls back
+        deadline = time.monotonic() + float(state.get("timeout_seconds", 300)) + VERDICT_SLACK_SECONDS
+        while state.get("phase") == "handover" and time.monotonic() < deadline:
+            if not _alive(int(state.get("updater_pid", 0))):
+                break
+            await asyncio.sleep(POLL_SECONDS)
+            state = _read_state(install / STATE_FILE) or state
         for name in (STATE_FILE, "connected"):
             try:
                 os.unlink(install / name)
             except FileNotFoundError:
                 pass
-        if running == target:
+        if running == target and state.get("phase") == "done":
             await _say(ctx, f"changed: the agent was updated from {previous} to {target}")
             return StepOutcome(Detail.SUCCESS)
+        if running == target:
+            raise PluginError(f"agent_update: the agent runs {target}, but its updater ended without keeping it "
+                              f"(phase {state.get('phase')!r}); see {install / 'updater.log'}")
         reason = state.get("reason") or f"the agent runs {running} after the handover, not {target}"
         raise PluginError(f"agent_update: {reason}")
 
@@ -176,12 +191,4 @@ def _write_state(path: Path, state: dict) -> None:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid > 0 and alive(pid)

@@ -41,23 +41,28 @@ def _write(path: Path, state: dict) -> None:
     os.replace(tmp, path)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs: an exited process its parent has not reaped yet (a zombie) does not."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:  # no /proc (macOS): what kill says
+        return True
 
 
 def _wait_exit(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not alive(pid):
             return True
         time.sleep(POLL_SECONDS)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def _point(current: Path, target: str) -> None:
