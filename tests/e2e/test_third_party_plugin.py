@@ -2,31 +2,19 @@
 found by the controller, the agent and the CLI through its ``outpost.plugins`` entry point alone."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.cluster import Cluster
+from tests.support.example_plugin import install_example_plugin
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "example_plugin"
 
 
 @pytest.fixture
 def installed(tmp_path: Path) -> Path:
-    """The example plugin installed as a third party's would be (a wheel built from its own project),
-    into a directory of its own that the processes get on their path."""
-    source, target = tmp_path / "example_plugin", tmp_path / "site"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__"))  # a build writes beside it
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                           "--no-build-isolation", "--no-deps", "--no-index", "--target", str(target),
-                           str(source)], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
-    assert proc.returncode == 0, proc.stderr
-    assert list(target.glob("outpost_ensure_line-1.0.0.dist-info/entry_points.txt"))
-    return target
+    return install_example_plugin(tmp_path)
 
 
 def test_a_pip_installed_plugin_is_found_and_runs(cluster: Cluster, installed: Path, tmp_path: Path) -> None:
