@@ -20,7 +20,8 @@ from controller.cli.context import Ctx
 from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands, tag
 from controller.cli.params import FilePath
-from controller.cli.releases import agent_release
+from controller.cli.patching import baseline, compliance
+from controller.cli.releases import agent_release, content
 from controller.cli.render import (
     OUTPUT,
     activation_row,
@@ -356,6 +357,9 @@ cli.add_command(operator)
 cli.add_command(policy)
 cli.add_command(audit)
 cli.add_command(agent_release)
+cli.add_command(content)
+cli.add_command(baseline)
+cli.add_command(compliance)
 register_node_commands(node)
 
 

@@ -30,6 +30,7 @@ from controller.cli.render import (
 from controller.cli.terminal import in_markup, say, terminal_text
 from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
 from controller.compiler.plan import DocumentTask
+from controller.documents.catalog import needs_resolving
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.document import Document, document_from_bytes, masked_json
@@ -114,8 +115,9 @@ def _located(play: PlayPlan, details: str) -> PlaybookError:
 
 def expanded(client: AdminClient, play: PlayPlan) -> Document:
     """What the controller will run of a play: its `document:` tasks expanded there (ExpandDocument),
-    so that every play's errors are known before any is sent; a play without one is as compiled."""
-    if not play.needs_expansion:
+    and what only it knows filled in (a copy's content, a patch baseline, an agent release), so that
+    every play's errors are known before any is sent; a play that needs neither is as compiled."""
+    if not play.needs_expansion and not needs_resolving(play.document.canonical_bytes()):
         return play.document
     try:
         return document_from_bytes(client.expand_document(play.document.canonical_bytes()))

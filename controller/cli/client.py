@@ -216,11 +216,45 @@ class AdminClient:
                   for i in range(part_bytes, len(data), part_bytes)]
         return self.stub.PublishAgentRelease(iter(parts), timeout=self.timeout * 4).release
 
+    def put_content(self, name: str, data: bytes, part_bytes: int = 1024 * 1024) -> pb.ContentFile:
+        parts = [pb.PutContentRequest(name=name, data=data[:part_bytes])]
+        parts += [pb.PutContentRequest(data=data[i:i + part_bytes]) for i in range(part_bytes, len(data), part_bytes)]
+        return self.stub.PutContent(iter(parts), timeout=self.timeout * 4).file
+
+    def list_content(self) -> list[pb.ContentFile]:
+        return list(self.stub.ListContent(pb.ListContentRequest(), timeout=self.timeout).files)
+
+    def delete_content(self, name: str) -> None:
+        self.stub.DeleteContent(pb.DeleteContentRequest(name=name), timeout=self.timeout)
+
     def list_releases(self) -> list[pb.AgentRelease]:
         return list(self.stub.ListAgentReleases(pb.ListAgentReleasesRequest(), timeout=self.timeout).releases)
 
     def delete_release(self, version: str) -> None:
         self.stub.DeleteAgentRelease(pb.DeleteAgentReleaseRequest(version=version), timeout=self.timeout)
+
+    # ---- patch baselines and compliance
+
+    def put_baseline(self, name: str, content: str, create: bool) -> pb.Baseline:
+        request = pb.PutBaselineRequest(name=name, content=content, create=create)
+        return self.stub.PutBaseline(request, timeout=self.timeout).baseline
+
+    def list_baselines(self) -> list[pb.Baseline]:
+        return list(self.stub.ListBaselines(pb.ListBaselinesRequest(), timeout=self.timeout).baselines)
+
+    def get_baseline(self, name: str) -> pb.Baseline:
+        return self.stub.GetBaseline(pb.GetBaselineRequest(name=name), timeout=self.timeout).baseline
+
+    def delete_baseline(self, name: str) -> None:
+        self.stub.DeleteBaseline(pb.DeleteBaselineRequest(name=name), timeout=self.timeout)
+
+    def list_compliance(self, non_compliant_only: bool = False, page_size: int = 0) -> list[pb.NodeCompliance]:
+        """Every node's latest compliance (summaries without records), by node id, a page at a time."""
+        request = pb.ListComplianceRequest(non_compliant_only=non_compliant_only, max_results=page_size)
+        return [n for page in self._pages(self.stub.ListCompliance, request) for n in page.nodes]
+
+    def get_compliance(self, node_id: str) -> pb.NodeCompliance:
+        return self.stub.GetCompliance(pb.GetComplianceRequest(node_id=node_id), timeout=self.timeout).compliance
 
     def rotate_signing_key(self) -> pb.RotateSigningKeyResponse:
         return self.stub.RotateSigningKey(pb.RotateSigningKeyRequest(), timeout=self.timeout)

@@ -17,6 +17,7 @@ from controller.cli.terminal import cell, terminal_text
 from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.facts import Platform
+from plugins.sdk.patching import PatchState
 from plugins.sdk.status import Detail
 from plugins.sdk.wire import convert as wire
 
@@ -102,10 +103,51 @@ def invocation_row(i: pb.Invocation) -> Row:
             "duration": duration(i.started_at_ms, i.ended_at_ms), "steps": [step_row(s) for s in i.steps]}
 
 
+def content_row(f: pb.ContentFile) -> Row:
+    return {"name": f.name, "size": f.size, "sha256": f.sha256, "stored": iso(f.stored_at_ms),
+            "stored_by": f.stored_by}
+
+
 def release_row(r: pb.AgentRelease) -> Row:
     return {"version": r.version, "filename": r.filename, "size": r.size, "sha256": r.sha256,
             "published": iso(r.published_at_ms), "published_by": r.published_by,
             "signing_key_id": r.signing_key_id, "signature": r.signature.hex()}
+
+
+def baseline_row(b: pb.Baseline) -> Row:
+    """A baseline; its content only where the controller sent it (GetBaseline, PutBaseline)."""
+    row: Row = {"name": b.name, "operating_system": b.operating_system, "description": b.description,
+                "sha256": b.sha256, "created": iso(b.created_at_ms), "updated": iso(b.updated_at_ms),
+                "updated_by": b.updated_by}
+    if b.content:
+        row["content"] = b.content
+    return row
+
+
+def _summary(c: pb.NodeCompliance) -> dict:
+    try:
+        value = json.loads(c.summary)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def compliance_row(c: pb.NodeCompliance) -> Row:
+    """A node's latest patch compliance: the count of each state (installed, installed_other, ...)
+    and, when the controller sent them (GetCompliance), the records."""
+    summary = _summary(c)
+    counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else {}
+    row: Row = {"node_id": c.node_id, "compliant": c.compliant, "baseline": c.baseline_id, "operation": c.operation,
+                "snapshot_id": summary.get("snapshot_id", ""), "reboot_option": summary.get("reboot_option", ""),
+                "command_id": c.command_id, "started": iso(c.started_at_ms), "ended": iso(c.ended_at_ms)}
+    row.update({s.name.lower(): counts.get(s.value, 0) for s in PatchState})
+    for key in ("critical_non_compliant", "security_non_compliant", "other_non_compliant"):
+        row[key] = summary.get(key, 0)
+    if "records" in summary:
+        records = summary["records"] if isinstance(summary["records"], list) else []
+        row["records"] = [r for r in records if isinstance(r, dict)]
+        row["records_omitted"] = summary.get("records_omitted", 0)
+    return row
 
 
 def activation_row(a: pb.Activation) -> Row:

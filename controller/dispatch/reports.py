@@ -1,6 +1,7 @@
 """What agents say about their commands, stored: acceptances, refusals, output, step and
-invocation results, cancel acknowledgements. Identity is the stream's verified node id, so an agent
-can only ever report on its own invocations.
+invocation results (and the patch compliance they carry: controller/dispatch/compliance.py), cancel
+acknowledgements. Identity is the stream's verified node id, so an agent can only ever report on its
+own invocations.
 
 What a batch of reports settles goes out as ``Settlement``s to ``settle`` (the dispatcher's): this
 module reads the active commands (to forecast their counters) and never calls the dispatcher."""
@@ -11,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from controller.dispatch.active import ActiveCommands, Settlement
+from controller.dispatch.compliance import Reported, checked, reported
 from controller.dispatch.jobs import Forecast, settle_forecast
 from controller.events.bus import EventBus, OutputArrived
 from controller.fleet.sessions import Hub
@@ -43,11 +45,14 @@ def _store_refusal(store: Store, node_id: str, refusal: Refusal, at_ms: int) -> 
 
 
 def _write_reports(store: Store, accepted: list[tuple[str, str, int]], steps: list[StepRecord],
-                   results: list[InvocationRecord], forecasts: list[Forecast]
+                   results: list[InvocationRecord], forecasts: list[Forecast], compliance: list[Reported]
                    ) -> tuple[list[Detail | None], list[Forecast]]:
-    """One database job for a batch of reports, the counters of the commands they end included."""
+    """One database job for a batch of reports, the counters of the commands they end included, and
+    the patch compliance they carry (checked here, off the event loop)."""
     store.accept_many(accepted)
     store.upsert_steps(steps)
+    if compliance:
+        store.put_compliance(checked(compliance))
     return settle_forecast(store, results, forecasts)
 
 
@@ -161,7 +166,8 @@ class Reports:
         settling = {(b.command_id, b.node_id) for b in batch}
         accepted = [a for a in accepted if (a[0], a[1]) not in settling]
         forecasts = self._active.forecast([(b.command_id, b.node_id, b.detail) for b in batch])
-        details, counted = await self._db.run(_write_reports, self._db.store, accepted, steps, batch, forecasts)
+        details, counted = await self._db.run(_write_reports, self._db.store, accepted, steps, batch, forecasts,
+                                              reported(steps, batch))
         for command_id, nodes in _group(accepted).items():
             await self._settle(Settlement(command_id, changed=tuple((n, None) for n in nodes)))
         # an invocation whose reported detail the store took is now stored exactly as reported

@@ -7,13 +7,14 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
 from controller.documents.expand import expand, runs_documents
 from controller.documents.parameters import stand_in_values
-from controller.documents.resolve import PublishedRelease, resolve_releases
+from controller.documents.resolve import PublishedRelease, resolve_baselines, resolve_releases
+from controller.documents.resolve_content import resolve_content
 from controller.documents.safety import unsafe_parameters
 from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render, render_values
 from controller.store.db import Db
@@ -31,7 +32,23 @@ BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
     "Outpost-RunShellScript": ("AWS-RunShellScript",),
     "Outpost-RunPowerShellScript": ("AWS-RunPowerShellScript",),
     "Outpost-UpdateAgent": ("AWS-UpdateSSMAgent",),
+    "Outpost-ApplyPatchBaseline": ("AWS-RunPatchBaseline",),
 }
+def _needs(content: bytes) -> tuple[bool, bool, bool]:
+    """Whether a document's canonical bytes may hold agent update, patch or copy-from-the-store steps
+    (a cheap test on every send; the steps themselves decide)."""
+    return (b"agent_update" in content or b"aws:updateSsmAgent" in content, b'"patch"' in content,
+            b'"src"' in content and b'"copy"' in content)
+
+
+def needs_resolving(content: bytes) -> bool:
+    """Whether :meth:`DocumentCatalog.resolve` may change the document: what a playbook's check asks
+    the controller about before any play is sent."""
+    return any(_needs(content))
+
+
+# SSM's names of the built-ins, as a send names them: AWS-UpdateSSMAgent runs Outpost-UpdateAgent
+BUILTIN_OF_ALIAS = {alias: name for name, aliases in BUILTIN_ALIASES.items() for alias in aliases}
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,7 @@ class DocumentCatalog:
 
     async def render(self, name: str, version: str, pinned_sha256: str,
                      given: Mapping[str, tuple[str, ...]]) -> Rendered:
+        name = BUILTIN_OF_ALIAS.get(name, name)
         rec = await self._db.run(self._db.store.get_document_version, name, version or "$DEFAULT")
         if pinned_sha256 and pinned_sha256.lower() != rec.sha256:
             raise DocumentError(f"document {name} version {rec.version} has sha256 {rec.sha256}, "
@@ -114,19 +132,34 @@ class DocumentCatalog:
 
     async def rendered(self, name: str, version: str, given: Mapping[str, tuple[str, ...]]) -> Document:
         """A stored document rendered with ``given``: what an ``aws:runDocument`` step runs."""
+        name = BUILTIN_OF_ALIAS.get(name, name)
         rec = await self._db.run(self._db.store.get_document_version, name, version or "$DEFAULT")
         return render(parse_command_document(rec.content, rec.format), given, self._registry)
 
     async def resolve(self, content: bytes) -> bytes:
         """``content`` with what only the controller knows filled in (controller/documents/resolve.py:
-        the agent release an update step installs); the same bytes when it needs nothing."""
-        if b"agent_update" not in content and b"aws:updateSsmAgent" not in content:
+        the agent release an update step installs, the baseline a patch step names); the same bytes
+        when it needs nothing."""
+        updates, patches, copies = _needs(content)
+        if not updates and not patches and not copies:
             return content
-        resolved = await resolve_releases(document_from_bytes(content), self._releases, self._registry)
-        return resolved.canonical_bytes()
+        document = original = document_from_bytes(content)
+        if updates:
+            document = await resolve_releases(document, self._releases, self._registry)
+        if patches:
+            document = await resolve_baselines(document, self._baselines, self._registry)
+        if copies:
+            document = await resolve_content(document, self._content_sums)
+        return content if document is original else document.canonical_bytes()
+
+    async def _content_sums(self, names: Collection[str]) -> dict[str, str]:
+        return {r.name: r.sha256 for r in await self._db.run(self._db.store.list_content) if r.name in names}
 
     async def _releases(self) -> list[PublishedRelease]:
         return [PublishedRelease(r.version, r.sha256) for r in await self._db.run(self._db.store.list_releases)]
+
+    async def _baselines(self, names: Collection[str]) -> tuple[dict[str, str], list[str]]:
+        return await self._db.run(self._db.store.baselines_for_send, names)
 
     async def expand(self, content: bytes) -> bytes:
         """An inline document with its ``aws:runDocument`` steps expanded (controller/documents/

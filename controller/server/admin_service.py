@@ -29,7 +29,9 @@ from controller.server import convert, page_token
 from controller.server.access_api import AccessApi, AccessSetup
 from controller.server.access_gate import AccessDenied, source_ip
 from controller.server.audit_api import AuditApi
+from controller.server.baselines_api import BaselinesApi
 from controller.server.call_audit import Caller, targets_text
+from controller.server.content_api import ContentApi
 from controller.server.document_api import DocumentApi
 from controller.server.fleet_api import FleetApi
 from controller.server.group_api import GroupApi
@@ -74,7 +76,8 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, ReleasesApi, pbg.AdminServiceServicer):
+class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, FleetApi, KeysApi, ReleasesApi,
+                   pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,
                  *, require_safe_parameters: bool = False, rotation: MasterKeyRotation | None = None,
@@ -213,11 +216,12 @@ class AdminService(AccessApi, AuditApi, FleetApi, KeysApi, ReleasesApi, pbg.Admi
                               document_version=rendered.version, parameters=rendered.shown_parameters, **common)
 
     async def ExpandDocument(self, request, context):  # noqa: N802
-        """What SendCommand would run of an inline document: its aws:runDocument steps expanded, and
-        the whole checked as a send checks it. Nothing is stored or sent."""
+        """What SendCommand would run of an inline document: its aws:runDocument steps expanded, what
+        only the controller knows filled in (controller/documents/resolve.py), and the whole checked as
+        a send checks it. Nothing is stored or sent."""
         await self._operator(context, "ExpandDocument", request)
         try:
-            expanded = await self._documents.expand(request.document)
+            expanded = await self._documents.resolve(await self._documents.expand(request.document))
             return pb.ExpandDocumentResponse(document=self._dispatcher.check_document(expanded))
         except (CommandRejected, DocumentError, InputError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

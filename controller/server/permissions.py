@@ -125,6 +125,9 @@ PERMISSIONS: dict[str, Permission] = {
     "PublishAgentRelease": Permission(Action.AGENT_RELEASE_PUBLISH),  # a stream: its version is in the wheel
     "ListAgentReleases": Permission(Action.AGENT_RELEASE_LIST),
     "DeleteAgentRelease": Permission(Action.AGENT_RELEASE_DELETE, _named("agent-release", "version")),
+    "PutContent": Permission(Action.CONTENT_PUT),  # a stream: its name is in its first message
+    "ListContent": Permission(Action.CONTENT_LIST),
+    "DeleteContent": Permission(Action.CONTENT_DELETE, _named("content", "name")),
     "PutBaseline": Permission(Action.BASELINE_PUT, _named("baseline", "name")),
     "ListBaselines": Permission(Action.BASELINE_LIST),
     "GetBaseline": Permission(Action.BASELINE_GET, _named("baseline", "name")),

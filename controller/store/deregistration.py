@@ -1,7 +1,7 @@
 """Deregistering a node (SSM's DeregisterManagedInstance), in one transaction: its certificates
 revoked (the one it holds included, also when it was issued before certificates were recorded), the
-cancels owed to it forgotten, and the node removed with its tags. Its invocations are ended by the
-dispatcher (controller/dispatch/deadlines.py), which holds the commands they belong to."""
+cancels owed to it and its patch compliance forgotten, and the node removed with its tags. Its
+invocations are ended by the dispatcher (controller/dispatch/deadlines.py), which holds the commands they belong to."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, delete, select
@@ -9,7 +9,7 @@ from sqlalchemy import Engine, delete, select
 from controller.store.access import AccessTables
 from controller.store.engine import write_tx
 from controller.store.errors import NotFound
-from controller.store.schema import certificates, nodes, owed_cancels
+from controller.store.schema import certificates, node_compliance, nodes, owed_cancels
 from plugins.sdk.wire.identity import Role
 
 
@@ -36,5 +36,6 @@ class DeregistrationTables:
                                                           revoked_at_ms=at_ms))
                 revoked.append(serial)
             conn.execute(delete(owed_cancels).where(owed_cancels.c.node_id == node_id))
+            conn.execute(delete(node_compliance).where(node_compliance.c.node_id == node_id))
             conn.execute(delete(nodes).where(n.node_id == node_id))  # its tags go with it (ON DELETE CASCADE)
         return sorted(revoked)

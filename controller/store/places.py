@@ -21,3 +21,8 @@ def chunk_place(command_id: str, node_id: str, step_name: str, stream: str, seq:
 def blob_place(command_id: str, node_id: str, step_name: str, stream: str) -> bytes:
     """A settled stream's compressed output (step_outputs.data)."""
     return where_of("step_outputs.data", command_id, node_id, step_name, stream)
+
+
+def content_place(name: str, seq: int) -> bytes:
+    """A chunk of a content store file (content_chunks.data)."""
+    return where_of("content_chunks.data", name, seq)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Engine, LargeBinary, Table, func, inspect, select, text, tuple_
 
 from controller.store.engine import read_tx, write_tx
-from controller.store.places import blob_place, chunk_place, document_place
-from controller.store.schema import documents, output_chunks, step_outputs
+from controller.store.places import blob_place, chunk_place, content_place, document_place
+from controller.store.schema import content_chunks, documents, output_chunks, step_outputs
 from controller.store.sealer import Sealer
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ SEALED_COLUMNS = (
     SealedColumn(documents, ("sha256",), "content", document_place),
     SealedColumn(output_chunks, ("command_id", "node_id", "step_name", "stream", "seq"), "data", chunk_place),
     SealedColumn(step_outputs, ("command_id", "node_id", "step_name", "stream"), "data", blob_place),
+    SealedColumn(content_chunks, ("name", "seq"), "data", content_place),
 )
 
 RowKey = tuple[object, ...]
@@ -99,8 +100,9 @@ class RewrapTables:
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
             if revision is None or str(revision) < SEALED_SINCE:
                 return False
+            present = inspect(conn)  # a column sealed since a later revision has no table yet
             return any(conn.execute(select(sealed.table.c[sealed.column]).limit(1)).first() is not None
-                       for sealed in SEALED_COLUMNS)
+                       for sealed in SEALED_COLUMNS if present.has_table(sealed.table.name))
 
 
 def rewrite_after_sealing(engine: Engine, rows: int) -> None:

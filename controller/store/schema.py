@@ -104,6 +104,27 @@ agent_releases = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
+# The content store (0008): files copy steps send (`src:`), a 256 KiB chunk a row, each sealed at rest
+# (places.content_place), as agents fetch them (controller/server/content.py).
+content_files = Table(
+    "content_files", metadata,
+    Column("name", Text, primary_key=True),
+    Column("sha256", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("stored_at_ms", BigInteger, nullable=False),
+    Column("stored_by", Text, nullable=False),
+    Index("ix_content_files_sha256", "sha256"),
+)
+
+content_chunks = Table(
+    "content_chunks", metadata,
+    Column("name", Text, primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+    ForeignKeyConstraint(["name"], ["content_files.name"], ondelete="CASCADE"),
+)
+
 # Patch baselines (0008): YAML as the operator wrote it (plugins/sdk/patching.py checks it), sent in
 # the patch steps that name it.
 baselines = Table(

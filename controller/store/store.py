@@ -30,7 +30,10 @@ from controller.store import codec, driver
 from controller.store.access import AccessTables, CertificateRecord, insert_certificate
 from controller.store.activations import ActivationTables
 from controller.store.audit import AuditTables, append_in
+from controller.store.baselines import BaselineTables
 from controller.store.cancels import CancelTables
+from controller.store.compliance import ComplianceTables
+from controller.store.content_files import ContentTables
 from controller.store.deregistration import DeregistrationTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
@@ -103,9 +106,9 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
     return [invocation_from_row(r, steps.get(str(r["node_id"]), [])) for r in rows]
 
 
-class Store(AccessTables, ActivationTables, AuditTables, CancelTables, DeregistrationTables, DocumentTables,
-            GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables, OutputReaderTables, PresenceTables,
-            ReleaseTables, RetentionTables, RewrapTables, SettleTables):
+class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelTables, ComplianceTables, ContentTables,
+            DeregistrationTables, DocumentTables, GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables,
+            OutputReaderTables, PresenceTables, ReleaseTables, RetentionTables, RewrapTables, SettleTables):
     def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self._engine = engine
         self._sealer = sealer  # seals documents and output (controller/store/sealer.py)

@@ -4,16 +4,21 @@ Whether the file must change is decided by size, then by sha256 (the file read i
 written atomically: a reader sees the old file or the whole new one. A symlink at ``dest`` is
 followed: the file it points to is replaced, the link stays.
 
-Today the content comes inline (``content``, bounded by the document's 64 KB); ``src``, a file from
-the controller's content store, is to come beside it, which is why ``content`` is optional in the
-schema and its absence an error of the step.
+The content comes inline (``content``, bounded by the document's 64 KB) or from the controller's
+content store (``src``: a file stored with ``outpost content put``). For ``src`` the controller puts
+the file's sha256 into the signed document when the command is sent (``src_sha256``); the agent
+compares the file at ``dest`` with that sha256 and fetches the bytes over its own stream, by that
+sha256, only when they must be written (never in check mode), checking them against it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import stat
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from plugins.sdk import (
@@ -44,7 +49,12 @@ class CopyInputs:
     dest: str = param("The absolute path of the file to write; its directory must exist. A symlink is followed: "
                       "the file it points to is replaced. An existing directory is refused.")
     content: str | None = param("The file's whole content, as text (written as UTF-8, exactly as given: add the "
-                                "final newline yourself). Required.", default=None)
+                                "final newline yourself). Give this or `src`.", default=None)
+    src: str | None = param("A file of the controller's content store (`outpost content put NAME --file F`), by "
+                            "its name: its bytes, as stored, are the file's content. Give this or `content`.",
+                            default=None)
+    src_sha256: str | None = param("The sha256 of `src`'s content: filled in by the controller when the command "
+                                   "is sent (a playbook or document leaves it out).", default=None)
     mode: str | None = param("Permission bits as an octal string quoted in YAML: `\"0644\"`. Without it a new "
                              "file is 0644 and an existing one keeps its mode.", default=None)
     owner: str | None = param("The user that must own the file: a name, or a numeric uid. Without it an existing "
@@ -68,10 +78,20 @@ def _same_content(path: str, st: os.stat_result, data: bytes, checksum: str) -> 
     return st.st_size == len(data) and sha256_file(path) == checksum
 
 
-def converge(inputs: CopyInputs, check_mode: bool) -> tuple[list[Change], str]:
-    """Find what must change and, unless in check mode, change it (in a worker thread)."""
-    if inputs.content is None:
-        raise PluginError("copy: give content")
+MAX_SRC_BYTES = 64 * 1024 * 1024  # the content store's bound
+
+
+def _source(inputs: CopyInputs) -> None:
+    if (inputs.content is None) == (inputs.src is None):
+        raise PluginError("copy: give content or src (one of them)")
+    if inputs.src is not None and not inputs.src_sha256:
+        raise PluginError("copy: src has no sha256: send the command through the controller, which fills it in")
+
+
+def converge(inputs: CopyInputs, check_mode: bool, fetched: bytes | None = None) -> tuple[list[Change], str]:
+    """Find what must change and, unless in check mode, change it (in a worker thread). ``fetched``:
+    ``src``'s bytes, when they were fetched (they are only when the file must be written)."""
+    _source(inputs)
     wanted = Attributes.from_inputs("copy", inputs.mode, inputs.owner, inputs.group)
     target = follow_link(inputs.dest, "copy: dest")
     name = shown_path(inputs.dest, target)
@@ -82,20 +102,26 @@ def converge(inputs: CopyInputs, check_mode: bool) -> tuple[list[Change], str]:
         raise PluginError(f"copy: dest {name} is a directory")
     elif not stat.S_ISREG(st.st_mode):
         raise PluginError(f"copy: dest {name} is not a regular file")
-    data = inputs.content.encode("utf-8")
-    checksum = hashlib.sha256(data).hexdigest()
+    data = inputs.content.encode("utf-8") if inputs.content is not None else fetched
+    checksum = hashlib.sha256(data).hexdigest() if inputs.content is not None else str(inputs.src_sha256).lower()
     try:
-        same = st is not None and _same_content(target, st, data, checksum)
+        if data is not None:
+            same = st is not None and _same_content(target, st, data, checksum)
+        else:  # src not fetched: told by its signed sha256
+            same = st is not None and sha256_file(target) == checksum
     except OSError as exc:
         raise PluginError(f"copy: cannot read dest {name}: {os_problem(exc)}") from None
     write = st is None or (not same and inputs.force)
     changes = []
     if write:
-        what = f"{len(data)} bytes to {name} (sha256 {checksum})"
+        what = (f"{len(data)} bytes to {name} (sha256 {checksum})" if data is not None
+                else f"{inputs.src} to {name} (sha256 {checksum})")
         changes.append(Change(f"write {what}", f"wrote {what}"))
     if attrs := wanted.change(st, name):
         changes.append(attrs)
     if changes and not check_mode:
+        if write and data is None:
+            raise NeedsFetch
         try:
             if write:
                 if copy := write_file(target, data, existing=st, wanted=wanted, backup=inputs.backup):
@@ -124,5 +150,27 @@ class CopyPlugin:
     )
 
     async def run(self, ctx: RunContext, inputs: CopyInputs) -> StepOutcome:
-        changes, ok = await run_blocking(converge, inputs, ctx.check_mode)
+        try:
+            changes, ok = await run_blocking(converge, inputs, ctx.check_mode)
+        except NeedsFetch:
+            fetched = await _fetch(ctx, inputs)
+            changes, ok = await run_blocking(converge, inputs, ctx.check_mode, fetched)
         return await report_changes(ctx, changes, ok)
+
+
+class NeedsFetch(Exception):  # noqa: N818 - not an error: src's bytes must be fetched before writing
+    """converge found that ``src`` must be written: its bytes are fetched, then it runs again."""
+
+
+async def _fetch(ctx: RunContext, inputs: CopyInputs) -> bytes:
+    """``src``'s bytes from the controller, over the agent's stream, checked against their sha256."""
+    if ctx.content is None:
+        raise PluginError("copy: src needs an agent connected to its controller")
+    fd, tmp = tempfile.mkstemp(prefix=".outpost-copy-", dir=os.path.dirname(follow_link(inputs.dest, "copy: dest")))
+    os.close(fd)
+    try:
+        await ctx.content.fetch("file", str(inputs.src_sha256), str(inputs.src_sha256), tmp, MAX_SRC_BYTES)
+        return await run_blocking(Path(tmp).read_bytes)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

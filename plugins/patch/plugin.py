@@ -35,6 +35,7 @@ from plugins.sdk import (
     RebootOption,
     RunContext,
     StepOutcome,
+    is_baseline_name,
     param,
     parse_baseline,
     reboot_exit_code,
@@ -48,14 +49,16 @@ _SNAPSHOT = re.compile(r"[A-Za-z0-9-]{1,64}")
 class PatchInputs:
     operation: str = param("`Scan` reports the node's compliance with the baseline; `Install` also installs the "
                            "updates it approves.", choices=("Scan", "Install"))
-    baseline: str = param("The patch baseline (its canonical text, docs/patching.md). The controller fills it in "
-                          "from the named baseline when it sends the document.")
+    baseline: str = param("The patch baseline: the name of one stored on the controller (`outpost baseline "
+                          "list`), which the controller replaces with its canonical text when it sends the "
+                          "document; or a baseline's text itself (docs/patching.md).")
     reboot_option: str = param("`RebootIfNeeded`: when the node needs a reboot after an Install, the step asks "
                                "the agent to reboot it and run the step again. `NoReboot`: never; the updates "
                                "that wait for it are InstalledPendingReboot.", default="RebootIfNeeded",
                                choices=("RebootIfNeeded", "NoReboot"))
     snapshot_id: str | None = param("An id (letters, digits, '-') recorded with the compliance, as SSM's "
-                                    "SnapshotId: the same one for every node of a rollout.", default=None)
+                                    "SnapshotId: the same one for every node of a rollout. Empty: none.",
+                                    default=None)
 
 
 def choose_backend(env: Mapping[str, str], platform: str = sys.platform) -> Backend:
@@ -111,11 +114,14 @@ class PatchPlugin:
 
     async def run(self, ctx: RunContext, inputs: PatchInputs) -> StepOutcome:
         started = _now_ms()
+        if is_baseline_name(inputs.baseline):
+            raise PluginError(f"baseline: {inputs.baseline!r} names a baseline stored on the controller, which "
+                              "puts its text here when it sends the document; this step came without it")
         try:
             baseline = parse_baseline(inputs.baseline, "baseline")
         except InputError as exc:
             raise PluginError(str(exc)) from None
-        if inputs.snapshot_id is not None and not _SNAPSHOT.fullmatch(inputs.snapshot_id):
+        if inputs.snapshot_id and not _SNAPSHOT.fullmatch(inputs.snapshot_id):
             raise PluginError(f"snapshot_id: expected 1 to 64 letters, digits or '-', got {inputs.snapshot_id!r}")
         backend = self._backend or choose_backend(ctx.environment)
         if backend.os_family is not baseline.operating_system:

@@ -70,6 +70,7 @@ _EXPORTS = {
     "PatchCounts": "plugins.sdk.patching",
     "PatchCompliance": "plugins.sdk.patching",
     "parse_baseline": "plugins.sdk.patching",
+    "is_baseline_name": "plugins.sdk.patching",
     "reboot_exit_code": "plugins.sdk.patching",
 }
 __all__ = ["API_VERSION", "AgentInfo", "Alias", "ContentSource", "newer",
@@ -77,9 +78,10 @@ __all__ = ["API_VERSION", "AgentInfo", "Alias", "ContentSource", "newer",
            "InputError", "MAX_TIMEOUT_SECONDS", "NEW_DIR_MODE", "NEW_FILE_MODE", "OsFamily", "OutputStreamKind",
            "PatchCompliance", "PatchCounts", "PatchOperation", "PatchRecord", "PatchSpec", "PatchState", "Platform",
            "Plugin", "PluginError", "PluginSpec", "RebootOption", "RejectedAction", "RunContext", "Secret",
-           "StepOutcome", "absolute_path", "atomic_write", "backup_file", "follow_link", "group_id", "os_problem",
-           "param", "parent_must_exist", "parse_baseline", "parse_mode", "reboot_exit_code", "report_changes",
-           "run_blocking", "run_process", "run_query", "shown_path", "stat_or_none", "user_id", "write_file"]
+           "StepOutcome", "absolute_path", "atomic_write", "backup_file", "follow_link", "group_id",
+           "is_baseline_name", "os_problem", "param", "parent_must_exist", "parse_baseline", "parse_mode",
+           "reboot_exit_code", "report_changes", "run_blocking", "run_process", "run_query", "shown_path",
+           "stat_or_none", "user_id", "write_file"]
 
 if TYPE_CHECKING:
     from plugins.sdk.contract import (
@@ -128,6 +130,7 @@ if TYPE_CHECKING:
         PatchState,
         RebootOption,
         RejectedAction,
+        is_baseline_name,
         parse_baseline,
         reboot_exit_code,
     )

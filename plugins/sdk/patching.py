@@ -215,6 +215,13 @@ _BASELINE_KEYS = ("name", "description", "operating_system", "approval_rules", "
                   "approved_packages_compliance_level", "rejected_packages", "rejected_action")
 
 
+def is_baseline_name(text: str) -> bool:
+    """Whether ``text`` is a baseline's name (3 to 128 letters, digits, '_', '-' or '.'): a ``patch``
+    step's ``baseline`` input holds a name, which the controller replaces with that baseline's text
+    when it sends the document, or a baseline's text, which is a mapping and so never a name."""
+    return _NAME.fullmatch(text) is not None
+
+
 def parse_baseline(text: str, where: str) -> Baseline:
     """A baseline from its YAML (or canonical JSON) text. Raises :class:`InputError` naming ``where``
     and the key for anything unknown, missing or out of bounds."""

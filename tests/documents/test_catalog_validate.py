@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from controller.documents.catalog import BUILTIN_PACKAGE, DocumentCatalog
+from controller.documents.catalog import BUILTIN_ALIASES, BUILTIN_PACKAGE, DocumentCatalog
 from plugins.sdk.errors import DocumentError, InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.wire.document import document_from_bytes
@@ -27,7 +27,7 @@ def test_the_builtin_documents_pass() -> None:
     catalog = DocumentCatalog(None, PluginRegistry.discover())  # type: ignore[arg-type]
     builtins = {e.name: e for e in resources.files(BUILTIN_PACKAGE).iterdir() if e.name.endswith(".yaml")}
     assert set(builtins) == {"Outpost-RunShellScript.yaml", "Outpost-RunPowerShellScript.yaml",
-                             "Outpost-UpdateAgent.yaml"}
+                             "Outpost-UpdateAgent.yaml", "Outpost-ApplyPatchBaseline.yaml"}
     for name in ("Outpost-RunShellScript.yaml", "Outpost-RunPowerShellScript.yaml"):
         summary = catalog.validate(builtins[name].read_bytes(), "YAML")
         assert summary.parameters == ("commands", "workingDirectory", "executionTimeout")
@@ -36,6 +36,13 @@ def test_the_builtin_documents_pass() -> None:
     assert update.parameters == ("version", "allowDowngrade")
     assert document_from_bytes(update.rendered).steps[0].inputs == {
         "version": "", "allow_downgrade": False, "sha256": "", "reconnect_timeout_seconds": 300}
+    patch = catalog.validate(builtins["Outpost-ApplyPatchBaseline.yaml"].read_bytes(), "YAML")
+    assert patch.parameters == ("Operation", "BaselineName", "RebootOption", "SnapshotId")
+    assert patch.unsafe == ()
+    (step,) = document_from_bytes(patch.rendered).steps
+    assert (step.action, step.inputs["baseline"], step.inputs["reboot_option"], step.inputs["snapshot_id"]) == (
+        "patch", "default", "RebootIfNeeded", "")  # a baseline's name: the controller puts its text in at send
+    assert BUILTIN_ALIASES["Outpost-ApplyPatchBaseline"] == ("AWS-RunPatchBaseline",)
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -153,3 +153,26 @@ def test_service_and_copy_from_a_stored_document_with_a_systemctl_stand_in(clust
     assert "enable nginx" in (state / "calls").read_text() and "start nginx" in (state / "calls").read_text()
     outputs = {o["step"]: o["stdout"] for o in cluster.outpost_json("command", "output", cid, "--node", node)}
     assert outputs["nginx"].strip().endswith("nginx: active, enabled")
+
+
+def test_copy_sends_a_file_of_the_content_store_over_the_agents_stream(cluster: Cluster, tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 4096  # 1 MiB, four chunks over the stream; not text
+    source = tmp_path / "payload.bin"
+    source.write_bytes(payload)
+    stored = cluster.outpost_json("content", "put", "bins/payload.bin", "--file", str(source))
+    assert stored["size"] == len(payload)
+    dest = tmp_path / "copied.bin"
+    book = _book(tmp_path, "web1",
+                 f"    - name: bin\n      copy: {{src: bins/payload.bin, dest: {dest}, mode: '0600'}}\n")
+    code, out = _apply(cluster, book, "--check")
+    assert code == 0 and out["plays"][0]["results"][0]["stdout"].startswith("would change:")
+    assert not dest.exists()
+    code, out = _apply(cluster, book)
+    assert code == 0, out
+    assert dest.read_bytes() == payload and oct(dest.stat().st_mode & 0o777) == "0o600"
+    code, out = _apply(cluster, book)
+    assert out["plays"][0]["invocations"][0]["steps"][0]["changed"] is False
+    missing = _book(tmp_path, "web1", f"    - name: bin\n      copy: {{src: nothing/here, dest: {dest}}}\n")
+    proc = cluster.outpost("playbook", "apply", str(missing), check=False)
+    assert proc.returncode == 2 and "no content named 'nothing/here' in the content store" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -127,6 +127,15 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
         ("agent", "run"): {"state_dir": str(s.state_dir)},
         ("swarm",): {"controller": s.cluster.address, "agents": "1", "state_dir": str(s.swarm_dir)},
     }
+    for ids in (("baseline", "create"), ("baseline", "update")):  # a valid name; the file is no baseline
+        by_command[ids] = {"name": "sweep-baseline", "path": str(s.document)}
+    for ids in (("baseline", "show"), ("baseline", "delete")):
+        by_command[ids] = {"name": "sweep-nobody"}
+    by_command[("compliance", "show")] = {"node_id": s.node_id}
+    by_command[("agent-release", "publish")] = {"wheel": str(s.document)}  # a file, not a wheel
+    for ids in (("agent-release", "delete"), ("content", "delete")):
+        by_command[ids] = {"version" if ids[0] == "agent-release" else "name": "sweep-nobody"}
+    by_command[("content", "put")] = {"name": "sweep-content", "path": str(s.document)}
     for ids in (("command", "show"), ("command", "wait"), ("command", "cancel"), ("command", "logs")):
         by_command[ids] = {"command_id": s.command_id}
     for ids in (("document", "show"), ("document", "delete"), ("group", "show"), ("group", "delete")):
@@ -373,8 +382,11 @@ def test_the_sweep_covers_every_command_and_option(sweep: Sweep) -> None:
 
 
 COMMAND_IDS = [" ".join(p) for p in [
-    ("activation", "create"), ("activation", "delete"), ("activation", "list"), ("audit", "export"),
-    ("audit", "list"), ("audit", "verify"), ("command", "cancel"), ("command", "list"),
+    ("activation", "create"), ("activation", "delete"), ("activation", "list"), ("agent-release", "delete"),
+    ("agent-release", "list"), ("agent-release", "publish"), ("audit", "export"),
+    ("audit", "list"), ("audit", "verify"), ("baseline", "create"), ("baseline", "delete"), ("baseline", "list"),
+    ("baseline", "show"), ("baseline", "update"), ("command", "cancel"), ("command", "list"),
+    ("compliance", "list"), ("compliance", "show"), ("content", "delete"), ("content", "list"), ("content", "put"),
     ("command", "logs"), ("command", "send"), ("command", "show"), ("command", "wait"), ("controller", "init"),
     ("controller", "serve"), ("controller", "recover-operator"), ("controller", "rotate-master-key"),
     ("controller", "rotate-signing-key"), ("document", "create"), ("document", "delete"), ("document", "list"),

@@ -168,8 +168,8 @@ def test_a_fifo_is_not_written_through(tmp_path: Path) -> None:
     ({"dest": "/x", "content": "a\x00b"}, "case.content", "contains a NUL character, which no command line, "
                                                           "environment variable or database text can carry"),
     ({"dest": "/x", "force": "no"}, "case.force", "expected a boolean, got a string"),
-    ({"dest": "/x", "src": "files/x"}, "case.src",
-     "unsupported parameter (supported: backup, content, dest, force, group, mode, owner)"),
+    ({"dest": "/x", "source": "files/x"}, "case.source",
+     "unsupported parameter (supported: backup, content, dest, force, group, mode, owner, src, src_sha256)"),
 ])
 def test_bad_inputs(raw: Any, where: str, message: str) -> None:
     with pytest.raises(InputError) as info:

@@ -242,6 +242,9 @@ def test_a_held_package_is_not_installed(box: sandbox.Sandbox, tmp_path: Path) -
      "baseline win is for windows nodes; this node patches with apt (debian)"),
     ({"operation": "Scan", "baseline": APPROVE_ALL.format(action="BLOCK"), "snapshot_id": "a b"},
      "snapshot_id: expected 1 to 64 letters, digits or '-', got 'a b'"),
+    # a name the controller did not replace with its baseline's text (it always does when it sends)
+    ({"operation": "Scan", "baseline": "demo-all"}, "baseline: 'demo-all' names a baseline stored on the "
+     "controller, which puts its text here when it sends the document; this step came without it"),
 ])
 def test_refusals(box: sandbox.Sandbox, tmp_path: Path, raw: dict[str, object], message: str) -> None:
     from plugins.sdk.errors import PluginError

@@ -10,9 +10,9 @@ import pytest
 from controller.trust.policy import parse_policy
 from plugins.sdk.errors import InputError
 
-SERVICES = ("command, document, node, group, activation, operator, policy, audit, controller, agentRelease, baseline, "
-            "compliance")
-TYPES = "document, node, group, operator, policy, activation, agent-release, baseline"
+SERVICES = ("command, document, node, group, activation, operator, policy, audit, controller, agentRelease, content, "
+            "baseline, compliance")
+TYPES = "document, node, group, operator, policy, activation, agent-release, content, baseline"
 KEYS = ("node:tag/KEY, document:name, operator:name, request:source_ip; from IAM: ssm:resourceTag/KEY, "
         "aws:ResourceTag/KEY, aws:SourceIp")
 ARNS = ("arn:aws:ssm:REGION:ACCOUNT:document/NAME, arn:aws:ssm:REGION:ACCOUNT:managed-instance/ID or "
@@ -53,7 +53,7 @@ CASES = [
      "(known: document:Create, document:Update, document:Delete, document:Get, document:List)"),
     ("a pattern matching nothing", policy(allow("*:Nothing")), "Statement[0].Action: unknown action '*:Nothing' "
      "(known: command:*, document:*, node:*, group:*, activation:*, operator:*, policy:*, audit:*, controller:*, "
-     "agentRelease:*, baseline:*, compliance:*)"),
+     "agentRelease:*, content:*, baseline:*, compliance:*)"),
     ("another service", policy(allow("s3:GetObject")), "Statement[0].Action: 's3:GetObject' has no Outpost "
      f"equivalent: Outpost has no service 's3' (its services: {SERVICES}; and ssm: actions it maps)"),
     ("an unmapped ssm action", policy(allow("ssm:GetParameter")),

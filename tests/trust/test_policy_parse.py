@@ -38,7 +38,7 @@ def one(action: object = "*", resource: object = "*", **extra: object) -> str:
     ("operator:*e", "operator:Create operator:Revoke"),
     ("policy:?etach", "policy:Detach"),
     ("*:List", "command:List document:List node:List group:List activation:List operator:List policy:List "
-               "agentRelease:List baseline:List compliance:List"),
+               "agentRelease:List content:List baseline:List compliance:List"),
     ("*:Get*", "command:Get document:Get group:Get operator:Get policy:Get baseline:Get compliance:Get"),
     ("ssm:SendCommand", "command:Send"),
     ("SSM:sendcommand", "command:Send"),
@@ -66,7 +66,8 @@ def test_not_action_covers_every_other_action() -> None:
     st = statement.statements[0]
     covered = {a for a in Action if st.covers(a)}
     assert covered == {a for a in Action if a.service in ("group", "operator", "policy", "audit", "controller",
-                                                                        "agentRelease", "baseline", "compliance")}
+                                                                        "agentRelease", "content", "baseline",
+                                                                        "compliance")}
     assert (st.effect, st.not_action) == (Effect.DENY, True)
 
 

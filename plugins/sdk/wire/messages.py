@@ -87,7 +87,7 @@ class FetchContent:
     offset: int
 
 
-CONTENT_KINDS = ("agent-release",)
+CONTENT_KINDS = ("agent-release", "file")
 CONTENT_CHUNK_BYTES = 256 * 1024
 
 

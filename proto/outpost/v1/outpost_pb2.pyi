@@ -539,6 +539,54 @@ class DeleteAgentReleaseResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ContentFile(_message.Message):
+    __slots__ = ("name", "sha256", "size", "stored_at_ms", "stored_by")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    STORED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    STORED_BY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sha256: str
+    size: int
+    stored_at_ms: int
+    stored_by: str
+    def __init__(self, name: _Optional[str] = ..., sha256: _Optional[str] = ..., size: _Optional[int] = ..., stored_at_ms: _Optional[int] = ..., stored_by: _Optional[str] = ...) -> None: ...
+
+class PutContentRequest(_message.Message):
+    __slots__ = ("name", "data")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    data: bytes
+    def __init__(self, name: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PutContentResponse(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: ContentFile
+    def __init__(self, file: _Optional[_Union[ContentFile, _Mapping]] = ...) -> None: ...
+
+class ListContentRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListContentResponse(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[ContentFile]
+    def __init__(self, files: _Optional[_Iterable[_Union[ContentFile, _Mapping]]] = ...) -> None: ...
+
+class DeleteContentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteContentResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class Baseline(_message.Message):
     __slots__ = ("name", "content", "sha256", "created_at_ms", "updated_at_ms", "updated_by", "operating_system", "description")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -364,6 +364,21 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseResponse.FromString,
                 _registered_method=True)
+        self.PutContent = channel.stream_unary(
+                '/outpost.v1.AdminService/PutContent',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.PutContentRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.PutContentResponse.FromString,
+                _registered_method=True)
+        self.ListContent = channel.unary_unary(
+                '/outpost.v1.AdminService/ListContent',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListContentRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListContentResponse.FromString,
+                _registered_method=True)
+        self.DeleteContent = channel.unary_unary(
+                '/outpost.v1.AdminService/DeleteContent',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentResponse.FromString,
+                _registered_method=True)
         self.PutBaseline = channel.unary_unary(
                 '/outpost.v1.AdminService/PutBaseline',
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.PutBaselineRequest.SerializeToString,
@@ -664,6 +679,24 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutContent(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListContent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteContent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutBaseline(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -917,6 +950,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteAgentRelease,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseResponse.SerializeToString,
+            ),
+            'PutContent': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutContent,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.PutContentRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.PutContentResponse.SerializeToString,
+            ),
+            'ListContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListContent,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListContentRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListContentResponse.SerializeToString,
+            ),
+            'DeleteContent': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteContent,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentResponse.SerializeToString,
             ),
             'PutBaseline': grpc.unary_unary_rpc_method_handler(
                     servicer.PutBaseline,
@@ -2110,6 +2158,87 @@ class AdminService:
             '/outpost.v1.AdminService/DeleteAgentRelease',
             outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.DeleteAgentReleaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutContent(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/outpost.v1.AdminService/PutContent',
+            outpost_dot_v1_dot_outpost__pb2.PutContentRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.PutContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListContent',
+            outpost_dot_v1_dot_outpost__pb2.ListContentRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteContent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeleteContent',
+            outpost_dot_v1_dot_outpost__pb2.DeleteContentRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeleteContentResponse.FromString,
             options,
             channel_credentials,
             insecure,

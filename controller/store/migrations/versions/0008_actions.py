@@ -1,5 +1,6 @@
 """Actions: whether a step changed its node (step_results.changed), each node's latest patch
-compliance (node_compliance), patch baselines, and agent releases for self-update.
+compliance (node_compliance), patch baselines, agent releases for self-update, and the content store
+(content_files, content_chunks: sealed) copy steps send from.
 
 Revision ID: 0008
 Revises: 0007
@@ -49,6 +50,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("version", name="pk_agent_releases"),
     )
     op.create_table(
+        "content_files",
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("sha256", sa.Text, nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("chunks", sa.Integer, nullable=False),
+        sa.Column("stored_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("stored_by", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_content_files"),
+    )
+    op.create_index("ix_content_files_sha256", "content_files", ["sha256"])
+    op.create_table(
+        "content_chunks",
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("seq", sa.Integer, autoincrement=False, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.PrimaryKeyConstraint("name", "seq", name="pk_content_chunks"),
+        sa.ForeignKeyConstraint(["name"], ["content_files.name"], name="fk_content_chunks_name_content_files",
+                                ondelete="CASCADE"),
+    )
+    op.create_table(
         "baselines",
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("content", sa.Text, nullable=False),
@@ -64,6 +85,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("baselines")
+    op.drop_table("content_chunks")
+    op.drop_table("content_files")
     op.drop_table("agent_releases")
     op.drop_table("node_compliance")
     op.drop_column("step_results", "changed")  # plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35), as 0002
