@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from plugins.agent_update.install import install_wheel
-from plugins.agent_update.updater import alive
+from plugins.agent_update.updater import alive, write_state
 from plugins.sdk import (
     API_VERSION,
     Alias,
@@ -134,13 +134,13 @@ class AgentUpdatePlugin:
                  "agent_pid": agent.pid, "argv": list(agent.argv), "state_dir": agent.state_dir,
                  "timeout_seconds": inputs.reconnect_timeout_seconds, "phase": "handover",
                  "started_at": time.time()}
-        _write_state(state_path, state)
+        write_state(state_path, state)
         env = {k: v for k, v in ctx.environment.items() if k not in _STEP_ENV}
         with open(install / "updater.log", "ab") as log:
             updater = subprocess.Popen([sys.executable, "-m", "plugins.agent_update.updater", str(state_path)],
                                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                        start_new_session=True, close_fds=True)
-        _write_state(state_path, {**state, "updater_pid": updater.pid})
+        write_state(state_path, {**state, "updater_pid": updater.pid})
         await _say(ctx, f"handing over to {inputs.version} (updater pid {updater.pid}); this step runs again in "
                         "the agent's next start")
         return StepOutcome(Detail.SUCCESS, restart_agent=True)
@@ -178,16 +178,6 @@ def _read_state(path: Path) -> dict | None:
     except (OSError, ValueError) as exc:
         raise PluginError(f"agent_update: {path} cannot be read ({exc}); remove it to update again") from None
     return data if isinstance(data, dict) else None
-
-
-def _write_state(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _alive(pid: int) -> bool:

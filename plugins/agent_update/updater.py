@@ -31,7 +31,8 @@ def _log(message: str) -> None:
     print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} updater: {message}", flush=True)
 
 
-def _write(path: Path, state: dict) -> None:
+def write_state(path: Path, state: dict) -> None:
+    """The handover's state file, replaced whole (a reader sees the old one or the new one)."""
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -132,7 +133,7 @@ def hand_over(state_path: Path) -> int:
     deadline = time.monotonic() + float(state["timeout_seconds"])
     while time.monotonic() < deadline and proc.poll() is None:
         if _connected(marker, target, proc.pid):
-            _write(state_path, {**state, "phase": "done", "agent_pid": proc.pid})
+            write_state(state_path, {**state, "phase": "done", "agent_pid": proc.pid})
             _log(f"{target} connected; kept")
             return 0
         time.sleep(POLL_SECONDS)
@@ -142,10 +143,10 @@ def hand_over(state_path: Path) -> int:
     _stop(proc)
     _point(current, state.get("previous_link", ""))
     reason = f"the new agent {target} did not come up ({why}); rolled back to {previous}"
-    _write(state_path, {**state, "phase": "rolled-back", "reason": reason})
+    write_state(state_path, {**state, "phase": "rolled-back", "reason": reason})
     _log(reason)
     back = _start(argv, log_path)
-    _write(state_path, {**state, "phase": "rolled-back", "reason": reason, "agent_pid": back.pid})
+    write_state(state_path, {**state, "phase": "rolled-back", "reason": reason, "agent_pid": back.pid})
     _log(f"started {previous} again (pid {back.pid})")
     return 1
 

@@ -20,6 +20,11 @@ preferences file of the step's own, given as ``Dir::Etc::Preferences`` before th
 preferences, so the node's files are never changed. Install runs ``apt-get install --only-upgrade
 --no-remove`` for the approved versions together (DEBIAN_FRONTEND=noninteractive), then each one
 still not installed alone (so one update that cannot be installed does not keep the others out).
+
+The ``package`` action (package.py) reads the named packages the same way (``dpkg-query`` for what is
+installed, ``apt-cache policy NAME...`` for the candidate and the versions a source offers) and runs
+``apt-get install -y --no-install-recommends`` (``--only-upgrade`` for upgrades) or ``apt-get remove -y``,
+with the same noninteractive, ``--force-confold`` settings.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from plugins.patch.backend import Inventory, Package
+from plugins.patch.backend import Inventory, Package, PackageState
 from plugins.patch.capture import Captured, capture
 from plugins.sdk import OsFamily, OutputStreamKind, PluginError, RejectedAction
 
@@ -42,6 +47,10 @@ DPKG_FORMAT = r"${binary:Package}\t${Version}\t${db:Status-Abbrev}\t${Priority}\
 # changed configuration files
 INSTALL_OPTIONS = ("-y", "-q", "--only-upgrade", "--no-remove", "-o", "Dpkg::Options::=--force-confold",
                    "-o", "Dpkg::Use-Pty=0")
+# the package action's: Ansible's apt installs without the recommended packages
+PACKAGE_OPTIONS = ("-y", "-q", "--no-install-recommends", "-o", "Dpkg::Options::=--force-confold",
+                   "-o", "Dpkg::Use-Pty=0")
+REMOVE_OPTIONS = ("-y", "-q", "-o", "Dpkg::Use-Pty=0")
 _VERSION_LINE = re.compile(r" (\*\*\*|   ) (\S+) (-?\d+)")
 _SOURCE_LINE = re.compile(r" {8}-?\d+ (.+)")
 _FILE_LINE = re.compile(r" -?\d+ (.+)")
@@ -54,6 +63,7 @@ class AptSettings:
     preferences: str
     architecture: str
     root: str
+    status: str = ""  # dpkg's status file (Dir::State::status)
 
 
 @dataclass
@@ -87,8 +97,8 @@ class AptBackend:
             for flag in ("--root=", "--instdir="):
                 if option.startswith(flag):
                     root = option[len(flag):]
-        return AptSettings(os.path.dirname(values.get("STATUS", "/var/lib/dpkg/status")),
-                           values.get("PREFS", ""), values.get("ARCH", ""), root)
+        status = values.get("STATUS", "/var/lib/dpkg/status")
+        return AptSettings(os.path.dirname(status), values.get("PREFS", ""), values.get("ARCH", ""), root, status)
 
     def _preferences(self, ctx: RunContext, baseline: Baseline, settings: AptSettings) -> list[str]:
         """BLOCK's pins, in a preferences file of the step's own read before the node's own."""
@@ -160,6 +170,37 @@ class AptBackend:
             await self._run(ctx, ["apt-get", "install", *INSTALL_OPTIONS, *pins, f"{name}={version}"],
                             "apt-get install", echo=True, check=False)
         return frozenset()
+
+    # ---- the package action's
+
+    takes_versions = True  # a name may pin a version: name=version
+
+    async def package_states(self, ctx: RunContext, names: tuple[str, ...], *,
+                             refresh: bool) -> dict[str, PackageState]:
+        if refresh:
+            await self._run(ctx, ["apt-get", "update", "-q"], "apt-get update")
+        settings = await self.settings(ctx)
+        installed = await self._installed(ctx, settings)
+        policies = parse_policy((await self._run(ctx, ["apt-cache", "policy", *names], "apt-cache policy")).stdout)
+        out = {}
+        for name in names:
+            bare = _bare(name, settings.architecture)
+            policy = policies.get(name) or policies.get(bare) or _Policy()
+            # the versions a source offers (dpkg's status file is none: it lists what is installed)
+            offered = tuple(v for v, _, sources in policy.versions if any(s != settings.status for s in sources))
+            candidate = "" if policy.candidate in ("", "(none)") else policy.candidate
+            out[name] = PackageState(name, installed.get(bare, ("",))[0], candidate, offered)
+        return out
+
+    async def install_packages(self, ctx: RunContext, targets: tuple[tuple[str, str], ...], *,
+                               only_upgrade: bool) -> Captured:
+        upgrade = ("--only-upgrade",) if only_upgrade else ()
+        return await self._run(ctx, ["apt-get", "install", *PACKAGE_OPTIONS, *upgrade,
+                                     *(f"{n}={v}" for n, v in targets)], "apt-get install", echo=True, check=False)
+
+    async def remove_packages(self, ctx: RunContext, names: tuple[str, ...]) -> Captured:
+        return await self._run(ctx, ["apt-get", "remove", *REMOVE_OPTIONS, *names], "apt-get remove", echo=True,
+                               check=False)
 
 
 def _bare(name: str, architecture: str) -> str:

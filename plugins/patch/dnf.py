@@ -14,6 +14,10 @@
 BLOCK: ``--exclude`` of each rejected entry (``name``, or ``name-version``) on check-update and
 upgrade, so a rejected version is never installed, not even as a dependency. Install runs ``dnf
 upgrade`` of the approved ``name-version``s together, then each one still missing alone.
+
+The ``package`` action (package.py): ``rpm -qa`` says what is installed, ``dnf list --available NAME...``
+(yum: ``list available``) what a package not installed would be, ``dnf check-update NAME...`` what an
+installed one would be upgraded to; ``dnf -y install``, ``upgrade`` or ``remove`` change them.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from plugins.patch.backend import Inventory, Package
+from plugins.patch.backend import Inventory, Package, PackageState
 from plugins.patch.capture import Captured, capture
 from plugins.sdk import OsFamily, OutputStreamKind, PluginError, RejectedAction
 
@@ -101,6 +105,43 @@ class DnfBackend:
                 await ctx.output.write(OutputStreamKind.STDOUT, f"patch: installing {spec} alone\n".encode())
                 await self._run(ctx, [self.name, "-y", "upgrade", *excludes, spec], ok=None, echo=True)
         return frozenset()
+
+    # ---- the package action's
+
+    takes_versions = False  # names only
+
+    async def package_states(self, ctx: RunContext, names: tuple[str, ...], *,
+                             refresh: bool) -> dict[str, PackageState]:
+        tool = self.name
+        if refresh:
+            await self._run(ctx, [tool, "-q", "-y", "makecache"])
+        rpm = parse_rpm((await self._run(ctx, ["rpm", "-qa", "--qf", RPM_FORMAT])).stdout)
+        installed = {n: rpm[n] for n in names if n in rpm}
+        missing = [n for n in names if n not in rpm]
+        offered: dict[str, str] = {}
+        if missing:
+            listed = await self._run(ctx, [tool, "-q", "list", "--available" if tool == "dnf" else "available",
+                                           *missing], ok=None)
+            if listed.exit_code != 0 and "No matching Packages" not in listed.stdout + listed.stderr:
+                raise PluginError(f"{tool} list failed (exit {listed.exit_code}): {listed.tail()}")
+            offered = parse_check_update(listed.stdout)  # (exit 1, "No matching Packages": none is known)
+        if installed:
+            check = await self._run(ctx, [tool, "-q", "check-update", *installed], ok=(0, CHECK_UPDATE_AVAILABLE))
+            if check.exit_code == CHECK_UPDATE_AVAILABLE:
+                offered.update(parse_check_update(check.stdout))
+        out = {}
+        for name in names:
+            candidate = offered.get(name) or installed.get(name, "")
+            out[name] = PackageState(name, installed.get(name, ""), candidate, (candidate,) if candidate else ())
+        return out
+
+    async def install_packages(self, ctx: RunContext, targets: tuple[tuple[str, str], ...], *,
+                               only_upgrade: bool) -> Captured:
+        verb = "upgrade" if only_upgrade else "install"
+        return await self._run(ctx, [self.name, "-y", verb, *(f"{n}-{v}" for n, v in targets)], ok=None, echo=True)
+
+    async def remove_packages(self, ctx: RunContext, names: tuple[str, ...]) -> Captured:
+        return await self._run(ctx, [self.name, "-y", "remove", *names], ok=None, echo=True)
 
 
 def _evr(epoch_version: str) -> str:

@@ -141,3 +141,49 @@ def test_baselines_scan_install_and_compliance_through_the_controller(cluster: C
     gone = cluster.outpost("baseline", "show", "demo-all", check=False)
     assert gone.returncode == 1 and gone.stderr.strip() == "error: no patch baseline named 'demo-all'"
     assert cluster.outpost_json("compliance", "show", node)["compliant"] is True
+
+
+def test_the_package_action_from_a_playbook_check_first(cluster: Cluster, tmp_path: Path) -> None:
+    """package (and its alias apt) on the real agent, with the sandbox's lists updated: `--check` says
+    what would change and changes nothing; the run changes it; a second run finds nothing to do."""
+    box = sandbox.make_root(tmp_path / "root", sandbox.build_repository(tmp_path / "repo"))
+    sandbox.update_lists(box)
+    cluster.start_controller()
+    cluster.enroll("n1", cluster.create_activation("Role=pkg", limit=1))
+    start_agent_with_env(cluster, "n1", {"APT_CONFIG": str(box.apt_config)})
+    cluster.wait_online(["n1"])
+    extra = "outpost-demo-extra"  # published, not installed
+    book = write_file(tmp_path, "packages.yml", "- name: packages\n  targets: {tags: {Role: pkg}}\n  tasks:\n"
+                                                "    - name: newest\n"
+                                                f"      package: {{name: [{A}, {extra}], state: latest}}\n"
+                                                "    - name: gone\n"
+                                                f"      apt: {{name: {B}, state: absent}}\n")
+    status = (box.root / "var/lib/dpkg/status").read_bytes()
+
+    def apply(*extra_args: str) -> dict:
+        proc = cluster.outpost("playbook", "apply", str(book), *extra_args, "--output", "json", check=False,
+                               timeout=180)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        (play,) = json.loads(proc.stdout)["plays"]
+        return play
+
+    play = apply("--check")
+    assert play["status"] == "Success" and play["not_checked"] == [], play
+    results = {r["name"]: (r["changed"], r["stdout"]) for r in play["results"]}
+    assert results == {"newest": (True, f"would change: upgrade {A} (1.0 -> 2.0)\n"
+                                        f"would change: install {extra} (2.0)\n"),
+                       "gone": (True, f"would change: remove {B} (1.0)\n")}
+    assert (box.root / "var/lib/dpkg/status").read_bytes() == status, "check mode changes nothing"
+    assert box.installed() == dict.fromkeys((A, B, KERNEL, REJECTED), "1.0")
+
+    play = apply()
+    assert play["status"] == "Success", play
+    (inv,) = play["invocations"]
+    assert [(s["name"], s["changed"]) for s in inv["steps"]] == [("newest", True), ("gone", True)]
+    assert box.installed() == {A: "2.0", extra: "2.0", KERNEL: "1.0", REJECTED: "1.0"}
+    stdout = {o["step"]: o["stdout"] for o in output(cluster, play["command_id"], cluster.node_ids["n1"])}
+    assert stdout["newest"].endswith(f"changed: upgraded {A} 1.0 -> 2.0\nchanged: installed {extra} 2.0\n")
+    assert stdout["gone"].endswith(f"changed: removed {B} 1.0\n")
+
+    play = apply()  # nothing left to do
+    assert [s["changed"] for s in play["invocations"][0]["steps"]] == [False, False]

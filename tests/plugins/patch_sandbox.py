@@ -1,17 +1,20 @@
 """A Debian root of its own for the patch plugin's tests: real dpkg and apt, never the machine's own
 packages.
 
-:func:`build_repository` builds tiny packages with dpkg-deb (version 1.0 and 2.0 of each) and
-publishes the 2.0s in a local ``file:`` repository with two suites: ``demo`` and ``demo-security``
-(the latter's suite ends in ``-security``: apt's classification says security). :func:`make_root`
+:func:`build_repository` builds tiny packages with dpkg-deb (version 1.0 and 2.0 of each, and a 2.0
+alone of ``outpost-demo-extra``, which is never installed at the start) and publishes the 2.0s in a
+local ``file:`` repository with two suites: ``demo`` and ``demo-security`` (the latter's suite ends
+in ``-security``: apt's classification says security). :func:`make_root`
 makes a root with the 1.0s installed by ``dpkg --root``, a sources.list naming the repository
 (``[trusted=yes]``), and the ``APT_CONFIG`` file that points apt and dpkg at that root and nowhere
 else: not the machine's apt.conf.d (``Dir::Etc::parts``), status, lists, caches, preferences, logs
-or locks. The plugin is given nothing but ``APT_CONFIG`` in its environment.
+or locks. The plugin is given nothing but ``APT_CONFIG`` in its environment. :func:`update_lists` runs
+``apt-get update`` in it, for a step that reads the lists without refreshing them.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -48,11 +51,13 @@ def demo_packages() -> list[DemoPackage]:
             DemoPackage("outpost-demo-kernel", version, section="kernel", priority="important",
                         files=_kernel_files(version)),
         ]
+    # published, never installed by make_root (it has no 1.0): for the package action to install
+    out.append(DemoPackage("outpost-demo-extra", "2.0", section="misc", priority="optional"))
     return out
 
 
 SUITES = {  # suite -> the packages (2.0) it publishes
-    "demo": ("outpost-demo-a", "outpost-demo-b", "outpost-demo-rejected"),
+    "demo": ("outpost-demo-a", "outpost-demo-b", "outpost-demo-rejected", "outpost-demo-extra"),
     "demo-security": ("outpost-demo-kernel",),
 }
 
@@ -186,6 +191,14 @@ def copy_root(template: Sandbox, root: Path, repo: Repository) -> Sandbox:
     """A fresh copy of ``template``'s root (cheaper than installing again)."""
     shutil.copytree(template.root, root, symlinks=True)
     return Sandbox(root, write_apt_config(root, repo.path))
+
+
+def update_lists(box: Sandbox) -> None:
+    """``apt-get update`` in the sandbox (its lists, from the repository)."""
+    done = subprocess.run(["apt-get", "update", "-q"], capture_output=True, text=True, check=False,
+                          env={**os.environ, **box.env})
+    if done.returncode != 0:
+        raise RuntimeError(f"apt-get update failed ({done.returncode}): {done.stderr or done.stdout}")
 
 
 def host_status_digest() -> str:
