@@ -220,12 +220,17 @@ class Commands:
     async def _reboot_for(self, vc: VerifiedCommand, signed: SignedCommand, req: RebootRequested,
                           resume: Resume | None) -> None:
         """A step asked for a reboot: journal it durably, then run the reboot command. The command
-        resumes in the agent's next life; if the reboot command fails, the invocation ends Failed."""
+        resumes in the agent's next life; if its state cannot be saved or the reboot command fails,
+        the invocation ends Failed and nothing reboots."""
         cid = vc.envelope.command_id
         reboots = (resume.reboots if resume is not None else 0) + (req.kind == REBOOT)
-        self._journal.reboot_requested(cid, RebootRecord(req.step_index, reboots, now_ms(), signed,
-                                                         req.kind).to_bytes())
-        await self._journal.synced()
+        try:
+            self._journal.reboot_requested(cid, RebootRecord(req.step_index, reboots, now_ms(), signed,
+                                                             req.kind).to_bytes())
+            await self._journal.synced()
+        except OSError as exc:  # a full disk: no reboot without the state that resumes the command
+            self._not_rebooted(cid, req, f"its state could not be saved ({exc.strerror or exc})")
+            return
         self._rebooting = True
         if req.kind == RESTART:
             log.warning("command %s: step %r hands over to the agent's next start; stopping", cid, req.step_name)
@@ -234,10 +239,13 @@ class Commands:
         log.warning("command %s: step %r asked for a reboot (%d of at most %d); running %s", cid, req.step_name,
                     reboots, self._reboot.max_reboots, " ".join(self._reboot.command))
         problem = await run_reboot_command(self._reboot.command, agent_environment())
-        if problem is None:
-            return  # the node goes down; the journal holds the command until the agent is back
-        self._rebooting = False
-        log.error("command %s: %s", cid, problem)
+        if problem is not None:
+            self._rebooting = False
+            self._not_rebooted(cid, req, problem)
+        # else the node goes down; the journal holds the command until the agent is back
+
+    def _not_rebooted(self, cid: str, req: RebootRequested, problem: str) -> None:
+        log.error("command %s: no reboot: %s", cid, problem)
         at = now_ms()
         step = replace(req.report, ended_at_ms=at, error=f"asked for a reboot, which did not happen: {problem}")
         self.outbox.about(cid, InvocationReport(cid, Detail.FAILED, req.report.exit_code, req.started_at_ms, at,

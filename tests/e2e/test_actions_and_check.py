@@ -140,15 +140,17 @@ def test_service_and_copy_from_a_stored_document_with_a_systemctl_stand_in(clust
     state = cluster.stand_in / "state"  # type: ignore[attr-defined]
     create_document(cluster, tmp_path, "WebUp", 'schemaVersion: "2.2"\nparameters:\n'
                     '  port: {type: String, default: "80"}\nmainSteps:\n'
+                    f"  - {{action: file, name: dir, inputs: {{path: {tmp_path}/www, state: directory}}}}\n"
                     f"  - {{action: copy, name: conf, inputs: {{dest: {tmp_path}/web.conf, content: "
-                    '"port={{ port }}"}}\n'
+                    '"port={{ port }}\\n"}}\n'
+                    f"  - {{action: lineinfile, name: tls, inputs: {{path: {tmp_path}/web.conf, line: tls=on}}}}\n"
                     "  - {action: service, name: nginx, inputs: {name: nginx, state: started, enabled: true}}\n")
     node = cluster.node_ids["web1"]
     cid = send(cluster, "--document", "WebUp", "--targets", f"Key=InstanceIds,Values={node}",
                "--parameters", "port=8080")
     inv = by_node(wait_terminal(cluster, cid, 60))[node]
     assert inv["status_detail"] == "Success", inv
-    assert (tmp_path / "web.conf").read_text() == "port=8080"
+    assert (tmp_path / "web.conf").read_text() == "port=8080\ntls=on\n" and (tmp_path / "www").is_dir()
     assert (state / "active").read_text().strip() == "active" and (state / "enabled").read_text().strip() == "enabled"
     assert "enable nginx" in (state / "calls").read_text() and "start nginx" in (state / "calls").read_text()
     outputs = {o["step"]: o["stdout"] for o in cluster.outpost_json("command", "output", cid, "--node", node)}
@@ -176,3 +178,20 @@ def test_copy_sends_a_file_of_the_content_store_over_the_agents_stream(cluster: 
     proc = cluster.outpost("playbook", "apply", str(missing), check=False)
     assert proc.returncode == 2 and "no content named 'nothing/here' in the content store" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_service_and_powershell_from_a_playbook_with_systemctl_and_pwsh_stand_ins(cluster: Cluster,
+                                                                                 tmp_path: Path) -> None:
+    state = cluster.stand_in / "state"  # type: ignore[attr-defined]
+    pwsh = cluster.stand_in / "bin" / "pwsh"  # type: ignore[attr-defined]
+    if not pwsh.exists():
+        pwsh.write_text('#!/bin/sh\n# a stand-in for PowerShell: prints the script it was given\ncat "$6"\n')
+        pwsh.chmod(0o755)
+    book = _book(tmp_path, "web1", "    - name: web\n      service: {name: nginx, state: restarted}\n"
+                                   "    - name: ps\n      powershell: Write-Output 'hello from ps'\n")
+    code, out = _apply(cluster, book)
+    assert code == 0, out
+    steps = {s["name"]: s for s in out["plays"][0]["invocations"][0]["steps"]}
+    assert steps["web"]["changed"] and (state / "active").read_text().strip() == "active"
+    assert "restart nginx" in (state / "calls").read_text()
+    assert "Write-Output 'hello from ps'" in steps["ps"]["stdout"]

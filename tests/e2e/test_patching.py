@@ -187,3 +187,14 @@ def test_the_package_action_from_a_playbook_check_first(cluster: Cluster, tmp_pa
 
     play = apply()  # nothing left to do
     assert [s["changed"] for s in play["invocations"][0]["steps"]] == [False, False]
+
+    # the same action from a stored document through command send, as SSM users send documents
+    doc = write_file(tmp_path, "Packages.yaml", 'schemaVersion: "2.2"\nparameters:\n  names: {type: StringList}\n'
+                                                "mainSteps:\n  - {action: package, name: pkgs, inputs: "
+                                                "{name: '{{ names }}', state: absent}}\n")
+    cluster.outpost("document", "create", "Packages", "--file", str(doc))
+    node = cluster.node_ids["n1"]
+    cid = send(cluster, "--document", "Packages", "--targets", f"Key=InstanceIds,Values={node}",
+               "--parameters", f"names={extra}")
+    assert by_node(wait_terminal(cluster, cid, 120))[node]["status_detail"] == "Success"
+    assert extra not in box.installed()
