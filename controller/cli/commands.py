@@ -28,9 +28,9 @@ from controller.cli.render import (
 )
 from controller.cli.terminal import say, terminal_text
 from controller.fleet.targets import parse_targets
+from controller.shorthand import parameters_of
 from plugins.sdk.errors import InputError
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.limits import shown
 from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, has_lone_surrogate
 
 if TYPE_CHECKING:
@@ -38,18 +38,12 @@ if TYPE_CHECKING:
 
 
 def parse_parameters(items: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    """SSM's ``--parameters k=v[,k=v]`` (repeatable); a key given again adds a value (StringList)."""
-    out: dict[str, list[str]] = {}
+    """SSM's ``--parameters``, each option the AWS CLI's shorthand (``k=v[,more][,k2=v]``, quotes and
+    brackets kept whole) or JSON (controller/shorthand.py); a name given again adds values (a StringList)."""
     for text in items:
         if has_lone_surrogate(text):  # argv bytes that are not UTF-8, as Python reads them
             raise InputError("--parameters", f"{text!r} is not UTF-8 text")
-        for part in text.split(","):
-            if not part.strip():
-                continue
-            key, sep, value = part.partition("=")
-            if not sep or not key.strip():
-                raise InputError("--parameters", f"expected NAME=VALUE, got {shown(part)}")
-            out.setdefault(key.strip(), []).append(value)
+    out = parameters_of(items)
     size = sum(len(v.encode()) for values in out.values() for v in values)
     if size > MAX_DOCUMENT_BYTES:  # the document they are applied to could not be sent
         raise InputError("--parameters", f"the values are {size} bytes; a document with its parameters "
@@ -96,14 +90,17 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
 
 
 @command.command("send")
-@click.option("--document", "document", required=True, type=params.DOCUMENT_REF,
-              help="NAME or NAME:VERSION ($LATEST, $DEFAULT, N)")
+@click.option("--document", "--document-name", "document", required=True, type=params.DOCUMENT_REF,
+              help="NAME or NAME:VERSION ($LATEST, $DEFAULT, N); SSM's names of the built-ins too")
 @click.option("--document-hash", default="", type=params.SHA256, help="sha256 the document's content must have")
 @click.option("--parameters", "parameters", multiple=True, type=params.ASSIGNMENT,
-              help="NAME=VALUE[,NAME=VALUE] (repeat a name for lists)")
+              help="NAME=VALUE[,VALUE][,NAME=VALUE], NAME=[V1,V2], quoted values keep commas, or the AWS "
+                   "CLI's JSON {\"NAME\": [\"V\"]} (repeat a name for lists)")
 @click.option("--targets", "targets", multiple=True, type=params.TEXT,
               help="Key=tag:NAME,Values=a,b | Key=InstanceIds,Values=mi-.. "
-              "| Key=resource-groups:Name,Values=GROUP (repeat: ANDed)")
+              "| Key=resource-groups:Name,Values=GROUP (repeat: ANDed), or the AWS CLI's JSON list")
+@click.option("--instance-ids", "instance_ids", multiple=True, type=params.TEXT,
+              help="node ids (SSM's --instance-ids): repeat, or separate with commas or spaces")
 @click.option("--all", "all_nodes", is_flag=True, help="every registered node")
 @click.option("--max-concurrency", default="50", show_default=True, type=params.CONCURRENCY,
               help="a count or a percentage of the targets")
@@ -118,12 +115,17 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
 @OUTPUT
 @click.pass_obj
 def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[str, ...], targets: tuple[str, ...],
-                 all_nodes: bool, max_concurrency: str, max_errors: str, timeout_seconds: int, comment: str,
-                 wait: bool, check: bool, output: str) -> None:
+                 instance_ids: tuple[str, ...], all_nodes: bool, max_concurrency: str, max_errors: str,
+                 timeout_seconds: int, comment: str, wait: bool, check: bool, output: str) -> None:
     """Send a stored document to nodes, SSM-style. The command is readable as soon as this returns."""
     name, _, version = document.partition(":")
+    if instance_ids:
+        if targets:
+            raise InputError("--instance-ids", "give --targets or --instance-ids, not both (as SSM)")
+        ids = [i for text in instance_ids for i in text.replace(",", " ").split()]
+        targets = (json.dumps([{"Key": "InstanceIds", "Values": ids}]),)
     if not targets and not all_nodes:
-        raise InputError("--targets", "give --targets or --all")
+        raise InputError("--targets", "give --targets, --instance-ids or --all")
     chosen = replace(parse_targets(targets), all=True) if all_nodes else parse_targets(targets)
     spec = CommandSpec(chosen, document_name=name, document_version=version, document_hash=document_hash,
                        parameters=parse_parameters(parameters), max_concurrency=max_concurrency, max_errors=max_errors,

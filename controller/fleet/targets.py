@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from controller.model import TagFilter, Targets
+from controller.shorthand import targets_of
 from plugins.sdk.errors import InputError
 from plugins.sdk.wire.document import has_lone_surrogate
 
@@ -28,51 +29,46 @@ KEY_GROUP = "resource-groups:Name"
 TAG_PREFIX = "tag:"
 ALL = "*"
 
-_FIELDS = ("Key", "Values")
 _UNSUPPORTED = {
     "tag-key": "targeting by tag key alone is not supported; use Key=tag:NAME,Values=...",
     "resource-groups:ResourceTypeFilters": "resource type filters do not apply to Outpost nodes",
 }
 
 
-def _fields(item: str, where: str) -> tuple[str, tuple[str, ...]]:
-    """``Key=K,Values=a,b`` -> (K, (a, b)): the AWS CLI shorthand for one target."""
-    found: dict[str, list[str]] = {}
-    current: str | None = None
-    for token in item.split(","):
-        name, sep, rest = token.partition("=")
-        if sep and name.strip() in _FIELDS:
-            current = name.strip()
-            if current in found:
-                raise InputError(where, f"{current}= is given twice in {item!r}")
-            found[current] = [rest.strip()]
-        elif current == "Values":
-            found[current].append(token.strip())
-        elif current is None:
-            raise InputError(where, f"expected Key=KEY,Values=V1[,V2...], got {item!r}")
-        else:
-            raise InputError(where, f"Key takes one value: {token!r} in {item!r} is not part of it "
-                                    f"(did you mean Values=...?)")
-    if "Key" not in found or not found["Key"][0]:
-        raise InputError(where, f"Key= is missing or empty in {item!r}")
-    if "Values" not in found:
-        raise InputError(where, f"Values= is missing in {item!r}")
-    values = found["Values"]
-    if any(not v for v in values):
-        raise InputError(where, f"empty value in {item!r}")
-    return found["Key"][0], tuple(dict.fromkeys(values))  # duplicates dropped, order kept
+def _key(given: str) -> str:
+    """A target key as SSM names it, whatever its case (AWS examples write ``instanceids``)."""
+    folded = given.strip().casefold()
+    if folded in _KEYS:
+        return _KEYS[folded]
+    if folded.startswith(TAG_PREFIX):
+        return TAG_PREFIX + given.strip()[len(TAG_PREFIX):]  # a tag's own key keeps its case
+    return given.strip()
+
+
+_KEYS = {KEY_NODE_IDS.casefold(): KEY_NODE_IDS, KEY_GROUP.casefold(): KEY_GROUP}
 
 
 def parse_targets(items: Sequence[str], where: str = "--targets") -> Targets:
-    """Parse the ``--targets`` options; InputError naming the bad item."""
+    """Parse the ``--targets`` options (the AWS CLI's shorthand or JSON: controller/shorthand.py);
+    InputError naming the bad item."""
+    for item in items:
+        if has_lone_surrogate(item):  # argv bytes that are not UTF-8, as Python reads them
+            raise InputError(where, f"{item!r} is not UTF-8 text")
+    return targets_from_pairs(targets_of(tuple(items), where), where)
+
+
+def targets_from_pairs(pairs: Sequence[tuple[str, Sequence[str]]], where: str = "--targets") -> Targets:
+    """(Key, Values) pairs as SSM's Targets: its keys and limits checked."""
     node_ids: tuple[str, ...] | None = None
     tags: dict[str, tuple[str, ...]] = {}
     group: str | None = None
     every = False
-    for item in items:
-        if has_lone_surrogate(item):  # argv bytes that are not UTF-8, as Python reads them
-            raise InputError(where, f"{item!r} is not UTF-8 text")
-        key, values = _fields(item.strip(), where)
+    for given_key, given_values in pairs:
+        values = tuple(dict.fromkeys(v.strip() for v in given_values))  # duplicates dropped, order kept
+        key = _key(given_key)
+        item = f"Key={given_key},Values={','.join(given_values)}"
+        if not values or any(not v for v in values):
+            raise InputError(where, f"empty value in {item!r}")
         if len(values) > MAX_VALUES:
             raise InputError(where, f"at most {MAX_VALUES} values per key, {key} has {len(values)} in {item!r}")
         if key == KEY_NODE_IDS:

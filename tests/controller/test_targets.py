@@ -1,6 +1,8 @@
 """controller.fleet.targets: SSM's --targets shorthand, good and bad."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from controller.fleet.targets import parse_targets
@@ -25,6 +27,15 @@ GOOD: list[tuple[list[str], ParsedTargets]] = [
     (["Key=tag:aws:cloudformation:stack-name,Values=a=b"],
      ParsedTargets(tags=(TagFilter("aws:cloudformation:stack-name", ("a=b",)),))),
     (["Key=InstanceIds,Values=mi-1,mi-2"], ParsedTargets(node_ids=("mi-1", "mi-2"))),
+    # as AWS examples write them: any case of the fields and of SSM's own keys (a tag's key keeps its case)
+    (["key=tag:Role,values=web"], ParsedTargets(tags=(TagFilter("Role", ("web",)),))),
+    (["Key=instanceids,Values=mi-1"], ParsedTargets(node_ids=("mi-1",))),
+    (["Key=RESOURCE-GROUPS:NAME,Values=g"], ParsedTargets(group="g")),
+    # the AWS CLI's JSON, one list of targets, and quoted or bracketed values
+    (['[{"Key":"tag:Role","Values":["web","api"]},{"Key":"InstanceIds","Values":["mi-1"]}]'],
+     ParsedTargets(node_ids=("mi-1",), tags=(TagFilter("Role", ("web", "api")),))),
+    (['Key=tag:Name,Values="a,b"'], ParsedTargets(tags=(TagFilter("Name", ("a,b",)),))),
+    (["Key=tag:Role,Values=[web,api]"], ParsedTargets(tags=(TagFilter("Role", ("web", "api")),))),
     ([f"Key=InstanceIds,Values={IDS_50}"], ParsedTargets(node_ids=tuple(IDS_50.split(",")))),
     (["Key=InstanceIds,Values=*"], ParsedTargets(all=True)),
     (["Key=resource-groups:Name,Values=web-servers"], ParsedTargets(group="web-servers")),
@@ -37,7 +48,6 @@ GOOD: list[tuple[list[str], ParsedTargets]] = [
 
 BAD: list[tuple[list[str], str]] = [
     (["tag:Role=web"], "expected Key=KEY,Values="),
-    (["key=tag:Role,values=web"], "expected Key=KEY,Values="),
     (["Key=tag:Role"], "Values= is missing in 'Key=tag:Role'"),
     (["Values=web"], "Key= is missing or empty in 'Values=web'"),
     (["Key=,Values=web"], "Key= is missing or empty"),
@@ -63,7 +73,10 @@ BAD: list[tuple[list[str], str]] = [
     (["Key=tag-key,Values=Role"], "tag key alone is not supported"),
     (["Key=resource-groups:ResourceTypeFilters,Values=AWS::EC2::Instance"], "resource type filters"),
     (["Key=Role,Values=web"], "unknown key 'Role' in 'Key=Role,Values=web'"),
-    (["Key=instanceids,Values=mi-1"], "unknown key 'instanceids'"),
+    (['[{"Key": "tag:Role", "Values": "web"}]'], "expected a list of strings"),
+    (['[{"Key": "tag:Role", "Values": ["web"], "Extra": 1}]'], re.escape('expected {"Key": KEY, "Values": [V1, ...]}')),
+    (["[not json"], "not valid JSON"),
+    (['Key=tag:Role,Values="web'], "a quote is not closed"),
 ]
 
 
@@ -76,7 +89,7 @@ def test_good(items: list[str], expected: ParsedTargets) -> None:
 def test_bad(items: list[str], message: str) -> None:
     with pytest.raises(InputError, match=message) as info:
         parse_targets(items)
-    assert info.value.where == "--targets"
+    assert info.value.where.startswith("--targets")  # JSON errors name the item: --targets[0].Values
 
 
 def test_empty_and_where() -> None:

@@ -22,12 +22,13 @@ SHARED = {SDK, WIRE, HOST}
 # a room may always import itself. The controller's rooms are listed lowest first.
 MAY_IMPORT: dict[str, set[str]] = {
     "controller.model": {SDK, WIRE},
+    "controller.shorthand": {SDK},  # the AWS CLI's --targets / --parameters syntax, for every room reading them
     "controller.wire": {"controller.model", PB},  # targets and tags, for both edges
     "controller.store": {"controller.model", SDK, WIRE, HOST},
     # documents/yamlload.py: a policy read bounded; the store: the audit trail's writer
     "controller.trust": {"controller.model", "controller.store", "controller.documents", SDK, WIRE, HOST},
     "controller.events": {"controller.model", SDK, WIRE, HOST},
-    "controller.fleet": {"controller.model", "controller.store", SDK, WIRE, HOST},
+    "controller.fleet": {"controller.model", "controller.shorthand", "controller.store", SDK, WIRE, HOST},
     "controller.documents": {"controller.model", "controller.store", SDK, WIRE, HOST},
     "controller.dispatch": {"controller.model", "controller.store", "controller.fleet",
                             "controller.trust", "controller.events", SDK, WIRE, HOST},
@@ -39,7 +40,8 @@ MAY_IMPORT: dict[str, set[str]] = {
                            "controller.documents", "controller.events", "controller.fleet", "controller.trust",
                            "controller.server", SDK, WIRE, HOST, PB},
     # trust: `audit verify` checks the chain on the operator's side, not on the controller's word
-    "controller.cli": {"controller.model", "controller.wire", "controller.compiler", "controller.documents",
+    "controller.cli": {"controller.model", "controller.shorthand", "controller.wire", "controller.compiler",
+                       "controller.documents",
                        "controller.fleet", "controller.runtime", "controller.trust", SDK, WIRE, HOST, PB},
     "controller.dev": set(),  # runs the others as processes, imports none of them
     "agent": {SDK, WIRE, HOST, PB},
