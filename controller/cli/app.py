@@ -51,7 +51,25 @@ def parse_tags(items: Sequence[str], where: str) -> tuple[Tag, ...]:
     return tuple(tags)
 
 
-@click.group()
+# The commands other distributions' entry points bring (``outpost.cli``, controller/cli/entry.py): handed
+# their arguments before click runs, so only named here, for ``outpost --help``.
+HANDED_OVER = {"agent": "On a node: enrol it, run the agent (outpost agent enroll|run --help).",
+               "swarm": "Load testing: many real agents in one process (outpost swarm --help)."}
+
+
+class OutpostGroup(click.Group):
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_commands(ctx, formatter)
+        import importlib.metadata  # only for the help
+
+        found = sorted(ep.name for ep in importlib.metadata.entry_points(group="outpost.cli"))
+        rows = [(name, HANDED_OVER.get(name, "(from an installed distribution)")) for name in found]
+        if rows:
+            with formatter.section("Commands handed to their own programs"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=OutpostGroup)
 @click.option("--config", "config_path", type=FilePath(dir_okay=False, path_type=Path), envvar="OUTPOST_CONFIG",
               help="CLI configuration (default ~/.config/outpost/config.yaml)")
 @click.option("--log-level", default="WARNING", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]))

@@ -37,3 +37,11 @@ def test_an_agent_sent_sigterm_while_it_starts_stops_with_status_0_not_by_the_si
 def test_other_commands_keep_sigterms_default() -> None:
     proc = run("agent", "enroll")  # not `agent run`: nothing waits for a stop, the signal ends it
     assert proc.returncode == -15, proc.stderr
+
+
+def test_outpost_help_lists_every_command_the_agent_and_the_swarm_included() -> None:
+    proc = subprocess.run([sys.executable, "-m", "controller.cli.entry", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    listed = {line.split()[0] for line in proc.stdout.splitlines() if line.startswith("  ") and line.split()}
+    assert {"agent", "swarm", "command", "playbook", "agent-release", "content", "baseline"} <= listed
