@@ -18,7 +18,7 @@ import json
 from plugins.sdk.errors import InputError
 from plugins.sdk.limits import shown
 
-_OPEN = {"[": "]", '"': '"', "'": "'"}
+_OPEN = {"[": "]", "{": "}", '"': '"', "'": "'"}
 
 
 def split_top(text: str, where: str, sep: str = ",") -> list[str]:
@@ -33,7 +33,7 @@ def split_top(text: str, where: str, sep: str = ",") -> list[str]:
             continue
         if stack and ch == stack[-1]:
             stack.pop()
-        elif ch in _OPEN and (not stack or stack[-1] == "]"):
+        elif ch in _OPEN and (not stack or stack[-1] in "]}"):
             stack.append(_OPEN[ch])
         elif ch == sep and not stack:
             pieces.append("".join(current))
@@ -43,7 +43,7 @@ def split_top(text: str, where: str, sep: str = ",") -> list[str]:
         current.append(ch)
         i += 1
     if stack:
-        raise InputError(where, f"a {'quote' if stack[-1] != ']' else 'bracket'} is not closed in {shown(text)}")
+        raise InputError(where, f"a {'bracket' if stack[-1] in ']}' else 'quote'} is not closed in {shown(text)}")
     pieces.append("".join(current))
     return pieces
 

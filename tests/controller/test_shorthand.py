@@ -27,6 +27,8 @@ from plugins.sdk.errors import InputError
     # repeated options add values, as before
     (("a=1", "a=2"), {"a": ("1", "2")}),
     (("a=x=y",), {"a": ("x=y",)}),
+    # a value in braces (a StringMap written as JSON) keeps its commas
+    (('env={"A":"1","B":"2"}',), {"env": ('{"A":"1","B":"2"}',)}),
 ])
 def test_parameters_as_the_aws_cli_takes_them(items: tuple[str, ...], expected: dict) -> None:
     assert parse_parameters(items) == expected
