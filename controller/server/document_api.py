@@ -17,6 +17,7 @@ from typing import NoReturn, ParamSpec, Protocol, TypeVar
 
 import grpc
 
+from controller.documents.catalog import BUILTIN_OF_ALIAS
 from controller.model import DOCUMENT_NAME
 from controller.store.db import Db
 from controller.store.documents import (
@@ -176,7 +177,8 @@ class DocumentApi:
             parse_version_selector(request.version)
         except StoreError as exc:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        rec = await self._store(context, self._db.store.get_document_version, request.name, request.version)
+        name = BUILTIN_OF_ALIAS.get(request.name, request.name)  # AWS-RunShellScript shows its built-in
+        rec = await self._store(context, self._db.store.get_document_version, name, request.version)
         return pb.GetDocumentResponse(document=document_info_to_pb(rec, self._parameters(rec)), content=rec.content)
 
     async def DeleteDocument(self, request: pb.DeleteDocumentRequest,  # noqa: N802

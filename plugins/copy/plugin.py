@@ -96,8 +96,12 @@ def converge(inputs: CopyInputs, check_mode: bool, fetched: bytes | None = None)
     target = follow_link(inputs.dest, "copy: dest")
     name = shown_path(inputs.dest, target)
     st = stat_or_none(target, "copy: cannot read dest")
+    missing_dir = ""
     if st is None:
-        parent_must_exist(target, "copy: dest")
+        if check_mode and not os.path.isdir(os.path.dirname(target)):  # an earlier task may make it
+            missing_dir = f" (its directory {os.path.dirname(target)} does not exist yet: a task before must make it)"
+        else:
+            parent_must_exist(target, "copy: dest")
     elif stat.S_ISDIR(st.st_mode):
         raise PluginError(f"copy: dest {name} is a directory")
     elif not stat.S_ISREG(st.st_mode):
@@ -116,7 +120,7 @@ def converge(inputs: CopyInputs, check_mode: bool, fetched: bytes | None = None)
     if write:
         what = (f"{len(data)} bytes to {name} (sha256 {checksum})" if data is not None
                 else f"{inputs.src} to {name} (sha256 {checksum})")
-        changes.append(Change(f"write {what}", f"wrote {what}"))
+        changes.append(Change(f"write {what}{missing_dir}", f"wrote {what}"))
     if attrs := wanted.change(st, name):
         changes.append(attrs)
     if changes and not check_mode:

@@ -181,3 +181,11 @@ def test_spec() -> None:
     spec = CopyPlugin.spec
     assert (spec.name, spec.supports_check_mode, spec.needs_workdir) == ("copy", True, False)
     assert spec.platforms == frozenset({Platform.LINUX, Platform.MACOS})
+
+
+def test_check_mode_says_a_copy_into_a_directory_not_made_yet_would_need_it(tmp_path: Path) -> None:
+    """Ansible's copy fails here in check mode; a play that makes the directory first is checkable."""
+    dest = tmp_path / "later" / "a.conf"
+    outcome, sink = run_step(REGISTRY, "copy", {"dest": str(dest), "content": "x\n"}, tmp_path, check_mode=True)
+    assert outcome.changed and not dest.parent.exists()
+    assert f"its directory {dest.parent} does not exist yet" in sink.stdout
