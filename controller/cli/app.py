@@ -15,19 +15,19 @@ from controller.cli.access import operator, policy
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.audit import audit
 from controller.cli.client import rpc_error_message
-from controller.cli.commands import command, events
+from controller.cli.commands import events
 from controller.cli.context import Ctx
 from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands, tag
+from controller.cli.invocations import command  # the group of commands.py, with invocations, get and wait
+from controller.cli.nodes import node_list
 from controller.cli.params import FilePath
 from controller.cli.patching import baseline, compliance
 from controller.cli.releases import agent_release, content
 from controller.cli.render import (
     OUTPUT,
     activation_row,
-    capacity_line,
     make_console,
-    node_row,
     print_json,
     print_table,
 )
@@ -276,28 +276,6 @@ def node_deregister(obj: Ctx, node_id: str) -> None:
         f"{r.ended_invocations} invocation(s) ended")
 
 
-@node.command("list")
-@OUTPUT
-@click.pass_obj
-def node_list(obj: Ctx, output: str) -> None:
-    """Every registered node; under them, the controller's room for agent streams (on stderr with
-    --output json, and only when it refused some or is full)."""
-    with obj.client() as c:
-        listing = c.node_listing()
-    rows = [node_row(n) for n in listing.nodes]
-    capacity = capacity_line(listing.capacity)
-    if output == "json":
-        print_json(rows)
-        if listing.capacity.refused or capacity.startswith("at capacity"):
-            say(f"warning: {capacity}", err=True)
-    else:
-        columns = ["node_id", "hostname", "platform", "os", "ping_status", "tags", "agent_version", "plugins",
-                   "last_seen"]
-        print_table(rows, columns + ["note"] if any(r["note"] for r in rows) else columns)
-        if capacity:
-            say(capacity)
-
-
 # ---------------------------------------------------------------- playbooks and commands
 
 @cli.group()
@@ -379,6 +357,7 @@ cli.add_command(content)
 cli.add_command(baseline)
 cli.add_command(compliance)
 register_node_commands(node)
+node.add_command(node_list)
 
 
 MAX_ERROR_CHARS = 500  # an error is one line; a value quoted in it may be huge (the sweep gives 100,000 characters)

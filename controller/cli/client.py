@@ -50,6 +50,7 @@ def command_end(events: Iterable[pb.CommandEvent]) -> pb.CommandInfo | None:
 
 
 CommandView = pb.GetCommandResponse  # a command with every invocation (get_command)
+CommandInfo = pb.CommandInfo  # a command with its counters, no invocations (list_commands)
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,9 @@ class AdminClient:
         request = pb.ListCommandsRequest(limit=limit, command_id=command_id)
         return list(self.stub.ListCommands(request, timeout=self.timeout).commands)
 
-    def watch_command(self, command_id: str) -> Iterator[pb.CommandEvent]:
-        return self.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id))
+    def watch_command(self, command_id: str, timeout: float | None = None) -> Iterator[pb.CommandEvent]:
+        """WatchCommand: no deadline unless ``timeout`` (then DEADLINE_EXCEEDED past it)."""
+        return self.stub.WatchCommand(pb.WatchCommandRequest(command_id=command_id), timeout=timeout)
 
     def cancel_command(self, command_id: str, node_ids: Iterable[str] = ()) -> pb.CommandInfo:
         request = pb.CancelCommandRequest(command_id=command_id, node_ids=list(node_ids))

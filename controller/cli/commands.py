@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import click
 
 from controller.cli import params
-from controller.cli.client import AdminClient, CommandSpec, command_end
+from controller.cli.client import AdminClient, CommandInfo, CommandSpec, command_end
+from controller.cli.filters import STATUS, TIMESTAMP, CommandFilter
 from controller.cli.output_writer import StreamWriter, write_json, write_table
 from controller.cli.preflight import node_gaps, stored_document
 from controller.cli.render import (
@@ -60,16 +61,52 @@ def command() -> None:
 @click.option("--limit", default=50, show_default=True, type=params.PAGE)
 @click.option("--command-id", default="", type=params.ID,
               help="Just this command: its status and counters (SSM's --command-id).")
+@click.option("--status", default=None, type=STATUS, help="a status or status detail (any case)")
+@click.option("--document", "--document-name", "document", default=None, type=params.DOCUMENT,
+              help="sent with this document")
+@click.option("--node", "node_id", default="", type=params.ID,
+              help="that reached this node (reads each candidate command's invocations)")
+@click.option("--invoked-after", default=None, type=TIMESTAMP, help="sent at or after this ISO 8601 time")
+@click.option("--invoked-before", default=None, type=TIMESTAMP, help="sent at or before this ISO 8601 time")
 @OUTPUT
 @click.pass_obj
-def command_list(obj: Ctx, limit: int, command_id: str, output: str) -> None:
+def command_list(obj: Ctx, limit: int, command_id: str, status: str | None, document: str | None, node_id: str,
+                 invoked_after: int | None, invoked_before: int | None, output: str) -> None:
+    """The newest commands first. The filters are applied here, by the CLI, to the 1,000 newest
+    commands the controller lists (its listing has no filter); then --limit of those that pass."""
+    chosen = CommandFilter(status or "", document or "", invoked_after, invoked_before)
     with obj.client() as c:
-        rows = [command_row(x) for x in c.list_commands(limit, command_id)]
+        if not (chosen.any or node_id):
+            found = c.list_commands(limit, command_id)
+        else:
+            found = [x for x in c.list_commands(MAX_LISTED, command_id)
+                     if chosen.matches(command_row(x), x.created_at_ms)]
+            if node_id:
+                found = _reaching(c, found, node_id, limit)
+        rows = [command_row(x) for x in found[:limit]]
     if output == "json":
         print_json(rows)
     else:
         print_table(rows, ["command_id", "document", "status", "targets", "completed", "errors", "requested_by",
                            "created"])
+
+
+MAX_LISTED = 1000  # the controller's largest ListCommands
+
+
+def _reaching(client: AdminClient, commands: list[CommandInfo], node_id: str, limit: int) -> list[CommandInfo]:
+    """The first ``limit`` of ``commands`` with an invocation on ``node_id``: a command sent to node
+    ids that do not name it is passed over unread, the others' invocations are read, one at a time."""
+    out: list[CommandInfo] = []
+    for x in commands:
+        t = x.targets
+        if t.node_ids and not (t.tags or t.group or t.all) and node_id not in t.node_ids:
+            continue
+        if any(i.node_id == node_id for i in client.get_command(x.command_id).invocations):
+            out.append(x)
+            if len(out) >= limit:
+                break
+    return out
 
 
 @command.command("show")
@@ -173,16 +210,6 @@ def _wait(client, command_id: str, events: Iterable[object], output: str) -> int
                     title=f"{command_id}: {row['status']} ({row['status_detail']})")
     detail = command_row(final or shown.command)["status_detail"]
     return 0 if detail == "Success" else 1
-
-
-@command.command("wait")
-@click.argument("command_id", type=params.ID)
-@OUTPUT
-@click.pass_obj
-def command_wait(obj: Ctx, command_id: str, output: str) -> None:
-    """Block until the command is terminal; exit 0 only when it ended Success."""
-    with obj.client() as c:
-        raise SystemExit(_wait(c, command_id, c.watch_command(command_id), output))
 
 
 @command.command("cancel")

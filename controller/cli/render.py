@@ -103,6 +103,31 @@ def invocation_row(i: pb.Invocation) -> Row:
             "duration": duration(i.started_at_ms, i.ended_at_ms), "steps": [step_row(s) for s in i.steps]}
 
 
+def response_code(detail: Detail, started_ms: int, exit_code: int) -> int:
+    """SSM's ResponseCode: the exit code once the node ran it to its end; -1 before (or never started)."""
+    return exit_code if started_ms and detail.terminal else -1
+
+
+def step_view_row(v: pb.StepView) -> Row:
+    """A step as ``command invocations --details`` and ``command get`` show it: step_row's, with its
+    response code and times."""
+    s = v.result
+    return {**step_row(v), "response_code": response_code(wire.detail_from_pb(s.detail), s.started_at_ms, s.exit_code),
+            "started": iso(s.started_at_ms), "ended": iso(s.ended_at_ms)}
+
+
+def invocation_view_row(i: pb.Invocation, details: bool = False) -> Row:
+    """One invocation, SSM's ListCommandInvocations' way; its steps (``CommandPlugins``) with ``details``."""
+    detail = wire.detail_from_pb(i.detail)
+    row: Row = {"command_id": i.command_id, "node_id": i.node_id, "status": wire.status_from_pb(i.status).value,
+                "status_detail": detail.value, "response_code": response_code(detail, i.started_at_ms, i.exit_code),
+                "started": iso(i.started_at_ms), "ended": iso(i.ended_at_ms),
+                "duration": duration(i.started_at_ms, i.ended_at_ms)}
+    if details:
+        row["steps"] = [step_view_row(v) for v in i.steps]
+    return row
+
+
 def content_row(f: pb.ContentFile) -> Row:
     return {"name": f.name, "size": f.size, "sha256": f.sha256, "stored": iso(f.stored_at_ms),
             "stored_by": f.stored_by}

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from controller.documents.ssmref import first_reference, reference_problem
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.limits import BOUNDED_JSON, NumberTooLong, check_json_tree, check_text, nesting_problem
 from plugins.sdk.schema import JsonValue, kind_of
@@ -142,6 +143,8 @@ def _parse_one(name: Any, decl: Any, where: str) -> ParameterSpec:
     if "default" in decl and secret:
         raise DocumentError(f"{where}.default: a secret parameter cannot have a default (it would be stored "
                             "in the document)")
+    if "default" in decl and (found := first_reference(decl["default"], f"{where}.default")):
+        raise DocumentError(f"{found[0]}: {reference_problem(found[1])}")  # SSM allows {{ssm:x}} there
     if "default" in decl:
         try:
             default = _from_json(spec, decl["default"], f"{where}.default")
@@ -197,7 +200,11 @@ def _from_strings(spec: ParameterSpec, given: Any, where: str) -> Any:
     if not isinstance(given, (list, tuple)) or not all(isinstance(v, str) for v in given):
         raise InputError(where, "expected a list of strings")
     for i, text in enumerate(given):
-        check_text(text, where if len(given) == 1 else f"{where}[{i}]")
+        at = where if len(given) == 1 else f"{where}[{i}]"
+        check_text(text, at)
+        if found := first_reference(text, at):  # SSM would put the parameter's value in its place
+            shown = "{{ssm:...}} (in a secret value, not shown)" if spec.secret else found[1]
+            raise InputError(at, reference_problem(shown))
     t = spec.type
     if t is ParamType.STRING_LIST:
         return tuple(given)

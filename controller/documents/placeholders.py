@@ -25,10 +25,11 @@ from controller.documents.parameters import (
     as_json,
     value_text,
 )
+from controller.documents.ssmref import reference_problem
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.schema import JsonValue
 
-# ``{{ ... }}``. Only a parameter name (or an unsupported ``ssm:``-style reference) is ours;
+# ``{{ ... }}``. Only a parameter name (or a refused ``ssm:``-style reference: ssmref.py) is ours;
 # anything else (``{{.State.Status}}`` in a docker format string) is left as it is.
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 WHOLE = re.compile(r"^\{\{\s*([A-Za-z0-9_]+)\s*\}\}$")
@@ -58,7 +59,7 @@ def interpolate(text: str, values: Mapping[str, Any], specs: Sequence[ParameterS
     def substitute(match: re.Match[str]) -> str:
         inner = match.group(1)
         if UNSUPPORTED_REF.match(inner):
-            raise InputError(where, f"{{{{{inner}}}}} is not supported: Outpost has no parameter store")
+            raise InputError(where, reference_problem(match.group(0)))
         if not NAME.match(inner):
             return match.group(0)
         spec = _spec_for(inner, by_name, where)

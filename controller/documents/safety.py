@@ -49,7 +49,8 @@ def unsafe_parameters(doc: CommandDocument) -> tuple[str, ...]:
             for match in PLACEHOLDER.finditer(text):
                 if match.group(1) in specs:
                     pasted[match.group(1)] = None
-        lines += [f"mainSteps[{index}] ({step.name}): parameter {name!r} is pasted into the script as text, so "
+        at = step.where or f"mainSteps[{index}]"  # a schema 1.2 step: runtimeConfig.PLUGIN.properties[N]
+        lines += [f"{at} ({step.name}): parameter {name!r} is pasted into the script as text, so "
                   f"a value can run commands; give it allowedPattern or allowedValues, or interpolationType: ENV_VAR"
                   for name in pasted]
     return tuple(lines)

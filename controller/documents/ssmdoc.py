@@ -1,5 +1,9 @@
-"""Stored SSM command documents (schema 2.2, YAML or JSON: what ``outpost document create``
+"""Stored SSM command documents (schema 2.2, 2.0 and 1.2, YAML or JSON: what ``outpost document create``
 takes) and their rendering, with parameter values, into the Document the controller signs.
+
+Schema 2.0 is 2.2 without preconditions and shared inputs (SSM's agent reads both with one parser and
+honours preconditions from 2.2 on); schema 1.2's ``runtimeConfig`` becomes steps (schema12.py). Every
+document renders to a schema 2.2 Document: the agent runs one form.
 
 Field names are SSM's. ``onFailure``, ``onSuccess`` and ``finallyStep`` are SSM "shared inputs",
 written inside ``inputs``; they are taken out of the inputs (they may also be written at step
@@ -21,6 +25,7 @@ import yaml
 from controller.documents.envref import env_reference_for
 from controller.documents.parameters import ParameterSpec, parse_parameter_specs, resolve_values
 from controller.documents.placeholders import apply_to_inputs, check_references, environment_for, interpolate
+from controller.documents.schema12 import check_document_keys, steps_12
 from controller.documents.yamlload import NestingError, NestingLimitedLoader
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.registry import PluginRegistry
@@ -53,6 +58,8 @@ STEP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 DOCUMENT_KEYS = ("schemaVersion", "description", "parameters", "mainSteps")
 STEP_KEYS = ("action", "name", "inputs", "precondition", "onFailure", "onSuccess", "finallyStep", "timeoutSeconds")
 SHARED_INPUTS = ("onFailure", "onSuccess", "finallyStep")
+SCHEMA_VERSIONS = ("1.2", "2.0", SCHEMA_VERSION)
+NOT_IN_20 = "schema 2.0 has no {} (they are schema 2.2's: write schemaVersion: '2.2')"
 MAX_YAML_NODES = 200_000  # a 64 KB document has far fewer; only alias expansion gets here
 # What PyYAML's constructors raise, unwrapped, for a scalar that its tag (written, or resolved from
 # how the scalar looks) cannot read: int("x"), a timestamp that is no date, a boolean that is none.
@@ -70,6 +77,7 @@ class StepTemplate:
     on_success_exit: bool = False
     finally_step: bool = False
     timeout_seconds: int | None = None
+    where: str = ""  # a schema 1.2 step's place (runtimeConfig.PLUGIN.properties[N]), which holds its inputs
 
 
 @dataclass(frozen=True)
@@ -234,30 +242,44 @@ def _document(data: Any) -> CommandDocument:
     if "schemaVersion" not in data:
         raise DocumentError("document: missing 'schemaVersion'")
     version = data["schemaVersion"]
-    if version == 2.2 and isinstance(version, float):  # YAML's unquoted ``schemaVersion: 2.2``
-        version = SCHEMA_VERSION
-    if version != SCHEMA_VERSION:
-        raise DocumentError(f"document.schemaVersion: unsupported {version!r} (supported: {SCHEMA_VERSION})")
+    if isinstance(version, float) and str(version) in SCHEMA_VERSIONS:  # YAML's unquoted ``schemaVersion: 2.2``
+        version = str(version)
+    if version not in SCHEMA_VERSIONS:
+        raise DocumentError(f"document.schemaVersion: unsupported {version!r} "
+                            f"(supported: {', '.join(SCHEMA_VERSIONS)})")
+    if version == "1.2":
+        check_document_keys(data)
     unknown = sorted(set(data) - set(DOCUMENT_KEYS))
-    if unknown:
-        raise DocumentError(f"document.{unknown[0]}: unknown key (known: {', '.join(DOCUMENT_KEYS)})")
+    if unknown and version != "1.2":
+        why = "runtimeConfig is schema 1.2's" if unknown[0] == "runtimeConfig" else "unknown key"
+        raise DocumentError(f"document.{unknown[0]}: {why} (known: {', '.join(DOCUMENT_KEYS)})")
     description = data.get("description", "")
     if not isinstance(description, str):
         raise DocumentError(f"document.description: expected a string, got {kind_of(description)}")
     specs = parse_parameter_specs(data.get("parameters") or {}, "document.parameters")
+    if version == "1.2":
+        return CommandDocument(version, description, specs, tuple(_steps_12(data["runtimeConfig"], specs)))
     raw_steps = data.get("mainSteps")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise DocumentError("document.mainSteps: expected a list of at least one step")
     steps: list[StepTemplate] = []
     for i, raw in enumerate(raw_steps):
-        step = _step(raw, f"document.mainSteps[{i}]", specs, last=i == len(raw_steps) - 1)
+        step = _step(raw, f"document.mainSteps[{i}]", specs, last=i == len(raw_steps) - 1, version=version)
         if any(s.name == step.name for s in steps):
             raise DocumentError(f"document.mainSteps[{i}].name: duplicate step name {step.name!r}")
         steps.append(step)
-    return CommandDocument(SCHEMA_VERSION, description, specs, tuple(steps))
+    return CommandDocument(version, description, specs, tuple(steps))
 
 
-def _step(raw: Any, where: str, specs: Sequence[ParameterSpec], *, last: bool) -> StepTemplate:
+def _steps_12(runtime_config: Any, specs: Sequence[ParameterSpec]) -> list[StepTemplate]:
+    steps = []
+    for s in steps_12(runtime_config):
+        check_references(s.inputs, specs, f"document.{s.where}")
+        steps.append(StepTemplate(s.name, s.action, s.inputs, where=s.where))
+    return steps
+
+
+def _step(raw: Any, where: str, specs: Sequence[ParameterSpec], *, last: bool, version: str) -> StepTemplate:
     if not isinstance(raw, dict):
         raise DocumentError(f"{where}: expected a mapping, got {kind_of(raw)}")
     unknown = sorted(set(raw) - set(STEP_KEYS))
@@ -274,6 +296,12 @@ def _step(raw: Any, where: str, specs: Sequence[ParameterSpec], *, last: bool) -
     if not isinstance(raw.get("inputs", {}), dict):
         raise DocumentError(f"{where}.inputs: expected a mapping, got {kind_of(raw['inputs'])}")
     inputs = dict(raw.get("inputs", {}))  # a copy: shared inputs are taken out of it
+    if version == "2.0":  # SSM's agent honours neither before 2.2
+        for key in ("precondition", *SHARED_INPUTS):
+            if key in raw or key in inputs:
+                at = f"{where}.{key}" if key in raw else f"{where}.inputs.{key}"
+                raise DocumentError(f"{at}: " + NOT_IN_20.format("preconditions" if key == "precondition"
+                                                                  else "shared inputs"))
     flow: dict[str, Any] = {}
     for key in SHARED_INPUTS:  # SSM's shared inputs, inside inputs or at step level
         if key in inputs and key in raw:
@@ -303,7 +331,8 @@ def check_actions(doc: CommandDocument, registry: PluginRegistry) -> None:
     """Refuse a document whose steps name an action no installed plugin provides."""
     for i, step in enumerate(doc.steps):
         if not registry.has_action(step.action):
-            raise DocumentError(f"document.mainSteps[{i}].action: unknown action {step.action!r} "
+            at = f"runtimeConfig.{step.action}" if step.where else f"mainSteps[{i}].action"
+            raise DocumentError(f"document.{at}: unknown action {step.action!r} "
                                 f"(known: {', '.join(registry.actions())})")
 
 
@@ -334,11 +363,13 @@ def render_values(doc: CommandDocument, values: Mapping[str, Any], registry: Plu
     environment, secret_names = environment_for(values, specs)
     steps = []
     for i, t in enumerate(doc.steps):
-        where = f"mainSteps[{i}]"
+        where = t.where or f"mainSteps[{i}]"
         if not registry.has_action(t.action):
-            raise InputError(f"{where}.action", f"unknown action {t.action!r} (known: {', '.join(registry.actions())})")
-        raw = apply_to_inputs(dict(t.inputs), values, specs, env_reference_for(t.action), where=f"{where}.inputs")
-        inputs = inputs_to_json(registry.bind(t.action, raw, f"{where}.inputs").given)
+            at = f"runtimeConfig.{t.action}" if t.where else f"{where}.action"
+            raise InputError(at, f"unknown action {t.action!r} (known: {', '.join(registry.actions())})")
+        at = t.where or f"{where}.inputs"  # a 1.2 step's inputs are its properties entry
+        raw = apply_to_inputs(dict(t.inputs), values, specs, env_reference_for(t.action), where=at)
+        inputs = inputs_to_json(registry.bind(t.action, raw, at).given)
         precondition = None
         if t.precondition is not None:
             precondition = _precondition(t.precondition, values, specs, f"{where}.precondition")

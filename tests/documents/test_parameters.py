@@ -192,12 +192,16 @@ def test_substituted_values_are_not_scanned_again() -> None:
     assert interpolate("{{ service }}", values, SPECS, SHELL) == "{{ port }}"
 
 
+NO_STORE = "Outpost has no parameter store yet (planned: outpost parameter put|get)"
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("{{ nope }}", "x: references undeclared parameter 'nope'"),
-    ("{{ssm:/a/b}}", "x: {{ssm:/a/b}} is not supported: Outpost has no parameter store"),
-    ("{{ ssm-secure:pw }}", "x: {{ssm-secure:pw}} is not supported: Outpost has no parameter store"),
+    ("{{ssm:/a/b}}", f"x: {{{{ssm:/a/b}}}} refers to an SSM parameter; {NO_STORE}"),
+    ("{{ ssm-secure:pw }}", f"x: {{{{ ssm-secure:pw }}}} refers to an SSM SecureString parameter; {NO_STORE}"),
+    ("{{resolve:ssm:/a/b:2}}", f"x: {{{{resolve:ssm:/a/b:2}}}} refers to an SSM parameter; {NO_STORE}"),
     ("{{resolve:secretsmanager:x}}",
-     "x: {{resolve:secretsmanager:x}} is not supported: Outpost has no parameter store"),
+     f"x: {{{{resolve:secretsmanager:x}}}} refers to an AWS Secrets Manager secret; {NO_STORE}"),
     ("echo {{ commands }}", "x: parameter 'commands' is a StringList: it can only be a whole value "
                             "(\"{{ commands }}\"), not part of a string"),
     ("{{ labels }}", "x: parameter 'labels' is a StringMap: it can only be a whole value (\"{{ labels }}\"), "

@@ -42,3 +42,14 @@ def test_the_built_in_documents_are_safe() -> None:
     builtin = resources.files(BUILTIN_PACKAGE)
     for name in ("Outpost-RunShellScript.yaml", "Outpost-RunPowerShellScript.yaml"):
         assert unsafe_parameters(parse_command_document(builtin.joinpath(name).read_bytes(), "YAML")) == (), name
+
+
+def test_a_1_2_step_is_named_by_its_place() -> None:
+    from controller.documents.safety import unsafe_parameters
+    from controller.documents.ssmdoc import parse_command_document
+    doc = parse_command_document(b"schemaVersion: '1.2'\nparameters: {name: {type: String}}\nruntimeConfig:\n"
+                                 b"  aws:runShellScript:\n    properties: [{runCommand: ['touch /srv/{{ name }}']}]\n")
+    assert unsafe_parameters(doc) == (
+        "runtimeConfig.aws:runShellScript.properties[0] (0.aws:runShellScript): parameter 'name' is pasted into the "
+        "script as text, so a value can run commands; give it allowedPattern or allowedValues, or "
+        "interpolationType: ENV_VAR",)

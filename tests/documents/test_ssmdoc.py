@@ -338,3 +338,39 @@ def test_an_env_var_value_does_not_run_in_a_real_shell(tmp_path: Path) -> None:
                          check=True, timeout=10)
     assert out.stdout == f"{value}\n{value}\n"
     assert not marker.exists()
+
+
+# -- schema 1.2 and 2.0 -----------------------------------------------------------------------
+
+PUBLISHED_12 = HERE / "published" / "AWS-RunShellScript-1.2.json"
+
+
+def test_the_published_1_2_document_reads_as_one_step_per_properties_entry() -> None:
+    doc = parse_command_document(PUBLISHED_12.read_bytes(), "JSON")
+    assert doc == parse_command_document((HERE / "ok" / "schema12_aws_runshellscript.yaml").read_bytes())
+    assert doc.schema_version == "1.2" and [p.name for p in doc.parameters] == ["commands", "workingDirectory",
+                                                                                "executionTimeout"]
+    (step,) = doc.steps
+    assert step == StepTemplate("0.aws:runShellScript", "aws:runShellScript",
+                                {"runCommand": "{{ commands }}", "workingDirectory": "{{ workingDirectory }}",
+                                 "timeoutSeconds": "{{ executionTimeout }}"},
+                                where="runtimeConfig.aws:runShellScript.properties[0]")
+    assert step.precondition is None  # the plugin's platforms decide, as for a 2.2 step without one
+    rendered = render(doc, {"commands": ["id"]}, REGISTRY)
+    assert rendered.schema_version == "2.2" and rendered.steps[0].inputs["timeoutSeconds"] == 3600
+    with pytest.raises(InputError, match=r"^parameters\.commands: must have at least 1 item, got 0$"):
+        render(doc, {"commands": []}, REGISTRY)
+
+
+def test_check_actions_names_the_1_2_plugin() -> None:
+    doc = parse_command_document(b"schemaVersion: '1.2'\nruntimeConfig:\n  aws:runPowerShellScript:\n"
+                                 b"    properties: [{runCommand: [dir]}]\n")
+    assert [s.name for s in doc.steps] == ["0.aws:runPowerShellScript"]
+    with pytest.raises(DocumentError, match=r"^document\.runtimeConfig\.aws:runPowerShellScript: unknown action "):
+        check_actions(doc, REGISTRY)
+
+
+def test_schema_2_0_keeps_its_version_and_renders_as_2_2() -> None:
+    doc = parse_command_document((HERE / "ok" / "schema20.yaml").read_bytes())
+    assert doc.schema_version == "2.0" and doc.steps[0].where == ""
+    assert _render_case(HERE / "ok" / "schema20.yaml").schema_version == "2.2"

@@ -136,8 +136,10 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
     for ids in (("agent-release", "delete"), ("content", "delete")):
         by_command[ids] = {"version" if ids[0] == "agent-release" else "name": "sweep-nobody"}
     by_command[("content", "put")] = {"name": "sweep-content", "path": str(s.document)}
-    for ids in (("command", "show"), ("command", "wait"), ("command", "cancel"), ("command", "logs")):
+    for ids in (("command", "show"), ("command", "wait"), ("command", "cancel"), ("command", "logs"),
+                ("command", "invocations")):
         by_command[ids] = {"command_id": s.command_id}
+    by_command[("command", "get")] = {"command_id": s.command_id, "node_id": s.node_id}
     for ids in (("document", "show"), ("document", "delete"), ("group", "show"), ("group", "delete")):
         by_command[ids] = {"name": "Sweep-Doc" if ids[0] == "document" else "sweep-group"}
     for ids in (("operator", "show"), ("operator", "revoke"), ("policy", "show"), ("policy", "delete")):
@@ -385,7 +387,8 @@ COMMAND_IDS = [" ".join(p) for p in [
     ("activation", "create"), ("activation", "delete"), ("activation", "list"), ("agent-release", "delete"),
     ("agent-release", "list"), ("agent-release", "publish"), ("audit", "export"),
     ("audit", "list"), ("audit", "verify"), ("baseline", "create"), ("baseline", "delete"), ("baseline", "list"),
-    ("baseline", "show"), ("baseline", "update"), ("command", "cancel"), ("command", "list"),
+    ("baseline", "show"), ("baseline", "update"), ("command", "cancel"), ("command", "get"),
+    ("command", "invocations"), ("command", "list"),
     ("compliance", "list"), ("compliance", "show"), ("content", "delete"), ("content", "list"), ("content", "put"),
     ("command", "logs"), ("command", "send"), ("command", "show"), ("command", "wait"), ("controller", "init"),
     ("controller", "serve"), ("controller", "recover-operator"), ("controller", "rotate-master-key"),

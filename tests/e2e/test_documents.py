@@ -4,7 +4,8 @@ Versions and the default version, hash pinning, deletion, the built-in documents
 (at create and once parameters are applied), validation messages, the issue's nginx document run
 unchanged (with a stand-in ``systemctl``), exit codes 168/169 and ``finallyStep``, ``onFailure``,
 a precondition that no node meets (InvalidPlatform, not an error), and a PowerShell step on Linux
-nodes (run with a stand-in ``pwsh`` where one is on the agent's PATH, failed saying so where none is).
+nodes (run with a stand-in ``pwsh`` where one is on the agent's PATH, failed saying so where none is),
+AWS-RunShellScript's published schema 1.2 form run unchanged, and a ``{{ssm:NAME}}`` value refused at send.
 
 One fleet for the module (a controller and three Linux agents); every test uses its own document
 names and its own files, so tests do not see each other's work.
@@ -279,9 +280,9 @@ def test_document_over_64_kib_once_parameters_are_applied_is_refused_at_send(fle
 # ------------------------------------------------------------------------------ validation
 
 INVALID = {
-    "schema-1.2": ('schemaVersion: "1.2"\nmainSteps:\n'
-                   "  - {action: aws:runShellScript, name: a, inputs: {runCommand: [echo]}}\n",
-                   ["schemaVersion", "1.2", "2.2"]),
+    "schema-1.2-with-mainSteps": ('schemaVersion: "1.2"\nmainSteps:\n'
+                                  "  - {action: aws:runShellScript, name: a, inputs: {runCommand: [echo]}}\n",
+                                  ["document.mainSteps", "schema 1.2", "runtimeConfig", "schemaVersion: '2.2'"]),
     "unknown-action": ('schemaVersion: "2.2"\nmainSteps:\n'
                        "  - {action: aws:noSuchAction, name: a, inputs: {runCommand: [echo]}}\n",
                        ["mainSteps[0].action", "aws:noSuchAction"]),
@@ -551,3 +552,34 @@ def test_a_parameter_pasted_into_a_script_is_warned_of_and_refused_when_required
         "mainSteps[0] (t): parameter 'name' is pasted into the script as text, so a value can run commands; give "
         "it allowedPattern or allowedValues, or interpolationType: ENV_VAR"]
     assert cluster.outpost_json("command", "list", "--output", "json") == []
+
+
+# ------------------------------------------------------------------------------ schema 1.2, SSM references
+
+PUBLISHED_12 = Path(__file__).parents[1] / "documents" / "ssmdoc_cases" / "published" / "AWS-RunShellScript-1.2.json"
+
+
+def test_the_published_1_2_run_shell_script_runs_unchanged_and_ssm_references_are_refused(
+        fleet: Cluster, tmp_path: Path) -> None:
+    """AWS-RunShellScript in its schema 1.2 form, as AWS published it (runtimeConfig, properties id
+    0.aws:runShellScript), stored with `document create` and run on real agents: one step, named by its
+    id. A {{ssm:NAME}} reference in a value given at send is refused, never passed on as text."""
+    c = fleet
+    text = PUBLISHED_12.read_text()
+    created = json.loads(create_document(c, tmp_path, "Run-Shell-1.2", text, suffix="json").stdout)
+    assert created["parameters"] == ["commands", "workingDirectory", "executionTimeout"], created
+    assert _show_doc(c, "Run-Shell-1.2", "--content")["content"] == text
+
+    given = json.dumps({"commands": ["echo hello from 1.2", "pwd"], "workingDirectory": [str(tmp_path)],
+                        "executionTimeout": ["60"]})
+    shown = run(c, "--document", "Run-Shell-1.2", "--parameters", given, "--targets", LIN)
+    assert (shown["status"], shown["status_detail"], shown["targets"]) == ("Success", "Success", 2), shown
+    for inv in shown["invocations"]:
+        assert step_details(inv) == [("0.aws:runShellScript", "Success")], inv
+    assert _stdout(c, shown, "lin1") == f"hello from 1.2\n{tmp_path}\n"
+
+    refused = c.outpost("command", "send", "--document", "Run-Shell-1.2", "--targets", LIN, "--parameters",
+                        json.dumps({"commands": ["echo {{ssm:/app/db}}"]}), check=False)
+    assert refused.returncode == 1, refused.stdout
+    assert ("parameters.commands: {{ssm:/app/db}} refers to an SSM parameter; Outpost has no parameter store yet "
+            "(planned: outpost parameter put|get)") in refused.stderr, refused.stderr
