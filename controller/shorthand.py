@@ -21,31 +21,59 @@ from plugins.sdk.limits import shown
 _OPEN = {"[": "]", "{": "}", '"': '"', "'": "'"}
 
 
+def _closing(text: str, i: int, where: str) -> int:
+    """Where the quote or bracket opened at ``text[i]`` closes: the index after it. Inside brackets
+    or braces, quoted parts are skipped whole and brackets nest."""
+    want = [_OPEN[text[i]]]
+    j = i + 1
+    while j < len(text):
+        ch = text[j]
+        if want[-1] in "\"'":  # in quotes: only the closing quote (or an escaped one) counts
+            if ch == "\\" and j + 1 < len(text):
+                j += 2
+                continue
+            if ch == want[-1]:
+                want.pop()
+        elif ch in _OPEN:
+            want.append(_OPEN[ch])
+        elif ch == want[-1]:
+            want.pop()
+        j += 1
+        if not want:
+            return j
+    raise InputError(where, f"a {'quote' if want[0] in chr(34) + chr(39) else 'bracket'} is not closed in "
+                            f"{shown(text)}")
+
+
 def split_top(text: str, where: str, sep: str = ",") -> list[str]:
-    """``text`` cut at each ``sep`` outside quotes and brackets, ``\\,`` kept as a comma; the quotes
-    and brackets stay in the pieces (:func:`value_of` reads them)."""
-    pieces, current, stack, i = [], [], [], 0
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\" and i + 1 < len(text) and text[i + 1] in (sep, "\\"):
-            current.append("\\" + text[i + 1])
-            i += 2
-            continue
-        if stack and ch == stack[-1]:
-            stack.pop()
-        elif ch in _OPEN and (not stack or stack[-1] in "]}"):
-            stack.append(_OPEN[ch])
-        elif ch == sep and not stack:
-            pieces.append("".join(current))
-            current = []
+    """``text`` cut at each ``sep``, as the AWS CLI's shorthand cuts it: a value (a piece, or what
+    follows a piece's first ``=``) that starts with a quote, a bracket or a brace runs to where that
+    closes; anywhere else quotes and brackets are ordinary characters (``if [ -f x ]`` is a script);
+    ``\\,`` is a comma. The quotes and brackets stay in the pieces (:func:`value_of` reads them)."""
+    pieces: list[str] = []
+    i = 0
+    while True:
+        current: list[str] = []
+        value_starts, keyed = True, False
+        while i < len(text) and text[i] != sep:
+            ch = text[i]
+            if ch == "\\" and i + 1 < len(text) and text[i + 1] in (sep, "\\"):
+                current.append(text[i:i + 2])
+                i, value_starts = i + 2, False
+                continue
+            if value_starts and ch in _OPEN:
+                end = _closing(text, i, where)
+                current.append(text[i:end])
+                i, value_starts = end, False
+                continue
+            current.append(ch)
             i += 1
-            continue
-        current.append(ch)
+            value_starts = ch == "=" and not keyed
+            keyed = keyed or ch == "="
+        pieces.append("".join(current))
+        if i >= len(text):
+            return pieces
         i += 1
-    if stack:
-        raise InputError(where, f"a {'bracket' if stack[-1] in ']}' else 'quote'} is not closed in {shown(text)}")
-    pieces.append("".join(current))
-    return pieces
 
 
 def _unescape(text: str) -> str:
@@ -54,12 +82,14 @@ def _unescape(text: str) -> str:
 
 def value_of(text: str, where: str) -> list[str]:
     """One shorthand value: ``[a,"b,c"]`` is a list; ``"a,b"`` or ``'a,b'`` one string, unquoted;
-    anything else one string, ``\\,`` a comma."""
+    anything else one string, ``\\,`` a comma. Only a bracket or a quote that spans the whole value
+    makes a list or a quoted string: ``[ "$n" -ne 2 ] && [ "$n" -ne 4 ]`` is a script line."""
     text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
+    whole = bool(text) and text[0] in _OPEN and _closing(text, 0, where) == len(text)
+    if whole and text[0] == "[":
         inner = text[1:-1].strip()
         return [] if not inner else [one for piece in split_top(inner, where) for one in value_of(piece, where)]
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+    if whole and text[0] in "\"'":
         return [text[1:-1]]
     return [_unescape(text)]
 

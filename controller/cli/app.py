@@ -21,6 +21,7 @@ from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands, tag
 from controller.cli.invocations import command  # the group of commands.py, with invocations, get and wait
 from controller.cli.nodes import node_list
+from controller.cli.parameters import parameter
 from controller.cli.params import FilePath
 from controller.cli.patching import baseline, compliance
 from controller.cli.releases import agent_release, content
@@ -31,6 +32,7 @@ from controller.cli.render import (
     print_json,
     print_table,
 )
+from controller.cli.ssm import ssm
 from controller.cli.terminal import say
 from controller.model import Tag
 from controller.runtime.config import DEFAULT_PORT
@@ -356,6 +358,8 @@ cli.add_command(agent_release)
 cli.add_command(content)
 cli.add_command(baseline)
 cli.add_command(compliance)
+cli.add_command(parameter)
+cli.add_command(ssm)
 register_node_commands(node)
 node.add_command(node_list)
 

@@ -229,6 +229,23 @@ class AdminClient:
     def delete_content(self, name: str) -> None:
         self.stub.DeleteContent(pb.DeleteContentRequest(name=name), timeout=self.timeout)
 
+    # ---- the parameter store
+
+    def put_parameter(self, name: str, type_: str, value: str, description: str, overwrite: bool) -> int:
+        request = pb.PutParameterRequest(name=name, type=type_, value=value, description=description,
+                                         overwrite=overwrite)
+        return self.stub.PutParameter(request, timeout=self.timeout).version
+
+    def get_parameter(self, name: str, with_decryption: bool) -> pb.Parameter:
+        request = pb.GetParameterRequest(name=name, with_decryption=with_decryption)
+        return self.stub.GetParameter(request, timeout=self.timeout).parameter
+
+    def list_parameters(self, path: str) -> list[pb.Parameter]:
+        return list(self.stub.ListParameters(pb.ListParametersRequest(path=path), timeout=self.timeout).parameters)
+
+    def delete_parameter(self, name: str) -> None:
+        self.stub.DeleteParameter(pb.DeleteParameterRequest(name=name), timeout=self.timeout)
+
     def list_releases(self) -> list[pb.AgentRelease]:
         return list(self.stub.ListAgentReleases(pb.ListAgentReleasesRequest(), timeout=self.timeout).releases)
 
@@ -384,6 +401,17 @@ class AdminClient:
                                                                             max_results=page_size)))
         return pb.GetCommandResponse(command=pages[-1].command, document=pages[-1].document,
                                      invocations=[i for page in pages for i in page.invocations])
+
+    def node_page(self, page_size: int, next_token: str = "") -> tuple[list[pb.Node], str]:
+        """One page of the registered nodes, and the token of the next ("" on the last)."""
+        page = self.stub.ListNodes(pb.ListNodesRequest(max_results=page_size, next_token=next_token),
+                                   timeout=self.timeout)
+        return list(page.nodes), page.next_token
+
+    def command_page(self, command_id: str, page_size: int, next_token: str = "") -> CommandView:
+        """One page of a command's invocations (its next_token says where the next begins)."""
+        request = pb.GetCommandRequest(command_id=command_id, max_results=page_size, next_token=next_token)
+        return self.stub.GetCommand(request, timeout=self.timeout)
 
     def close(self) -> None:
         self._channel.close()

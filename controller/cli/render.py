@@ -133,6 +133,18 @@ def content_row(f: pb.ContentFile) -> Row:
             "stored_by": f.stored_by}
 
 
+HIDDEN_VALUE = "(SecureString: not shown; --with-decryption shows it)"
+
+
+def parameter_row(p: pb.Parameter, *, value: bool = False) -> Row:
+    """A parameter; its value only where asked (get), a SecureString's only where the controller sent it."""
+    row: Row = {"name": p.name, "type": p.type, "version": p.version, "last_modified": iso(p.last_modified_at_ms),
+                "last_modified_by": p.last_modified_by, "description": p.description}
+    if value:
+        row["value"] = p.value if p.value or p.type != "SecureString" else HIDDEN_VALUE
+    return row
+
+
 def release_row(r: pb.AgentRelease) -> Row:
     return {"version": r.version, "filename": r.filename, "size": r.size, "sha256": r.sha256,
             "published": iso(r.published_at_ms), "published_by": r.published_by,
@@ -290,3 +302,42 @@ def operator_row(o: pb.Operator) -> Row:
 def policy_row(p: pb.Policy) -> Row:
     return {"name": p.name, "builtin": p.builtin, "attached_to": list(p.attached_to), "created": iso(p.created_at_ms),
             "updated": iso(p.updated_at_ms), "created_by": p.created_by, "document": p.document}
+
+
+# ---- records for ``outpost ssm`` (controller/cli/ssm/shapes.py turns them into the AWS CLI's shapes)
+
+def targets_pairs(t: pb.Targets) -> list[list]:
+    """Targets as SSM's (Key, Values) pairs."""
+    pairs: list[list] = [[f"{TAG_PREFIX}{f.key}", list(f.values)] for f in t.tags]
+    if t.node_ids:
+        pairs.append([KEY_NODE_IDS, list(t.node_ids)])
+    if t.group:
+        pairs.append([KEY_GROUP, [t.group]])
+    if t.all:
+        pairs.append([KEY_NODE_IDS, ["*"]])
+    return pairs
+
+
+def ssm_command_record(c: pb.CommandInfo) -> Row:
+    return {**command_row(c), "targets": targets_pairs(c.targets), "target_count": c.target_count,
+            "created_ms": c.created_at_ms, "expires_ms": c.expires_at_ms}
+
+
+def ssm_invocation_record(i: pb.Invocation) -> Row:
+    return {"command_id": i.command_id, "node_id": i.node_id, "status": wire.status_from_pb(i.status).value,
+            "status_detail": wire.detail_from_pb(i.detail).value, "exit_code": i.exit_code,
+            "started_ms": i.started_at_ms, "ended_ms": i.ended_at_ms,
+            "steps": [{"name": v.result.step_name, "action": v.result.action,
+                       "status": wire.detail_from_pb(v.result.detail).status.value,
+                       "status_detail": wire.detail_from_pb(v.result.detail).value, "exit_code": v.result.exit_code,
+                       "started_ms": v.result.started_at_ms, "ended_ms": v.result.ended_at_ms,
+                       "stdout": v.stdout, "stderr": v.stderr, "error": v.result.error} for v in i.steps]}
+
+
+def ssm_node_record(n: pb.Node) -> Row:
+    return {**node_row(n), "last_seen_ms": n.last_seen_at_ms, "registered_ms": n.registered_at_ms,
+            "activation_id": n.activation_id}
+
+
+def ssm_document_record(d: pb.DocumentInfo) -> Row:
+    return {**document_row(d), "created_ms": d.created_at_ms}

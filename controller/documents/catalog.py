@@ -11,12 +11,13 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from controller.documents.expand import expand, runs_documents
+from controller.documents.expand import RUN_DOCUMENT, expand, runs_documents
 from controller.documents.parameters import stand_in_values
 from controller.documents.resolve import PublishedRelease, resolve_baselines, resolve_releases
 from controller.documents.resolve_content import resolve_content
 from controller.documents.safety import unsafe_parameters
 from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render, render_values
+from controller.documents.ssmref import CHECKING, References, reference_names, refuse_inline_references
 from controller.store.db import Db
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.clock import now_ms
@@ -47,6 +48,7 @@ def needs_resolving(content: bytes) -> bool:
     return any(_needs(content))
 
 
+SSM_BYTES = re.compile(rb"\{\{\s*(ssm|ssm-secure|resolve)\s*:")  # cheap, on every inline send
 # SSM's names of the built-ins, as a send names them: AWS-UpdateSSMAgent runs Outpost-UpdateAgent
 BUILTIN_OF_ALIAS = {alias: name for name, aliases in BUILTIN_ALIASES.items() for alias in aliases}
 
@@ -108,7 +110,7 @@ class DocumentCatalog:
         doc = parse_command_document(content, fmt)
         check_actions(doc, self._registry)
         try:
-            rendered = render_values(doc, stand_in_values(doc.parameters), self._registry)
+            rendered = render_values(doc, stand_in_values(doc.parameters), self._registry, references=CHECKING)
         except InputError as exc:
             raise InputError(exc.where, exc.message + _stand_ins_used(doc, exc.where)) from None
         return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters), rendered.canonical_bytes(),
@@ -116,7 +118,7 @@ class DocumentCatalog:
 
     async def render(self, name: str, version: str, pinned_sha256: str,
                      given: Mapping[str, tuple[str, ...]]) -> Rendered:
-        name = BUILTIN_OF_ALIAS.get(name, name)
+        asked, name = name, BUILTIN_OF_ALIAS.get(name, name)  # the command keeps the name it was sent with
         rec = await self._db.run(self._db.store.get_document_version, name, version or "$DEFAULT")
         if pinned_sha256 and pinned_sha256.lower() != rec.sha256:
             raise DocumentError(f"document {name} version {rec.version} has sha256 {rec.sha256}, "
@@ -125,16 +127,29 @@ class DocumentCatalog:
         if self._require_safe and (unsafe := unsafe_parameters(doc)):
             raise DocumentError(f"document {rec.name} version {rec.version} is refused (require_safe_parameters; "
                                 f"stored before it was set): {unsafe[0]}")
-        rendered = render(doc, given, self._registry)
+        rendered = render(doc, given, self._registry, references=await self._references(doc, given))
         secret = {p.name for p in doc.parameters if p.secret}
         shown = {k: (MASK,) if k in secret else tuple(v) for k, v in given.items()}
-        return Rendered(rec.name, rec.version, rendered.canonical_bytes(), shown, frozenset(secret))
+        return Rendered(asked if asked != name else rec.name, rec.version, rendered.canonical_bytes(), shown,
+                        frozenset(secret))
 
     async def rendered(self, name: str, version: str, given: Mapping[str, tuple[str, ...]]) -> Document:
         """A stored document rendered with ``given``: what an ``aws:runDocument`` step runs."""
         name = BUILTIN_OF_ALIAS.get(name, name)
         rec = await self._db.run(self._db.store.get_document_version, name, version or "$DEFAULT")
-        return render(parse_command_document(rec.content, rec.format), given, self._registry)
+        doc = parse_command_document(rec.content, rec.format)
+        return render(doc, given, self._registry, references=await self._references(doc, given))
+
+    async def _references(self, doc: CommandDocument, given: Mapping[str, tuple[str, ...]]) -> References:
+        """The parameter store's values of the names ``doc`` and ``given`` refer to (``{{ssm:NAME}}``:
+        controller/documents/ssmref.py); a name it does not hold is refused where it is, as the
+        document renders. Opened here, at send, and put only where the references say."""
+        names = reference_names([[s.inputs, list(s.precondition or ())] for s in doc.steps]
+                                + [p.default for p in doc.parameters if not p.required] + list(given.values()))
+        if not names:
+            return References()
+        found = await self._db.run(self._db.store.parameters_for_send, names)
+        return References({n: (r.type, r.value or "") for n, r in found.items()})
 
     async def resolve(self, content: bytes) -> bytes:
         """``content`` with what only the controller knows filled in (controller/documents/resolve.py:
@@ -163,7 +178,11 @@ class DocumentCatalog:
 
     async def expand(self, content: bytes) -> bytes:
         """An inline document with its ``aws:runDocument`` steps expanded (controller/documents/
-        expand.py), canonical; the same bytes when it has none. InputError names what is wrong."""
+        expand.py), canonical; the same bytes when it has none. InputError names what is wrong, and a
+        ``{{ssm:NAME}}`` in its inputs (ssmref.refuse_inline_references)."""
+        if SSM_BYTES.search(content):
+            refuse_inline_references((s.name, s.inputs) for s in document_from_bytes(content).steps
+                                     if s.action != RUN_DOCUMENT)  # its document is rendered: filled then
         if not runs_documents(content):
             return content
         return (await expand(document_from_bytes(content), self.rendered)).canonical_bytes()

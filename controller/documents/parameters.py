@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from controller.documents.ssmref import first_reference, reference_problem
+from controller.documents.ssmref import CHECKING, NO_STORE, SSM_REFERENCE, References, has_reference
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.limits import BOUNDED_JSON, NumberTooLong, check_json_tree, check_text, nesting_problem
 from plugins.sdk.schema import JsonValue, kind_of
@@ -140,15 +140,21 @@ def _parse_one(name: Any, decl: Any, where: str) -> ParameterSpec:
     spec = ParameterSpec(name, ptype, decl.get("description", ""), MISSING, tuple(allowed), pattern,
                          counts["minItems"], counts["maxItems"], counts["minChars"], counts["maxChars"],
                          secret, interpolation, decl.get("displayType"))
-    if "default" in decl and secret:
+    refers = "default" in decl and has_reference(decl["default"])  # filled at send (ssmref.py)
+    only_a_reference = isinstance(decl.get("default"), str) and SSM_REFERENCE.fullmatch(decl["default"].strip())
+    if "default" in decl and secret and not only_a_reference:
         raise DocumentError(f"{where}.default: a secret parameter cannot have a default (it would be stored "
-                            "in the document)")
-    if "default" in decl and (found := first_reference(decl["default"], f"{where}.default")):
-        raise DocumentError(f"{found[0]}: {reference_problem(found[1])}")  # SSM allows {{ssm:x}} there
+                            "in the document), other than a reference: \"{{ssm-secure:NAME}}\"")
+    if refers and ptype not in (ParamType.STRING, ParamType.STRING_LIST):
+        raise DocumentError(f"{where}.default: only a String or StringList parameter's default can refer to the "
+                            "parameter store")
     if "default" in decl:
         try:
             default = _from_json(spec, decl["default"], f"{where}.default")
-            _check(spec, default, f"{where}.default")
+            if refers:
+                CHECKING.fill_all(default, f"{where}.default", secure_ok=secret)
+            else:  # a default filled from the store is checked at send
+                _check(spec, default, f"{where}.default")
         except InputError as exc:
             raise DocumentError(str(exc)) from None
         spec = dataclasses.replace(spec, default=default)
@@ -193,18 +199,19 @@ def _from_json(spec: ParameterSpec, value: Any, where: str) -> Any:
     return tuple(value) if t in LISTS else value
 
 
-def _from_strings(spec: ParameterSpec, given: Any, where: str) -> Any:
-    """A value given as SSM gives it (a list of strings) as the parameter's typed value."""
+def _from_strings(spec: ParameterSpec, given: Any, where: str, references: References = NO_STORE) -> Any:
+    """A value given as SSM gives it (a list of strings) as the parameter's typed value, each
+    ``{{ssm:NAME}}`` in it filled from the parameter store (``{{ssm-secure:NAME}}`` in a secret one's)."""
     if isinstance(given, str):
         given = [given]
     if not isinstance(given, (list, tuple)) or not all(isinstance(v, str) for v in given):
         raise InputError(where, "expected a list of strings")
+    filled = []
     for i, text in enumerate(given):
         at = where if len(given) == 1 else f"{where}[{i}]"
         check_text(text, at)
-        if found := first_reference(text, at):  # SSM would put the parameter's value in its place
-            shown = "{{ssm:...}} (in a secret value, not shown)" if spec.secret else found[1]
-            raise InputError(at, reference_problem(shown))
+        filled.append(references.fill(text, at, secure_ok=spec.secret))
+    given = filled
     t = spec.type
     if t is ParamType.STRING_LIST:
         return tuple(given)
@@ -285,8 +292,9 @@ def _check(spec: ParameterSpec, value: Any, where: str) -> None:
 
 
 def resolve_values(specs: Sequence[ParameterSpec], given: Mapping[str, Sequence[str]],
-                   where: str = "parameters") -> dict[str, Any]:
-    """Typed values of every declared parameter from the given ones and the defaults.
+                   where: str = "parameters", references: References = NO_STORE) -> dict[str, Any]:
+    """Typed values of every declared parameter from the given ones and the defaults, their
+    ``{{ssm:NAME}}`` references filled from ``references`` (ssmref.py).
 
     Raises InputError naming ``where.<name>`` (SSM's InvalidParameters) for an undeclared or
     missing parameter, or a value that does not fit; a secret value is never echoed.
@@ -302,8 +310,11 @@ def resolve_values(specs: Sequence[ParameterSpec], given: Mapping[str, Sequence[
     for spec in specs:
         at = f"{where}.{spec.name}"
         if spec.name in given:
-            value = _from_strings(spec, given[spec.name], at)
+            value = _from_strings(spec, given[spec.name], at, references)
             _check(spec, value, at)
+        elif not spec.required and has_reference(spec.default):
+            value = references.fill_all(copy.deepcopy(spec.default), f"{at}.default", secure_ok=spec.secret)
+            _check(spec, value, f"{at}.default")
         elif not spec.required:
             value = copy.deepcopy(spec.default)
         else:

@@ -25,15 +25,15 @@ from controller.documents.parameters import (
     as_json,
     value_text,
 )
-from controller.documents.ssmref import reference_problem
+from controller.documents.ssmref import CHECKING, NO_STORE, References
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.schema import JsonValue
 
-# ``{{ ... }}``. Only a parameter name (or a refused ``ssm:``-style reference: ssmref.py) is ours;
+# ``{{ ... }}``. Only a parameter name (or an ``ssm:`` reference to the parameter store: ssmref.py) is ours;
 # anything else (``{{.State.Status}}`` in a docker format string) is left as it is.
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 WHOLE = re.compile(r"^\{\{\s*([A-Za-z0-9_]+)\s*\}\}$")
-UNSUPPORTED_REF = re.compile(r"^(ssm|ssm-secure|resolve)\s*:")
+SSM_REF = re.compile(r"^(ssm|ssm-secure|resolve)\s*:")
 
 
 def _spec_for(name: str, specs: Mapping[str, ParameterSpec], where: str) -> ParameterSpec:
@@ -47,9 +47,10 @@ def _spec_for(name: str, specs: Mapping[str, ParameterSpec], where: str) -> Para
 
 
 def interpolate(text: str, values: Mapping[str, Any], specs: Sequence[ParameterSpec],
-                env_reference: EnvReference | None, *, where: str = "") -> str:
+                env_reference: EnvReference | None, *, where: str = "", references: References = NO_STORE) -> str:
     """Replace each ``{{ name }}`` in ``text``: verbatim for TEXT parameters, ``env_reference``
-    of the environment variable for ENV_VAR ones. Substituted values are not scanned again.
+    of the environment variable for ENV_VAR ones; each ``{{ssm:NAME}}`` by its value in
+    ``references`` (ssmref.py). Substituted values are not scanned again.
 
     ``env_reference=None`` substitutes ENV_VAR values too (for precondition operands, which
     are compared, never run); a secret parameter is then refused.
@@ -58,8 +59,8 @@ def interpolate(text: str, values: Mapping[str, Any], specs: Sequence[ParameterS
 
     def substitute(match: re.Match[str]) -> str:
         inner = match.group(1)
-        if UNSUPPORTED_REF.match(inner):
-            raise InputError(where, reference_problem(match.group(0)))
+        if SSM_REF.match(inner):
+            return references.fill(match.group(0), where)
         if not NAME.match(inner):
             return match.group(0)
         spec = _spec_for(inner, by_name, where)
@@ -86,7 +87,8 @@ def _whole(text: Any, by_name: Mapping[str, ParameterSpec], where: str) -> Param
 
 
 def apply_to_inputs(inputs: JsonValue, values: Mapping[str, Any], specs: Sequence[ParameterSpec],
-                    env_reference: EnvReference, *, where: str = "inputs") -> JsonValue:
+                    env_reference: EnvReference, *, where: str = "inputs",
+                    references: References = NO_STORE) -> JsonValue:
     """Substitute parameters throughout step inputs (SSM's rules), returning a new value.
 
     A list element that is exactly ``{{ name }}`` of a StringList or MapList expands into its
@@ -100,7 +102,7 @@ def apply_to_inputs(inputs: JsonValue, values: Mapping[str, Any], specs: Sequenc
             spec = _whole(value, by_name, at)
             if spec is not None and spec.type is not ParamType.STRING:
                 return as_json(copy.deepcopy(values[spec.name]))
-            return interpolate(value, values, specs, env_reference, where=at)
+            return interpolate(value, values, specs, env_reference, where=at, references=references)
         if isinstance(value, list):
             out: list[JsonValue] = []
             for i, item in enumerate(value):
@@ -123,14 +125,15 @@ _PLACEHOLDER_VALUES = {ParamType.STRING: "x", ParamType.STRING_LIST: ("x",), Par
 
 def check_references(template: JsonValue, specs: Sequence[ParameterSpec], where: str, *,
                      in_precondition: bool = False) -> None:
-    """Check a template before any value is known: every ``{{ name }}`` declared, no ``ssm:``
-    reference, no secret by text, no list or map inside a string. Raises DocumentError."""
+    """Check a template before any value is known: every ``{{ name }}`` declared, ``{{ssm:...}}``
+    references where they may be (left for the send to fill), no secret by text, no list or map
+    inside a string. Raises DocumentError."""
     stand_ins = {s.name: _PLACEHOLDER_VALUES[s.type] for s in specs}
     try:
         if in_precondition:
-            interpolate(str(template), stand_ins, specs, None, where=where)
+            interpolate(str(template), stand_ins, specs, None, where=where, references=CHECKING)
         else:
-            apply_to_inputs(template, stand_ins, specs, lambda name, _before: name, where=where)
+            apply_to_inputs(template, stand_ins, specs, lambda name, _before: name, where=where, references=CHECKING)
     except InputError as exc:
         raise DocumentError(str(exc)) from None
 

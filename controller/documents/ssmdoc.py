@@ -26,6 +26,7 @@ from controller.documents.envref import env_reference_for
 from controller.documents.parameters import ParameterSpec, parse_parameter_specs, resolve_values
 from controller.documents.placeholders import apply_to_inputs, check_references, environment_for, interpolate
 from controller.documents.schema12 import check_document_keys, steps_12
+from controller.documents.ssmref import NO_STORE, References
 from controller.documents.yamlload import NestingError, NestingLimitedLoader
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.host.registry import PluginRegistry
@@ -339,8 +340,8 @@ def check_actions(doc: CommandDocument, registry: PluginRegistry) -> None:
 # -- rendering ---------------------------------------------------------------------------------
 
 def _precondition(raw: tuple[str, str], values: Mapping[str, Any], specs: Sequence[ParameterSpec],
-                  where: str) -> Precondition:
-    left, right = (interpolate(op, values, specs, None, where=where) for op in raw)
+                  where: str, references: References) -> Precondition:
+    left, right = (interpolate(op, values, specs, None, where=where, references=references) for op in raw)
     for template, operand in zip(raw, (left, right), strict=True):
         if operand == PLATFORM_TYPE and template != PLATFORM_TYPE:
             raise InputError(where, f"a parameter's value cannot be {PLATFORM_TYPE!r}")
@@ -349,15 +350,17 @@ def _precondition(raw: tuple[str, str], values: Mapping[str, Any], specs: Sequen
 
 
 def render(doc: CommandDocument, given: Mapping[str, Sequence[str]], registry: PluginRegistry, *,
-           max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
-    """The Document to sign: parameters resolved and applied, each step's inputs validated and
-    normalised by its plugin's schema. InputError for parameters and inputs, DocumentError when
-    the result exceeds ``max_bytes`` (SSM's 64 KB, runtime parameters included)."""
-    return render_values(doc, resolve_values(doc.parameters, given), registry, max_bytes=max_bytes)
+           max_bytes: int = MAX_DOCUMENT_BYTES, references: References = NO_STORE) -> Document:
+    """The Document to sign: parameters resolved and applied, ``{{ssm:NAME}}`` references filled
+    from ``references`` (ssmref.py), each step's inputs validated and normalised by its plugin's
+    schema. InputError for parameters and inputs, DocumentError when the result exceeds
+    ``max_bytes`` (SSM's 64 KB, runtime parameters included)."""
+    values = resolve_values(doc.parameters, given, references=references)
+    return render_values(doc, values, registry, max_bytes=max_bytes, references=references)
 
 
 def render_values(doc: CommandDocument, values: Mapping[str, Any], registry: PluginRegistry, *,
-                  max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
+                  max_bytes: int = MAX_DOCUMENT_BYTES, references: References = NO_STORE) -> Document:
     """:func:`render` with every parameter's typed value already resolved (parameters.py)."""
     specs = doc.parameters
     environment, secret_names = environment_for(values, specs)
@@ -368,11 +371,12 @@ def render_values(doc: CommandDocument, values: Mapping[str, Any], registry: Plu
             at = f"runtimeConfig.{t.action}" if t.where else f"{where}.action"
             raise InputError(at, f"unknown action {t.action!r} (known: {', '.join(registry.actions())})")
         at = t.where or f"{where}.inputs"  # a 1.2 step's inputs are its properties entry
-        raw = apply_to_inputs(dict(t.inputs), values, specs, env_reference_for(t.action), where=at)
+        raw = apply_to_inputs(dict(t.inputs), values, specs, env_reference_for(t.action), where=at,
+                              references=references)
         inputs = inputs_to_json(registry.bind(t.action, raw, at).given)
         precondition = None
         if t.precondition is not None:
-            precondition = _precondition(t.precondition, values, specs, f"{where}.precondition")
+            precondition = _precondition(t.precondition, values, specs, f"{where}.precondition", references)
         steps.append(Step(t.name, t.action, inputs, t.timeout_seconds, False, precondition, t.on_failure,
                           t.on_success_exit, t.finally_step))
     document = Document(tuple(steps), doc.description, SCHEMA_VERSION, types.MappingProxyType(environment),

@@ -37,6 +37,7 @@ from controller.server.fleet_api import FleetApi
 from controller.server.group_api import GroupApi
 from controller.server.keys_api import KeysApi
 from controller.server.output_api import OutputApi
+from controller.server.parameters_api import ParametersApi
 from controller.server.permissions import sent_document
 from controller.server.releases_api import ReleasesApi
 from controller.server.strings import nul_field
@@ -76,7 +77,7 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, FleetApi, KeysApi, ReleasesApi,
+class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, FleetApi, KeysApi, ParametersApi, ReleasesApi,
                    pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,

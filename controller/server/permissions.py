@@ -31,6 +31,12 @@ def _named(kind: str, field: str) -> Resources:
     return resources
 
 
+def _parameter(request: Message) -> tuple[ResourceRef, ...]:
+    """``parameter/app/db/password`` for /app/db/password, as the parameter's ARN names it."""
+    name = str(request.name)
+    return (ResourceRef("parameter/" + name.removeprefix("/")),) if name else ()
+
+
 def document_ref(name: str) -> ResourceRef:
     """``document/NAME``, matched by its built-in aliases too (AWS-RunShellScript is aws:runShellScript's)."""
     return ResourceRef.document(name, BUILTIN_ALIASES.get(name, ()))
@@ -133,5 +139,9 @@ PERMISSIONS: dict[str, Permission] = {
     "GetBaseline": Permission(Action.BASELINE_GET, _named("baseline", "name")),
     "DeleteBaseline": Permission(Action.BASELINE_DELETE, _named("baseline", "name")),
     "ListCompliance": Permission(Action.COMPLIANCE_LIST),
+    "PutParameter": Permission(Action.PARAMETER_PUT, _parameter),
+    "GetParameter": Permission(Action.PARAMETER_GET, _parameter),  # a SecureString's value: with_decryption
+    "ListParameters": Permission(Action.PARAMETER_LIST),  # names and types, no values
+    "DeleteParameter": Permission(Action.PARAMETER_DELETE, _parameter),
     "GetCompliance": Permission(Action.COMPLIANCE_GET, _named("node", "node_id")),
 }

@@ -26,3 +26,8 @@ def blob_place(command_id: str, node_id: str, step_name: str, stream: str) -> by
 def content_place(name: str, seq: int) -> bytes:
     """A chunk of a content store file (content_chunks.data)."""
     return where_of("content_chunks.data", name, seq)
+
+
+def parameter_place(name: str, version: int) -> bytes:
+    """A version of a parameter store value (parameters.value)."""
+    return where_of("parameters.value", name, version)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Engine, LargeBinary, Table, func, inspect, select, text, tuple_
 
 from controller.store.engine import read_tx, write_tx
-from controller.store.places import blob_place, chunk_place, content_place, document_place
-from controller.store.schema import content_chunks, documents, output_chunks, step_outputs
+from controller.store.places import blob_place, chunk_place, content_place, document_place, parameter_place
+from controller.store.schema import content_chunks, documents, output_chunks, parameters, step_outputs
 from controller.store.sealer import Sealer
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ SEALED_COLUMNS = (
     SealedColumn(output_chunks, ("command_id", "node_id", "step_name", "stream", "seq"), "data", chunk_place),
     SealedColumn(step_outputs, ("command_id", "node_id", "step_name", "stream"), "data", blob_place),
     SealedColumn(content_chunks, ("name", "seq"), "data", content_place),
+    SealedColumn(parameters, ("name", "version"), "value", parameter_place),
 )
 
 RowKey = tuple[object, ...]

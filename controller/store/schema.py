@@ -125,6 +125,19 @@ content_chunks = Table(
     ForeignKeyConstraint(["name"], ["content_files.name"], ondelete="CASCADE"),
 )
 
+# The parameter store (0008): what `{{ssm:NAME}}` and `{{ssm-secure:NAME}}` refer to, put in at send
+# (controller/documents/ssmref.py). Every value sealed at rest, whatever its type (places.parameter_place).
+parameters = Table(
+    "parameters", metadata,
+    Column("name", Text, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("value", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("modified_at_ms", BigInteger, nullable=False),
+    Column("modified_by", Text, nullable=False),
+)
+
 # Patch baselines (0008): YAML as the operator wrote it (plugins/sdk/patching.py checks it), sent in
 # the patch steps that name it.
 baselines = Table(

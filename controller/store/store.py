@@ -45,6 +45,7 @@ from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
 from controller.store.output_reader import OutputReaderTables
+from controller.store.parameters import ParameterTables
 from controller.store.places import document_place
 from controller.store.presence import PresenceTables
 from controller.store.releases import ReleaseTables
@@ -108,7 +109,8 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
 
 class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelTables, ComplianceTables, ContentTables,
             DeregistrationTables, DocumentTables, GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables,
-            OutputReaderTables, PresenceTables, ReleaseTables, RetentionTables, RewrapTables, SettleTables):
+            OutputReaderTables, ParameterTables, PresenceTables, ReleaseTables, RetentionTables, RewrapTables,
+            SettleTables):
     def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self._engine = engine
         self._sealer = sealer  # seals documents and output (controller/store/sealer.py)

@@ -35,20 +35,28 @@ SSM_ACTIONS: tuple[tuple[str, str], ...] = (
     ("ssm:CreateActivation", "activation:Create"),
     ("ssm:DeleteActivation", "activation:Delete"),
     ("ssm:DescribeActivations", "activation:List"),
+    ("ssm:PutParameter", "parameter:Put"),
+    ("ssm:GetParameter", "parameter:Get"),
+    ("ssm:GetParameters", "parameter:Get"),
+    ("ssm:GetParametersByPath", "parameter:List"),  # Outpost's list answers no values: less, never more
+    ("ssm:DescribeParameters", "parameter:List"),
+    ("ssm:DeleteParameter", "parameter:Delete"),
+    ("ssm:DeleteParameters", "parameter:Delete"),
 )
 SSM_SERVICE = "ssm"
 
 # (service, resource type in the ARN) -> Outpost resource type.
 ARN_RESOURCES: tuple[tuple[str, str, str], ...] = (
     ("ssm", "document", "document"),
+    ("ssm", "parameter", "parameter"),  # parameter/app/db/password: /app/db/password
     ("ssm", "managed-instance", "node"),
     ("ec2", "instance", "node"),
 )
 # arn:PARTITION:SERVICE:REGION:ACCOUNT:TYPE/ID; region and account may be anything, even empty.
 _ARN = re.compile(r"arn:(?P<partition>[^:]*):(?P<service>[^:]*):[^:]*:[^:]*:(?P<type>[^/:]*)/(?P<id>.+)", re.DOTALL)
 _PARTITION = re.compile(r"aws(-[a-z]+)*|\*")
-_ARN_FORMS = ("arn:aws:ssm:REGION:ACCOUNT:document/NAME, arn:aws:ssm:REGION:ACCOUNT:managed-instance/ID "
-              "or arn:aws:ec2:REGION:ACCOUNT:instance/ID")
+_ARN_FORMS = ("arn:aws:ssm:REGION:ACCOUNT:document/NAME, arn:aws:ssm:REGION:ACCOUNT:parameter/NAME, "
+              "arn:aws:ssm:REGION:ACCOUNT:managed-instance/ID or arn:aws:ec2:REGION:ACCOUNT:instance/ID")
 
 # IAM condition key -> Outpost key; IAM's key names are case-insensitive. A `/` at the end marks a
 # prefix: what follows it (a tag's key) is kept as written.

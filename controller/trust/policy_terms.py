@@ -55,6 +55,10 @@ class Action(enum.Enum):
     BASELINE_DELETE = "baseline:Delete"
     COMPLIANCE_GET = "compliance:Get"
     COMPLIANCE_LIST = "compliance:List"
+    PARAMETER_PUT = "parameter:Put"
+    PARAMETER_GET = "parameter:Get"
+    PARAMETER_LIST = "parameter:List"
+    PARAMETER_DELETE = "parameter:Delete"
 
     @property
     def service(self) -> str:
@@ -81,6 +85,7 @@ class ResourceType(enum.Enum):
     AGENT_RELEASE = "agent-release"
     CONTENT = "content"
     BASELINE = "baseline"
+    PARAMETER = "parameter"
 
 
 class ConditionOperator(enum.Enum):

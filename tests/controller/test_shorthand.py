@@ -27,6 +27,13 @@ from plugins.sdk.errors import InputError
     # repeated options add values, as before
     (("a=1", "a=2"), {"a": ("1", "2")}),
     (("a=x=y",), {"a": ("x=y",)}),
+    # quotes and brackets inside a value are the script's: only a value's first character opens one
+    (('commands=if [ "$n" -ne 2 ] && [ "$n" -ne 4 ]; then exit 0; fi',),
+     {"commands": ('if [ "$n" -ne 2 ] && [ "$n" -ne 4 ]; then exit 0; fi',)}),
+    (("commands=[ -f /etc/x ] && echo yes",), {"commands": ("[ -f /etc/x ] && echo yes",)}),
+    (('commands=[ "$n" -ne 2 ] && [ "$n" -ne 4 ]',), {"commands": ('[ "$n" -ne 2 ] && [ "$n" -ne 4 ]',)}),
+    (("commands=echo \"it's\"",), {"commands": ("echo \"it's\"",)}),
+    (("commands=n=$(cat f || echo 0)",), {"commands": ("n=$(cat f || echo 0)",)}),
     # a value in braces (a StringMap written as JSON) keeps its commas
     (('env={"A":"1","B":"2"}',), {"env": ('{"A":"1","B":"2"}',)}),
 ])

@@ -192,16 +192,21 @@ def test_substituted_values_are_not_scanned_again() -> None:
     assert interpolate("{{ service }}", values, SPECS, SHELL) == "{{ port }}"
 
 
-NO_STORE = "Outpost has no parameter store yet (planned: outpost parameter put|get)"
+SECURE_ONLY = ("can only be a secret parameter's value (secret: true, interpolationType: ENV_VAR), given at send "
+               "or as its default: anywhere else a SecureString's value would be in the document as text")
 
 
 @pytest.mark.parametrize(("text", "message"), [
     ("{{ nope }}", "x: references undeclared parameter 'nope'"),
-    ("{{ssm:/a/b}}", f"x: {{{{ssm:/a/b}}}} refers to an SSM parameter; {NO_STORE}"),
-    ("{{ ssm-secure:pw }}", f"x: {{{{ ssm-secure:pw }}}} refers to an SSM SecureString parameter; {NO_STORE}"),
-    ("{{resolve:ssm:/a/b:2}}", f"x: {{{{resolve:ssm:/a/b:2}}}} refers to an SSM parameter; {NO_STORE}"),
+    ("{{ssm:/a/b}}", "x: {{ssm:/a/b}}: no parameter '/a/b' in the parameter store (outpost parameter put)"),
+    ("{{ ssm-secure:pw }}", f"x: {{{{ ssm-secure:pw }}}} {SECURE_ONLY}"),
+    ("{{resolve:ssm:/a/b:2}}", "x: {{resolve:ssm:/a/b:2}}: {{resolve:...}} (CloudFormation's) is not supported; "
+                               "write {{ssm:NAME}} or {{ssm-secure:NAME}}"),
     ("{{resolve:secretsmanager:x}}",
-     f"x: {{{{resolve:secretsmanager:x}}}} refers to an AWS Secrets Manager secret; {NO_STORE}"),
+     "x: {{resolve:secretsmanager:x}}: Outpost has no Secrets Manager; put the secret in the parameter store "
+     "(outpost parameter put NAME --type SecureString) and write {{ssm-secure:NAME}}"),
+    ("{{ssm:/a/b:2}}", "x: {{ssm:/a/b:2}}: a version or label (NAME:2) is not supported; the parameter store's "
+                       "latest version is used"),
     ("echo {{ commands }}", "x: parameter 'commands' is a StringList: it can only be a whole value "
                             "(\"{{ commands }}\"), not part of a string"),
     ("{{ labels }}", "x: parameter 'labels' is a StringMap: it can only be a whole value (\"{{ labels }}\"), "

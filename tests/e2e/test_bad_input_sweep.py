@@ -136,10 +136,20 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
     for ids in (("agent-release", "delete"), ("content", "delete")):
         by_command[ids] = {"version" if ids[0] == "agent-release" else "name": "sweep-nobody"}
     by_command[("content", "put")] = {"name": "sweep-content", "path": str(s.document)}
+    by_command[("parameter", "put")] = {"name": "/sweep/parameter", "value": "sweep-value", "overwrite": ""}
+    for ids in (("parameter", "get"), ("parameter", "delete")):
+        by_command[ids] = {"name": "/sweep/nobody"}
     for ids in (("command", "show"), ("command", "wait"), ("command", "cancel"), ("command", "logs"),
                 ("command", "invocations")):
         by_command[ids] = {"command_id": s.command_id}
     by_command[("command", "get")] = {"command_id": s.command_id, "node_id": s.node_id}
+    by_command[("ssm", "send-command")] = {"document_name": "AWS-RunShellScript", "parameters": "commands=true",
+                                           "targets": "Key=tag:Role,Values=nobody"}
+    for ids in (("ssm", "cancel-command"), ("ssm", "list-command-invocations")):
+        by_command[ids] = {"command_id": s.command_id}
+    for ids in (("ssm", "get-command-invocation"), ("ssm", "wait", "command-executed")):
+        by_command[ids] = {"command_id": s.command_id, "instance_id": s.node_id}
+    by_command[("ssm", "describe-document")] = {"name": "Sweep-Doc"}
     for ids in (("document", "show"), ("document", "delete"), ("group", "show"), ("group", "delete")):
         by_command[ids] = {"name": "Sweep-Doc" if ids[0] == "document" else "sweep-group"}
     for ids in (("operator", "show"), ("operator", "revoke"), ("policy", "show"), ("policy", "delete")):
@@ -399,7 +409,10 @@ COMMAND_IDS = [" ".join(p) for p in [
     ("operator", "revoke"), ("operator", "show"), ("playbook", "apply"), ("plugin", "list"), ("plugin", "show"),
     ("policy", "attach"), ("policy", "create"), ("policy", "delete"), ("policy", "detach"), ("policy", "list"),
     ("policy", "show"), ("policy", "simulate"), ("policy", "update"), ("agent", "enroll"), ("agent", "run"),
-    ("swarm",)]]
+    ("swarm",), ("parameter", "delete"), ("parameter", "get"), ("parameter", "list"), ("parameter", "put"),
+    ("ssm", "cancel-command"), ("ssm", "describe-document"), ("ssm", "describe-instance-information"),
+    ("ssm", "get-command-invocation"), ("ssm", "list-command-invocations"), ("ssm", "list-commands"),
+    ("ssm", "list-documents"), ("ssm", "send-command"), ("ssm", "wait", "command-executed")]]
 
 
 def test_every_command_is_in_the_list_below(sweep: Sweep) -> None:

@@ -581,5 +581,5 @@ def test_the_published_1_2_run_shell_script_runs_unchanged_and_ssm_references_ar
     refused = c.outpost("command", "send", "--document", "Run-Shell-1.2", "--targets", LIN, "--parameters",
                         json.dumps({"commands": ["echo {{ssm:/app/db}}"]}), check=False)
     assert refused.returncode == 1, refused.stdout
-    assert ("parameters.commands: {{ssm:/app/db}} refers to an SSM parameter; Outpost has no parameter store yet "
-            "(planned: outpost parameter put|get)") in refused.stderr, refused.stderr
+    assert ("parameters.commands: {{ssm:/app/db}}: no parameter '/app/db' in the parameter store "
+            "(outpost parameter put)") in refused.stderr, refused.stderr

@@ -280,7 +280,7 @@ def test_ssm_least_privilege_mixed_send_is_refused_naming_only_the_dev_node() ->
     assert evaluate((("lp", policy),), send(SHELL, PROD, DEV)).denied == ("node/mi-dev",)
 
 
-MAPPED = frozenset(a for a in Action if a.service in ("command", "document", "node", "activation"))
+MAPPED = frozenset(a for a in Action if a.service in ("command", "document", "node", "activation", "parameter"))
 
 
 @pytest.mark.parametrize("action", list(Action), ids=lambda a: a.value)
@@ -290,7 +290,7 @@ def test_a_pasted_deny_of_ssm_star_blocks_every_mapped_action(action: Action) ->
     expected = "denied: node/mi-dev (explicit: denied by no-ssm:NoSsm)" if action in MAPPED else \
         "allowed by admin:Statement[0] for node/mi-dev"
     assert explain(result) == expected
-    assert len(MAPPED) == 15
+    assert len(MAPPED) == 19
 
 
 @pytest.mark.parametrize(("build", "message"), [

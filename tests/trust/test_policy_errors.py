@@ -11,16 +11,16 @@ from controller.trust.policy import parse_policy
 from plugins.sdk.errors import InputError
 
 SERVICES = ("command, document, node, group, activation, operator, policy, audit, controller, agentRelease, content, "
-            "baseline, compliance")
-TYPES = "document, node, group, operator, policy, activation, agent-release, content, baseline"
+            "baseline, compliance, parameter")
+TYPES = "document, node, group, operator, policy, activation, agent-release, content, baseline, parameter"
 KEYS = ("node:tag/KEY, document:name, operator:name, request:source_ip; from IAM: ssm:resourceTag/KEY, "
         "aws:ResourceTag/KEY, aws:SourceIp")
-ARNS = ("arn:aws:ssm:REGION:ACCOUNT:document/NAME, arn:aws:ssm:REGION:ACCOUNT:managed-instance/ID or "
-        "arn:aws:ec2:REGION:ACCOUNT:instance/ID")
+ARNS = ("arn:aws:ssm:REGION:ACCOUNT:document/NAME, arn:aws:ssm:REGION:ACCOUNT:parameter/NAME, "
+        "arn:aws:ssm:REGION:ACCOUNT:managed-instance/ID or arn:aws:ec2:REGION:ACCOUNT:instance/ID")
 OPERATORS = ("StringEquals, StringNotEquals, StringEqualsIgnoreCase, StringNotEqualsIgnoreCase, StringLike, "
              "StringNotLike, IpAddress, NotIpAddress; each also ...IfExists")
 SSM = re.escape("(Outpost maps ssm:SendCommand, ssm:CancelCommand, ") + r"[a-zA-Z:, ]+" + re.escape(
-    "ssm:DescribeActivations)")
+    "ssm:DeleteParameters)")
 PRINCIPAL = ("a statement with a Principal belongs to a resource policy; Outpost's policies are identity policies, "
              "attached to operators, and name none")
 STATEMENT_KEYS = "Sid, Effect, Action, NotAction, Resource, NotResource, Condition"
@@ -53,16 +53,16 @@ CASES = [
      "(known: document:Create, document:Update, document:Delete, document:Get, document:List)"),
     ("a pattern matching nothing", policy(allow("*:Nothing")), "Statement[0].Action: unknown action '*:Nothing' "
      "(known: command:*, document:*, node:*, group:*, activation:*, operator:*, policy:*, audit:*, controller:*, "
-     "agentRelease:*, content:*, baseline:*, compliance:*)"),
+     "agentRelease:*, content:*, baseline:*, compliance:*, parameter:*)"),
     ("another service", policy(allow("s3:GetObject")), "Statement[0].Action: 's3:GetObject' has no Outpost "
      f"equivalent: Outpost has no service 's3' (its services: {SERVICES}; and ssm: actions it maps)"),
-    ("an unmapped ssm action", policy(allow("ssm:GetParameter")),
-     "^" + re.escape("Statement[0].Action: 'ssm:GetParameter' has no Outpost equivalent ") + SSM + "$"),
+    ("an unmapped ssm action", policy(allow("ssm:LabelParameterVersion")),
+     "^" + re.escape("Statement[0].Action: 'ssm:LabelParameterVersion' has no Outpost equivalent ") + SSM + "$"),
     ("an unmapped ssm action in a Deny", policy({"Effect": "Deny", "Action": ["ssm:SendCommand", "ssm:StartSession"],
                                                  "Resource": "*"}),
      "^" + re.escape("Statement[0].Action[1]: 'ssm:StartSession' has no Outpost equivalent ") + SSM + "$"),
-    ("an ssm pattern matching nothing", policy(allow("ssm:GetParam*")), "^" + re.escape(
-        "Statement[0].Action: 'ssm:GetParam*' matches no SSM action with an Outpost equivalent ") + SSM + "$"),
+    ("an ssm pattern matching nothing", policy(allow("ssm:GetInventory*")), "^" + re.escape(
+        "Statement[0].Action: 'ssm:GetInventory*' matches no SSM action with an Outpost equivalent ") + SSM + "$"),
     ("no service", policy(allow("commandSend")),
      "Statement[0].Action: 'commandSend' is not SERVICE:ACTION (e.g. command:Send) or *"),
     ("an empty action", policy(allow("")), "Statement[0].Action: '' is not SERVICE:ACTION (e.g. command:Send) or *"),
@@ -90,8 +90,9 @@ CASES = [
      "Statement[0].Resource: 'document/${aws:username}': policy variables (${...}) are not supported"),
     ("an S3 ARN", policy(allow(resource="arn:aws:s3:::bucket/*")),
      f"Statement[0].Resource: 'arn:aws:s3:::bucket/*' has no Outpost equivalent (Outpost maps {ARNS})"),
-    ("an SSM parameter ARN", policy(allow(resource="arn:aws:ssm:us-east-1:1:parameter/x")),
-     f"Statement[0].Resource: 'arn:aws:ssm:us-east-1:1:parameter/x' has no Outpost equivalent (Outpost maps {ARNS})"),
+    ("an SSM maintenance window ARN", policy(allow(resource="arn:aws:ssm:us-east-1:1:maintenancewindow/x")),
+     "Statement[0].Resource: 'arn:aws:ssm:us-east-1:1:maintenancewindow/x' has no Outpost equivalent "
+     f"(Outpost maps {ARNS})"),
     ("every SSM resource", policy(allow(resource="arn:aws:ssm:*:*:*")),
      f"Statement[0].Resource: 'arn:aws:ssm:*:*:*' has no Outpost equivalent (Outpost maps {ARNS})"),
     ("an instance ARN without an id", policy(allow(resource=["*", "arn:aws:ec2:r:a:instance/"])),

@@ -38,8 +38,11 @@ def one(action: object = "*", resource: object = "*", **extra: object) -> str:
     ("operator:*e", "operator:Create operator:Revoke"),
     ("policy:?etach", "policy:Detach"),
     ("*:List", "command:List document:List node:List group:List activation:List operator:List policy:List "
-               "agentRelease:List content:List baseline:List compliance:List"),
-    ("*:Get*", "command:Get document:Get group:Get operator:Get policy:Get baseline:Get compliance:Get"),
+               "agentRelease:List content:List baseline:List compliance:List parameter:List"),
+    ("*:Get*", "command:Get document:Get group:Get operator:Get policy:Get baseline:Get compliance:Get "
+               "parameter:Get parameter:List"),  # ssm:GetParametersByPath's too
+    ("ssm:GetParameter*", "parameter:Get parameter:List"),
+    ("ssm:DeleteParameters", "parameter:Delete"),
     ("ssm:SendCommand", "command:Send"),
     ("SSM:sendcommand", "command:Send"),
     ("ssm:GetCommandInvocation", "command:Get"),
@@ -50,9 +53,10 @@ def one(action: object = "*", resource: object = "*", **extra: object) -> str:
     ("ssm:DescribeActivations", "activation:List"),
     ("ssm:Send*", "command:Send"),
     ("ssm:List*", "command:List document:List"),
-    ("ssm:Describe*", "document:Get node:List activation:List"),
+    ("ssm:Describe*", "document:Get node:List activation:List parameter:List"),
     ("ssm:*Tags*", "node:Tag"),
-    ("ssm:*", " ".join(a.value for a in Action if a.service in ("command", "document", "node", "activation"))),
+    ("ssm:*", " ".join(a.value for a in Action if a.service in ("command", "document", "node", "activation",
+                                                                 "parameter"))),
     ("*", " ".join(a.value for a in Action)),
 ])
 def test_an_action_pattern_resolves_to_outpost_actions(pattern: str, actions: str) -> None:
@@ -73,9 +77,9 @@ def test_not_action_covers_every_other_action() -> None:
 
 def test_every_ssm_name_maps_to_an_outpost_action_once() -> None:
     names = [ssm for ssm, _ in policy_iam.SSM_ACTIONS]
-    assert len(names) == len(set(names)) == 18
+    assert len(names) == len(set(names)) == 25
     assert {Action(outpost).service for _, outpost in policy_iam.SSM_ACTIONS} == {"command", "document", "node",
-                                                                                  "activation"}
+                                                                                  "activation", "parameter"}
 
 
 @pytest.mark.parametrize(("written", "text", "kind"), [
@@ -88,6 +92,7 @@ def test_every_ssm_name_maps_to_an_outpost_action_once() -> None:
     ("activation/a-1", "activation/a-1", ResourceType.ACTIVATION),
     ("arn:aws:ssm:us-east-2::document/AWS-RunShellScript", "document/AWS-RunShellScript", ResourceType.DOCUMENT),
     ("arn:aws:ssm:us-east-2:123456789012:document/My*", "document/My*", ResourceType.DOCUMENT),
+    ("arn:aws:ssm:eu-west-1:123456789012:parameter/app/db/*", "parameter/app/db/*", ResourceType.PARAMETER),
     ("arn:aws:ssm:*:*:managed-instance/mi-0123*", "node/mi-0123*", ResourceType.NODE),
     ("arn:aws:ec2:::instance/*", "node/*", ResourceType.NODE),
     ("arn:aws:ec2:us-east-2:accountID:instance/i-1", "node/i-1", ResourceType.NODE),

@@ -587,6 +587,80 @@ class DeleteContentResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class Parameter(_message.Message):
+    __slots__ = ("name", "type", "value", "version", "description", "last_modified_at_ms", "last_modified_by")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    LAST_MODIFIED_BY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    value: str
+    version: int
+    description: str
+    last_modified_at_ms: int
+    last_modified_by: str
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., version: _Optional[int] = ..., description: _Optional[str] = ..., last_modified_at_ms: _Optional[int] = ..., last_modified_by: _Optional[str] = ...) -> None: ...
+
+class PutParameterRequest(_message.Message):
+    __slots__ = ("name", "type", "value", "description", "overwrite")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    OVERWRITE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    value: str
+    description: str
+    overwrite: bool
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ..., value: _Optional[str] = ..., description: _Optional[str] = ..., overwrite: _Optional[bool] = ...) -> None: ...
+
+class PutParameterResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    def __init__(self, version: _Optional[int] = ...) -> None: ...
+
+class GetParameterRequest(_message.Message):
+    __slots__ = ("name", "with_decryption")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    WITH_DECRYPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    with_decryption: bool
+    def __init__(self, name: _Optional[str] = ..., with_decryption: _Optional[bool] = ...) -> None: ...
+
+class GetParameterResponse(_message.Message):
+    __slots__ = ("parameter",)
+    PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    parameter: Parameter
+    def __init__(self, parameter: _Optional[_Union[Parameter, _Mapping]] = ...) -> None: ...
+
+class ListParametersRequest(_message.Message):
+    __slots__ = ("path",)
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    def __init__(self, path: _Optional[str] = ...) -> None: ...
+
+class ListParametersResponse(_message.Message):
+    __slots__ = ("parameters",)
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    parameters: _containers.RepeatedCompositeFieldContainer[Parameter]
+    def __init__(self, parameters: _Optional[_Iterable[_Union[Parameter, _Mapping]]] = ...) -> None: ...
+
+class DeleteParameterRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteParameterResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class Baseline(_message.Message):
     __slots__ = ("name", "content", "sha256", "created_at_ms", "updated_at_ms", "updated_by", "operating_system", "description")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -379,6 +379,26 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentResponse.FromString,
                 _registered_method=True)
+        self.PutParameter = channel.unary_unary(
+                '/outpost.v1.AdminService/PutParameter',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.PutParameterRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.PutParameterResponse.FromString,
+                _registered_method=True)
+        self.GetParameter = channel.unary_unary(
+                '/outpost.v1.AdminService/GetParameter',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.GetParameterRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetParameterResponse.FromString,
+                _registered_method=True)
+        self.ListParameters = channel.unary_unary(
+                '/outpost.v1.AdminService/ListParameters',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListParametersRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListParametersResponse.FromString,
+                _registered_method=True)
+        self.DeleteParameter = channel.unary_unary(
+                '/outpost.v1.AdminService/DeleteParameter',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteParameterRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteParameterResponse.FromString,
+                _registered_method=True)
         self.PutBaseline = channel.unary_unary(
                 '/outpost.v1.AdminService/PutBaseline',
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.PutBaselineRequest.SerializeToString,
@@ -697,6 +717,30 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutParameter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetParameter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListParameters(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteParameter(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutBaseline(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -965,6 +1009,26 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteContent,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteContentResponse.SerializeToString,
+            ),
+            'PutParameter': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutParameter,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.PutParameterRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.PutParameterResponse.SerializeToString,
+            ),
+            'GetParameter': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetParameter,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetParameterRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.GetParameterResponse.SerializeToString,
+            ),
+            'ListParameters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListParameters,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListParametersRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListParametersResponse.SerializeToString,
+            ),
+            'DeleteParameter': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteParameter,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.DeleteParameterRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.DeleteParameterResponse.SerializeToString,
             ),
             'PutBaseline': grpc.unary_unary_rpc_method_handler(
                     servicer.PutBaseline,
@@ -2239,6 +2303,114 @@ class AdminService:
             '/outpost.v1.AdminService/DeleteContent',
             outpost_dot_v1_dot_outpost__pb2.DeleteContentRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.DeleteContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutParameter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/PutParameter',
+            outpost_dot_v1_dot_outpost__pb2.PutParameterRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.PutParameterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetParameter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/GetParameter',
+            outpost_dot_v1_dot_outpost__pb2.GetParameterRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.GetParameterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListParameters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListParameters',
+            outpost_dot_v1_dot_outpost__pb2.ListParametersRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListParametersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteParameter(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/DeleteParameter',
+            outpost_dot_v1_dot_outpost__pb2.DeleteParameterRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.DeleteParameterResponse.FromString,
             options,
             channel_credentials,
             insecure,

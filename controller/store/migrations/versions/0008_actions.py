@@ -1,6 +1,7 @@
 """Actions: whether a step changed its node (step_results.changed), each node's latest patch
 compliance (node_compliance), patch baselines, agent releases for self-update, and the content store
-(content_files, content_chunks: sealed) copy steps send from.
+(content_files, content_chunks: sealed) copy steps send from, and the parameter store (parameters: sealed)
+that ``{{ssm:NAME}}`` references are filled from at send.
 
 Revision ID: 0008
 Revises: 0007
@@ -70,6 +71,17 @@ def upgrade() -> None:
                                 ondelete="CASCADE"),
     )
     op.create_table(
+        "parameters",
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("type", sa.Text, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("modified_at_ms", sa.BigInteger, nullable=False),
+        sa.Column("modified_by", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("name", name="pk_parameters"),
+    )
+    op.create_table(
         "baselines",
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("content", sa.Text, nullable=False),
@@ -85,6 +97,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("baselines")
+    op.drop_table("parameters")
     op.drop_table("content_chunks")
     op.drop_table("content_files")
     op.drop_table("agent_releases")
