@@ -56,12 +56,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.close()
 
 
-@pytest.fixture(autouse=True)
-def _logs_on_failure(request: pytest.FixtureRequest, fleet: Cluster) -> Iterator[None]:
-    yield
-    rep = getattr(request.node, "rep_call", None)
-    if rep is not None and rep.failed:
-        print(fleet.logs())
+@pytest.fixture
+def cluster(fleet_cluster: Cluster) -> Cluster:
+    """The module's fleet, its logs printed when a test fails (tests/e2e/conftest.py)."""
+    return fleet_cluster
 
 
 def _refused(c: Cluster, *argv: str) -> str:
@@ -73,8 +71,8 @@ def _refused(c: Cluster, *argv: str) -> str:
     return proc.stderr
 
 
-def test_put_needs_overwrite_and_counts_versions(fleet: Cluster) -> None:
-    c = fleet
+def test_put_needs_overwrite_and_counts_versions(cluster: Cluster) -> None:
+    c = cluster
     again = c.outpost("parameter", "put", "/app/db/password", "--value", SECRET, "--type", "SecureString",
                       check=False)
     assert again.returncode == 1 and "already exists" in again.stderr and "--overwrite" in again.stderr
@@ -85,8 +83,8 @@ def test_put_needs_overwrite_and_counts_versions(fleet: Cluster) -> None:
     assert reserved.returncode == 1 and "reserved" in reserved.stderr
 
 
-def test_a_secure_string_is_shown_only_with_decryption(fleet: Cluster) -> None:
-    c = fleet
+def test_a_secure_string_is_shown_only_with_decryption(cluster: Cluster) -> None:
+    c = cluster
     hidden = c.outpost_json("parameter", "get", "/app/db/password")
     assert hidden["value"] == HIDDEN and hidden["type"] == "SecureString" and hidden["version"] == 2
     assert c.outpost_json("parameter", "get", "/app/db/password", "--with-decryption")["value"] == SECRET
@@ -97,8 +95,8 @@ def test_a_secure_string_is_shown_only_with_decryption(fleet: Cluster) -> None:
     assert SECRET not in c.outpost("parameter", "list").stdout
 
 
-def test_a_string_reference_reaches_the_script(fleet: Cluster) -> None:
-    c = fleet
+def test_a_string_reference_reaches_the_script(cluster: Cluster) -> None:
+    c = cluster
     cid = send(c, "--document", "AWS-RunShellScript", "--parameters", "commands=echo {{ssm:/app/name}}",
                "--targets", TARGET)
     shown = wait_terminal(c, cid)
@@ -108,8 +106,8 @@ def test_a_string_reference_reaches_the_script(fleet: Cluster) -> None:
     assert rows[0]["stdout"] == NAME_VALUE + "\n", rows
 
 
-def test_a_secure_reference_is_a_masked_secret(fleet: Cluster, tmp_path: Path) -> None:
-    c = fleet
+def test_a_secure_reference_is_a_masked_secret(cluster: Cluster, tmp_path: Path) -> None:
+    c = cluster
     create_document(c, tmp_path, "Db-Login", ENV_DOC)
     cid = send(c, "--document", "Db-Login", "--parameters", "pw={{ssm-secure:/app/db/password}}",
                "--targets", TARGET)
@@ -131,16 +129,16 @@ def test_a_secure_reference_is_a_masked_secret(fleet: Cluster, tmp_path: Path) -
         assert SECRET not in text, f"the SecureString's value appears in {where}"
 
 
-def test_the_database_files_hold_no_value_in_plain_text(fleet: Cluster) -> None:
-    files = {p.name: p.read_bytes() for p in fleet.controller_dir.iterdir() if p.name.startswith("outpost.db")}
+def test_the_database_files_hold_no_value_in_plain_text(cluster: Cluster) -> None:
+    files = {p.name: p.read_bytes() for p in cluster.controller_dir.iterdir() if p.name.startswith("outpost.db")}
     assert "outpost.db" in files
     for name, data in files.items():
         assert SECRET.encode() not in data, name
         assert NAME_VALUE.encode() not in data, name  # every value is sealed, a String's too
 
 
-def test_a_reference_the_store_does_not_hold_refuses_the_send(fleet: Cluster, tmp_path: Path) -> None:
-    c = fleet
+def test_a_reference_the_store_does_not_hold_refuses_the_send(cluster: Cluster, tmp_path: Path) -> None:
+    c = cluster
     err = _refused(c, "--document", "AWS-RunShellScript", "--parameters", "commands=echo {{ssm:/app/nope}}",
                    "--targets", TARGET)
     assert "parameters.commands: {{ssm:/app/nope}}: no parameter '/app/nope' in the parameter store" in err, err
@@ -156,15 +154,15 @@ def test_a_reference_the_store_does_not_hold_refuses_the_send(fleet: Cluster, tm
     assert "can only be a secret parameter's value" in err and SECRET not in err, err
 
 
-def test_a_document_using_a_secure_value_as_text_is_refused_at_create(fleet: Cluster, tmp_path: Path) -> None:
-    proc = create_document(fleet, tmp_path, "Leaky", 'schemaVersion: "2.2"\nmainSteps:\n'
+def test_a_document_using_a_secure_value_as_text_is_refused_at_create(cluster: Cluster, tmp_path: Path) -> None:
+    proc = create_document(cluster, tmp_path, "Leaky", 'schemaVersion: "2.2"\nmainSteps:\n'
                            "  - {action: aws:runShellScript, name: s, "
                            "inputs: {runCommand: ['echo {{ssm-secure:/app/db/password}}']}}\n", check=False)
     assert proc.returncode == 1 and "can only be a secret parameter's value" in proc.stderr, proc.stderr
 
 
-def test_delete(fleet: Cluster) -> None:
-    c = fleet
+def test_delete(cluster: Cluster) -> None:
+    c = cluster
     c.outpost("parameter", "put", "/tmp/gone", "--value", "x")
     c.outpost("parameter", "delete", "/tmp/gone")
     proc = c.outpost("parameter", "get", "/tmp/gone", check=False)
