@@ -59,6 +59,13 @@ def _agent_pids(state: Path) -> list[int]:
     return out
 
 
+def _updater_pids(state: Path) -> list[int]:
+    """The updaters handing over on ``state`` (a rollback under way starts an agent again)."""
+    return [p.pid for p in psutil.process_iter(["cmdline"])
+            if "plugins.agent_update.updater" in (p.info["cmdline"] or []) and
+            any(str(state) in part for part in p.info["cmdline"] or [])]
+
+
 def _node(cluster: Cluster, node_id: str) -> dict:
     rows = cluster.outpost_json("node", "list")
     assert isinstance(rows, list)
@@ -82,8 +89,8 @@ def updating(cluster: Cluster, tmp_path: Path):
     state = cluster.state_dir("n1")
     try:
         yield cluster, cluster.node_ids["n1"], state
-    finally:
-        for pid in _agent_pids(state):
+    finally:  # the updaters first: one rolling back would start an agent after it was killed
+        for pid in (*_updater_pids(state), *_agent_pids(state)):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
