@@ -30,7 +30,7 @@ _WHEEL = re.compile(r"^outpost-(?P<version>[0-9A-Za-z.+_]{1,64})(-\d[^-]*)?-[^-]
 
 
 class ReleaseRefused(ValueError):
-    pass
+    """A file that is not an Outpost wheel of the version its name says."""
 
 
 def release_of(filename: str, data: bytes) -> tuple[str, str]:

@@ -156,10 +156,7 @@ class AgentUpdatePlugin:
             await asyncio.sleep(POLL_SECONDS)
             state = _read_state(install / STATE_FILE) or state
         for name in (STATE_FILE, "connected"):
-            try:
-                os.unlink(install / name)
-            except FileNotFoundError:
-                pass
+            (install / name).unlink(missing_ok=True)
         if running == target and state.get("phase") == "done":
             await _say(ctx, f"changed: the agent was updated from {previous} to {target}")
             return StepOutcome(Detail.SUCCESS)

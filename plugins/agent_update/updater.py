@@ -69,16 +69,10 @@ def _wait_exit(pid: int, seconds: float) -> bool:
 def _point(current: Path, target: str) -> None:
     """``current`` -> ``target`` (relative to its directory); removed when ``target`` is empty."""
     if not target:
-        try:
-            current.unlink()
-        except FileNotFoundError:
-            pass
+        current.unlink(missing_ok=True)
         return
     tmp = current.with_name(".current.new")
-    try:
-        tmp.unlink()
-    except FileNotFoundError:
-        pass
+    tmp.unlink(missing_ok=True)
     os.symlink(target, tmp)
     os.replace(tmp, current)
 
@@ -123,10 +117,7 @@ def hand_over(state_path: Path) -> int:
         if not _wait_exit(pid, AGENT_EXIT_SECONDS):
             os.kill(pid, signal.SIGKILL)
             _wait_exit(pid, KILL_GRACE_SECONDS)
-    try:
-        marker.unlink()
-    except FileNotFoundError:
-        pass
+    marker.unlink(missing_ok=True)
     _point(current, f"versions/{target}")
     proc = _start(argv, log_path)
     _log(f"started {target} (pid {proc.pid}); waiting {state['timeout_seconds']} s for it to connect")
