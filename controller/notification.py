@@ -106,25 +106,28 @@ class NotificationConfig:
         return NotificationEvent.ALL in self.events or EVENT_OF_STATUS.get(status) in self.events
 
 
-def notification_config(url: str, events: Iterable[str], type_: str, where: str) -> NotificationConfig:
+def notification_config(url: str, events: Iterable[str], type_: str, where: str,
+                        names: tuple[str, str, str] = ("url", "events", "type")) -> NotificationConfig:
     """A config from its parts as given (names in any case; no events means All, no type Command);
-    InputError names ``where.url``, ``where.events`` or ``where.type``."""
+    InputError names ``where.url``, ``where.events`` or ``where.type`` (``names`` says what the
+    parts are called where they were given; an empty ``where``: the names alone, as options)."""
+    at_url, at_events, at_type = (f"{where}.{n}" if where else n for n in names)
     url = url.strip()
     if not url:
-        raise InputError(f"{where}.url", "give the http:// or https:// URL to POST the notifications to")
+        raise InputError(at_url, "give the http:// or https:// URL to POST the notifications to")
     if url.lower().startswith("arn:"):
-        raise InputError(f"{where}.url", "Outpost has no SNS: it POSTs signed JSON to an http:// or https:// "
-                                         "webhook URL; give that URL instead of a topic ARN")
-    check_url(url, f"{where}.url")
+        raise InputError(at_url, "Outpost has no SNS: it POSTs signed JSON to an http:// or https:// "
+                                 "webhook URL; give that URL instead of a topic ARN")
+    check_url(url, at_url)
     chosen: set[NotificationEvent] = set()
     by_name = {e.value.lower(): e for e in NotificationEvent}
     for name in events:
         event = by_name.get(name.strip().lower())
         if event is None:
-            raise InputError(f"{where}.events", f"unknown event {name.strip()[:40]!r}; expected {EVENT_NAMES}")
+            raise InputError(at_events, f"unknown event {name.strip()[:40]!r}; expected {EVENT_NAMES}")
         chosen.add(event)
     types = {t.value.lower(): t for t in NotificationType}
     kind = types.get((type_.strip() or NotificationType.COMMAND.value).lower())
     if kind is None:
-        raise InputError(f"{where}.type", f"unknown type {type_.strip()[:40]!r}; expected {TYPE_NAMES}")
+        raise InputError(at_type, f"unknown type {type_.strip()[:40]!r}; expected {TYPE_NAMES}")
     return NotificationConfig(url, frozenset(chosen or {NotificationEvent.ALL}), kind)
