@@ -17,7 +17,7 @@ from controller.notification import NotificationConfig
 log = logging.getLogger(__name__)
 
 NO_SECRET = ("notification_config: this controller has no notification_secret in controller.yaml to sign "
-             "notifications with; its operator must set one (README, "Webhooks") before commands can notify")
+             "notifications with; its operator must set one (README, Webhooks) before commands can notify")
 
 
 class CommandNotices:

@@ -129,10 +129,10 @@ def tls_context(ca_bundle: Path | None, where: str = "webhooks_ca_bundle") -> ss
         return ssl.create_default_context(cafile=str(ca_bundle))
     except FileNotFoundError:
         raise InputError(where, f"{ca_bundle}: no such file") from None
+    except ssl.SSLError as exc:  # an OSError too: first
+        raise InputError(where, f"{ca_bundle}: not a PEM file of CA certificates ({exc.reason or exc})") from None
     except OSError as exc:
         raise InputError(where, f"{ca_bundle}: cannot read it ({exc.strerror or exc})") from None
-    except ssl.SSLError as exc:
-        raise InputError(where, f"{ca_bundle}: not a PEM file of CA certificates ({exc.reason or exc})") from None
 
 
 def sign(secret: Secret | str, timestamp: str, body: bytes) -> str:

@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 DEFAULT_QUEUE_LIMIT = 10_000
 MAX_RESPONSE_BYTES = 64 * 1024  # of a receiver's answer, read and thrown away (then the connection is reused)
 USER_AGENT = "outpost-webhooks/1"
+QUIET_LOGGERS = ("httpx", "httpcore")  # below WARNING they log URLs; the sender logs origins only
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ class WebhookSender:
         if self._started or self._stopping:
             return
         self._started = True
+        for name in QUIET_LOGGERS:  # httpx logs each request's whole URL at INFO, a token in it too
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
         self._client = httpx.AsyncClient(
             verify=self._ssl if self._ssl is not None else tls_context(None), trust_env=True, follow_redirects=False,
             timeout=httpx.Timeout(connect=5.0, read=5.0, write=5.0, pool=5.0),  # each hook's own per request
