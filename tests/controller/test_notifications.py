@@ -31,7 +31,7 @@ from controller.notification import (
 from controller.trust.pki import create_ca
 from plugins.sdk.errors import InputError
 from plugins.sdk.secrets import Secret
-from plugins.sdk.status import Detail, Status
+from plugins.sdk.status import Detail
 from tests.controller.test_webhooks import Receiver, receiver, until
 
 NOTIFY_SECRET = "notification-secret-0123456789abcdef"
