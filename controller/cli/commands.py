@@ -124,6 +124,9 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
     for key in ("command_id", "document", "status", "status_detail", "targets", "completed", "errors",
                 "requested_by", "created", "comment"):
         say(f"{key.replace('_', ' '):>14}: {row[key]}")
+    if "notification" in row:
+        n = row["notification"]
+        say(f"{'notification':>14}: {n['url']} ({n['type']}: {','.join(n['events'])})")
     print_table(row["invocations"], ["node_id", "status", "exit_code", "duration", "status_detail"])
 
 
