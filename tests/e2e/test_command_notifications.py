@@ -85,6 +85,7 @@ def test_notifications_reach_an_https_receiver_as_configured_signed_and_retried(
         wait_for(delivered, 60, "the notifications of both commands", interval=0.2)
         time.sleep(1.5)  # anything not chosen would arrive by now
         listed = cluster.outpost("ssm", "list-commands", "--command-id", a).stdout
+        shown_text = cluster.outpost("command", "show", a).stdout
         logs = cluster.logs()
 
     first, *rest = r.received()
@@ -103,7 +104,8 @@ def test_notifications_reach_an_https_receiver_as_configured_signed_and_retried(
     notify = json.loads(listed)["Commands"][0]["NotificationConfig"]
     assert notify == {"NotificationArn": f"https://127.0.0.1:{r.port}/********",
                       "NotificationEvents": ["Success", "Failed"], "NotificationType": "Invocation"}
-    assert TOKEN not in listed and TOKEN not in logs
+    assert f"notification: https://127.0.0.1:{r.port}/******** (Invocation: Success,Failed)" in shown_text
+    assert TOKEN not in listed and TOKEN not in shown_text and TOKEN not in logs
     assert f"https://127.0.0.1:{r.port}" in logs  # the notification is logged by its origin
 
 
