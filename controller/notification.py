@@ -59,8 +59,8 @@ def check_url(url: str, where: str) -> None:
         raise InputError(where, "the URL has no host")
     if parts.username is not None or parts.password is not None:
         raise InputError(where, "credentials in the URL are not allowed; use the secret")
-    if not url.isascii() or any(c.isspace() for c in url):
-        raise InputError(where, "the URL must be ASCII without whitespace (percent-encode it)")
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        raise InputError(where, "the URL must be ASCII without whitespace or control characters (percent-encode it)")
 
 
 def origin_of(url: str) -> str:

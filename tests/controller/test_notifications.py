@@ -57,6 +57,7 @@ def test_a_config_from_its_parts_with_ssm_defaults() -> None:
     ("https:///x", [], "", "n.url", "no host"),
     ("https://h.example:99999/", [], "", "n.url", "not a valid URL"),
     ("https://h.example/a b", [], "", "n.url", "without whitespace"),
+    ("https://h.example/a\x01b", [], "", "n.url", "control characters"),
     ("https://h.example/" + "x" * 2100, [], "", "n.url", "at most 2048"),
     ("https://h.example/", ["Success", "Done"], "", "n.events", "unknown event 'Done'"),
     ("https://h.example/", ["DeliveryTimedOut"], "", "n.events", "unknown event"),
