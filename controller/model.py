@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 
+from controller.notification import NotificationConfig
 from plugins.sdk.contract import OutputStreamKind
 from plugins.sdk.errors import InputError
 from plugins.sdk.facts import Facts
@@ -160,6 +161,7 @@ class CommandRecord:
     document_version: int = 0  # 0: an inline document (a playbook's play)
     parameters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # secret values masked
     cancel_requested: bool = False
+    notification: NotificationConfig | None = None  # its own webhook (SSM's NotificationConfig), URL sealed at rest
 
     @property
     def status(self) -> Status:

@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 import grpc
 
 from controller.model import OutputPiece, Tag, Targets, output_view
+from controller.notification import NotificationConfig
 from controller.runtime.config import CliConfig
 from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
@@ -73,14 +74,18 @@ class CommandSpec:
     max_errors: str = "0"
     timeout_seconds: int = 0
     comment: str = ""
+    notification: NotificationConfig | None = None  # the command's own webhook (SSM's NotificationConfig)
 
     def to_pb(self) -> pb.SendCommandRequest:
+        n = self.notification
         return pb.SendCommandRequest(
             document=self.document, document_name=self.document_name, document_version=self.document_version,
             document_hash=self.document_hash, targets=targets_to_pb(self.targets),
             parameters={k: pb.ParameterValues(values=list(v)) for k, v in self.parameters.items()},
             max_concurrency=self.max_concurrency, max_errors=self.max_errors,
-            timeout_seconds=self.timeout_seconds, comment=self.comment)
+            timeout_seconds=self.timeout_seconds, comment=self.comment,
+            notification_config=None if n is None else pb.NotificationConfig(url=n.url, events=n.event_names,
+                                                                               type=n.type.value))
 
 
 class CommandRecorder:

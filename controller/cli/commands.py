@@ -13,6 +13,7 @@ import click
 from controller.cli import params
 from controller.cli.client import AdminClient, CommandInfo, CommandSpec, command_end
 from controller.cli.filters import STATUS, TIMESTAMP, CommandFilter
+from controller.cli.notify import notification_of, notify_options
 from controller.cli.output_writer import StreamWriter, write_json, write_table
 from controller.cli.preflight import node_gaps, stored_document
 from controller.cli.render import (
@@ -123,6 +124,9 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
     for key in ("command_id", "document", "status", "status_detail", "targets", "completed", "errors",
                 "requested_by", "created", "comment"):
         say(f"{key.replace('_', ' '):>14}: {row[key]}")
+    if "notification" in row:
+        n = row["notification"]
+        say(f"{'notification':>14}: {n['url']} ({n['type']}: {','.join(n['events'])})")
     print_table(row["invocations"], ["node_id", "status", "exit_code", "duration", "status_detail"])
 
 
@@ -149,11 +153,13 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
 @click.option("--wait", "wait", is_flag=True, help="follow the command until it ends; exit 0 only on Success")
 @click.option("--check", "check", is_flag=True,
               help="send nothing: list the targeted nodes that lack an action or its platform")
+@notify_options
 @OUTPUT
 @click.pass_obj
 def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[str, ...], targets: tuple[str, ...],
                  instance_ids: tuple[str, ...], all_nodes: bool, max_concurrency: str, max_errors: str,
-                 timeout_seconds: int, comment: str, wait: bool, check: bool, output: str) -> None:
+                 timeout_seconds: int, comment: str, wait: bool, check: bool, notify_url: str | None,
+                 notify_events: str | None, notify_type: str | None, output: str) -> None:
     """Send a stored document to nodes, SSM-style. The command is readable as soon as this returns."""
     name, _, version = document.partition(":")
     if instance_ids:
@@ -166,7 +172,8 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
     chosen = replace(parse_targets(targets), all=True) if all_nodes else parse_targets(targets)
     spec = CommandSpec(chosen, document_name=name, document_version=version, document_hash=document_hash,
                        parameters=parse_parameters(parameters), max_concurrency=max_concurrency, max_errors=max_errors,
-                       timeout_seconds=timeout_seconds, comment=comment)
+                       timeout_seconds=timeout_seconds, comment=comment,
+                       notification=notification_of(notify_url, notify_events, notify_type))
     with obj.client() as c:
         if check:
             raise SystemExit(_check(c, spec, output))

@@ -84,7 +84,14 @@ def command_row(c: pb.CommandInfo) -> Row:
             "targets": c.target_count, "completed": c.completed_count, "errors": c.error_count,
             "delivery_timed_out": c.delivery_timed_out_count, "max_concurrency": c.max_concurrency,
             "max_errors": c.max_errors, "parameters": {k: list(v.values) for k, v in sorted(c.parameters.items())},
-            "requested_by": c.requested_by, "created": iso(c.created_at_ms), "comment": c.comment}
+            "requested_by": c.requested_by, "created": iso(c.created_at_ms), "comment": c.comment,
+            **({} if not c.HasField("notification_config") else {"notification": notification_row(c)})}
+
+
+def notification_row(c: pb.CommandInfo) -> Row:
+    """A command's own notification as the controller shows it (its URL masked past the origin)."""
+    n = c.notification_config
+    return {"url": n.url, "events": list(n.events), "type": n.type}
 
 
 def step_row(v: pb.StepView) -> Row:

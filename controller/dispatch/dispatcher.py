@@ -27,6 +27,7 @@ from controller.dispatch.request import (
     execution_seconds,
 )
 from controller.events.bus import CommandChanged, EventBus, EventKind, InvocationChanged
+from controller.events.notices import NO_SECRET, CommandNotices
 from controller.fleet.sessions import Hub
 from controller.model import CommandRecord, InvocationRecord, Targets, new_command_id, parse_limit
 from controller.store import NotFound, UnknownNodes
@@ -56,9 +57,11 @@ class Dispatcher:
     def __init__(self, db: Db, signer: CommandSigner, hub: Hub, events: EventBus,
                  registry: PluginRegistry, active: ActiveCommands | None = None,
                  clock: Clock = now_ms, scrubber: ScrubFilter | None = None,
-                 lost_grace_seconds: float = LOST_GRACE_SECONDS) -> None:
+                 lost_grace_seconds: float = LOST_GRACE_SECONDS, notices: CommandNotices | None = None) -> None:
         """``scrubber``: the process's log scrubber (plugins/sdk/host/logs.py), which holds a
-        command's secret values while it is being sent."""
+        command's secret values while it is being sent. ``notices``: commands' own notifications
+        (None: a send with one is refused)."""
+        self._notices = notices
         self._scrubber = scrubber or ScrubFilter()
         self._registry = registry
         self._db = db
@@ -79,6 +82,8 @@ class Dispatcher:
         """Store the command and its first dispatch round, then send that round. ``command_id``: the
         id to give it (one a watcher subscribed to beforehand: RunCommand); by default a new one."""
         checked, timeout = check_request(req, self._checked)
+        if req.notification is not None and (self._notices is None or not self._notices.enabled):
+            raise CommandRejected(NO_SECRET)
         secrets = checked.document.secret_values()
         self._scrubber.hold(secrets)
         try:
@@ -105,7 +110,7 @@ class Dispatcher:
             requested_by=req.requested_by, created_at_ms=created, expires_at_ms=created + timeout * 1000,
             target_count=len(matched), max_concurrency=req.max_concurrency, max_errors=req.max_errors,
             document_version=req.document_version, parameters=req.parameters or {},
-            detail=Detail.PENDING if matched else Detail.NO_INSTANCES_IN_TAG)
+            detail=Detail.PENDING if matched else Detail.NO_INSTANCES_IN_TAG, notification=req.notification)
         invocations = [InvocationRecord(cmd.command_id, n) for n in matched]
         run = CommandRun(cmd.command_id, concurrency, max_errors)
         run.queue.extend(matched)
@@ -126,6 +131,8 @@ class Dispatcher:
             raise _unknown_node(req.targets, exc.node_ids) from None
         log.info("command %s from %s: %d targets, concurrency %d, max errors %d", cmd.command_id,
                  req.requested_by, len(matched), concurrency, max_errors)
+        if cmd.notification is not None and self._notices is not None:
+            self._notices.watch(cmd.command_id, cmd.notification)  # before its first change is announced
         self._events.publish(cmd.command_id, CommandChanged(cmd))  # SSM's answer: the command Pending
         self._events.announce(EventKind.COMMAND, cmd.command_id, "", cmd.detail)
         if matched:
@@ -368,6 +375,8 @@ class Dispatcher:
         store = self._db.store
         active = await self._db.run(store.active_commands)
         for cmd in active:
+            if cmd.notification is not None and self._notices is not None:
+                self._notices.watch(cmd.command_id, cmd.notification)  # still in force after the restart
             invs = await self._db.run(store.list_invocations, cmd.command_id)
             run = CommandRun.resume(
                 cmd.command_id, parse_limit(cmd.max_concurrency, cmd.target_count, where="max_concurrency", minimum=1),

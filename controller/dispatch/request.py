@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from controller.model import AuditEntry, Targets
+from controller.notification import NotificationConfig
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS, Document, document_from_bytes
@@ -34,6 +35,7 @@ class CommandRequest:
     max_errors: str = "0"
     document_version: int = 0
     parameters: dict[str, tuple[str, ...]] | None = None  # as given, secret values masked
+    notification: NotificationConfig | None = None  # the command's own webhook (SSM's NotificationConfig)
     # whether the sender may reach the nodes its targets resolved to: raises (refusing the whole send,
     # nothing stored) when not; None: no check (the controller's own sends, tests)
     admit: Callable[[Sequence[str]], Awaitable[None]] | None = field(default=None, compare=False, repr=False)

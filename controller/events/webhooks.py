@@ -1,47 +1,52 @@
-"""Outbound webhooks: every command/invocation status change POSTed as signed JSON.
+"""Outbound webhooks: every command/invocation status change POSTed as signed JSON, to the
+controller's webhooks and to each command's own notification URL.
 
-Configured in ``controller.yaml``::
+Configured in ``controller.yaml`` (controller/events/webhook_config.py reads it)::
 
     webhooks:
       - url: https://hooks.example.com/outpost
         secret: "a long random string"
         events: [command, invocation]   # optional; the default is both
+    webhooks_ca_bundle: /etc/outpost/webhook-ca.pem   # optional: https receivers checked against these CAs only
+    notification_secret: "another long random string" # signs commands' own notifications (--notify-url)
 
 Each delivery is ``POST <url>`` with body ``StatusEvent.to_json()`` (compact JSON, UTF-8) and::
 
     Content-Type: application/json
+    User-Agent: outpost-webhooks/1
     X-Outpost-Event: command | invocation
     X-Outpost-Delivery: <uuid4>          the same on every retry of one event: dedupe on it
     X-Outpost-Timestamp: <unix seconds>  fresh on every attempt
     X-Outpost-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + raw body)>
 
-A receiver recomputes the HMAC over the exact bytes it received (:func:`verify_signature` does
-it, in constant time) and should reject a timestamp more than 5 minutes from its own clock, so a
-captured request cannot be replayed later.
+The secret is the webhook's own; a command's notification (``WebhookSender.notify``, chosen by
+controller/events/notices.py) is signed with ``notification_secret``. A receiver recomputes the HMAC
+over the exact bytes it received (:func:`verify_signature` does it, in constant time) and should
+reject a timestamp more than 5 minutes from its own clock, so a captured request cannot be replayed.
 
 Delivery: any 2xx is delivered; any other status (redirects are not followed), a timeout or a
 connection error is retried with exponential backoff and full jitter, up to ``max_attempts``
-attempts, after which the event is dropped with an error log. One worker per webhook delivers
-that webhook's events strictly in order, so a failing event delays the ones behind it (``seq`` in
-the body lets a receiver check order and gaps). :meth:`WebhookSender.submit` only appends to
-the webhook's bounded queue: it does no I/O, never blocks and never raises; when a queue is full
-the oldest event is dropped and counted.
+attempts, after which the event is dropped with an error log. One worker per webhook (per URL for
+notifications) delivers its events strictly in order, so a failing event delays the ones behind it
+(``seq`` in the body lets a receiver check order and gaps). :meth:`WebhookSender.submit` and
+:meth:`WebhookSender.notify` only append to a bounded queue: no I/O, never block, never raise; when
+a queue is full the oldest event is dropped and counted. A notification URL's worker ends when its
+queue is empty, and a new one starts with its next event.
 
-HTTP client: a minimal HTTP/1.1 POST over ``asyncio.open_connection`` (TLS for https through an
-``ssl`` context that verifies the server). It lives on the controller's event loop, so timeouts
-and shutdown are plain task cancellation; a ``urllib`` call in a thread pool could not be
-cancelled mid-connect and would tie up a thread per stuck receiver. One connection per attempt
-(``Connection: close``): webhooks are low-rate and this keeps the client small.
+HTTP client: one ``httpx.AsyncClient`` per sender, on the controller's event loop (timeouts and
+shutdown are task cancellation): connections kept alive and reused between deliveries; connect,
+read, write and pool timeouts of ``timeout_seconds`` each, and the whole attempt bounded by it too;
+proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY``, ``NO_PROXY``); TLS
+verified against the system's trust store, or only ``webhooks_ca_bundle``'s CAs when set; at most
+64 KB of a response body read. Closed at shutdown.
 
-The secret is a :class:`~plugins.sdk.secrets.Secret`: it is never logged and never in a repr.
-URLs are logged only as ``scheme://host:port`` because some embed tokens in their path.
+Secrets are :class:`~plugins.sdk.secrets.Secret`: never logged, never in a repr. URLs are logged
+only as ``scheme://host:port`` because some embed tokens in their path.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -50,131 +55,28 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-from controller.events.bus import EventKind, StatusEvent
-from plugins.sdk.errors import InputError
+import httpx
+
+from controller.events.bus import StatusEvent
+from controller.events.webhook_config import (
+    DEFAULT_KINDS,
+    WebhookConfig,
+    load_webhooks,
+    sign,
+    tls_context,
+    verify_signature,
+)
 from plugins.sdk.secrets import Secret
+
+__all__ = ["WebhookConfig", "WebhookSender", "WebhookStats", "load_webhooks", "sign", "verify_signature"]
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_PREFIX = "sha256="
-DEFAULT_MAX_AGE_SECONDS = 300.0
 DEFAULT_QUEUE_LIMIT = 10_000
-_NUMBERS = {"max_attempts": int, "initial_backoff_seconds": float, "max_backoff_seconds": float,
-            "timeout_seconds": float}
-_KEYS = frozenset({"url", "secret", "events", *_NUMBERS})
-_PORTS = {"http": 80, "https": 443}
-KINDS = frozenset(k.value for k in EventKind)
-# node events (no status) only for hooks that ask for them: a receiver written for status changes
-# keeps receiving just those
-DEFAULT_KINDS = frozenset({EventKind.COMMAND.value, EventKind.INVOCATION.value})
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    url: str
-    secret: Secret  # a plain str is wrapped on construction
-    events: frozenset[str] = DEFAULT_KINDS
-    max_attempts: int = 8
-    initial_backoff_seconds: float = 0.5
-    max_backoff_seconds: float = 30.0
-    timeout_seconds: float = 5.0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.secret, str):
-            object.__setattr__(self, "secret", Secret(self.secret))
-        _check_url(self.url, "url")
-        if self.max_attempts < 1 or min(self.initial_backoff_seconds, self.max_backoff_seconds,
-                                        self.timeout_seconds) <= 0:
-            raise ValueError("max_attempts, backoffs and timeout_seconds must be positive")
-
-    @property
-    def origin(self) -> str:
-        """``scheme://host:port`` only: safe to log."""
-        parts = urlsplit(self.url)
-        return f"{parts.scheme}://{parts.hostname}:{parts.port or _PORTS[parts.scheme]}"
-
-
-def load_webhooks(raw: object, where: str = "webhooks") -> tuple[WebhookConfig, ...]:
-    """Validate the ``webhooks:`` list of controller.yaml; errors name e.g. ``webhooks[1].url``."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        raise InputError(where, "expected a list of webhooks")
-    return tuple(_load_one(item, f"{where}[{i}]") for i, item in enumerate(raw))
-
-
-def _load_one(item: object, where: str) -> WebhookConfig:
-    if not isinstance(item, dict):
-        raise InputError(where, "expected a mapping with url, secret and events")
-    unknown = sorted(str(k) for k in item if k not in _KEYS)
-    if unknown:
-        raise InputError(f"{where}.{unknown[0]}", f"unknown key; expected one of {', '.join(sorted(_KEYS))}")
-    url = item.get("url")
-    if not isinstance(url, str) or not url.strip():
-        raise InputError(f"{where}.url", "expected a non-empty http:// or https:// URL")
-    _check_url(url.strip(), f"{where}.url")
-    secret = item.get("secret")
-    if not isinstance(secret, str) or not secret.strip():
-        raise InputError(f"{where}.secret", "expected a non-empty string")  # never echo the value
-    events = item.get("events", sorted(DEFAULT_KINDS))
-    if not isinstance(events, list) or not events:
-        raise InputError(f"{where}.events", f"expected a non-empty list of {', '.join(sorted(KINDS))}")
-    for j, kind in enumerate(events):
-        if not isinstance(kind, str) or kind not in KINDS:
-            raise InputError(f"{where}.events[{j}]", f"unknown event {kind!r}; expected one of "
-                                                     f"{', '.join(sorted(KINDS))}")
-    numbers: dict[str, int | float] = {}
-    for key, kind_of in _NUMBERS.items():
-        if key in item:
-            value = item[key]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0 \
-                    or (kind_of is int and not isinstance(value, int)):
-                raise InputError(f"{where}.{key}", f"expected a positive {kind_of.__name__}")
-            numbers[key] = kind_of(value)
-    config = WebhookConfig(url=url.strip(), secret=Secret(secret), events=frozenset(events), **numbers)
-    if config.max_backoff_seconds < config.initial_backoff_seconds:
-        raise InputError(f"{where}.max_backoff_seconds", "must not be less than initial_backoff_seconds")
-    return config
-
-
-def _check_url(url: str, where: str) -> None:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as exc:
-        raise InputError(where, f"not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https"):
-        raise InputError(where, "only http:// and https:// URLs are supported")
-    if not parts.hostname:
-        raise InputError(where, "the URL has no host")
-    if parts.username is not None or parts.password is not None:
-        raise InputError(where, "credentials in the URL are not allowed; use the secret")
-    if not url.isascii() or any(c.isspace() for c in url):
-        raise InputError(where, "the URL must be ASCII without whitespace (percent-encode it)")
-
-
-def sign(secret: Secret | str, timestamp: str, body: bytes) -> str:
-    """The ``X-Outpost-Signature`` value for ``body`` sent at ``timestamp``."""
-    key = (secret.reveal() if isinstance(secret, Secret) else secret).encode()
-    return SIGNATURE_PREFIX + hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def verify_signature(secret: Secret | str, timestamp: str, body: bytes, header: str, *,
-                     max_age_seconds: float | None = DEFAULT_MAX_AGE_SECONDS, now: float | None = None) -> bool:
-    """For receivers: is ``header`` the signature of ``body`` at ``timestamp``, and is the timestamp
-    within ``max_age_seconds`` of ``now`` (``None`` skips the age check)? Constant-time compare."""
-    if not timestamp.isascii() or not timestamp.isdigit():
-        return False
-    if max_age_seconds is not None and abs((time.time() if now is None else now) - int(timestamp)) > max_age_seconds:
-        return False
-    expected = sign(secret, timestamp, body).encode()
-    return hmac.compare_digest(expected, header.strip().encode("utf-8", "replace"))
-
-
-class DeliveryError(Exception):
-    """One attempt did not get a 2xx."""
+MAX_RESPONSE_BYTES = 64 * 1024  # of a receiver's answer, read and thrown away (then the connection is reused)
+USER_AGENT = "outpost-webhooks/1"
+QUIET_LOGGERS = ("httpx", "httpcore")  # below WARNING they log URLs; the sender logs origins only
 
 
 @dataclass(frozen=True)
@@ -188,64 +90,91 @@ class WebhookStats:
 
 
 @dataclass(eq=False)
-class _Hook:
-    config: WebhookConfig
-    queue: collections.deque[tuple[StatusEvent, str]] = field(default_factory=collections.deque)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    in_flight: StatusEvent | None = None
+class _Counts:
     delivered: int = 0
     failed: int = 0
     retried: int = 0
     dropped: int = 0
 
+    def add(self, other: _Counts) -> None:
+        self.delivered, self.failed = self.delivered + other.delivered, self.failed + other.failed
+        self.retried, self.dropped = self.retried + other.retried, self.dropped + other.dropped
 
-def _backlog(hook: _Hook) -> int:
-    return len(hook.queue) + (hook.in_flight is not None)
+
+@dataclass(eq=False)
+class _Hook(_Counts):
+    config: WebhookConfig = field(kw_only=True)
+    transient: bool = field(default=False, kw_only=True)  # a notification URL's: its worker ends when it is idle
+    queue: collections.deque[tuple[StatusEvent, str]] = field(default_factory=collections.deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    in_flight: StatusEvent | None = None
+
+
+def _backlog(hook: _Counts) -> int:
+    return len(hook.queue) + (hook.in_flight is not None) if isinstance(hook, _Hook) else 0
 
 
 class WebhookSender:
-    """Delivers submitted status events to each configured webhook; see the module docstring."""
+    """Delivers submitted status events to each configured webhook, and notified ones to their
+    command's URL; see the module docstring."""
 
     def __init__(self, configs: Sequence[WebhookConfig], *, queue_limit: int = DEFAULT_QUEUE_LIMIT,
-                 ssl_context: ssl.SSLContext | None = None, rng: random.Random | None = None) -> None:
-        self._hooks = tuple(_Hook(c) for c in configs)
+                 ssl_context: ssl.SSLContext | None = None, notification_secret: Secret | None = None,
+                 rng: random.Random | None = None) -> None:
+        """``ssl_context``: what https receivers are verified with (None: the system's trust store);
+        ``notification_secret``: signs commands' notifications (None: :meth:`notify` is refused)."""
+        self._hooks = tuple(_Hook(config=c) for c in configs)
+        self._notified: dict[str, _Hook] = {}  # a notification URL -> its hook, while it has events
+        self._retired = _Counts()  # of notification URLs' hooks that have ended
+        self._secret = notification_secret
         self._limit = max(1, queue_limit)
-        self._ssl = ssl_context  # None: the system's trust store, made on first https use
+        self._ssl = ssl_context
         self._rng = rng or random.Random()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._started = False
         self._stopping = False
 
     def __repr__(self) -> str:
         return f"WebhookSender({', '.join(h.config.origin for h in self._hooks)})"
 
     @property
+    def signs_notifications(self) -> bool:
+        """Whether commands' own notifications can be sent (a notification_secret is configured)."""
+        return self._secret is not None
+
+    def _all(self) -> tuple[_Counts, ...]:
+        return (*self._hooks, *self._notified.values(), self._retired)
+
+    @property
     def delivered(self) -> int:
         """Events a webhook answered with 2xx."""
-        return sum(h.delivered for h in self._hooks)
+        return sum(h.delivered for h in self._all())
 
     @property
     def failed(self) -> int:
         """Events given up on after max_attempts."""
-        return sum(h.failed for h in self._hooks)
+        return sum(h.failed for h in self._all())
 
     @property
     def retried(self) -> int:
         """Attempts beyond an event's first."""
-        return sum(h.retried for h in self._hooks)
+        return sum(h.retried for h in self._all())
 
     @property
     def dropped(self) -> int:
         """Events lost because a webhook's queue was full."""
-        return sum(h.dropped for h in self._hooks)
+        return sum(h.dropped for h in self._all())
 
     @property
     def queued(self) -> int:
         """Events not yet delivered or given up on, including those in flight."""
-        return sum(_backlog(h) for h in self._hooks)
+        return sum(_backlog(h) for h in self._all())
 
     def stats(self) -> tuple[WebhookStats, ...]:
+        """The configured webhooks', then each notification URL's that has events now (by origin)."""
         return tuple(WebhookStats(h.config.origin, _backlog(h), h.delivered, h.failed, h.retried, h.dropped)
-                     for h in self._hooks)
+                     for h in (*self._hooks, *self._notified.values()))
 
     def submit(self, event: StatusEvent) -> None:
         """Queue ``event`` for every webhook that wants its kind. O(1), no I/O, never raises."""
@@ -253,43 +182,82 @@ class WebhookSender:
             if self._stopping:
                 return
             for hook in self._hooks:
-                if event.kind not in hook.config.events:
-                    continue
-                if len(hook.queue) >= self._limit:
-                    lost, _ = hook.queue.popleft()
-                    hook.dropped += 1
-                    if hook.dropped == 1 or hook.dropped % 1000 == 0:
-                        log.warning("webhook %s: queue full (%d events); dropped the oldest (seq=%d), "
-                                    "%d dropped so far", hook.config.origin, self._limit, lost.seq, hook.dropped)
-                hook.queue.append((event, str(uuid.uuid4())))
-                hook.wake.set()
+                if event.kind in hook.config.events:
+                    self._queue(hook, event)
         except Exception:  # a sink must never break the publisher
             log.exception("webhook submit failed for event seq=%s", getattr(event, "seq", "?"))
 
+    def notify(self, url: str, event: StatusEvent) -> None:
+        """Queue ``event`` for a command's notification ``url`` (checked already), signed with the
+        notification secret. O(1), no I/O, never raises."""
+        try:
+            if self._stopping or self._secret is None:
+                return
+            hook = self._notified.get(url)
+            if hook is None:
+                hook = self._notified[url] = _Hook(config=WebhookConfig(url, self._secret, DEFAULT_KINDS),
+                                                   transient=True)
+                if self._started:
+                    self._spawn(hook)
+            self._queue(hook, event)
+        except Exception:  # a sink must never break the publisher
+            log.exception("notification failed for event seq=%s", getattr(event, "seq", "?"))
+
+    def _queue(self, hook: _Hook, event: StatusEvent) -> None:
+        if len(hook.queue) >= self._limit:
+            lost, _ = hook.queue.popleft()
+            hook.dropped += 1
+            if hook.dropped == 1 or hook.dropped % 1000 == 0:
+                log.warning("webhook %s: queue full (%d events); dropped the oldest (seq=%d), "
+                            "%d dropped so far", hook.config.origin, self._limit, lost.seq, hook.dropped)
+        hook.queue.append((event, str(uuid.uuid4())))
+        hook.wake.set()
+
     def start(self) -> None:
-        """Start one worker per webhook on the running loop. Events submitted earlier are kept."""
-        if self._tasks or self._stopping:
+        """Open the HTTP client and start one worker per webhook (and per notification URL with events)
+        on the running loop. Events submitted earlier are kept."""
+        if self._started or self._stopping:
             return
-        self._tasks = [asyncio.create_task(self._worker(h), name=f"webhook {h.config.origin}")
-                       for h in self._hooks]
+        self._started = True
+        for name in QUIET_LOGGERS:  # httpx logs each request's whole URL at INFO, a token in it too
+            logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
+        self._client = httpx.AsyncClient(
+            verify=self._ssl if self._ssl is not None else tls_context(None), trust_env=True, follow_redirects=False,
+            timeout=httpx.Timeout(connect=5.0, read=5.0, write=5.0, pool=5.0),  # each hook's own per request
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30.0),
+            headers={"User-Agent": USER_AGENT})
+        for hook in (*self._hooks, *self._notified.values()):
+            self._spawn(hook)
+
+    def _spawn(self, hook: _Hook) -> None:
+        task = asyncio.create_task(self._worker(hook), name=f"webhook {hook.config.origin}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
-        """Stop taking events, give the workers ``drain_seconds`` to empty their queues, then cancel."""
+        """Stop taking events, give the workers ``drain_seconds`` to empty their queues, then cancel
+        them and close the HTTP client."""
         self._stopping = True
-        for hook in self._hooks:
+        for hook in (*self._hooks, *self._notified.values()):
             hook.wake.set()
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=max(0.0, drain_seconds))
+        tasks = set(self._tasks)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, drain_seconds))
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        for hook in self._hooks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+        for hook in (*self._hooks, *self._notified.values()):
             if _backlog(hook):
                 log.warning("webhook %s: stopped with %d undelivered events", hook.config.origin, _backlog(hook))
 
     async def _worker(self, hook: _Hook) -> None:
         while True:
             if not hook.queue:
+                if hook.transient:  # the next event for its URL starts another
+                    self._retire(hook)
+                    return
                 if self._stopping:
                     return
                 hook.wake.clear()
@@ -299,6 +267,11 @@ class WebhookSender:
             hook.in_flight = event
             await self._deliver(hook, event, delivery)
             hook.in_flight = None
+
+    def _retire(self, hook: _Hook) -> None:
+        if self._notified.get(hook.config.url) is hook:
+            del self._notified[hook.config.url]
+        self._retired.add(hook)
 
     async def _deliver(self, hook: _Hook, event: StatusEvent, delivery: str) -> None:
         cfg = hook.config
@@ -313,43 +286,28 @@ class WebhookSender:
                        "X-Outpost-Delivery": delivery, "X-Outpost-Timestamp": timestamp,
                        "X-Outpost-Signature": sign(cfg.secret, timestamp, body)}
             try:
-                status = await asyncio.wait_for(self._post(cfg.url, headers, body), cfg.timeout_seconds)
+                status = await asyncio.wait_for(self._post(cfg, headers, body), cfg.timeout_seconds)
                 if 200 <= status < 300:
                     hook.delivered += 1
                     return
                 error = f"HTTP {status}"
             except Exception as exc:  # timeouts, refusals, TLS, bad responses: all retried; never kill the worker
                 error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                error = error.replace(cfg.url, cfg.origin)  # an error may quote the URL (and a token in it)
             log.debug("webhook %s: attempt %d/%d for %s seq=%d failed: %s", cfg.origin, attempt,
                       cfg.max_attempts, event.kind, event.seq, error)
         hook.failed += 1
         log.error("webhook %s: gave up on %s event seq=%d (command %s) after %d attempts; last error: %s",
                   cfg.origin, event.kind, event.seq, event.command_id, cfg.max_attempts, error)
 
-    async def _post(self, url: str, headers: dict[str, str], body: bytes) -> int:
-        """One HTTP/1.1 POST; returns the response status code."""
-        parts = urlsplit(url)
-        https = parts.scheme == "https"
-        host, port = parts.hostname or "", parts.port or _PORTS[parts.scheme]
-        if https and self._ssl is None:
-            self._ssl = ssl.create_default_context()
-        context = self._ssl if https else None
-        reader, writer = await asyncio.open_connection(host, port, ssl=context,
-                                                       server_hostname=host if https else None)
-        try:
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            host_header = f"[{host}]" if ":" in host else host
-            if parts.port:
-                host_header += f":{parts.port}"
-            lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}", "User-Agent: outpost-webhooks/1",
-                     f"Content-Length: {len(body)}", "Connection: close",
-                     *(f"{k}: {v}" for k, v in headers.items())]
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-            await writer.drain()
-            status_line = await reader.readline()
-        finally:
-            writer.close()
-        fields = status_line.decode("latin-1").split(None, 2)
-        if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
-            raise DeliveryError(f"bad status line {status_line[:80]!r}" if status_line else "no response")
-        return int(fields[1])
+    async def _post(self, cfg: WebhookConfig, headers: dict[str, str], body: bytes) -> int:
+        """One POST; the response status code. At most MAX_RESPONSE_BYTES of the answer are read."""
+        assert self._client is not None, "start() opens the client"
+        async with self._client.stream("POST", cfg.url, content=body, headers=headers,
+                                       timeout=httpx.Timeout(cfg.timeout_seconds)) as response:
+            read = 0
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read >= MAX_RESPONSE_BYTES:
+                    break
+            return response.status_code

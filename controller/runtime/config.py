@@ -27,7 +27,8 @@ from plugins.sdk.errors import ConfigError, InputError
 from plugins.sdk.host.files import write_private
 
 if TYPE_CHECKING:
-    from controller.events.webhooks import WebhookConfig
+    from controller.events.webhook_config import WebhookConfig
+    from plugins.sdk.secrets import Secret
 
 DEFAULT_PORT = 8443
 
@@ -72,6 +73,8 @@ class ControllerSettings:
     audit_reads: bool = True  # reads (Get, List, ...) in the audit trail too
     require_safe_parameters: bool = False  # refuse documents that paste a parameter into a script as text
     node_certificate_seconds: int = NODE_CERTIFICATE_SECONDS  # renewed by the agent at two thirds
+    webhooks_ca_bundle: Path | None = None  # the CAs https webhooks are verified with; None: the system's
+    notification_secret: Secret | None = None  # signs commands' own notifications; None: they are refused
 
 
 class ControllerDir:
@@ -105,6 +108,10 @@ class ControllerDir:
                "node_certificate_seconds": settings.node_certificate_seconds,
                "webhooks": [{"url": w.url, "secret": w.secret.reveal(), "events": sorted(w.events)}
                             for w in settings.webhooks]}
+        if settings.webhooks_ca_bundle is not None:
+            doc["webhooks_ca_bundle"] = str(settings.webhooks_ca_bundle)
+        if settings.notification_secret is not None:
+            doc["notification_secret"] = settings.notification_secret.reveal()
         write_private(self.settings_path, yaml.safe_dump(doc, sort_keys=True).encode())
 
     def load_settings(self) -> ControllerSettings:
@@ -126,16 +133,20 @@ class ControllerDir:
             raise ConfigError(f"{self.settings_path}: node_certificate_seconds: expected 10 to {MAX_NODE_CERTIFICATE} "
                               f"(a year), got {lifetime!r}")
         try:
-            from controller.events.webhooks import (
-                load_webhooks,  # the controller's settings only, not the CLI's (10 ms)
+            from controller.events.webhook_config import (  # the controller's settings only, not the CLI's (10 ms)
+                load_ca_bundle,
+                load_notification_secret,
+                load_webhooks,
             )
 
             webhooks = load_webhooks(doc.get("webhooks"), "webhooks")
+            ca_bundle = load_ca_bundle(doc.get("webhooks_ca_bundle"))
+            notification_secret = load_notification_secret(doc.get("notification_secret"))
         except InputError as exc:
             raise ConfigError(f"{self.settings_path}: {exc}") from None
         return ControllerSettings(_str(doc, "database_url", self.settings_path), tuple(hostnames),
                                   _str(doc, "listen", self.settings_path), webhooks, retention, audit_reads, safe,
-                                  lifetime)
+                                  lifetime, ca_bundle, notification_secret)
 
     def read(self, name: str) -> bytes:
         try:

@@ -15,6 +15,8 @@ from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.documents.catalog import DocumentCatalog
 from controller.events.bus import EventBus
+from controller.events.notices import CommandNotices
+from controller.events.webhook_config import tls_context
 from controller.events.webhooks import WebhookSender
 from controller.fleet.capacity import StreamCapacity
 from controller.fleet.presence import Presence
@@ -142,14 +144,17 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     store.mark_all_connection_lost()
     db = Db(store)
     hub, events = Hub(), EventBus()
-    webhooks = WebhookSender(settings.webhooks)
+    webhooks = WebhookSender(settings.webhooks, ssl_context=tls_context(settings.webhooks_ca_bundle),
+                             notification_secret=settings.notification_secret)
+    notices = CommandNotices(webhooks)  # commands' own notifications, through the same sender
     events.add_sink(webhooks.submit)
+    events.add_sink(notices.submit)
     trail = AuditTrail(db, load_audit_key(cdir.path), record_reads=settings.audit_reads)
     events.add_sink(command_status_sink(trail))
     webhooks.start()
     registry = PluginRegistry.discover()
     dispatcher = Dispatcher(db, signer, hub, events, registry, scrubber=install_scrubber(),
-                            lost_grace_seconds=opts.lost_agent_grace_seconds)
+                            lost_grace_seconds=opts.lost_agent_grace_seconds, notices=notices)
     reports = Reports(db, hub, events, dispatcher.active, dispatcher.settle,
                       cancel_answered=dispatcher.deadlines.answered)
     catalog = DocumentCatalog(db, registry, require_safe_parameters=settings.require_safe_parameters)

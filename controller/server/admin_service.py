@@ -198,7 +198,7 @@ class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, FleetApi, Keys
         self._gate.audit.annotate(context, targets=targets_text(targets))
         common = dict(targets=targets, comment=request.comment, requested_by=who,
                       timeout_seconds=request.timeout_seconds, max_concurrency=request.max_concurrency or "50",
-                      max_errors=request.max_errors or "0")
+                      max_errors=request.max_errors or "0", notification=convert.notification_from_pb(request))
         if len(request.comment) > 100:
             raise CommandRejected(f"comment: at most 100 characters, got {len(request.comment)}")
         if request.document:

@@ -14,6 +14,7 @@ from controller.model import (
     StepOutput,
     StepOutputView,
 )
+from controller.notification import NotificationConfig, notification_config
 from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire import convert as wire
@@ -54,7 +55,21 @@ def command_to_pb(c: CommandRecord) -> pb.CommandInfo:
         expires_at_ms=c.expires_at_ms, target_count=c.target_count, completed_count=c.completed_count,
         error_count=c.error_count, delivery_timed_out_count=c.delivery_timed_out_count,
         targets=targets_to_pb(c.targets), max_concurrency=c.max_concurrency, max_errors=c.max_errors,
-        document_version=c.document_version, parameters=parameters_to_pb(c.parameters))
+        document_version=c.document_version, parameters=parameters_to_pb(c.parameters),
+        notification_config=None if c.notification is None else notification_to_pb(c.notification, shown=True))
+
+
+def notification_to_pb(n: NotificationConfig, *, shown: bool) -> pb.NotificationConfig:
+    """``shown``: the URL masked to its origin (what a command's readers get)."""
+    return pb.NotificationConfig(url=n.shown if shown else n.url, events=n.event_names, type=n.type.value)
+
+
+def notification_from_pb(request: pb.SendCommandRequest) -> NotificationConfig | None:
+    """The send's notification, checked (InputError names the field), or None."""
+    if not request.HasField("notification_config"):
+        return None
+    n = request.notification_config
+    return notification_config(n.url, n.events, n.type, "notification_config")
 
 
 def invocation_to_pb(i: InvocationRecord, views: Mapping[str, StepOutputView] | None = None) -> pb.Invocation:

@@ -31,3 +31,8 @@ def content_place(name: str, seq: int) -> bytes:
 def parameter_place(name: str, version: int) -> bytes:
     """A version of a parameter store value (parameters.value)."""
     return where_of("parameters.value", name, version)
+
+
+def notification_place(command_id: str) -> bytes:
+    """A command's notification webhook URL (command_notifications.url)."""
+    return where_of("command_notifications.url", command_id)

@@ -12,8 +12,22 @@ from dataclasses import dataclass
 from sqlalchemy import Column, Engine, LargeBinary, Table, func, inspect, select, text, tuple_
 
 from controller.store.engine import read_tx, write_tx
-from controller.store.places import blob_place, chunk_place, content_place, document_place, parameter_place
-from controller.store.schema import content_chunks, documents, output_chunks, parameters, step_outputs
+from controller.store.places import (
+    blob_place,
+    chunk_place,
+    content_place,
+    document_place,
+    notification_place,
+    parameter_place,
+)
+from controller.store.schema import (
+    command_notifications,
+    content_chunks,
+    documents,
+    output_chunks,
+    parameters,
+    step_outputs,
+)
 from controller.store.sealer import Sealer
 
 log = logging.getLogger(__name__)
@@ -41,6 +55,7 @@ SEALED_COLUMNS = (
     SealedColumn(step_outputs, ("command_id", "node_id", "step_name", "stream"), "data", blob_place),
     SealedColumn(content_chunks, ("name", "seq"), "data", content_place),
     SealedColumn(parameters, ("name", "version"), "value", parameter_place),
+    SealedColumn(command_notifications, ("command_id",), "url", notification_place),
 )
 
 RowKey = tuple[object, ...]

@@ -404,3 +404,14 @@ audit_heads = Table(
     Column("digest", LargeBinary, nullable=False),
     Column("signature", LargeBinary, nullable=False),
 )
+
+# A command's own notification (0009, SSM's NotificationConfig): the webhook URL sealed (it may embed a
+# token; places.notification_place), SSM's events (comma-separated) and type. Gone with its command.
+command_notifications = Table(
+    "command_notifications", metadata,
+    Column("command_id", Text, primary_key=True),
+    Column("url", LargeBinary, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    ForeignKeyConstraint(["command_id"], ["commands.command_id"], ondelete="CASCADE"),
+)

@@ -43,6 +43,7 @@ from controller.store.inlists import SLICE, page_range, slices
 from controller.store.lease import LeaseTables
 from controller.store.nodelist import NodeListTables
 from controller.store.nodetags import NodeTagTables, check_unique_tag_keys
+from controller.store.notifications import NotificationTables, notification_values
 from controller.store.output import OutputTables, chunks_of_command, output_views_in
 from controller.store.output_reader import OutputReaderTables
 from controller.store.parameters import ParameterTables
@@ -59,6 +60,7 @@ from controller.store.rows import (
 )
 from controller.store.rows import detail as row_detail
 from controller.store.schema import (
+    command_notifications,
     commands,
     documents,
     node_tags,
@@ -109,8 +111,8 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
 
 class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelTables, ComplianceTables, ContentTables,
             DeregistrationTables, DocumentTables, GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables,
-            OutputReaderTables, ParameterTables, PresenceTables, ReleaseTables, RetentionTables, RewrapTables,
-            SettleTables):
+            OutputReaderTables, NotificationTables, ParameterTables, PresenceTables, ReleaseTables, RetentionTables,
+            RewrapTables, SettleTables):
     def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self._engine = engine
         self._sealer = sealer  # seals documents and output (controller/store/sealer.py)
@@ -222,6 +224,9 @@ class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelT
                     parameters=codec.encode_parameters(cmd.parameters), cancel_requested=cmd.cancel_requested))
             except IntegrityError as e:
                 raise Conflict(f"command {cmd.command_id} already exists") from e
+            notification = notification_values(cmd, self._sealer)
+            if notification is not None:
+                conn.execute(command_notifications.insert().values(**notification))
             if invocations:
                 driver.executemany(conn, INVOCATION_INSERT, [
                     {"command_id": i.command_id, "node_id": i.node_id, "status": i.status.value,
@@ -236,9 +241,9 @@ class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelT
     def get_command(self, command_id: str) -> CommandRecord:
         with read_tx(self._engine) as conn:
             row = conn.execute(COMMAND_BY_ID, {"cid": command_id}).mappings().one_or_none()
-        if row is None:
-            raise NotFound(f"no command {command_id}")
-        return command_from_row(row)
+            if row is None:
+                raise NotFound(f"no command {command_id}")
+            return self._with_notifications(conn, [command_from_row(row)])[0]
 
     def list_commands(self, limit: int = 50) -> list[CommandRecord]:
         """Newest first."""
@@ -248,7 +253,7 @@ class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelT
         with read_tx(self._engine) as conn:
             rows = conn.execute(select(commands).order_by(c.created_at_ms.desc(), c.command_id.desc())
                                 .limit(limit)).mappings().all()
-        return [command_from_row(r) for r in rows]
+            return self._with_notifications(conn, [command_from_row(r) for r in rows])
 
     def get_document(self, sha256: bytes) -> bytes:
         with read_tx(self._engine) as conn:
@@ -280,7 +285,8 @@ class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelT
         with read_tx(self._engine) as conn:
             rows = conn.execute(select(commands).where(c.status.in_(sorted(set(open_statuses))))
                                 .order_by(c.created_at_ms, c.command_id)).mappings().all()
-        return [r for r in (command_from_row(row) for row in rows) if not r.detail.terminal]
+            active = [r for r in (command_from_row(row) for row in rows) if not r.detail.terminal]
+            return self._with_notifications(conn, active)
 
     # -- invocations -------------------------------------------------------------------------------
 

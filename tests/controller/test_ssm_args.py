@@ -62,7 +62,7 @@ def test_cli_input_yaml() -> None:
 
 @pytest.mark.parametrize(("text", "says"), [
     ('{"OutputS3BucketName": "b"}', "Outpost keeps output on the controller"),
-    ('{"ServiceRoleArn": "arn"}', "webhooks"),
+    ('{"ServiceRoleArn": "arn"}', "needs no service role"),
     ('{"Nope": 1}', "unknown parameter 'Nope'"),
     ("[1]", "expected an object"),
     ("{not json", "not valid JSON"),
@@ -82,11 +82,22 @@ def test_list_options_take_several_words() -> None:
     assert code == 0 and o["instance_ids"] == ["mi-a", "mi-b"]
 
 
+SEND = ["send-command", "--document-name", "AWS-RunShellScript", "--instance-ids", "mi-a"]
+
+
 @pytest.mark.parametrize(("argv", "says"), [
     (["send-command", "--output-s3-bucket-name", "b"], "outpost ssm get-command-invocation"),
     (["send-command", "--output-s3-key-prefix", "p"], "Outpost keeps output on the controller"),
-    (["send-command", "--notification-config", "x"], "webhooks"),
-    (["send-command", "--service-role-arn", "x"], "webhooks"),
+    (["send-command", "--service-role-arn", "x"], "drop --service-role-arn"),
+    (SEND + ["--notification-config", "NotificationArn=arn:aws:sns:us-east-1:123456789012:t"], "Outpost has no SNS"),
+    (SEND + ["--notification-config", "NotificationArn=https://h.example/x,NotificationEvents=Success,Done"],
+     "unknown event 'Done'"),
+    (SEND + ["--notification-config", "NotificationArn=https://h.example/x,NotificationType=Both"],
+     "unknown type 'Both'"),
+    (SEND + ["--notification-config", "NotificationUrl=https://h.example/x"], "unknown key 'NotificationUrl'"),
+    (SEND + ["--notification-config", "NotificationEvents=All"], "NotificationArn: give the http"),
+    (SEND + ["--notification-config", "NotificationArn=ftp://h.example/x"], "only http:// and https://"),
+    (SEND + ["--cli-input-json", '{"NotificationConfig": "x"}'], "expected an object of NotificationArn"),
     (["send-command", "--cloud-watch-output-config", "x"], "CloudWatch"),
     (["list-commands", "--region", "us-east-1"], "OUTPOST_CONFIG"),
     (["list-commands", "--profile", "p"], "OUTPOST_CONFIG"),

@@ -51,6 +51,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     HOST: {SDK, WIRE},
     "plugins": {SDK},  # plugins/<name>: the author API only, never another plugin
 }
+# controller/notification.py (a command's notification config: a webhook URL, SSM's events and type) sits
+# beside the model, which carries it, for every room that reads or sends one
+MAY_IMPORT["controller.notification"] = {SDK}
+for _reader in ("controller.model", "controller.store", "controller.events", "controller.dispatch",
+                "controller.server", "controller.runtime", "controller.cli"):
+    MAY_IMPORT[_reader].add("controller.notification")
 # the rooms a plugin's own package is: plugins/<name>/ for every name but sdk
 PLUGIN_ROOM = "plugins"
 AGENT_RUNTIME = {"grpc", "google", "cryptography", "yaml", "psutil"}

@@ -30,14 +30,14 @@ CONFIG_REFUSAL = ("Outpost talks to the controller in your CLI config (OUTPOST_C
                   "it has no regions, profiles or endpoints")
 OUTPUT_REFUSAL = ("Outpost keeps output on the controller: outpost ssm get-command-invocation (24,000/8,000 "
                   "characters) or outpost command output ID --node NODE --full (all of it)")
-NOTIFY_REFUSAL = ("not supported yet: Outpost has no SNS; the controller's signed webhooks (controller.yaml "
-                  "webhooks:, README 'Webhooks') and outpost events --follow report every status change")
+ROLE_REFUSAL = ("Outpost needs no service role to notify: the controller POSTs --notification-config's URL itself "
+                "(signed with its notification_secret); drop --service-role-arn")
 REFUSED: dict[str, str] = {  # option -> why, and the Outpost way
     "--output-s3-bucket-name": OUTPUT_REFUSAL, "--output-s3-key-prefix": OUTPUT_REFUSAL,
     "--output-s3-region": OUTPUT_REFUSAL,
     "--cloud-watch-output-config": "Outpost has no CloudWatch: " + OUTPUT_REFUSAL
                                    + "; outpost command logs ID --follow streams it live",
-    "--service-role-arn": NOTIFY_REFUSAL, "--notification-config": NOTIFY_REFUSAL,
+    "--service-role-arn": ROLE_REFUSAL,
     "--alarm-configuration": "not supported: Outpost has no CloudWatch alarms; bound a rollout with "
                              "--max-errors (and --max-concurrency 1)",
     "--region": CONFIG_REFUSAL, "--profile": CONFIG_REFUSAL, "--endpoint-url": CONFIG_REFUSAL,
@@ -214,6 +214,10 @@ def from_json(value: object, key: str, option: str) -> object:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError(where, "expected a list of strings")
         return tuple(value)
+    if option == "--notification-config":
+        if not isinstance(value, dict):
+            raise InputError(where, "expected an object of NotificationArn, NotificationEvents, NotificationType")
+        return json.dumps(value)
     if option in ("--details",):
         if not isinstance(value, bool):
             raise InputError(where, "expected true or false")

@@ -12,6 +12,7 @@ from controller.cli import params
 from controller.cli.client import CommandSpec
 from controller.cli.commands import MAX_LISTED, _reaching, parse_parameters
 from controller.cli.filters import CommandFilter
+from controller.cli.notify import ssm_notification
 from controller.cli.render import ssm_command_record, ssm_invocation_record
 from controller.cli.ssm import shapes
 from controller.cli.ssm.args import (
@@ -40,14 +41,14 @@ SEND_KEYS = {"DocumentName": "--document-name", "DocumentVersion": "--document-v
              "DocumentHash": "--document-hash", "DocumentHashType": "--document-hash-type",
              "InstanceIds": "--instance-ids", "Targets": "--targets", "Parameters": "--parameters",
              "Comment": "--comment", "TimeoutSeconds": "--timeout-seconds", "MaxConcurrency": "--max-concurrency",
-             "MaxErrors": "--max-errors"}
+             "MaxErrors": "--max-errors", "NotificationConfig": "--notification-config"}
 LIST_KEYS = {"CommandId": "--command-id", "InstanceId": "--instance-id", "MaxResults": "--max-results",
              "NextToken": "--next-token", "Filters": "--filters"}
 INVOCATION_KEYS = {**LIST_KEYS, "Details": "--details"}
 GET_KEYS = {"CommandId": "--command-id", "InstanceId": "--instance-id", "PluginName": "--plugin-name"}
 CANCEL_KEYS = {"CommandId": "--command-id", "InstanceIds": "--instance-ids"}
 S3_AND_FRIENDS = ("--output-s3-bucket-name", "--output-s3-key-prefix", "--output-s3-region",
-                  "--service-role-arn", "--notification-config", "--cloud-watch-output-config",
+                  "--service-role-arn", "--cloud-watch-output-config",
                   "--alarm-configuration")
 WAIT_DELAY = 1.0  # seconds between polls; the AWS CLI's waiter polls every 5 s, 20 times: 100 s in all
 WAIT_ATTEMPTS = 100
@@ -88,6 +89,9 @@ def _page(items: list, opts: dict, high: int) -> tuple[list, str]:
 @click.option("--timeout-seconds", default=None, type=params.TIMEOUT, help="delivery timeout (default 600)")
 @click.option("--max-concurrency", default=None, type=params.CONCURRENCY, help="default 50")
 @click.option("--max-errors", default=None, type=params.ERRORS, help="default 0")
+@click.option("--notification-config", default=None, type=params.TEXT,
+              help="NotificationArn=URL,NotificationEvents=Success,Failed,NotificationType=Command|Invocation "
+                   "(or the JSON): the controller POSTs those status changes, signed, to URL (a webhook, not SNS)")
 @common(refused=S3_AND_FRIENDS)
 @click.pass_context
 def send_command(ctx: click.Context, **_: Any) -> None:
@@ -115,7 +119,8 @@ def send_command(ctx: click.Context, **_: Any) -> None:
         max_concurrency=check_text(o.get("max_concurrency") or "50", params.CONCURRENCY, "MaxConcurrency"),
         max_errors=check_text(o.get("max_errors") or "0", params.ERRORS, "MaxErrors"),
         timeout_seconds=check_int(o.get("timeout_seconds") or 600, 30, MAX_TIMEOUT_SECONDS, "TimeoutSeconds"),
-        comment=check_text(o.get("comment") or "", params.COMMENT, "Comment"))
+        comment=check_text(o.get("comment") or "", params.COMMENT, "Comment"),
+        notification=ssm_notification(o.get("notification_config")))
     obj: Ctx = ctx.obj
     with obj.client() as c:
         sent = c.send_command(spec)

@@ -92,10 +92,16 @@ def command(record: Record) -> dict:
         "TargetCount": record.get("target_count", record.get("targets_count", 0)),
         "CompletedCount": record.get("completed", 0), "ErrorCount": record.get("errors", 0),
         "DeliveryTimedOutCount": record.get("delivery_timed_out", 0), "ServiceRole": "",
-        "NotificationConfig": {"NotificationArn": "", "NotificationEvents": [], "NotificationType": ""},
+        "NotificationConfig": _notification(record),
         "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
         "TimeoutSeconds": _timeout_seconds(record), "TriggeredAlarms": [],
     }
+
+
+def _notification(record: Record) -> dict:
+    """SSM's NotificationConfig: the command's webhook URL (masked past its origin) for the topic ARN."""
+    n = record.get("notification") or {"url": "", "events": [], "type": ""}
+    return {"NotificationArn": n["url"], "NotificationEvents": list(n["events"]), "NotificationType": n["type"]}
 
 
 def _terminal(detail: str) -> bool:

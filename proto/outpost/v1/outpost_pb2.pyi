@@ -892,7 +892,7 @@ class ParameterValues(_message.Message):
     def __init__(self, values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SendCommandRequest(_message.Message):
-    __slots__ = ("document", "targets", "comment", "timeout_seconds", "document_name", "document_version", "document_hash", "parameters", "max_concurrency", "max_errors")
+    __slots__ = ("document", "targets", "comment", "timeout_seconds", "document_name", "document_version", "document_hash", "parameters", "max_concurrency", "max_errors", "notification_config")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -910,6 +910,7 @@ class SendCommandRequest(_message.Message):
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_CONFIG_FIELD_NUMBER: _ClassVar[int]
     document: bytes
     targets: Targets
     comment: str
@@ -920,7 +921,18 @@ class SendCommandRequest(_message.Message):
     parameters: _containers.MessageMap[str, ParameterValues]
     max_concurrency: str
     max_errors: str
-    def __init__(self, document: _Optional[bytes] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., comment: _Optional[str] = ..., timeout_seconds: _Optional[int] = ..., document_name: _Optional[str] = ..., document_version: _Optional[str] = ..., document_hash: _Optional[str] = ..., parameters: _Optional[_Mapping[str, ParameterValues]] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ...) -> None: ...
+    notification_config: NotificationConfig
+    def __init__(self, document: _Optional[bytes] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., comment: _Optional[str] = ..., timeout_seconds: _Optional[int] = ..., document_name: _Optional[str] = ..., document_version: _Optional[str] = ..., document_hash: _Optional[str] = ..., parameters: _Optional[_Mapping[str, ParameterValues]] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., notification_config: _Optional[_Union[NotificationConfig, _Mapping]] = ...) -> None: ...
+
+class NotificationConfig(_message.Message):
+    __slots__ = ("url", "events", "type")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    events: _containers.RepeatedScalarFieldContainer[str]
+    type: str
+    def __init__(self, url: _Optional[str] = ..., events: _Optional[_Iterable[str]] = ..., type: _Optional[str] = ...) -> None: ...
 
 class StepView(_message.Message):
     __slots__ = ("result", "stdout", "stderr", "stdout_truncated", "stderr_truncated")
@@ -957,7 +969,7 @@ class Invocation(_message.Message):
     def __init__(self, command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., exit_code: _Optional[int] = ..., started_at_ms: _Optional[int] = ..., ended_at_ms: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[StepView, _Mapping]]] = ...) -> None: ...
 
 class CommandInfo(_message.Message):
-    __slots__ = ("command_id", "document_name", "document_sha256", "status", "status_detail", "comment", "requested_by", "created_at_ms", "expires_at_ms", "target_count", "completed_count", "error_count", "targets", "detail", "delivery_timed_out_count", "max_concurrency", "max_errors", "document_version", "parameters")
+    __slots__ = ("command_id", "document_name", "document_sha256", "status", "status_detail", "comment", "requested_by", "created_at_ms", "expires_at_ms", "target_count", "completed_count", "error_count", "targets", "detail", "delivery_timed_out_count", "max_concurrency", "max_errors", "document_version", "parameters", "notification_config")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -984,6 +996,7 @@ class CommandInfo(_message.Message):
     MAX_ERRORS_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_VERSION_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    NOTIFICATION_CONFIG_FIELD_NUMBER: _ClassVar[int]
     command_id: str
     document_name: str
     document_sha256: bytes
@@ -1003,7 +1016,8 @@ class CommandInfo(_message.Message):
     max_errors: str
     document_version: int
     parameters: _containers.MessageMap[str, ParameterValues]
-    def __init__(self, command_id: _Optional[str] = ..., document_name: _Optional[str] = ..., document_sha256: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., status_detail: _Optional[str] = ..., comment: _Optional[str] = ..., requested_by: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., target_count: _Optional[int] = ..., completed_count: _Optional[int] = ..., error_count: _Optional[int] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., delivery_timed_out_count: _Optional[int] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., document_version: _Optional[int] = ..., parameters: _Optional[_Mapping[str, ParameterValues]] = ...) -> None: ...
+    notification_config: NotificationConfig
+    def __init__(self, command_id: _Optional[str] = ..., document_name: _Optional[str] = ..., document_sha256: _Optional[bytes] = ..., status: _Optional[_Union[Status, str]] = ..., status_detail: _Optional[str] = ..., comment: _Optional[str] = ..., requested_by: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ..., target_count: _Optional[int] = ..., completed_count: _Optional[int] = ..., error_count: _Optional[int] = ..., targets: _Optional[_Union[Targets, _Mapping]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., delivery_timed_out_count: _Optional[int] = ..., max_concurrency: _Optional[str] = ..., max_errors: _Optional[str] = ..., document_version: _Optional[int] = ..., parameters: _Optional[_Mapping[str, ParameterValues]] = ..., notification_config: _Optional[_Union[NotificationConfig, _Mapping]] = ...) -> None: ...
 
 class SendCommandResponse(_message.Message):
     __slots__ = ("command", "invocations")
