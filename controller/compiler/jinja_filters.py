@@ -186,8 +186,8 @@ def _yaml_dump(value: object, **kw: object) -> str:
         raise TemplateError(f"to_yaml: {exc}") from None
 
 
-def to_yaml(value: object, **kw: object) -> str:
-    return _yaml_dump(value, **kw)
+def to_yaml(value: object, default_flow_style: bool | None = None, **kw: object) -> str:
+    return _yaml_dump(value, default_flow_style=default_flow_style, **kw)
 
 
 def to_nice_yaml(value: object, indent: int = 4, **kw: object) -> str:

@@ -38,7 +38,7 @@ MAX_OUTPUT = 1 << 20  # characters (or items) in any one string or list a templa
 MAX_INT_BITS = 1 << 16
 MAX_WORK = 1_000_000  # loop iterations + calls in one render
 _FORMAT_NUMBER = re.compile(r"\d+")
-_AMPLIFIERS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs", "format", "format_map"})
+_AMPLIFIERS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})  # str.format: wrap_str_format
 
 
 class Undefined(ChainableUndefined, StrictUndefined):
@@ -111,6 +111,11 @@ def budget_of(context: Context) -> Budget:
 
 class _CodeGenerator(NativeCodeGenerator):
     """Native values (a lone ``{{ expr }}`` keeps its type); ``~`` goes through a size check."""
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Frame, finalize: object) -> object:
+        if not isinstance(node, nodes.TemplateData):  # Jinja2 would fold {{ 5 }} into the text "5"
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)  # type: ignore[arg-type]
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.checked_concat((")
@@ -223,8 +228,6 @@ class Environment(ImmutableSandboxedEnvironment):
         owner = getattr(__obj, "__self__", None)
         what = f"the result of str.{name}()"
         if isinstance(owner, str) and name in _AMPLIFIERS:
-            if name in ("format", "format_map"):
-                _check_format(owner, what)
             for arg in (*args, *kwargs.values()):
                 if isinstance(arg, int) and not isinstance(arg, bool) and arg > MAX_OUTPUT:
                     raise too_big(arg, what)
@@ -247,6 +250,12 @@ class Environment(ImmutableSandboxedEnvironment):
                     from None
             raise TemplateError(f"refused: {exc}") from None
         return check_size(result, f"the result of {name or 'a call'}()")
+
+    def wrap_str_format(self, value: object) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:  # a str.format or str.format_map, checked when it is looked up
+            _check_format(value.__self__, f"the result of str.{value.__name__}()")  # type: ignore[attr-defined]
+        return wrapped
 
     def checked_concat(self, values: Iterable[object]) -> str:
         parts = list(values)

@@ -25,7 +25,7 @@ import types
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from jinja2 import TemplateSyntaxError, nodes
+from jinja2 import TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.parser import Parser
 
@@ -74,6 +74,10 @@ def _snippet(text: str, line: int | None) -> str:
     lines = text.splitlines() or [""]
     shown = lines[min(max((line or 1) - 1, 0), len(lines) - 1)].strip()
     return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+class UndefinedInTemplate(TemplateError):
+    """A template used a variable or attribute that is not defined."""
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,9 @@ class _Render:
         stack.append(name)
         try:
             self.done[name] = self.value(raw)
+        except UndefinedInTemplate as exc:  # undefined itself, as Ansible's: `| default()` still works
+            hint = exc.message if "(in variable '" in exc.message else f"{exc.message} (in variable '{name}')"
+            self.done[name] = Undefined(hint=hint, name=name)
         except TemplateError as exc:
             if "(in variable '" in exc.message or "refers to itself" in exc.message:
                 raise
@@ -272,7 +279,10 @@ class _Render:
             if (undefined := _UNDEFINED.fullmatch(message)) is not None:
                 close = difflib.get_close_matches(undefined.group(1), list(self.templar.variables), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise TemplateError(f"{message} in {_snippet(source, line)!r}{hint}", line=line) from None
+            error = UndefinedInTemplate if isinstance(exc, UndefinedError) else TemplateError
+            if "(in variable '" in message:  # already says where
+                raise error(message, line=line) from None
+            raise error(f"{message} in {_snippet(source, line)!r}{hint}", line=line) from None
 
 
 def _finalize(value: object) -> object:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controller.compiler import PlaybookError, TemplateError, compile_text, parse_extra_vars
-from controller.compiler.template import Scope
+from controller.compiler.template import Templar
 from plugins.powershell.plugin import PowerShellPlugin
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.wire.document import document_from_bytes
@@ -105,7 +105,7 @@ def test_extra_vars(items: list[str]) -> None:
                                                 .map(tuple)), max_size=5))
 def test_templates_render_or_say_why(template: str, variables: dict[str, Any]) -> None:
     try:
-        Scope(variables).render(template)
+        Templar(variables).render(template)
     except TemplateError:
         pass
 
