@@ -13,7 +13,7 @@ Bounds, so that every render ends in bounded time and memory (each refusal a one
   methods and filters (``ljust``, ``center``, ``indent``, ``replace``, ``join`` ...), and the render's
   own output as it streams;
 - numbers: ``**`` whose result would pass :data:`MAX_INT_BITS` bits;
-- work: loop iterations and calls (macros included) together past :data:`MAX_WORK` per render;
+- work: loop iterations past :data:`MAX_ITERATIONS`, calls (macros included) past :data:`MAX_CALLS`;
 - ``range()`` past the sandbox's MAX_RANGE (100,000 items).
 """
 from __future__ import annotations
@@ -36,7 +36,8 @@ from controller.compiler.errors import TemplateError
 
 MAX_OUTPUT = 1 << 20  # characters (or items) in any one string or list a template builds
 MAX_INT_BITS = 1 << 16
-MAX_WORK = 1_000_000  # loop iterations + calls in one render
+MAX_ITERATIONS = 1_000_000  # {% for %} iterations in one render (about 0.2 s here)
+MAX_CALLS = 100_000  # calls in one render, macros included (about 0.5 s here: a macro call costs more)
 _FORMAT_NUMBER = re.compile(r"\d+")
 _AMPLIFIERS = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})  # str.format: wrap_str_format
 
@@ -92,14 +93,21 @@ def _check_format(fmt: str, what: str) -> None:
 @dataclass
 class Budget:
     """What one render has spent; one per top-level render, never shared."""
-    work: int = 0
+    iterations: int = 0
+    calls: int = 0
     stack: list[str] = field(default_factory=list)  # variables being evaluated, for cycles
 
-    def spend(self, n: int = 1) -> None:
-        self.work += n
-        if self.work > MAX_WORK:
-            raise TemplateError(f"the template does more than {MAX_WORK:,} loop iterations and calls; "
-                                "refused (a render must end in bounded time)")
+    def iteration(self) -> None:
+        self.iterations += 1
+        if self.iterations > MAX_ITERATIONS:
+            raise TemplateError(f"the template loops more than {MAX_ITERATIONS:,} times; refused (a render must "
+                                "end in bounded time)")
+
+    def call(self) -> None:
+        self.calls += 1
+        if self.calls > MAX_CALLS:
+            raise TemplateError(f"the template makes more than {MAX_CALLS:,} calls; refused (a render must end "
+                                "in bounded time)")
 
 
 def budget_of(context: Context) -> Budget:
@@ -223,7 +231,7 @@ class Environment(ImmutableSandboxedEnvironment):
             raise TemplateError(f"{what}: {exc}") from None
 
     def call(__self, __context: Context, __obj: object, *args: object, **kwargs: object) -> object:  # noqa: N805
-        budget_of(__context).spend()
+        budget_of(__context).call()
         name = getattr(__obj, "__name__", "")
         owner = getattr(__obj, "__self__", None)
         what = f"the result of str.{name}()"
@@ -268,7 +276,7 @@ class Environment(ImmutableSandboxedEnvironment):
         """A ``{% for %}`` loop's items, each one charged to the render's budget."""
         budget = budget_of(context)
         for item in iterable:
-            budget.spend()
+            budget.iteration()
             yield item
 
 
