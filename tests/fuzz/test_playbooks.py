@@ -1,4 +1,4 @@
-"""Fuzz: the playbook compiler (controller/compiler/): YAML text, ``-e`` extra vars and ``{{ }}``
+"""Fuzz: the playbook compiler (controller/compiler/): YAML text, ``-e`` extra vars and Jinja2
 templates. Whatever the text, compiling ends in a plan or a PlaybookError naming file, line and
 field; every play's document is one the agent parses back to the same bytes."""
 from __future__ import annotations
