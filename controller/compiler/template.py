@@ -70,6 +70,14 @@ def is_template(value: object) -> bool:
     return False
 
 
+def _literal_hint(message: str) -> str:
+    """How to write a literal ``{#`` (a shell's ``${#var}``) or ``{%`` that Jinja2 took for its own."""
+    marker = "{#" if "comment" in message else "{%" if "unknown tag" in message else None
+    if marker is None:
+        return ""
+    return f" (a literal '{marker}' is written {{{{ '{marker}' }}}} or inside {{% raw %}}...{{% endraw %}})"
+
+
 def _snippet(text: str, line: int | None) -> str:
     lines = text.splitlines() or [""]
     shown = lines[min(max((line or 1) - 1, 0), len(lines) - 1)].strip()
@@ -143,6 +151,7 @@ class Templar:
                 ast = env.parse(source)
         except TemplateSyntaxError as exc:
             message = (exc.message or "").rstrip(".")
+            message += _literal_hint(message)
             raise TemplateError(f"template syntax error: {message} in {_snippet(source, exc.lineno)!r}",
                                 line=exc.lineno) from None
         self._refuse_unsupported(ast, source)
@@ -295,6 +304,9 @@ def _finalize(value: object) -> object:
         return [_finalize(v) for v in value]
     if isinstance(value, Mapping):
         return {_finalize(k): _finalize(v) for k, v in value.items()}
+    if value is not None and not isinstance(value, (str, int, float)):  # bool is an int
+        raise TemplateError(f"the template gave {type(value).__name__!r}, which is not data (a string, number, "
+                            "boolean, null, list or mapping)")
     return value
 
 

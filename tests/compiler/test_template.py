@@ -131,6 +131,14 @@ ERRORS: list[tuple[str, str]] = [
     ("{% if on %}x", "template syntax error: Unexpected end of template. Jinja was looking for the following tags: "
                      "'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if' "
                      "in '{% if on %}x'"),
+    ("echo ${#cmds[@]}", "template syntax error: Missing end of comment tag (a literal '{#' is written "
+                         "{{ '{#' }} or inside {% raw %}...{% endraw %}) in 'echo ${#cmds[@]}'"),
+    ("awk '{% x }'", "template syntax error: Encountered unknown tag 'x' (a literal '{%' is written {{ '{%' }} or "
+                     "inside {% raw %}...{% endraw %}) in \"awk '{% x }'\""),
+    ("{{ cmds | first | attr('upper') }}", "the template gave 'builtin_function_or_method', which is not data (a "
+                                           "string, number, boolean, null, list or mapping)"),
+    ("{{ namespace(a=1) }}", "the template gave 'Namespace', which is not data (a string, number, boolean, null, "
+                             "list or mapping)"),
     ("install {{ cmds }}", "a list (['a', 'b c']) inside a longer string in 'install {{ cmds }}': use it as the "
                            "whole value, or make it text with | join(' '), | quote or | to_json"),
     ("{{ missing | mandatory }}", "mandatory variable 'missing' not defined"),
@@ -263,6 +271,8 @@ def test_condition_error(expr: Any, message: str) -> None:
     "{{ cmds.append('x') }}", "{{ user.update({'name': 'eve'}) }}", "{{ namespace.__init__.__globals__.os }}",
     "{{ (1).__class__.__base__.__subclasses__() }}", "{{ joiner.__init__.__globals__ }}",
     "{{ user.__class__ }}", "{{ range.__self__ }}", "{{ ''.format.__self__ }}",
+    "{{ cmds | map(attribute='__class__') | list }}", "{{ user | attr('__class__') }}",
+    "{{ [user] | selectattr('__class__') | list }}", "{{ [user] | map(attribute='__class__.__mro__') | first }}",
 ])
 def test_sandbox_escapes_are_refused(template: str) -> None:
     with pytest.raises(TemplateError, match=r"is unsafe|has no attribute|is undefined") as info:
