@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from controller.compiler.errors import TemplateError
+from controller.compiler.jinja_filters import to_bool
 
 _CONTROLLER_DISK = ("it would test the controller's files, not the node's (Ansible evaluates tests on the "
                     "controller); check on the node with a task (stat, or shell: test -e)")
@@ -53,7 +54,6 @@ def regex(value: object, pattern: str = "", ignorecase: bool = False, multiline:
 
 def truthy(value: object, convert_bool: bool = False) -> bool:
     if convert_bool and isinstance(value, str):
-        from controller.compiler.jinja_filters import to_bool
         return bool(to_bool(value))
     return bool(value)
 

@@ -19,7 +19,6 @@ The sandbox and its bounds are :mod:`~controller.compiler.jinja_sandbox`'s.
 from __future__ import annotations
 
 import difflib
-import logging
 import re
 import types
 from collections.abc import Iterator, Mapping
@@ -42,8 +41,6 @@ from controller.compiler.jinja_sandbox import (
     too_big,
 )
 from controller.compiler.jinja_tests import REFUSED_TESTS
-
-log = logging.getLogger(__name__)
 
 MARKERS = ("{{", "{%", "{#")
 _UNDEFINED = re.compile(r"'(\w+)' is undefined")
@@ -76,6 +73,11 @@ def _literal_hint(message: str) -> str:
     if marker is None:
         return ""
     return f" (a literal '{marker}' is written {{{{ '{marker}' }}}} or inside {{% raw %}}...{{% endraw %}})"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _snippet(text: str, line: int | None) -> str:
@@ -228,7 +230,14 @@ class _Render:
         if isinstance(value, (list, tuple)):
             return [self.value(v) for v in value]
         if isinstance(value, Mapping):
-            return {self.value(k): self.value(v) for k, v in value.items()}
+            out = {}
+            for key, item in value.items():
+                rendered = self.value(key)
+                if isinstance(rendered, (list, Mapping)):
+                    raise TemplateError(f"the mapping key {key!r} renders to {type(rendered).__name__} "
+                                        f"{_shown(rendered)}; a key must be a string, number or boolean")
+                out[rendered] = self.value(item)
+            return out
         return value
 
     def variable(self, name: str) -> object:
@@ -315,9 +324,8 @@ def _text(value: object, source: str) -> str:
     command (``apt-get install ['curl', 'jq']``) is never what was meant."""
     if isinstance(value, (list, Mapping)):
         what = "a list" if isinstance(value, list) else "a mapping"
-        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-        raise TemplateError(f"{what} ({shown}) inside a longer string in {_snippet(source, None)!r}: use it as the "
-                            "whole value, or make it text with | join(' '), | quote or | to_json")
+        raise TemplateError(f"{what} ({_shown(value)}) inside a longer string in {_snippet(source, None)!r}: use it "
+                            "as the whole value, or make it text with | join(' '), | quote or | to_json")
     return value if isinstance(value, str) else str(value)
 
 
@@ -353,6 +361,5 @@ def _boolean(value: object, expr: str) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in TRUE_WORDS + FALSE_WORDS:
         return value.strip().lower() in TRUE_WORDS
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    raise TemplateError(f"the condition {expr.strip()!r} gave {shown}, which is not a boolean; compare or test it "
-                        "(x == 'yes', x | length > 0, x is defined) or convert it (x | bool)")
+    raise TemplateError(f"the condition {expr.strip()!r} gave {_shown(value)}, which is not a boolean; compare or "
+                        "test it (x == 'yes', x | length > 0, x is defined) or convert it (x | bool)")

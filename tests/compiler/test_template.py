@@ -220,6 +220,13 @@ def test_render_is_recursive_over_containers_and_keys() -> None:
     assert Templar(VARS).render(value) == {"it's me": [5, ["x5"], {"k": 1}], "plain": True, 3: None}
 
 
+def test_a_mapping_key_must_render_to_a_scalar() -> None:
+    with pytest.raises(TemplateError) as info:
+        Templar(VARS).render({"{{ cmds }}": 1})
+    assert str(info.value) == ("the mapping key '{{ cmds }}' renders to list ['a', 'b c']; a key must be a string, "
+                               "number or boolean")
+
+
 def test_is_template() -> None:
     assert is_template("a {{ b }}") and is_template("{% if x %}{% endif %}") and is_template("{# c #}")
     assert is_template(["x", {"k": "{{ v }}"}]) and is_template({"{{ k }}": 1})
