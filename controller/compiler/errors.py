@@ -27,5 +27,11 @@ class PlaybookError(OutpostError):
 
 
 class TemplateError(OutpostError):
-    """A ``{{ }}`` expression is malformed or cannot be evaluated. It carries no location: the
-    compiler re-raises it as a :class:`PlaybookError` naming the string it came from."""
+    """A template is malformed, refused, or cannot be evaluated. It carries no file: the compiler
+    re-raises it as a :class:`PlaybookError` naming the string it came from. ``line`` is the
+    1-based line within that string when Jinja2 knows it (a multi-line string), else None."""
+
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        self.message = message
+        self.line = line
+        super().__init__(message)

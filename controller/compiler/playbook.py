@@ -15,8 +15,8 @@ from typing import Any, NoReturn
 
 from controller.compiler.errors import PlaybookError, TemplateError
 from controller.compiler.plan import DocumentTask, Plan, PlayPlan
-from controller.compiler.template import Scope, VarValue, is_identifier
-from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, kind, line_index, load, locate
+from controller.compiler.template import Templar, is_identifier
+from controller.compiler.yamlnodes import YEntry, YMap, YNode, YScalar, YSeq, kind, line_index, load, locate, plain
 from controller.model import TagFilter, Targets, parse_limit
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry
@@ -115,7 +115,7 @@ class _Compiler:
                         else _unknown_key(entry.key, PLAY_KEYS))
                 self.fail(entry.key_line, entry.key,
                           f"unknown play key (allowed: {', '.join(PLAY_KEYS)}){hint}")
-        scope = Scope({**self.variables(node.get("vars")), **self.extra_vars})
+        scope = Templar({**self.variables(node.get("vars")), **self.extra_vars})  # -e wins, as in Ansible
         name = self.name(node, f"plays[{index}]", "", scope)
         targets = self.targets(self.required(node, "targets", f"plays[{index}]"), scope)
         tasks = self.required(node, "tasks", f"plays[{index}]")
@@ -163,7 +163,7 @@ class _Compiler:
             self.fail(node.line, where, f"missing required key {key!r}")
         return entry
 
-    def name(self, node: YMap, where: str, prefix: str, scope: Scope) -> str:
+    def name(self, node: YMap, where: str, prefix: str, scope: Templar) -> str:
         entry = self.required(node, "name", where)
         field = f"{prefix}name"
         if not isinstance(entry.value, YScalar) or not isinstance(entry.value.value, str):
@@ -179,57 +179,64 @@ class _Compiler:
 
     # -- vars and templating --------------------------------------------------------------------
 
-    def variables(self, entry: YEntry | None) -> dict[str, VarValue]:
+    def variables(self, entry: YEntry | None) -> dict[str, object]:
+        """A play's ``vars:``: names to values of any YAML shape; strings in them are templates,
+        evaluated when used."""
         if entry is None or (isinstance(entry.value, YScalar) and entry.value.value is None):
             return {}
         if not isinstance(entry.value, YMap):
             self.fail(entry.key_line, "vars", f"expected a mapping of names to values, got {kind(entry.value)}")
-        out: dict[str, VarValue] = {}
+        out: dict[str, object] = {}
         for var in entry.value.entries:
-            where = f"vars.{var.key}"
             if not is_identifier(var.key):
-                self.fail(var.key_line, where, "not a valid variable name "
-                                               "(letters, digits and _, not starting with a digit)")
-            if isinstance(var.value, YSeq):
-                out[var.key] = tuple(self.var_scalar(item, f"{where}[{i}]", item.line)
-                                     for i, item in enumerate(var.value.items))
-            else:
-                out[var.key] = self.var_scalar(var.value, where, var.key_line)
+                self.fail(var.key_line, f"vars.{var.key}", "not a valid variable name "
+                                                           "(letters, digits and _, not starting with a digit)")
+            out[var.key] = plain(var.value)
         return out
 
-    def var_scalar(self, node: YNode, where: str, line: int) -> str | int | float | bool:
-        if not isinstance(node, YScalar) or node.value is None:
-            self.fail(line, where, f"expected a string, number, boolean or a list of them, got {kind(node)}")
-        return node.value
-
-    def render(self, node: YNode, where: str, scope: Scope) -> Any:
+    def render(self, node: YNode, where: str, scope: Templar) -> Any:
         """The plain value of ``node`` with every string templated (mapping keys are not)."""
         if isinstance(node, YScalar):
             if not isinstance(node.value, str):
                 return node.value
             try:
-                value = scope.render(node.value)
+                return scope.render(node.value)
             except TemplateError as exc:
-                self.fail(node.line, where, str(exc))
-            return list(value) if isinstance(value, tuple) else value
+                line = node.line
+                if exc.line is not None and exc.line > 1:  # a line within a multi-line string
+                    line += exc.line - (0 if node.literal else 1)
+                elif node.literal:
+                    line += 1
+                self.fail(line, where, exc.message)
         if isinstance(node, YSeq):
             return [self.render(item, f"{where}[{i}]", scope) for i, item in enumerate(node.items)]
         return {e.key: self.render(e.value, f"{where}.{e.key}", scope) for e in node.entries}
 
-    def render_str(self, node: YScalar, where: str, scope: Scope) -> str:
+    def render_str(self, node: YScalar, where: str, scope: Templar) -> str:
+        """A string, as Ansible makes one: a lone ``{{ n }}`` giving a number or boolean is its text."""
         value = self.render(node, where, scope)
+        if isinstance(value, (int, float)):  # bool included: str(True) is Jinja2's "True"
+            return str(value)
         if not isinstance(value, str):
             self.fail(node.line, where, f"expected a string, got {kind(value)} (from {node.value!r})")
         return value
 
-    def string_list(self, node: YNode, where: str, line: int, scope: Scope) -> list[tuple[str, int]]:
+    def string_list(self, node: YNode, where: str, line: int, scope: Templar) -> list[tuple[str, int]]:
         """A list of strings, one string, or one template naming a list: each value with its line."""
         if isinstance(node, YMap) or (isinstance(node, YScalar) and not isinstance(node.value, str)):
             quote = " (quote it)" if isinstance(node, YScalar) and node.value is not None else ""
             self.fail(line, where, f"expected a string or a list of strings, got {kind(node)}{quote}")
         if isinstance(node, YScalar):
             value = self.render(node, where, scope)
-            return [(v, line) for v in (value if isinstance(value, list) else [value])]
+            out = []
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, (int, float)):
+                    v = str(v)
+                if not isinstance(v, str):
+                    self.fail(line, where, f"expected a string or a list of strings, got {kind(v)} "
+                                           f"(from {node.value!r})")
+                out.append((v, line))
+            return out
         out: list[tuple[str, int]] = []
         for i, item in enumerate(node.items):
             at = f"{where}[{i}]"
@@ -241,7 +248,7 @@ class _Compiler:
 
     # -- targets --------------------------------------------------------------------------------
 
-    def targets(self, entry: YEntry, scope: Scope) -> Targets:
+    def targets(self, entry: YEntry, scope: Templar) -> Targets:
         node = entry.value
         if not isinstance(node, YMap):
             self.fail(entry.key_line, "targets",
@@ -289,7 +296,7 @@ class _Compiler:
 
     # -- tasks ----------------------------------------------------------------------------------
 
-    def task(self, node: YNode, index: int, scope: Scope) -> Step | DocumentTask:
+    def task(self, node: YNode, index: int, scope: Templar) -> Step | DocumentTask:
         where = f"tasks[{index}]"
         if not isinstance(node, YMap):
             self.fail(node.line, where, f"expected a mapping (a task), got {kind(node)}")
@@ -321,7 +328,7 @@ class _Compiler:
                     ignore_errors=self.ignore_errors(node.get("ignore_errors"), f"{where}.ignore_errors"),
                     on_failure=OnFailure.EXIT)  # Ansible: a failed task ends the play on that node
 
-    def document_task(self, node: YMap, where: str, scope: Scope) -> DocumentTask:
+    def document_task(self, node: YMap, where: str, scope: Templar) -> DocumentTask:
         """``- document: NAME[:VERSION]`` with optional ``parameters: {name: value | [values]}``."""
         allowed = ("name", DOCUMENT_TASK, "parameters", "ignore_errors")
         for entry in node.entries:
@@ -362,7 +369,7 @@ class _Compiler:
             self.fail(entry.key_line, where, f"expected a boolean (true or false), got {kind(entry.value)}")
         return entry.value.value
 
-    def inputs(self, entry: YEntry, where: str, scope: Scope) -> dict[str, Any]:
+    def inputs(self, entry: YEntry, where: str, scope: Templar) -> dict[str, Any]:
         """Template, validate against the action's own schema, and bind (so conversion errors
         surface). Errors are located at the offending input's line."""
         raw = self.render(entry.value, where, scope)

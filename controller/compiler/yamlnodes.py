@@ -55,6 +55,7 @@ def play_path(path: Path) -> str:
 class YScalar:
     value: Scalar
     line: int  # 1-based
+    literal: bool = False  # a `|` block: its text's line N is the file's line + N (the `|` is on `line`)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,15 @@ def kind(value: Any) -> str:
     if isinstance(value, YSeq):
         return "a list"
     return kind_of(value)
+
+
+def plain(node: YNode) -> Any:
+    """The plain value of ``node``: scalars, lists and dicts, as YAML's safe loader gives them."""
+    if isinstance(node, YScalar):
+        return node.value
+    if isinstance(node, YSeq):
+        return [plain(item) for item in node.items]
+    return {e.key: plain(e.value) for e in node.entries}
 
 
 def load(text: str, filename: str) -> YNode | None:
@@ -181,7 +191,7 @@ class _Converter:
                             "quote it to make a string")
         if isinstance(value, str) and NUL in value:  # YAML's "\0" or "\x00"
             self.fail(node, path, NUL_PROBLEM)
-        return YScalar(value, node.start_mark.line + 1)
+        return YScalar(value, node.start_mark.line + 1, node.style == "|")
 
     def mapping(self, node: MappingNode, path: Path) -> YMap:
         if node.tag != _MAP_TAG:

@@ -20,13 +20,11 @@ import pytest
 from controller.compiler import (
     Plan,
     PlaybookError,
-    TemplateError,
     compile_playbook,
     compile_text,
     parse_extra_vars,
 )
 from controller.compiler.plan import DocumentTask
-from controller.compiler.template import Expr, Literal, Scope, parse
 from controller.model import TagFilter, Targets
 from plugins.sdk.contract import API_VERSION, PluginSpec, RunContext, StepOutcome
 from plugins.sdk.errors import InputError
@@ -240,59 +238,3 @@ def test_compile_text_refuses_extra_vars_that_are_not_utf8(registry: PluginRegis
     text = (HERE / "cases" / "ok" / "minimal.yml").read_text()
     with pytest.raises(PlaybookError, match=r"^extra var 'who': not UTF-8 text \(holds a lone surrogate"):
         compile_text(text, "x.yml", registry, {"who": "caf\udce9"})
-
-
-# -- template.py ------------------------------------------------------------------------------
-
-def test_parse_segments() -> None:
-    assert parse("") == ()
-    assert parse("plain } { }}") == (Literal("plain } { }}"),)
-    assert parse("a {{x}} b {{ y | quote }}") == (
-        Literal("a "), Expr("{{x}}", "x", None), Literal(" b "),
-        Expr("{{ y | quote }}", "y", None, ("quote",)))
-    assert parse("{{ '{{' }}") == (Expr("{{ '{{' }}", None, "{{"),)
-
-
-def test_render_scalars_and_filters() -> None:
-    scope = Scope({"who": "it's me", "n": 5, "on": True, "ratio": 0.5, "greeting": "hi {{ who }}"})
-    assert scope.render("say {{ who }}") == "say it's me"
-    assert scope.render("echo {{ who | quote }}") == "echo 'it'\"'\"'s me'"
-    assert scope.render("{{ n }}/{{ on }}/{{ ratio }}") == "5/true/0.5"
-    assert scope.render("{{ n }}") == "5"  # a lone number stays a string
-    assert scope.render("{{ greeting }}!") == "hi it's me!"
-    assert scope.render("docker ps --format '{{ '{{' }}.Names}}'") == "docker ps --format '{{.Names}}'"
-    assert scope.render("no templates {here}") == "no templates {here}"
-
-
-def test_render_lists() -> None:
-    scope = Scope({"cmds": ("a", "b c", 3), "alias": "{{ cmds }}", "nested": ("{{ cmds }}",)})
-    assert scope.render("{{ cmds }}") == ("a", "b c", "3")
-    assert scope.render("{{cmds}}") == ("a", "b c", "3")
-    assert scope.render("{{ alias }}") == ("a", "b c", "3")
-    assert scope.render("rm {{ cmds | quote }}") == "rm a 'b c' 3"
-    with pytest.raises(TemplateError, match=r"variable 'cmds' is a list: use it as the whole value"):
-        scope.render("run {{ cmds }}")
-    with pytest.raises(TemplateError, match=r"variable 'nested': item \[0\] is a list"):
-        scope.render("{{ nested }}")
-    with pytest.raises(TemplateError, match=r"is a list; a string is expected here"):
-        scope.render_str("{{ cmds }}")
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("{{ nope }}", "undefined variable 'nope'"),
-    ("{{ whom }}", "undefined variable 'whom'; did you mean 'who'?"),
-    ("{{ bad }}", "undefined variable 'missing' (used by variable 'bad')"),
-    ("{{ a }}", "variable 'a' refers to itself (a -> b -> a)"),
-    ("{{ who | upper }}", "unknown filter 'upper' in '{{ who | upper }}' (known: quote)"),
-    ("{{ who ", "unclosed '{{' in '{{ who ' (no matching '}}')"),
-    ("{{ }}", "an empty expression '{{ }}': expected a variable name, optionally followed by | filter"),
-    ("{{ who.name }}", "a bad expression '{{ who.name }}': expected '|' or '}}' after 'who'"),
-    ("{{ 1 + 2 }}", "a bad expression '{{ 1 + 2 }}': expected a variable name"),
-    ("{{ who | }}", "a bad expression '{{ who | }}': expected a filter name after '|'"),
-    ("{{ 'open }}", "unterminated string in \"{{ 'open }}\""),
-])
-def test_render_errors(text: str, message: str) -> None:
-    scope = Scope({"who": "me", "bad": "{{ missing }}", "a": "{{ b }}", "b": "x{{ a }}"})
-    with pytest.raises(TemplateError) as info:
-        scope.render(text)
-    assert str(info.value).startswith(message)
