@@ -1,0 +1,189 @@
+"""Ansible's INI inventory format, read as ansible-core's ``ini`` inventory plugin reads it.
+
+Followed: ``[group]``, ``[group:children]``, ``[group:vars]`` (``[group:hosts]`` is ``[group]``);
+hosts above the first section are ``ungrouped``; ``#`` and ``;`` start comment lines; a host line
+is split as a shell would (quotes keep spaces) and its first word is the host, with ranges and an
+optional ``:port`` (kept as ``ansible_port``), the rest ``key=value``; a value is read as a Python
+literal where it is one (``5`` an int, ``True`` a bool, ``['a']`` a list, ``'x'`` unquoted) and
+kept as text otherwise (``true``, ``FALSE``, ``/srv``). ``:vars`` lines are ``key=value``, one a
+line, the value everything after the ``=``, read the same way: that is what ansible-core's plugin
+does (its documentation says ":vars values are strings": ``var=FALSE`` is a string under both,
+``port=5`` is the int 5 in ansible-core and here). A group must be defined (by ``[g]`` or
+``[g:children]``, in any file of the inventory) for its ``:vars`` or for a ``:children`` section
+to name it, at any point of the file: ``[g:vars]`` above ``[g]`` is fine.
+
+Refused where Ansible fails too, saying the line: an unknown section type (``[g:hostz]``), a
+section header with spaces, a ``:vars`` line without ``=``, a host word that is not
+``key=value``, a bad range, a group loop. Refused where Ansible would keep going: a value
+that is a Python set, bytes or complex number (not JSON-like), an unclosed quote.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import shlex
+import warnings
+from dataclasses import dataclass, field
+
+from controller.compiler.errors import InventoryError
+from controller.compiler.hostrange import RangeProblem, expand, split_port
+from controller.compiler.inventory_builder import InventoryBuilder
+from controller.compiler.inventory_model import UNGROUPED, Location
+from plugins.sdk.limits import NUL, NUL_PROBLEM
+
+_SECTION = re.compile(r"^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:[#;].*)?$")
+_GROUP_NAME = re.compile(r"^([^:\]\s=]+)\s*(?:[#;].*)?$")
+_STATES = ("hosts", "children", "vars")
+
+
+@dataclass
+class _Pending:
+    """A group named before it is defined: by ``[g:vars]`` or in a ``[p:children]`` section."""
+    state: str
+    where: Location
+    parents: list[tuple[str, Location]] = field(default_factory=list)
+
+
+def read_ini(text: str, filename: str, builder: InventoryBuilder) -> None:
+    state, group = "hosts", UNGROUPED
+    pending: dict[str, _Pending] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        where = Location(filename, number)
+        line = raw.strip()
+        if NUL in line:
+            raise _fail(where, NUL_PROBLEM)
+        if not line or line[0] in "#;":
+            continue
+        section = _SECTION.match(line)
+        if section:
+            group, state = section[1], section[2] or "hosts"
+            if state not in _STATES:
+                raise _fail(where, f"section [{group}:{state}] has an unknown type {state!r} "
+                            "(a section is [group], [group:children] or [group:vars])")
+            _open_section(builder, pending, group, state, where)
+            continue
+        if line.startswith("["):
+            raise _fail(where, f"invalid section header {line!r}: a group name has no spaces, ':' or ']', "
+                        "and only [group], [group:children] or [group:vars] may follow")
+        if state == "hosts":
+            _host_line(builder, line, group, where)
+        elif state == "children":
+            _child_line(builder, pending, line, group, where)
+        else:
+            key, value = _var_line(line, where)
+            builder.group_var(group, key, value, where)
+    for name, decl in pending.items():  # the first one unresolved, as Ansible reports it
+        if decl.state == "vars":
+            raise _fail(decl.where, f"[{name}:vars] sets vars for a group defined nowhere "
+                        f"(define it with [{name}] or [{name}:children])")
+        parent, where = decl.parents[0]
+        raise _fail(where, f"[{parent}:children] names {name!r}, a group defined nowhere "
+                    f"(define it with [{name}] or [{name}:children])")
+
+
+def _open_section(builder: InventoryBuilder, pending: dict[str, _Pending], group: str, state: str,
+                  where: Location) -> None:
+    if not builder.has_group(group):
+        if state == "vars" and group not in pending:
+            pending[group] = _Pending("vars", where)
+        builder.group(group, where if state != "vars" else None)
+    elif state != "vars":
+        builder.group(group, where)
+    decl = pending.get(group)
+    if decl is not None and state != "vars":
+        del pending[group]
+        for parent, at in decl.parents:
+            builder.child(parent, group, at)
+
+
+def _child_line(builder: InventoryBuilder, pending: dict[str, _Pending], line: str, group: str,
+                where: Location) -> None:
+    m = _GROUP_NAME.match(line)
+    if m is None:
+        raise _fail(where, f"[{group}:children] takes one group name a line, got {line!r}")
+    child = m[1]
+    decl = pending.get(child)
+    if builder.has_group(child) and (decl is None or decl.state == "vars"):
+        builder.child(group, child, where)
+    elif decl is None:
+        pending[child] = _Pending("children", where, [(group, where)])
+    else:
+        decl.parents.append((group, where))
+
+
+def _host_line(builder: InventoryBuilder, line: str, group: str, where: Location) -> None:
+    try:
+        words = shlex.split(line, comments=True)
+    except ValueError as exc:  # "No closing quotation", "No escaped character"
+        raise _fail(where, f"host line {line!r}: {str(exc).lower()}") from None
+    if not words:
+        return
+    try:
+        pattern, port = split_port(words[0])
+        names = expand(pattern)
+    except RangeProblem as exc:
+        raise _fail(where, str(exc)) from None
+    variables: dict[str, object] = {}
+    if port is not None:
+        variables["ansible_port"] = port
+    for word in words[1:]:
+        key, eq, value = word.partition("=")
+        if not eq or not key:
+            raise _fail(where, f"host {words[0]!r}: {word!r} is not a key=value variable "
+                        "(quote a value that holds spaces)")
+        variables[key] = parse_value(value, where, key)
+    for name in names:
+        builder.host(name, group, variables, where)
+
+
+def _var_line(line: str, where: Location) -> tuple[str, object]:
+    key, eq, value = line.partition("=")
+    key = key.strip()
+    if not eq or not key:
+        raise _fail(where, f"expected key=value in a :vars section, got {line!r}")
+    if any(c.isspace() for c in key):
+        raise _fail(where, f"variable name {key!r} holds a space")
+    return key, parse_value(value.strip(), where, key)
+
+
+def parse_value(text: str, where: Location, key: str) -> object:
+    """Ansible's ``_parse_value``: a Python literal becomes its value, anything else stays text."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+    problem = _not_json_like(value)
+    if problem:
+        raise _fail(where, f"{key}={text}: the value reads as {problem}; Outpost's variables are "
+                    "strings, numbers, booleans, lists and mappings: quote it to keep it as text")
+    return _plain(value)
+
+
+def _not_json_like(value: object) -> str | None:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    if isinstance(value, bytes):
+        return "Python bytes"
+    if isinstance(value, (list, tuple)):
+        return next((p for p in map(_not_json_like, value) if p), None)
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            return "a mapping with keys that are not strings"
+        return next((p for p in map(_not_json_like, value.values()) if p), None)
+    return f"a Python {type(value).__name__}"
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _fail(where: Location, message: str) -> InventoryError:
+    return InventoryError(message, filename=where.filename, line=where.line)
