@@ -33,6 +33,8 @@ def split_port(token: str) -> tuple[str, int | None]:
     if token.count(":") >= 2 and _IPV6_BARE.match(token) and _is_ipv6(token):
         return token, None
     m = _NAME_AND_PORT.match(token)
+    if m is None and token.count("[") != token.count("]"):
+        raise RangeProblem(f"host range {token!r}: '[' and ']' do not pair up")
     if m is None:
         raise RangeProblem(f"host {token!r} is not a name, a name:port or a range (web[01:03])")
     port = m["port"]

@@ -113,8 +113,8 @@ def _directory_files(folder: Path, warnings: list[str]) -> list[Path]:
 def _read_source(path: Path, shown: str, builder: InventoryBuilder) -> None:
     if path.is_file() and os.access(path, os.X_OK):
         raise InventoryError("an executable file: Ansible would run it as a dynamic inventory script; Outpost "
-                             f"runs no inventory script ({FLEET_INSTEAD}); chmod -x it if it is a plain INI or "
-                             "YAML inventory", filename=shown)
+                             f"runs none: {FLEET_INSTEAD}. If it is a plain INI or YAML inventory, chmod -x it",
+                             filename=shown)
     suffix = path.suffix.lower()
     if suffix == ".toml":
         raise InventoryError("a TOML inventory is not read: write it as INI or YAML", filename=shown)

@@ -58,7 +58,9 @@ def fail(where: Location | None, message: str) -> InventoryError:
 
 class InventoryBuilder:
     def __init__(self) -> None:
-        self._groups: dict[str, _Group] = {ALL: _Group(ALL, None), UNGROUPED: _Group(UNGROUPED, None)}
+        # as Ansible's InventoryData: ungrouped is all's first child
+        self._groups: dict[str, _Group] = {ALL: _Group(ALL, None, children=[UNGROUPED]),
+                                           UNGROUPED: _Group(UNGROUPED, None, parents=[ALL])}
         self._hosts: dict[str, _Host] = {}
 
     def has_group(self, name: str) -> bool:

@@ -9,8 +9,10 @@ kept as text otherwise (``true``, ``FALSE``, ``/srv``). ``:vars`` lines are ``ke
 line, the value everything after the ``=``, read the same way: that is what ansible-core's plugin
 does (its documentation says ":vars values are strings": ``var=FALSE`` is a string under both,
 ``port=5`` is the int 5 in ansible-core and here). A group must be defined (by ``[g]`` or
-``[g:children]``, in any file of the inventory) for its ``:vars`` or for a ``:children`` section
-to name it, at any point of the file: ``[g:vars]`` above ``[g]`` is fine.
+``[g:children]`` or as a child under ``[p:children]``, in any file of the inventory) for its
+``:vars``, anywhere in the file: ``[g:vars]`` above ``[g]`` is fine. A group named only under
+``[p:children]`` is an empty group, as in the documentation's own example (``[usa:children]``
+names ``northeast``, ``southwest`` and ``northwest``, defined nowhere else).
 
 Refused where Ansible fails too, saying the line: an unknown section type (``[g:hostz]``), a
 section header with spaces, a ``:vars`` line without ``=``, a host word that is not
@@ -23,7 +25,6 @@ import ast
 import re
 import shlex
 import warnings
-from dataclasses import dataclass, field
 
 from controller.compiler.errors import InventoryError
 from controller.compiler.hostrange import RangeProblem, expand, split_port
@@ -36,17 +37,9 @@ _GROUP_NAME = re.compile(r"^([^:\]\s=]+)\s*(?:[#;].*)?$")
 _STATES = ("hosts", "children", "vars")
 
 
-@dataclass
-class _Pending:
-    """A group named before it is defined: by ``[g:vars]`` or in a ``[p:children]`` section."""
-    state: str
-    where: Location
-    parents: list[tuple[str, Location]] = field(default_factory=list)
-
-
 def read_ini(text: str, filename: str, builder: InventoryBuilder) -> None:
     state, group = "hosts", UNGROUPED
-    pending: dict[str, _Pending] = {}
+    pending: dict[str, Location] = {}  # groups given [g:vars] before anything defines them
     for number, raw in enumerate(text.splitlines(), 1):
         where = Location(filename, number)
         line = raw.strip()
@@ -62,7 +55,7 @@ def read_ini(text: str, filename: str, builder: InventoryBuilder) -> None:
                             "(a section is [group], [group:children] or [group:vars])")
             _open_section(builder, pending, group, state, where)
             continue
-        if line.startswith("["):
+        if line.startswith("[") and line.endswith("]"):
             raise _fail(where, f"invalid section header {line!r}: a group name has no spaces, ':' or ']', "
                         "and only [group], [group:children] or [group:vars] may follow")
         if state == "hosts":
@@ -72,43 +65,30 @@ def read_ini(text: str, filename: str, builder: InventoryBuilder) -> None:
         else:
             key, value = _var_line(line, where)
             builder.group_var(group, key, value, where)
-    for name, decl in pending.items():  # the first one unresolved, as Ansible reports it
-        if decl.state == "vars":
-            raise _fail(decl.where, f"[{name}:vars] sets vars for a group defined nowhere "
-                        f"(define it with [{name}] or [{name}:children])")
-        parent, where = decl.parents[0]
-        raise _fail(where, f"[{parent}:children] names {name!r}, a group defined nowhere "
-                    f"(define it with [{name}] or [{name}:children])")
+    if pending:  # the first one, as Ansible reports it
+        name, where = next(iter(pending.items()))
+        raise _fail(where, f"[{name}:vars] sets vars for a group defined nowhere "
+                    f"(define it with [{name}], [{name}:children] or under a [parent:children] section)")
 
 
-def _open_section(builder: InventoryBuilder, pending: dict[str, _Pending], group: str, state: str,
+def _open_section(builder: InventoryBuilder, pending: dict[str, Location], group: str, state: str,
                   where: Location) -> None:
-    if not builder.has_group(group):
-        if state == "vars" and group not in pending:
-            pending[group] = _Pending("vars", where)
-        builder.group(group, where if state != "vars" else None)
-    elif state != "vars":
-        builder.group(group, where)
-    decl = pending.get(group)
-    if decl is not None and state != "vars":
-        del pending[group]
-        for parent, at in decl.parents:
-            builder.child(parent, group, at)
+    if state == "vars":
+        if not builder.has_group(group):
+            pending.setdefault(group, where)
+            builder.group(group, None)
+        return
+    pending.pop(group, None)
+    builder.group(group, where)
 
 
-def _child_line(builder: InventoryBuilder, pending: dict[str, _Pending], line: str, group: str,
+def _child_line(builder: InventoryBuilder, pending: dict[str, Location], line: str, group: str,
                 where: Location) -> None:
     m = _GROUP_NAME.match(line)
     if m is None:
         raise _fail(where, f"[{group}:children] takes one group name a line, got {line!r}")
-    child = m[1]
-    decl = pending.get(child)
-    if builder.has_group(child) and (decl is None or decl.state == "vars"):
-        builder.child(group, child, where)
-    elif decl is None:
-        pending[child] = _Pending("children", where, [(group, where)])
-    else:
-        decl.parents.append((group, where))
+    pending.pop(m[1], None)
+    builder.child(group, m[1], where)
 
 
 def _host_line(builder: InventoryBuilder, line: str, group: str, where: Location) -> None:

@@ -80,8 +80,8 @@ def _files_for(folder: Path, name: str, warnings: list[str]) -> list[Path]:
     if not found:
         return []
     if len(found) > 1:
-        shown = " and ".join(str(p) for p in found)
-        raise InventoryError(f"{shown} are both variables for {name!r}; Ansible reads only "
+        others = ", ".join(p.name for p in found[1:])
+        raise InventoryError(f"{others} beside it also holds variables for {name!r}; Ansible reads only "
                              f"{found[0].name} and ignores the other: keep one", filename=str(found[0]))
     if found[0].is_dir():
         return _dir_files(found[0], warnings)
