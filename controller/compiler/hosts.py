@@ -4,9 +4,9 @@ to the fleet's nodes.
 ``select(inventory, "webservers:&staging:!phoenix", limit="@retry.txt")`` follows ansible-core's
 ``InventoryManager.get_hosts``:
 
-- splitting: a list is each of its items; a string with a comma splits on commas only (so
-  ``a,b:c`` is ``a`` and ``b:c``); otherwise on ``:``, except inside ``[...]`` and in a single
-  address (``host:22``, IPv6); spaces separate terms too;
+- splitting: a list is each of its items; a string with a comma splits on commas; otherwise on
+  ``:``, except inside ``[...]`` and in a single address (``host:22``, IPv6); spaces separate
+  terms too. ``a,b:c`` is refused: Ansible takes ``b:c`` as one name there, matching nothing;
 - ordering: union terms as written, then every ``&`` term, then every ``!`` term; only ``&`` and
   ``!`` terms means ``all`` first (``!web`` is ``all:!web``);
 - a term that is a host's name is that host; otherwise it is matched (``fnmatch``; ``~`` makes
@@ -63,6 +63,10 @@ def split_pattern(pattern: str | Sequence[str]) -> list[str]:
         raise HostPatternError(f"a hosts pattern is a string or a list of strings, not {type(pattern).__name__}")
     if "," in pattern:
         parts = pattern.split(",")
+        for part in parts:
+            if len(_TERM.findall(part)) > 1 and ":" in part and not _is_single_address(part.strip()):
+                raise HostPatternError(f"{part.strip()!r} in {pattern!r} mixes ':' and ',': Ansible splits on the "
+                                       "commas only and looks for one host of that name; use one separator")
     elif _is_single_address(pattern.strip()):
         parts = [pattern]
     else:
