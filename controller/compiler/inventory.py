@@ -143,7 +143,8 @@ def _read_source(path: Path, shown: str, builder: InventoryBuilder) -> None:
 def host_vars(inventory: Inventory, host: str | InventoryHost) -> Mapping[str, object]:
     """Every variable of ``host`` as Ansible computes it from the inventory, magic ones included.
 
-    A new mapping each call; changing it changes nothing in ``inventory``.
+    A new mapping each call, its values copies; changing it changes nothing in ``inventory``.
+    ``groups`` is the exception: the inventory's own read-only mapping of tuples, shared.
     """
     name = host.name if isinstance(host, InventoryHost) else host
     found = inventory.host(name)
@@ -167,6 +168,6 @@ def host_vars(inventory: Inventory, host: str | InventoryHost) -> Mapping[str, o
         "inventory_hostname": found.name,
         "inventory_hostname_short": found.name.split(".", 1)[0],
         "group_names": sorted(g for g in found.groups if g != ALL),
-        "groups": {g.name: list(inventory.group_hosts(g.name)) for g in inventory.groups},
+        "groups": inventory.members,  # read-only and shared: one copy for every host of a big fleet
     })
     return merged

@@ -101,12 +101,16 @@ class InventoryBuilder:
         p.children.append(child)
         c.parents.append(parent)
 
-    def _path(self, start: str, goal: str) -> tuple[str, ...] | None:
-        """The child path from ``start`` down to ``goal``, if there is one."""
+    def _path(self, start: str, goal: str, seen: set[str] | None = None) -> tuple[str, ...] | None:
+        """The child path from ``start`` down to ``goal``, if there is one (each group visited once)."""
         if start == goal:
             return (start,)
+        seen = set() if seen is None else seen
+        seen.add(start)
         for kid in self._groups[start].children:
-            rest = self._path(kid, goal)
+            if kid in seen:
+                continue
+            rest = self._path(kid, goal, seen)
             if rest is not None:
                 return (start, *rest)
         return None

@@ -80,6 +80,11 @@ class Inventory:
         return self._members.get(name, ())
 
     @property
+    def members(self) -> Mapping[str, tuple[str, ...]]:
+        """Every group to all its hosts (Ansible's ``groups`` variable), read-only, shared."""
+        return self._members
+
+    @property
     def host_names(self) -> tuple[str, ...]:
         return tuple(self._hosts)
 

@@ -43,7 +43,7 @@ def summary(inventory: Inventory) -> dict[str, Any]:
     }
     for host in inventory.hosts:
         merged = dict(host_vars(inventory, host))
-        assert merged.pop("groups") == {g: list(inventory.group_hosts(g)) for g in inventory.group_names}
+        assert dict(merged.pop("groups")) == {g: inventory.group_hosts(g) for g in inventory.group_names}
         out["vars"][host.name] = merged
     if inventory.warnings:
         out["warnings"] = list(inventory.warnings)
