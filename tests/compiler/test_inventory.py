@@ -134,6 +134,8 @@ def test_errors_are_of_the_one_tree_and_frozen() -> None:
     assert (error.filename, error.line) == ("bad/range_reversed.ini", 2)
     with pytest.raises(AttributeError):
         error.line = 3
+    error.add_note("Python's own attributes stay writable")
+    assert error.__notes__ == ["Python's own attributes stay writable"]
 
 
 @pytest.mark.parametrize(("path", "message"), [
