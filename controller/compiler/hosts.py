@@ -167,8 +167,8 @@ def _match_one(inventory: Inventory, term: str) -> list[str]:
             raise HostPatternError(f"no hosts matched the subscripted pattern {term!r}: {expr} has "
                                    f"{len(hosts)} host{'s' if len(hosts) != 1 else ''} "
                                    f"(0 to {len(hosts) - 1}, or -1 for the last)") from None
-    if last == -1:
-        last = len(hosts) - 1
+    if last == -1:  # [1:], to the end
+        return hosts[first:]
     if first > last:
         raise HostPatternError(f"{term!r}: the subscript starts at {first}, after its end {last}")
     return hosts[first:last + 1]
@@ -292,7 +292,7 @@ def match_nodes(hostnames: Sequence[str], inventory: Inventory, nodes: Sequence[
     matched: list[MatchedHost] = []
     unreachable: list[str] = []
     taken: dict[str, str] = {}
-    for name in hostnames:
+    for name in dict.fromkeys(hostnames):  # a host given twice is matched once
         host = inventory.host(name)
         if host is None:
             raise InventoryError(f"no host {name!r} in the inventory")

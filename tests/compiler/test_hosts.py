@@ -70,6 +70,7 @@ SELECTED: list[tuple[str | list[str], str | None, tuple[str, ...]]] = [
     ("webservers[1:]", None, (BAR, WEB3)),
     ("webservers[0:0]", None, (FOO,)),
     ("webservers[5:9]", None, ()),  # a range past the end selects nothing, as Ansible
+    ("webservers[5:]", None, ()),
     ("webservers[0]:dbservers[-1]", None, (FOO, THREE)),
     ("nosuchgroup", None, ()),  # Ansible warns and skips the play: the caller says so
     ("nosuch*", None, ()),
