@@ -21,6 +21,11 @@ _IPV6_BARE = re.compile(r"^[0-9A-Fa-f:.]+$")
 _NAME_AND_PORT = re.compile(r"^(?P<host>(?:[^:\[\]]|\[[^\]\[]*\])+)(?::(?P<port>[^:]*))?$")
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() takes '²' and '٣' too."""
+    return text.isascii() and text.isdigit()
+
+
 class RangeProblem(ValueError):
     """What is wrong with a host name; the readers add the file and line."""
 
@@ -40,7 +45,7 @@ def split_port(token: str) -> tuple[str, int | None]:
     port = m["port"]
     if port is None:
         return m["host"], None
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not _digits(port) or not 0 < int(port) < 65536:
         raise RangeProblem(f"host {token!r}: {port!r} after ':' is not a port number (1-65535)")
     return m["host"], int(port)
 
@@ -82,7 +87,7 @@ def _sequence(body: str, written: str) -> list[str]:
     step_text = bounds[2] if len(bounds) == 3 else "1"
     if not end:
         raise RangeProblem(f"host range {written!r}: [{body}] has no end")
-    if not step_text.isdigit() or int(step_text) == 0:
+    if not _digits(step_text) or int(step_text) == 0:
         raise RangeProblem(f"host range {written!r}: step {step_text!r} must be a whole number above 0")
     step = int(step_text)
     letters = string.ascii_letters
@@ -91,7 +96,7 @@ def _sequence(body: str, written: str) -> list[str]:
         if first > last:
             raise RangeProblem(f"host range {written!r}: begin {begin!r} comes after end {end!r}")
         return list(letters[first:last + 1:step])
-    if not (begin.isdigit() and end.isdigit()):
+    if not (_digits(begin) and _digits(end)):
         raise RangeProblem(f"host range {written!r}: [{body}] must go from number to number "
                            "or from one letter to one letter")
     width = len(begin) if begin.startswith("0") and len(begin) > 1 else 0

@@ -164,7 +164,7 @@ def _match_one(inventory: Inventory, term: str) -> list[str]:
         try:
             return [hosts[first]]
         except IndexError:
-            raise HostPatternError(f"no hosts matched the subscripted pattern {term!r}: {expr} has "
+            raise HostPatternError(f"no hosts matched the subscripted pattern {term!r}: {expr!r} has "
                                    f"{len(hosts)} host{'s' if len(hosts) != 1 else ''} "
                                    f"(0 to {len(hosts) - 1}, or -1 for the last)") from None
     if last == -1:  # [1:], to the end

@@ -14,6 +14,7 @@ One builder serves all the files of one inventory (a directory's files share the
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -80,7 +81,7 @@ class InventoryBuilder:
         target = self._groups[group]
         if key == PRIORITY_VAR:
             text = str(value).strip()
-            if isinstance(value, bool) or not isinstance(value, (int, str)) or not text.lstrip("-").isdigit():
+            if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"-?[0-9]+", text):
                 raise fail(where, f"{PRIORITY_VAR} of group {group!r} must be an integer, got {value!r}")
             target.priority = int(text)
             return
@@ -96,7 +97,7 @@ class InventoryBuilder:
             return
         loop = self._path(child, parent)
         if loop is not None:
-            shown = " -> ".join((parent, *loop))
+            shown = " -> ".join(name if name.isprintable() else repr(name) for name in (parent, *loop))
             raise fail(where, f"making {child!r} a child of {parent!r} creates a loop of groups: {shown}")
         p.children.append(child)
         c.parents.append(parent)

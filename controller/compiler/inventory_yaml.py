@@ -33,7 +33,8 @@ def load_yaml(text: str, filename: str) -> YNode | None:
     try:
         return yamlnodes.load(text, filename)
     except PlaybookError as exc:
-        raise InventoryError(exc.message, filename=exc.filename, line=exc.line, where=exc.where) from None
+        where = exc.where if exc.where.isprintable() else repr(exc.where)  # a key may hold a line break
+        raise InventoryError(exc.message, filename=exc.filename, line=exc.line, where=where) from None
 
 
 def refuse_plugin(name: object, where: Location) -> InventoryError:

@@ -107,9 +107,9 @@ REFUSED: list[tuple[object, str | None, str]] = [
                                                     "for one host of that name; use one separator"),
     ("webservers,!", None, "'!' in a hosts pattern names nothing: write !GROUP"),
     ("~web(", None, "'~web(': not a valid regular expression (missing ), unterminated subpattern at position 3)"),
-    ("webservers[3]", None, "no hosts matched the subscripted pattern 'webservers[3]': webservers has 3 hosts "
+    ("webservers[3]", None, "no hosts matched the subscripted pattern 'webservers[3]': 'webservers' has 3 hosts "
                             "(0 to 2, or -1 for the last)"),
-    ("webservers[-4]", None, "no hosts matched the subscripted pattern 'webservers[-4]': webservers has 3 hosts "
+    ("webservers[-4]", None, "no hosts matched the subscripted pattern 'webservers[-4]': 'webservers' has 3 hosts "
                              "(0 to 2, or -1 for the last)"),
     ("webservers[0-1]", None, "'webservers[0-1]': [x-y] subscripts were removed from Ansible: write [0:1]"),
     ("webservers[2:1]", None, "'webservers[2:1]': the subscript starts at 2, after its end 1"),
