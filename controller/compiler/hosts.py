@@ -38,6 +38,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from controller.compiler.errors import HostPatternError, InventoryError
 from controller.compiler.inventory import host_vars
@@ -207,6 +208,10 @@ class FleetNode:
     groups: tuple[str, ...] = ()  # Outpost group names
     platform: Platform = Platform.LINUX
     ip: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+        object.__setattr__(self, "groups", tuple(self.groups))
 
     @property
     def name_tag(self) -> str | None:
