@@ -35,3 +35,30 @@ class TemplateError(OutpostError):
         self.message = message
         self.line = line
         super().__init__(message)
+
+
+class InventoryError(PlaybookError):
+    """An Ansible inventory, or a host pattern over one, cannot be read. Frozen: raised as built.
+
+    The message reads ``hosts.ini:7: [usa:children] names 'southeast', a group defined nowhere``:
+    the file and 1-based line (``group_vars/web.yml:3:`` for a vars file), then one line saying
+    what is wrong. The fields are :class:`PlaybookError`'s, so the play executor can show it as
+    it shows any other playbook error.
+    """
+
+    def __init__(self, message: str, *, filename: str | None = None, line: int | None = None,
+                 where: str = "") -> None:
+        super().__init__(message, filename=filename, line=line, where=where)
+        object.__setattr__(self, "_sealed", True)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Python itself sets __traceback__, __cause__, __notes__...: those stay writable
+        if getattr(self, "_sealed", False) and not (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+        object.__setattr__(self, name, value)
+
+
+class HostPatternError(InventoryError):
+    """A ``hosts:`` pattern or a ``--limit`` is malformed (a bad regex, ``a:&`` naming nothing,
+    a subscript past the end of its group). A pattern that is well formed but matches no host is
+    not an error: Ansible warns and skips the play."""
