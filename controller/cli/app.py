@@ -287,24 +287,27 @@ def playbook() -> None:
 
 @playbook.command("apply")
 @click.argument("path", type=FilePath(exists=True, dir_okay=False, path_type=str))
-@click.option("--check", is_flag=True, help="print the plan (documents, resolved nodes); run nothing")
-@click.option("-e", "--extra-vars", "extra", multiple=True, type=params.ASSIGNMENT, help="KEY=VALUE (repeat)")
+@click.option("-i", "--inventory", type=FilePath(exists=True, path_type=str),
+              help="an Ansible inventory (INI, YAML or a directory); without it, the fleet's groups and tags")
+@click.option("-l", "--limit", type=params.TEXT, help="further limit the hosts to a pattern (or @file)")
+@click.option("-t", "--tags", multiple=True, type=params.TEXT, help="run only tasks with these tags (repeat, or a,b)")
+@click.option("--skip-tags", multiple=True, type=params.TEXT, help="skip tasks with these tags")
+@click.option("--check", is_flag=True, help="check mode: nodes say what would change; nothing changes")
+@click.option("-e", "--extra-vars", "extra", multiple=True, type=params.ASSIGNMENT,
+              help="KEY=VALUE (repeat); with an Ansible playbook also a JSON mapping or @FILE")
 @click.option("--timeout", "timeout_seconds", default=600, show_default=True, type=params.TIMEOUT,
               help="delivery timeout, seconds")
 @click.option("--comment", default="", type=params.COMMENT)
+@click.option("-v", "--verbose", is_flag=True, help="show every task's result (Ansible playbooks)")
 @OUTPUT
 @click.pass_obj
-def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], timeout_seconds: int, comment: str,
-                   output: str) -> None:
-    """Compile PATH, send each play to its targets, follow them live and summarise."""
-    from controller.compiler import PlaybookError, parse_extra_vars
-
-    try:
-        extra_vars = parse_extra_vars(extra)
-    except PlaybookError as exc:
-        say(f"error: -e/--extra-vars: {exc}", err=True)
-        raise SystemExit(2) from None
-    opts = ApplyOptions(path, extra_vars, check, output, timeout_seconds, comment)
+def playbook_apply(obj: Ctx, path: str, inventory: str | None, limit: str | None, tags: tuple[str, ...],
+                   skip_tags: tuple[str, ...], check: bool, extra: tuple[str, ...], timeout_seconds: int, comment: str,
+                   verbose: bool, output: str) -> None:
+    """Run the playbook at PATH: an Ansible playbook (plays with hosts:) as Ansible runs it, or an
+    Outpost playbook (plays with targets:) compiled into one signed document per play."""
+    opts = ApplyOptions(path, extra, check, output, timeout_seconds, comment, inventory, limit, tags, skip_tags,
+                        verbose)
     raise SystemExit(apply(obj.client, opts, make_console()))
 
 

@@ -6,7 +6,7 @@ is sent), 1 otherwise. Plays run in order; a play with any failed node stops the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import grpc
@@ -28,8 +28,10 @@ from controller.cli.render import (
     step_row,
 )
 from controller.cli.terminal import in_markup, say, terminal_text
-from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook
+from controller.compiler import Plan, PlaybookError, PlayPlan, compile_playbook, parse_extra_vars
+from controller.compiler.ansible_playbook import is_ansible_playbook
 from controller.compiler.plan import DocumentTask
+from controller.compiler.yamlnodes import load
 from controller.documents.catalog import needs_resolving
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
@@ -42,11 +44,25 @@ _STEP_ERROR = re.compile(r"^mainSteps\[(\d+)\]\.inputs(?:\.\S+)?: (.*)$", re.S)
 @dataclass(frozen=True)
 class ApplyOptions:
     path: str
-    extra_vars: Mapping[str, str]
+    extra_vars: tuple[str, ...]  # -e as given: key=value (Ansible's form also takes JSON and @file)
     check: bool
     output: str  # table | json
     timeout_seconds: int
     comment: str
+    inventory: str | None = None  # -i, -l, -t, --skip-tags, -v: for playbooks in Ansible's form
+    limit: str | None = None
+    tags: tuple[str, ...] = ()
+    skip_tags: tuple[str, ...] = ()
+    verbose: bool = False
+
+    @property
+    def ansible_only(self) -> str | None:
+        """The first option given that only a playbook in Ansible's form takes."""
+        for name, given in (("-i/--inventory", self.inventory), ("-l/--limit", self.limit), ("-t/--tags", self.tags),
+                            ("--skip-tags", self.skip_tags), ("-v", self.verbose)):
+            if given:
+                return name
+        return None
 
 
 def _check(client: AdminClient, plan: Plan, documents: list[Document], opts: ApplyOptions, registry: PluginRegistry,
@@ -127,6 +143,33 @@ def expanded(client: AdminClient, play: PlayPlan) -> Document:
         raise
 
 
+def ansible_text(path: str) -> str | None:
+    """The playbook's text when it is in Ansible's form (its plays name ``hosts:``); None otherwise,
+    and for a file the Outpost compiler will report on itself."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+        root = load(text, path)
+    except (OSError, ValueError, PlaybookError):
+        return None
+    return text if is_ansible_playbook(root) else None
+
+
+def _apply_ansible(client_factory: Callable[[], AdminClient], opts: ApplyOptions, text: str,
+                   registry: PluginRegistry, console: Console) -> int:
+    from controller.cli.ansible_apply import AnsibleOptions, apply_ansible
+    from controller.compiler.inventory import InventoryError
+
+    options = AnsibleOptions(opts.path, text, opts.inventory, opts.limit, opts.extra_vars, opts.tags, opts.skip_tags,
+                             opts.check, opts.output, opts.timeout_seconds, opts.comment, opts.verbose)
+    with client_factory() as client:
+        try:
+            return apply_ansible(client, options, registry, console)
+        except (PlaybookError, InventoryError) as exc:
+            say(f"error: {exc}", err=True)
+            return EXIT_COMPILE
+
+
 def _tally(details: Iterable[Detail]) -> dict[str, int]:
     """The progress bar's counts: invocations ended, and of those how many succeeded or not."""
     done = [d for d in details if d.terminal]
@@ -173,7 +216,13 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
 def apply(client_factory: Callable[[], AdminClient], opts: ApplyOptions, console: Console) -> int:
     registry = PluginRegistry.discover()
     try:
-        plan = compile_playbook(opts.path, registry, opts.extra_vars)
+        text = ansible_text(opts.path)
+        if text is not None:
+            return _apply_ansible(client_factory, opts, text, registry, console)
+        if opts.ansible_only is not None:
+            raise PlaybookError(f"{opts.ansible_only} is for playbooks in Ansible's form (plays with hosts:); "
+                                f"this one's plays name their targets", filename=opts.path)
+        plan = compile_playbook(opts.path, registry, parse_extra_vars(opts.extra_vars))
     except PlaybookError as exc:
         say(f"error: {exc}", err=True)
         return EXIT_COMPILE

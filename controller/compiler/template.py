@@ -102,6 +102,9 @@ class Templar:
     ``Templar({**play_vars, **extra_vars})``."""
     variables: Mapping[str, object]
     data: frozenset[str] = frozenset()  # names whose values are data, never templated
+    # Ansible's own leniency: a list or mapping inside a longer string prints as Python shows it
+    # (a debug message of a registered result); Outpost's playbooks refuse it (see _text)
+    lists_in_text: bool = False
     _env: Environment = field(default_factory=Environment, repr=False, compare=False)
     _compiled: dict[str, _Compiled] = field(default_factory=dict, repr=False, compare=False)
 
@@ -128,7 +131,8 @@ class Templar:
 
     def child(self, extra: Mapping[str, object]) -> Templar:
         """A scope with ``extra`` over these variables: data (registered results, facts, ``item``)."""
-        return Templar({**self.variables, **extra}, self.data | frozenset(extra), self._env, self._compiled)
+        return Templar({**self.variables, **extra}, self.data | frozenset(extra), self.lists_in_text, self._env,
+                       self._compiled)
 
     # -- compiling --------------------------------------------------------------------------------
 
@@ -285,6 +289,8 @@ class _Render:
                 pieces.append(_finalize(piece))
             if compiled.lone and len(pieces) == 1:
                 return pieces[0]
+            if self.templar.lists_in_text:
+                return "".join(p if isinstance(p, str) else str(p) for p in pieces)
             return "".join(_text(p, source) for p in pieces)
         except TemplateError as exc:
             if exc.line is None and "(in variable '" not in exc.message:
