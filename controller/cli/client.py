@@ -290,18 +290,27 @@ class AdminClient:
 
     # ---- documents
 
-    def put_document(self, name: str, content: bytes, fmt: str, create: bool) -> pb.PutDocumentResponse:
-        request = pb.PutDocumentRequest(name=name, content=content, format=fmt, create=create)
+    def put_document(self, name: str, content: bytes, fmt: str, create: bool,
+                     version_name: str = "") -> pb.PutDocumentResponse:
+        request = pb.PutDocumentRequest(name=name, content=content, format=fmt, create=create,
+                                        version_name=version_name)
         return self.stub.PutDocument(request, timeout=self.timeout)
 
     def list_documents(self) -> list[pb.DocumentInfo]:
         return list(self.stub.ListDocuments(pb.ListDocumentsRequest(), timeout=self.timeout).documents)
 
-    def get_document(self, name: str, version: str = "") -> pb.GetDocumentResponse:
-        return self.stub.GetDocument(pb.GetDocumentRequest(name=name, version=version), timeout=self.timeout)
+    def get_document(self, name: str, version: str = "", version_name: str = "") -> pb.GetDocumentResponse:
+        request = pb.GetDocumentRequest(name=name, version=version, version_name=version_name)
+        return self.stub.GetDocument(request, timeout=self.timeout)
 
-    def delete_document(self, name: str) -> None:
-        self.stub.DeleteDocument(pb.DeleteDocumentRequest(name=name), timeout=self.timeout)
+    def delete_document(self, name: str, version: int = 0, version_name: str = "") -> None:
+        """The whole document; or, with ``version`` or ``version_name``, that version only."""
+        request = pb.DeleteDocumentRequest(name=name, version=version, version_name=version_name)
+        self.stub.DeleteDocument(request, timeout=self.timeout)
+
+    def list_document_versions(self, name: str) -> list[pb.DocumentInfo]:
+        request = pb.ListDocumentVersionsRequest(name=name)
+        return list(self.stub.ListDocumentVersions(request, timeout=self.timeout).versions)
 
     def set_default_version(self, name: str, version: int) -> pb.DocumentInfo:
         request = pb.SetDefaultVersionRequest(name=name, version=version)

@@ -13,11 +13,11 @@ good: a deleted version keeps its name.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, Engine, RowMapping, func, select, update
 
+from controller.model import DOCUMENT_VERSION_NAME
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import Conflict, NotFound, StoreError
 from controller.store.schema import document_heads, document_versions
@@ -26,7 +26,7 @@ from controller.store.statements import dialect_insert
 VERSION_DEFAULT = "$DEFAULT"
 VERSION_LATEST = "$LATEST"
 FORMATS = ("YAML", "JSON")
-VERSION_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # SSM's VersionName
+VERSION_NAME = DOCUMENT_VERSION_NAME
 
 
 @dataclass(frozen=True)
