@@ -150,6 +150,9 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
     for ids in (("ssm", "get-command-invocation"), ("ssm", "wait", "command-executed")):
         by_command[ids] = {"command_id": s.command_id, "instance_id": s.node_id}
     by_command[("ssm", "describe-document")] = {"name": "Sweep-Doc"}
+    by_command[("ssm", "list-document-versions")] = {"name": "Sweep-Doc"}
+    by_command[("ssm", "delete-document")] = {"name": "Sweep-Nobody"}  # never made: nothing is deleted
+    by_command[("ssm", "update-document-default-version")] = {"name": "Sweep-Doc", "document_version": "1"}
     for ids in (("document", "show"), ("document", "delete"), ("document", "list-versions"), ("group", "show"),
                 ("group", "delete")):
         by_command[ids] = {"name": "Sweep-Doc" if ids[0] == "document" else "sweep-group"}
@@ -414,7 +417,8 @@ COMMAND_IDS = [" ".join(p) for p in [
     ("swarm",), ("parameter", "delete"), ("parameter", "get"), ("parameter", "list"), ("parameter", "put"),
     ("ssm", "cancel-command"), ("ssm", "describe-document"), ("ssm", "describe-instance-information"),
     ("ssm", "get-command-invocation"), ("ssm", "list-command-invocations"), ("ssm", "list-commands"),
-    ("ssm", "list-documents"), ("ssm", "send-command"), ("ssm", "wait", "command-executed")]]
+    ("ssm", "list-documents"), ("ssm", "send-command"), ("ssm", "wait", "command-executed"),
+    ("ssm", "list-document-versions"), ("ssm", "delete-document"), ("ssm", "update-document-default-version")]]
 
 
 def test_every_command_is_in_the_list_below(sweep: Sweep) -> None:

@@ -11,6 +11,7 @@ One fleet for the module (a controller and one Linux agent); every test uses its
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -150,3 +151,47 @@ def test_versions_names_list_show_and_delete(cluster: Cluster, tmp_path: Path) -
     gone = cluster.outpost("command", "send", "--document", "Dl-Versions:2", "--targets", NODE, check=False)
     assert gone.returncode != 0 and "document Dl-Versions version 2 was deleted" in gone.stderr
     assert by_node(cluster.outpost_json("command", "show", cid))  # the command is still there to read
+
+
+def test_ssm_document_version_commands(cluster: Cluster, tmp_path: Path) -> None:
+    """outpost ssm list-document-versions | describe-document --version-name | update-document-default-version
+    | delete-document [--document-version | --version-name]: the AWS CLI's arguments and JSON shapes."""
+    def ssm(*argv: str) -> dict | None:
+        proc = cluster.outpost("ssm", *argv)
+        return json.loads(proc.stdout) if proc.stdout.strip() else None
+
+    body = 'schemaVersion: "2.2"\ndescription: "{d}"\nmainSteps:\n  - {{action: aws:runShellScript, name: s, ' \
+           'inputs: {{runCommand: [echo]}}}}\n'
+    for i, vname in enumerate(("alpha", "", "gamma"), start=1):
+        f = write_file(tmp_path, f"s{i}.yaml", body.format(d=f"v{i}"))
+        extra = ("--version-name", vname) if vname else ()
+        cluster.outpost("document", "create" if i == 1 else "update", "Dl-Ssm", "--file", str(f), *extra)
+    listed = ssm("list-document-versions", "--name", "Dl-Ssm")
+    assert listed is not None
+    assert [{k: v for k, v in e.items() if k != "CreatedDate"} for e in listed["DocumentVersions"]] == [
+        {"Name": "Dl-Ssm", "DocumentVersion": "1", "VersionName": "alpha", "IsDefaultVersion": True,
+         "DocumentFormat": "YAML", "Status": "Active"},
+        {"Name": "Dl-Ssm", "DocumentVersion": "2", "IsDefaultVersion": False, "DocumentFormat": "YAML",
+         "Status": "Active"},
+        {"Name": "Dl-Ssm", "DocumentVersion": "3", "VersionName": "gamma", "IsDefaultVersion": False,
+         "DocumentFormat": "YAML", "Status": "Active"}]
+    paged = ssm("list-document-versions", "--name", "Dl-Ssm", "--max-results", "2", "--query",
+                "DocumentVersions[].DocumentVersion")
+    assert paged == ["1", "2"]
+    described = ssm("describe-document", "--name", "Dl-Ssm", "--version-name", "gamma")
+    assert described is not None
+    assert (described["Document"]["DocumentVersion"], described["Document"]["VersionName"],
+            described["Document"]["Description"]) == ("3", "gamma", "v3")
+    assert ssm("update-document-default-version", "--name", "Dl-Ssm", "--document-version", "3") == \
+        {"Description": {"Name": "Dl-Ssm", "DefaultVersion": "3", "DefaultVersionName": "gamma"}}
+    assert ssm("delete-document", "--name", "Dl-Ssm", "--version-name", "alpha") is None
+    assert ssm("delete-document", "--cli-input-json", '{"Name": "Dl-Ssm", "DocumentVersion": "2", "Force": true}') \
+        is None
+    assert ssm("list-document-versions", "--name", "Dl-Ssm", "--query", "DocumentVersions[].DocumentVersion") == ["3"]
+    refused = cluster.outpost("ssm", "delete-document", "--name", "Dl-Ssm", "--document-version", "3", check=False)
+    assert refused.returncode == 254 and len(refused.stderr.strip().splitlines()) == 1
+    assert "(FAILED_PRECONDITION)" in refused.stderr and "set another default first" in refused.stderr
+    bad = cluster.outpost("ssm", "delete-document", "--name", "Dl-Ssm", "--document-version", "$LATEST", check=False)
+    assert bad.returncode == 252 and "--document-version: expected a version number" in bad.stderr
+    assert ssm("delete-document", "--name", "Dl-Ssm") is None
+    assert "Dl-Ssm" not in cluster.outpost("document", "list").stdout

@@ -214,7 +214,7 @@ def from_json(value: object, key: str, option: str) -> object:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError(where, "expected a list of strings")
         return tuple(value)
-    if option in ("--details",):
+    if option in ("--details", "--force"):
         if not isinstance(value, bool):
             raise InputError(where, "expected true or false")
         return value
