@@ -5,11 +5,15 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from alembic import command as alembic_command
+from sqlalchemy import inspect, text
 
 from controller.store import NotFound, Store, StoreError
 from controller.store.documents import BuiltinDocument, DefaultVersion, DocumentRecord
+from controller.store.engine import write_tx
 from controller.store.errors import Conflict
-from tests.store.test_documents import NOW, yaml_doc
+from tests.store.test_documents import NOW, _alembic, yaml_doc
+from tests.support.keys import fixed_sealer
 
 
 def put(s: Store, name: str, text: str, *, create: bool, version_name: str = "",
@@ -106,3 +110,28 @@ def test_builtin_versions_cannot_be_deleted(store: Store) -> None:
     put(store, "Outpost-Thing", "two", create=True, builtin=True)
     with pytest.raises(BuiltinDocument, match="built in"):
         store.delete_document_version("Outpost-Thing", 1)
+
+
+def test_0011_keeps_existing_versions_unnamed_and_live_and_downgrades(store_url: str) -> None:
+    s = Store.open(store_url, fixed_sealer())
+    try:
+        _alembic(s.engine, lambda c: alembic_command.upgrade(c, "0008"))
+        content = yaml_doc("old")
+        with write_tx(s.engine) as conn:
+            conn.execute(text("INSERT INTO document_heads (name, latest_version, default_version, builtin, deleted)"
+                              " VALUES ('Old', 1, 1, false, false)"))
+            conn.execute(text("INSERT INTO document_versions (name, version, content, format, sha256, description,"
+                              " created_at_ms, created_by) VALUES ('Old', 1, :c, 'YAML', :h, 'd', 1, 'alice')"),
+                         {"c": content, "h": hashlib.sha256(content).hexdigest()})
+        s.migrate()
+        (old,) = s.list_document_versions("Old")
+        assert (old.version, old.version_name, old.content) == (1, "", content)
+        put(s, "Old", "new", create=False, version_name="named")
+        _alembic(s.engine, lambda c: alembic_command.downgrade(c, "0008"))
+        assert not {"version_name", "deleted"} & {c["name"] for c in inspect(s.engine).get_columns("document_versions")}
+        with s.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM document_versions")).scalar_one() == 2
+        s.migrate()
+        assert [r.version_name for r in s.list_document_versions("Old")] == ["", ""]
+    finally:
+        s.close()
