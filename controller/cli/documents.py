@@ -2,18 +2,23 @@
 list-documents, list-document-versions, get-document, delete-document, update-document-default-version)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+import grpc
 
 from controller.cli import params
+from controller.cli.client import rpc_error_message
 from controller.cli.render import OUTPUT, Row, document_row, print_json, print_table
 from controller.cli.terminal import say
+from plugins.sdk.errors import OutpostError
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
 
+_LINE = re.compile(r" \(line (\d+)\)$")
 _SUFFIX_FORMATS = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
 _FILE = click.option("--file", "path", required=True, type=params.existing_file(), help="the document, YAML or JSON")
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["YAML", "JSON"], case_sensitive=False), default=None,
@@ -40,7 +45,15 @@ def _put(obj: Ctx, name: str, path: Path, fmt: str | None, create: bool, version
     fmt = (fmt or _SUFFIX_FORMATS.get(path.suffix.lower(), "")).upper()
     content = path.read_bytes()
     with obj.client() as c:
-        answer = c.put_document(name, content, fmt, create, version_name)
+        try:
+            answer = c.put_document(name, content, fmt, create, version_name)
+        except grpc.RpcError as exc:
+            message = rpc_error_message(exc)
+            line = _LINE.search(message) if exc.code() == grpc.StatusCode.INVALID_ARGUMENT else None
+            if line is None:
+                raise
+            # the controller names the place and the YAML's line: FILE:LINE first, as a playbook's errors
+            raise OutpostError(f"{path}:{line.group(1)}: {message[:line.start()]}") from None
     for line in answer.warnings:  # the controller's own words, each one line
         say(f"warning: {line}", err=True)
     _show(document_row(answer.document), output)

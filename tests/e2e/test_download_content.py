@@ -105,7 +105,9 @@ def test_sources_outpost_does_not_fetch_are_refused_in_one_line(cluster: Cluster
     assert proc.returncode != 0 and proc.stdout == ""
     (line,) = proc.stderr.strip().splitlines()
     assert "mainSteps[0].inputs.sourceType: S3 is not fetched by Outpost" in line
-    assert "outpost content put NAME --file FILE" in line and line.endswith("(line 6)")
+    assert line.startswith(f"error: {tmp_path / 'Dl-S3.yaml'}:6: document Dl-S3 is not valid: ")
+    assert line.endswith('outpost content put NAME --file FILE) and use sourceType OutpostContent with sourceInfo '
+                         '{"name": "NAME"}')
     missing = ('schemaVersion: "2.2"\nmainSteps:\n'
                "  - action: aws:downloadContent\n    name: fetch\n    inputs:\n      sourceType: OutpostContent\n"
                "      sourceInfo: {name: never/put.sh}\n")
