@@ -25,6 +25,7 @@ NODE_CERTIFICATE_SECONDS = 7 * 24 * 3600  # a node certificate's lifetime by def
 _LIMIT = re.compile(r"^(\d{1,9})(%?)$")
 # What the operator may call a document and a group: checked by the CLI and again at the API.
 DOCUMENT_NAME = re.compile(r"^[a-zA-Z0-9_\-.]{3,128}$")
+DOCUMENT_VERSION_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")  # SSM's VersionName
 GROUP_NAME = re.compile(r"^[a-zA-Z0-9_\-.]{1,128}$")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from controller.model import DOCUMENT_NAME, GROUP_NAME, parse_limit
+from controller.model import DOCUMENT_NAME, DOCUMENT_VERSION_NAME, GROUP_NAME, parse_limit
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.limits import MAX_TIMEOUT_SECONDS, NUL, NUL_PROBLEM, shown
 from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES
@@ -219,6 +219,9 @@ DOCUMENT = Text(128, _matching(DOCUMENT_NAME, "a document name (3 to 128 of lett
                 metavar="NAME")
 DOCUMENT_REF = Text(140, _document_ref, metavar="NAME[:VERSION]")
 DOCUMENT_VERSION = Text(32, version_problem, metavar="VERSION")
+VERSION_NAME = Text(128, _matching(DOCUMENT_VERSION_NAME,
+                                   "a version name (1 to 128 of letters, digits, '_', '.', '-')"),
+                    metavar="VERSION_NAME")
 GROUP = Text(128, _matching(GROUP_NAME, "a group name (1 to 128 of letters, digits, '_', '-', '.')"),
              metavar="NAME")
 SHA256 = Text(64, lambda v: None if not v or _SHA256.match(v) else f"expected 64 hex digits, got {shown(v)}",

@@ -269,7 +269,7 @@ def document_row(d: pb.DocumentInfo) -> Row:
     return {"name": d.name, "version": d.version, "default_version": d.default_version,
             "latest_version": d.latest_version, "format": d.format, "builtin": d.builtin,
             "description": d.description, "parameters": list(d.parameters), "sha256": d.sha256,
-            "created_by": d.created_by, "created": iso(d.created_at_ms)}
+            "created_by": d.created_by, "created": iso(d.created_at_ms), "version_name": d.version_name}
 
 
 class LinePrinter:

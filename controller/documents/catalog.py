@@ -15,6 +15,7 @@ from controller.documents.expand import RUN_DOCUMENT, expand, runs_documents
 from controller.documents.parameters import stand_in_values
 from controller.documents.resolve import PublishedRelease, resolve_baselines, resolve_releases
 from controller.documents.resolve_content import resolve_content
+from controller.documents.resolve_download import StoredText, needs_downloads, resolve_downloads
 from controller.documents.safety import unsafe_parameters
 from controller.documents.ssmdoc import CommandDocument, check_actions, parse_command_document, render, render_values
 from controller.documents.ssmref import CHECKING, References, reference_names, refuse_inline_references
@@ -35,11 +36,11 @@ BUILTIN_ALIASES: dict[str, tuple[str, ...]] = {
     "Outpost-UpdateAgent": ("AWS-UpdateSSMAgent",),
     "Outpost-ApplyPatchBaseline": ("AWS-RunPatchBaseline",),
 }
-def _needs(content: bytes) -> tuple[bool, bool, bool]:
-    """Whether a document's canonical bytes may hold agent update, patch or copy-from-the-store steps
-    (a cheap test on every send; the steps themselves decide)."""
+def _needs(content: bytes) -> tuple[bool, bool, bool, bool]:
+    """Whether a document's canonical bytes may hold agent update, patch, copy-from-the-store or
+    download steps (a cheap test on every send; the steps themselves decide)."""
     return (b"agent_update" in content or b"aws:updateSsmAgent" in content, b'"patch"' in content,
-            b'"src"' in content and b'"copy"' in content)
+            b'"src"' in content and b'"copy"' in content, needs_downloads(content))
 
 
 def needs_resolving(content: bytes) -> bool:
@@ -108,11 +109,14 @@ class DocumentCatalog:
         for the checks a send runs on it next (the dispatcher's). DocumentError or InputError says
         what is wrong, naming the step and field."""
         doc = parse_command_document(content, fmt)
-        check_actions(doc, self._registry)
+        try:
+            check_actions(doc, self._registry)
+        except DocumentError as exc:
+            raise doc.with_line(exc) from None
         try:
             rendered = render_values(doc, stand_in_values(doc.parameters), self._registry, references=CHECKING)
         except InputError as exc:
-            raise InputError(exc.where, exc.message + _stand_ins_used(doc, exc.where)) from None
+            raise doc.with_line(InputError(exc.where, exc.message + _stand_ins_used(doc, exc.where))) from None
         return DocumentSummary(doc.description, tuple(p.name for p in doc.parameters), rendered.canonical_bytes(),
                                unsafe_parameters(doc))
 
@@ -155,8 +159,8 @@ class DocumentCatalog:
         """``content`` with what only the controller knows filled in (controller/documents/resolve.py:
         the agent release an update step installs, the baseline a patch step names); the same bytes
         when it needs nothing."""
-        updates, patches, copies = _needs(content)
-        if not updates and not patches and not copies:
+        updates, patches, copies, downloads = _needs(content)
+        if not updates and not patches and not copies and not downloads:
             return content
         document = original = document_from_bytes(content)
         if updates:
@@ -165,10 +169,17 @@ class DocumentCatalog:
             document = await resolve_baselines(document, self._baselines, self._registry)
         if copies:
             document = await resolve_content(document, self._content_sums)
+        if downloads:
+            document = await resolve_downloads(document, self._registry, self._content_sums, self._document_text)
         return content if document is original else document.canonical_bytes()
 
     async def _content_sums(self, names: Collection[str]) -> dict[str, str]:
         return {r.name: r.sha256 for r in await self._db.run(self._db.store.list_content) if r.name in names}
+
+    async def _document_text(self, name: str, version: str) -> StoredText:
+        rec = await self._db.run(self._db.store.get_document_version, BUILTIN_OF_ALIAS.get(name, name),
+                                 version or "$DEFAULT")
+        return StoredText(rec.name, rec.version, rec.format, rec.content)
 
     async def _releases(self) -> list[PublishedRelease]:
         return [PublishedRelease(r.version, r.sha256) for r in await self._db.run(self._db.store.list_releases)]

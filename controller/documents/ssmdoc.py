@@ -12,6 +12,7 @@ aws:runShellScript); at step level it is Outpost's step timeout.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -87,6 +88,17 @@ class CommandDocument:
     description: str
     parameters: tuple[ParameterSpec, ...]
     steps: tuple[StepTemplate, ...]
+    lines: Mapping[str, int] = field(default_factory=lambda: types.MappingProxyType({}), compare=False,
+                                     repr=False)  # YAML: path -> line (not part of what the document is)
+
+    def with_line(self, exc: DocumentError | InputError) -> DocumentError | InputError:
+        """``exc`` (naming ``document.mainSteps[1]...`` or, an InputError, ``mainSteps[1]...``) with
+        the line of the nearest place it names that the YAML had, as parsing errors have it."""
+        if isinstance(exc, InputError):
+            lined = _with_line(DocumentError(f"document.{exc.where}: {exc.message}"), self.lines)
+            tail = str(lined)[len(f"document.{exc.where}: {exc.message}"):]
+            return InputError(exc.where, exc.message + tail) if tail else exc
+        return _with_line(exc, self.lines)
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -232,7 +244,7 @@ def parse_command_document(content: bytes, fmt: str | None = None) -> CommandDoc
         if (at := lone_surrogate(data, "document")) is not None:  # a "\ud800" escape, in JSON or YAML
             raise DocumentError(f"{at}: {LONE_SURROGATE}")
         _check_json(data, "document")
-        return _document(data)
+        return dataclasses.replace(_document(data), lines=types.MappingProxyType(lines))
     except DocumentError as exc:
         raise _with_line(exc, lines) from None
 

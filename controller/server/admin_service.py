@@ -369,6 +369,10 @@ class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, FleetApi, Keys
         who = await self._operator(context, "DeleteDocument", request)
         return await self._document_api.DeleteDocument(request, context, who)
 
+    async def ListDocumentVersions(self, request, context):  # noqa: N802
+        who = await self._operator(context, "ListDocumentVersions", request)
+        return await self._document_api.ListDocumentVersions(request, context, who)
+
     async def SetDefaultVersion(self, request, context):  # noqa: N802
         who = await self._operator(context, "SetDefaultVersion", request)
         return await self._document_api.SetDefaultVersion(request, context, who)

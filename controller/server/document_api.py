@@ -1,5 +1,5 @@
 """AdminService's document calls (SSM's CreateDocument, UpdateDocument, ListDocuments,
-GetDocument, DeleteDocument, UpdateDocumentDefaultVersion).
+GetDocument, DeleteDocument, UpdateDocumentDefaultVersion, ListDocumentVersions).
 
 AdminService checks the operator's certificate and then hands the call here with the operator's
 name. The document's own checks (schema, parameters, steps) are the injected ``validate``: it
@@ -23,8 +23,10 @@ from controller.store.db import Db
 from controller.store.documents import (
     FORMATS,
     BuiltinDocument,
+    DefaultVersion,
     DocumentRecord,
     parse_version_selector,
+    version_name_problem,
 )
 from controller.store.errors import Conflict, NotFound, StoreError
 from outpost.v1 import outpost_pb2 as pb
@@ -99,7 +101,7 @@ def document_info_to_pb(rec: DocumentRecord, parameters: tuple[str, ...] = ()) -
         name=rec.name, version=rec.version, latest_version=rec.latest_version,
         default_version=rec.default_version, sha256=rec.sha256, description=rec.description,
         format=rec.format, created_at_ms=rec.created_at_ms, created_by=rec.created_by, builtin=rec.builtin,
-        parameters=list(parameters))
+        parameters=list(parameters), version_name=rec.version_name)
 
 
 class DocumentApi:
@@ -131,7 +133,7 @@ class DocumentApi:
             await abort(context, grpc.StatusCode.NOT_FOUND, str(exc))
         except Conflict as exc:
             await abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
-        except BuiltinDocument as exc:
+        except (BuiltinDocument, DefaultVersion) as exc:
             await abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(exc))
 
     async def PutDocument(self, request: pb.PutDocumentRequest, context: grpc.aio.ServicerContext,  # noqa: N802
@@ -140,6 +142,8 @@ class DocumentApi:
         problem = name_problem(name)
         if problem:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, problem)
+        if request.version_name and (problem := version_name_problem(request.version_name)):
+            await abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"document {name}: {problem}")
         content = bytes(request.content)
         if not content.strip():
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"document {name}: content is empty")
@@ -160,7 +164,7 @@ class DocumentApi:
                         + (f" (and {len(summary.unsafe) - 1} more)" if len(summary.unsafe) > 1 else ""))
         rec = await self._store(context, self._db.store.put_document, name, content, fmt,
                                 hashlib.sha256(content).hexdigest(), summary.description, operator_name,
-                                self._clock(), create=request.create)
+                                self._clock(), create=request.create, version_name=request.version_name)
         log.info("operator %s %s document %s version %d", operator_name,
                  "created" if request.create else "updated", rec.name, rec.version)
         return pb.PutDocumentResponse(document=document_info_to_pb(rec, summary.parameters),
@@ -178,14 +182,36 @@ class DocumentApi:
         except StoreError as exc:
             await abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         name = BUILTIN_OF_ALIAS.get(request.name, request.name)  # AWS-RunShellScript shows its built-in
-        rec = await self._store(context, self._db.store.get_document_version, name, request.version)
+        rec = await self._store(context, self._db.store.get_document_version, name, request.version,
+                                version_name=request.version_name)
         return pb.GetDocumentResponse(document=document_info_to_pb(rec, self._parameters(rec)), content=rec.content)
 
     async def DeleteDocument(self, request: pb.DeleteDocumentRequest,  # noqa: N802
                              context: grpc.aio.ServicerContext, operator_name: str) -> pb.DeleteDocumentResponse:
+        if request.version or request.version_name:
+            await self._delete_version(request, context, operator_name)
+            return pb.DeleteDocumentResponse()
         await self._store(context, self._db.store.delete_document, request.name)
         log.info("operator %s deleted document %s", operator_name, request.name)
         return pb.DeleteDocumentResponse()
+
+    async def _delete_version(self, request: pb.DeleteDocumentRequest, context: grpc.aio.ServicerContext,
+                              operator_name: str) -> None:
+        """One version, by number or name (both: they must agree, as SSM's DeleteDocument has it)."""
+        version = request.version
+        if request.version_name:
+            named = await self._store(context, self._db.store.get_document_version, request.name,
+                                      str(version) if version else "", version_name=request.version_name)
+            version = named.version
+        rec = await self._store(context, self._db.store.delete_document_version, request.name, version)
+        log.info("operator %s deleted document %s version %d", operator_name, rec.name, rec.version)
+
+    async def ListDocumentVersions(self, request: pb.ListDocumentVersionsRequest,  # noqa: N802
+                                   context: grpc.aio.ServicerContext,
+                                   operator_name: str) -> pb.ListDocumentVersionsResponse:
+        name = BUILTIN_OF_ALIAS.get(request.name, request.name)
+        recs = await self._store(context, self._db.store.list_document_versions, name)
+        return pb.ListDocumentVersionsResponse(versions=[document_info_to_pb(r) for r in recs])
 
     async def SetDefaultVersion(self, request: pb.SetDefaultVersionRequest,  # noqa: N802
                                 context: grpc.aio.ServicerContext,

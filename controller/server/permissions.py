@@ -108,6 +108,7 @@ PERMISSIONS: dict[str, Permission] = {
     "ListDocuments": Permission(Action.DOCUMENT_LIST),
     "GetDocument": Permission(Action.DOCUMENT_GET, _document("name")),
     "DeleteDocument": Permission(Action.DOCUMENT_DELETE, _document("name")),
+    "ListDocumentVersions": Permission(Action.DOCUMENT_GET, _document("name")),
     "SetDefaultVersion": Permission(Action.DOCUMENT_UPDATE, _document("name")),
     "PutGroup": Permission(Action.GROUP_PUT, lambda r: (ResourceRef(f"group/{r.group.name}"),)),  # type: ignore[attr-defined]
     "ListGroups": Permission(Action.GROUP_LIST),

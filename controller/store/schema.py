@@ -244,7 +244,8 @@ output_chunks = Table(
 #
 # ``documents`` above is the content-addressed store of what commands ran (by sha256). Named
 # documents are separate: one ``document_heads`` row per name, one ``document_versions`` row per
-# version (versions are never removed, so a command's name/version keeps meaning what it ran).
+# version (versions are never removed, so a command's name/version keeps meaning what it ran; deleting
+# one version marks it, 0011).
 
 document_heads = Table(
     "document_heads", metadata,
@@ -265,8 +266,11 @@ document_versions = Table(
     Column("description", Text, nullable=False),
     Column("created_at_ms", BigInteger, nullable=False),
     Column("created_by", Text, nullable=False),
+    Column("version_name", Text, nullable=True),  # 0011: SSM's VersionName; NULL: none
+    Column("deleted", Boolean, nullable=False, server_default=false()),  # 0011: this version deleted (row kept)
     ForeignKeyConstraint(["name"], ["document_heads.name"]),
     CheckConstraint("format IN ('YAML', 'JSON')", name="format"),
+    Index("ux_document_versions_version_name", "name", "version_name", unique=True),
 )
 
 target_groups = Table(

@@ -27,6 +27,8 @@ SSM_ACTIONS: tuple[tuple[str, str], ...] = (
     ("ssm:DeleteDocument", "document:Delete"),
     ("ssm:GetDocument", "document:Get"),
     ("ssm:DescribeDocument", "document:Get"),
+    ("ssm:ListDocumentVersions", "document:Get"),
+    ("ssm:UpdateDocumentDefaultVersion", "document:Update"),
     ("ssm:ListDocuments", "document:List"),
     ("ssm:DescribeInstanceInformation", "node:List"),
     ("ssm:AddTagsToResource", "node:Tag"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 import types
 import typing
@@ -34,17 +35,20 @@ class ParamMeta:
     free_form: bool = False  # the field a bare string value fills, as in ``shell: echo hi``
     minimum: int | None = None
     maximum: int | None = None
+    json_text: bool = False  # a mapping may also be given as a string holding a JSON object (SSM's StringMap)
 
 
 def param(doc: str, *, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING,
           secret: bool = False, choices: tuple[str, ...] = (), free_form: bool = False,
-          minimum: int | None = None, maximum: int | None = None) -> Any:
+          minimum: int | None = None, maximum: int | None = None, json_text: bool = False) -> Any:
     """One input field. A mapping default (``default={}``) is given to each value as a read-only
-    copy, so a frozen dataclass can have it and no two steps share it mutably."""
+    copy, so a frozen dataclass can have it and no two steps share it mutably. ``json_text``: a
+    mapping field also takes a string holding a JSON object, as SSM documents write a StringMap
+    (``sourceInfo: "{\"name\": \"doc\"}"``)."""
     if isinstance(default, Mapping):
         frozen = types.MappingProxyType(dict(default))
         default, default_factory = dataclasses.MISSING, lambda: frozen
-    meta = {_META: ParamMeta(doc, secret, choices, free_form, minimum, maximum)}
+    meta = {_META: ParamMeta(doc, secret, choices, free_form, minimum, maximum, json_text)}
     return dataclasses.field(default=default, default_factory=default_factory, metadata=meta)
 
 
@@ -157,6 +161,12 @@ def _coerce(tp: Any, value: Any, where: str, meta: ParamMeta) -> Any:
             raise InputError(where, f"expected a list of {_type_name(item_tp)}s, got {kind_of(value)}")
         return tuple(_coerce(item_tp, v, f"{where}[{i}]", ParamMeta(doc="")) for i, v in enumerate(value))
     if origin in (dict, Mapping):
+        if isinstance(value, str) and meta.json_text:
+            try:
+                value = json.loads(value)
+            except (ValueError, RecursionError):
+                raise InputError(where, "expected a mapping, or a string holding a JSON object; the string is "
+                                        "not JSON") from None
         if not isinstance(value, Mapping):
             raise InputError(where, f"expected a mapping, got {kind_of(value)}")
         out = {}

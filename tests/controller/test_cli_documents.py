@@ -146,3 +146,61 @@ def test_cli_input_errors(env: tuple[Db, Obj]) -> None:
         result = runner.invoke(cli, args, obj=obj)
         assert result.exit_code != 0 and message in str(result.exception), (args, result.exception)
     assert obj.stub.requests == []  # refused before anything was sent
+
+
+def test_document_versions_commands(env: tuple[Db, Obj], tmp_path: Path) -> None:
+    """create|update --version-name, list-versions, show --version-name, delete --version."""
+    _db, obj = env
+    doc = tmp_path / "deploy.yaml"
+    doc.write_text("schemaVersion: '2.2'\n")
+    invoke(obj, "document", "create", "Deploy", "--file", str(doc), "--version-name", "first")
+    doc.write_text("schemaVersion: '2.2'\ndescription: two\n")
+    out = invoke(obj, "document", "update", "Deploy", "--file", str(doc), "--version-name", "v2.0_rc-1").output
+    assert "version name: v2.0_rc-1" in out
+    doc.write_text("schemaVersion: '2.2'\ndescription: three\n")
+    invoke(obj, "document", "update", "Deploy", "--file", str(doc))
+    rows = json.loads(invoke(obj, "document", "list-versions", "Deploy", "-o", "json").output)
+    assert [(r["version"], r["version_name"], r["default"], r["status"]) for r in rows] == \
+        [(1, "first", True, "Active"), (2, "v2.0_rc-1", False, "Active"), (3, "", False, "Active")]
+    table = invoke(obj, "document", "list-versions", "Deploy").output
+    assert "v2.0_rc-1" in table and rows[0]["sha256"][:12] in table
+    shown = json.loads(invoke(obj, "document", "show", "Deploy", "--version-name", "v2.0_rc-1", "--content",
+                              "-o", "json").output)
+    assert (shown["version"], shown["content"]) == (2, "schemaVersion: '2.2'\ndescription: two\n")
+    assert invoke(obj, "document", "delete", "Deploy", "--version", "3").output == \
+        "deleted document Deploy version 3\n"
+    assert invoke(obj, "document", "delete", "Deploy", "--version-name", "v2.0_rc-1").output == \
+        "deleted document Deploy named 'v2.0_rc-1'\n"
+    assert [r["version"] for r in json.loads(invoke(obj, "document", "list-versions", "Deploy", "-o",
+                                                    "json").output)] == [1]
+    assert obj.stub.requests[-2].version_name == "v2.0_rc-1"  # the name went to the controller
+
+
+def test_document_versions_refusals(env: tuple[Db, Obj], tmp_path: Path) -> None:
+    _db, obj = env
+    doc = tmp_path / "deploy.yaml"
+    doc.write_text("schemaVersion: '2.2'\n")
+    invoke(obj, "document", "create", "Deploy", "--file", str(doc), "--version-name", "first")
+    runner = CliRunner()
+    sent = len(obj.stub.requests)
+    for args, message in [
+        (["document", "update", "Deploy", "--file", str(doc), "--version-name", "has space"], "a version name"),
+        (["document", "update", "Deploy", "--file", str(doc), "--version-name", "x" * 129], "at most 128"),
+        (["document", "delete", "Deploy", "--version", "0"], "0 is not in the range"),
+        (["document", "show", "Deploy", "--version-name", "bad/name"], "a version name"),
+    ]:
+        result = runner.invoke(cli, args, obj=obj)
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+    assert len(obj.stub.requests) == sent  # refused before anything was sent
+    for args, message in [
+        (["document", "update", "Deploy", "--file", str(doc), "--version-name", "first"],
+         "already has a version named 'first' (version 1): version names are never reused"),
+        (["document", "delete", "Deploy", "--version", "1"],
+         "version 1 is its default version and cannot be deleted: set another default first"),
+        (["document", "delete", "Deploy", "--version-name", "nope"], "has no version named 'nope'"),
+        (["document", "show", "Deploy", "--version", "1", "--version-name", "other"], "no version named 'other'"),
+    ]:
+        result = runner.invoke(cli, args, obj=obj)
+        assert result.exit_code != 0 and message in str(result.exception), (args, result.exception)
+    assert [r["version"] for r in json.loads(invoke(obj, "document", "list-versions", "Deploy", "-o",
+                                                    "json").output)] == [1]

@@ -47,19 +47,19 @@ def test_the_builtin_documents_pass() -> None:
 
 @pytest.mark.parametrize(("content", "message"), [
     (_doc('{runCommand: [echo], timeoutSeconds: "abc"}'),
-     "mainSteps[0].inputs.timeoutSeconds: expected an integer, got a string"),
-    (_doc("{runCommand: 5}"), "mainSteps[0].inputs.runCommand: expected a list of strings, got an integer"),
+     "mainSteps[0].inputs.timeoutSeconds: expected an integer, got a string (line 5)"),
+    (_doc("{runCommand: 5}"), "mainSteps[0].inputs.runCommand: expected a list of strings, got an integer (line 5)"),
     (_doc("{runCommand: [echo], timeoutSeconds: 172801}"), "mainSteps[0].inputs.timeoutSeconds: must be at most "
-                                                          "172800, got 172801"),
+                                                          "172800, got 172801 (line 5)"),
     (_doc("{runCommand: [echo], retries: 3}"), "mainSteps[0].inputs.retries: unsupported parameter (supported: "
-                                               "runCommand, timeoutSeconds, workingDirectory)"),
+                                               "runCommand, timeoutSeconds, workingDirectory) (line 5)"),
     # a default is what every send that omits the parameter runs
     (_doc('{runCommand: [echo], timeoutSeconds: "{{ t }}"}', '  t: {type: String, default: "soon"}\n'),
-     "mainSteps[0].inputs.timeoutSeconds: expected an integer, got a string"),
+     "mainSteps[0].inputs.timeoutSeconds: expected an integer, got a string (line 7)"),
     # a required parameter's type cannot fit the input, whatever its value
     (_doc('{runCommand: "{{ labels }}"}', "  labels: {type: StringMap}\n"),
      "mainSteps[0].inputs.runCommand: expected a list of strings, got a mapping (with a stand-in value for the "
-     "required parameter labels)"),
+     "required parameter labels) (line 7)"),
 ], ids=["timeoutSeconds a word", "runCommand a number", "beyond the plugin's maximum", "an unknown input",
         "a default that does not fit", "a parameter type that cannot fit"])
 def test_what_a_send_refuses_is_refused(content: bytes, message: str) -> None:
@@ -86,3 +86,47 @@ def test_structure_and_limits_are_refused_as_they_parse() -> None:
         CATALOG.validate(_doc("{runCommand: [echo]}", step="    timeoutSeconds: 99999999999999999999\n"), "YAML")
     with pytest.raises(OutpostError, match="nested deeper than 64 levels"):
         CATALOG.validate(_doc("{runCommand: " + "[" * 30_000 + "]" * 30_000 + "}"), "YAML")
+
+
+def _steps(*steps: str) -> bytes:
+    return ('schemaVersion: "2.2"\nmainSteps:\n' + "".join(steps)).encode()
+
+
+SHELL_STEP = "  - action: aws:runShellScript\n    name: first\n    inputs:\n      runCommand: [echo]\n"
+
+
+@pytest.mark.parametrize(("content", "error", "message"), [
+    (_steps(SHELL_STEP, "  - action: aws:nope\n    name: second\n    inputs: {}\n"), DocumentError,
+     "document.mainSteps[1].action: unknown action 'aws:nope' (known: "),
+    (_steps(SHELL_STEP.replace("[echo]", '["echo {{ nope }}"]')), DocumentError,
+     "document.mainSteps[0].inputs.runCommand[0]: references undeclared parameter 'nope' (line 6)"),
+    (_steps(SHELL_STEP, "  - action: aws:runShellScript\n    name: second\n    inputs:\n      runCommand: [x]\n"
+                        "      bogus: 1\n"), InputError,
+     "mainSteps[1].inputs.bogus: unsupported parameter (supported: runCommand, timeoutSeconds, workingDirectory) "
+     "(line 11)"),
+    (_steps(SHELL_STEP, "  - action: aws:downloadContent\n    name: get\n    inputs:\n      sourceType: S3\n"
+                        "      sourceInfo: '{\"path\": \"https://bucket/x.sh\"}'\n"), InputError,
+     "mainSteps[1].inputs.sourceType: S3 is not fetched by Outpost: nodes download only from their controller. "
+     "Put the file in the content store (outpost content put NAME --file FILE) and use sourceType OutpostContent "
+     "with sourceInfo {\"name\": \"NAME\"} (line 10)"),
+    (_steps("  - action: aws:downloadContent\n    name: get\n    inputs:\n      sourceType: SSMDocument\n"
+            "      sourceInfo: {name: Deploy, tag: x}\n"), InputError,
+     "mainSteps[0].inputs.sourceInfo.tag: unsupported for SSMDocument (supported: name, version) (line 7)"),
+], ids=["unknown action", "undeclared parameter", "an input the plugin lacks", "downloadContent from S3",
+        "a sourceInfo key"])
+def test_create_refuses_what_send_refuses_with_the_line(content: bytes, error: type, message: str) -> None:
+    catalog = DocumentCatalog(None, PluginRegistry.discover())  # type: ignore[arg-type] - validate reads no store
+    with pytest.raises(error) as info:
+        catalog.validate(content, "YAML")
+    assert str(info.value).startswith(message), str(info.value)
+    if error is DocumentError and "unknown action" in message:
+        assert str(info.value).endswith("(line 7)")
+
+
+def test_a_download_from_the_content_store_is_stored_as_written() -> None:
+    catalog = DocumentCatalog(None, PluginRegistry.discover())  # type: ignore[arg-type]
+    summary = catalog.validate(_steps("  - action: aws:downloadContent\n    name: get\n    inputs:\n"
+                                      "      sourceType: OutpostContent\n      sourceInfo: '{\"name\": \"x.sh\"}'\n"
+                                      "      destinationPath: x.sh\n"), "YAML")
+    (step,) = document_from_bytes(summary.rendered).steps
+    assert (step.action, step.inputs["sourceInfo"]) == ("aws:downloadContent", {"name": "x.sh"})

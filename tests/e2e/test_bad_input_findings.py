@@ -92,14 +92,14 @@ def test_document_create_and_update_refuse_what_a_send_refuses(cluster: Cluster,
                                                                message: str) -> None:
     name = f"Bad-{abs(hash(inputs)) % 10**8}"
     line = one_error(create_document(cluster, tmp_path, name, _doc(inputs), check=False), code=1)
-    assert line == f"error: document {name} is not valid: {message}"
+    assert line == f"error: {tmp_path / name}.yaml:5: document {name} is not valid: {message}"  # FILE:LINE
     listed = {d["name"] for d in cluster.outpost_json("document", "list")}
     assert name not in listed
     # an update is checked the same: the stored version stays the only one
     create_document(cluster, tmp_path, f"{name}-ok", _doc("{runCommand: [echo]}"))
     path = write_file(tmp_path, "update.yaml", _doc(inputs))
     line = one_error(cluster.outpost("document", "update", f"{name}-ok", "--file", str(path), check=False), code=1)
-    assert line == f"error: document {name}-ok is not valid: {message}"
+    assert line == f"error: {path}:5: document {name}-ok is not valid: {message}"
     shown = cluster.outpost_json("document", "show", f"{name}-ok", "--version", "$LATEST")
     assert shown["latest_version"] == 1
 
@@ -118,8 +118,9 @@ def test_a_document_whose_parameters_fill_its_inputs_is_stored_and_sent(cluster:
     # a parameter whose type can never fit the input it fills is refused at create
     bad = _doc('{runCommand: "{{ labels }}"}', "parameters:\n  labels: {type: StringMap}\n")
     line = one_error(create_document(cluster, tmp_path, "Map-Doc", bad, check=False), code=1)
-    assert line == ("error: document Map-Doc is not valid: mainSteps[0].inputs.runCommand: expected a list of "
-                    "strings, got a mapping (with a stand-in value for the required parameter labels)")
+    assert line == (f"error: {tmp_path / 'Map-Doc.yaml'}:7: document Map-Doc is not valid: mainSteps[0].inputs."
+                    "runCommand: expected a list of strings, got a mapping (with a stand-in value for the required "
+                    "parameter labels)")
 
 
 # -- 3. a document 30,000 deep answered UNKNOWN, with a RecursionError in the controller's log -------
@@ -128,12 +129,14 @@ def test_deep_nesting_is_refused_by_name(cluster: Cluster, client: AdminClient, 
     deep_json = "[" * DEEP + "]" * DEEP
     # no format given (a .txt file): the controller guesses, which answered UNKNOWN
     line = one_error(create_document(cluster, tmp_path, "Deep-Text", deep_json, suffix="txt", check=False), code=1)
-    assert line == "error: document Deep-Text is not valid: document: nested deeper than 64 levels (line 1)"
+    assert line == f"error: {tmp_path / 'Deep-Text.txt'}:1: document Deep-Text is not valid: document: nested deeper " \
+                   "than 64 levels"
     line = one_error(create_document(cluster, tmp_path, "Deep-Json", deep_json, suffix="json", check=False), code=1)
     assert line == "error: document Deep-Json is not valid: document: nested deeper than 64 levels"
     deep_yaml = "mainSteps: " + deep_json + "\n"
     line = one_error(create_document(cluster, tmp_path, "Deep-Yaml", deep_yaml, check=False), code=1)
-    assert line == "error: document Deep-Yaml is not valid: document: nested deeper than 64 levels (line 1)"
+    assert line == f"error: {tmp_path / 'Deep-Yaml.yaml'}:1: document Deep-Yaml is not valid: document: nested " \
+                   "deeper than 64 levels"
     assert not {"Deep-Text", "Deep-Json", "Deep-Yaml"} & {d["name"] for d in cluster.outpost_json("document", "list")}
 
     # the RPCs that take an inline document: ExpandDocument (playbook apply's first call) and SendCommand
@@ -177,8 +180,8 @@ def test_a_timeout_past_30_days_is_an_error_never_no_timeout(cluster: Cluster, c
     # a stored document's step timeout
     doc = _doc("{runCommand: [echo]}").replace("    inputs:", "    timeoutSeconds: 99999999999999999999\n    inputs:")
     line = one_error(create_document(cluster, tmp_path, "Slow-Doc", doc, check=False), code=1)
-    assert line == ("error: document Slow-Doc is not valid: document.mainSteps[0].timeoutSeconds: must be at most "
-                    "2592000 seconds (30 days), got 99999999999999999999 (line 5)")
+    assert line == (f"error: {tmp_path / 'Slow-Doc.yaml'}:5: document Slow-Doc is not valid: document.mainSteps[0]."
+                    "timeoutSeconds: must be at most 2592000 seconds (30 days), got 99999999999999999999")
     assert command_ids(cluster) == before
 
 

@@ -150,7 +150,11 @@ def baseline(s: Sweep, path: tuple[str, ...], case: int) -> dict[str, str]:
     for ids in (("ssm", "get-command-invocation"), ("ssm", "wait", "command-executed")):
         by_command[ids] = {"command_id": s.command_id, "instance_id": s.node_id}
     by_command[("ssm", "describe-document")] = {"name": "Sweep-Doc"}
-    for ids in (("document", "show"), ("document", "delete"), ("group", "show"), ("group", "delete")):
+    by_command[("ssm", "list-document-versions")] = {"name": "Sweep-Doc"}
+    by_command[("ssm", "delete-document")] = {"name": "Sweep-Nobody"}  # never made: nothing is deleted
+    by_command[("ssm", "update-document-default-version")] = {"name": "Sweep-Doc", "document_version": "1"}
+    for ids in (("document", "show"), ("document", "delete"), ("document", "list-versions"), ("group", "show"),
+                ("group", "delete")):
         by_command[ids] = {"name": "Sweep-Doc" if ids[0] == "document" else "sweep-group"}
     for ids in (("operator", "show"), ("operator", "revoke"), ("policy", "show"), ("policy", "delete")):
         by_command[ids] = {"name": "sweep-nobody"}  # never made: only the cases' bad values are refused
@@ -403,6 +407,7 @@ COMMAND_IDS = [" ".join(p) for p in [
     ("command", "logs"), ("command", "send"), ("command", "show"), ("command", "wait"), ("controller", "init"),
     ("controller", "serve"), ("controller", "recover-operator"), ("controller", "rotate-master-key"),
     ("controller", "rotate-signing-key"), ("document", "create"), ("document", "delete"), ("document", "list"),
+    ("document", "list-versions"),
     ("document", "set-default"), ("document", "show"), ("document", "update"), ("events",), ("group", "create"),
     ("group", "delete"), ("group", "list"), ("group", "show"), ("node", "deregister"), ("node", "list"),
     ("node", "tag"), ("node", "untag"), ("operator", "create"), ("operator", "list"), ("operator", "renew"),
@@ -412,7 +417,8 @@ COMMAND_IDS = [" ".join(p) for p in [
     ("swarm",), ("parameter", "delete"), ("parameter", "get"), ("parameter", "list"), ("parameter", "put"),
     ("ssm", "cancel-command"), ("ssm", "describe-document"), ("ssm", "describe-instance-information"),
     ("ssm", "get-command-invocation"), ("ssm", "list-command-invocations"), ("ssm", "list-commands"),
-    ("ssm", "list-documents"), ("ssm", "send-command"), ("ssm", "wait", "command-executed")]]
+    ("ssm", "list-documents"), ("ssm", "send-command"), ("ssm", "wait", "command-executed"),
+    ("ssm", "list-document-versions"), ("ssm", "delete-document"), ("ssm", "update-document-default-version")]]
 
 
 def test_every_command_is_in_the_list_below(sweep: Sweep) -> None:

@@ -225,7 +225,8 @@ PROTOBUF_EDGES = (
     "agent/connection.py", "agent/enroll.py",
     "controller/server/", "controller/runtime/serve.py",  # the servicers and their registration
     "controller/wire.py",  # targets and tags, which both the servicers and the CLI carry
-    "controller/cli/client.py", "controller/cli/render.py",  # the CLI's requests, and its rows from the answers
+    "controller/cli/client.py", "controller/cli/client_stores.py",  # the CLI's requests
+    "controller/cli/render.py",  # the CLI's rows from the answers
 )
 
 

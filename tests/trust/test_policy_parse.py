@@ -52,7 +52,7 @@ def one(action: object = "*", resource: object = "*", **extra: object) -> str:
     ("ssm:DeregisterManagedInstance", "node:Deregister"),
     ("ssm:DescribeActivations", "activation:List"),
     ("ssm:Send*", "command:Send"),
-    ("ssm:List*", "command:List document:List"),
+    ("ssm:List*", "command:List document:List document:Get"),  # ListDocumentVersions reads a document
     ("ssm:Describe*", "document:Get node:List activation:List parameter:List"),
     ("ssm:*Tags*", "node:Tag"),
     ("ssm:*", " ".join(a.value for a in Action if a.service in ("command", "document", "node", "activation",
@@ -77,7 +77,7 @@ def test_not_action_covers_every_other_action() -> None:
 
 def test_every_ssm_name_maps_to_an_outpost_action_once() -> None:
     names = [ssm for ssm, _ in policy_iam.SSM_ACTIONS]
-    assert len(names) == len(set(names)) == 25
+    assert len(names) == len(set(names)) == 27
     assert {Action(outpost).service for _, outpost in policy_iam.SSM_ACTIONS} == {"command", "document", "node",
                                                                                   "activation", "parameter"}
 

@@ -20,6 +20,11 @@ from controller.cli.ssm.commands import (
     send_command,
     wait,
 )
+from controller.cli.ssm.document_versions import (
+    delete_document,
+    list_document_versions,
+    update_document_default_version,
+)
 from controller.cli.ssm.fleet import describe_document, describe_instance_information, list_documents
 from controller.cli.terminal import say
 from plugins.sdk.errors import InputError, OutpostError
@@ -65,5 +70,6 @@ def ssm() -> None:
 
 
 for _command in (send_command, list_commands, list_command_invocations, get_command_invocation, cancel_command,
-                 describe_instance_information, list_documents, describe_document, wait):
+                 describe_instance_information, list_documents, describe_document, wait, list_document_versions,
+                 delete_document, update_document_default_version):
     ssm.add_command(_command)

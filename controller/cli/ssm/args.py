@@ -218,7 +218,7 @@ def from_json(value: object, key: str, option: str) -> object:
         if not isinstance(value, dict):
             raise InputError(where, "expected an object of NotificationArn, NotificationEvents, NotificationType")
         return json.dumps(value)
-    if option in ("--details",):
+    if option in ("--details", "--force"):
         if not isinstance(value, bool):
             raise InputError(where, "expected true or false")
         return value

@@ -1,4 +1,5 @@
-"""``outpost ssm describe-instance-information | list-documents | describe-document``."""
+"""``outpost ssm describe-instance-information | list-documents | describe-document``
+(the document version calls: document_versions.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -16,7 +17,7 @@ from controller.cli.ssm.output import emit
 
 INSTANCE_KEYS = {"Filters": "--filters", "MaxResults": "--max-results", "NextToken": "--next-token"}
 DOCUMENT_KEYS = {"Filters": "--filters", "MaxResults": "--max-results", "NextToken": "--next-token"}
-DESCRIBE_KEYS = {"Name": "--name", "DocumentVersion": "--document-version"}
+DESCRIBE_KEYS = {"Name": "--name", "DocumentVersion": "--document-version", "VersionName": "--version-name"}
 
 
 def _instance(n: object) -> dict:
@@ -81,7 +82,9 @@ def list_documents(ctx: click.Context, **_: Any) -> None:
 @click.command("describe-document", cls=AwsCommand)
 @click.option("--name", default=None, type=params.DOCUMENT)
 @click.option("--document-version", default=None, type=params.DOCUMENT_VERSION)
-@common(refused=("--version-name",))
+@click.option("--version-name", default=None, type=params.VERSION_NAME,
+              help="the version of that name (with --document-version too, they must agree)")
+@common()
 @click.pass_context
 def describe_document(ctx: click.Context, **_: Any) -> None:
     """SSM's DescribeDocument: {"Document": {...}}, its Parameters read from its content."""
@@ -89,8 +92,9 @@ def describe_document(ctx: click.Context, **_: Any) -> None:
     if not o.get("name"):
         raise click.UsageError("Missing option '--name'")
     name = check_text(o["name"], params.DOCUMENT, "Name")
+    version_name = check_text(o["version_name"], params.VERSION_NAME, "VersionName") if o.get("version_name") else ""
     version = check_text(o.get("document_version") or "$DEFAULT", params.DOCUMENT_VERSION, "DocumentVersion")
     with ctx.obj.client() as c:
-        r = c.get_document(name, version)
+        r = c.get_document(name, version, version_name)
     answer = {"Document": shapes.document_description(ssm_document_record(r.document), _content(r.content))}
     emit(answer, o["output"], o["query"], "DescribeDocument")

@@ -226,7 +226,22 @@ def document_description(doc: Record, content: Mapping[str, Any] | None = None) 
             "DocumentType": "Command", "SchemaVersion": str((content or {}).get("schemaVersion", "2.2")),
             "LatestVersion": str(doc.get("latest_version") or ""),
             "DefaultVersion": str(doc.get("default_version") or ""), "DocumentFormat": doc.get("format") or "YAML",
-            "Tags": []}
+            "Tags": [], **({"VersionName": doc["version_name"]} if doc.get("version_name") else {})}
+
+
+def document_version(doc: Record) -> dict:
+    """One DocumentVersions entry (ListDocumentVersions)."""
+    return {"Name": doc["name"], "DocumentVersion": str(doc.get("version") or ""),
+            **({"VersionName": doc["version_name"]} if doc.get("version_name") else {}),
+            "CreatedDate": timestamp(int(doc.get("created_ms") or 0)),
+            "IsDefaultVersion": doc.get("version") == doc.get("default_version"),
+            "DocumentFormat": doc.get("format") or "YAML", "Status": "Active"}
+
+
+def default_version(doc: Record) -> dict:
+    """UpdateDocumentDefaultVersion's Description."""
+    return {"Name": doc["name"], "DefaultVersion": str(doc.get("default_version") or ""),
+            **({"DefaultVersionName": doc["version_name"]} if doc.get("version_name") else {})}
 
 
 def paged(key: str, items: Sequence[dict], next_token: str) -> dict:

@@ -109,4 +109,10 @@ class PluginRegistry:
         """Validate raw inputs against the action's schema; raises InputError naming ``where``."""
         plugin, inputs_cls, convert = self._lookup(action, where)
         given = parse_inputs(inputs_cls, raw_inputs, where)
-        return BoundStep(plugin, action, given if convert is None else convert(given), given)
+        if convert is None:
+            return BoundStep(plugin, action, given, given)
+        try:
+            converted = convert(given)
+        except InputError as exc:  # an alias's refusal names its input; the step's place goes first
+            raise InputError(f"{where}.{exc.where}" if exc.where else where, exc.message) from None
+        return BoundStep(plugin, action, converted, given)

@@ -1166,7 +1166,7 @@ class CancelCommandResponse(_message.Message):
     def __init__(self, command: _Optional[_Union[CommandInfo, _Mapping]] = ...) -> None: ...
 
 class DocumentInfo(_message.Message):
-    __slots__ = ("name", "version", "latest_version", "default_version", "sha256", "description", "format", "created_at_ms", "created_by", "builtin", "parameters")
+    __slots__ = ("name", "version", "latest_version", "default_version", "sha256", "description", "format", "created_at_ms", "created_by", "builtin", "parameters", "version_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     LATEST_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -1178,6 +1178,7 @@ class DocumentInfo(_message.Message):
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     BUILTIN_FIELD_NUMBER: _ClassVar[int]
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     latest_version: int
@@ -1189,19 +1190,22 @@ class DocumentInfo(_message.Message):
     created_by: str
     builtin: bool
     parameters: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., latest_version: _Optional[int] = ..., default_version: _Optional[int] = ..., sha256: _Optional[str] = ..., description: _Optional[str] = ..., format: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., created_by: _Optional[str] = ..., builtin: _Optional[bool] = ..., parameters: _Optional[_Iterable[str]] = ...) -> None: ...
+    version_name: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., latest_version: _Optional[int] = ..., default_version: _Optional[int] = ..., sha256: _Optional[str] = ..., description: _Optional[str] = ..., format: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., created_by: _Optional[str] = ..., builtin: _Optional[bool] = ..., parameters: _Optional[_Iterable[str]] = ..., version_name: _Optional[str] = ...) -> None: ...
 
 class PutDocumentRequest(_message.Message):
-    __slots__ = ("name", "content", "format", "create")
+    __slots__ = ("name", "content", "format", "create", "version_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     CREATE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     content: bytes
     format: str
     create: bool
-    def __init__(self, name: _Optional[str] = ..., content: _Optional[bytes] = ..., format: _Optional[str] = ..., create: _Optional[bool] = ...) -> None: ...
+    version_name: str
+    def __init__(self, name: _Optional[str] = ..., content: _Optional[bytes] = ..., format: _Optional[str] = ..., create: _Optional[bool] = ..., version_name: _Optional[str] = ...) -> None: ...
 
 class PutDocumentResponse(_message.Message):
     __slots__ = ("document", "warnings")
@@ -1222,12 +1226,14 @@ class ListDocumentsResponse(_message.Message):
     def __init__(self, documents: _Optional[_Iterable[_Union[DocumentInfo, _Mapping]]] = ...) -> None: ...
 
 class GetDocumentRequest(_message.Message):
-    __slots__ = ("name", "version")
+    __slots__ = ("name", "version", "version_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+    version_name: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., version_name: _Optional[str] = ...) -> None: ...
 
 class GetDocumentResponse(_message.Message):
     __slots__ = ("document", "content")
@@ -1238,10 +1244,14 @@ class GetDocumentResponse(_message.Message):
     def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ..., content: _Optional[bytes] = ...) -> None: ...
 
 class DeleteDocumentRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "version", "version_name")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    VERSION_NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    version: int
+    version_name: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., version_name: _Optional[str] = ...) -> None: ...
 
 class DeleteDocumentResponse(_message.Message):
     __slots__ = ()
@@ -1260,6 +1270,18 @@ class SetDefaultVersionResponse(_message.Message):
     DOCUMENT_FIELD_NUMBER: _ClassVar[int]
     document: DocumentInfo
     def __init__(self, document: _Optional[_Union[DocumentInfo, _Mapping]] = ...) -> None: ...
+
+class ListDocumentVersionsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListDocumentVersionsResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[DocumentInfo]
+    def __init__(self, versions: _Optional[_Iterable[_Union[DocumentInfo, _Mapping]]] = ...) -> None: ...
 
 class Group(_message.Message):
     __slots__ = ("name", "targets", "created_at_ms")

@@ -249,6 +249,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionResponse.FromString,
                 _registered_method=True)
+        self.ListDocumentVersions = channel.unary_unary(
+                '/outpost.v1.AdminService/ListDocumentVersions',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentVersionsRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentVersionsResponse.FromString,
+                _registered_method=True)
         self.PutGroup = channel.unary_unary(
                 '/outpost.v1.AdminService/PutGroup',
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.PutGroupRequest.SerializeToString,
@@ -556,6 +561,13 @@ class AdminServiceServicer:
 
     def SetDefaultVersion(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDocumentVersions(self, request, context):
+        """document versions (issue 20)
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -879,6 +891,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.SetDefaultVersion,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionResponse.SerializeToString,
+            ),
+            'ListDocumentVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDocumentVersions,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentVersionsRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListDocumentVersionsResponse.SerializeToString,
             ),
             'PutGroup': grpc.unary_unary_rpc_method_handler(
                     servicer.PutGroup,
@@ -1601,6 +1618,33 @@ class AdminService:
             '/outpost.v1.AdminService/SetDefaultVersion',
             outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.SetDefaultVersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDocumentVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListDocumentVersions',
+            outpost_dot_v1_dot_outpost__pb2.ListDocumentVersionsRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListDocumentVersionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,1 @@
+"""The ``download_content`` plugin (also SSM's ``aws:downloadContent``): a file from the controller."""
