@@ -155,11 +155,20 @@ class Printer:
         self.plays[-1]["tasks"][-1]["hosts"][host] = entry
         if self.as_json:
             return
+        if not no_log:
+            for item in result.get("results", ()):  # a loop: a line per item first, as Ansible prints them
+                item_word = outcome(item, word == "ignored")
+                label = item.get("_ansible_item_label", item.get(item.get("ansible_loop_var", "item")))
+                detail = self._detail(item_word, item, False)
+                self._line(item_word, host, f" => (item={json.dumps(label, default=str)})"
+                                             + (f" => {detail}" if detail else ""))
+        detail = self._detail(word, shown, no_log)
+        self._line(word, host, f" => {detail}" if detail else "")
+
+    def _line(self, word: str, host: str, rest: str) -> None:
         colour = _COLOURS.get(word, "white")
         label = "fatal" if word == "failed" else ("...ignoring" if word == "ignored" else word)
-        line = f"[{colour}]{label}: {in_markup(f'[{host}]')}[/{colour}]"
-        detail = self._detail(word, shown, no_log)
-        self.console.print(line + (f" => {in_markup(detail)}" if detail else ""))
+        self.console.print(f"[{colour}]{label}: {in_markup(f'[{host}]')}[/{colour}]{in_markup(rest)}")
 
     def _detail(self, word: str, result: Result, no_log: bool) -> str:
         if no_log:

@@ -210,9 +210,11 @@ class TaskRunner:
             else:
                 why = next((v.result.error for v in views.values() if v.result.error), "")
                 result = unreachable_result(detail, why or "no invocation came back for this node")
-        if task.loop is not None:
-            result = {**result, task.loop_control.loop_var: item.item, "ansible_loop_var": task.loop_control.loop_var}
         try:
+            if task.loop is not None:
+                label = item.templar.render(task.loop_control.label) if task.loop_control.label else item.item
+                result = {**result, task.loop_control.loop_var: item.item,
+                          "ansible_loop_var": task.loop_control.loop_var, "_ansible_item_label": label}
             return apply_result_conditions(task, result, item.templar)
         except TemplateError as exc:
             return failed_result(f"{task.where}: {exc}")
