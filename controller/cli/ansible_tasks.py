@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import grpc
 
 from controller.cli.ansible_results import (
     NOT_RUN,
@@ -25,7 +27,7 @@ from controller.cli.ansible_results import (
     unreachable_result,
 )
 from controller.cli.ansible_state import HostState
-from controller.cli.client import AdminClient, CommandSpec, CommandView
+from controller.cli.client import AdminClient, CommandSpec, CommandView, rpc_error_message
 from controller.cli.render import detail_of
 from controller.compiler.ansible_modules import CONTROLLER_MODULES, META_ACTIONS, ModuleError, StepContext, step_for
 from controller.compiler.ansible_playbook import AnsiblePlay, AnsibleTask
@@ -34,7 +36,7 @@ from controller.compiler.template import Templar
 from controller.model import Targets
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.wire import convert as wire
-from plugins.sdk.wire.document import Document, Step
+from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, Step
 
 MAX_NODES_PER_COMMAND = 50
 STEP_NAME_CHARS = 100
@@ -47,6 +49,32 @@ class _Item:
     templar: Templar
     step: Step | None = None  # None: settled here (result set)
     result: Result | None = None
+
+
+@dataclass
+class _Sent:
+    """What one host's commands of a task came back with."""
+    command_ids: list[str] = field(default_factory=list)
+    invocations: dict[str, Any] = field(default_factory=dict)  # step name -> the invocation that ran it
+    refused: str = ""
+
+    def took(self, command_id: str, invocation: Any) -> None:
+        self.command_ids.append(command_id)
+        for view in invocation.steps if invocation is not None else ():
+            self.invocations[view.result.step_name] = invocation
+        if invocation is None:
+            self.refused = f"command {command_id} came back without this node"
+
+
+def _rounds(steps: tuple[Step, ...], description: str) -> list[bytes]:
+    """``steps`` as documents that each fit (a loop of thousands of items runs as several)."""
+    if not steps:
+        return []
+    whole = Document(steps, description=description).canonical_bytes()
+    if len(whole) <= MAX_DOCUMENT_BYTES or len(steps) == 1:
+        return [whole]  # one step too large on its own: the controller says so
+    half = len(steps) // 2
+    return _rounds(steps[:half], description) + _rounds(steps[half:], description)
 
 
 @dataclass
@@ -71,12 +99,9 @@ class TaskRunner:
         sent = self._send(play, task, hosts, planned)
         for n, state in enumerate(hosts):
             items = planned[n]
-            view, command_id = sent.get(n, (None, ""))
-            results = [self._settle(task, it, view, state) for it in items]
-            if looped:
-                yield state, loop_result(results), command_id
-            else:
-                yield state, results[0], command_id
+            results = [self._settle(task, it, sent[n]) for it in items]
+            command_ids = ",".join(sent[n].command_ids)
+            yield state, loop_result(results) if looped else results[0], command_ids
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -163,29 +188,42 @@ class TaskRunner:
     # -- sending and waiting ----------------------------------------------------------------
 
     def _send(self, play: AnsiblePlay, task: AnsibleTask, hosts: Sequence[HostState],
-              planned: Mapping[int, list[_Item]]) -> dict[int, tuple[Any, str]]:
-        """Send each distinct document to its hosts; each host's invocation and command id."""
-        groups: dict[bytes, list[int]] = {}
-        for n, items in planned.items():
-            steps = tuple(it.step for it in items if it.step is not None)
-            if steps:
-                groups.setdefault(Document(steps, description=task.shown_name()).canonical_bytes(), []).append(n)
-        commands: list[tuple[str, list[int]]] = []
-        for document, members in groups.items():
-            for i in range(0, len(members), MAX_NODES_PER_COMMAND):
-                chunk = members[i:i + MAX_NODES_PER_COMMAND]
-                node_ids = tuple(hosts[n].host.node_id or "" for n in chunk)
-                sent = self.client.send_command(CommandSpec(
-                    Targets(node_ids=node_ids), document=document, document_name=f"{play.name}: {task.shown_name()}",
-                    max_concurrency=str(len(chunk)), max_errors=str(len(chunk)),
-                    timeout_seconds=self.timeout_seconds, comment=self.comment))
-                commands.append((sent.command.command_id, chunk))
-        out: dict[int, tuple[Any, str]] = {}
-        for command_id, chunk in commands:
-            view = self._wait(command_id)
-            by_node = {i.node_id: i for i in view.invocations}
-            for n in chunk:
-                out[n] = (by_node.get(hosts[n].host.node_id or ""), command_id)
+              planned: Mapping[int, list[_Item]]) -> dict[int, _Sent]:
+        """Send each host its steps, the hosts whose documents are the same in one command; a loop too
+        long for one document goes in rounds, each a document that fits, in order. What each host
+        ran, by step name, or why the controller refused (those hosts fail with it; the others go on)."""
+        rounds = {n: _rounds(tuple(it.step for it in items if it.step is not None), task.shown_name())
+                  for n, items in planned.items()}
+        out = {n: _Sent() for n in planned}
+        for r in range(max((len(docs) for docs in rounds.values()), default=0)):
+            groups: dict[bytes, list[int]] = {}
+            for n, docs in rounds.items():
+                if r < len(docs) and not out[n].refused:
+                    groups.setdefault(docs[r], []).append(n)
+            commands: list[tuple[str, list[int]]] = []
+            for document, members in groups.items():
+                for i in range(0, len(members), MAX_NODES_PER_COMMAND):
+                    chunk = members[i:i + MAX_NODES_PER_COMMAND]
+                    try:
+                        sent = self.client.send_command(CommandSpec(
+                            Targets(node_ids=tuple(hosts[n].host.node_id or "" for n in chunk)), document=document,
+                            document_name=f"{play.name}: {task.shown_name()}", max_concurrency=str(len(chunk)),
+                            max_errors=str(len(chunk)), timeout_seconds=self.timeout_seconds, comment=self.comment))
+                    except grpc.RpcError as exc:
+                        for n in chunk:
+                            out[n].refused = f"the controller refused the command: {rpc_error_message(exc)}"
+                        continue
+                    commands.append((sent.command.command_id, chunk))
+            for command_id, chunk in commands:
+                try:
+                    view = self._wait(command_id)
+                except grpc.RpcError as exc:
+                    for n in chunk:
+                        out[n].refused = f"lost the command {command_id}: {rpc_error_message(exc)}"
+                    continue
+                by_node = {i.node_id: i for i in view.invocations}
+                for n in chunk:
+                    out[n].took(command_id, by_node.get(hosts[n].host.node_id or ""))
         return out
 
     def _wait(self, command_id: str) -> CommandView:
@@ -194,11 +232,14 @@ class TaskRunner:
                 break
         return self.client.get_command(command_id)
 
-    def _settle(self, task: AnsibleTask, item: _Item, invocation: Any, state: HostState) -> Result:
+    def _settle(self, task: AnsibleTask, item: _Item, sent: _Sent) -> Result:
         if item.result is not None:
             result = item.result
+        elif sent.refused:
+            result = failed_result(sent.refused)
         else:
             assert item.step is not None
+            invocation = sent.invocations.get(item.step.name)
             detail = wire.detail_from_pb(invocation.detail) if invocation is not None else None
             views = {v.result.step_name: v for v in invocation.steps} if invocation is not None else {}
             view = views.get(item.step.name)

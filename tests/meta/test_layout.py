@@ -39,8 +39,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "controller.runtime": {"controller.model", "controller.store", "controller.dispatch",
                            "controller.documents", "controller.events", "controller.fleet", "controller.trust",
                            "controller.server", SDK, WIRE, HOST, PB},
+    # the Python SDK (docs/sdk.md): the operator's connection (its transport, the CLI's too) and typed records
+    "controller.sdk": {"controller.model", "controller.wire", "controller.runtime", SDK, WIRE, HOST, PB},
     # trust: `audit verify` checks the chain on the operator's side, not on the controller's word
     "controller.cli": {"controller.model", "controller.shorthand", "controller.wire", "controller.compiler",
+                       "controller.sdk",
                        "controller.documents",
                        "controller.fleet", "controller.runtime", "controller.trust", SDK, WIRE, HOST, PB},
     "controller.dev": set(),  # runs the others as processes, imports none of them
@@ -55,7 +58,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 # beside the model, which carries it, for every room that reads or sends one
 MAY_IMPORT["controller.notification"] = {SDK}
 for _reader in ("controller.model", "controller.store", "controller.events", "controller.dispatch",
-                "controller.server", "controller.runtime", "controller.cli"):
+                "controller.server", "controller.runtime", "controller.cli", "controller.sdk"):
     MAY_IMPORT[_reader].add("controller.notification")
 # the rooms a plugin's own package is: plugins/<name>/ for every name but sdk
 PLUGIN_ROOM = "plugins"
@@ -227,6 +230,7 @@ PROTOBUF_EDGES = (
     "controller/wire.py",  # targets and tags, which both the servicers and the CLI carry
     "controller/cli/client.py", "controller/cli/client_stores.py",  # the CLI's requests
     "controller/cli/render.py",  # the CLI's rows from the answers
+    "controller/sdk/convert.py",  # the SDK's records from the answers
 )
 
 
