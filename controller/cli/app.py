@@ -15,9 +15,9 @@ from controller.cli.access import operator, policy
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.audit import audit
 from controller.cli.client import rpc_error_message
-from controller.cli.commands import events
 from controller.cli.context import Ctx
 from controller.cli.documents import document
+from controller.cli.events import events
 from controller.cli.groups import group, register_node_commands, tag
 from controller.cli.invocations import command  # the group of commands.py, with invocations, get and wait
 from controller.cli.nodes import node_list

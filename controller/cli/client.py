@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 
 import grpc
 
-from controller.model import OutputPiece, Tag, Targets, output_view
+from controller.model import EventFilter, OutputPiece, Tag, Targets, output_view
 from controller.runtime.config import CliConfig
 from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
@@ -187,8 +187,21 @@ class AdminClient:
         finally:
             call.cancel()  # when the reader stops early (a closed pipe); nothing once the stream has ended
 
-    def watch_events(self) -> Iterator[pb.StatusEvent]:
-        return self.stub.WatchEvents(pb.WatchEventsRequest())
+    def watch_events(self, chosen: EventFilter, replay: bool = False) -> Iterator[pb.StatusEvent]:
+        """WatchEvents: live events that pass ``chosen``; with ``replay``, the stored ones past its
+        after_seq (or from its since_ms) first. No deadline."""
+        request = pb.WatchEventsRequest(since_ms=chosen.since_ms, command_id=chosen.command_id,
+                                        node_id=chosen.node_id)
+        if replay:
+            request.after_seq = chosen.after_seq
+        return self.stub.WatchEvents(request)
+
+    def list_events(self, chosen: EventFilter, limit: int) -> pb.ListEventsResponse:
+        """ListEvents: the newest ``limit`` that pass ``chosen``, or, from its after_seq or since_ms,
+        the first ``limit`` from there (``more``: others follow)."""
+        request = pb.ListEventsRequest(after_seq=chosen.after_seq, since_ms=chosen.since_ms,
+                                       command_id=chosen.command_id, node_id=chosen.node_id, limit=limit)
+        return self.stub.ListEvents(request, timeout=self.timeout)
 
     def expand_document(self, document: bytes) -> bytes:
         """An inline document as the controller would run it: its aws:runDocument steps expanded."""

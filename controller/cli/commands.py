@@ -25,9 +25,8 @@ from controller.cli.render import (
     output_row,
     print_json,
     print_table,
-    status_event_row,
 )
-from controller.cli.terminal import say, terminal_text
+from controller.cli.terminal import say
 from controller.fleet.targets import parse_targets
 from controller.shorthand import parameters_of
 from plugins.sdk.errors import InputError
@@ -277,23 +276,3 @@ def command_logs(obj: Ctx, command_id: str, follow: bool) -> None:
             elif kind == "command" and not follow:
                 break  # the snapshot is complete once its command event arrives
     printer.flush()
-
-
-@click.group(invoke_without_command=True)
-@click.option("--follow", "-f", is_flag=True, required=True, help="stream status changes as they happen")
-@OUTPUT
-@click.pass_obj
-def events(obj: Ctx, follow: bool, output: str) -> None:
-    """Every command and invocation status change: ``outpost events --follow [--output json]``."""
-    with obj.client() as c:
-        for e in c.watch_events():
-            row = status_event_row(e)
-            if output == "json":
-                sys.stdout.write(json.dumps(row) + "\n")
-            else:
-                what = f"{row['status']} ({row['statusDetails']})" if "status" in row else ""
-                if "note" in row:
-                    what = f"{what} {row['note']}".strip()
-                sys.stdout.write(terminal_text(f"{row['time']} {row['kind']:<10} {row['commandId'] or '-'} "
-                                               f"{row['nodeId'] or '-':<20} {what}") + "\n")
-            sys.stdout.flush()

@@ -374,7 +374,10 @@ class Dispatcher:
                 parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0), cmd.cancel_requested,
                 [(i.node_id, i.detail) for i in invs])
             document = await self._db.run(store.get_document, cmd.document_sha256)
-            self.active.start(ActiveCommand(run, cmd, document, self._execution_seconds(document)))
+            # what the fleet was told before the restart is not told again (a follower resuming from
+            # its last seq would see each status twice); what was stored but not yet told, is
+            told = await self._db.run(store.announced_details, cmd.command_id)
+            self.active.start(ActiveCommand(run, cmd, document, self._execution_seconds(document), announced=told))
             await self.settle(Settlement(cmd.command_id))
         await self.deadlines.load()
         return len(active)

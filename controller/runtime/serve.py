@@ -3,6 +3,7 @@ two listeners (mutual TLS for agents and operators, TLS for enrolment) until sto
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.documents.catalog import DocumentCatalog
 from controller.events.bus import EventBus
+from controller.events.journal import EventJournal
 from controller.events.webhooks import WebhookSender
 from controller.fleet.capacity import StreamCapacity
 from controller.fleet.presence import Presence
@@ -142,6 +144,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     store.mark_all_connection_lost()
     db = Db(store)
     hub, events = Hub(), EventBus()
+    journal = EventJournal(events, functools.partial(db.run, store.record_events))  # durable seqs
     webhooks = WebhookSender(settings.webhooks)
     events.add_sink(webhooks.submit)
     trail = AuditTrail(db, load_audit_key(cdir.path), record_reads=settings.audit_reads)
@@ -228,6 +231,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
         await asyncio.sleep(0)  # the stops take their first step (the shutdown) before the streams end
         hub.close_all()
         events.close()
+        await journal.close()  # what waits is stored and handed to the sinks before they stop
         await webhooks.stop(drain_seconds=5.0)
         await stopping
         await trail.close()
