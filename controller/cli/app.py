@@ -18,6 +18,7 @@ from controller.cli.client import rpc_error_message
 from controller.cli.context import Ctx
 from controller.cli.documents import document
 from controller.cli.events import events
+from controller.cli.follow import RECONNECT_TIMEOUT
 from controller.cli.groups import group, register_node_commands, tag
 from controller.cli.invocations import command  # the group of commands.py, with invocations, get and wait
 from controller.cli.nodes import node_list
@@ -292,10 +293,11 @@ def playbook() -> None:
 @click.option("--timeout", "timeout_seconds", default=600, show_default=True, type=params.TIMEOUT,
               help="delivery timeout, seconds")
 @click.option("--comment", default="", type=params.COMMENT)
+@RECONNECT_TIMEOUT
 @OUTPUT
 @click.pass_obj
 def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], timeout_seconds: int, comment: str,
-                   output: str) -> None:
+                   reconnect_timeout: float | None, output: str) -> None:
     """Compile PATH, send each play to its targets, follow them live and summarise."""
     from controller.compiler import PlaybookError, parse_extra_vars
 
@@ -304,7 +306,9 @@ def playbook_apply(obj: Ctx, path: str, check: bool, extra: tuple[str, ...], tim
     except PlaybookError as exc:
         say(f"error: -e/--extra-vars: {exc}", err=True)
         raise SystemExit(2) from None
-    opts = ApplyOptions(path, extra_vars, check, output, timeout_seconds, comment)
+    if check and reconnect_timeout is not None:
+        raise InputError("--reconnect-timeout", "--check sends and follows nothing")
+    opts = ApplyOptions(path, extra_vars, check, output, timeout_seconds, comment, reconnect_timeout)
     raise SystemExit(apply(obj.client, opts, make_console()))
 
 

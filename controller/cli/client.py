@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 
 import grpc
 
-from controller.model import EventFilter, OutputPiece, Tag, Targets, output_view
+from controller.model import EventFilter, OutputPiece, Tag, Targets
 from controller.runtime.config import CliConfig
 from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
@@ -51,6 +51,8 @@ def command_end(events: Iterable[pb.CommandEvent]) -> pb.CommandInfo | None:
 
 CommandView = pb.GetCommandResponse  # a command with every invocation (get_command)
 CommandInfo = pb.CommandInfo  # a command with its counters, no invocations (list_commands)
+CommandEvent = pb.CommandEvent  # one of a command's events (run_command, watch_command)
+StatusEvent = pb.StatusEvent  # one of the fleet's status events (watch_events, list_events)
 
 
 @dataclass(frozen=True)
@@ -81,47 +83,6 @@ class CommandSpec:
             parameters={k: pb.ParameterValues(values=list(v)) for k, v in self.parameters.items()},
             max_concurrency=self.max_concurrency, max_errors=self.max_errors,
             timeout_seconds=self.timeout_seconds, comment=self.comment)
-
-
-class CommandRecorder:
-    """A command's events as RunCommand streams them, kept so that its end can be shown as it is
-    without reading the command back: each invocation's latest state, and the output it streamed."""
-
-    def __init__(self) -> None:
-        self._invocations: dict[str, pb.Invocation] = {}
-        self._output: dict[tuple[str, str, int], dict[int, bytes]] = {}  # (node, step, stream) -> seq: data
-
-    def feed(self, event: pb.CommandEvent) -> None:
-        kind = event.WhichOneof("body")
-        if kind == "invocation":
-            self._invocations[event.node_id] = event.invocation
-        elif kind == "output":  # a chunk an agent sent again (after a reconnect) comes again: by seq
-            chunk = event.output
-            self._output.setdefault((event.node_id, chunk.step_name, chunk.stream), {})[chunk.seq] = chunk.data
-
-    def ended(self, end: pb.CommandEvent) -> CommandView | None:
-        """The command as it ended (``end``, its last event), with every invocation and its output
-        previews as GetCommand shows them; None when the stream lost events (a watcher that fell
-        behind) or lacks an invocation's end: then read the command back."""
-        cmd = end.command
-        invocations = self._invocations
-        if not end.complete or len(invocations) != cmd.target_count or \
-                not all(wire.detail_from_pb(i.detail).terminal for i in invocations.values()):
-            return None
-        return pb.GetCommandResponse(command=cmd, invocations=[self._with_output(invocations[n])
-                                                                for n in sorted(invocations)])
-
-    def _with_output(self, inv: pb.Invocation) -> pb.Invocation:
-        out = pb.Invocation()
-        out.CopyFrom(inv)
-        for view in out.steps:
-            name = view.result.step_name
-            for stream, kind in ((pb.OUTPUT_STREAM_STDOUT, "stdout"), (pb.OUTPUT_STREAM_STDERR, "stderr")):
-                chunks = self._output.get((inv.node_id, name, stream), {})
-                text, cut = output_view(b"".join(chunks[seq] for seq in sorted(chunks)), kind)
-                setattr(view, kind, text)
-                setattr(view, f"{kind}_truncated", cut)
-        return out
 
 
 class AdminClient:

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 import click
 
 from controller.cli import params
-from controller.cli.follow import DEFAULT_RECONNECT_SECONDS, Reconnect, followed
+from controller.cli.client import StatusEvent
+from controller.cli.follow import RECONNECT_TIMEOUT, Reconnect, followed
 from controller.cli.render import OUTPUT, status_event_row
 from controller.cli.terminal import say, terminal_text
 from controller.model import EventFilter
-from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import InputError
-from plugins.sdk.limits import MAX_TIMEOUT_SECONDS, shown
+from plugins.sdk.limits import shown
 
 if TYPE_CHECKING:
     from controller.cli.context import Ctx
@@ -65,9 +65,7 @@ def _print(row: dict[str, object], output: str) -> None:
                    "the stored events from there first")
 @click.option("--command", "command_id", default="", type=params.ID, help="only this command's events")
 @click.option("--node", "node_id", default="", type=params.ID, help="only this node's events")
-@click.option("--reconnect-timeout", default=None, type=params.Seconds(float(MAX_TIMEOUT_SECONDS)),
-              help="with --follow: seconds to wait for a controller after the stream breaks, then exit 1 "
-                   f"[default: {DEFAULT_RECONNECT_SECONDS:g}]")
+@RECONNECT_TIMEOUT
 @OUTPUT
 @click.pass_obj
 def events(obj: Ctx, follow: bool, limit: int | None, since: tuple[int, int] | None, command_id: str, node_id: str,
@@ -78,7 +76,7 @@ def events(obj: Ctx, follow: bool, limit: int | None, since: tuple[int, int] | N
     chosen = EventFilter(after_seq, since_ms, command_id, node_id)
     if not follow:
         if reconnect_timeout is not None:
-            raise InputError("--reconnect-timeout", "applies to --follow only")
+            raise InputError("--reconnect-timeout", "applies with --follow only")
         with obj.client() as c:
             page = c.list_events(chosen, limit or DEFAULT_LIMIT)
         for e in page.events:
@@ -89,14 +87,14 @@ def events(obj: Ctx, follow: bool, limit: int | None, since: tuple[int, int] | N
     if limit is not None:
         raise InputError("--limit", "lists recent events; --follow streams them (give --since to replay "
                                     "stored events first)")
-    how = Reconnect("events", reconnect_timeout or DEFAULT_RECONNECT_SECONDS)
+    how = Reconnect.given("events", reconnect_timeout)
     last = [after_seq]
 
     with obj.client() as c:
-        def reopen() -> Iterable[pb.StatusEvent]:
+        def reopen() -> Iterable[StatusEvent]:
             return c.watch_events(replace(chosen, after_seq=last[0], since_ms=0 if last[0] else since_ms), True)
 
-        def first() -> Iterable[pb.StatusEvent]:
+        def first() -> Iterable[StatusEvent]:
             return c.watch_events(chosen, since is not None)
 
         for e in followed(first, reopen, lambda: False, how):

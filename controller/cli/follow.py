@@ -3,7 +3,7 @@
 stream through ``followed``. When the stream breaks (the controller restarted, the connection was
 cut) it says so once on stderr, reconnects with a bounded backoff and goes on with the stream its
 caller re-opens from where it got to (``reopen``: events past the last seq printed; a command's
-state again, its output past what was printed: ``OutputOffsets``). Past ``--reconnect-timeout``
+state again, its output past what was printed: ``LinePrinter.rewind``). Past ``--reconnect-timeout``
 without a controller it gives up in one line (OutpostError), exit 1.
 
 A follow that has never connected is not retried: a wrong address or certificate is said at once."""
@@ -15,11 +15,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import click
 import grpc
 
 from controller.cli.client import rpc_error_message
+from controller.cli.params import Seconds
 from controller.cli.terminal import say
 from plugins.sdk.errors import OutpostError
+from plugins.sdk.limits import MAX_TIMEOUT_SECONDS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,6 +34,12 @@ BACKOFF_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)  # pauses between tries, the last re
 BROKEN = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED, grpc.StatusCode.ABORTED,
                     grpc.StatusCode.INTERNAL})
 
+# the option of every follow
+RECONNECT_TIMEOUT = click.option(
+    "--reconnect-timeout", "reconnect_timeout", default=None, type=Seconds(float(MAX_TIMEOUT_SECONDS)),
+    help="seconds to wait for a controller after the stream breaks, then exit 1 "
+         f"[default: {DEFAULT_RECONNECT_SECONDS:g}]")
+
 
 @dataclass
 class Reconnect:
@@ -41,6 +50,11 @@ class Reconnect:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     breaks: int = field(default=0, init=False)  # how many times the stream broke (and was re-opened)
+
+    @classmethod
+    def given(cls, what: str, timeout_seconds: float | None) -> Reconnect:
+        """As ``--reconnect-timeout`` says (None: not given, the default)."""
+        return cls(what, DEFAULT_RECONNECT_SECONDS if timeout_seconds is None else timeout_seconds)
 
 
 def _connected(stream: Iterable[T]) -> bool:
@@ -70,9 +84,11 @@ def followed(first: Callable[[], Iterable[T]], reopen: Callable[[], Iterable[T]]
         cause = ""
         try:
             stream = opener()
-            if broke_at is not None and _connected(stream):
-                say(f"{how.what}: reconnected; resuming where it stopped", err=True)
-                broke_at, tries = None, 0
+            if _connected(stream):
+                connected_once = True
+                if broke_at is not None:
+                    say(f"{how.what}: reconnected; resuming where it stopped", err=True)
+                    broke_at, tries = None, 0
             for item in stream:
                 connected_once = True
                 if broke_at is not None:
@@ -102,27 +118,3 @@ def followed(first: Callable[[], Iterable[T]], reopen: Callable[[], Iterable[T]]
         pause = BACKOFF_SECONDS[min(tries, len(BACKOFF_SECONDS) - 1)]
         tries += 1
         how.sleep(max(0.0, min(pause, broke_at + how.timeout_seconds - now)))
-
-
-class OutputOffsets:
-    """How much of each (node, step, stream) output was printed, so that a re-opened watch, which
-    replays the stored output from its start, prints only what comes after: no line twice."""
-
-    def __init__(self) -> None:
-        self._printed: dict[tuple[str, str, int], int] = {}
-        self._skip: dict[tuple[str, str, int], int] = {}
-
-    def rewind(self) -> None:
-        """A re-opened stream starts again from each output's first byte: skip what was printed."""
-        self._skip = dict(self._printed)
-
-    def fresh(self, node_id: str, step_name: str, stream: int, data: bytes) -> bytes:
-        """The part of ``data`` (the next bytes of that output) not printed yet."""
-        key = (node_id, step_name, stream)
-        skip = self._skip.get(key, 0)
-        if skip:
-            self._skip[key] = max(0, skip - len(data))
-            data = data[skip:]
-        if data:
-            self._printed[key] = self._printed.get(key, 0) + len(data)
-        return data
