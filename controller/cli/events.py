@@ -91,13 +91,14 @@ def events(obj: Ctx, follow: bool, limit: int | None, since: tuple[int, int] | N
     last = [after_seq]
 
     with obj.client() as c:
+        if since is None:  # from now on: past the newest stored event (what comes meanwhile is new too)
+            newest = c.list_events(EventFilter(), 1).events
+            last[0] = newest[-1].seq if newest else 0
+
         def reopen() -> Iterable[StatusEvent]:
             return c.watch_events(replace(chosen, after_seq=last[0], since_ms=0 if last[0] else since_ms), True)
 
-        def first() -> Iterable[StatusEvent]:
-            return c.watch_events(chosen, since is not None)
-
-        for e in followed(first, reopen, lambda: False, how):
+        for e in followed(reopen, reopen, lambda: False, how):
             if e.seq <= last[0]:
                 continue  # told already (never expected: the controller de-duplicates on seq)
             last[0] = e.seq

@@ -43,10 +43,10 @@ class EventJournal:
 
     def submit(self, event: StatusEvent) -> None:
         """Store ``event`` with the next batch, then publish it; never waits."""
-        if self._closing and self._writer is not None and self._writer.done():
-            self.dropped += 1
-            log.error("status event not recorded (the journal is closed): %s %s %s", event.kind.value,
-                      event.command_id or "-", event.node_id or "-")
+        if self._closing and (self._writer is None or self._writer.done()):
+            self.dropped += 1  # announced as the controller stops, after the last write
+            log.warning("status event not recorded (the journal is closed): %s %s %s", event.kind.value,
+                        event.command_id or "-", event.node_id or "-")
             return
         if len(self._pending) >= self._max_pending:
             self.dropped += 1
