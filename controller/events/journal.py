@@ -4,8 +4,10 @@ database gives each its ``seq``) and only then publishes them, with that seq, to
 subscribers and sinks. So a follower that saw seq N can read everything after N from the store, and
 no seq restarts with the controller.
 
-Announcing never waits: events gather while a write is under way (the database runs one job at a
-time), so a fan-out's thousands of status changes cost a few transactions, not one each. At most
+Announcing never waits: events gather for ``GATHER_SECONDS`` (and while a write is under way: the
+database runs one job at a time), so that a fan-out's thousands of status changes, or a stream of
+small commands' few each, cost a transaction now and then, not one each; a follower sees them that
+much later. At most
 ``MAX_PENDING`` wait; beyond that they are counted, dropped and logged (a database that stopped
 answering). A write that fails is tried again, with a pause, until ``close``.
 """
@@ -23,14 +25,17 @@ log = logging.getLogger(__name__)
 MAX_PENDING = 100_000
 RETRY_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)  # pauses after failed writes, the last repeated
 CLOSE_SECONDS = 10.0
+GATHER_SECONDS = 0.05  # how long events gather before they are stored (and published)
 
 StoreEvents = Callable[[Sequence[StatusEvent]], Awaitable[Sequence[StatusEvent]]]
 
 
 class EventJournal:
-    def __init__(self, bus: EventBus, store: StoreEvents, max_pending: int = MAX_PENDING) -> None:
+    def __init__(self, bus: EventBus, store: StoreEvents, max_pending: int = MAX_PENDING,
+                 gather_seconds: float = GATHER_SECONDS) -> None:
         """``store``: writes events in one transaction and returns them with their seqs."""
         self._bus = bus
+        self._gather = gather_seconds
         self._store = store
         self._max_pending = max_pending
         self._pending: list[StatusEvent] = []
@@ -79,6 +84,8 @@ class EventJournal:
         failed = 0
         while True:
             await self._wake.wait()
+            if not self._closing and self._gather > 0:
+                await asyncio.sleep(self._gather)
             self._wake.clear()
             if self._pending:
                 batch = self._pending

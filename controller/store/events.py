@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlalchemy import Engine, RowMapping, delete, insert, select, text
+from sqlalchemy import Engine, RowMapping, bindparam, delete, select, text
 
 from controller.model import EventFilter, EventKind, StatusEvent
 from controller.store import driver
@@ -24,6 +24,10 @@ from plugins.sdk.status import Detail
 MAX_EVENT_PAGE = 10_000
 EVENTS_LOCK = 0x6F75747065766E74  # "outpevnt": controllers on one PostgreSQL take turns to append
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_INSERT = status_events.insert().values(at_ms=bindparam("a"), kind=bindparam("k"), command_id=bindparam("c"),
+                                        node_id=bindparam("n"), status=bindparam("st"), status_detail=bindparam("sd"),
+                                        note=bindparam("nt"))
+_SQLITE_LAST = text("SELECT seq FROM sqlite_sequence WHERE name = 'status_events'")
 
 
 def _event(r: RowMapping) -> StatusEvent:
@@ -65,14 +69,18 @@ class EventTables:
         """Store ``events`` in one transaction, in their order; each comes back with its seq."""
         if not events:
             return []
-        rows = [{"at_ms": e.at_ms, "kind": e.kind.value, "command_id": e.command_id, "node_id": e.node_id,
-                 "status": "" if e.detail is None else e.detail.status.value,
-                 "status_detail": "" if e.detail is None else e.detail.value, "note": e.note} for e in events]
+        rows = [{"a": e.at_ms, "k": e.kind.value, "c": e.command_id, "n": e.node_id,
+                 "st": "" if e.detail is None else e.detail.status.value,
+                 "sd": "" if e.detail is None else e.detail.value, "nt": e.note} for e in events]
         with write_tx(self._engine) as conn:
             if conn.dialect.name == "postgresql":
                 driver.execute(conn, _LOCK, {"key": EVENTS_LOCK})
-            seqs = conn.execute(insert(status_events).returning(status_events.c.seq, sort_by_parameter_order=True),
-                                rows).scalars().all()
+                seqs = list(conn.execute(_INSERT.returning(status_events.c.seq, sort_by_parameter_order=True),
+                                         rows).scalars())
+            else:  # the one writer holds the lock: AUTOINCREMENT numbers this transaction's rows in a row
+                driver.executemany(conn, _INSERT, rows)
+                last = int(driver.execute(conn, _SQLITE_LAST)[0][0])
+                seqs = list(range(last - len(rows) + 1, last + 1))
         return [replace(e, seq=int(s)) for e, s in zip(events, seqs, strict=True)]
 
     def events_after(self, chosen: EventFilter, limit: int) -> list[StatusEvent]:

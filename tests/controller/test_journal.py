@@ -9,6 +9,8 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 
+import pytest
+
 from controller.events.bus import EventBus, EventKind, StatusEvent
 from controller.events.journal import EventJournal
 from plugins.sdk.status import Detail
@@ -37,10 +39,12 @@ def _announce(bus: EventBus, n: int) -> list[StatusEvent]:
     return [bus.announce(EventKind.INVOCATION, "c-1", f"mi-{i}", Detail.SUCCESS, 1_000 + i) for i in range(n)]
 
 
-def test_events_are_published_once_stored_with_the_stores_seq_in_order() -> None:
+@pytest.mark.parametrize(("gather", "batches"), [(0.0, [5, 3]), (0.05, [8])])
+def test_events_are_published_once_stored_with_the_stores_seq_in_order(gather: float, batches: list[int]) -> None:
+    """Without gathering, what comes while a write is under way is the next batch; with it, one."""
     async def go() -> tuple[list[StatusEvent], list[StatusEvent], list[StatusEvent], Store]:
         bus, store = EventBus(), Store()
-        journal = EventJournal(bus, store)
+        journal = EventJournal(bus, store, gather_seconds=gather)
         sunk: list[StatusEvent] = []
         bus.add_sink(sunk.append)
         q = bus.subscribe_fleet()
@@ -54,7 +58,7 @@ def test_events_are_published_once_stored_with_the_stores_seq_in_order() -> None
     assert all(e.seq == 0 for e in announced)
     assert [e.seq for e in sunk] == list(range(101, 109)) and queued == sunk
     assert [(e.node_id, e.at_ms) for e in sunk] == [(e.node_id, e.at_ms) for e in announced]
-    assert store.batches == [5, 3]
+    assert store.batches == batches
 
 
 def test_a_failed_write_is_tried_again_and_nothing_is_lost_or_told_twice() -> None:
