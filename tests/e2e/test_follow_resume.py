@@ -3,7 +3,8 @@ state directory, resuming where it stopped (controller/cli/follow.py), and the f
 the store (controller/store/events.py) with seqs that do not restart.
 
 One slow command (a line a second, through ``playbook apply``) on a real agent, followed by
-``events --follow --since 0``, ``command logs --follow`` and ``command wait``; the controller is killed (-9)
+``events --follow --since 0``, ``command logs --follow`` and ``command wait``, and another through
+``command send --wait``, on SQLite and on PostgreSQL; the controller is killed (-9)
 once its first lines are stored and started again. Each follower says once that the stream broke,
 reconnects, and prints what it missed and what follows: every status change once in seq order,
 every output line once; the waits end as the command did. ``events`` without --follow lists the
@@ -56,7 +57,8 @@ def _stored_lines(cluster: Cluster, command_id: str, node_id: str) -> str:
     return "".join(str(r["stdout"]) for r in rows)
 
 
-def test_every_follow_resumes_across_a_controller_kill_9(cluster: Cluster, tmp_path: Path) -> None:
+def test_every_follow_resumes_across_a_controller_kill_9(cluster_on: Cluster, tmp_path: Path) -> None:
+    cluster = cluster_on
     start_fleet(cluster, [AgentSpec("n1", "Role=web")])
     node = cluster.node_ids["n1"]
     book = tmp_path / "slow.yml"
@@ -79,18 +81,24 @@ def test_every_follow_resumes_across_a_controller_kill_9(cluster: Cluster, tmp_p
                 command_id = str(rows[0]["command_id"]) if rows else ""
                 return bool(rows)
             wait_for(sent, 30, "the playbook's command", interval=0.2)
+            script = f"commands=for i in $(seq 1 {LINES}); do echo other-$i; sleep 1; done"
             with background(cluster, logs, "logs", "command", "logs", command_id, "--follow") as tail, \
-                    background(cluster, logs, "wait", "command", "wait", command_id, "--output", "json") as waiter:
+                    background(cluster, logs, "wait", "command", "wait", command_id, "--output", "json") as waiter, \
+                    background(cluster, logs, "send", "command", "send", "--document", "Outpost-RunShellScript",
+                               "--targets", "Key=tag:Role,Values=web", "--parameters", script, "--wait",
+                               "--output", "json") as sender:
                 wait_for(lambda: "line-2" in _stored_lines(cluster, command_id, node), 30, "line-2 to be stored",
                          interval=0.2)
                 wait_for(lambda: "line-2" in _text(logs, "logs.out"), 30, "the logs follower to print line-2",
                          interval=0.2)
                 wait_for(lambda: any(e["commandId"] == command_id for e in _events(logs)), 30,
                          "the events follower to print the command", interval=0.2)
+                wait_for(lambda: len(cluster.outpost_json("command", "list")) == 2, 30, "send --wait's command",
+                         interval=0.2)
                 cluster.stop_controller(signal.SIGKILL)
                 time.sleep(1)
                 cluster.start_controller()
-                for proc, name in ((apply, "apply"), (tail, "logs"), (waiter, "wait")):
+                for proc, name in ((apply, "apply"), (tail, "logs"), (waiter, "wait"), (sender, "send")):
                     assert proc.wait(timeout=90) == 0, f"{name}: {_text(logs, f'{name}.err')}"
 
         def told_the_end() -> bool:
@@ -127,6 +135,9 @@ def test_every_follow_resumes_across_a_controller_kill_9(cluster: Cluster, tmp_p
         assert _text(logs, f"{name}.err").count("the stream broke") == 1, (name, _text(logs, f"{name}.err"))
     waited = json.loads(_text(logs, "wait.out"))
     assert waited["status"] == "Success" and waited["command_id"] == command_id, waited
+    sent = json.loads(_text(logs, "send.out"))  # send --wait: RunCommand's stream, then WatchCommand's
+    assert sent["status"] == "Success" and sent["command_id"] != command_id, sent
+    assert _text(logs, "send.err").count("the stream broke") == 1, _text(logs, "send.err")
 
     quit_err = _text(logs, "quitter.err").strip().splitlines()
     assert quit_err[-1].startswith("error: events: no controller for 3 s") and "Traceback" not in "".join(quit_err)
