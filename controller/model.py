@@ -2,6 +2,7 @@
 the CLI. Protobuf types never appear here (controller/server/convert.py converts at the edge)."""
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import hashlib
@@ -365,3 +366,59 @@ class AuditQuery:
     until_ms: int = 0  # 0: no bound
     actor: str = ""
     action: str = ""
+
+
+# ---------------------------------------------------------------- the fleet's status events
+
+class EventKind(enum.StrEnum):
+    COMMAND = "command"
+    INVOCATION = "invocation"
+    NODE = "node"  # something the controller noticed of a node's connections (no status)
+
+
+def iso_utc_ms(at_ms: int) -> str:
+    """Milliseconds since the epoch as ISO-8601 UTC with milliseconds: ``2026-11-28T08:22:14.123Z``."""
+    seconds, millis = divmod(at_ms, 1000)  # integer maths: no float rounding of the milliseconds
+    stamp = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """One status change of a command (``node_id`` empty) or an invocation; or a node event: what
+    the controller noticed of a node's connections (``note``; no command, no detail). ``seq``: the
+    store's (controller/store/events.py), 0 until stored."""
+    kind: EventKind
+    command_id: str
+    node_id: str
+    detail: Detail | None  # SSM's StatusDetails; the status (SSM's Status) follows from it. None: a node event
+    at_ms: int
+    seq: int
+    note: str = ""
+
+    @property
+    def status(self) -> Status | None:
+        return None if self.detail is None else self.detail.status
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"kind": self.kind.value, "commandId": self.command_id, "nodeId": self.node_id}
+        if self.detail is not None:
+            out.update(status=self.detail.status.value, statusDetails=self.detail.value)
+        if self.note:
+            out["note"] = self.note
+        out.update(time=iso_utc_ms(self.at_ms), seq=self.seq)
+        return out
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which stored events: after a seq and/or from a time, of one command and/or one node."""
+    after_seq: int = 0
+    since_ms: int = 0
+    command_id: str = ""
+    node_id: str = ""
+
+    def passes(self, event: StatusEvent) -> bool:
+        return (event.seq > self.after_seq and event.at_ms >= self.since_ms
+                and (not self.command_id or event.command_id == self.command_id)
+                and (not self.node_id or event.node_id == self.node_id))

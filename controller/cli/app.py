@@ -15,9 +15,10 @@ from controller.cli.access import operator, policy
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.audit import audit
 from controller.cli.client import rpc_error_message
-from controller.cli.commands import events
 from controller.cli.context import Ctx
 from controller.cli.documents import document
+from controller.cli.events import events
+from controller.cli.follow import RECONNECT_TIMEOUT
 from controller.cli.groups import group, register_node_commands, tag
 from controller.cli.invocations import command  # the group of commands.py, with invocations, get and wait
 from controller.cli.nodes import node_list
@@ -299,15 +300,18 @@ def playbook() -> None:
               help="delivery timeout, seconds")
 @click.option("--comment", default="", type=params.COMMENT)
 @click.option("-v", "--verbose", is_flag=True, help="show every task's result (Ansible playbooks)")
+@RECONNECT_TIMEOUT
 @OUTPUT
 @click.pass_obj
 def playbook_apply(obj: Ctx, path: str, inventory: str | None, limit: str | None, tags: tuple[str, ...],
                    skip_tags: tuple[str, ...], check: bool, extra: tuple[str, ...], timeout_seconds: int, comment: str,
-                   verbose: bool, output: str) -> None:
+                   verbose: bool, reconnect_timeout: float | None, output: str) -> None:
     """Run the playbook at PATH: an Ansible playbook (plays with hosts:) as Ansible runs it, or an
     Outpost playbook (plays with targets:) compiled into one signed document per play."""
-    opts = ApplyOptions(path, extra, check, output, timeout_seconds, comment, inventory, limit, tags, skip_tags,
-                        verbose)
+    if check and reconnect_timeout is not None:
+        raise InputError("--reconnect-timeout", "--check sends and follows nothing")
+    opts = ApplyOptions(path, extra, check, output, timeout_seconds, comment, reconnect_timeout, inventory, limit,
+                        tags, skip_tags, verbose)
     raise SystemExit(apply(obj.client, opts, make_console()))
 
 

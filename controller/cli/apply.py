@@ -13,9 +13,11 @@ import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controller.cli.client import AdminClient, CommandRecorder, CommandSpec, CommandView
+from controller.cli.client import AdminClient, CommandEvent, CommandSpec, CommandView
+from controller.cli.follow import Reconnect, followed
 from controller.cli.preflight import check_run, node_gaps
 from controller.cli.render import (
+    CommandRecorder,
     LinePrinter,
     Row,
     command_row,
@@ -49,6 +51,7 @@ class ApplyOptions:
     output: str  # table | json
     timeout_seconds: int
     comment: str
+    reconnect_timeout: float | None = None  # --reconnect-timeout (None: the default)
     inventory: str | None = None  # -i, -l, -t, --skip-tags, -v: for playbooks in Ansible's form
     limit: str | None = None
     tags: tuple[str, ...] = ()
@@ -188,25 +191,33 @@ def _run_play(client: AdminClient, play: PlayPlan, document: Document, opts: App
     if live:
         console.print(f"[bold]PLAY[/bold] {in_markup(play.name)}  command {cid}  ({sent.target_count} node(s))")
     lines = LinePrinter(console)
-    recorder = CommandRecorder()
+    recorder = [CommandRecorder()]  # a new one for each stream: a re-opened watch replays the command whole
     end = None
+    ended = [False]  # whether the stream brought the command's end (read by the follow)
     details: dict[str, Detail] = {}
+
+    def reopen() -> Iterable[CommandEvent]:
+        lines.rewind()
+        recorder[0] = CommandRecorder()
+        return client.watch_command(cid)
+    how = Reconnect.given(f"play {play.name!r} (command {cid})", opts.reconnect_timeout)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("[green]{task.fields[ok]} succeeded[/green] [red]{task.fields[bad]} failed[/red]"),
                   TimeElapsedColumn(), console=console, disable=not live, transient=False) as progress:
         task = progress.add_task(in_markup(play.name), total=sent.target_count, ok=0, bad=0)
-        for event in events:
-            recorder.feed(event)
+        for event in followed(lambda: events, reopen, lambda: ended[0], how):
+            recorder[0].feed(event)
             kind = event.WhichOneof("body")
             if kind == "command" and detail_of(event.command).terminal:
                 end = event
+                ended[0] = True
             if kind == "output" and live:
                 lines.feed(event.node_id, event.output)
             elif kind == "invocation":
                 details[event.node_id] = detail_of(event.invocation)
                 progress.update(task, **_tally(details.values()))
         # the end as streamed; read back only when the stream lost events or ended early
-        final = (recorder.ended(end) if end is not None else None) or client.get_command(cid)
+        final = (recorder[0].ended(end) if end is not None else None) or client.get_command(cid)
         progress.update(task, **_tally(detail_of(i) for i in final.invocations))
         if live:
             lines.flush()

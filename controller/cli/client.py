@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 import grpc
 
 from controller.cli.client_stores import StoreRequests
-from controller.model import OutputPiece, Tag, Targets, output_view
+from controller.model import EventFilter, OutputPiece, Tag, Targets
 from controller.notification import NotificationConfig
 from controller.runtime.config import CliConfig
 from controller.wire import tags_to_pb, targets_to_pb
@@ -53,6 +53,8 @@ def command_end(events: Iterable[pb.CommandEvent]) -> pb.CommandInfo | None:
 
 CommandView = pb.GetCommandResponse  # a command with every invocation (get_command)
 CommandInfo = pb.CommandInfo  # a command with its counters, no invocations (list_commands)
+CommandEvent = pb.CommandEvent  # one of a command's events (run_command, watch_command)
+StatusEvent = pb.StatusEvent  # one of the fleet's status events (watch_events, list_events)
 
 
 @dataclass(frozen=True)
@@ -87,47 +89,6 @@ class CommandSpec:
             timeout_seconds=self.timeout_seconds, comment=self.comment,
             notification_config=None if n is None else pb.NotificationConfig(url=n.url, events=n.event_names,
                                                                                type=n.type.value))
-
-
-class CommandRecorder:
-    """A command's events as RunCommand streams them, kept so that its end can be shown as it is
-    without reading the command back: each invocation's latest state, and the output it streamed."""
-
-    def __init__(self) -> None:
-        self._invocations: dict[str, pb.Invocation] = {}
-        self._output: dict[tuple[str, str, int], dict[int, bytes]] = {}  # (node, step, stream) -> seq: data
-
-    def feed(self, event: pb.CommandEvent) -> None:
-        kind = event.WhichOneof("body")
-        if kind == "invocation":
-            self._invocations[event.node_id] = event.invocation
-        elif kind == "output":  # a chunk an agent sent again (after a reconnect) comes again: by seq
-            chunk = event.output
-            self._output.setdefault((event.node_id, chunk.step_name, chunk.stream), {})[chunk.seq] = chunk.data
-
-    def ended(self, end: pb.CommandEvent) -> CommandView | None:
-        """The command as it ended (``end``, its last event), with every invocation and its output
-        previews as GetCommand shows them; None when the stream lost events (a watcher that fell
-        behind) or lacks an invocation's end: then read the command back."""
-        cmd = end.command
-        invocations = self._invocations
-        if not end.complete or len(invocations) != cmd.target_count or \
-                not all(wire.detail_from_pb(i.detail).terminal for i in invocations.values()):
-            return None
-        return pb.GetCommandResponse(command=cmd, invocations=[self._with_output(invocations[n])
-                                                                for n in sorted(invocations)])
-
-    def _with_output(self, inv: pb.Invocation) -> pb.Invocation:
-        out = pb.Invocation()
-        out.CopyFrom(inv)
-        for view in out.steps:
-            name = view.result.step_name
-            for stream, kind in ((pb.OUTPUT_STREAM_STDOUT, "stdout"), (pb.OUTPUT_STREAM_STDERR, "stderr")):
-                chunks = self._output.get((inv.node_id, name, stream), {})
-                text, cut = output_view(b"".join(chunks[seq] for seq in sorted(chunks)), kind)
-                setattr(view, kind, text)
-                setattr(view, f"{kind}_truncated", cut)
-        return out
 
 
 class AdminClient(StoreRequests):
@@ -193,8 +154,21 @@ class AdminClient(StoreRequests):
         finally:
             call.cancel()  # when the reader stops early (a closed pipe); nothing once the stream has ended
 
-    def watch_events(self) -> Iterator[pb.StatusEvent]:
-        return self.stub.WatchEvents(pb.WatchEventsRequest())
+    def watch_events(self, chosen: EventFilter, replay: bool = False) -> Iterator[pb.StatusEvent]:
+        """WatchEvents: live events that pass ``chosen``; with ``replay``, the stored ones past its
+        after_seq (or from its since_ms) first. No deadline."""
+        request = pb.WatchEventsRequest(since_ms=chosen.since_ms, command_id=chosen.command_id,
+                                        node_id=chosen.node_id)
+        if replay:
+            request.after_seq = chosen.after_seq
+        return self.stub.WatchEvents(request)
+
+    def list_events(self, chosen: EventFilter, limit: int) -> pb.ListEventsResponse:
+        """ListEvents: the newest ``limit`` that pass ``chosen``, or, from its after_seq or since_ms,
+        the first ``limit`` from there (``more``: others follow)."""
+        request = pb.ListEventsRequest(after_seq=chosen.after_seq, since_ms=chosen.since_ms,
+                                       command_id=chosen.command_id, node_id=chosen.node_id, limit=limit)
+        return self.stub.ListEvents(request, timeout=self.timeout)
 
     def expand_document(self, document: bytes) -> bytes:
         """An inline document as the controller would run it: its aws:runDocument steps expanded."""

@@ -4,15 +4,16 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
 
 from controller.cli import params
-from controller.cli.client import AdminClient, CommandInfo, CommandSpec, command_end
+from controller.cli.client import AdminClient, CommandEvent, CommandInfo, CommandSpec, command_end
 from controller.cli.filters import STATUS, TIMESTAMP, CommandFilter
+from controller.cli.follow import RECONNECT_TIMEOUT, Reconnect, followed
 from controller.cli.notify import notification_of, notify_options
 from controller.cli.output_writer import StreamWriter, write_json, write_table
 from controller.cli.preflight import node_gaps, stored_document
@@ -26,13 +27,13 @@ from controller.cli.render import (
     output_row,
     print_json,
     print_table,
-    status_event_row,
 )
-from controller.cli.terminal import say, terminal_text
+from controller.cli.terminal import say
 from controller.fleet.targets import parse_targets
 from controller.shorthand import parameters_of
 from plugins.sdk.errors import InputError
 from plugins.sdk.host.registry import PluginRegistry
+from plugins.sdk.status import Detail
 from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, has_lone_surrogate
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
               help="delivery timeout, 30 s to 30 days")
 @click.option("--comment", default="", type=params.COMMENT)
 @click.option("--wait", "wait", is_flag=True, help="follow the command until it ends; exit 0 only on Success")
+@RECONNECT_TIMEOUT
 @click.option("--check", "check", is_flag=True,
               help="send nothing: list the targeted nodes that lack an action or its platform")
 @notify_options
@@ -158,8 +160,8 @@ def command_show(obj: Ctx, command_id: str, output: str) -> None:
 @click.pass_obj
 def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[str, ...], targets: tuple[str, ...],
                  instance_ids: tuple[str, ...], all_nodes: bool, max_concurrency: str, max_errors: str,
-                 timeout_seconds: int, comment: str, wait: bool, check: bool, notify_url: str | None,
-                 notify_events: str | None, notify_type: str | None, output: str) -> None:
+                 timeout_seconds: int, comment: str, wait: bool, reconnect_timeout: float | None, check: bool,
+                 notify_url: str | None, notify_events: str | None, notify_type: str | None, output: str) -> None:
     """Send a stored document to nodes, SSM-style. The command is readable as soon as this returns."""
     name, _, version = document.partition(":")
     if instance_ids:
@@ -174,12 +176,15 @@ def command_send(obj: Ctx, document: str, document_hash: str, parameters: tuple[
                        parameters=parse_parameters(parameters), max_concurrency=max_concurrency, max_errors=max_errors,
                        timeout_seconds=timeout_seconds, comment=comment,
                        notification=notification_of(notify_url, notify_events, notify_type))
+    if reconnect_timeout is not None and (check or not wait):
+        raise InputError("--reconnect-timeout", "applies with --wait only")
     with obj.client() as c:
         if check:
             raise SystemExit(_check(c, spec, output))
         if wait:  # sent and followed on one stream
             sent, events = c.run_command(spec)
-            raise SystemExit(_wait(c, sent.command_id, events, output))
+            raise SystemExit(_wait(c, sent.command_id, events, output,
+                                   Reconnect.given(f"command {sent.command_id}", reconnect_timeout)))
         r = c.send_command(spec)
     if output == "json":
         print_json(command_row(r.command))
@@ -205,9 +210,12 @@ def _check(client: AdminClient, spec: CommandSpec, output: str) -> int:
     return 1 if any(row["would_be"] == "Undeliverable" for row in lacking) else 0
 
 
-def _wait(client, command_id: str, events: Iterable[object], output: str) -> int:
-    """Follow a command's events (RunCommand's or WatchCommand's) to its end, then show it."""
-    final = command_end(events)
+def _wait(client: AdminClient, command_id: str, events: Iterable[CommandEvent], output: str,
+          how: Reconnect, reopen: Callable[[], Iterable[CommandEvent]] | None = None) -> int:
+    """Follow a command's events (RunCommand's or WatchCommand's) to its end, then show it. A stream
+    that breaks is followed again from the command as it stands (``reopen``: WatchCommand)."""
+    final = command_end(followed(lambda: events, reopen or (lambda: client.watch_command(command_id)),
+                                 lambda: False, how))
     shown = client.get_command(command_id)
     row = {**command_row(shown.command), "invocations": [invocation_row(i) for i in shown.invocations]}
     if output == "json":
@@ -272,35 +280,29 @@ def command_output(obj: Ctx, command_id: str, node_id: str, step: str | None, fu
 @command.command("logs")
 @click.argument("command_id", type=params.ID)
 @click.option("--follow", "-f", is_flag=True, help="keep streaming until the command ends")
+@RECONNECT_TIMEOUT
 @click.pass_obj
-def command_logs(obj: Ctx, command_id: str, follow: bool) -> None:
-    """Every node's output, each line prefixed by its node id."""
+def command_logs(obj: Ctx, command_id: str, follow: bool, reconnect_timeout: float | None) -> None:
+    """Every node's output, each line prefixed by its node id. A stream that breaks is resumed after
+    what was printed (each line once)."""
     printer = LinePrinter(make_console())
+    seen: list[CommandInfo] = []  # the command's events: the snapshot is complete at the first
+
     with obj.client() as c:
-        for event in c.watch_command(command_id):
+        def reopen() -> Iterable[CommandEvent]:
+            printer.rewind()  # the watch replays the stored output from its start
+            return c.watch_command(command_id)
+
+        def done() -> bool:
+            return bool(seen) and (not follow or Detail(command_row(seen[-1])["status_detail"]).terminal)
+
+        for event in followed(lambda: c.watch_command(command_id), reopen, done,
+                              Reconnect.given(f"command {command_id}", reconnect_timeout)):
             kind = event.WhichOneof("body")
             if kind == "output":
                 printer.feed(event.node_id, event.output)
-            elif kind == "command" and not follow:
-                break  # the snapshot is complete once its command event arrives
+            elif kind == "command":
+                seen.append(event.command)
+                if done():
+                    break  # the snapshot is complete once its command event arrives; a follow, at the end
     printer.flush()
-
-
-@click.group(invoke_without_command=True)
-@click.option("--follow", "-f", is_flag=True, required=True, help="stream status changes as they happen")
-@OUTPUT
-@click.pass_obj
-def events(obj: Ctx, follow: bool, output: str) -> None:
-    """Every command and invocation status change: ``outpost events --follow [--output json]``."""
-    with obj.client() as c:
-        for e in c.watch_events():
-            row = status_event_row(e)
-            if output == "json":
-                sys.stdout.write(json.dumps(row) + "\n")
-            else:
-                what = f"{row['status']} ({row['statusDetails']})" if "status" in row else ""
-                if "note" in row:
-                    what = f"{what} {row['note']}".strip()
-                sys.stdout.write(terminal_text(f"{row['time']} {row['kind']:<10} {row['commandId'] or '-'} "
-                                               f"{row['nodeId'] or '-':<20} {what}") + "\n")
-            sys.stdout.flush()

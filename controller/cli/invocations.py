@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import click
 import grpc
 
 from controller.cli import params
-from controller.cli.client import AdminClient, CommandView
+from controller.cli.client import AdminClient, CommandEvent, CommandView
 from controller.cli.commands import _wait, command
+from controller.cli.follow import RECONNECT_TIMEOUT, Reconnect, followed
 from controller.cli.output_writer import StreamWriter
 from controller.cli.render import OUTPUT, Row, command_row, invocation_view_row, print_json, print_table
 from controller.cli.terminal import say
@@ -140,18 +142,24 @@ def _get_row(invocation: Row, step: str) -> Row:
 @click.option("--timeout", "timeout", default=None, type=params.Seconds(float(MAX_TIMEOUT_SECONDS)),
               help=f"seconds to wait at most, then exit 1 [default: {NODE_WAIT_SECONDS:g} with --node; "
                    "without it, until the command ends]")
+@RECONNECT_TIMEOUT
 @OUTPUT
 @click.pass_obj
-def command_wait(obj: Ctx, command_id: str, node_id: str, timeout: float | None, output: str) -> None:
+def command_wait(obj: Ctx, command_id: str, node_id: str, timeout: float | None, reconnect_timeout: float | None,
+                 output: str) -> None:
     """Block until the command (or, with --node, that node's invocation) is terminal; exit 0 only
-    when it ended Success."""
+    when it ended Success. A stream that breaks is followed again from the command as it stands."""
     if node_id and timeout is None:
         timeout = NODE_WAIT_SECONDS
+    how = Reconnect.given(f"command {command_id}", reconnect_timeout)
+    deadline = None if timeout is None else time.monotonic() + timeout
     with obj.client() as c:
+        def watch() -> Iterable[CommandEvent]:  # --timeout counts from the start, over every reconnect
+            return c.watch_command(command_id, None if deadline is None else max(0.001, deadline - time.monotonic()))
         try:
             if node_id:
-                raise SystemExit(_wait_node(c, command_id, node_id, timeout or NODE_WAIT_SECONDS, output))
-            raise SystemExit(_wait(c, command_id, c.watch_command(command_id, timeout), output))
+                raise SystemExit(_wait_node(c, command_id, node_id, watch, how, output))
+            raise SystemExit(_wait(c, command_id, watch(), output, how, watch))
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise
@@ -159,12 +167,12 @@ def command_wait(obj: Ctx, command_id: str, node_id: str, timeout: float | None,
             raise OutpostError(f"timed out waiting for {what} after {timeout:g} s (--timeout)") from None
 
 
-def _wait_node(c: AdminClient, command_id: str, node_id: str, timeout: float, output: str) -> int:
+def _wait_node(c: AdminClient, command_id: str, node_id: str, watch: Callable[[], Iterable[CommandEvent]],
+               how: Reconnect, output: str) -> int:
     """Follow the command's events until ``node_id``'s invocation (or the command) is terminal."""
-    deadline = time.monotonic() + timeout
     row = _invocation(c.get_command(command_id), command_id, node_id)
     if not Detail(row["status_detail"]).terminal:
-        for event in c.watch_command(command_id, max(0.001, deadline - time.monotonic())):
+        for event in followed(watch, watch, lambda: False, how):
             kind = event.WhichOneof("body")
             if kind == "invocation" and event.node_id == node_id:
                 detail = invocation_view_row(event.invocation)["status_detail"]

@@ -15,6 +15,7 @@ from rich.text import Text
 from controller.cli.preflight import NodeSeen
 from controller.cli.terminal import cell, terminal_text
 from controller.fleet.targets import KEY_GROUP, KEY_NODE_IDS, TAG_PREFIX
+from controller.model import output_view
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.facts import Platform
 from plugins.sdk.patching import PatchState
@@ -273,15 +274,29 @@ def document_row(d: pb.DocumentInfo) -> Row:
 
 
 class LinePrinter:
-    """Prints each node's output as whole lines, prefixed by the node id."""
+    """Prints each node's output as whole lines, prefixed by the node id. After ``rewind`` (a watch
+    opened again, which replays each output from its first byte) what was fed before is skipped:
+    no line is printed twice (controller/cli/follow.py)."""
 
     def __init__(self, console: Console) -> None:
         self._console = console
         self._partial: dict[tuple[str, str, int], str] = {}
+        self._fed: dict[tuple[str, str, int], int] = {}  # bytes fed of each output
+        self._skip: dict[tuple[str, str, int], int] = {}  # bytes of each still to skip after a rewind
+
+    def rewind(self) -> None:
+        self._skip = dict(self._fed)
 
     def feed(self, node_id: str, chunk: pb.OutputChunk) -> None:
         key = (node_id, chunk.step_name, chunk.stream)
-        text = self._partial.pop(key, "") + chunk.data.decode("utf-8", errors="replace")
+        data = chunk.data
+        if skip := self._skip.get(key, 0):
+            self._skip[key] = max(0, skip - len(data))
+            data = data[skip:]
+        if not data:
+            return
+        self._fed[key] = self._fed.get(key, 0) + len(data)
+        text = self._partial.pop(key, "") + data.decode("utf-8", errors="replace")
         *lines, rest = text.split("\n")
         for line in lines:
             self._emit(node_id, chunk.stream, line)
@@ -348,3 +363,44 @@ def ssm_node_record(n: pb.Node) -> Row:
 
 def ssm_document_record(d: pb.DocumentInfo) -> Row:
     return {**document_row(d), "created_ms": d.created_at_ms}
+
+
+class CommandRecorder:
+    """A command's events as RunCommand streams them, kept so that its end can be shown as it is
+    without reading the command back: each invocation's latest state, and the output it streamed."""
+
+    def __init__(self) -> None:
+        self._invocations: dict[str, pb.Invocation] = {}
+        self._output: dict[tuple[str, str, int], dict[int, bytes]] = {}  # (node, step, stream) -> seq: data
+
+    def feed(self, event: pb.CommandEvent) -> None:
+        kind = event.WhichOneof("body")
+        if kind == "invocation":
+            self._invocations[event.node_id] = event.invocation
+        elif kind == "output":  # a chunk an agent sent again (after a reconnect) comes again: by seq
+            chunk = event.output
+            self._output.setdefault((event.node_id, chunk.step_name, chunk.stream), {})[chunk.seq] = chunk.data
+
+    def ended(self, end: pb.CommandEvent) -> pb.GetCommandResponse | None:
+        """The command as it ended (``end``, its last event), with every invocation and its output
+        previews as GetCommand shows them; None when the stream lost events (a watcher that fell
+        behind) or lacks an invocation's end: then read the command back."""
+        cmd = end.command
+        invocations = self._invocations
+        if not end.complete or len(invocations) != cmd.target_count or \
+                not all(wire.detail_from_pb(i.detail).terminal for i in invocations.values()):
+            return None
+        return pb.GetCommandResponse(command=cmd, invocations=[self._with_output(invocations[n])
+                                                                for n in sorted(invocations)])
+
+    def _with_output(self, inv: pb.Invocation) -> pb.Invocation:
+        out = pb.Invocation()
+        out.CopyFrom(inv)
+        for view in out.steps:
+            name = view.result.step_name
+            for stream, kind in ((pb.OUTPUT_STREAM_STDOUT, "stdout"), (pb.OUTPUT_STREAM_STDERR, "stderr")):
+                chunks = self._output.get((inv.node_id, name, stream), {})
+                text, cut = output_view(b"".join(chunks[seq] for seq in sorted(chunks)), kind)
+                setattr(view, kind, text)
+                setattr(view, f"{kind}_truncated", cut)
+        return out

@@ -383,8 +383,14 @@ class Dispatcher:
                 parse_limit(cmd.max_errors, cmd.target_count, where="max_errors", minimum=0), cmd.cancel_requested,
                 [(i.node_id, i.detail) for i in invs])
             document = await self._db.run(store.get_document, cmd.document_sha256)
-            self.active.start(ActiveCommand(run, cmd, document, self._execution_seconds(document)))
-            await self.settle(Settlement(cmd.command_id))
+            # what the fleet was told before the restart (the stored events) is not told again: a
+            # follower resuming from its last seq would see it twice; what was stored but not yet
+            # told (the process died between the two writes) is told now
+            told = await self._db.run(store.announced_details, cmd.command_id)
+            self.active.start(ActiveCommand(run, cmd, document, self._execution_seconds(document), announced=told))
+            untold = tuple((n, None) for n, d in run.details.items()
+                           if d is not Detail.PENDING and told.get(n) is not d)
+            await self.settle(Settlement(cmd.command_id, changed=untold))
         await self.deadlines.load()
         return len(active)
 

@@ -5,11 +5,14 @@
   up loses events (dispatch never waits for it), but never the command's end, which takes the place
   of the oldest: a watcher ends when the command does.
 - **The fleet's topic** (``subscribe_fleet()``, and sinks): every status change of every command and
-  invocation, as a ``StatusEvent`` stamped with an increasing ``seq``. ``outpost events --follow``
-  (``WatchEvents``) and the webhooks (a sink) follow it. A subscriber that falls behind loses its
-  *oldest* events, counted (``dropped_for``, ``dropped``); the gap in ``seq`` tells it. A sink is a
-  synchronous callable that must return at once (``WebhookSender.submit``); one that raises is
-  logged and disturbs nobody.
+  invocation, as a ``StatusEvent`` stamped with an increasing ``seq``. In a controller the seq is the
+  store's: ``announce`` hands the event to the journal (``record_with``; controller/events/journal.py),
+  which stores it and then ``deliver``s it with its seq, so a follower can resume past the last seq it
+  saw, across restarts; without a journal (tests) the bus stamps it in memory and delivers at once.
+  ``outpost events --follow`` (``WatchEvents``) and the webhooks (a sink) follow it. A subscriber
+  that falls behind loses its *oldest* events, counted (``dropped_for``, ``dropped``); the gap in
+  ``seq`` tells it (WatchEvents fills it from the store). A sink is a synchronous callable that must
+  return at once (``WebhookSender.submit``); one that raises is logged and disturbs nobody.
 
 Publishing never blocks and never awaits; the bus is not thread-safe (the event loop's thread only).
 ``close`` ends every subscriber of both kinds with ``None``; a closed bus still hands the fleet's
@@ -18,18 +21,18 @@ events to its sinks, which have a lifecycle of their own (the webhooks drain at 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import enum
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from controller.model import CommandRecord, InvocationRecord
+from controller.model import CommandRecord, EventKind, InvocationRecord, StatusEvent, iso_utc_ms
 from plugins.sdk.host.clock import now_ms
-from plugins.sdk.status import Detail, Status
+from plugins.sdk.status import Detail
 from plugins.sdk.wire.results import OutputChunk
 
 log = logging.getLogger(__name__)
+
+__all__ = ["EventKind", "StatusEvent", "iso_utc_ms"]  # their home is controller/model.py
 
 DEFAULT_QUEUE_LIMIT = 10_000
 
@@ -57,46 +60,8 @@ CommandEvent = OutputArrived | InvocationChanged | CommandChanged
 
 # ---------------------------------------------------------------- the fleet's events
 
-class EventKind(enum.StrEnum):
-    COMMAND = "command"
-    INVOCATION = "invocation"
-    NODE = "node"  # something the controller noticed of a node's connections (no status)
-
-
-def iso_utc_ms(at_ms: int) -> str:
-    """Milliseconds since the epoch as ISO-8601 UTC with milliseconds: ``2026-11-28T08:22:14.123Z``."""
-    seconds, millis = divmod(at_ms, 1000)  # integer maths: no float rounding of the milliseconds
-    stamp = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
-    return f"{stamp:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
-
-
-@dataclass(frozen=True)
-class StatusEvent:
-    """One status change of a command (``node_id`` empty) or an invocation; or a node event: what
-    the controller noticed of a node's connections (``note``; no command, no detail)."""
-    kind: EventKind
-    command_id: str
-    node_id: str
-    detail: Detail | None  # SSM's StatusDetails; the status (SSM's Status) follows from it. None: a node event
-    at_ms: int
-    seq: int
-    note: str = ""
-
-    @property
-    def status(self) -> Status | None:
-        return None if self.detail is None else self.detail.status
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"kind": self.kind.value, "commandId": self.command_id, "nodeId": self.node_id}
-        if self.detail is not None:
-            out.update(status=self.detail.status.value, statusDetails=self.detail.value)
-        if self.note:
-            out["note"] = self.note
-        out.update(time=iso_utc_ms(self.at_ms), seq=self.seq)
-        return out
-
-
 StatusSink = Callable[[StatusEvent], None]
+StatusRecorder = Callable[[StatusEvent], None]
 CommandQueue = asyncio.Queue[CommandEvent | None]
 StatusQueue = asyncio.Queue[StatusEvent | None]
 
@@ -110,6 +75,7 @@ class EventBus:
         self._lost: dict[CommandQueue, int] = {}  # command watcher -> events it lost to overflow
         self._fleet: dict[StatusQueue, int] = {}  # subscriber -> events it lost to overflow
         self._sinks: list[StatusSink] = []
+        self._recorder: StatusRecorder | None = None
         self._seq = 0
         self._dropped_gone = 0  # drops of fleet subscribers that have since unsubscribed
         self._closed = False
@@ -194,12 +160,25 @@ class EventBus:
         """A node event: what the controller noticed of the node's connections."""
         return self.announce(EventKind.NODE, "", node_id, None, note=note)
 
+    def record_with(self, recorder: StatusRecorder | None) -> None:
+        """Hand every announced event to ``recorder`` (unstamped), which stores it and ``deliver``s it."""
+        self._recorder = recorder
+
     def announce(self, kind: EventKind, command_id: str, node_id: str, detail: Detail | None,
                  at_ms: int | None = None, note: str = "") -> StatusEvent:
-        """Stamp a status change, hand it to the fleet's subscribers and sinks, and return it."""
-        self._seq += 1
-        event = StatusEvent(kind, command_id, node_id, detail, now_ms() if at_ms is None else at_ms, self._seq,
-                            note)
+        """A status change for the fleet's subscribers and sinks: to the recorder (returned with seq 0,
+        delivered once stored), or stamped here and delivered at once (returned stamped)."""
+        event = StatusEvent(kind, command_id, node_id, detail, now_ms() if at_ms is None else at_ms, 0, note)
+        if self._recorder is not None:
+            self._recorder(event)
+            return event
+        event = StatusEvent(kind, command_id, node_id, detail, event.at_ms, self._seq + 1, note)
+        self.deliver(event)
+        return event
+
+    def deliver(self, event: StatusEvent) -> None:
+        """Hand a stamped event to the fleet's subscribers and sinks."""
+        self._seq = max(self._seq, event.seq)
         if not self._closed:
             for q in self._fleet:
                 if q.full():
@@ -211,7 +190,6 @@ class EventBus:
                 sink(event)
             except Exception:
                 log.exception("status sink %r failed on event seq=%d; continuing", sink, event.seq)
-        return event
 
     # -- the end -----------------------------------------------------------------------------------
 

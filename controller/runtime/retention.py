@@ -1,5 +1,6 @@
-"""The controller's history pruner: commands and their output are kept for the retention period
-(default 30 days, `retention_days` in controller.yaml), then deleted in small batches off the
+"""The controller's history pruner: commands and their output, and the fleet's status events
+(``outpost events``), are kept for the retention period (default 30 days, `retention_days` in
+controller.yaml), then deleted in small batches off the
 event loop, with a pause between batches so dispatch never waits behind it."""
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ class Pruner:
             await asyncio.sleep(self._pause)
         if total:
             log.info("pruned %d command(s) older than %d day(s)", total, self._retention_ms // DAY_MS)
+        events = 0
+        while n := await self._db.run(self._db.store.prune_events, cutoff, self._batch * 5):
+            events += n
+            await asyncio.sleep(self._pause)
+        if events:
+            log.info("pruned %d status event(s) older than %d day(s)", events, self._retention_ms // DAY_MS)
         return total
 
     async def run_forever(self, interval_seconds: float) -> None:

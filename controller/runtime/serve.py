@@ -3,6 +3,7 @@ two listeners (mutual TLS for agents and operators, TLS for enrolment) until sto
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from controller.dispatch.dispatcher import Dispatcher
 from controller.dispatch.reports import Reports
 from controller.documents.catalog import DocumentCatalog
 from controller.events.bus import EventBus
+from controller.events.journal import EventJournal
 from controller.events.notices import CommandNotices
 from controller.events.webhook_config import tls_context
 from controller.events.webhooks import WebhookSender
@@ -144,6 +146,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
     store.mark_all_connection_lost()
     db = Db(store)
     hub, events = Hub(), EventBus()
+    journal = EventJournal(events, functools.partial(db.run, store.record_events))  # durable seqs
     webhooks = WebhookSender(settings.webhooks, ssl_context=tls_context(settings.webhooks_ca_bundle),
                              notification_secret=settings.notification_secret)
     notices = CommandNotices(webhooks)  # commands' own notifications, through the same sender
@@ -233,6 +236,7 @@ async def _serve(opts: ServeOptions, cdir: ControllerDir, settings: ControllerSe
         await asyncio.sleep(0)  # the stops take their first step (the shutdown) before the streams end
         hub.close_all()
         events.close()
+        await journal.close()  # what waits is stored and handed to the sinks before they stop
         await webhooks.stop(drain_seconds=5.0)
         await stopping
         await trail.close()

@@ -33,6 +33,7 @@ from controller.server.baselines_api import BaselinesApi
 from controller.server.call_audit import Caller, targets_text
 from controller.server.content_api import ContentApi
 from controller.server.document_api import DocumentApi
+from controller.server.events_api import EventsApi
 from controller.server.fleet_api import FleetApi
 from controller.server.group_api import GroupApi
 from controller.server.keys_api import KeysApi
@@ -50,7 +51,6 @@ from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
 from plugins.sdk.errors import DocumentError, InputError
 from plugins.sdk.limits import NUL_PROBLEM
-from plugins.sdk.wire import convert as wire
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -77,8 +77,8 @@ def _command_page(store: Store, command_id: str, after: str, limit: int
     return cmd, store.invocation_page(command_id, after, limit), store.get_document(cmd.document_sha256)
 
 
-class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, FleetApi, KeysApi, ParametersApi, ReleasesApi,
-                   pbg.AdminServiceServicer):
+class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, EventsApi, FleetApi, KeysApi, ParametersApi,
+                   ReleasesApi, pbg.AdminServiceServicer):
     def __init__(self, db: Db, dispatcher: Dispatcher, events: EventBus, ca_fingerprint: str,
                  documents: DocumentCatalog, capacity: StreamCapacity, access: AccessSetup, hub: Hub | None = None,
                  *, require_safe_parameters: bool = False, rotation: MasterKeyRotation | None = None,
@@ -336,20 +336,6 @@ class AdminService(AccessApi, AuditApi, BaselinesApi, ContentApi, FleetApi, Keys
                 yield end
                 return
             yield convert.event_to_pb(event)
-
-    async def WatchEvents(self, request, context) -> AsyncIterator[pb.StatusEvent]:  # noqa: N802
-        """Every command and invocation status change from now on, until the controller stops."""
-        await self._operator(context, "WatchEvents", request)
-        queue = self._events.subscribe_fleet()
-        try:
-            while (event := await queue.get()) is not None:
-                out = pb.StatusEvent(kind=event.kind.value, command_id=event.command_id, node_id=event.node_id,
-                                     at_ms=event.at_ms, seq=event.seq, note=event.note)
-                if event.detail is not None:
-                    out.status, out.detail = wire.status_to_pb(event.detail.status), wire.detail_to_pb(event.detail)
-                yield out
-        finally:
-            self._events.unsubscribe_fleet(queue)
 
     # ---- documents and groups: the operator check here, the work in document_api / group_api
 

@@ -11,6 +11,7 @@ from controller.model import (
     InvocationRecord,
     NodeRecord,
     OutputPiece,
+    StatusEvent,
     StepOutput,
     StepOutputView,
 )
@@ -103,3 +104,11 @@ def event_to_pb(e: CommandEvent) -> pb.CommandEvent:
     if isinstance(e, CommandChanged):
         return pb.CommandEvent(command=command_to_pb(e.command))
     raise TypeError(f"unknown event {e!r}")
+
+
+def status_event_to_pb(event: StatusEvent) -> pb.StatusEvent:
+    out = pb.StatusEvent(kind=event.kind.value, command_id=event.command_id, node_id=event.node_id,
+                         at_ms=event.at_ms, seq=event.seq, note=event.note)
+    if event.detail is not None:
+        out.status, out.detail = wire.status_to_pb(event.detail.status), wire.detail_to_pb(event.detail)
+    return out

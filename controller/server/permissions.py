@@ -103,6 +103,7 @@ PERMISSIONS: dict[str, Permission] = {
     "StreamOutput": Permission(Action.COMMAND_GET),
     "WatchCommand": Permission(Action.COMMAND_GET),
     "WatchEvents": Permission(Action.COMMAND_LIST),
+    "ListEvents": Permission(Action.COMMAND_LIST),
     "CancelCommand": Permission(Action.COMMAND_CANCEL),
     "PutDocument": Permission(Action.DOCUMENT_CREATE, _document("name"), _put_document),
     "ListDocuments": Permission(Action.DOCUMENT_LIST),

@@ -419,3 +419,25 @@ command_notifications = Table(
     Column("type", Text, nullable=False),
     ForeignKeyConstraint(["command_id"], ["commands.command_id"], ondelete="CASCADE"),
 )
+
+# -- 0012: the fleet's status events (controller/store/events.py) ------------------------------------
+#
+# ``seq`` is the database's own autoincrement (SQLite: AUTOINCREMENT, so a pruned seq is never given
+# again; PostgreSQL: a bigserial): monotonic across restarts and one sequence for every controller.
+# ``status`` and ``status_detail`` are empty for a node event, ``command_id`` for a node event,
+# ``node_id`` for a command's own event.
+
+status_events = Table(
+    "status_events", metadata,
+    Column("seq", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("kind", String(STATUS_LEN), nullable=False),
+    Column("command_id", Text, nullable=False),
+    Column("node_id", Text, nullable=False),
+    Column("status", String(STATUS_LEN), nullable=False),
+    Column("status_detail", Text, nullable=False),
+    Column("note", Text, nullable=False),
+    Index(None, "at_ms"),
+    Index(None, "command_id", "seq"),
+    sqlite_autoincrement=True,
+)

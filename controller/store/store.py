@@ -38,6 +38,7 @@ from controller.store.deregistration import DeregistrationTables
 from controller.store.documents import DocumentTables
 from controller.store.engine import DEFAULT_BUSY_TIMEOUT_MS, create_store_engine, read_tx, write_tx
 from controller.store.errors import Conflict, NotFound, StoreError, UnknownNodes
+from controller.store.events import EventTables
 from controller.store.groups import GroupTables
 from controller.store.inlists import SLICE, page_range, slices
 from controller.store.lease import LeaseTables
@@ -110,8 +111,9 @@ def _invocations_after(conn: Connection, command_id: str, after: str, limit: int
 
 
 class Store(AccessTables, ActivationTables, AuditTables, BaselineTables, CancelTables, ComplianceTables, ContentTables,
-            DeregistrationTables, DocumentTables, GroupTables, LeaseTables, NodeListTables, NodeTagTables, OutputTables,
-            OutputReaderTables, NotificationTables, ParameterTables, PresenceTables, ReleaseTables, RetentionTables,
+            DeregistrationTables, DocumentTables, EventTables, GroupTables, LeaseTables, NodeListTables, NodeTagTables,
+            OutputTables, OutputReaderTables, NotificationTables, ParameterTables, PresenceTables, ReleaseTables,
+            RetentionTables,
             RewrapTables, SettleTables):
     def __init__(self, engine: Engine, sealer: Sealer) -> None:
         self._engine = engine

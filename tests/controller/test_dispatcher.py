@@ -10,6 +10,7 @@ from typing import TypeVar
 import pytest
 
 from controller.dispatch.active import ActiveCommand
+from controller.events.bus import EventKind, StatusEvent
 from controller.store import Store
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.results import InvocationReport
@@ -251,3 +252,35 @@ def test_a_cancel_ends_an_away_agents_invocation_at_once_and_owes_it_the_cancel(
     back = rig.hub.attach(N2)
     run(lambda: rig.dispatcher.on_hello(N2))
     assert received(back) == ["cancel"]
+
+
+def test_a_restarted_dispatcher_tells_the_fleet_only_what_the_stored_events_had_not(tmp_path: Path) -> None:
+    """What was told before the restart (in the store's events) is not told again; a change stored
+    but not told (the process died between the two writes) is told at the resume."""
+    first = Rig.open(tmp_path)
+    first.add_nodes(N1, N2)
+    first.connect(N1, N2)
+    told: list[StatusEvent] = []
+    first.events.add_sink(told.append)
+
+    async def before() -> str:
+        return (await first.send([N1, N2], concurrency="1")).command_id
+    cid = run(before)
+    first.close()
+    assert [(e.kind, e.command_id, e.node_id, e.detail) for e in told] == [
+        (EventKind.COMMAND, cid, "", Detail.PENDING), (EventKind.INVOCATION, cid, N1, Detail.IN_PROGRESS),
+        (EventKind.COMMAND, cid, "", Detail.IN_PROGRESS)]
+    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
+    store.record_events([e for e in told if e.kind is EventKind.COMMAND])  # N1's InProgress was lost
+
+    second = Rig.open(tmp_path, store=store, clock=FakeClock(first.clock.now_ms))
+    try:
+        second.connect(N1, N2)
+
+        async def after() -> list[tuple[EventKind, str, Detail | None]]:
+            q = second.events.subscribe_fleet()
+            await second.dispatcher.resume()
+            return [(e.kind, e.node_id, e.detail) for e in (q.get_nowait() for _ in range(q.qsize())) if e]
+        assert run(after) == [(EventKind.INVOCATION, N1, Detail.IN_PROGRESS)]
+    finally:
+        second.close()

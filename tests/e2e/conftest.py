@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cluster import Cluster
+from tests.support.databases import BACKENDS, empty_database
 
 
 @pytest.fixture
@@ -19,6 +20,22 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
         rep = getattr(request.node, "rep_call", None)
         if rep is not None and rep.failed:
             print(c.logs())
+
+
+@pytest.fixture(params=BACKENDS)
+def cluster_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """``cluster`` on each database: SQLite, and a PostgreSQL schema of its own when
+    OUTPOST_TEST_POSTGRES_DSN is set (tests/support/databases.py)."""
+    with empty_database(request.param, tmp_path) as url:
+        c = Cluster(tmp_path, url)
+        c.init()
+        try:
+            yield c
+        finally:
+            c.close()
+            rep = getattr(request.node, "rep_call", None)
+            if rep is not None and rep.failed:
+                print(c.logs())
 
 
 @pytest.fixture

@@ -8,29 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from controller.dev.cluster import free_port_pair
 from controller.runtime.config import ControllerDir
 from controller.store import Store
 from controller.store.lease import SOLE_CONTROLLER
 from tests.support.cluster import Cluster
-from tests.support.databases import BACKENDS, empty_database
 from tests.support.keys import controller_sealer
-
-
-@pytest.fixture(params=BACKENDS)
-def cluster_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
-    with empty_database(request.param, tmp_path) as url:
-        c = Cluster(tmp_path, url)
-        c.init()
-        try:
-            yield c
-        finally:
-            c.close()
 
 
 def test_a_second_controller_on_the_same_database_refuses_to_start(cluster_on: Cluster) -> None:

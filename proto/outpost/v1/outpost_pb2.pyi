@@ -1376,8 +1376,38 @@ class StatusEvent(_message.Message):
     def __init__(self, kind: _Optional[str] = ..., command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., status: _Optional[_Union[Status, str]] = ..., detail: _Optional[_Union[StatusDetail, str]] = ..., at_ms: _Optional[int] = ..., seq: _Optional[int] = ..., note: _Optional[str] = ...) -> None: ...
 
 class WatchEventsRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("after_seq", "since_ms", "command_id", "node_id")
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    since_ms: int
+    command_id: str
+    node_id: str
+    def __init__(self, after_seq: _Optional[int] = ..., since_ms: _Optional[int] = ..., command_id: _Optional[str] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class ListEventsRequest(_message.Message):
+    __slots__ = ("after_seq", "since_ms", "command_id", "node_id", "limit")
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    after_seq: int
+    since_ms: int
+    command_id: str
+    node_id: str
+    limit: int
+    def __init__(self, after_seq: _Optional[int] = ..., since_ms: _Optional[int] = ..., command_id: _Optional[str] = ..., node_id: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListEventsResponse(_message.Message):
+    __slots__ = ("events", "more")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[StatusEvent]
+    more: bool
+    def __init__(self, events: _Optional[_Iterable[_Union[StatusEvent, _Mapping]]] = ..., more: _Optional[bool] = ...) -> None: ...
 
 class Operator(_message.Message):
     __slots__ = ("name", "created_at_ms", "created_by", "revoked_at_ms", "policies", "certificates")

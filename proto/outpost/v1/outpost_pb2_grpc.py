@@ -434,6 +434,11 @@ class AdminServiceStub:
                 request_serializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceRequest.SerializeToString,
                 response_deserializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceResponse.FromString,
                 _registered_method=True)
+        self.ListEvents = channel.unary_unary(
+                '/outpost.v1.AdminService/ListEvents',
+                request_serializer=outpost_dot_v1_dot_outpost__pb2.ListEventsRequest.SerializeToString,
+                response_deserializer=outpost_dot_v1_dot_outpost__pb2.ListEventsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -789,6 +794,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvents(self, request, context):
+        """---- issue 20 point 4: recent status events (`outpost events` without --follow)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1076,6 +1088,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetCompliance,
                     request_deserializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceRequest.FromString,
                     response_serializer=outpost_dot_v1_dot_outpost__pb2.GetComplianceResponse.SerializeToString,
+            ),
+            'ListEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvents,
+                    request_deserializer=outpost_dot_v1_dot_outpost__pb2.ListEventsRequest.FromString,
+                    response_serializer=outpost_dot_v1_dot_outpost__pb2.ListEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -2617,6 +2634,33 @@ class AdminService:
             '/outpost.v1.AdminService/GetCompliance',
             outpost_dot_v1_dot_outpost__pb2.GetComplianceRequest.SerializeToString,
             outpost_dot_v1_dot_outpost__pb2.GetComplianceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/outpost.v1.AdminService/ListEvents',
+            outpost_dot_v1_dot_outpost__pb2.ListEventsRequest.SerializeToString,
+            outpost_dot_v1_dot_outpost__pb2.ListEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
