@@ -19,8 +19,8 @@ import psutil
 from bench.fleet import Fleet, PgSchema, fan_out, send_true, true_request, wait_command
 from bench.model import Measure, Scale, failed, percentile, say
 from bench.swarmctl import SwarmProcess
-from controller.cli.client import AdminClient, command_end
 from controller.dev.cluster import OUTPOST, ROOT
+from controller.sdk.transport import AdminClient, command_end
 from outpost.v1 import outpost_pb2 as pb
 
 FIGURES = ("connect", "rss", "fanout", "fanout_pg", "fanout_subprocess", "latency", "idle", "restart", "check",

@@ -23,9 +23,9 @@ from sqlalchemy.pool import NullPool
 
 from agent.state import StateDir
 from bench.swarmctl import OnlineWait, SwarmProcess, online_count
-from controller.cli.client import AdminClient
 from controller.dev.cluster import Cluster, wait_for
 from controller.runtime.config import CliConfig, ControllerDir
+from controller.sdk.transport import AdminClient
 from controller.store.engine import create_store_engine, read_tx
 from controller.store.schema import nodes
 from outpost.v1 import outpost_pb2 as pb

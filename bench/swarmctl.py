@@ -18,8 +18,8 @@ from pathlib import Path
 
 import grpc
 
-from controller.cli.client import AdminClient
 from controller.dev.cluster import OUTPOST, ROOT, Cluster
+from controller.sdk.transport import AdminClient
 
 ACTIVATION_LIMIT = 1000  # the controller's MAX_ACTIVATION_LIMIT
 _STREAM_ENDED = re.compile(rb"stream to \S+ ended: ")

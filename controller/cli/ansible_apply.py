@@ -20,7 +20,6 @@ from controller.cli.ansible_results import Printer
 from controller.cli.ansible_run import PlaybookRun, TagFilter
 from controller.cli.ansible_state import PlayHost
 from controller.cli.ansible_tasks import TaskRunner
-from controller.cli.client import AdminClient
 from controller.cli.render import node_seen
 from controller.cli.terminal import in_markup
 from controller.compiler.ansible_facts import ansible_facts
@@ -28,6 +27,7 @@ from controller.compiler.ansible_playbook import read_ansible_playbook
 from controller.compiler.errors import PlaybookError
 from controller.compiler.hosts import FleetNode, fleet_inventory, match_nodes, select
 from controller.compiler.inventory import Inventory, host_vars, load_inventory
+from controller.sdk.transport import AdminClient
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.registry import PluginRegistry
 

@@ -21,8 +21,8 @@ from controller.cli.render import print_json
 from controller.cli.terminal import in_markup, terminal_text
 from controller.compiler.ansible_playbook import AnsibleTask
 from controller.compiler.template import Templar
+from controller.sdk import StepResult
 from plugins.sdk.status import Detail
-from plugins.sdk.wire import convert as wire
 
 STAT_KEYS = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
 NOT_RUN = frozenset({Detail.UNDELIVERABLE, Detail.DELIVERY_TIMED_OUT, Detail.TERMINATED})
@@ -30,17 +30,15 @@ NOT_RUN = frozenset({Detail.UNDELIVERABLE, Detail.DELIVERY_TIMED_OUT, Detail.TER
 Result = dict[str, Any]  # Ansible's registered result: user data, as Ansible shapes it
 
 
-def step_result(view: Any) -> Result:
-    """A step's end (a StepView of the command's answer) as Ansible registers it."""
-    s = view.result
-    detail = wire.detail_from_pb(s.detail)
-    stdout, stderr = view.stdout.removesuffix("\n"), view.stderr.removesuffix("\n")
-    failed = detail is not Detail.SUCCESS
+def step_result(s: StepResult) -> Result:
+    """A step's end, as the SDK reads it, as Ansible registers it."""
+    stdout, stderr = s.stdout.removesuffix("\n"), s.stderr.removesuffix("\n")
+    failed = s.detail is not Detail.SUCCESS
     out: Result = {"rc": s.exit_code, "stdout": stdout, "stdout_lines": stdout.splitlines(), "stderr": stderr,
-                   "stderr_lines": stderr.splitlines(), "changed": bool(s.changed) and not failed,
-                   "failed": failed, "skipped": False, "status": detail.value}
+                   "stderr_lines": stderr.splitlines(), "changed": s.changed and not failed,
+                   "failed": failed, "skipped": False, "status": s.detail.value}
     if failed:
-        out["msg"] = s.error or (f"non-zero return code {s.exit_code}" if s.exit_code else detail.value)
+        out["msg"] = s.error or (f"non-zero return code {s.exit_code}" if s.exit_code else s.detail.value)
     return out
 
 

@@ -27,15 +27,14 @@ from controller.cli.ansible_results import (
     unreachable_result,
 )
 from controller.cli.ansible_state import HostState
-from controller.cli.client import AdminClient, CommandSpec, CommandView, rpc_error_message
-from controller.cli.render import detail_of
 from controller.compiler.ansible_modules import CONTROLLER_MODULES, META_ACTIONS, ModuleError, StepContext, step_for
 from controller.compiler.ansible_playbook import AnsiblePlay, AnsibleTask
 from controller.compiler.errors import TemplateError
 from controller.compiler.template import Templar
 from controller.model import Targets
+from controller.sdk import ApiError, Command, Invocation, Outpost
+from controller.sdk.transport import AdminClient, CommandSpec, rpc_error_message
 from plugins.sdk.host.registry import PluginRegistry
-from plugins.sdk.wire import convert as wire
 from plugins.sdk.wire.document import MAX_DOCUMENT_BYTES, Document, Step
 
 MAX_NODES_PER_COMMAND = 50
@@ -55,13 +54,13 @@ class _Item:
 class _Sent:
     """What one host's commands of a task came back with."""
     command_ids: list[str] = field(default_factory=list)
-    invocations: dict[str, Any] = field(default_factory=dict)  # step name -> the invocation that ran it
+    invocations: dict[str, Invocation] = field(default_factory=dict)  # step name -> the invocation that ran it
     refused: str = ""
 
-    def took(self, command_id: str, invocation: Any) -> None:
+    def took(self, command_id: str, invocation: Invocation | None) -> None:
         self.command_ids.append(command_id)
-        for view in invocation.steps if invocation is not None else ():
-            self.invocations[view.result.step_name] = invocation
+        for step in invocation.steps if invocation is not None else ():
+            self.invocations[step.name] = invocation
         if invocation is None:
             self.refused = f"command {command_id} came back without this node"
 
@@ -216,21 +215,20 @@ class TaskRunner:
                     commands.append((sent.command.command_id, chunk))
             for command_id, chunk in commands:
                 try:
-                    view = self._wait(command_id)
-                except grpc.RpcError as exc:
+                    ended = self._wait(command_id)
+                except ApiError as exc:
                     for n in chunk:
-                        out[n].refused = f"lost the command {command_id}: {rpc_error_message(exc)}"
+                        out[n].refused = f"lost the command {command_id}: {exc.message}"
                     continue
-                by_node = {i.node_id: i for i in view.invocations}
+                by_node = {i.node_id: i for i in ended.invocations}
                 for n in chunk:
                     out[n].took(command_id, by_node.get(hosts[n].host.node_id or ""))
         return out
 
-    def _wait(self, command_id: str) -> CommandView:
-        for event in self.client.watch_command(command_id):
-            if event.WhichOneof("body") == "command" and detail_of(event.command).terminal:
-                break
-        return self.client.get_command(command_id)
+    def _wait(self, command_id: str) -> Command:
+        """The command at its end, every invocation with its steps (the SDK's wait, which reads the
+        command again when the controller restarts under it)."""
+        return Outpost.over(self.client).wait(command_id)
 
     def _settle(self, task: AnsibleTask, item: _Item, sent: _Sent) -> Result:
         if item.result is not None:
@@ -240,16 +238,16 @@ class TaskRunner:
         else:
             assert item.step is not None
             invocation = sent.invocations.get(item.step.name)
-            detail = wire.detail_from_pb(invocation.detail) if invocation is not None else None
-            views = {v.result.step_name: v for v in invocation.steps} if invocation is not None else {}
-            view = views.get(item.step.name)
-            if view is not None and view.result.started_at_ms:
-                result = step_result(view)
-            elif detail is not None and detail not in NOT_RUN and views:
-                refusal = next(iter(views.values())).result.error
+            detail = invocation.detail if invocation is not None else None
+            steps = {s.name: s for s in invocation.steps} if invocation is not None else {}
+            step = steps.get(item.step.name)
+            if step is not None and step.started_at is not None:
+                result = step_result(step)
+            elif detail is not None and detail not in NOT_RUN and steps:
+                refusal = next(iter(steps.values())).error
                 result = failed_result(refusal or f"the step did not run ({detail.value})")
             else:
-                why = next((v.result.error for v in views.values() if v.result.error), "")
+                why = next((s.error for s in steps.values() if s.error), "")
                 result = unreachable_result(detail, why or "no invocation came back for this node")
         try:
             if task.loop is not None:

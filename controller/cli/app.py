@@ -14,7 +14,6 @@ from controller.cli import params
 from controller.cli.access import operator, policy
 from controller.cli.apply import ApplyOptions, apply
 from controller.cli.audit import audit
-from controller.cli.client import rpc_error_message
 from controller.cli.context import Ctx
 from controller.cli.documents import document
 from controller.cli.events import events
@@ -37,6 +36,7 @@ from controller.cli.ssm import ssm
 from controller.cli.terminal import say
 from controller.model import Tag
 from controller.runtime.config import DEFAULT_PORT
+from controller.sdk.transport import rpc_error_message
 from controller.trust.sealing import MASTER_KEY_ENV
 from plugins.sdk.errors import InputError, OutpostError
 from plugins.sdk.host.registry import PluginRegistry

@@ -13,7 +13,6 @@ import grpc
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from controller.cli.client import AdminClient, CommandEvent, CommandSpec, CommandView
 from controller.cli.follow import Reconnect, followed
 from controller.cli.preflight import check_run, node_gaps
 from controller.cli.render import (
@@ -35,6 +34,7 @@ from controller.compiler.ansible_playbook import is_ansible_playbook
 from controller.compiler.plan import DocumentTask
 from controller.compiler.yamlnodes import load
 from controller.documents.catalog import needs_resolving
+from controller.sdk.transport import AdminClient, CommandEvent, CommandSpec, CommandView
 from plugins.sdk.host.registry import PluginRegistry
 from plugins.sdk.status import Detail
 from plugins.sdk.wire.document import Document, document_from_bytes, masked_json

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 
 from controller.cli import params
-from controller.cli.client import AdminClient, CommandEvent, CommandInfo, CommandSpec, command_end
 from controller.cli.filters import STATUS, TIMESTAMP, CommandFilter
 from controller.cli.follow import RECONNECT_TIMEOUT, Reconnect, followed
 from controller.cli.notify import notification_of, notify_options
@@ -30,6 +29,7 @@ from controller.cli.render import (
 )
 from controller.cli.terminal import say
 from controller.fleet.targets import parse_targets
+from controller.sdk.transport import AdminClient, CommandEvent, CommandInfo, CommandSpec, command_end
 from controller.shorthand import parameters_of
 from plugins.sdk.errors import InputError
 from plugins.sdk.host.registry import PluginRegistry

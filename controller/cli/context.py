@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controller.cli.client import AdminClient
 from controller.runtime.config import CliConfig, default_cli_config_path
+from controller.sdk.transport import AdminClient
 
 
 class Ctx:

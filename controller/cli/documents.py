@@ -10,9 +10,9 @@ import click
 import grpc
 
 from controller.cli import params
-from controller.cli.client import rpc_error_message
 from controller.cli.render import OUTPUT, Row, document_row, print_json, print_table
 from controller.cli.terminal import say
+from controller.sdk.transport import rpc_error_message
 from plugins.sdk.errors import OutpostError
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 import click
 
 from controller.cli import params
-from controller.cli.client import StatusEvent
 from controller.cli.follow import RECONNECT_TIMEOUT, Reconnect, followed
 from controller.cli.render import OUTPUT, status_event_row
 from controller.cli.terminal import say, terminal_text
 from controller.model import EventFilter
+from controller.sdk.transport import StatusEvent
 from plugins.sdk.errors import InputError
 from plugins.sdk.limits import shown
 

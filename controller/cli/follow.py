@@ -18,9 +18,9 @@ from typing import TypeVar
 import click
 import grpc
 
-from controller.cli.client import rpc_error_message
 from controller.cli.params import Seconds
 from controller.cli.terminal import say
+from controller.sdk.transport import rpc_error_message
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.limits import MAX_TIMEOUT_SECONDS
 

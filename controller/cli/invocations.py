@@ -11,12 +11,12 @@ import click
 import grpc
 
 from controller.cli import params
-from controller.cli.client import AdminClient, CommandEvent, CommandView
 from controller.cli.commands import _wait, command
 from controller.cli.follow import RECONNECT_TIMEOUT, Reconnect, followed
 from controller.cli.output_writer import StreamWriter
 from controller.cli.render import OUTPUT, Row, command_row, invocation_view_row, print_json, print_table
 from controller.cli.terminal import say
+from controller.sdk.transport import AdminClient, CommandEvent, CommandView
 from plugins.sdk.errors import OutpostError
 from plugins.sdk.limits import MAX_TIMEOUT_SECONDS
 from plugins.sdk.status import Detail

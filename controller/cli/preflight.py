@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from controller.cli.client import AdminClient
 from controller.documents.expand import runs_documents
 from controller.documents.ssmdoc import parse_command_document, render
+from controller.sdk.transport import AdminClient
 from plugins.sdk.facts import Facts
 from plugins.sdk.host.capabilities import GapKind, actions_of, gaps
 from plugins.sdk.host.registry import PluginRegistry

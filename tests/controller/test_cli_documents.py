@@ -12,10 +12,10 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from controller.cli.client import AdminClient
 from controller.cli.documents import document
 from controller.cli.groups import group, register_node_commands
 from controller.model import Tag
+from controller.sdk.transport import AdminClient
 from controller.server.document_api import DocumentApi
 from controller.server.group_api import GroupApi
 from controller.store.db import Db

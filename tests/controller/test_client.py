@@ -6,9 +6,9 @@ from types import SimpleNamespace
 import grpc.experimental
 import pytest
 
-from controller.cli.client import SINGLE_THREADED_UNARY_STREAM, AdminClient, CommandSpec, command_end
 from controller.cli.render import CommandRecorder
 from controller.model import Targets
+from controller.sdk.transport import SINGLE_THREADED_UNARY_STREAM, AdminClient, CommandSpec, command_end
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.errors import OutpostError
 

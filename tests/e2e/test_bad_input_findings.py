@@ -14,9 +14,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controller.cli.client import AdminClient, CommandSpec
 from controller.model import Tag, Targets
 from controller.runtime.config import CliConfig
+from controller.sdk.transport import AdminClient, CommandSpec
 from controller.trust.pki import CertificateAuthority, create_ca
 from tests.support.clierrors import error_lines
 from tests.support.cluster import Cluster, started

@@ -23,9 +23,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controller.cli.client import AdminClient
 from controller.documents.expand import run_document_step
 from controller.runtime.config import CliConfig
+from controller.sdk.transport import AdminClient
 from plugins.sdk.wire.document import Document, Step
 from tests.support.cluster import Cluster
 from tests.support.docrun import (

@@ -11,9 +11,9 @@ import stat
 import time
 from pathlib import Path
 
-from controller.cli.client import AdminClient
 from controller.model import Targets
 from controller.runtime.config import CliConfig, ControllerDir
+from controller.sdk.transport import AdminClient
 from controller.store import Store
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.document import Document, Step

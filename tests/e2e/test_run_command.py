@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from controller.cli.client import AdminClient
 from controller.runtime.config import CliConfig
+from controller.sdk.transport import AdminClient
 from outpost.v1 import outpost_pb2 as pb
 from plugins.sdk.wire.convert import detail_from_pb
 from plugins.sdk.wire.document import Document, Step

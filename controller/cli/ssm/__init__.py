@@ -10,7 +10,6 @@ from __future__ import annotations
 import click
 import grpc
 
-from controller.cli.client import rpc_error_message
 from controller.cli.ssm.args import OTHER_EXIT, SERVICE_EXIT, USAGE_EXIT, ServiceError, WaiterError
 from controller.cli.ssm.commands import (
     cancel_command,
@@ -27,6 +26,7 @@ from controller.cli.ssm.document_versions import (
 )
 from controller.cli.ssm.fleet import describe_document, describe_instance_information, list_documents
 from controller.cli.terminal import say
+from controller.sdk.transport import rpc_error_message
 from plugins.sdk.errors import InputError, OutpostError
 
 MAX_ERROR_CHARS = 500

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from controller.cli import params
-from controller.cli.client import CommandSpec
 from controller.cli.commands import MAX_LISTED, _reaching, parse_parameters
 from controller.cli.filters import CommandFilter
 from controller.cli.notify import ssm_notification
@@ -29,13 +28,14 @@ from controller.cli.ssm.args import (
 from controller.cli.ssm.filters import command_filter
 from controller.cli.ssm.output import emit
 from controller.fleet.targets import parse_targets
+from controller.sdk.transport import CommandSpec
 from plugins.sdk.errors import InputError
 from plugins.sdk.limits import MAX_TIMEOUT_SECONDS
 from plugins.sdk.wire.document import document_from_bytes
 
 if TYPE_CHECKING:
-    from controller.cli.client import AdminClient, CommandView
     from controller.cli.context import Ctx
+    from controller.sdk.transport import AdminClient, CommandView
 
 SEND_KEYS = {"DocumentName": "--document-name", "DocumentVersion": "--document-version",
              "DocumentHash": "--document-hash", "DocumentHashType": "--document-hash-type",

@@ -13,7 +13,7 @@ from outpost.v1 import outpost_pb2_grpc as pbg
 
 
 class StoreRequests:
-    """Mixed into :class:`~controller.cli.client.AdminClient`, whose channel it uses."""
+    """Mixed into :class:`~controller.sdk.transport.AdminClient`, whose channel it uses."""
     stub: pbg.AdminServiceStub
     timeout: float
 

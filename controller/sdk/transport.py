@@ -1,8 +1,9 @@
 """The operator's connection to the controller: mutual TLS with the operator certificate.
 
-This is the CLI's wire edge with render.py: the command modules call these methods with typed
-values (the controller's model) and never build a protobuf request; the answers come back as the
-controller's messages, which render.py turns into rows."""
+The SDK's transport, and the CLI's only connection: the CLI's command modules and
+:class:`controller.sdk.Outpost` call these methods with typed values (the controller's model) and
+never build a protobuf request; the answers come back as the controller's messages, which the CLI's
+render.py turns into rows and the SDK's convert.py into its records."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -11,10 +12,10 @@ from typing import Protocol, TypeVar
 
 import grpc
 
-from controller.cli.client_stores import StoreRequests
 from controller.model import EventFilter, OutputPiece, Tag, Targets
 from controller.notification import NotificationConfig
 from controller.runtime.config import CliConfig
+from controller.sdk.transport_stores import StoreRequests
 from controller.wire import tags_to_pb, targets_to_pb
 from outpost.v1 import outpost_pb2 as pb
 from outpost.v1 import outpost_pb2_grpc as pbg
