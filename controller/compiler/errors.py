@@ -4,6 +4,13 @@ from __future__ import annotations
 from plugins.sdk.errors import OutpostError
 
 
+def _one_line(text: str) -> str:
+    """``text`` with every character a terminal would act on (a line feed, an escape) shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 class PlaybookError(OutpostError):
     """A playbook cannot be compiled.
 
@@ -15,6 +22,7 @@ class PlaybookError(OutpostError):
 
     def __init__(self, message: str, *, filename: str | None = None, line: int | None = None,
                  where: str = "") -> None:
+        where, message = _one_line(where), _one_line(message)  # a YAML key or value may hold anything
         self.filename = filename
         self.line = line
         self.where = where

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,11 @@ from tests.support.cluster import Cluster
 from tests.support.databases import BACKENDS, empty_database
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    c = Cluster(tmp_path)
+@contextmanager
+def _initialised(tmp_path: Path, request: pytest.FixtureRequest, database_url: str | None = None
+                 ) -> Iterator[Cluster]:
+    """A cluster set up in ``tmp_path``, closed at the end, its logs printed when the test failed."""
+    c = Cluster(tmp_path, database_url)
     c.init()
     try:
         yield c
@@ -22,20 +25,18 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
             print(c.logs())
 
 
+@pytest.fixture
+def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    with _initialised(tmp_path, request) as c:
+        yield c
+
+
 @pytest.fixture(params=BACKENDS)
 def cluster_on(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
     """``cluster`` on each database: SQLite, and a PostgreSQL schema of its own when
     OUTPOST_TEST_POSTGRES_DSN is set (tests/support/databases.py)."""
-    with empty_database(request.param, tmp_path) as url:
-        c = Cluster(tmp_path, url)
-        c.init()
-        try:
-            yield c
-        finally:
-            c.close()
-            rep = getattr(request.node, "rep_call", None)
-            if rep is not None and rep.failed:
-                print(c.logs())
+    with empty_database(request.param, tmp_path) as url, _initialised(tmp_path, request, url) as c:
+        yield c
 
 
 @pytest.fixture

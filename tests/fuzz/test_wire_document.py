@@ -93,8 +93,9 @@ def documents() -> st.SearchStrategy[Document]:
                      inputs=st.dictionaries(text, finite_json().map(_no_nul), max_size=4),
                      timeout_seconds=st.one_of(st.none(), st.integers(min_value=1, max_value=MAX_TIMEOUT_SECONDS)),
                      ignore_errors=st.booleans(),
-                     precondition=st.tuples(_OPERANDS, _OPERANDS).filter(
-                         lambda p: not any(0xD800 <= ord(c) <= 0xDFFF for c in "".join(p))).map(precondition),
+                     precondition=st.tuples(_OPERANDS, _OPERANDS).filter(  # no surrogate, no NUL
+                         lambda p: not any(0xD800 <= ord(c) <= 0xDFFF or c == "\0" for c in "".join(p))
+                     ).map(precondition),
                      on_failure=st.sampled_from(OnFailure), on_success_exit=st.booleans(), finally_step=st.just(False))
 
     @st.composite
@@ -104,7 +105,7 @@ def documents() -> st.SearchStrategy[Document]:
             steps[-1] = Step(**{**steps[-1].__dict__, "finally_step": True})
         environment = draw(env)
         secrets = draw(st.lists(st.sampled_from(sorted(environment)), unique=True)) if environment else []
-        return Document(tuple(steps), draw(unicode_text()), environment=environment, secret_names=tuple(secrets))
+        return Document(tuple(steps), draw(text), environment=environment, secret_names=tuple(secrets))
     return build()
 
 
