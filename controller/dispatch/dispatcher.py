@@ -29,7 +29,7 @@ from controller.dispatch.request import (
 from controller.events.bus import CommandChanged, EventBus, EventKind, InvocationChanged
 from controller.events.notices import NO_SECRET, CommandNotices
 from controller.fleet.sessions import Hub
-from controller.model import CommandRecord, InvocationRecord, Targets, new_command_id, parse_limit
+from controller.model import CommandRecord, EventFilter, InvocationRecord, Targets, new_command_id, parse_limit
 from controller.store import NotFound, UnknownNodes
 from controller.store.db import Db
 from controller.trust.signing import CommandSigner
@@ -42,6 +42,9 @@ from plugins.sdk.wire.document import DEFAULT_EXECUTION_TIMEOUT_SECONDS, documen
 from plugins.sdk.wire.messages import Cancel
 
 log = logging.getLogger(__name__)
+# how far before the newest stored event a restarted controller looks for ends it had not told (the
+# journal stores within 50 ms; a minute covers a clock step and a slow disk)
+UNTOLD_END_WINDOW_MS = 60_000
 
 def _with_counts(cmd: CommandRecord, run: CommandRun) -> CommandRecord:
     """The command's record with its detail and counters as its run has them in memory."""
@@ -391,8 +394,26 @@ class Dispatcher:
             untold = tuple((n, None) for n, d in run.details.items()
                            if d is not Detail.PENDING and told.get(n) is not d)
             await self.settle(Settlement(cmd.command_id, changed=untold))
+        await self._tell_untold_ends({c.command_id for c in active})
         await self.deadlines.load()
         return len(active)
+
+    async def _tell_untold_ends(self, running: set[str]) -> None:
+        """Commands that ended just before the restart, whose last changes the journal (it stores in
+        batches) had not stored: told now, so a follower resuming from its last seq misses none."""
+        store = self._db.store
+        newest = await self._db.run(store.newest_events, EventFilter(), 1)
+        if not newest:  # nothing was ever told (a database from before the journal): nothing to go on from
+            return
+        for command_id in await self._db.run(store.commands_ended_since, newest[-1].at_ms - UNTOLD_END_WINDOW_MS):
+            told = await self._db.run(store.announced_details, command_id)
+            cmd = await self._db.run(store.get_command, command_id)
+            if command_id in running or not cmd.detail.terminal or told.get(COMMAND) is cmd.detail:
+                continue
+            for inv in await self._db.run(store.list_invocations, command_id):
+                if inv.detail is not Detail.PENDING and told.get(inv.node_id) is not inv.detail:
+                    self._events.announce(EventKind.INVOCATION, command_id, inv.node_id, inv.detail)
+            self._events.announce(EventKind.COMMAND, command_id, "", cmd.detail)
 
     def _execution_seconds(self, document: bytes) -> int:
         """A stored document's execution time (as checked when it was sent; the default per step when

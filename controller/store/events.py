@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlalchemy import Engine, RowMapping, bindparam, delete, select, text
+from sqlalchemy import Engine, RowMapping, bindparam, delete, func, select, text
 
 from controller.model import EventFilter, EventKind, StatusEvent
 from controller.store import driver
 from controller.store.engine import read_tx, write_tx
 from controller.store.errors import StoreError
 from controller.store.rows import detail as row_detail
-from controller.store.schema import status_events
+from controller.store.schema import invocations, status_events
 from plugins.sdk.status import Detail
 
 MAX_EVENT_PAGE = 10_000
@@ -108,6 +108,15 @@ class EventTables:
             rows = conn.execute(select(e.node_id, e.status_detail).where(
                 e.command_id == command_id, e.kind != EventKind.NODE.value).order_by(e.seq)).all()
         return {str(node): row_detail(value) for node, value in rows if value}
+
+    def commands_ended_since(self, since_ms: int, limit: int = 1000) -> list[str]:
+        """The commands with an invocation that ended at ``since_ms`` or later (newest first): those a
+        restarted controller checks for an end it had stored but not yet told."""
+        i = invocations.c
+        with read_tx(self._engine) as conn:
+            rows = conn.execute(select(i.command_id).where(i.ended_at_ms >= since_ms).group_by(i.command_id)
+                                .order_by(func.max(i.ended_at_ms).desc()).limit(limit)).all()
+        return [str(r[0]) for r in rows]
 
     def last_event_seq(self) -> int:
         """The newest stored event's seq (0: none is stored)."""

@@ -284,3 +284,38 @@ def test_a_restarted_dispatcher_tells_the_fleet_only_what_the_stored_events_had_
         assert run(after) == [(EventKind.INVOCATION, N1, Detail.IN_PROGRESS)]
     finally:
         second.close()
+
+
+def test_a_restarted_dispatcher_tells_the_end_of_a_command_that_ended_untold(tmp_path: Path) -> None:
+    """A command that ended just before the controller died, its end stored but not yet in the
+    journal's events (it stores in batches): the restart tells its end once; a command whose end
+    was told is not told again."""
+    first = Rig.open(tmp_path)
+    first.add_nodes(N1, N2)
+    first.connect(N1, N2)
+    told: list[StatusEvent] = []
+    first.events.add_sink(told.append)
+
+    async def before() -> tuple[str, str]:
+        done = (await first.send([N1])).command_id
+        await first.report(done, N1, Detail.SUCCESS)
+        lost = (await first.send([N2])).command_id
+        await first.report(lost, N2, Detail.FAILED, exit_code=3)
+        return done, lost
+    done, lost = run(before)
+    first.close()
+    store = Store.open(f"sqlite:///{tmp_path / 'outpost.db'}", fixed_sealer())
+    # every event of `done` was stored; of `lost`, only those before its invocation ended
+    store.record_events([e for e in told if e.command_id == done or e.detail in (Detail.PENDING, Detail.IN_PROGRESS)])
+
+    second = Rig.open(tmp_path, store=store, clock=FakeClock(first.clock.now_ms))
+    try:
+        async def after() -> list[tuple[EventKind, str, str, Detail | None]]:
+            q = second.events.subscribe_fleet()
+            await second.dispatcher.resume()
+            return [(e.kind, e.command_id, e.node_id, e.detail) for e in (q.get_nowait() for _ in range(q.qsize()))
+                    if e]
+        assert run(after) == [(EventKind.INVOCATION, lost, N2, Detail.FAILED),
+                              (EventKind.COMMAND, lost, "", Detail.FAILED)]
+    finally:
+        second.close()
