@@ -22,8 +22,8 @@ from controller.cli.ansible_results import (
     Printer,
     Result,
     count,
-    failed_result,
     outcome,
+    unreachable_result,
 )
 from controller.cli.ansible_state import HostState
 from controller.cli.ansible_tasks import TaskRunner
@@ -93,8 +93,7 @@ class PlaybookRun:
             for state in hosts:
                 self.stats.setdefault(state.host.name, HostStats())
                 if state.host.node_id is None:
-                    self._record(state, unreachable := failed_result(state.host.why_unreachable), "unreachable")
-                    del unreachable
+                    self._record(state, unreachable_result(None, state.host.why_unreachable), "unreachable")
                     state.unreachable = True
             if not self._play(play, [h for h in hosts if h.active]):
                 break
@@ -105,7 +104,7 @@ class PlaybookRun:
     def _play(self, play: AnsiblePlay, hosts: list[HostState]) -> bool:
         """Run the play batch by batch; False when it ended the playbook (every host failed, or
         max_fail_percentage was passed)."""
-        everyone = [h for h in hosts]
+        everyone = hosts  # every host of the play, for hostvars and ansible_play_hosts
         for batch in batches(hosts, play.serial):
             for section in (play.pre_tasks, play.tasks, play.post_tasks):
                 for task in section:

@@ -239,7 +239,7 @@ def _file_step(module: str, args: dict[str, Any], ctx: StepContext) -> dict[str,
     elif isinstance(src, str) and src and (found := local_file(ctx.playbook_dir, "files", src)) is not None:
         data = _read(found)
     else:
-        return {k: v for k, v in args.items()}  # content, or src naming a file of the content store
+        return dict(args)  # content, or src naming a file of the content store
     rest = {k: v for k, v in args.items() if k != "src"}
     try:
         text = data.decode("utf-8")

@@ -406,9 +406,11 @@ class Dispatcher:
         if not newest:  # nothing was ever told (a database from before the journal): nothing to go on from
             return
         for command_id in await self._db.run(store.commands_ended_since, newest[-1].at_ms - UNTOLD_END_WINDOW_MS):
+            if command_id in running:  # resumed above
+                continue
             told = await self._db.run(store.announced_details, command_id)
             cmd = await self._db.run(store.get_command, command_id)
-            if command_id in running or not cmd.detail.terminal or told.get(COMMAND) is cmd.detail:
+            if not cmd.detail.terminal or told.get(COMMAND) is cmd.detail:
                 continue
             for inv in await self._db.run(store.list_invocations, command_id):
                 if inv.detail is not Detail.PENDING and told.get(inv.node_id) is not inv.detail:

@@ -92,9 +92,12 @@ class Outpost:
         return command_from_pb(_calling(lambda: self.transport.send_command(spec)).command)
 
     def run(self, document: str, parameters: Parameters | None = None, targets: Targets | None = None, *,
-            timeout: float | None = None, **options: object) -> Command:
-        """:meth:`send`, then :meth:`wait`: the command at its end, every invocation with its steps."""
-        sent = self.send(document, parameters, targets, **options)  # type: ignore[arg-type]
+            version: str = "", max_concurrency: str = "50", max_errors: str = "0", timeout_seconds: int = 600,
+            comment: str = "", content: bytes = b"", timeout: float | None = None) -> Command:
+        """:meth:`send`, then :meth:`wait` (up to ``timeout`` seconds): the command at its end, every
+        invocation with its steps."""
+        sent = self.send(document, parameters, targets, version=version, max_concurrency=max_concurrency,
+                         max_errors=max_errors, timeout_seconds=timeout_seconds, comment=comment, content=content)
         return self.wait(sent.command_id, timeout)
 
     def wait(self, command_id: str, timeout: float | None = None, reconnect_timeout: float = 300.0) -> Command:
